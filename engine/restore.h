@@ -1,0 +1,30 @@
+/* restore.h - a snapshot back into a folder: same names, bytes, layout,
+ * modes and mtimes. */
+#ifndef CAIRN_RESTORE_H
+#define CAIRN_RESTORE_H
+
+#include "../store/store.h"
+#include "snapshot.h"
+
+typedef void (*restore_warn_fn)(void *ctx, const char *path, const char *message);
+
+typedef struct restore_opts {
+    const char *target;
+    int overwrite;        /* allow a non-empty target; existing files are replaced */
+    int threads;          /* 0: one per core */
+    restore_warn_fn warn; /* a file that could not be restored; the rest goes on */
+    void *warn_ctx;
+} restore_opts;
+
+typedef struct restore_result {
+    uint64_t files;
+    uint64_t dirs;
+    uint64_t bytes;
+    uint64_t failed; /* files not restored (each reported through warn) */
+} restore_result;
+
+/* CAIRN_EPARTIAL when some files could not be restored. */
+cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
+                      restore_result *result);
+
+#endif

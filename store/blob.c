@@ -1,0 +1,145 @@
+#include "blob.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "seal.h"
+
+/* Probe: compress a few small samples at the fastest level.  Media (HEIC,
+ * JPEG, MOV) is already compressed and is most of a device backup; trying
+ * to compress it at full cost would be the single biggest waste. */
+enum { PROBE_SAMPLES = 4, PROBE_LEN = 4096, PROBE_MIN_INPUT = 4 * PROBE_LEN };
+
+struct blob_ctx {
+    ZSTD_CCtx *cctx;
+    ZSTD_CCtx *probe;
+    ZSTD_DCtx *dctx;
+    int level;
+    cbuf packed; /* compressed or sealed intermediate */
+    uint8_t probe_out[PROBE_LEN + 512];
+};
+
+cairn_err blob_ctx_new(int level, blob_ctx **out)
+{
+    blob_ctx *const c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    c->cctx = ZSTD_createCCtx();
+    c->probe = ZSTD_createCCtx();
+    c->dctx = ZSTD_createDCtx();
+    c->level = level;
+    cbuf_init(&c->packed);
+    if (!c->cctx || !c->probe || !c->dctx) {
+        blob_ctx_free(c);
+        return err_set(CAIRN_ENOMEM, "out of memory for zstd");
+    }
+    ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(c->probe, ZSTD_c_compressionLevel, 1);
+    *out = c;
+    return CAIRN_OK;
+}
+
+void blob_ctx_free(blob_ctx *c)
+{
+    if (!c)
+        return;
+    ZSTD_freeCCtx(c->cctx);
+    ZSTD_freeCCtx(c->probe);
+    ZSTD_freeDCtx(c->dctx);
+    cbuf_free(&c->packed);
+    free(c);
+}
+
+int blob_incompressible(blob_ctx *c, const uint8_t *data, size_t len)
+{
+    if (len < PROBE_MIN_INPUT)
+        return 0;
+    size_t in = 0, outlen = 0;
+    const size_t step = (len - PROBE_LEN) / (PROBE_SAMPLES - 1);
+    for (int i = 0; i < PROBE_SAMPLES; i++) {
+        const size_t n = ZSTD_compress2(c->probe, c->probe_out, sizeof c->probe_out,
+                                        data + (size_t)i * step, PROBE_LEN);
+        if (ZSTD_isError(n))
+            return 0;
+        in += PROBE_LEN;
+        outlen += n;
+    }
+    /* less than 3% saved on the samples: not worth a full pass */
+    return outlen * 100 > in * 97;
+}
+
+cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
+                      const uint8_t *data, size_t len, cbuf *out)
+{
+    uint8_t ad[ID_LEN + 1];
+    const uint8_t *payload = data;
+    size_t payload_len = len;
+    e->flags &= PACK_TREE;
+    e->raw_len = (uint32_t)len;
+    if (!blob_incompressible(c, data, len)) {
+        const size_t bound = ZSTD_compressBound(len);
+        cbuf_reset(&c->packed);
+        uint8_t *const dst = cbuf_reserve(&c->packed, bound);
+        if (!dst)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        const size_t n = ZSTD_compress2(c->cctx, dst, bound, data, len);
+        if (ZSTD_isError(n))
+            return err_set(CAIRN_EIO, "zstd: %s", ZSTD_getErrorName(n));
+        /* keep it raw unless compression saves at least 2% */
+        if (n * 50 < len * 49) {
+            payload = dst;
+            payload_len = n;
+            e->flags |= PACK_ZSTD;
+        }
+    }
+    pack_blob_ad(e, ad);
+    cbuf_reset(out);
+    uint8_t *const sealed = cbuf_reserve(out, payload_len + SEAL_OVERHEAD);
+    if (!sealed)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    seal_box(key, ad, sizeof ad, payload, payload_len, sealed);
+    out->len = payload_len + SEAL_OVERHEAD;
+    return CAIRN_OK;
+}
+
+cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
+                      const uint8_t id_key[SEAL_KEY_LEN], const pack_entry *e, const uint8_t *blob,
+                      cbuf *out)
+{
+    uint8_t ad[ID_LEN + 1], id[ID_LEN];
+    cairn_err rc;
+    if (e->stored_len < SEAL_OVERHEAD)
+        return err_set(CAIRN_ECORRUPT, "blob too short");
+    const size_t plen = e->stored_len - SEAL_OVERHEAD;
+    pack_blob_ad(e, ad);
+    cbuf_reset(out);
+    if (e->flags & PACK_ZSTD) {
+        cbuf_reset(&c->packed);
+        uint8_t *const tmp = cbuf_reserve(&c->packed, plen);
+        uint8_t *const dst = cbuf_reserve(out, e->raw_len);
+        if ((!tmp && plen) || (!dst && e->raw_len))
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        rc = seal_open(seal_key, ad, sizeof ad, blob, e->stored_len, tmp);
+        if (rc)
+            return rc;
+        const size_t n = ZSTD_decompressDCtx(c->dctx, dst, e->raw_len, tmp, plen);
+        if (ZSTD_isError(n) || n != e->raw_len)
+            return err_set(CAIRN_ECORRUPT, "chunk does not decompress to its recorded size");
+    } else {
+        if (plen != e->raw_len)
+            return err_set(CAIRN_ECORRUPT, "chunk length does not match its record");
+        uint8_t *const dst = cbuf_reserve(out, plen);
+        if (!dst && plen)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        rc = seal_open(seal_key, ad, sizeof ad, blob, e->stored_len, dst);
+        if (rc)
+            return rc;
+    }
+    out->len = e->raw_len;
+    seal_id(id_key, out->data, out->len, id);
+    if (memcmp(id, e->id, ID_LEN) != 0)
+        return err_set(CAIRN_ECORRUPT, "chunk content does not match its ID");
+    return CAIRN_OK;
+}

@@ -1,0 +1,293 @@
+#include "index.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "codec.h"
+#include "fsutil.h"
+
+/* Value of a chunk record: pack id, offset, stored length, raw length
+ * (u32le each) and flags. */
+enum { LOC_LEN = PACK_ID_LEN + 13, PACKREC_LEN = 8, MAPSIZE_GIB = 64 };
+
+struct chunk_index {
+    MDB_env *env;
+    MDB_dbi chunks;
+    MDB_dbi packs;
+    MDB_dbi meta;
+    char dir[4096];
+};
+
+static cairn_err lmdb_err(const chunk_index *ix, int rc, const char *what)
+{
+    if (rc == MDB_MAP_FULL)
+        return err_set(CAIRN_ENOSPC, "%s: index is full (%s)", ix->dir, what);
+    if (rc == ENOSPC)
+        return err_set(CAIRN_ENOSPC, "%s: disk full (%s)", ix->dir, what);
+    if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_PAGE_NOTFOUND ||
+        rc == MDB_VERSION_MISMATCH || rc == MDB_BAD_TXN)
+        return err_set(CAIRN_ECORRUPT, "%s: index is damaged (%s: %s); run 'cairn index rebuild'",
+                       ix->dir, what, mdb_strerror(rc));
+    return err_set(CAIRN_EIO, "%s: %s: %s", ix->dir, what, mdb_strerror(rc));
+}
+
+cairn_err index_open(const char *dir, const uint8_t store_id[16], chunk_index **out)
+{
+    MDB_txn *txn = NULL;
+    MDB_val key = {8, "store_id"}, val;
+    cairn_err err;
+    int rc;
+    chunk_index *const ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    snprintf(ix->dir, sizeof ix->dir, "%s", dir);
+    err = fs_mkdirs(dir, 0700);
+    if (err)
+        goto fail_free;
+    rc = mdb_env_create(&ix->env);
+    if (rc) {
+        err = lmdb_err(ix, rc, "create");
+        goto fail_free;
+    }
+    mdb_env_set_maxdbs(ix->env, 4);
+    mdb_env_set_mapsize(ix->env, (size_t)MAPSIZE_GIB << 30);
+    /* NOTLS: worker threads each open short read transactions */
+    rc = mdb_env_open(ix->env, dir, MDB_NOTLS, 0600);
+    if (rc) {
+        err = lmdb_err(ix, rc, "open");
+        goto fail;
+    }
+    rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &ix->chunks);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "packs", MDB_CREATE, &ix->packs);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta);
+    if (rc) {
+        err = lmdb_err(ix, rc, "open tables");
+        goto fail;
+    }
+    rc = mdb_get(txn, ix->meta, &key, &val);
+    if (rc == 0 && (val.mv_size != 16 || memcmp(val.mv_data, store_id, 16) != 0)) {
+        /* an index left by another store at this path: start over */
+        rc = mdb_drop(txn, ix->chunks, 0);
+        if (!rc)
+            rc = mdb_drop(txn, ix->packs, 0);
+        if (!rc)
+            rc = MDB_NOTFOUND;
+    }
+    if (rc == MDB_NOTFOUND) {
+        val.mv_size = 16;
+        val.mv_data = (void *)store_id;
+        rc = mdb_put(txn, ix->meta, &key, &val, 0);
+    }
+    if (!rc)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    txn = NULL;
+    if (rc) {
+        err = lmdb_err(ix, rc, "open");
+        goto fail;
+    }
+    *out = ix;
+    return CAIRN_OK;
+fail:
+    mdb_env_close(ix->env);
+fail_free:
+    free(ix);
+    return err;
+}
+
+void index_close(chunk_index *ix)
+{
+    if (!ix)
+        return;
+    mdb_env_close(ix->env);
+    free(ix);
+}
+
+cairn_err index_lookup(chunk_index *ix, const uint8_t id[ID_LEN], index_loc *loc)
+{
+    MDB_txn *txn;
+    MDB_val key = {ID_LEN, (void *)id}, val;
+    int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return lmdb_err(ix, rc, "read");
+    rc = mdb_get(txn, ix->chunks, &key, &val);
+    if (rc == 0 && val.mv_size == LOC_LEN) {
+        const uint8_t *const v = val.mv_data;
+        memcpy(loc->pack, v, PACK_ID_LEN);
+        loc->offset = get_u32le(v + PACK_ID_LEN);
+        loc->stored_len = get_u32le(v + PACK_ID_LEN + 4);
+        loc->raw_len = get_u32le(v + PACK_ID_LEN + 8);
+        loc->flags = v[PACK_ID_LEN + 12];
+    }
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND)
+        return CAIRN_ENOTFOUND;
+    if (rc)
+        return lmdb_err(ix, rc, "read");
+    if (val.mv_size != LOC_LEN)
+        return err_set(CAIRN_ECORRUPT, "%s: index record is damaged; run 'cairn index rebuild'",
+                       ix->dir);
+    return CAIRN_OK;
+}
+
+cairn_err index_add_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], uint64_t size,
+                         const pack_entry *entries, size_t count)
+{
+    MDB_txn *txn;
+    uint8_t v[LOC_LEN], pr[PACKREC_LEN];
+    MDB_val key, val;
+    int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+    if (rc)
+        return lmdb_err(ix, rc, "write");
+    memcpy(v, pack, PACK_ID_LEN);
+    for (size_t i = 0; i < count && !rc; i++) {
+        put_u32le(v + PACK_ID_LEN, entries[i].offset);
+        put_u32le(v + PACK_ID_LEN + 4, entries[i].stored_len);
+        put_u32le(v + PACK_ID_LEN + 8, entries[i].raw_len);
+        v[PACK_ID_LEN + 12] = entries[i].flags;
+        key.mv_size = ID_LEN;
+        key.mv_data = (void *)entries[i].id;
+        val.mv_size = LOC_LEN;
+        val.mv_data = v;
+        rc = mdb_put(txn, ix->chunks, &key, &val, 0);
+    }
+    if (!rc) {
+        put_u64le(pr, size);
+        key.mv_size = PACK_ID_LEN;
+        key.mv_data = (void *)pack;
+        val.mv_size = PACKREC_LEN;
+        val.mv_data = pr;
+        rc = mdb_put(txn, ix->packs, &key, &val, 0);
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return lmdb_err(ix, rc, "write");
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? lmdb_err(ix, rc, "commit") : CAIRN_OK;
+}
+
+cairn_err index_has_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], int *has)
+{
+    MDB_txn *txn;
+    MDB_val key = {PACK_ID_LEN, (void *)pack}, val;
+    int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return lmdb_err(ix, rc, "read");
+    rc = mdb_get(txn, ix->packs, &key, &val);
+    mdb_txn_abort(txn);
+    if (rc && rc != MDB_NOTFOUND)
+        return lmdb_err(ix, rc, "read");
+    *has = rc == 0;
+    return CAIRN_OK;
+}
+
+cairn_err index_remove_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN])
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val key = {PACK_ID_LEN, (void *)pack}, val;
+    int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+    if (rc)
+        return lmdb_err(ix, rc, "write");
+    rc = mdb_cursor_open(txn, ix->chunks, &cur);
+    if (!rc) {
+        MDB_val k, v;
+        int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (r == 0) {
+            if (v.mv_size >= PACK_ID_LEN && memcmp(v.mv_data, pack, PACK_ID_LEN) == 0) {
+                r = mdb_cursor_del(cur, 0);
+                if (r)
+                    break;
+            }
+            r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        rc = r == MDB_NOTFOUND ? 0 : r;
+    }
+    if (!rc) {
+        rc = mdb_del(txn, ix->packs, &key, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return lmdb_err(ix, rc, "remove pack");
+    }
+    (void)val;
+    rc = mdb_txn_commit(txn);
+    return rc ? lmdb_err(ix, rc, "commit") : CAIRN_OK;
+}
+
+cairn_err index_each_pack(chunk_index *ix, index_pack_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    cairn_err err = CAIRN_OK;
+    int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return lmdb_err(ix, rc, "read");
+    rc = mdb_cursor_open(txn, ix->packs, &cur);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return lmdb_err(ix, rc, "read");
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == CAIRN_OK;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != PACK_ID_LEN || v.mv_size != PACKREC_LEN) {
+            err = err_set(CAIRN_ECORRUPT, "%s: pack record damaged; run 'cairn index rebuild'",
+                          ix->dir);
+            break;
+        }
+        err = fn(ctx, k.mv_data, get_u64le(v.mv_data));
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (err == CAIRN_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = lmdb_err(ix, rc, "read");
+    return err;
+}
+
+cairn_err index_count(chunk_index *ix, uint64_t *chunks, uint64_t *packs)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return lmdb_err(ix, rc, "read");
+    rc = mdb_stat(txn, ix->chunks, &st);
+    if (!rc) {
+        *chunks = st.ms_entries;
+        rc = mdb_stat(txn, ix->packs, &st);
+        *packs = st.ms_entries;
+    }
+    mdb_txn_abort(txn);
+    return rc ? lmdb_err(ix, rc, "stat") : CAIRN_OK;
+}
+
+cairn_err index_clear(chunk_index *ix)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+    if (rc)
+        return lmdb_err(ix, rc, "write");
+    rc = mdb_drop(txn, ix->chunks, 0);
+    if (!rc)
+        rc = mdb_drop(txn, ix->packs, 0);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return lmdb_err(ix, rc, "clear");
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? lmdb_err(ix, rc, "commit") : CAIRN_OK;
+}

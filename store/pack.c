@@ -1,0 +1,286 @@
+#include "pack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "codec.h"
+#include "fsutil.h"
+
+static const uint8_t pack_magic[PACK_HEADER_LEN] = {'C', 'A', 'I', 'R', 'N', 'P', 'K', 1};
+static const uint8_t footer_magic[8] = {'C', 'A', 'I', 'R', 'N', 'E', 'N', 'D'};
+static const uint8_t trailer_ad[8] = {'C', 'A', 'I', 'R', 'N', 'T', 'R', 1};
+
+struct pack_writer {
+    int fd;
+    char tmp_path[PATH_MAX];
+    uint64_t size;
+    pack_entry *entries;
+    size_t count;
+    size_t cap;
+    int finished;
+};
+
+cairn_err pack_writer_open(const char *tmp_dir, pack_writer **out)
+{
+    uint8_t rnd[16];
+    char hex[33];
+    cairn_err rc;
+    pack_writer *const w = calloc(1, sizeof *w);
+    if (!w)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    randombytes_buf(rnd, sizeof rnd);
+    fs_hex(rnd, sizeof rnd, hex);
+    snprintf(w->tmp_path, sizeof w->tmp_path, "%s/pack-%s.tmp", tmp_dir, hex);
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w->fd < 0) {
+        rc = err_errno(errno, w->tmp_path);
+        free(w);
+        return rc;
+    }
+    rc = fs_write_all(w->fd, pack_magic, sizeof pack_magic, w->tmp_path);
+    if (rc) {
+        pack_writer_free(w);
+        return rc;
+    }
+    w->size = PACK_HEADER_LEN;
+    *out = w;
+    return CAIRN_OK;
+}
+
+cairn_err pack_writer_add(pack_writer *w, pack_entry *e, const uint8_t *blob, size_t len)
+{
+    if (len > PACK_MAX_BLOB || w->count >= PACK_MAX_ENTRIES || w->size + len > UINT32_MAX)
+        return err_set(CAIRN_EINVAL, "%s: pack full", w->tmp_path);
+    if (w->count == w->cap) {
+        const size_t cap = w->cap ? 2 * w->cap : 64;
+        pack_entry *const p = realloc(w->entries, cap * sizeof *p);
+        if (!p)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        w->entries = p;
+        w->cap = cap;
+    }
+    const cairn_err rc = fs_write_all(w->fd, blob, len, w->tmp_path);
+    if (rc)
+        return rc;
+    e->offset = (uint32_t)w->size;
+    e->stored_len = (uint32_t)len;
+    w->entries[w->count++] = *e;
+    w->size += len;
+    return CAIRN_OK;
+}
+
+uint64_t pack_writer_size(const pack_writer *w)
+{
+    return w->size;
+}
+
+size_t pack_writer_count(const pack_writer *w)
+{
+    return w->count;
+}
+
+const pack_entry *pack_writer_entries(const pack_writer *w)
+{
+    return w->entries;
+}
+
+void pack_blob_ad(const pack_entry *e, uint8_t ad[ID_LEN + 1])
+{
+    memcpy(ad, e->id, ID_LEN);
+    ad[ID_LEN] = e->flags;
+}
+
+cairn_err pack_path(const char *packs_dir, const uint8_t id[PACK_ID_LEN], char *out, size_t cap)
+{
+    char hex[2 * PACK_ID_LEN + 1];
+    fs_hex(id, PACK_ID_LEN, hex);
+    if (snprintf(out, cap, "%s/%.2s/%s", packs_dir, hex, hex) >= (int)cap)
+        return err_set(CAIRN_EINVAL, "%s: path too long", packs_dir);
+    return CAIRN_OK;
+}
+
+static void encode_entries(cbuf *b, const pack_entry *e, size_t n)
+{
+    cbuf_varint(b, n);
+    for (size_t i = 0; i < n; i++) {
+        cbuf_put(b, e[i].id, ID_LEN);
+        cbuf_u8(b, e[i].flags);
+        cbuf_varint(b, e[i].offset);
+        cbuf_varint(b, e[i].stored_len);
+        cbuf_varint(b, e[i].raw_len);
+    }
+}
+
+cairn_err pack_writer_finish(pack_writer *w, const uint8_t key[SEAL_KEY_LEN], const char *packs_dir,
+                             uint8_t pack_id[PACK_ID_LEN])
+{
+    cbuf plain, sealed;
+    char final[PATH_MAX], dir[PATH_MAX];
+    cairn_err rc;
+    cbuf_init(&plain);
+    cbuf_init(&sealed);
+    encode_entries(&plain, w->entries, w->count);
+    uint8_t *const out = cbuf_reserve(&sealed, plain.len + SEAL_OVERHEAD + PACK_FOOTER_LEN);
+    if (plain.failed || !out) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    seal_box(key, trailer_ad, sizeof trailer_ad, plain.data, plain.len, out);
+    const size_t trailer_len = plain.len + SEAL_OVERHEAD;
+    put_u32le(out + trailer_len, (uint32_t)trailer_len);
+    put_u32le(out + trailer_len + 4, 1);
+    memcpy(out + trailer_len + 8, footer_magic, sizeof footer_magic);
+    rc = fs_write_all(w->fd, out, trailer_len + PACK_FOOTER_LEN, w->tmp_path);
+    if (rc)
+        goto done;
+    if (fsync(w->fd) != 0) {
+        rc = err_errno(errno, w->tmp_path);
+        goto done;
+    }
+    randombytes_buf(pack_id, PACK_ID_LEN);
+    rc = pack_path(packs_dir, pack_id, final, sizeof final);
+    if (rc)
+        goto done;
+    snprintf(dir, sizeof dir, "%s", final);
+    *strrchr(dir, '/') = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        rc = err_errno(errno, dir);
+        goto done;
+    }
+    if (rename(w->tmp_path, final) != 0) {
+        rc = err_errno(errno, final);
+        goto done;
+    }
+    w->finished = 1;
+    w->size += trailer_len + PACK_FOOTER_LEN;
+    rc = fs_fsync_dir(dir);
+done:
+    cbuf_free(&plain);
+    cbuf_free(&sealed);
+    return rc;
+}
+
+void pack_writer_free(pack_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    if (!w->finished)
+        unlink(w->tmp_path);
+    free(w->entries);
+    free(w);
+}
+
+cairn_err pack_decode_entries(const uint8_t *plain, size_t len, pack_entry **entries, size_t *count)
+{
+    creader r;
+    cr_init(&r, plain, len);
+    const uint64_t n = cr_varint(&r);
+    /* every entry takes at least 36 bytes, so n is bounded by len */
+    if (r.failed || n > PACK_MAX_ENTRIES || n > len / 36)
+        return err_set(CAIRN_ECORRUPT, "pack trailer: bad entry count");
+    pack_entry *const e = calloc(n ? (size_t)n : 1, sizeof *e);
+    if (!e)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *const id = cr_bytes(&r, ID_LEN);
+        if (id)
+            memcpy(e[i].id, id, ID_LEN);
+        e[i].flags = cr_u8(&r);
+        const uint64_t off = cr_varint(&r), stored = cr_varint(&r), raw = cr_varint(&r);
+        if (r.failed || off > UINT32_MAX || stored > PACK_MAX_BLOB || raw > PACK_MAX_BLOB ||
+            stored < SEAL_OVERHEAD || (e[i].flags & ~PACK_FLAGS_KNOWN)) {
+            free(e);
+            return err_set(CAIRN_ECORRUPT, "pack trailer: bad entry %zu", i);
+        }
+        e[i].offset = (uint32_t)off;
+        e[i].stored_len = (uint32_t)stored;
+        e[i].raw_len = (uint32_t)raw;
+    }
+    if (r.left != 0) {
+        free(e);
+        return err_set(CAIRN_ECORRUPT, "pack trailer: trailing bytes");
+    }
+    *entries = e;
+    *count = (size_t)n;
+    return CAIRN_OK;
+}
+
+cairn_err pack_read_trailer(int fd, const char *path, const uint8_t key[SEAL_KEY_LEN],
+                            pack_entry **entries, size_t *count, uint64_t *file_size)
+{
+    struct stat st;
+    uint8_t head[PACK_HEADER_LEN], foot[PACK_FOOTER_LEN];
+    uint8_t *sealed = NULL, *plain = NULL;
+    pack_entry *e = NULL;
+    size_t n = 0;
+    cairn_err rc;
+    if (fstat(fd, &st) != 0)
+        return err_errno(errno, path);
+    const uint64_t size = (uint64_t)st.st_size;
+    if (size < PACK_HEADER_LEN + PACK_FOOTER_LEN + SEAL_OVERHEAD)
+        return err_set(CAIRN_ECORRUPT, "%s: pack is truncated (%llu bytes)", path,
+                       (unsigned long long)size);
+    rc = fs_pread_all(fd, head, sizeof head, 0, path);
+    if (rc == CAIRN_OK)
+        rc = fs_pread_all(fd, foot, sizeof foot, size - PACK_FOOTER_LEN, path);
+    if (rc)
+        return rc;
+    if (memcmp(head, pack_magic, sizeof pack_magic) != 0)
+        return err_set(CAIRN_ECORRUPT, "%s: not a cairn pack (bad header)", path);
+    if (memcmp(foot + 8, footer_magic, sizeof footer_magic) != 0 || get_u32le(foot + 4) != 1)
+        return err_set(CAIRN_ECORRUPT, "%s: pack footer is damaged or the pack is truncated", path);
+    const uint32_t tlen = get_u32le(foot);
+    if (tlen < SEAL_OVERHEAD || tlen > size - PACK_HEADER_LEN - PACK_FOOTER_LEN)
+        return err_set(CAIRN_ECORRUPT, "%s: pack trailer length is damaged", path);
+    sealed = malloc(tlen);
+    plain = malloc(tlen);
+    if (!sealed || !plain) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    const uint64_t toff = size - PACK_FOOTER_LEN - tlen;
+    rc = fs_pread_all(fd, sealed, tlen, toff, path);
+    if (rc)
+        goto done;
+    rc = seal_open(key, trailer_ad, sizeof trailer_ad, sealed, tlen, plain);
+    if (rc) {
+        rc = err_set(CAIRN_ECORRUPT, "%s: pack trailer fails authentication (damaged)", path);
+        goto done;
+    }
+    rc = pack_decode_entries(plain, tlen - SEAL_OVERHEAD, &e, &n);
+    if (rc) {
+        rc = err_wrap(rc, path);
+        goto done;
+    }
+    uint64_t expect = PACK_HEADER_LEN;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].offset != expect) {
+            rc = err_set(CAIRN_ECORRUPT, "%s: pack entries do not tile the file", path);
+            goto done;
+        }
+        expect += e[i].stored_len;
+    }
+    if (expect != toff) {
+        rc = err_set(CAIRN_ECORRUPT, "%s: pack entries do not tile the file", path);
+        goto done;
+    }
+    *entries = e;
+    *count = n;
+    *file_size = size;
+    e = NULL;
+done:
+    free(e);
+    free(sealed);
+    free(plain);
+    return rc;
+}

@@ -1,0 +1,886 @@
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "blob.h"
+#include "fsutil.h"
+#include "idset.h"
+#include "index.h"
+#include "seal.h"
+
+/* config: "CAIRNCFG", u32le format version, then a sealed body (AD = the
+ * first 12 bytes) holding store id and parameters. */
+static const uint8_t config_magic[8] = {'C', 'A', 'I', 'R', 'N', 'C', 'F', 'G'};
+static const uint8_t snapshot_ad[8] = {'C', 'A', 'I', 'R', 'N', 'S', 'N', 1};
+enum { CONFIG_HEAD = 12, CONFIG_BODY = 16 + 4 * 5 + 8, STORE_ID_LEN = 16, PACK_FD_CACHE = 8 };
+
+struct store {
+    char path[PATH_MAX];
+    char packs[PATH_MAX];
+    char snapshots[PATH_MAX];
+    char tmp[PATH_MAX];
+    keyring *keys;
+    store_params params;
+    uint8_t store_id[STORE_ID_LEN];
+    chunk_index *ix;
+    int lock_fd;
+    int index_rebuilt; /* the index was damaged and read back from packs */
+
+    pthread_mutex_t seen_mu; /* guards seen */
+    idset seen;              /* chunks put or found during this session */
+
+    pthread_mutex_t pack_mu; /* guards writer, finishing */
+    pthread_cond_t pack_cv;
+    pack_writer *writer;
+    int finishing; /* packs being made durable outside the lock */
+};
+
+struct store_worker {
+    store *s;
+    blob_ctx *bc;
+    cbuf blob;
+    struct {
+        uint8_t pack[PACK_ID_LEN];
+        int fd;
+    } fds[PACK_FD_CACHE];
+    unsigned next_fd;
+};
+
+cairn_err store_default_path(const char *explicit_path, char *out, size_t cap)
+{
+    const char *const env = getenv("CAIRN_STORE");
+    const char *const xdg = getenv("XDG_DATA_HOME");
+    const char *const home = getenv("HOME");
+    int n;
+    if (explicit_path && *explicit_path)
+        n = snprintf(out, cap, "%s", explicit_path);
+    else if (env && *env)
+        n = snprintf(out, cap, "%s", env);
+    else if (xdg && *xdg)
+        n = snprintf(out, cap, "%s/cairn/store", xdg);
+    else if (home && *home)
+        n = snprintf(out, cap, "%s/.local/share/cairn/store", home);
+    else
+        return err_set(CAIRN_EINVAL, "no store given: use --store, CAIRN_STORE or set HOME");
+    if (n < 0 || (size_t)n >= cap)
+        return err_set(CAIRN_EINVAL, "store path too long");
+    return CAIRN_OK;
+}
+
+static cairn_err set_paths(store *s, const char *path)
+{
+    if (snprintf(s->path, sizeof s->path, "%s", path) >= (int)sizeof s->path ||
+        snprintf(s->packs, sizeof s->packs, "%s/packs", path) >= (int)sizeof s->packs ||
+        snprintf(s->snapshots, sizeof s->snapshots, "%s/snapshots", path) >=
+            (int)sizeof s->snapshots ||
+        snprintf(s->tmp, sizeof s->tmp, "%s/tmp", path) >= (int)sizeof s->tmp)
+        return err_set(CAIRN_EINVAL, "%s: path too long", path);
+    return CAIRN_OK;
+}
+
+static void encode_config_body(const store *s, uint8_t body[CONFIG_BODY])
+{
+    memcpy(body, s->store_id, STORE_ID_LEN);
+    put_u32le(body + 16, s->params.chunk_min);
+    put_u32le(body + 20, s->params.chunk_avg);
+    put_u32le(body + 24, s->params.chunk_max);
+    put_u32le(body + 28, s->params.pack_target);
+    put_u32le(body + 32, (uint32_t)s->params.zstd_level);
+    put_u64le(body + 36, (uint64_t)time(NULL));
+}
+
+cairn_err store_create(const char *path, const char *password, size_t password_len,
+                       const keys_kdf *kdf, const store_params *params)
+{
+    char keys_dir[PATH_MAX + 8], sub[PATH_MAX + 16];
+    uint8_t cfg[CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD], body[CONFIG_BODY];
+    char key_id[KEYS_ID_HEX + 1];
+    struct stat st;
+    cairn_err rc;
+    store *const s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    rc = set_paths(s, path);
+    if (rc)
+        goto done;
+    snprintf(sub, sizeof sub, "%s/config", path);
+    if (stat(sub, &st) == 0) {
+        rc = err_set(CAIRN_EEXIST, "%s: a cairn store already exists here", path);
+        goto done;
+    }
+    if (stat(path, &st) == 0) {
+        DIR *const d = opendir(path);
+        struct dirent *de;
+        int entries = 0;
+        if (!d) {
+            rc = err_errno(errno, path);
+            goto done;
+        }
+        while ((de = readdir(d)) != NULL)
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                entries++;
+        closedir(d);
+        if (entries) {
+            rc = err_set(CAIRN_EEXIST, "%s: folder is not empty; a store needs its own folder",
+                         path);
+            goto done;
+        }
+    }
+    s->params = *params;
+    randombytes_buf(s->store_id, sizeof s->store_id);
+    snprintf(keys_dir, sizeof keys_dir, "%s/keys", path);
+    rc = fs_mkdirs(keys_dir, 0700);
+    if (!rc)
+        rc = fs_mkdirs(s->packs, 0700);
+    if (!rc)
+        rc = fs_mkdirs(s->snapshots, 0700);
+    if (!rc)
+        rc = fs_mkdirs(s->tmp, 0700);
+    if (rc)
+        goto done;
+    for (unsigned i = 0; i < 256 && !rc; i++) {
+        snprintf(sub, sizeof sub, "%s/%02x", s->packs, i);
+        if (mkdir(sub, 0700) != 0 && errno != EEXIST)
+            rc = err_errno(errno, sub);
+    }
+    if (rc)
+        goto done;
+    rc = keys_create(keys_dir, password, password_len, kdf, &s->keys, key_id);
+    if (rc)
+        goto done;
+    memcpy(cfg, config_magic, sizeof config_magic);
+    put_u32le(cfg + 8, STORE_FORMAT_VERSION);
+    encode_config_body(s, body);
+    seal_box(keyring_seal_key(s->keys), cfg, CONFIG_HEAD, body, sizeof body, cfg + CONFIG_HEAD);
+    /* the config goes last: until it exists the folder is not a store */
+    rc = fs_write_atomic(path, "config", cfg, sizeof cfg, 0600);
+    if (!rc)
+        rc = fs_fsync_dir(path);
+done:
+    keyring_free(s->keys);
+    free(s);
+    return rc;
+}
+
+/* Network filesystems where LMDB's locking and mmap are unsafe. */
+static int is_network_fs(const char *path)
+{
+    struct statfs sf;
+    if (statfs(path, &sf) != 0)
+        return 0;
+    switch ((unsigned long)sf.f_type) {
+    case 0x6969UL:     /* NFS */
+    case 0x517BUL:     /* SMB */
+    case 0xFF534D42UL: /* CIFS */
+    case 0xFE534D42UL: /* SMB2 */
+    case 0x65735546UL: /* FUSE (sshfs, rclone...) */
+    case 0x01021997UL: /* 9P */
+    case 0x00C36400UL: /* Ceph */
+    case 0x5346414FUL: /* AFS */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static cairn_err index_dir(const store *s, char *out, size_t cap)
+{
+    char hex[2 * STORE_ID_LEN + 1];
+    if (!is_network_fs(s->path)) {
+        snprintf(out, cap, "%s/index", s->path);
+        return CAIRN_OK;
+    }
+    const char *const xdg = getenv("XDG_CACHE_HOME");
+    const char *const home = getenv("HOME");
+    fs_hex(s->store_id, STORE_ID_LEN, hex);
+    if (xdg && *xdg)
+        snprintf(out, cap, "%s/cairn/index-%s", xdg, hex);
+    else if (home && *home)
+        snprintf(out, cap, "%s/.cache/cairn/index-%s", home, hex);
+    else
+        return err_set(CAIRN_EINVAL,
+                       "%s: store is on a network share and there is no local "
+                       "cache folder for its index (set XDG_CACHE_HOME)",
+                       s->path);
+    return CAIRN_OK;
+}
+
+static cairn_err take_writer_lock(store *s)
+{
+    char path[PATH_MAX + 8], pidbuf[32];
+    snprintf(path, sizeof path, "%s/lock", s->path);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return err_errno(errno, path);
+    /* flock dies with its process, so a kill -9 never leaves a stale lock */
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        const ssize_t n = pread(s->lock_fd, pidbuf, sizeof pidbuf - 1, 0);
+        pidbuf[n > 0 ? n : 0] = '\0';
+        pidbuf[strcspn(pidbuf, "\n")] = '\0';
+        return err_set(CAIRN_ELOCKED,
+                       "%s: store is in use by another cairn process (pid %s); try again when it "
+                       "has finished",
+                       s->path, *pidbuf ? pidbuf : "unknown");
+    }
+    const int n = snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)getpid());
+    if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pidbuf, (size_t)n, 0) != n)
+        return err_errno(errno, path);
+    return CAIRN_OK;
+}
+
+/* Leftovers of a killed writer: packs that never got their final name. */
+static void remove_tmp_files(const store *s)
+{
+    DIR *const d = opendir(s->tmp);
+    struct dirent *de;
+    char path[PATH_MAX + 300];
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", s->tmp, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+struct sync_ctx {
+    store *s;
+    uint8_t (*gone)[PACK_ID_LEN];
+    size_t ngone, capgone;
+};
+
+static cairn_err add_pack_to_index(store *s, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    pack_entry *e = NULL;
+    size_t n = 0;
+    uint64_t size;
+    cairn_err rc;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_errno(errno, path);
+    rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), &e, &n, &size);
+    close(fd);
+    if (rc)
+        return rc;
+    rc = index_add_pack(s->ix, pack, size, e, n);
+    free(e);
+    return rc;
+}
+
+static cairn_err sync_new_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    store *const s = ctx;
+    int has;
+    cairn_err rc = index_has_pack(s->ix, pack, &has);
+    if (rc || has)
+        return rc;
+    rc = add_pack_to_index(s, pack, path);
+    /* a damaged pack must not keep the store from opening; check reports it,
+     * and its chunks, unknown to the index, are simply stored again */
+    return rc == CAIRN_ECORRUPT ? CAIRN_OK : rc;
+}
+
+static cairn_err sync_gone_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], uint64_t size)
+{
+    struct sync_ctx *const c = ctx;
+    char path[PATH_MAX];
+    struct stat st;
+    (void)size;
+    cairn_err rc = pack_path(c->s->packs, pack, path, sizeof path);
+    if (rc)
+        return rc;
+    if (stat(path, &st) == 0 || errno != ENOENT)
+        return CAIRN_OK;
+    if (c->ngone == c->capgone) {
+        const size_t cap = c->capgone ? 2 * c->capgone : 16;
+        void *const p = realloc(c->gone, cap * PACK_ID_LEN);
+        if (!p)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        c->gone = p;
+        c->capgone = cap;
+    }
+    memcpy(c->gone[c->ngone++], pack, PACK_ID_LEN);
+    return CAIRN_OK;
+}
+
+/* Brings the index in line with the packs on disk: a writer killed between
+ * renaming a pack and indexing it left a pack the index does not know. */
+static cairn_err index_sync(store *s)
+{
+    struct sync_ctx c = {s, NULL, 0, 0};
+    cairn_err rc = store_each_pack_file(s, sync_new_pack, s);
+    if (!rc)
+        rc = index_each_pack(s->ix, sync_gone_pack, &c);
+    for (size_t i = 0; i < c.ngone && !rc; i++)
+        rc = index_remove_pack(s->ix, c.gone[i]);
+    free(c.gone);
+    return rc;
+}
+
+/* The index is a cache: when it is damaged, it is dropped and read back
+ * from the packs rather than failing the command. */
+static cairn_err open_index(store *s, const char *dir)
+{
+    char path[PATH_MAX + 16];
+    cairn_err rc = index_open(dir, s->store_id, &s->ix);
+    if (!rc)
+        rc = index_sync(s);
+    if (rc != CAIRN_ECORRUPT)
+        return rc;
+    index_close(s->ix);
+    s->ix = NULL;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    unlink(path);
+    s->index_rebuilt = 1;
+    rc = index_open(dir, s->store_id, &s->ix);
+    if (!rc)
+        rc = index_sync(s);
+    return rc;
+}
+
+static cairn_err read_config_head(const char *path, uint8_t **cfg, size_t *len)
+{
+    char cfg_path[PATH_MAX + 8];
+    struct stat st;
+    snprintf(cfg_path, sizeof cfg_path, "%s/config", path);
+    if (stat(path, &st) != 0)
+        return err_set(CAIRN_ENOSTORE, "%s: no store here (run 'cairn init' first)", path);
+    cairn_err rc = fs_read_file(cfg_path, 4096, cfg, len);
+    if (rc == CAIRN_ENOTFOUND)
+        return err_set(CAIRN_ENOSTORE, "%s: not a cairn store (no config file)", path);
+    if (rc)
+        return rc;
+    if (*len < CONFIG_HEAD || memcmp(*cfg, config_magic, sizeof config_magic) != 0) {
+        free(*cfg);
+        return err_set(CAIRN_ENOSTORE, "%s/config: not a cairn store config", path);
+    }
+    const uint32_t version = get_u32le(*cfg + 8);
+    if (version != STORE_FORMAT_VERSION) {
+        free(*cfg);
+        return err_set(CAIRN_EVERSION,
+                       "%s: store format version %u is not supported (this cairn reads version %u)",
+                       path, (unsigned)version, STORE_FORMAT_VERSION);
+    }
+    return CAIRN_OK;
+}
+
+cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,
+                     store **out)
+{
+    char keys_dir[PATH_MAX + 8], ixdir[PATH_MAX + 64], key_id[KEYS_ID_HEX + 1];
+    uint8_t *cfg = NULL;
+    uint8_t body[CONFIG_BODY];
+    size_t cfg_len;
+    cairn_err rc;
+    store *const s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    s->lock_fd = -1;
+    pthread_mutex_init(&s->seen_mu, NULL);
+    pthread_mutex_init(&s->pack_mu, NULL);
+    pthread_cond_init(&s->pack_cv, NULL);
+    idset_init(&s->seen);
+    rc = set_paths(s, path);
+    if (rc)
+        goto fail;
+    rc = read_config_head(path, &cfg, &cfg_len);
+    if (rc)
+        goto fail;
+    snprintf(keys_dir, sizeof keys_dir, "%s/keys", path);
+    rc = keys_unlock(keys_dir, password, password_len, &s->keys, key_id);
+    if (rc)
+        goto fail;
+    if (cfg_len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD ||
+        seal_open(keyring_seal_key(s->keys), cfg, CONFIG_HEAD, cfg + CONFIG_HEAD,
+                  cfg_len - CONFIG_HEAD, body) != CAIRN_OK) {
+        rc = err_set(CAIRN_ECORRUPT, "%s/config: store config is damaged", path);
+        goto fail;
+    }
+    memcpy(s->store_id, body, STORE_ID_LEN);
+    s->params.chunk_min = get_u32le(body + 16);
+    s->params.chunk_avg = get_u32le(body + 20);
+    s->params.chunk_max = get_u32le(body + 24);
+    s->params.pack_target = get_u32le(body + 28);
+    s->params.zstd_level = (int)get_u32le(body + 32);
+    if (flags & STORE_WRITE) {
+        rc = take_writer_lock(s);
+        if (rc)
+            goto fail;
+        remove_tmp_files(s);
+    }
+    rc = index_dir(s, ixdir, sizeof ixdir);
+    if (!rc)
+        rc = open_index(s, ixdir);
+    if (rc)
+        goto fail;
+    free(cfg);
+    *out = s;
+    return CAIRN_OK;
+fail:
+    free(cfg);
+    store_close(s);
+    return rc;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    pack_writer_free(s->writer);
+    index_close(s->ix);
+    keyring_free(s->keys);
+    idset_free(&s->seen);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    pthread_mutex_destroy(&s->seen_mu);
+    pthread_mutex_destroy(&s->pack_mu);
+    pthread_cond_destroy(&s->pack_cv);
+    free(s);
+}
+
+const char *store_path(const store *s)
+{
+    return s->path;
+}
+
+const keyring *store_keys(const store *s)
+{
+    return s->keys;
+}
+
+const store_params *store_get_params(const store *s)
+{
+    return &s->params;
+}
+
+int store_index_was_rebuilt(const store *s)
+{
+    return s->index_rebuilt;
+}
+
+cairn_err store_worker_new(store *s, store_worker **out)
+{
+    store_worker *const w = calloc(1, sizeof *w);
+    if (!w)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    w->s = s;
+    for (int i = 0; i < PACK_FD_CACHE; i++)
+        w->fds[i].fd = -1;
+    cbuf_init(&w->blob);
+    const cairn_err rc = blob_ctx_new(s->params.zstd_level, &w->bc);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return CAIRN_OK;
+}
+
+void store_worker_free(store_worker *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < PACK_FD_CACHE; i++)
+        if (w->fds[i].fd >= 0)
+            close(w->fds[i].fd);
+    blob_ctx_free(w->bc);
+    cbuf_free(&w->blob);
+    free(w);
+}
+
+void store_chunk_id(const store *s, const uint8_t *data, size_t len, uint8_t id[ID_LEN])
+{
+    seal_id(keyring_id_key(s->keys), data, len, id);
+}
+
+/* Makes a full pack durable, then indexes it.  Runs outside pack_mu so the
+ * other workers keep filling the next pack during the fsync. */
+static cairn_err finish_pack(store *s, pack_writer *pw)
+{
+    uint8_t pack_id[PACK_ID_LEN];
+    cairn_err rc = pack_writer_finish(pw, keyring_seal_key(s->keys), s->packs, pack_id);
+    if (!rc)
+        rc = index_add_pack(s->ix, pack_id, pack_writer_size(pw), pack_writer_entries(pw),
+                            pack_writer_count(pw));
+    pack_writer_free(pw);
+    return rc;
+}
+
+static void finishing_done(store *s)
+{
+    pthread_mutex_lock(&s->pack_mu);
+    s->finishing--;
+    pthread_cond_broadcast(&s->pack_cv);
+    pthread_mutex_unlock(&s->pack_mu);
+}
+
+cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
+                          size_t len, int is_tree, int *added, uint64_t *stored_bytes)
+{
+    pack_entry e;
+    index_loc loc;
+    pack_writer *full = NULL;
+    int fresh;
+    cairn_err rc;
+    *added = 0;
+    *stored_bytes = 0;
+    pthread_mutex_lock(&s->seen_mu);
+    rc = idset_add(&s->seen, id, &fresh);
+    pthread_mutex_unlock(&s->seen_mu);
+    if (rc || !fresh)
+        return rc;
+    rc = index_lookup(s->ix, id, &loc);
+    if (rc != CAIRN_ENOTFOUND)
+        return rc;
+    memset(&e, 0, sizeof e);
+    memcpy(e.id, id, ID_LEN);
+    e.flags = is_tree ? PACK_TREE : 0;
+    rc = blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->pack_mu);
+    if (!s->writer)
+        rc = pack_writer_open(s->tmp, &s->writer);
+    if (!rc)
+        rc = pack_writer_add(s->writer, &e, w->blob.data, w->blob.len);
+    if (!rc && pack_writer_size(s->writer) >= s->params.pack_target) {
+        full = s->writer;
+        s->writer = NULL;
+        s->finishing++;
+    }
+    pthread_mutex_unlock(&s->pack_mu);
+    if (rc)
+        return rc;
+    *added = 1;
+    *stored_bytes = w->blob.len;
+    if (full) {
+        rc = finish_pack(s, full);
+        finishing_done(s);
+    }
+    return rc;
+}
+
+cairn_err store_flush(store *s)
+{
+    cairn_err rc = CAIRN_OK;
+    pthread_mutex_lock(&s->pack_mu);
+    pack_writer *const last = s->writer;
+    s->writer = NULL;
+    if (last)
+        s->finishing++;
+    pthread_mutex_unlock(&s->pack_mu);
+    if (last) {
+        rc = finish_pack(s, last);
+        finishing_done(s);
+    }
+    pthread_mutex_lock(&s->pack_mu);
+    while (s->finishing > 0)
+        pthread_cond_wait(&s->pack_cv, &s->pack_mu);
+    pthread_mutex_unlock(&s->pack_mu);
+    return rc;
+}
+
+static cairn_err worker_pack_fd(store_worker *w, const uint8_t pack[PACK_ID_LEN], const char *path,
+                                int *fd)
+{
+    for (int i = 0; i < PACK_FD_CACHE; i++) {
+        if (w->fds[i].fd >= 0 && memcmp(w->fds[i].pack, pack, PACK_ID_LEN) == 0) {
+            *fd = w->fds[i].fd;
+            return CAIRN_OK;
+        }
+    }
+    const int nfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (nfd < 0)
+        return errno == ENOENT ? err_set(CAIRN_ECORRUPT, "%s: pack is missing", path)
+                               : err_errno(errno, path);
+    const unsigned slot = w->next_fd++ % PACK_FD_CACHE;
+    if (w->fds[slot].fd >= 0)
+        close(w->fds[slot].fd);
+    w->fds[slot].fd = nfd;
+    memcpy(w->fds[slot].pack, pack, PACK_ID_LEN);
+    *fd = nfd;
+    return CAIRN_OK;
+}
+
+static cairn_err locate(store *s, const uint8_t id[ID_LEN], index_loc *loc, char *path, size_t cap,
+                        pack_entry *e)
+{
+    char hex[2 * ID_LEN + 1];
+    cairn_err rc = index_lookup(s->ix, id, loc);
+    if (rc == CAIRN_ENOTFOUND) {
+        fs_hex(id, ID_LEN, hex);
+        return err_set(CAIRN_ECORRUPT, "chunk %.16s is missing from the store", hex);
+    }
+    if (rc)
+        return rc;
+    rc = pack_path(s->packs, loc->pack, path, cap);
+    if (rc)
+        return rc;
+    memcpy(e->id, id, ID_LEN);
+    e->flags = loc->flags;
+    e->offset = loc->offset;
+    e->stored_len = loc->stored_len;
+    e->raw_len = loc->raw_len;
+    return CAIRN_OK;
+}
+
+cairn_err store_locate(store *s, const uint8_t id[ID_LEN], uint8_t pack[PACK_ID_LEN], pack_entry *e)
+{
+    index_loc loc;
+    char path[PATH_MAX];
+    const cairn_err rc = locate(s, id, &loc, path, sizeof path, e);
+    if (!rc)
+        memcpy(pack, loc.pack, PACK_ID_LEN);
+    return rc;
+}
+
+cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], cbuf *out)
+{
+    char path[PATH_MAX];
+    pack_entry e;
+    index_loc loc;
+    int fd = -1;
+    cairn_err rc = locate(s, id, &loc, path, sizeof path, &e);
+    if (rc)
+        return rc;
+    rc = worker_pack_fd(w, loc.pack, path, &fd);
+    if (rc)
+        return rc;
+    cbuf_reset(&w->blob);
+    if (!cbuf_reserve(&w->blob, e.stored_len))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    rc = fs_pread_all(fd, w->blob.data, e.stored_len, e.offset, path);
+    if (!rc)
+        rc = blob_decode(w->bc, keyring_seal_key(s->keys), keyring_id_key(s->keys), &e,
+                         w->blob.data, out);
+    if (rc)
+        return err_wrap(rc, path);
+    return CAIRN_OK;
+}
+
+cairn_err store_has_chunk(store *s, const uint8_t id[ID_LEN], int *has)
+{
+    index_loc loc;
+    const cairn_err rc = index_lookup(s->ix, id, &loc);
+    *has = rc == CAIRN_OK;
+    return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc;
+}
+
+cairn_err store_put_snapshot(store *s, const uint8_t *plain, size_t len,
+                             uint8_t id[SNAPSHOT_ID_LEN])
+{
+    char hex[2 * SNAPSHOT_ID_LEN + 1];
+    uint8_t *const sealed = malloc(len + SEAL_OVERHEAD);
+    if (!sealed)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    seal_id(keyring_id_key(s->keys), plain, len, id);
+    seal_box(keyring_seal_key(s->keys), snapshot_ad, sizeof snapshot_ad, plain, len, sealed);
+    fs_hex(id, SNAPSHOT_ID_LEN, hex);
+    const cairn_err rc = fs_write_atomic(s->snapshots, hex, sealed, len + SEAL_OVERHEAD, 0600);
+    free(sealed);
+    return rc;
+}
+
+cairn_err store_get_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], uint8_t **plain,
+                             size_t *len)
+{
+    char hex[2 * SNAPSHOT_ID_LEN + 1];
+    uint8_t *sealed = NULL, check[SNAPSHOT_ID_LEN];
+    size_t n;
+    fs_hex(id, SNAPSHOT_ID_LEN, hex);
+    char *const path = fs_join(s->snapshots, hex);
+    if (!path)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    cairn_err rc = fs_read_file(path, 64 << 20, &sealed, &n);
+    if (rc)
+        goto done;
+    if (n < SEAL_OVERHEAD) {
+        rc = err_set(CAIRN_ECORRUPT, "%s: snapshot object is truncated", path);
+        goto done;
+    }
+    uint8_t *const out = malloc(n - SEAL_OVERHEAD + 1);
+    if (!out) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = seal_open(keyring_seal_key(s->keys), snapshot_ad, sizeof snapshot_ad, sealed, n, out);
+    if (!rc) {
+        seal_id(keyring_id_key(s->keys), out, n - SEAL_OVERHEAD, check);
+        if (memcmp(check, id, SNAPSHOT_ID_LEN) != 0)
+            rc = err_set(CAIRN_ECORRUPT, "snapshot object does not match its name");
+    }
+    if (rc) {
+        rc = err_set(CAIRN_ECORRUPT, "%s: snapshot object is damaged (%s)", path, err_msg());
+        free(out);
+        goto done;
+    }
+    *plain = out;
+    *len = n - SEAL_OVERHEAD;
+done:
+    free(sealed);
+    free(path);
+    return rc;
+}
+
+static int is_hex_name(const char *name, size_t len)
+{
+    return strlen(name) == len && strspn(name, "0123456789abcdef") == len;
+}
+
+cairn_err store_list_snapshots(store *s, uint8_t (**ids)[SNAPSHOT_ID_LEN], size_t *count)
+{
+    DIR *const d = opendir(s->snapshots);
+    struct dirent *de;
+    uint8_t(*list)[SNAPSHOT_ID_LEN] = NULL;
+    size_t n = 0, cap = 0;
+    if (!d)
+        return err_errno(errno, s->snapshots);
+    while ((de = readdir(d)) != NULL) {
+        if (!is_hex_name(de->d_name, 2 * SNAPSHOT_ID_LEN))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            void *const p = realloc(list, cap * SNAPSHOT_ID_LEN);
+            if (!p) {
+                free(list);
+                closedir(d);
+                return err_set(CAIRN_ENOMEM, "out of memory");
+            }
+            list = p;
+        }
+        fs_unhex(de->d_name, list[n++], SNAPSHOT_ID_LEN);
+    }
+    closedir(d);
+    *ids = list;
+    *count = n;
+    return CAIRN_OK;
+}
+
+cairn_err store_each_pack_file(store *s, store_pack_fn fn, void *ctx)
+{
+    char dir[PATH_MAX + 8], path[PATH_MAX + 80];
+    uint8_t id[PACK_ID_LEN];
+    cairn_err rc = CAIRN_OK;
+    for (unsigned i = 0; i < 256 && !rc; i++) {
+        snprintf(dir, sizeof dir, "%s/%02x", s->packs, i);
+        DIR *const d = opendir(dir);
+        struct dirent *de;
+        if (!d) {
+            if (errno == ENOENT)
+                continue;
+            return err_errno(errno, dir);
+        }
+        while (!rc && (de = readdir(d)) != NULL) {
+            if (!is_hex_name(de->d_name, 2 * PACK_ID_LEN) || fs_unhex(de->d_name, id, PACK_ID_LEN))
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            rc = fn(ctx, id, path);
+        }
+        closedir(d);
+    }
+    return rc;
+}
+
+cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_entry **entries,
+                            size_t *count, store_bad_chunk_fn bad, void *ctx)
+{
+    pack_entry *e = NULL;
+    size_t n = 0, damaged = 0;
+    uint64_t size;
+    uint8_t *data = NULL;
+    cbuf plain;
+    cairn_err rc;
+    cbuf_init(&plain);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_errno(errno, path);
+    rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), &e, &n, &size);
+    if (rc)
+        goto done;
+    data = malloc(size ? size : 1);
+    if (!data) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = fs_pread_all(fd, data, size, 0, path);
+    if (rc)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const cairn_err brc = blob_decode(w->bc, keyring_seal_key(s->keys), keyring_id_key(s->keys),
+                                          &e[i], data + e[i].offset, &plain);
+        if (brc == CAIRN_ENOMEM) {
+            rc = brc;
+            goto done;
+        }
+        if (brc) {
+            damaged++;
+            if (bad)
+                bad(ctx, &e[i], err_msg());
+        }
+    }
+    if (damaged)
+        rc = err_set(CAIRN_ECORRUPT, "%s: %zu of %zu chunks are damaged", path, damaged, n);
+done:
+    close(fd);
+    free(data);
+    cbuf_free(&plain);
+    if (rc == CAIRN_OK || rc == CAIRN_ECORRUPT) {
+        if (entries) {
+            *entries = e;
+            *count = n;
+            e = NULL;
+        }
+    }
+    free(e);
+    return rc;
+}
+
+struct rebuild_ctx {
+    store *s;
+    uint64_t packs;
+};
+
+static cairn_err rebuild_one(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    struct rebuild_ctx *const c = ctx;
+    const cairn_err rc = add_pack_to_index(c->s, pack, path);
+    if (rc == CAIRN_OK)
+        c->packs++;
+    return rc == CAIRN_ECORRUPT ? CAIRN_OK : rc;
+}
+
+cairn_err store_index_rebuild(store *s, uint64_t *packs, uint64_t *chunks)
+{
+    struct rebuild_ctx c = {s, 0};
+    uint64_t np;
+    cairn_err rc = index_clear(s->ix);
+    if (!rc)
+        rc = store_each_pack_file(s, rebuild_one, &c);
+    if (!rc)
+        rc = index_count(s->ix, chunks, &np);
+    *packs = c.packs;
+    return rc;
+}
+
+cairn_err store_index_count(store *s, uint64_t *chunks, uint64_t *packs)
+{
+    return index_count(s->ix, chunks, packs);
+}

@@ -1,0 +1,114 @@
+/* store.h - a cairn store: config, keys, packs, snapshot objects, the index
+ * and the locks that let one writer and many readers share it.
+ *
+ * Layout (docs/FORMAT.md):
+ *   config            format version (plain) + sealed store parameters
+ *   keys/<id>         key files (0600)
+ *   packs/xx/<id>     pack files
+ *   snapshots/<id>    sealed snapshot objects
+ *   tmp/              packs being written
+ *   index/            LMDB index (a cache; elsewhere if the store is remote)
+ *   lock              flock()ed by the one writer
+ */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "err.h"
+#include "keys.h"
+#include "pack.h"
+
+enum { STORE_FORMAT_VERSION = 1, SNAPSHOT_ID_LEN = 32 };
+
+typedef struct store store;
+typedef struct store_worker store_worker;
+
+typedef struct store_params {
+    uint32_t chunk_min;
+    uint32_t chunk_avg;
+    uint32_t chunk_max;
+    uint32_t pack_target; /* a pack is closed once it reaches this size */
+    int zstd_level;
+} store_params;
+
+enum store_flags {
+    STORE_WRITE = 1, /* take the writer lock (backup, index rebuild) */
+};
+
+/* Resolves the store path: explicit, else $CAIRN_STORE, else
+ * $XDG_DATA_HOME/cairn/store, else ~/.local/share/cairn/store. */
+cairn_err store_default_path(const char *explicit_path, char *out, size_t cap);
+
+cairn_err store_create(const char *path, const char *password, size_t password_len,
+                       const keys_kdf *kdf, const store_params *params);
+
+/* CAIRN_ENOSTORE, CAIRN_EVERSION, CAIRN_EPASSWORD, CAIRN_EKEYFILE or
+ * CAIRN_ELOCKED say why a store does not open. */
+cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,
+                     store **out);
+void store_close(store *s);
+
+const char *store_path(const store *s);
+const keyring *store_keys(const store *s);
+const store_params *store_get_params(const store *s);
+/* 1 if store_open found the index damaged and rebuilt it from the packs. */
+int store_index_was_rebuilt(const store *s);
+
+/* Per-thread context for chunk work (compression contexts, buffers, open
+ * pack files). */
+cairn_err store_worker_new(store *s, store_worker **out);
+void store_worker_free(store_worker *w);
+
+/* Computes the chunk's ID.  Pure; any thread. */
+void store_chunk_id(const store *s, const uint8_t *data, size_t len, uint8_t id[ID_LEN]);
+
+/* Stores a chunk unless the store has it already.  Safe from several
+ * threads at once (each with its own worker).  *added is 1 when the chunk
+ * was new; *stored_bytes is what it added to the store. */
+cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
+                          size_t len, int is_tree, int *added, uint64_t *stored_bytes);
+
+/* Makes every chunk put so far durable and indexed (finishes the open
+ * pack).  Call before writing a snapshot that refers to them. */
+cairn_err store_flush(store *s);
+
+/* Reads a chunk, verifying tag and ID; data in out. */
+cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], cbuf *out);
+
+/* 1 if the index knows the chunk. */
+cairn_err store_has_chunk(store *s, const uint8_t id[ID_LEN], int *has);
+
+/* Snapshot objects: sealed, named by the keyed hash of their plaintext. */
+cairn_err store_put_snapshot(store *s, const uint8_t *plain, size_t len,
+                             uint8_t id[SNAPSHOT_ID_LEN]);
+cairn_err store_get_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], uint8_t **plain,
+                             size_t *len);
+/* All snapshot IDs (malloc'd array). */
+cairn_err store_list_snapshots(store *s, uint8_t (**ids)[SNAPSHOT_ID_LEN], size_t *count);
+
+/* Pack walking for check and rebuild. */
+typedef cairn_err (*store_pack_fn)(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path);
+cairn_err store_each_pack_file(store *s, store_pack_fn fn, void *ctx);
+
+/* Verifies one pack completely: trailer, every blob's tag and ID.  Calls
+ * bad(ctx, entry, message) for each damaged chunk; returns CAIRN_ECORRUPT
+ * if anything was damaged. */
+typedef void (*store_bad_chunk_fn)(void *ctx, const pack_entry *e, const char *msg);
+cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_entry **entries,
+                            size_t *count, store_bad_chunk_fn bad, void *ctx);
+
+/* Drops the index and reads it back from the pack trailers. */
+cairn_err store_index_rebuild(store *s, uint64_t *packs, uint64_t *chunks);
+
+/* Counts of the index, for reports. */
+cairn_err store_index_count(store *s, uint64_t *chunks, uint64_t *packs);
+
+/* Where the index says a chunk is: its pack and entry (CAIRN_ECORRUPT,
+ * naming the chunk, if the index does not know it). */
+cairn_err store_locate(store *s, const uint8_t id[ID_LEN], uint8_t pack[PACK_ID_LEN],
+                       pack_entry *e);
+
+#endif
