@@ -35,6 +35,7 @@ enum {
     EXIT_SOURCE = 10,
     EXIT_NOSPACE = 11,
     EXIT_NOTFOUND = 12,
+    EXIT_EXISTS = 13,
 };
 
 typedef struct cli {
@@ -80,6 +81,8 @@ static int exit_code(cairn_err rc)
     case CAIRN_ENOTFOUND:
     case CAIRN_EAMBIGUOUS:
         return EXIT_NOTFOUND;
+    case CAIRN_EEXIST:
+        return EXIT_EXISTS;
     default:
         return EXIT_ERROR;
     }
