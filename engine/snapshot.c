@@ -11,6 +11,7 @@ void snapshot_free(snapshot *s)
     free(s->source);
     free(s->chain);
     free(s->tree);
+    free(s->catalog);
     for (size_t i = 0; i < s->nmeta; i++) {
         free(s->meta[i].key);
         free(s->meta[i].value);
@@ -33,6 +34,8 @@ cairn_err snapshot_encode(const snapshot *s, cbuf *out)
     cbuf_varint(out, s->flags);
     cbuf_varint(out, s->ntree);
     cbuf_put(out, s->tree, (size_t)s->ntree * ID_LEN);
+    cbuf_varint(out, s->ncatalog);
+    cbuf_put(out, s->catalog, (size_t)s->ncatalog * ID_LEN);
     cbuf_varint(out, s->files);
     cbuf_varint(out, s->dirs);
     cbuf_varint(out, s->bytes);
@@ -83,6 +86,16 @@ cairn_err snapshot_decode(const uint8_t *data, size_t len, snapshot *out)
         if (!s.tree)
             goto nomem;
         memcpy(s.tree, cr_bytes(&r, (size_t)ntree * ID_LEN), (size_t)ntree * ID_LEN);
+    }
+    const uint64_t ncatalog = cr_varint(&r);
+    if (r.failed || ncatalog > TREE_CHUNKS_MAX || ncatalog > r.left / ID_LEN)
+        goto bad;
+    s.ncatalog = (uint32_t)ncatalog;
+    if (ncatalog) {
+        s.catalog = malloc((size_t)ncatalog * ID_LEN);
+        if (!s.catalog)
+            goto nomem;
+        memcpy(s.catalog, cr_bytes(&r, (size_t)ncatalog * ID_LEN), (size_t)ncatalog * ID_LEN);
     }
     s.files = cr_varint(&r);
     s.dirs = cr_varint(&r);

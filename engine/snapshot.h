@@ -32,6 +32,8 @@ typedef struct snapshot {
     uint32_t flags;
     uint32_t ntree;
     uint8_t (*tree)[ID_LEN]; /* chunks of the root tree */
+    uint32_t ncatalog;
+    uint8_t (*catalog)[ID_LEN]; /* device backups: chunks of the file catalog */
     /* statistics */
     uint64_t files;
     uint64_t dirs;

@@ -55,7 +55,7 @@ cairn_err pack_writer_open(const char *tmp_dir, pack_writer **out)
     return CAIRN_OK;
 }
 
-cairn_err pack_writer_add(pack_writer *w, pack_entry *e, const uint8_t *blob, size_t len)
+cairn_err pack_writer_reserve(pack_writer *w, pack_entry *e, size_t len)
 {
     if (len > PACK_MAX_BLOB || w->count >= PACK_MAX_ENTRIES || w->size + len > UINT32_MAX)
         return err_set(CAIRN_EINVAL, "%s: pack full", w->tmp_path);
@@ -67,14 +67,36 @@ cairn_err pack_writer_add(pack_writer *w, pack_entry *e, const uint8_t *blob, si
         w->entries = p;
         w->cap = cap;
     }
-    const cairn_err rc = fs_write_all(w->fd, blob, len, w->tmp_path);
-    if (rc)
-        return rc;
     e->offset = (uint32_t)w->size;
     e->stored_len = (uint32_t)len;
     w->entries[w->count++] = *e;
     w->size += len;
     return CAIRN_OK;
+}
+
+cairn_err pack_writer_write(const pack_writer *w, const pack_entry *e, const uint8_t *blob)
+{
+    const uint8_t *p = blob;
+    size_t left = e->stored_len;
+    off_t off = (off_t)e->offset;
+    while (left > 0) {
+        const ssize_t n = pwrite(w->fd, p, left, off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return err_errno(errno, w->tmp_path);
+        }
+        p += n;
+        off += n;
+        left -= (size_t)n;
+    }
+    return CAIRN_OK;
+}
+
+cairn_err pack_writer_add(pack_writer *w, pack_entry *e, const uint8_t *blob, size_t len)
+{
+    const cairn_err rc = pack_writer_reserve(w, e, len);
+    return rc ? rc : pack_writer_write(w, e, blob);
 }
 
 uint64_t pack_writer_size(const pack_writer *w)
@@ -138,7 +160,11 @@ cairn_err pack_writer_finish(pack_writer *w, const uint8_t key[SEAL_KEY_LEN], co
     put_u32le(out + trailer_len, (uint32_t)trailer_len);
     put_u32le(out + trailer_len + 4, 1);
     memcpy(out + trailer_len + 8, footer_magic, sizeof footer_magic);
-    rc = fs_write_all(w->fd, out, trailer_len + PACK_FOOTER_LEN, w->tmp_path);
+    {
+        const pack_entry tail = {.offset = (uint32_t)w->size,
+                                 .stored_len = (uint32_t)(trailer_len + PACK_FOOTER_LEN)};
+        rc = pack_writer_write(w, &tail, out);
+    }
     if (rc)
         goto done;
     if (fsync(w->fd) != 0) {

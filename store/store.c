@@ -43,11 +43,21 @@ struct store {
     pthread_mutex_t seen_mu; /* guards seen */
     idset seen;              /* chunks put or found during this session */
 
-    pthread_mutex_t pack_mu; /* guards writer, finishing */
+    pthread_mutex_t pack_mu; /* guards open_pack, the open_pack records, finishing */
     pthread_cond_t pack_cv;
-    pack_writer *writer;
-    int finishing; /* packs being made durable outside the lock */
+    struct open_pack *current; /* the pack new chunks go into */
+    int finishing;             /* packs closed but not yet durable and indexed */
 };
+
+/* A pack being filled.  Blobs are copied in outside pack_mu; whoever
+ * finishes the last copy into a closed pack makes it durable. */
+typedef struct open_pack {
+    pack_writer *pw;
+    int writing; /* blobs reserved but not yet copied in */
+    int closed;  /* no more reservations; finish when writing drops to 0 */
+    cairn_err failed;
+    char failed_msg[512];
+} open_pack;
 
 struct store_worker {
     store *s;
@@ -444,7 +454,10 @@ void store_close(store *s)
 {
     if (!s)
         return;
-    pack_writer_free(s->writer);
+    if (s->current) {
+        pack_writer_free(s->current->pw);
+        free(s->current);
+    }
     index_close(s->ix);
     keyring_free(s->keys);
     idset_free(&s->seen);
@@ -511,25 +524,39 @@ void store_chunk_id(const store *s, const uint8_t *data, size_t len, uint8_t id[
     seal_id(keyring_id_key(s->keys), data, len, id);
 }
 
-/* Makes a full pack durable, then indexes it.  Runs outside pack_mu so the
- * other workers keep filling the next pack during the fsync. */
-static cairn_err finish_pack(store *s, pack_writer *pw)
+/* Makes a closed pack durable, then indexes it.  Runs outside pack_mu so
+ * the other workers keep filling the next pack during the fsync. */
+static cairn_err finish_pack(store *s, open_pack *op)
 {
     uint8_t pack_id[PACK_ID_LEN];
-    cairn_err rc = pack_writer_finish(pw, keyring_seal_key(s->keys), s->packs, pack_id);
+    cairn_err rc = op->failed;
+    if (rc)
+        err_set(rc, "%s", op->failed_msg);
     if (!rc)
-        rc = index_add_pack(s->ix, pack_id, pack_writer_size(pw), pack_writer_entries(pw),
-                            pack_writer_count(pw));
-    pack_writer_free(pw);
-    return rc;
-}
-
-static void finishing_done(store *s)
-{
+        rc = pack_writer_finish(op->pw, keyring_seal_key(s->keys), s->packs, pack_id);
+    if (!rc)
+        rc = index_add_pack(s->ix, pack_id, pack_writer_size(op->pw), pack_writer_entries(op->pw),
+                            pack_writer_count(op->pw));
+    pack_writer_free(op->pw);
+    free(op);
     pthread_mutex_lock(&s->pack_mu);
     s->finishing--;
     pthread_cond_broadcast(&s->pack_cv);
     pthread_mutex_unlock(&s->pack_mu);
+    return rc;
+}
+
+/* Stops reservations into the current pack (pack_mu held); returns it if
+ * nobody is still copying into it, so the caller finishes it. */
+static open_pack *close_current(store *s)
+{
+    open_pack *const op = s->current;
+    if (!op)
+        return NULL;
+    s->current = NULL;
+    op->closed = 1;
+    s->finishing++;
+    return op->writing == 0 ? op : NULL;
 }
 
 cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
@@ -537,7 +564,7 @@ cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
 {
     pack_entry e;
     index_loc loc;
-    pack_writer *full = NULL;
+    open_pack *op, *to_finish = NULL;
     int fresh;
     cairn_err rc;
     *added = 0;
@@ -556,24 +583,47 @@ cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
     rc = blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
     if (rc)
         return rc;
+
     pthread_mutex_lock(&s->pack_mu);
-    if (!s->writer)
-        rc = pack_writer_open(s->tmp, &s->writer);
+    if (!s->current) {
+        op = calloc(1, sizeof *op);
+        if (!op)
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+        else if ((rc = pack_writer_open(s->tmp, &op->pw)) != CAIRN_OK)
+            free(op);
+        else
+            s->current = op;
+    }
+    op = s->current;
     if (!rc)
-        rc = pack_writer_add(s->writer, &e, w->blob.data, w->blob.len);
-    if (!rc && pack_writer_size(s->writer) >= s->params.pack_target) {
-        full = s->writer;
-        s->writer = NULL;
-        s->finishing++;
+        rc = pack_writer_reserve(op->pw, &e, w->blob.len);
+    if (!rc) {
+        op->writing++;
+        if (pack_writer_size(op->pw) >= s->params.pack_target)
+            close_current(s);
     }
     pthread_mutex_unlock(&s->pack_mu);
     if (rc)
         return rc;
-    *added = 1;
-    *stored_bytes = w->blob.len;
-    if (full) {
-        rc = finish_pack(s, full);
-        finishing_done(s);
+
+    rc = pack_writer_write(op->pw, &e, w->blob.data);
+
+    pthread_mutex_lock(&s->pack_mu);
+    if (rc && !op->failed) {
+        op->failed = rc;
+        snprintf(op->failed_msg, sizeof op->failed_msg, "%s", err_msg());
+    }
+    if (--op->writing == 0 && op->closed)
+        to_finish = op;
+    pthread_mutex_unlock(&s->pack_mu);
+    if (!rc) {
+        *added = 1;
+        *stored_bytes = w->blob.len;
+    }
+    if (to_finish) {
+        const cairn_err frc = finish_pack(s, to_finish);
+        if (!rc)
+            rc = frc;
     }
     return rc;
 }
@@ -582,15 +632,10 @@ cairn_err store_flush(store *s)
 {
     cairn_err rc = CAIRN_OK;
     pthread_mutex_lock(&s->pack_mu);
-    pack_writer *const last = s->writer;
-    s->writer = NULL;
-    if (last)
-        s->finishing++;
+    open_pack *const last = close_current(s);
     pthread_mutex_unlock(&s->pack_mu);
-    if (last) {
+    if (last)
         rc = finish_pack(s, last);
-        finishing_done(s);
-    }
     pthread_mutex_lock(&s->pack_mu);
     while (s->finishing > 0)
         pthread_cond_wait(&s->pack_cv, &s->pack_mu);

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs the whole suite, then
+# runs it again built with AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/deps.sh"
+jobs=$(nproc)
+
+echo "== build and test (RelWithDebInfo)"
+"$top/scripts/build.sh" "$top/build"
+(cd "$top/build" && ctest --output-on-failure -j"$jobs" --timeout 600)
+
+echo "== build and test (ASan + UBSan)"
+"$top/scripts/build.sh" "$top/build-asan" -DCAIRN_SANITIZE=ON
+(cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900 -LE slow)
