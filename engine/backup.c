@@ -663,6 +663,16 @@ static cairn_err write_snapshot(bk_ctx *c, const char *abs_source, const char *c
     snap.ntree = c->nroot;
     snap.tree = c->root;
     c->root = NULL;
+    if (c->opts->catalog) {
+        treestore_stats st = {0, 0, 0};
+        rc = catalog_save(c->s, c->main_worker, &c->ck, c->opts->catalog, &snap.catalog,
+                          &snap.ncatalog, &st);
+        if (rc)
+            goto done;
+        c->res->new_chunks += st.new_chunks;
+        c->res->new_bytes += st.new_bytes;
+        c->res->new_raw += st.new_raw;
+    }
     snap.files = c->res->files;
     snap.dirs = c->res->dirs;
     snap.bytes = c->res->bytes;
@@ -680,6 +690,9 @@ static cairn_err write_snapshot(bk_ctx *c, const char *abs_source, const char *c
         rc = snapshot_set_meta(&snap, c->opts->meta[i].key, c->opts->meta[i].value);
     if (!rc)
         rc = snapshot_encode(&snap, &enc);
+    /* everything the snapshot refers to must be durable before it exists */
+    if (!rc)
+        rc = store_flush(c->s);
     if (!rc)
         rc = store_put_snapshot(c->s, enc.data, enc.len, c->res->id);
 done:
@@ -796,8 +809,6 @@ stop:
             pthread_join(workers[i].thread, NULL);
     if (!rc)
         rc = worker_error(&c);
-    if (!rc)
-        rc = store_flush(s);
     if (!rc)
         rc = write_snapshot(&c, abs_source, chain, parent, &root_st);
     if (!rc && result->errors)

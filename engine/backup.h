@@ -8,6 +8,7 @@
 #define CAIRN_BACKUP_H
 
 #include "../store/store.h"
+#include "catalog.h"
 #include "snapshot.h"
 
 typedef void (*backup_warn_fn)(void *ctx, const char *path, const char *message);
@@ -20,7 +21,8 @@ typedef struct backup_opts {
     uint32_t extra_flags; /* snapshot flags to set (SNAP_INCOMPLETE) */
     const snapshot_meta *meta;
     size_t nmeta;
-    backup_warn_fn warn; /* unreadable items; the backup goes on */
+    const catalog *catalog; /* device backups: the file table to keep */
+    backup_warn_fn warn;    /* unreadable items; the backup goes on */
     void *warn_ctx;
 } backup_opts;
 

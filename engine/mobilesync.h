@@ -38,7 +38,8 @@ enum {
 /* Sets *is_backup to MS_BACKUP or MS_BACKUP_LEGACY when dir holds Info.plist,
  * Manifest.plist, Status.plist and Manifest.db (or Manifest.mbdb) as regular
  * files, else MS_NOT_BACKUP.  Looks only at names and types, not contents.
- * Fails only when dir itself cannot be examined (CAIRN_ENOTFOUND, CAIRN_EIO). */
+ * A dir that is not a directory is simply not a backup; fails only when dir or
+ * one of those names cannot be examined (CAIRN_ENOTFOUND, CAIRN_EIO). */
 cairn_err ms_detect(const char *dir, int *is_backup);
 
 /* ---- metadata (Info.plist, Manifest.plist, Status.plist) ---------------- */
@@ -114,7 +115,8 @@ enum { MS_FLAG_FILE = 1, MS_FLAG_DIR = 2, MS_FLAG_SYMLINK = 4 }; /* Files.flags 
 
 /* One Files row and its decoded MBFile record. */
 typedef struct ms_file {
-    /* From the row; NULL when filled by ms_mbfile_decode alone. */
+    /* From the row; NULL/0 when filled by ms_mbfile_decode alone, except
+     * relative_path, which then comes from the record's RelativePath. */
     const char *file_id; /* 40 lowercase hex digits (checked) */
     const char *domain;
     const char *relative_path;
@@ -130,15 +132,16 @@ typedef struct ms_file {
     int64_t ctime; /* LastStatusChange */
     int64_t birth;
     int32_t protection_class;
-    const char *target;             /* symlink target, NULL if none */
-    const uint8_t *encryption_key;  /* EncryptionKey as stored (4-byte LE class, */
-    size_t encryption_key_len;      /* then the wrapped key), NULL/0 if none */
+    const char *target;            /* symlink target, NULL if none */
+    const uint8_t *encryption_key; /* EncryptionKey as stored (4-byte LE class, */
+    size_t encryption_key_len;     /* then the wrapped key), NULL/0 if none */
 
     void *owned_; /* private: the storage target and encryption_key point into */
 } ms_file;
 
 /* Decodes an MBFile NSKeyedArchiver blob (the Files.file column) into the
- * record fields of *out, leaving the row fields NULL/0.  Follows $top/root
+ * record fields of *out (and relative_path; file_id, domain, flags stay
+ * NULL/0).  Follows $top/root
  * and every UID through $objects; never assumes positions.  Gives
  * CAIRN_ECORRUPT ("MBFile: UID 9 out of range (7 objects)") on anything
  * undecodable, with *out zeroed.  On success release with ms_file_clear. */

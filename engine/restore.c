@@ -67,59 +67,61 @@ static void set_times(int dirfd, const char *path, int64_t sec, uint32_t nsec, i
     utimensat(dirfd, path, ts, flags);
 }
 
-/* Writes one file; damaged chunks make it fail without stopping the rest. */
-static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_file *f)
+cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const char *path,
+                       int overwrite, uint32_t mode, int64_t mtime_sec, uint32_t mtime_nsec,
+                       cbuf *buf, uint64_t *written)
 {
-    const tree_node *const n = &f->node;
-    uint64_t written = 0;
     cairn_err rc = CAIRN_OK;
-    const int flags =
-        O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (c->opts->overwrite ? O_TRUNC : O_EXCL);
-    if (c->opts->overwrite)
-        unlink(f->path); /* replace, never write through a hard link or other type */
-    const int fd = open(f->path, flags, 0600);
-    if (fd < 0) {
-        report(c, f->path, strerror(errno));
-        return CAIRN_OK;
+    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (overwrite ? O_TRUNC : O_EXCL);
+    *written = 0;
+    if (overwrite)
+        unlink(path); /* replace, never write through a hard link or other type */
+    const int fd = open(path, flags, 0600);
+    if (fd < 0)
+        return err_errno(errno, path);
+    for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
+        rc = store_get_chunk(s, w, n->chunks[i], buf);
+        if (!rc)
+            rc = fs_write_all(fd, buf->data, buf->len, path);
+        if (!rc)
+            *written += buf->len;
     }
-    for (uint32_t i = 0; i < n->nchunks; i++) {
-        rc = store_get_chunk(c->s, w, n->chunks[i], buf);
-        if (rc == CAIRN_ENOMEM)
-            break;
-        if (rc) {
-            report(c, f->path, err_msg());
-            rc = CAIRN_OK;
-            close(fd);
-            unlink(f->path);
-            return rc;
-        }
-        rc = fs_write_all(fd, buf->data, buf->len, f->path);
-        if (rc)
-            break;
-        written += buf->len;
-    }
-    if (!rc && written != n->size) {
-        report(c, f->path, "restored size differs from the recorded size");
-        close(fd);
-        return CAIRN_OK;
-    }
-    if (!rc && fchmod(fd, n->mode) != 0)
-        rc = err_errno(errno, f->path);
+    if (!rc && *written != n->size)
+        rc = err_set(CAIRN_ECORRUPT, "%s: restored size differs from the recorded size", path);
+    if (!rc && fchmod(fd, mode) != 0)
+        rc = err_errno(errno, path);
     if (!rc) {
-        const struct timespec ts[2] = {{n->mtime_sec, (long)n->mtime_nsec},
-                                       {n->mtime_sec, (long)n->mtime_nsec}};
+        const struct timespec ts[2] = {{mtime_sec, (long)mtime_nsec},
+                                       {mtime_sec, (long)mtime_nsec}};
         if (futimens(fd, ts) != 0)
-            rc = err_errno(errno, f->path);
+            rc = err_errno(errno, path);
     }
     if (close(fd) != 0 && !rc)
-        rc = err_errno(errno, f->path);
-    if (!rc) {
-        pthread_mutex_lock(&c->mu);
-        c->res->files++;
-        c->res->bytes += written;
-        pthread_mutex_unlock(&c->mu);
-    }
+        rc = err_errno(errno, path);
+    if (rc)
+        unlink(path); /* no half-restored file is left looking whole */
     return rc;
+}
+
+/* One file of a restore: damaged data fails this file only; running out of
+ * memory or disk stops the restore. */
+static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_file *f)
+{
+    uint64_t written;
+    const tree_node *const n = &f->node;
+    const cairn_err rc = restore_node(c->s, w, n, f->path, c->opts->overwrite, n->mode,
+                                      n->mtime_sec, n->mtime_nsec, buf, &written);
+    if (rc == CAIRN_ENOMEM || rc == CAIRN_ENOSPC)
+        return rc;
+    if (rc) {
+        report(c, f->path, err_msg());
+        return CAIRN_OK;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->res->files++;
+    c->res->bytes += written;
+    pthread_mutex_unlock(&c->mu);
+    return CAIRN_OK;
 }
 
 static void file_free(rs_file *f)

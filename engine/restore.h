@@ -5,6 +5,7 @@
 
 #include "../store/store.h"
 #include "snapshot.h"
+#include "tree.h"
 
 typedef void (*restore_warn_fn)(void *ctx, const char *path, const char *message);
 
@@ -22,6 +23,12 @@ typedef struct restore_result {
     uint64_t bytes;
     uint64_t failed; /* files not restored (each reported through warn) */
 } restore_result;
+
+/* Writes one file node's content to path with the given mode and mtime,
+ * verifying every chunk; on failure nothing is left at path. */
+cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const char *path,
+                       int overwrite, uint32_t mode, int64_t mtime_sec, uint32_t mtime_nsec,
+                       cbuf *buf, uint64_t *written);
 
 /* CAIRN_EPARTIAL when some files could not be restored. */
 cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,

@@ -1,0 +1,68 @@
+/* cli.h - what the command implementations share: parsed options, exit
+ * codes, output helpers and opening the store. */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../engine/snapshot.h"
+#include "../store/store.h"
+
+/* Exit codes: documented in docs/CLI.md. */
+enum {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1,
+    EXIT_USAGE = 2,
+    EXIT_PARTIAL = 3,
+    EXIT_PASSWORD = 4,
+    EXIT_NOSTORE = 5,
+    EXIT_VERSION = 6,
+    EXIT_KEYFILE = 7,
+    EXIT_LOCKED = 8,
+    EXIT_DAMAGED = 9,
+    EXIT_SOURCE = 10,
+    EXIT_NOSPACE = 11,
+    EXIT_NOTFOUND = 12,
+    EXIT_EXISTS = 13,
+};
+
+typedef struct cli {
+    const char *store_arg;
+    const char *password_file;
+    const char *to;
+    const char *kdf;
+    const char *device;
+    int threads;
+    int json;
+    int overwrite;
+    int read_data;
+    int force;
+    int allow_incomplete;
+    char **args;
+    int nargs;
+    char store_path[PATH_MAX];
+} cli;
+
+/* Prints err_msg() as one line and returns the exit code for rc. */
+int cli_fail(cairn_err rc);
+int cli_exit_code(cairn_err rc);
+void cli_human(uint64_t n, char *out, size_t cap);
+void cli_time(int64_t sec, char *out, size_t cap, int iso);
+void cli_json_str(const char *s);
+cairn_err cli_open_store(cli *c, unsigned flags, store **out);
+void cli_warn_item(void *ctx, const char *path, const char *msg);
+
+int cmd_init(cli *c);
+int cmd_backup(cli *c);
+int cmd_snapshots(cli *c);
+int cmd_restore(cli *c);
+int cmd_check(cli *c);
+int cmd_index(cli *c);
+int cmd_info(cli *c);
+int cmd_ls(cli *c);
+int cmd_extract(cli *c);
+int cmd_chains(cli *c);
+
+#endif

@@ -1,0 +1,155 @@
+#include "device.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../store/fsutil.h"
+#include "mobilesync.h"
+
+cairn_err device_detect(const char *dir, int *is_device)
+{
+    int kind;
+    const cairn_err rc = ms_detect(dir, &kind);
+    if (rc)
+        return rc;
+    if (kind == MS_BACKUP_LEGACY)
+        return err_set(CAIRN_ESOURCE,
+                       "%s/Manifest.mbdb: legacy (before iOS 10) backups are not supported", dir);
+    *is_device = kind == MS_BACKUP;
+    return CAIRN_OK;
+}
+
+static cairn_err add_pair(void *ctx, const char *key, const char *value)
+{
+    device_info *const d = ctx;
+    char name[128];
+    snprintf(name, sizeof name, "device.%s", key);
+    snapshot_meta *const m = realloc(d->meta, (d->nmeta + 1) * sizeof *m);
+    if (!m)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    d->meta = m;
+    m[d->nmeta].key = strdup(name);
+    m[d->nmeta].value = strdup(value);
+    d->nmeta++;
+    if (!m[d->nmeta - 1].key || !m[d->nmeta - 1].value)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    return CAIRN_OK;
+}
+
+static cairn_err read_catalog(const char *dir, catalog *cat)
+{
+    ms_manifest *m = NULL;
+    const ms_file *f;
+    char *const db = fs_join(dir, "Manifest.db");
+    if (!db)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    cairn_err rc = ms_manifest_open(db, &m);
+    free(db);
+    while (!rc) {
+        rc = ms_manifest_next(m, &f);
+        if (rc == CAIRN_ECORRUPT) {
+            rc = CAIRN_OK; /* counted by the completeness check */
+            continue;
+        }
+        if (rc || !f)
+            break;
+        catalog_entry e = {.domain = (char *)f->domain,
+                           .path = (char *)f->relative_path,
+                           .flags = (uint8_t)f->flags,
+                           .size = f->size,
+                           .mode = f->mode,
+                           .mtime = f->mtime,
+                           .target = (char *)f->target};
+        if (fs_unhex(f->file_id, e.file_id, CATALOG_FILE_ID_LEN) != 0)
+            continue;
+        rc = catalog_add(cat, &e);
+    }
+    ms_manifest_close(m);
+    if (!rc)
+        catalog_sort(cat);
+    return rc;
+}
+
+cairn_err device_inspect(const char *dir, device_info *out)
+{
+    ms_meta *meta = NULL;
+    ms_report *report = NULL;
+    cairn_err rc;
+    memset(out, 0, sizeof *out);
+    catalog_init(&out->cat);
+    out->complete = 1;
+    rc = ms_read_meta(dir, &meta);
+    if (rc)
+        return rc;
+    const char *udid = meta->unique_identifier ? meta->unique_identifier : meta->lockdown_udid;
+    if (!udid) {
+        const char *const slash = strrchr(dir, '/');
+        udid = slash && slash[1] ? slash + 1 : dir;
+    }
+    out->udid = strdup(udid);
+    out->chain = malloc(strlen(udid) + 8);
+    if (!out->udid || !out->chain) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    sprintf(out->chain, "device:%s", udid);
+    out->encrypted = meta->is_encrypted;
+    rc = ms_meta_pairs(meta, add_pair, out);
+    if (rc)
+        goto done;
+    if (out->encrypted) {
+        /* Manifest.db is ciphertext: only the device's own verdict is checked */
+        if (!meta->snapshot_state || strcmp(meta->snapshot_state, "finished") != 0) {
+            out->complete = 0;
+            snprintf(out->problem, sizeof out->problem,
+                     "Status.plist: SnapshotState is '%s', backup is incomplete",
+                     meta->snapshot_state ? meta->snapshot_state : "(missing)");
+        }
+        goto done;
+    }
+    rc = ms_validate(dir, NULL, &report);
+    if (rc == CAIRN_ESOURCE && report) {
+        out->complete = 0;
+        out->missing = report->missing;
+        snprintf(out->problem, sizeof out->problem, "%s", err_msg());
+        rc = CAIRN_OK;
+    }
+    if (rc)
+        goto done;
+    rc = read_catalog(dir, &out->cat);
+done:
+    ms_report_free(report);
+    ms_meta_free(meta);
+    if (rc)
+        device_info_free(out);
+    return rc;
+}
+
+void device_info_free(device_info *d)
+{
+    free(d->udid);
+    free(d->chain);
+    for (size_t i = 0; i < d->nmeta; i++) {
+        free(d->meta[i].key);
+        free(d->meta[i].value);
+    }
+    free(d->meta);
+    catalog_free(&d->cat);
+    memset(d, 0, sizeof *d);
+}
+
+const char *device_meta(const snapshot *s, const char *key)
+{
+    char name[128];
+    snprintf(name, sizeof name, "device.%s", key);
+    return snapshot_get_meta(s, name);
+}
+
+const char *device_meta_value(const device_info *d, const char *key)
+{
+    for (size_t i = 0; i < d->nmeta; i++)
+        if (strncmp(d->meta[i].key, "device.", 7) == 0 && strcmp(d->meta[i].key + 7, key) == 0)
+            return d->meta[i].value;
+    return NULL;
+}

@@ -1,0 +1,38 @@
+/* device.h - what a MobileSync backup folder says about itself, gathered
+ * before its bytes are backed up: the device (its chain), the metadata kept
+ * in the snapshot, whether the backup is complete, and its file catalog. */
+#ifndef CAIRN_DEVICE_H
+#define CAIRN_DEVICE_H
+
+#include "catalog.h"
+#include "snapshot.h"
+
+typedef struct device_info {
+    char *udid;
+    char *chain; /* "device:<udid>" */
+    int encrypted;
+    snapshot_meta *meta; /* "device.*" pairs */
+    size_t nmeta;
+    catalog cat; /* empty for encrypted backups (Manifest.db is ciphertext) */
+    int complete;
+    char problem[1024]; /* the first problem when not complete */
+    uint64_t missing;   /* content files listed but absent */
+} device_info;
+
+/* Sets *is_device when dir is a MobileSync backup (iOS 10 or later). */
+cairn_err device_detect(const char *dir, int *is_device);
+
+/* Reads the plists, checks completeness and builds the catalog.  A backup
+ * that can be read but is incomplete gives CAIRN_OK with complete == 0 and
+ * the problem named; one that cannot be read at all (malformed plists,
+ * garbage Manifest.db) gives CAIRN_ESOURCE naming the file. */
+cairn_err device_inspect(const char *dir, device_info *out);
+void device_info_free(device_info *d);
+
+/* A device metadata value by its short key ("device_name"), or NULL. */
+const char *device_meta_value(const device_info *d, const char *key);
+
+/* A snapshot's device metadata value ("device.<key>"), or NULL. */
+const char *device_meta(const snapshot *s, const char *key);
+
+#endif
