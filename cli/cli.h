@@ -64,5 +64,6 @@ int cmd_info(cli *c);
 int cmd_ls(cli *c);
 int cmd_extract(cli *c);
 int cmd_chains(cli *c);
+int cmd_diff(cli *c);
 
 #endif

@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  snapshots [--store DIR] [--json]\n"
                "  restore   [--store DIR] SNAPSHOT --to DIR [--overwrite] [--threads N]\n"
                "  check     [--store DIR] [--read-data]\n"
+               "  diff      [--store DIR] [--json] [SNAPSHOT_A] SNAPSHOT_B\n"
                "  index rebuild [--store DIR]\n"
                "\n"
                "device backups (SOURCE_DIR is a MobileSync backup folder):\n"
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
         {"init", cmd_init},       {"backup", cmd_backup}, {"snapshots", cmd_snapshots},
         {"restore", cmd_restore}, {"check", cmd_check},   {"index", cmd_index},
         {"info", cmd_info},       {"ls", cmd_ls},         {"extract", cmd_extract},
-        {"chains", cmd_chains},
+        {"chains", cmd_chains},   {"diff", cmd_diff},
     };
     cli c;
     int opt;
