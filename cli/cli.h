@@ -40,6 +40,10 @@ typedef struct cli {
     int read_data;
     int force;
     int allow_incomplete;
+    int dry_run;
+    int max_unused;
+    const char *chain;
+    int keep[6]; /* last, hourly, daily, weekly, monthly, yearly */
     char **args;
     int nargs;
     char store_path[PATH_MAX];
@@ -65,5 +69,7 @@ int cmd_ls(cli *c);
 int cmd_extract(cli *c);
 int cmd_chains(cli *c);
 int cmd_diff(cli *c);
+int cmd_forget(cli *c);
+int cmd_prune(cli *c);
 
 #endif

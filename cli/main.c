@@ -20,6 +20,9 @@ static void usage(FILE *f)
                "  restore   [--store DIR] SNAPSHOT --to DIR [--overwrite] [--threads N]\n"
                "  check     [--store DIR] [--read-data]\n"
                "  diff      [--store DIR] [--json] [SNAPSHOT_A] SNAPSHOT_B\n"
+               "  forget    [--chain C] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+               "            [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--dry-run]\n"
+               "  prune     [--max-unused PERCENT] [--dry-run]\n"
                "  index rebuild [--store DIR]\n"
                "\n"
                "device backups (SOURCE_DIR is a MobileSync backup folder):\n"
@@ -50,6 +53,15 @@ int main(int argc, char **argv)
         {"force", no_argument, NULL, 'f'},
         {"device", required_argument, NULL, 'd'},
         {"allow-incomplete", no_argument, NULL, 'I'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"chain", required_argument, NULL, 'c'},
+        {"max-unused", required_argument, NULL, 'u'},
+        {"keep-last", required_argument, NULL, 0x100},
+        {"keep-hourly", required_argument, NULL, 0x101},
+        {"keep-daily", required_argument, NULL, 0x102},
+        {"keep-weekly", required_argument, NULL, 0x103},
+        {"keep-monthly", required_argument, NULL, 0x104},
+        {"keep-yearly", required_argument, NULL, 0x105},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -60,11 +72,13 @@ int main(int argc, char **argv)
         {"init", cmd_init},       {"backup", cmd_backup}, {"snapshots", cmd_snapshots},
         {"restore", cmd_restore}, {"check", cmd_check},   {"index", cmd_index},
         {"info", cmd_info},       {"ls", cmd_ls},         {"extract", cmd_extract},
-        {"chains", cmd_chains},   {"diff", cmd_diff},
+        {"chains", cmd_chains},   {"diff", cmd_diff},     {"forget", cmd_forget},
+        {"prune", cmd_prune},
     };
     cli c;
     int opt;
     memset(&c, 0, sizeof c);
+    c.max_unused = 20;
     if (sodium_init() < 0) {
         fprintf(stderr, "cairn: libsodium failed to initialise\n");
         return EXIT_ERROR;
@@ -108,6 +122,37 @@ int main(int argc, char **argv)
         case 'I':
             c.allow_incomplete = 1;
             break;
+        case 'n':
+            c.dry_run = 1;
+            break;
+        case 'u': {
+            char *end;
+            const long v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 100) {
+                fprintf(stderr, "cairn: --max-unused takes a percentage from 0 to 100\n");
+                return EXIT_USAGE;
+            }
+            c.max_unused = (int)v;
+            break;
+        }
+        case 'c':
+            c.chain = optarg;
+            break;
+        case 0x100:
+        case 0x101:
+        case 0x102:
+        case 0x103:
+        case 0x104:
+        case 0x105: {
+            char *end;
+            const long v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 1000000) {
+                fprintf(stderr, "cairn: --keep-* takes a count\n");
+                return EXIT_USAGE;
+            }
+            c.keep[opt - 0x100] = (int)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return EXIT_OK;

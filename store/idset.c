@@ -87,3 +87,26 @@ int idset_has(const idset *s, const uint8_t id[ID_LEN])
     size_t at;
     return s->cap ? find(s, id, &at) : 0;
 }
+
+void idset_remove(idset *s, const uint8_t id[ID_LEN])
+{
+    size_t at;
+    if (!s->cap || !find(s, id, &at))
+        return;
+    /* backward-shift deletion keeps every probe chain unbroken */
+    size_t hole = at, i = at;
+    for (;;) {
+        i = (i + 1) & (s->cap - 1);
+        if (!s->used[i])
+            break;
+        const size_t home = slot_of(s, s->slots[i]);
+        /* move i into the hole unless its home lies cyclically in (hole, i] */
+        const int stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (stays)
+            continue;
+        memcpy(s->slots[hole], s->slots[i], ID_LEN);
+        hole = i;
+    }
+    s->used[hole] = 0;
+    s->count--;
+}

@@ -21,5 +21,7 @@ void idset_free(idset *s);
 /* Adds id; *added is 1 if it was not there.  CAIRN_ENOMEM on failure. */
 cairn_err idset_add(idset *s, const uint8_t id[ID_LEN], int *added);
 int idset_has(const idset *s, const uint8_t id[ID_LEN]);
+/* Removes id if present. */
+void idset_remove(idset *s, const uint8_t id[ID_LEN]);
 
 #endif

@@ -191,28 +191,41 @@ cairn_err index_has_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], int *
     return CAIRN_OK;
 }
 
-cairn_err index_remove_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN])
+cairn_err index_remove_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN],
+                            const pack_entry *entries, size_t count)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    MDB_val key = {PACK_ID_LEN, (void *)pack}, val;
+    MDB_val key = {PACK_ID_LEN, (void *)pack}, k, v;
     int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
     if (rc)
         return lmdb_err(ix, rc, "write");
-    rc = mdb_cursor_open(txn, ix->chunks, &cur);
-    if (!rc) {
-        MDB_val k, v;
-        int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        while (r == 0) {
-            if (v.mv_size >= PACK_ID_LEN && memcmp(v.mv_data, pack, PACK_ID_LEN) == 0) {
-                r = mdb_cursor_del(cur, 0);
-                if (r)
-                    break;
-            }
-            r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    if (entries) {
+        /* only records still pointing here: a chunk repacked elsewhere stays */
+        for (size_t i = 0; i < count && !rc; i++) {
+            k.mv_size = ID_LEN;
+            k.mv_data = (void *)entries[i].id;
+            rc = mdb_get(txn, ix->chunks, &k, &v);
+            if (rc == 0 && v.mv_size >= PACK_ID_LEN && memcmp(v.mv_data, pack, PACK_ID_LEN) == 0)
+                rc = mdb_del(txn, ix->chunks, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
         }
-        mdb_cursor_close(cur);
-        rc = r == MDB_NOTFOUND ? 0 : r;
+    } else {
+        rc = mdb_cursor_open(txn, ix->chunks, &cur);
+        if (!rc) {
+            int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+            while (r == 0) {
+                if (v.mv_size >= PACK_ID_LEN && memcmp(v.mv_data, pack, PACK_ID_LEN) == 0) {
+                    r = mdb_cursor_del(cur, 0);
+                    if (r)
+                        break;
+                }
+                r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            }
+            mdb_cursor_close(cur);
+            rc = r == MDB_NOTFOUND ? 0 : r;
+        }
     }
     if (!rc) {
         rc = mdb_del(txn, ix->packs, &key, NULL);
@@ -223,7 +236,6 @@ cairn_err index_remove_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN])
         mdb_txn_abort(txn);
         return lmdb_err(ix, rc, "remove pack");
     }
-    (void)val;
     rc = mdb_txn_commit(txn);
     return rc ? lmdb_err(ix, rc, "commit") : CAIRN_OK;
 }

@@ -36,8 +36,11 @@ cairn_err index_add_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], uint6
 /* 1 if the pack is recorded (its chunks are indexed), else 0. */
 cairn_err index_has_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], int *has);
 
-/* Forgets a pack and every chunk located in it. */
-cairn_err index_remove_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN]);
+/* Forgets a pack and every chunk located in it.  With its entries (from
+ * the trailer) only those are looked at; without them (the pack is gone)
+ * every chunk record is scanned. */
+cairn_err index_remove_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN],
+                            const pack_entry *entries, size_t count);
 
 typedef cairn_err (*index_pack_fn)(void *ctx, const uint8_t pack[PACK_ID_LEN], uint64_t size);
 /* Calls fn for each recorded pack (a snapshot of the list). */

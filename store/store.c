@@ -38,6 +38,7 @@ struct store {
     uint8_t store_id[STORE_ID_LEN];
     chunk_index *ix;
     int lock_fd;
+    int readers_fd; /* shared by readers, exclusive while prune deletes */
     int index_rebuilt; /* the index was damaged and read back from packs */
 
     pthread_mutex_t seen_mu; /* guards seen */
@@ -252,6 +253,39 @@ static cairn_err take_writer_lock(store *s)
     return CAIRN_OK;
 }
 
+static cairn_err open_readers_lock(store *s)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/lock.readers", s->path);
+    s->readers_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->readers_fd < 0 && errno == EACCES)
+        s->readers_fd = open(path, O_RDONLY | O_CLOEXEC);
+    return s->readers_fd < 0 ? err_errno(errno, path) : CAIRN_OK;
+}
+
+/* Readers only wait while a prune is deleting packs. */
+static cairn_err take_reader_lock(store *s)
+{
+    cairn_err rc = open_readers_lock(s);
+    if (rc)
+        return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc; /* read-only copy of a store */
+    while (flock(s->readers_fd, LOCK_SH) != 0)
+        if (errno != EINTR)
+            return err_errno(errno, s->path);
+    return CAIRN_OK;
+}
+
+cairn_err store_exclude_readers(store *s)
+{
+    cairn_err rc = s->readers_fd >= 0 ? CAIRN_OK : open_readers_lock(s);
+    if (rc)
+        return rc;
+    while (flock(s->readers_fd, LOCK_EX) != 0)
+        if (errno != EINTR)
+            return err_errno(errno, s->path);
+    return CAIRN_OK;
+}
+
 /* Leftovers of a killed writer: packs that never got their final name. */
 static void remove_tmp_files(const store *s)
 {
@@ -338,7 +372,7 @@ static cairn_err index_sync(store *s)
     if (!rc)
         rc = index_each_pack(s->ix, sync_gone_pack, &c);
     for (size_t i = 0; i < c.ngone && !rc; i++)
-        rc = index_remove_pack(s->ix, c.gone[i]);
+        rc = index_remove_pack(s->ix, c.gone[i], NULL, 0);
     free(c.gone);
     return rc;
 }
@@ -380,11 +414,13 @@ static cairn_err read_config_head(const char *path, uint8_t **cfg, size_t *len)
         return rc;
     if (*len < CONFIG_HEAD || memcmp(*cfg, config_magic, sizeof config_magic) != 0) {
         free(*cfg);
+        *cfg = NULL;
         return err_set(CAIRN_ENOSTORE, "%s/config: not a cairn store config", path);
     }
     const uint32_t version = get_u32le(*cfg + 8);
     if (version != STORE_FORMAT_VERSION) {
         free(*cfg);
+        *cfg = NULL;
         return err_set(CAIRN_EVERSION,
                        "%s: store format version %u is not supported (this cairn reads version %u)",
                        path, (unsigned)version, STORE_FORMAT_VERSION);
@@ -404,6 +440,7 @@ cairn_err store_open(const char *path, const char *password, size_t password_len
     if (!s)
         return err_set(CAIRN_ENOMEM, "out of memory");
     s->lock_fd = -1;
+    s->readers_fd = -1;
     pthread_mutex_init(&s->seen_mu, NULL);
     pthread_mutex_init(&s->pack_mu, NULL);
     pthread_cond_init(&s->pack_cv, NULL);
@@ -435,6 +472,10 @@ cairn_err store_open(const char *path, const char *password, size_t password_len
         if (rc)
             goto fail;
         remove_tmp_files(s);
+    } else {
+        rc = take_reader_lock(s);
+        if (rc)
+            goto fail;
     }
     rc = index_dir(s, ixdir, sizeof ixdir);
     if (!rc)
@@ -463,6 +504,8 @@ void store_close(store *s)
     idset_free(&s->seen);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
+    if (s->readers_fd >= 0)
+        close(s->readers_fd);
     pthread_mutex_destroy(&s->seen_mu);
     pthread_mutex_destroy(&s->pack_mu);
     pthread_cond_destroy(&s->pack_cv);
@@ -559,31 +602,14 @@ static open_pack *close_current(store *s)
     return op->writing == 0 ? op : NULL;
 }
 
-cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
-                          size_t len, int is_tree, int *added, uint64_t *stored_bytes)
+/* Copies one sealed blob into the open pack (opening one if needed); the
+ * copy runs outside pack_mu, and whoever completes the last copy into a
+ * closed pack makes it durable. */
+static cairn_err append_blob(store *s, pack_entry *e, const uint8_t *blob)
 {
-    pack_entry e;
-    index_loc loc;
     open_pack *op, *to_finish = NULL;
-    int fresh;
-    cairn_err rc;
-    *added = 0;
-    *stored_bytes = 0;
-    pthread_mutex_lock(&s->seen_mu);
-    rc = idset_add(&s->seen, id, &fresh);
-    pthread_mutex_unlock(&s->seen_mu);
-    if (rc || !fresh)
-        return rc;
-    rc = index_lookup(s->ix, id, &loc);
-    if (rc != CAIRN_ENOTFOUND)
-        return rc;
-    memset(&e, 0, sizeof e);
-    memcpy(e.id, id, ID_LEN);
-    e.flags = is_tree ? PACK_TREE : 0;
-    rc = blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
-    if (rc)
-        return rc;
-
+    cairn_err rc = CAIRN_OK;
+    const size_t len = e->stored_len;
     pthread_mutex_lock(&s->pack_mu);
     if (!s->current) {
         op = calloc(1, sizeof *op);
@@ -596,7 +622,7 @@ cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
     }
     op = s->current;
     if (!rc)
-        rc = pack_writer_reserve(op->pw, &e, w->blob.len);
+        rc = pack_writer_reserve(op->pw, e, len);
     if (!rc) {
         op->writing++;
         if (pack_writer_size(op->pw) >= s->params.pack_target)
@@ -606,7 +632,7 @@ cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
     if (rc)
         return rc;
 
-    rc = pack_writer_write(op->pw, &e, w->blob.data);
+    rc = pack_writer_write(op->pw, e, blob);
 
     pthread_mutex_lock(&s->pack_mu);
     if (rc && !op->failed) {
@@ -616,16 +642,73 @@ cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
     if (--op->writing == 0 && op->closed)
         to_finish = op;
     pthread_mutex_unlock(&s->pack_mu);
-    if (!rc) {
-        *added = 1;
-        *stored_bytes = w->blob.len;
-    }
     if (to_finish) {
         const cairn_err frc = finish_pack(s, to_finish);
         if (!rc)
             rc = frc;
     }
     return rc;
+}
+
+/* A put that failed must not make later puts of the same chunk look done. */
+static void forget_seen(store *s, const uint8_t id[ID_LEN])
+{
+    pthread_mutex_lock(&s->seen_mu);
+    idset_remove(&s->seen, id);
+    pthread_mutex_unlock(&s->seen_mu);
+}
+
+cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
+                          size_t len, int is_tree, int *added, uint64_t *stored_bytes)
+{
+    pack_entry e;
+    index_loc loc;
+    
+    int fresh;
+    cairn_err rc;
+    *added = 0;
+    *stored_bytes = 0;
+    pthread_mutex_lock(&s->seen_mu);
+    rc = idset_add(&s->seen, id, &fresh);
+    pthread_mutex_unlock(&s->seen_mu);
+    if (rc || !fresh)
+        return rc;
+    rc = index_lookup(s->ix, id, &loc);
+    if (rc != CAIRN_ENOTFOUND) {
+        if (rc)
+            forget_seen(s, id);
+        return rc;
+    }
+    memset(&e, 0, sizeof e);
+    memcpy(e.id, id, ID_LEN);
+    e.flags = is_tree ? PACK_TREE : 0;
+    rc = blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
+    if (rc) {
+        forget_seen(s, id);
+        return rc;
+    }
+
+    e.stored_len = (uint32_t)w->blob.len;
+    rc = append_blob(s, &e, w->blob.data);
+    if (rc) {
+        forget_seen(s, id);
+        return rc;
+    }
+    *added = 1;
+    *stored_bytes = w->blob.len;
+    return CAIRN_OK;
+}
+
+cairn_err store_put_sealed(store *s, const pack_entry *e, const uint8_t *blob)
+{
+    int fresh;
+    pack_entry copy = *e;
+    pthread_mutex_lock(&s->seen_mu);
+    const cairn_err rc = idset_add(&s->seen, e->id, &fresh);
+    pthread_mutex_unlock(&s->seen_mu);
+    if (rc || !fresh)
+        return rc;
+    return append_blob(s, &copy, blob);
 }
 
 cairn_err store_flush(store *s)
@@ -770,10 +853,11 @@ cairn_err store_get_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], uint8_
     if (!rc) {
         seal_id(keyring_id_key(s->keys), out, n - SEAL_OVERHEAD, check);
         if (memcmp(check, id, SNAPSHOT_ID_LEN) != 0)
-            rc = err_set(CAIRN_ECORRUPT, "snapshot object does not match its name");
+            rc = CAIRN_ECORRUPT;
     }
     if (rc) {
-        rc = err_set(CAIRN_ECORRUPT, "%s: snapshot object is damaged (%s)", path, err_msg());
+        rc = err_set(CAIRN_ECORRUPT, "%s: snapshot object is damaged (authentication failed)",
+                     path);
         free(out);
         goto done;
     }
@@ -928,4 +1012,89 @@ cairn_err store_index_rebuild(store *s, uint64_t *packs, uint64_t *chunks)
 cairn_err store_index_count(store *s, uint64_t *chunks, uint64_t *packs)
 {
     return index_count(s->ix, chunks, packs);
+}
+
+cairn_err store_pack_entries(store *s, const uint8_t pack[PACK_ID_LEN], pack_entry **entries,
+                             size_t *count, uint64_t *size)
+{
+    char path[PATH_MAX];
+    cairn_err rc = pack_path(s->packs, pack, path, sizeof path);
+    if (rc)
+        return rc;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_errno(errno, path);
+    rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), entries, count, size);
+    close(fd);
+    return rc;
+}
+
+cairn_err store_repack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN],
+                       store_keep_fn keep, void *ctx, uint64_t *copied_bytes)
+{
+    char path[PATH_MAX];
+    pack_entry *e = NULL;
+    size_t n = 0;
+    uint64_t size;
+    uint8_t *data = NULL;
+    cbuf plain;
+    cbuf_init(&plain);
+    cairn_err rc = pack_path(s->packs, pack, path, sizeof path);
+    if (rc)
+        return rc;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_errno(errno, path);
+    rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), &e, &n, &size);
+    if (!rc) {
+        data = malloc(size);
+        if (!data)
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = fs_pread_all(fd, data, size, 0, path);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!keep(ctx, &e[i]))
+            continue;
+        /* never carry damage forward: a blob that fails here stays where it is */
+        rc = blob_decode(w->bc, keyring_seal_key(s->keys), keyring_id_key(s->keys), &e[i],
+                         data + e[i].offset, &plain);
+        if (rc) {
+            rc = err_wrap(rc, path);
+            break;
+        }
+        rc = store_put_sealed(s, &e[i], data + e[i].offset);
+        *copied_bytes += e[i].stored_len;
+    }
+    close(fd);
+    free(data);
+    free(e);
+    cbuf_free(&plain);
+    return rc;
+}
+
+cairn_err store_delete_pack(store *s, const uint8_t pack[PACK_ID_LEN], const pack_entry *entries,
+                            size_t count)
+{
+    char path[PATH_MAX];
+    cairn_err rc = pack_path(s->packs, pack, path, sizeof path);
+    if (rc)
+        return rc;
+    if (unlink(path) != 0 && errno != ENOENT)
+        return err_errno(errno, path);
+    *strrchr(path, '/') = '\0';
+    rc = fs_fsync_dir(path);
+    if (!rc)
+        rc = index_remove_pack(s->ix, pack, entries, count);
+    return rc;
+}
+
+cairn_err store_delete_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN])
+{
+    char hex[2 * SNAPSHOT_ID_LEN + 1], path[PATH_MAX];
+    fs_hex(id, SNAPSHOT_ID_LEN, hex);
+    snprintf(path, sizeof path, "%s/%s", s->snapshots, hex);
+    if (unlink(path) != 0)
+        return err_errno(errno, path);
+    return fs_fsync_dir(s->snapshots);
 }

@@ -71,6 +71,10 @@ void store_chunk_id(const store *s, const uint8_t *data, size_t len, uint8_t id[
 cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
                           size_t len, int is_tree, int *added, uint64_t *stored_bytes);
 
+/* Puts an already sealed blob (copied from another pack) into the open
+ * pack, unless this session put it already.  Used by prune to repack. */
+cairn_err store_put_sealed(store *s, const pack_entry *e, const uint8_t *blob);
+
 /* Makes every chunk put so far durable and indexed (finishes the open
  * pack).  Call before writing a snapshot that refers to them. */
 cairn_err store_flush(store *s);
@@ -99,6 +103,29 @@ cairn_err store_each_pack_file(store *s, store_pack_fn fn, void *ctx);
 typedef void (*store_bad_chunk_fn)(void *ctx, const pack_entry *e, const char *msg);
 cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_entry **entries,
                             size_t *count, store_bad_chunk_fn bad, void *ctx);
+
+/* A pack's entries, read from its trailer, and its size. */
+cairn_err store_pack_entries(store *s, const uint8_t pack[PACK_ID_LEN], pack_entry **entries,
+                             size_t *count, uint64_t *size);
+
+/* Copies the entries of a pack for which keep() says yes into new packs,
+ * verifying each on the way; the old pack is left in place (delete it with
+ * store_delete_pack once store_flush has made the copies durable). */
+typedef int (*store_keep_fn)(void *ctx, const pack_entry *e);
+cairn_err store_repack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN],
+                       store_keep_fn keep, void *ctx, uint64_t *copied_bytes);
+
+/* Waits until no reader has the store open and keeps new readers out until
+ * store_close: packs are about to disappear. */
+cairn_err store_exclude_readers(store *s);
+
+/* Removes a pack file and the index records of its entries (as read from
+ * its trailer) that still point to it. */
+cairn_err store_delete_pack(store *s, const uint8_t pack[PACK_ID_LEN], const pack_entry *entries,
+                            size_t count);
+
+/* Removes a snapshot object. */
+cairn_err store_delete_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN]);
 
 /* Drops the index and reads it back from the pack trailers. */
 cairn_err store_index_rebuild(store *s, uint64_t *packs, uint64_t *chunks);
