@@ -31,6 +31,7 @@ enum {
 typedef struct cli {
     const char *store_arg;
     const char *password_file;
+    const char *new_password_file;
     const char *to;
     const char *kdf;
     const char *device;
@@ -71,5 +72,6 @@ int cmd_chains(cli *c);
 int cmd_diff(cli *c);
 int cmd_forget(cli *c);
 int cmd_prune(cli *c);
+int cmd_key(cli *c);
 
 #endif

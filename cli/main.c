@@ -23,6 +23,7 @@ static void usage(FILE *f)
                "  forget    [--chain C] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
                "            [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--dry-run]\n"
                "  prune     [--max-unused PERCENT] [--dry-run]\n"
+               "  key       list | add | remove ID | passwd   [--new-password-file FILE]\n"
                "  index rebuild [--store DIR]\n"
                "\n"
                "device backups (SOURCE_DIR is a MobileSync backup folder):\n"
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"store", required_argument, NULL, 's'},
         {"password-file", required_argument, NULL, 'p'},
+        {"new-password-file", required_argument, NULL, 'P'},
         {"to", required_argument, NULL, 't'},
         {"kdf", required_argument, NULL, 'k'},
         {"threads", required_argument, NULL, 'j'},
@@ -73,7 +75,7 @@ int main(int argc, char **argv)
         {"restore", cmd_restore}, {"check", cmd_check},   {"index", cmd_index},
         {"info", cmd_info},       {"ls", cmd_ls},         {"extract", cmd_extract},
         {"chains", cmd_chains},   {"diff", cmd_diff},     {"forget", cmd_forget},
-        {"prune", cmd_prune},
+        {"prune", cmd_prune},     {"key", cmd_key},
     };
     cli c;
     int opt;
@@ -90,6 +92,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             c.password_file = optarg;
+            break;
+        case 'P':
+            c.new_password_file = optarg;
             break;
         case 't':
             c.to = optarg;

@@ -3,7 +3,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -272,4 +275,95 @@ done:
     keyring_free(kr);
     sodium_free(key);
     return rc;
+}
+
+static int is_key_name(const char *name)
+{
+    return strlen(name) == KEYS_ID_HEX && strspn(name, "0123456789abcdef") == KEYS_ID_HEX;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const keys_info *)a)->id, ((const keys_info *)b)->id);
+}
+
+cairn_err keys_list(const char *keys_dir, keys_info **out, size_t *count)
+{
+    DIR *const dir = opendir(keys_dir);
+    struct dirent *de;
+    keys_info *list = NULL;
+    size_t n = 0, cap = 0;
+    if (!dir)
+        return err_errno(errno, keys_dir);
+    while ((de = readdir(dir)) != NULL) {
+        uint8_t *file = NULL;
+        size_t len;
+        struct stat st;
+        if (!is_key_name(de->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            keys_info *const p = realloc(list, cap * sizeof *p);
+            if (!p) {
+                free(list);
+                closedir(dir);
+                return err_set(CAIRN_ENOMEM, "out of memory");
+            }
+            list = p;
+        }
+        keys_info *const k = &list[n++];
+        memset(k, 0, sizeof *k);
+        memcpy(k->id, de->d_name, KEYS_ID_HEX + 1);
+        char *const path = fs_join(keys_dir, de->d_name);
+        if (path && stat(path, &st) == 0)
+            k->mtime = st.st_mtime;
+        if (!path || fs_read_file(path, 4096, &file, &len) != CAIRN_OK ||
+            key_file_valid(path, file, len) != CAIRN_OK) {
+            k->damaged = 1;
+        } else {
+            k->opslimit = get_u64le(file + 16);
+            k->memlimit = (size_t)get_u64le(file + 24);
+        }
+        free(file);
+        free(path);
+    }
+    closedir(dir);
+    if (n > 1)
+        qsort(list, n, sizeof *list, by_id);
+    *out = list;
+    *count = n;
+    return CAIRN_OK;
+}
+
+cairn_err keys_remove(const char *keys_dir, const char *key_id)
+{
+    keys_info *list = NULL;
+    size_t n = 0, intact = 0;
+    int found = 0;
+    if (!is_key_name(key_id))
+        return err_set(CAIRN_EINVAL, "'%s' is not a key ID (see 'cairn key list')", key_id);
+    cairn_err rc = keys_list(keys_dir, &list, &n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].id, key_id) == 0)
+            found = 1;
+        else if (!list[i].damaged)
+            intact++;
+    }
+    free(list);
+    if (!found)
+        return err_set(CAIRN_ENOTFOUND, "no key %s in this store", key_id);
+    if (intact == 0)
+        return err_set(CAIRN_EINVAL,
+                       "key %s is the last intact key: removing it would lock the "
+                       "store forever",
+                       key_id);
+    char *const path = fs_join(keys_dir, key_id);
+    if (!path)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    if (unlink(path) != 0)
+        rc = err_errno(errno, path);
+    free(path);
+    return rc ? rc : fs_fsync_dir(keys_dir);
 }

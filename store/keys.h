@@ -43,6 +43,20 @@ cairn_err keys_unlock(const char *keys_dir, const char *password, size_t passwor
 cairn_err keys_add(const char *keys_dir, const keyring *kr, const char *password,
                    size_t password_len, const keys_kdf *kdf, char key_id[KEYS_ID_HEX + 1]);
 
+typedef struct keys_info {
+    char id[KEYS_ID_HEX + 1];
+    unsigned long long opslimit;
+    size_t memlimit;
+    int64_t mtime; /* when the file was written */
+    int damaged;
+} keys_info;
+
+/* Lists the key files in keys_dir (malloc'd array, sorted by id). */
+cairn_err keys_list(const char *keys_dir, keys_info **out, size_t *count);
+
+/* Removes one key file; refuses to remove the last one left. */
+cairn_err keys_remove(const char *keys_dir, const char *key_id);
+
 void keyring_free(keyring *kr);
 
 const uint8_t *keyring_id_key(const keyring *kr);         /* chunk and object IDs */

@@ -38,8 +38,9 @@ struct store {
     uint8_t store_id[STORE_ID_LEN];
     chunk_index *ix;
     int lock_fd;
-    int readers_fd; /* shared by readers, exclusive while prune deletes */
-    int index_rebuilt; /* the index was damaged and read back from packs */
+    int readers_fd;               /* shared by readers, exclusive while prune deletes */
+    int index_rebuilt;            /* the index was damaged and read back from packs */
+    char key_id[KEYS_ID_HEX + 1]; /* the key file that opened the store */
 
     pthread_mutex_t seen_mu; /* guards seen */
     idset seen;              /* chunks put or found during this session */
@@ -431,7 +432,7 @@ static cairn_err read_config_head(const char *path, uint8_t **cfg, size_t *len)
 cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,
                      store **out)
 {
-    char keys_dir[PATH_MAX + 8], ixdir[PATH_MAX + 64], key_id[KEYS_ID_HEX + 1];
+    char keys_dir[PATH_MAX + 8], ixdir[PATH_MAX + 64];
     uint8_t *cfg = NULL;
     uint8_t body[CONFIG_BODY];
     size_t cfg_len;
@@ -452,7 +453,7 @@ cairn_err store_open(const char *path, const char *password, size_t password_len
     if (rc)
         goto fail;
     snprintf(keys_dir, sizeof keys_dir, "%s/keys", path);
-    rc = keys_unlock(keys_dir, password, password_len, &s->keys, key_id);
+    rc = keys_unlock(keys_dir, password, password_len, &s->keys, s->key_id);
     if (rc)
         goto fail;
     if (cfg_len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD ||
@@ -525,6 +526,11 @@ const keyring *store_keys(const store *s)
 const store_params *store_get_params(const store *s)
 {
     return &s->params;
+}
+
+const char *store_key_id(const store *s)
+{
+    return s->key_id;
 }
 
 int store_index_was_rebuilt(const store *s)
@@ -663,7 +669,7 @@ cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
 {
     pack_entry e;
     index_loc loc;
-    
+
     int fresh;
     cairn_err rc;
     *added = 0;
@@ -856,8 +862,8 @@ cairn_err store_get_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], uint8_
             rc = CAIRN_ECORRUPT;
     }
     if (rc) {
-        rc = err_set(CAIRN_ECORRUPT, "%s: snapshot object is damaged (authentication failed)",
-                     path);
+        rc =
+            err_set(CAIRN_ECORRUPT, "%s: snapshot object is damaged (authentication failed)", path);
         free(out);
         goto done;
     }

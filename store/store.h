@@ -54,6 +54,8 @@ void store_close(store *s);
 const char *store_path(const store *s);
 const keyring *store_keys(const store *s);
 const store_params *store_get_params(const store *s);
+/* The ID of the key file whose password opened the store. */
+const char *store_key_id(const store *s);
 /* 1 if store_open found the index damaged and rebuilt it from the packs. */
 int store_index_was_rebuilt(const store *s);
 

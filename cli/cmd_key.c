@@ -1,0 +1,89 @@
+/* cairn key list | add | remove ID | passwd: several passwords open one
+ * store, each wrapping the same master key; changing one rewrites one small
+ * key file and no data. */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../store/keys.h"
+#include "cli.h"
+#include "password.h"
+
+static void keys_dir(const cli *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/keys", c->store_path);
+}
+
+/* The new password: --new-password-file, $CAIRN_NEW_PASSWORD, or asked twice. */
+static cairn_err add_key(cli *c, store *s, char id[KEYS_ID_HEX + 1])
+{
+    char dir[PATH_MAX + 8];
+    password pw = {NULL, 0};
+    keys_kdf kdf;
+    keys_dir(c, dir, sizeof dir);
+    cairn_err rc = keys_kdf_preset(c->kdf, &kdf);
+    if (!rc)
+        rc = password_get(c->new_password_file, "CAIRN_NEW_PASSWORD", "New password: ", 1, &pw);
+    if (!rc)
+        rc = keys_add(dir, store_keys(s), pw.text, pw.len, &kdf, id);
+    password_free(&pw);
+    return rc;
+}
+
+int cmd_key(cli *c)
+{
+    store *s = NULL;
+    char dir[PATH_MAX + 8], id[KEYS_ID_HEX + 1];
+    const char *const sub = c->nargs > 0 ? c->args[0] : "";
+    const int list = strcmp(sub, "list") == 0, add = strcmp(sub, "add") == 0,
+              remove = strcmp(sub, "remove") == 0, passwd = strcmp(sub, "passwd") == 0;
+    if (!(list || add || passwd) == !(remove && c->nargs == 2) || (!remove && c->nargs != 1)) {
+        fprintf(stderr, "cairn: usage: cairn key list | key add | key remove ID | key passwd\n");
+        return EXIT_USAGE;
+    }
+    cairn_err rc = cli_open_store(c, list ? 0 : STORE_WRITE, &s);
+    if (rc)
+        return cli_fail(rc);
+    keys_dir(c, dir, sizeof dir);
+    if (list) {
+        keys_info *keys = NULL;
+        size_t n = 0;
+        rc = keys_list(dir, &keys, &n);
+        for (size_t i = 0; !rc && i < n; i++) {
+            char when[32];
+            cli_time(keys[i].mtime, when, sizeof when, 0);
+            if (keys[i].damaged)
+                printf("  %s  %s  damaged\n", keys[i].id, when);
+            else
+                printf("%s %s  %s  Argon2id ops %llu, mem %zu MiB\n",
+                       strcmp(keys[i].id, store_key_id(s)) == 0 ? "*" : " ", keys[i].id, when,
+                       keys[i].opslimit, keys[i].memlimit >> 20);
+        }
+        free(keys);
+    } else if (add) {
+        rc = add_key(c, s, id);
+        if (!rc)
+            printf("added key %s\n", id);
+    } else if (remove) {
+        if (strcmp(c->args[1], store_key_id(s)) == 0)
+            rc = err_set(CAIRN_EINVAL,
+                         "key %s is the one in use: open the store with another "
+                         "password to remove it, or use 'cairn key passwd'",
+                         c->args[1]);
+        else
+            rc = keys_remove(dir, c->args[1]);
+        if (!rc)
+            printf("removed key %s\n", c->args[1]);
+    } else {
+        /* the new key is durable before the old one goes */
+        rc = add_key(c, s, id);
+        if (!rc)
+            rc = keys_remove(dir, store_key_id(s));
+        if (!rc)
+            printf("password changed: key %s replaces %s\n", id, store_key_id(s));
+    }
+    store_close(s);
+    return rc ? cli_fail(rc) : EXIT_OK;
+}
