@@ -13,3 +13,7 @@ echo "== build and test (RelWithDebInfo)"
 echo "== build and test (ASan + UBSan)"
 "$top/scripts/build.sh" "$top/build-asan" -DCAIRN_SANITIZE=ON
 (cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900 -LE slow)
+
+echo "== fuzz every decoder of untrusted bytes for a short while (clang libFuzzer)"
+CC=clang "$top/scripts/build.sh" "$top/build-fuzz" -DCAIRN_FUZZ=ON -DCAIRN_FUZZ_SECONDS=10
+(cd "$top/build-fuzz" && ctest --output-on-failure -j"$jobs" -L fuzz)

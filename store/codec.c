@@ -24,7 +24,8 @@ uint8_t *cbuf_reserve(cbuf *b, size_t n)
 {
     if (b->failed)
         return NULL;
-    if (n > b->cap - b->len) {
+    /* a fresh buffer gets storage even for n == 0: callers may use the pointer */
+    if (n > b->cap - b->len || !b->data) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->len < n) {
             if (cap > SIZE_MAX / 2) {

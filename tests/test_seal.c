@@ -1,0 +1,199 @@
+/* test_seal.c - XChaCha20-Poly1305 boxes and keyed IDs: round trips, and any
+ * change to the sealed bytes, the key or the associated data is detected. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/seal.h"
+
+static void fill_key(uint8_t key[SEAL_KEY_LEN], uint8_t tag)
+{
+    for (int i = 0; i < SEAL_KEY_LEN; i++)
+        key[i] = (uint8_t)(tag * 31 + i);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    uint8_t key[SEAL_KEY_LEN];
+    fill_key(key, 1);
+    const uint8_t ad[] = "associated";
+    static const size_t lens[] = {0, 1, 15, 16, 17, 100, 4096, 65537};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        const size_t n = lens[i];
+        uint8_t *const plain = malloc(n + 1);
+        uint8_t *const sealed = malloc(n + SEAL_OVERHEAD);
+        uint8_t *const back = malloc(n + 1);
+        assert_non_null(plain);
+        assert_non_null(sealed);
+        assert_non_null(back);
+        randombytes_buf(plain, n);
+        seal_box(key, ad, sizeof ad, plain, n, sealed);
+        /* the ciphertext is not the plaintext */
+        if (n >= 16)
+            assert_memory_not_equal(sealed + SEAL_NONCE_LEN, plain, n);
+        memset(back, 0xee, n + 1);
+        assert_int_equal(seal_open(key, ad, sizeof ad, sealed, n + SEAL_OVERHEAD, back), CAIRN_OK);
+        if (n)
+            assert_memory_equal(back, plain, n);
+        assert_int_equal(back[n], 0xee); /* wrote exactly n bytes */
+        free(plain);
+        free(sealed);
+        free(back);
+    }
+    /* no associated data at all */
+    uint8_t sealed[5 + SEAL_OVERHEAD], back[5];
+    seal_box(key, NULL, 0, (const uint8_t *)"hello", 5, sealed);
+    assert_int_equal(seal_open(key, NULL, 0, sealed, sizeof sealed, back), CAIRN_OK);
+    assert_memory_equal(back, "hello", 5);
+}
+
+static void test_nonce_is_random(void **state)
+{
+    (void)state;
+    uint8_t key[SEAL_KEY_LEN];
+    fill_key(key, 2);
+    uint8_t a[8 + SEAL_OVERHEAD], b[8 + SEAL_OVERHEAD];
+    seal_box(key, NULL, 0, (const uint8_t *)"samesame", 8, a);
+    seal_box(key, NULL, 0, (const uint8_t *)"samesame", 8, b);
+    assert_memory_not_equal(a, b, SEAL_NONCE_LEN);
+    assert_memory_not_equal(a + SEAL_NONCE_LEN, b + SEAL_NONCE_LEN, 8 + SEAL_TAG_LEN);
+}
+
+/* Flipping any one byte of the sealed output (nonce, ciphertext or tag),
+ * by any of several bit patterns, fails authentication. */
+static void test_every_byte_flip_detected(void **state)
+{
+    (void)state;
+    uint8_t key[SEAL_KEY_LEN];
+    fill_key(key, 3);
+    const uint8_t ad[] = {1, 2, 3};
+    const uint8_t msg[] = "a short message!";
+    enum { N = sizeof msg, S = N + SEAL_OVERHEAD };
+    uint8_t sealed[S], copy[S], out[N];
+    seal_box(key, ad, sizeof ad, msg, N, sealed);
+    static const uint8_t masks[] = {0x01, 0x80, 0xff, 0x5a};
+    for (size_t pos = 0; pos < S; pos++) {
+        for (size_t m = 0; m < sizeof masks; m++) {
+            memcpy(copy, sealed, S);
+            copy[pos] ^= masks[m];
+            assert_int_equal(seal_open(key, ad, sizeof ad, copy, S, out), CAIRN_ECORRUPT);
+        }
+    }
+    /* the untouched box still opens */
+    assert_int_equal(seal_open(key, ad, sizeof ad, sealed, S, out), CAIRN_OK);
+    assert_memory_equal(out, msg, N);
+}
+
+static void test_length_changes_detected(void **state)
+{
+    (void)state;
+    uint8_t key[SEAL_KEY_LEN];
+    fill_key(key, 4);
+    uint8_t sealed[64 + SEAL_OVERHEAD + 1], out[64 + 1];
+    uint8_t msg[64];
+    randombytes_buf(msg, sizeof msg);
+    seal_box(key, NULL, 0, msg, sizeof msg, sealed);
+    sealed[64 + SEAL_OVERHEAD] = 0;
+    /* every shorter length, including those below the overhead */
+    for (size_t n = 0; n < 64 + SEAL_OVERHEAD; n++)
+        assert_int_equal(seal_open(key, NULL, 0, sealed, n, out), CAIRN_ECORRUPT);
+    /* one byte appended */
+    assert_int_equal(seal_open(key, NULL, 0, sealed, sizeof sealed, out), CAIRN_ECORRUPT);
+    assert_int_equal(seal_open(key, NULL, 0, sealed, 64 + SEAL_OVERHEAD, out), CAIRN_OK);
+}
+
+static void test_wrong_ad_detected(void **state)
+{
+    (void)state;
+    uint8_t key[SEAL_KEY_LEN];
+    fill_key(key, 5);
+    const uint8_t ad[] = {'i', 'd', 0, 7};
+    uint8_t sealed[10 + SEAL_OVERHEAD], out[10];
+    seal_box(key, ad, sizeof ad, (const uint8_t *)"0123456789", 10, sealed);
+    uint8_t bad[sizeof ad];
+    for (size_t i = 0; i < sizeof ad; i++) {
+        memcpy(bad, ad, sizeof ad);
+        bad[i] ^= 1;
+        assert_int_equal(seal_open(key, bad, sizeof bad, sealed, sizeof sealed, out),
+                         CAIRN_ECORRUPT);
+    }
+    /* shorter, longer or missing AD */
+    assert_int_equal(seal_open(key, ad, sizeof ad - 1, sealed, sizeof sealed, out), CAIRN_ECORRUPT);
+    const uint8_t longer[] = {'i', 'd', 0, 7, 0};
+    assert_int_equal(seal_open(key, longer, sizeof longer, sealed, sizeof sealed, out),
+                     CAIRN_ECORRUPT);
+    assert_int_equal(seal_open(key, NULL, 0, sealed, sizeof sealed, out), CAIRN_ECORRUPT);
+    assert_int_equal(seal_open(key, ad, sizeof ad, sealed, sizeof sealed, out), CAIRN_OK);
+    assert_memory_equal(out, "0123456789", 10);
+}
+
+static void test_wrong_key_detected(void **state)
+{
+    (void)state;
+    uint8_t key[SEAL_KEY_LEN], other[SEAL_KEY_LEN];
+    fill_key(key, 6);
+    uint8_t sealed[10 + SEAL_OVERHEAD], out[10];
+    seal_box(key, NULL, 0, (const uint8_t *)"0123456789", 10, sealed);
+    for (int i = 0; i < SEAL_KEY_LEN; i++) {
+        memcpy(other, key, sizeof key);
+        other[i] ^= 0x10;
+        assert_int_equal(seal_open(other, NULL, 0, sealed, sizeof sealed, out), CAIRN_ECORRUPT);
+    }
+    memset(other, 0, sizeof other);
+    assert_int_equal(seal_open(other, NULL, 0, sealed, sizeof sealed, out), CAIRN_ECORRUPT);
+}
+
+static void test_seal_id_keyed_and_deterministic(void **state)
+{
+    (void)state;
+    uint8_t k1[SEAL_KEY_LEN], k2[SEAL_KEY_LEN];
+    fill_key(k1, 7);
+    fill_key(k2, 8);
+    const uint8_t data[] = "chunk contents";
+    uint8_t a[ID_LEN], b[ID_LEN], c[ID_LEN], d[ID_LEN], e[ID_LEN], unkeyed[ID_LEN];
+    seal_id(k1, data, sizeof data, a);
+    seal_id(k1, data, sizeof data, b);
+    assert_memory_equal(a, b, ID_LEN); /* deterministic */
+    seal_id(k2, data, sizeof data, c);
+    assert_memory_not_equal(a, c, ID_LEN); /* keyed */
+    seal_id(k1, data, sizeof data - 1, d);
+    assert_memory_not_equal(a, d, ID_LEN); /* depends on every byte, length included */
+    uint8_t data2[sizeof data];
+    memcpy(data2, data, sizeof data);
+    data2[0] ^= 1;
+    seal_id(k1, data2, sizeof data2, e);
+    assert_memory_not_equal(a, e, ID_LEN);
+    crypto_generichash(unkeyed, ID_LEN, data, sizeof data, NULL, 0);
+    assert_memory_not_equal(a, unkeyed, ID_LEN);
+    /* it is keyed BLAKE2b-256 */
+    uint8_t ref[ID_LEN];
+    crypto_generichash(ref, ID_LEN, data, sizeof data, k1, SEAL_KEY_LEN);
+    assert_memory_equal(a, ref, ID_LEN);
+    /* empty input has a well-defined, key-dependent ID */
+    seal_id(k1, NULL, 0, a);
+    seal_id(k2, NULL, 0, b);
+    assert_memory_not_equal(a, b, ID_LEN);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_nonce_is_random),
+        cmocka_unit_test(test_every_byte_flip_detected),
+        cmocka_unit_test(test_length_changes_detected),
+        cmocka_unit_test(test_wrong_ad_detected),
+        cmocka_unit_test(test_wrong_key_detected),
+        cmocka_unit_test(test_seal_id_keyed_and_deterministic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

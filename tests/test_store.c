@@ -1,0 +1,884 @@
+/* test_store.c - the store layer end to end: create and open, concurrent
+ * chunk puts with deduplication, the reasons a store does not open, the
+ * writer lock, the index as a rebuildable cache, and snapshot objects. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/codec.h"
+#include "store/store.h"
+
+static const char PW[] = "store password";
+
+enum { NCHUNKS = 240, PACK_TARGET = 64 * 1024 };
+
+typedef struct fixture {
+    char dir[64];
+    char path[128]; /* the store: dir/store */
+    keys_kdf kdf;
+    store_params params;
+    uint8_t *data[NCHUNKS];
+    size_t len[NCHUNKS];
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    fixture *const f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/cairn-test-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/store", f->dir);
+    f->kdf.opslimit = crypto_pwhash_OPSLIMIT_MIN;
+    f->kdf.memlimit = crypto_pwhash_MEMLIMIT_MIN;
+    f->params.chunk_min = 4096;
+    f->params.chunk_avg = 16384;
+    f->params.chunk_max = 65536;
+    f->params.pack_target = PACK_TARGET;
+    f->params.zstd_level = 3;
+    /* distinct chunks of 1..8 KiB: half random, half compressible text */
+    for (int i = 0; i < NCHUNKS; i++) {
+        const size_t n = 16 + randombytes_uniform(8192 - 16);
+        uint8_t *const p = malloc(n + 4);
+        if (!p)
+            return -1;
+        if (i % 2) {
+            randombytes_buf(p, n);
+        } else {
+            for (size_t k = 0; k < n; k++)
+                p[k] = (uint8_t)("lorem ipsum dolor sit amet "[k % 27]);
+        }
+        memcpy(p, &i, sizeof i); /* distinct whatever the random draw */
+        f->data[i] = p;
+        f->len[i] = n;
+    }
+    if (store_create(f->path, PW, strlen(PW), &f->kdf, &f->params) != CAIRN_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *const f = *state;
+    for (int i = 0; i < NCHUNKS; i++)
+        free(f->data[i]);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static store *open_or_fail(const fixture *f, unsigned flags)
+{
+    store *s = NULL;
+    const cairn_err rc = store_open(f->path, PW, strlen(PW), flags, &s);
+    if (rc != CAIRN_OK)
+        fail_msg("store_open: %s: %s", err_name(rc), err_msg());
+    assert_non_null(s);
+    return s;
+}
+
+static void put_all(fixture *f, store *s, int from, int to, int *added_total)
+{
+    store_worker *w = NULL;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    for (int i = from; i < to; i++) {
+        uint8_t id[ID_LEN];
+        int added;
+        uint64_t stored;
+        store_chunk_id(s, f->data[i], f->len[i], id);
+        assert_int_equal(store_put_chunk(s, w, id, f->data[i], f->len[i], 0, &added, &stored),
+                         CAIRN_OK);
+        *added_total += added;
+        if (added)
+            assert_true(stored >= SEAL_OVERHEAD);
+        else
+            assert_int_equal(stored, 0);
+    }
+    store_worker_free(w);
+}
+
+/* Every chunk [from, to) is in the store with exactly its bytes. */
+static void check_all(fixture *f, store *s, int from, int to)
+{
+    store_worker *w = NULL;
+    cbuf out;
+    cbuf_init(&out);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    for (int i = from; i < to; i++) {
+        uint8_t id[ID_LEN];
+        int has = 0;
+        store_chunk_id(s, f->data[i], f->len[i], id);
+        assert_int_equal(store_has_chunk(s, id, &has), CAIRN_OK);
+        assert_true(has);
+        const cairn_err rc = store_get_chunk(s, w, id, &out);
+        if (rc != CAIRN_OK)
+            fail_msg("chunk %d: %s: %s", i, err_name(rc), err_msg());
+        assert_int_equal(out.len, f->len[i]);
+        assert_memory_equal(out.data, f->data[i], f->len[i]);
+    }
+    store_worker_free(w);
+    cbuf_free(&out);
+}
+
+static uint64_t chunk_count(store *s)
+{
+    uint64_t chunks = 0, packs = 0;
+    assert_int_equal(store_index_count(s, &chunks, &packs), CAIRN_OK);
+    return chunks;
+}
+
+static uint64_t pack_count(store *s)
+{
+    uint64_t chunks = 0, packs = 0;
+    assert_int_equal(store_index_count(s, &chunks, &packs), CAIRN_OK);
+    return packs;
+}
+
+static cairn_err count_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    (void)pack;
+    (void)path;
+    ++*(int *)ctx;
+    return CAIRN_OK;
+}
+
+static int pack_files(store *s)
+{
+    int n = 0;
+    assert_int_equal(store_each_pack_file(s, count_pack, &n), CAIRN_OK);
+    return n;
+}
+
+static void test_create_and_open(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, 0);
+    const store_params *const p = store_get_params(s);
+    assert_int_equal(p->chunk_min, f->params.chunk_min);
+    assert_int_equal(p->chunk_avg, f->params.chunk_avg);
+    assert_int_equal(p->chunk_max, f->params.chunk_max);
+    assert_int_equal(p->pack_target, f->params.pack_target);
+    assert_int_equal(p->zstd_level, f->params.zstd_level);
+    assert_string_equal(store_path(s), f->path);
+    assert_non_null(store_keys(s));
+    assert_false(store_index_was_rebuilt(s));
+    assert_int_equal(chunk_count(s), 0);
+    store_close(s);
+    s = open_or_fail(f, STORE_WRITE);
+    store_close(s);
+    /* the layout is there */
+    char sub[256];
+    struct stat st;
+    static const char *const parts[] = {"config",   "keys",      "packs", "packs/00",
+                                        "packs/ff", "snapshots", "tmp"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", f->path, parts[i]);
+        assert_int_equal(stat(sub, &st), 0);
+    }
+    /* no second store on top of the first, nor in a non-empty folder */
+    assert_int_equal(store_create(f->path, PW, strlen(PW), &f->kdf, &f->params), CAIRN_EEXIST);
+    snprintf(sub, sizeof sub, "%s/other", f->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(sub, sizeof sub, "%s/other/file", f->dir);
+    FILE *fp = fopen(sub, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(sub, sizeof sub, "%s/other", f->dir);
+    assert_int_equal(store_create(sub, PW, strlen(PW), &f->kdf, &f->params), CAIRN_EEXIST);
+    /* an empty existing folder is fine */
+    snprintf(sub, sizeof sub, "%s/empty", f->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(store_create(sub, PW, strlen(PW), &f->kdf, &f->params), CAIRN_OK);
+}
+
+typedef struct put_job {
+    fixture *f;
+    store *s;
+    int reverse;
+    int added;
+    cairn_err rc;
+    char msg[256];
+} put_job;
+
+static void *put_thread(void *arg)
+{
+    put_job *const j = arg;
+    store_worker *w = NULL;
+    j->rc = store_worker_new(j->s, &w);
+    /* every chunk twice, in opposite orders in the two threads */
+    for (int round = 0; round < 2 && j->rc == CAIRN_OK; round++) {
+        for (int k = 0; k < NCHUNKS && j->rc == CAIRN_OK; k++) {
+            const int i = j->reverse ? NCHUNKS - 1 - k : k;
+            uint8_t id[ID_LEN];
+            int added = 0;
+            uint64_t stored = 0;
+            store_chunk_id(j->s, j->f->data[i], j->f->len[i], id);
+            j->rc = store_put_chunk(j->s, w, id, j->f->data[i], j->f->len[i], 0, &added, &stored);
+            j->added += added;
+        }
+    }
+    if (j->rc)
+        snprintf(j->msg, sizeof j->msg, "%s", err_msg());
+    store_worker_free(w);
+    return NULL;
+}
+
+static void test_concurrent_puts_dedup(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    put_job jobs[2] = {{f, s, 0, 0, CAIRN_OK, ""}, {f, s, 1, 0, CAIRN_OK, ""}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, put_thread, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < 2; i++)
+        if (jobs[i].rc != CAIRN_OK)
+            fail_msg("thread %d: %s: %s", i, err_name(jobs[i].rc), jobs[i].msg);
+    /* each distinct chunk was added exactly once */
+    assert_int_equal(jobs[0].added + jobs[1].added, NCHUNKS);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    assert_true(pack_count(s) >= 2); /* several packs at this pack_target */
+    assert_int_equal(pack_count(s), pack_files(s));
+    check_all(f, s, 0, NCHUNKS);
+    /* putting them again adds nothing */
+    int added = 0;
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(added, 0);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    store_close(s);
+    /* nor in a later session (the index, not the session's set, knows) */
+    s = open_or_fail(f, STORE_WRITE);
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(added, 0);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+    /* and a reader sees them */
+    s = open_or_fail(f, 0);
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+}
+
+static void test_get_missing_chunk(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, 0);
+    store_worker *w = NULL;
+    cbuf out;
+    cbuf_init(&out);
+    uint8_t id[ID_LEN];
+    int has = 1;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    store_chunk_id(s, (const uint8_t *)"nope", 4, id);
+    assert_int_equal(store_has_chunk(s, id, &has), CAIRN_OK);
+    assert_false(has);
+    assert_int_equal(store_get_chunk(s, w, id, &out), CAIRN_ECORRUPT);
+    /* the ID is keyed: same bytes, same store, same ID */
+    uint8_t id2[ID_LEN];
+    store_chunk_id(s, (const uint8_t *)"nope", 4, id2);
+    assert_memory_equal(id, id2, ID_LEN);
+    store_worker_free(w);
+    cbuf_free(&out);
+    store_close(s);
+}
+
+static void test_wrong_password(void **state)
+{
+    fixture *const f = *state;
+    store *s = NULL;
+    assert_int_equal(store_open(f->path, "wrong", 5, 0, &s), CAIRN_EPASSWORD);
+    assert_null(s);
+    assert_int_equal(store_open(f->path, "wrong", 5, STORE_WRITE, &s), CAIRN_EPASSWORD);
+    assert_null(s);
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *const fp = fopen(path, "wb");
+    assert_non_null(fp);
+    if (n)
+        assert_int_equal(fwrite(p, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* store_open in a child process, so that a crash fails this test only;
+ * returns the child's result code and its err_msg(). */
+static cairn_err open_in_child(const char *path, unsigned flags, char *msg, size_t cap)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        store *s = NULL;
+        close(fds[0]);
+        const cairn_err rc = store_open(path, PW, strlen(PW), flags, &s);
+        const char *const m = err_msg();
+        if (write(fds[1], m, strlen(m)) < 0)
+            _exit(1);
+        store_close(s);
+        _exit(64 - (int)rc); /* 64..80: a result; anything else: a crash */
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < cap && (k = read(fds[0], msg + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    msg[n] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("store_open(%s) crashed with signal %d", path, WTERMSIG(status));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) < 64 || WEXITSTATUS(status) > 80)
+        fail_msg("store_open(%s) crashed (exit status %d, a sanitizer report?)", path,
+                 WEXITSTATUS(status));
+    return (cairn_err)(64 - WEXITSTATUS(status));
+}
+
+static void test_not_a_store_plain_folders(void **state)
+{
+    fixture *const f = *state;
+    store *s = NULL;
+    char path[256];
+    snprintf(path, sizeof path, "%s/plain", f->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(store_open(path, PW, strlen(PW), 0, &s), CAIRN_ENOSTORE);
+    assert_null(s);
+    snprintf(path, sizeof path, "%s/does-not-exist", f->dir);
+    assert_int_equal(store_open(path, PW, strlen(PW), 0, &s), CAIRN_ENOSTORE);
+    assert_null(s);
+}
+
+/* A folder whose config is not a cairn config.  FAILS (crashes in the
+ * child: double free) until store.c's read_config_head stops freeing *cfg
+ * that store_open frees again. */
+static void test_not_a_store_foreign_config(void **state)
+{
+    fixture *const f = *state;
+    char path[256], msg[1024];
+    snprintf(path, sizeof path, "%s/plain", f->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    static const char *const configs[] = {"[core]\nbare = false\n", "CAIRN", ""};
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        snprintf(path, sizeof path, "%s/plain/config", f->dir);
+        write_file(path, configs[i], strlen(configs[i]));
+        snprintf(path, sizeof path, "%s/plain", f->dir);
+        assert_int_equal(open_in_child(path, 0, msg, sizeof msg), CAIRN_ENOSTORE);
+    }
+}
+
+/* Config version 99.  FAILS (crashes in the child: double free) until
+ * store.c's read_config_head stops freeing *cfg that store_open frees
+ * again. */
+static void test_version(void **state)
+{
+    fixture *const f = *state;
+    char path[256];
+    uint8_t cfg[512];
+    snprintf(path, sizeof path, "%s/config", f->path);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    const size_t n = fread(cfg, 1, sizeof cfg, fp);
+    fclose(fp);
+    assert_true(n > 12);
+    assert_memory_equal(cfg, "CAIRNCFG", 8);
+    assert_int_equal(get_u32le(cfg + 8), STORE_FORMAT_VERSION);
+    put_u32le(cfg + 8, 99);
+    write_file(path, cfg, n);
+    store *s = NULL;
+    char msg[1024];
+    assert_int_equal(open_in_child(f->path, 0, msg, sizeof msg), CAIRN_EVERSION);
+    assert_non_null(strstr(msg, "99"));
+    assert_int_equal(open_in_child(f->path, STORE_WRITE, msg, sizeof msg), CAIRN_EVERSION);
+    /* with the version restored, a damaged sealed body is corruption */
+    put_u32le(cfg + 8, STORE_FORMAT_VERSION);
+    cfg[n - 1] ^= 1;
+    write_file(path, cfg, n);
+    assert_int_equal(store_open(f->path, PW, strlen(PW), 0, &s), CAIRN_ECORRUPT);
+    cfg[n - 1] ^= 1;
+    write_file(path, cfg, n);
+    s = open_or_fail(f, 0);
+    store_close(s);
+}
+
+static void test_writer_lock(void **state)
+{
+    fixture *const f = *state;
+    store *a = open_or_fail(f, STORE_WRITE), *b = NULL;
+    assert_int_equal(store_open(f->path, PW, strlen(PW), STORE_WRITE, &b), CAIRN_ELOCKED);
+    assert_null(b);
+    /* the failed attempt did not release the first lock */
+    assert_int_equal(store_open(f->path, PW, strlen(PW), STORE_WRITE, &b), CAIRN_ELOCKED);
+    assert_null(b);
+    store_close(a);
+    b = open_or_fail(f, STORE_WRITE);
+    store_close(b);
+}
+
+/* Puts all chunks in one session and closes the store. */
+static void fill(fixture *f)
+{
+    store *s = open_or_fail(f, STORE_WRITE);
+    int added = 0;
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(added, NCHUNKS);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    store_close(s);
+}
+
+static void test_index_deleted_is_rebuilt(void **state)
+{
+    fixture *const f = *state;
+    fill(f);
+    char ix[256];
+    snprintf(ix, sizeof ix, "%s/index", f->path);
+    struct stat st;
+    assert_int_equal(stat(ix, &st), 0);
+    assert_int_equal(nftw(ix, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    assert_int_not_equal(stat(ix, &st), 0);
+    store *s = open_or_fail(f, 0);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    assert_int_equal(pack_count(s), pack_files(s));
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+}
+
+static void test_garbage_index_is_rebuilt(void **state)
+{
+    fixture *const f = *state;
+    fill(f);
+    char path[256];
+    snprintf(path, sizeof path, "%s/index/data.mdb", f->path);
+    uint8_t junk[16384];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 131 + 7);
+    write_file(path, junk, sizeof junk);
+    store *s = open_or_fail(f, STORE_WRITE);
+    assert_int_equal(store_index_was_rebuilt(s), 1);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+    /* the rebuilt index is good: the next open does not rebuild */
+    s = open_or_fail(f, 0);
+    assert_int_equal(store_index_was_rebuilt(s), 0);
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+    /* a short garbage file too */
+    write_file(path, "garbage", 7);
+    s = open_or_fail(f, 0);
+    assert_int_equal(store_index_was_rebuilt(s), 1);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    store_close(s);
+}
+
+static void test_index_rebuild_counts(void **state)
+{
+    fixture *const f = *state;
+    fill(f);
+    store *s = open_or_fail(f, STORE_WRITE);
+    const int files = pack_files(s);
+    assert_true(files >= 2);
+    uint64_t packs = 0, chunks = 0;
+    assert_int_equal(store_index_rebuild(s, &packs, &chunks), CAIRN_OK);
+    assert_int_equal(packs, files);
+    assert_int_equal(chunks, NCHUNKS);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    assert_int_equal(pack_count(s), files);
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+}
+
+typedef struct first_pack {
+    char path[PATH_MAX];
+    uint8_t id[PACK_ID_LEN];
+    int found;
+} first_pack;
+
+static cairn_err grab_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    first_pack *const fp = ctx;
+    if (!fp->found) {
+        snprintf(fp->path, sizeof fp->path, "%s", path);
+        memcpy(fp->id, pack, PACK_ID_LEN);
+        fp->found = 1;
+    }
+    return CAIRN_OK;
+}
+
+/* Chunks of pack fp (per the current index), as a bitmap over data[]. */
+static void chunks_in_pack(fixture *f, store *s, const first_pack *fp, int in[NCHUNKS])
+{
+    for (int i = 0; i < NCHUNKS; i++) {
+        uint8_t id[ID_LEN], pack[PACK_ID_LEN];
+        pack_entry e;
+        store_chunk_id(s, f->data[i], f->len[i], id);
+        assert_int_equal(store_locate(s, id, pack, &e), CAIRN_OK);
+        assert_memory_equal(e.id, id, ID_LEN);
+        assert_int_equal(e.raw_len, f->len[i]);
+        in[i] = memcmp(pack, fp->id, PACK_ID_LEN) == 0;
+    }
+}
+
+/* The open-time sync drops packs that vanished and skips damaged ones; the
+ * chunks they held can be stored again. */
+static void test_sync_with_missing_and_damaged_packs(void **state)
+{
+    fixture *const f = *state;
+    fill(f);
+    store *s = open_or_fail(f, STORE_WRITE);
+    first_pack fp = {.found = 0};
+    assert_int_equal(store_each_pack_file(s, grab_pack, &fp), CAIRN_OK);
+    assert_true(fp.found);
+    int in[NCHUNKS], nin = 0;
+    chunks_in_pack(f, s, &fp, in);
+    for (int i = 0; i < NCHUNKS; i++)
+        nin += in[i];
+    assert_true(nin > 0 && nin < NCHUNKS);
+    const uint64_t packs_before = pack_count(s);
+    store_close(s);
+
+    /* damage the pack's trailer and drop the index: the pack is skipped */
+    struct stat st;
+    assert_int_equal(stat(fp.path, &st), 0);
+    const int fd = open(fp.path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t byte;
+    const off_t at = st.st_size - PACK_FOOTER_LEN - 5;
+    assert_int_equal(pread(fd, &byte, 1, at), 1);
+    byte ^= 0x20;
+    assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+    close(fd);
+    char ix[256];
+    snprintf(ix, sizeof ix, "%s/index", f->path);
+    assert_int_equal(nftw(ix, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    s = open_or_fail(f, STORE_WRITE);
+    assert_int_equal(chunk_count(s), NCHUNKS - nin);
+    assert_int_equal(pack_count(s), packs_before - 1);
+    for (int i = 0; i < NCHUNKS; i++) {
+        uint8_t id[ID_LEN];
+        int has = -1;
+        store_chunk_id(s, f->data[i], f->len[i], id);
+        assert_int_equal(store_has_chunk(s, id, &has), CAIRN_OK);
+        assert_int_equal(has, !in[i]);
+    }
+    /* store_verify_pack names the damage */
+    store_worker *w = NULL;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    assert_int_equal(store_verify_pack(s, w, fp.path, NULL, NULL, NULL, NULL), CAIRN_ECORRUPT);
+    store_worker_free(w);
+    /* the lost chunks go in again */
+    int added = 0;
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(added, nin);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(chunk_count(s), NCHUNKS);
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+
+    /* a pack deleted behind the index's back is forgotten on open */
+    s = open_or_fail(f, 0);
+    first_pack gone = {.found = 1};
+    uint8_t id0[ID_LEN];
+    pack_entry e0;
+    char packs_dir[256];
+    snprintf(packs_dir, sizeof packs_dir, "%s/packs", f->path);
+    store_chunk_id(s, f->data[0], f->len[0], id0);
+    assert_int_equal(store_locate(s, id0, gone.id, &e0), CAIRN_OK);
+    assert_int_equal(pack_path(packs_dir, gone.id, gone.path, sizeof gone.path), CAIRN_OK);
+    int ngone = 0;
+    chunks_in_pack(f, s, &gone, in);
+    for (int i = 0; i < NCHUNKS; i++)
+        ngone += in[i];
+    assert_true(ngone > 0);
+    const uint64_t packs_now = pack_count(s);
+    store_close(s);
+    assert_int_equal(unlink(gone.path), 0);
+    s = open_or_fail(f, 0);
+    assert_int_equal(chunk_count(s), NCHUNKS - ngone);
+    assert_int_equal(pack_count(s), packs_now - 1);
+    for (int i = 0; i < NCHUNKS; i++) {
+        uint8_t id[ID_LEN];
+        int has = -1;
+        store_chunk_id(s, f->data[i], f->len[i], id);
+        assert_int_equal(store_has_chunk(s, id, &has), CAIRN_OK);
+        assert_int_equal(has, !in[i]);
+    }
+    store_close(s);
+}
+
+typedef struct bad_count {
+    int n;
+} bad_count;
+
+static void on_bad(void *ctx, const pack_entry *e, const char *msg)
+{
+    (void)e;
+    (void)msg;
+    ((bad_count *)ctx)->n++;
+}
+
+static void test_verify_pack(void **state)
+{
+    fixture *const f = *state;
+    fill(f);
+    store *s = open_or_fail(f, 0);
+    first_pack fp = {.found = 0};
+    assert_int_equal(store_each_pack_file(s, grab_pack, &fp), CAIRN_OK);
+    store_worker *w = NULL;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    pack_entry *e = NULL;
+    size_t n = 0;
+    bad_count bad = {0};
+    assert_int_equal(store_verify_pack(s, w, fp.path, &e, &n, on_bad, &bad), CAIRN_OK);
+    assert_true(n > 0);
+    assert_int_equal(bad.n, 0);
+    /* damage the middle of the second blob */
+    assert_true(n >= 2);
+    const int fd = open(fp.path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t byte;
+    const off_t at = e[1].offset + e[1].stored_len / 2;
+    assert_int_equal(pread(fd, &byte, 1, at), 1);
+    byte ^= 1;
+    assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+    close(fd);
+    free(e);
+    e = NULL;
+    assert_int_equal(store_verify_pack(s, w, fp.path, &e, &n, on_bad, &bad), CAIRN_ECORRUPT);
+    assert_int_equal(bad.n, 1);
+    free(e);
+    store_worker_free(w);
+    store_close(s);
+}
+
+static int id_listed(uint8_t (*ids)[SNAPSHOT_ID_LEN], size_t n, const uint8_t id[SNAPSHOT_ID_LEN])
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(ids[i], id, SNAPSHOT_ID_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+static void snapshot_file(const fixture *f, const uint8_t id[SNAPSHOT_ID_LEN], char *out,
+                          size_t cap)
+{
+    int k = snprintf(out, cap, "%s/snapshots/", f->path);
+    for (int i = 0; i < SNAPSHOT_ID_LEN; i++)
+        k += snprintf(out + k, cap - (size_t)k, "%02x", id[i]);
+}
+
+static void test_snapshots(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    uint8_t(*ids)[SNAPSHOT_ID_LEN] = NULL;
+    size_t n = 99;
+    assert_int_equal(store_list_snapshots(s, &ids, &n), CAIRN_OK);
+    assert_int_equal(n, 0);
+    free(ids);
+
+    const char *const bodies[] = {"first snapshot", "second", ""};
+    uint8_t sid[3][SNAPSHOT_ID_LEN];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            store_put_snapshot(s, (const uint8_t *)bodies[i], strlen(bodies[i]), sid[i]), CAIRN_OK);
+    assert_memory_not_equal(sid[0], sid[1], SNAPSHOT_ID_LEN);
+    /* a stray file in snapshots/ is not listed */
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/snapshots/README", f->path);
+    write_file(path, "x", 1);
+    ids = NULL;
+    assert_int_equal(store_list_snapshots(s, &ids, &n), CAIRN_OK);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_true(id_listed(ids, n, sid[i]));
+    free(ids);
+    for (int i = 0; i < 3; i++) {
+        uint8_t *plain = NULL;
+        size_t len = 99;
+        assert_int_equal(store_get_snapshot(s, sid[i], &plain, &len), CAIRN_OK);
+        assert_int_equal(len, strlen(bodies[i]));
+        assert_memory_equal(plain, bodies[i], len);
+        free(plain);
+    }
+    /* an unknown ID */
+    uint8_t unknown[SNAPSHOT_ID_LEN];
+    memset(unknown, 0x11, sizeof unknown);
+    uint8_t *plain = NULL;
+    size_t len;
+    assert_int_equal(store_get_snapshot(s, unknown, &plain, &len), CAIRN_ENOTFOUND);
+    store_close(s);
+
+    /* visible after reopening, read-only */
+    s = open_or_fail(f, 0);
+    assert_int_equal(store_get_snapshot(s, sid[0], &plain, &len), CAIRN_OK);
+    assert_memory_equal(plain, bodies[0], len);
+    free(plain);
+    store_close(s);
+}
+
+static void test_damaged_snapshot(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    const char body[] = "a snapshot object body";
+    uint8_t sid[SNAPSHOT_ID_LEN], sid2[SNAPSHOT_ID_LEN];
+    assert_int_equal(store_put_snapshot(s, (const uint8_t *)body, sizeof body, sid), CAIRN_OK);
+    assert_int_equal(store_put_snapshot(s, (const uint8_t *)"other", 5, sid2), CAIRN_OK);
+    char path[PATH_MAX], path2[PATH_MAX];
+    snapshot_file(f, sid, path, sizeof path);
+    snapshot_file(f, sid2, path2, sizeof path2);
+    uint8_t sealed[sizeof body + SEAL_OVERHEAD];
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(sealed, 1, sizeof sealed + 1, fp), sizeof sealed);
+    fclose(fp);
+    uint8_t *plain = NULL;
+    size_t len;
+    /* a flipped byte anywhere */
+    for (size_t pos = 0; pos < sizeof sealed; pos++) {
+        sealed[pos] ^= 0x08;
+        write_file(path, sealed, sizeof sealed);
+        const cairn_err rc = store_get_snapshot(s, sid, &plain, &len);
+        if (rc != CAIRN_ECORRUPT)
+            fail_msg("flip at %zu: %s", pos, err_name(rc));
+        sealed[pos] ^= 0x08;
+    }
+    /* truncated */
+    write_file(path, sealed, SEAL_OVERHEAD - 1);
+    assert_int_equal(store_get_snapshot(s, sid, &plain, &len), CAIRN_ECORRUPT);
+    write_file(path, sealed, sizeof sealed - 1);
+    assert_int_equal(store_get_snapshot(s, sid, &plain, &len), CAIRN_ECORRUPT);
+    /* a genuine object under the wrong name */
+    write_file(path, sealed, sizeof sealed);
+    assert_int_equal(rename(path, path2), 0);
+    assert_int_equal(store_get_snapshot(s, sid2, &plain, &len), CAIRN_ECORRUPT);
+    /* intact again */
+    write_file(path, sealed, sizeof sealed);
+    assert_int_equal(store_get_snapshot(s, sid, &plain, &len), CAIRN_OK);
+    assert_int_equal(len, sizeof body);
+    assert_memory_equal(plain, body, len);
+    free(plain);
+    store_close(s);
+}
+
+/* The message for a damaged snapshot keeps the reason it was refused
+ * (authentication failed).  FAILS until store.c's store_get_snapshot stops
+ * passing err_msg() into err_set() (source and destination overlap). */
+static void test_damaged_snapshot_message(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    uint8_t sid[SNAPSHOT_ID_LEN];
+    assert_int_equal(store_put_snapshot(s, (const uint8_t *)"body", 4, sid), CAIRN_OK);
+    char path[PATH_MAX];
+    snapshot_file(f, sid, path, sizeof path);
+    uint8_t sealed[4 + SEAL_OVERHEAD];
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(sealed, 1, sizeof sealed, fp), sizeof sealed);
+    fclose(fp);
+    sealed[SEAL_NONCE_LEN] ^= 1;
+    write_file(path, sealed, sizeof sealed);
+    uint8_t *plain = NULL;
+    size_t len;
+    assert_int_equal(store_get_snapshot(s, sid, &plain, &len), CAIRN_ECORRUPT);
+    const char *const msg = err_msg();
+    if (!strstr(msg, "authentication failed"))
+        fail_msg("message lost its reason: \"%s\"", msg);
+    /* the path appears once, at the start */
+    assert_ptr_equal(strstr(msg, path), msg);
+    assert_null(strstr(msg + strlen(path), path));
+    store_close(s);
+}
+
+/* A put that fails must not leave the chunk marked as stored for the rest
+ * of the session.  FAILS until store.c's store_put_chunk removes the ID
+ * from s->seen (or adds it only after success): today the retry returns
+ * OK with added == 0 and the chunk is never written. */
+static void test_put_after_failed_put(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    store_worker *w = NULL;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s/tmp", f->path);
+    assert_int_equal(rmdir(tmp), 0); /* no pack can be started */
+    uint8_t id[ID_LEN];
+    int added = 0;
+    uint64_t stored = 0;
+    store_chunk_id(s, f->data[0], f->len[0], id);
+    assert_int_not_equal(store_put_chunk(s, w, id, f->data[0], f->len[0], 0, &added, &stored),
+                         CAIRN_OK);
+    assert_int_equal(added, 0);
+    assert_int_equal(mkdir(tmp, 0700), 0); /* the problem goes away */
+    const cairn_err rc = store_put_chunk(s, w, id, f->data[0], f->len[0], 0, &added, &stored);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    int has = 0;
+    assert_int_equal(store_has_chunk(s, id, &has), CAIRN_OK);
+    if (rc != CAIRN_OK || !added || !has)
+        fail_msg("retry after a failed put: rc=%s added=%d, chunk in store=%d", err_name(rc), added,
+                 has);
+    check_all(f, s, 0, 1);
+    store_worker_free(w);
+    store_close(s);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_and_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_puts_dedup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_missing_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_store_plain_folders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_store_foreign_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_deleted_is_rebuilt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_index_is_rebuilt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_rebuild_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_with_missing_and_damaged_packs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_pack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_snapshot_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_after_failed_put, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
