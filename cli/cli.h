@@ -73,5 +73,6 @@ int cmd_diff(cli *c);
 int cmd_forget(cli *c);
 int cmd_prune(cli *c);
 int cmd_key(cli *c);
+int cmd_chain(cli *c);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../engine/catalog.h"
+#include "../engine/chains.h"
 #include "../engine/device.h"
 #include "../engine/restore.h"
 #include "../engine/snaplist.h"
@@ -219,15 +220,20 @@ int cmd_extract(cli *c)
 int cmd_chains(cli *c)
 {
     store *s = NULL;
-    snaplist l;
+    snaplist l = {NULL, 0, 0};
+    chain_list chains = {NULL, 0};
     cairn_err rc = cli_open_store(c, 0, &s);
     if (!rc)
         rc = snaplist_load(s, &l);
+    if (!rc)
+        rc = chains_load(s, &chains);
     store_close(s);
-    if (rc)
+    if (rc) {
+        snaplist_free(&l);
         return cli_fail(rc);
-    printf("%-48s  %-19s  %-19s  %5s  %10s  %s\n", "Chain", "First", "Last", "Count", "Added",
-           "Device");
+    }
+    printf("%-8s  %-19s  %-19s  %5s  %10s  %-24s  %s\n", "State", "First", "Last", "Count", "Added",
+           "Device", "Chain");
     /* snapshots are sorted by time: a chain's first occurrence is its oldest */
     for (size_t i = 0; i < l.count; i++) {
         const snapshot *const first = &l.items[i];
@@ -246,15 +252,73 @@ int cmd_chains(cli *c)
             count++;
             added += l.items[k].new_bytes;
         }
-        char t1[32], t2[32], size[32];
+        char t1[32], t2[32], size[32], device[256] = "-";
         cli_time(first->time_sec, t1, sizeof t1, 0);
         cli_time(last->time_sec, t2, sizeof t2, 0);
         cli_human(added, size, sizeof size);
         const char *const name = device_meta(last, "device_name");
         const char *const type = device_meta(last, "product_type");
-        printf("%-48s  %-19s  %-19s  %5zu  %10s  %s%s%s%s\n", first->chain, t1, t2, count, size,
-               name ? name : "-", type ? " (" : "", type ? type : "", type ? ")" : "");
+        if (name)
+            snprintf(device, sizeof device, "%s%s%s%s", name, type ? " (" : "", type ? type : "",
+                     type ? ")" : "");
+        const int archived = chains_is_archived(&chains, first->chain);
+        printf("%-8s  %-19s  %-19s  %5zu  %10s  %-24s  %s\n", archived ? "archived" : "active", t1,
+               t2, count, size, device, first->chain);
+        for (size_t k = 0; archived && k < chains.count; k++)
+            if (strcmp(chains.items[k].name, first->chain) == 0)
+                printf("          archived: %s\n", chains.items[k].reason);
     }
+    chains_free(&chains);
     snaplist_free(&l);
     return EXIT_OK;
+}
+
+int cmd_chain(cli *c)
+{
+    store *s = NULL;
+    snaplist l = {NULL, 0, 0};
+    chain_list chains = {NULL, 0};
+    const char *name = NULL;
+    const int archive = c->nargs == 2 && strcmp(c->args[0], "archive") == 0;
+    const int delete = c->nargs == 2 && strcmp(c->args[0], "delete") == 0;
+    size_t removed = 0;
+    if (!archive && !delete) {
+        fprintf(stderr,
+                "cairn: usage: cairn chain archive CHAIN | chain delete CHAIN [--dry-run]\n");
+        return EXIT_USAGE;
+    }
+    cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
+    if (!rc)
+        rc = snaplist_load(s, &l);
+    if (!rc)
+        rc = chains_load(s, &chains);
+    if (!rc)
+        rc = chains_resolve(&l, c->args[1], &name);
+    if (!rc && archive) {
+        if (chains_is_archived(&chains, name))
+            printf("chain %s is already archived\n", name);
+        else if (!(rc = chains_archive(s, name, "archived by hand")))
+            printf("chain %s archived\n", name);
+    } else if (!rc) {
+        /* only archived chains are deleted, and only when named */
+        if (!chains_is_archived(&chains, name))
+            rc = err_set(CAIRN_EINVAL,
+                         "chain %s is active: archive it first ('cairn chain archive')", name);
+        for (size_t i = 0; !rc && i < l.count; i++) {
+            if (strcmp(l.items[i].chain, name) != 0)
+                continue;
+            removed++;
+            if (!c->dry_run)
+                rc = store_delete_snapshot(s, l.items[i].id);
+        }
+        if (!rc && !c->dry_run)
+            rc = chains_drop(s, name);
+        if (!rc)
+            printf("%s chain %s: %zu snapshot(s); run 'cairn prune' to free their data\n",
+                   c->dry_run ? "would delete" : "deleted", name, removed);
+    }
+    chains_free(&chains);
+    snaplist_free(&l);
+    store_close(s);
+    return rc ? cli_fail(rc) : EXIT_OK;
 }

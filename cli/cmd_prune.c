@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/chains.h"
 #include "../engine/prune.h"
 #include "../engine/snaplist.h"
 #include "cli.h"
@@ -20,14 +21,23 @@ int cmd_forget(cli *c)
         fprintf(stderr, "cairn: usage: cairn forget [--chain C] --keep-last N ... [--dry-run]\n");
         return EXIT_USAGE;
     }
+    chain_list chains = {NULL, 0};
+    const char *named = NULL;
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc)
         rc = snaplist_load(s, &l);
     if (!rc)
-        rc = forget_plan(&l, c->chain, &p, &items, &n);
+        rc = chains_load(s, &chains);
+    if (!rc && c->chain)
+        rc = chains_resolve(&l, c->chain, &named);
+    if (!rc)
+        rc = forget_plan(&l, named, &p, &items, &n);
     const char *chain = "";
     for (size_t i = 0; !rc && i < n; i++) {
         char id[9], when[32];
+        /* archived chains are history: policy touches them only when named */
+        if (!named && chains_is_archived(&chains, items[i].snap->chain))
+            continue;
         if (strcmp(chain, items[i].snap->chain) != 0) {
             chain = items[i].snap->chain;
             printf("chain %s\n", chain);
@@ -47,6 +57,7 @@ int cmd_forget(cli *c)
         printf("%zu snapshot(s) %s; run 'cairn prune' to free their data\n", removed,
                c->dry_run ? "would be removed" : "removed");
     free(items);
+    chains_free(&chains);
     snaplist_free(&l);
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;

@@ -7,6 +7,7 @@
 
 #include "../engine/backup.h"
 #include "../engine/check.h"
+#include "../engine/chains.h"
 #include "../engine/chunker.h"
 #include "../engine/device.h"
 #include "../engine/restore.h"
@@ -68,6 +69,27 @@ static cairn_err inspect_source(cli *c, device_info *dev, int *is_device)
     return CAIRN_OK;
 }
 
+/* A new encryption identity for the device archives its current chain. */
+static cairn_err rotate_chain(store *s, const device_info *dev)
+{
+    snaplist l = {NULL, 0, 0};
+    chain_list chains = {NULL, 0};
+    char *archived = NULL, reason[256];
+    cairn_err rc = snaplist_load(s, &l);
+    if (!rc)
+        rc = chains_load(s, &chains);
+    if (!rc)
+        rc = chains_rotate(s, &l, &chains, dev->udid, dev->chain, &archived, reason, sizeof reason);
+    if (!rc && archived)
+        printf("chain %s archived: %s; it stays restorable and is never pruned by policy\n"
+               "new chain %s starts with this backup\n",
+               archived, reason, dev->chain);
+    free(archived);
+    chains_free(&chains);
+    snaplist_free(&l);
+    return rc;
+}
+
 int cmd_backup(cli *c)
 {
     store *s = NULL;
@@ -84,6 +106,8 @@ int cmd_backup(cli *c)
     cairn_err rc = inspect_source(c, &dev, &is_device);
     if (!rc)
         rc = cli_open_store(c, STORE_WRITE, &s);
+    if (!rc && is_device)
+        rc = rotate_chain(s, &dev);
     if (rc) {
         device_info_free(&dev);
         return cli_fail(rc);
@@ -161,9 +185,7 @@ static int device_selected(const snapshot *sn, const char *device)
         return 1;
     const char *const udid = device_meta(sn, "udid");
     const char *const name = device_meta(sn, "device_name");
-    const size_t n = strlen(sn->chain);
-    return (udid && strcmp(udid, device) == 0) || (name && strcmp(name, device) == 0) ||
-           (n > 7 && strncmp(sn->chain, "device:", 7) == 0 && strcmp(sn->chain + 7, device) == 0);
+    return (udid && strcmp(udid, device) == 0) || (name && strcmp(name, device) == 0);
 }
 
 static void print_snapshot_row(const snapshot *sn)

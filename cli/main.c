@@ -30,6 +30,7 @@ static void usage(FILE *f)
                "  backup    [--allow-incomplete] SOURCE_DIR\n"
                "  snapshots [--device UDID|NAME]\n"
                "  chains\n"
+               "  chain     archive CHAIN | delete CHAIN [--dry-run]\n"
                "  info      SNAPSHOT\n"
                "  ls        SNAPSHOT [DOMAIN[/PATH]]\n"
                "  extract   SNAPSHOT DOMAIN[/PATH]... --to DIR\n"
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
         {"restore", cmd_restore}, {"check", cmd_check},   {"index", cmd_index},
         {"info", cmd_info},       {"ls", cmd_ls},         {"extract", cmd_extract},
         {"chains", cmd_chains},   {"diff", cmd_diff},     {"forget", cmd_forget},
-        {"prune", cmd_prune},     {"key", cmd_key},
+        {"prune", cmd_prune},     {"key", cmd_key},       {"chain", cmd_chain},
     };
     cli c;
     int opt;

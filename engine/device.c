@@ -7,6 +7,8 @@
 #include "../store/fsutil.h"
 #include "mobilesync.h"
 
+#include <sodium.h>
+
 cairn_err device_detect(const char *dir, int *is_device)
 {
     int kind;
@@ -87,14 +89,24 @@ cairn_err device_inspect(const char *dir, device_info *out)
         const char *const slash = strrchr(dir, '/');
         udid = slash && slash[1] ? slash + 1 : dir;
     }
+    out->encrypted = meta->is_encrypted;
+    /* the chain follows the device and its encryption identity: a new
+     * keybag (password changed, encryption on or off) starts a new chain */
+    char identity[40] = "unencrypted";
+    if (out->encrypted) {
+        uint8_t h[8];
+        char hex[17];
+        crypto_generichash(h, sizeof h, meta->backup_keybag, meta->backup_keybag_len, NULL, 0);
+        fs_hex(h, sizeof h, hex);
+        snprintf(identity, sizeof identity, "keybag-%s", hex);
+    }
     out->udid = strdup(udid);
-    out->chain = malloc(strlen(udid) + 8);
+    out->chain = malloc(strlen(udid) + strlen(identity) + 9);
     if (!out->udid || !out->chain) {
         rc = err_set(CAIRN_ENOMEM, "out of memory");
         goto done;
     }
-    sprintf(out->chain, "device:%s", udid);
-    out->encrypted = meta->is_encrypted;
+    sprintf(out->chain, "device:%s/%s", udid, identity);
     rc = ms_meta_pairs(meta, add_pair, out);
     if (rc)
         goto done;

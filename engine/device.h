@@ -9,7 +9,7 @@
 
 typedef struct device_info {
     char *udid;
-    char *chain; /* "device:<udid>" */
+    char *chain; /* "device:<udid>/unencrypted" or "device:<udid>/keybag-<16 hex>" */
     int encrypted;
     snapshot_meta *meta; /* "device.*" pairs */
     size_t nmeta;

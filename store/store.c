@@ -26,12 +26,14 @@
  * first 12 bytes) holding store id and parameters. */
 static const uint8_t config_magic[8] = {'C', 'A', 'I', 'R', 'N', 'C', 'F', 'G'};
 static const uint8_t snapshot_ad[8] = {'C', 'A', 'I', 'R', 'N', 'S', 'N', 1};
+static const uint8_t chain_ad[8] = {'C', 'A', 'I', 'R', 'N', 'C', 'H', 1};
 enum { CONFIG_HEAD = 12, CONFIG_BODY = 16 + 4 * 5 + 8, STORE_ID_LEN = 16, PACK_FD_CACHE = 8 };
 
 struct store {
     char path[PATH_MAX];
     char packs[PATH_MAX];
     char snapshots[PATH_MAX];
+    char chains[PATH_MAX];
     char tmp[PATH_MAX];
     keyring *keys;
     store_params params;
@@ -99,7 +101,8 @@ static cairn_err set_paths(store *s, const char *path)
         snprintf(s->packs, sizeof s->packs, "%s/packs", path) >= (int)sizeof s->packs ||
         snprintf(s->snapshots, sizeof s->snapshots, "%s/snapshots", path) >=
             (int)sizeof s->snapshots ||
-        snprintf(s->tmp, sizeof s->tmp, "%s/tmp", path) >= (int)sizeof s->tmp)
+        snprintf(s->tmp, sizeof s->tmp, "%s/tmp", path) >= (int)sizeof s->tmp ||
+        snprintf(s->chains, sizeof s->chains, "%s/chains", path) >= (int)sizeof s->chains)
         return err_set(CAIRN_EINVAL, "%s: path too long", path);
     return CAIRN_OK;
 }
@@ -818,61 +821,106 @@ cairn_err store_has_chunk(store *s, const uint8_t id[ID_LEN], int *has)
     return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc;
 }
 
-cairn_err store_put_snapshot(store *s, const uint8_t *plain, size_t len,
-                             uint8_t id[SNAPSHOT_ID_LEN])
+/* Sealed objects in a folder, named by a 32-byte ID in hex: snapshots
+ * (ID = keyed hash of the content, checked on read) and chain records (ID =
+ * keyed hash of the chain name). */
+static cairn_err object_put(store *s, const char *dir, const uint8_t *ad, size_t ad_len,
+                            const uint8_t id[ID_LEN], const uint8_t *plain, size_t len)
 {
-    char hex[2 * SNAPSHOT_ID_LEN + 1];
+    char hex[2 * ID_LEN + 1];
     uint8_t *const sealed = malloc(len + SEAL_OVERHEAD);
     if (!sealed)
         return err_set(CAIRN_ENOMEM, "out of memory");
-    seal_id(keyring_id_key(s->keys), plain, len, id);
-    seal_box(keyring_seal_key(s->keys), snapshot_ad, sizeof snapshot_ad, plain, len, sealed);
-    fs_hex(id, SNAPSHOT_ID_LEN, hex);
-    const cairn_err rc = fs_write_atomic(s->snapshots, hex, sealed, len + SEAL_OVERHEAD, 0600);
+    seal_box(keyring_seal_key(s->keys), ad, ad_len, plain, len, sealed);
+    fs_hex(id, ID_LEN, hex);
+    const cairn_err rc = fs_write_atomic(dir, hex, sealed, len + SEAL_OVERHEAD, 0600);
     free(sealed);
     return rc;
+}
+
+static cairn_err object_get(store *s, const char *dir, const uint8_t *ad, size_t ad_len,
+                            const uint8_t id[ID_LEN], const char *what, uint8_t **plain,
+                            size_t *len)
+{
+    char hex[2 * ID_LEN + 1];
+    uint8_t *sealed = NULL, *out = NULL;
+    size_t n;
+    fs_hex(id, ID_LEN, hex);
+    char *const path = fs_join(dir, hex);
+    if (!path)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    cairn_err rc = fs_read_file(path, 64 << 20, &sealed, &n);
+    if (!rc && n < SEAL_OVERHEAD)
+        rc = err_set(CAIRN_ECORRUPT, "%s: %s object is truncated", path, what);
+    if (!rc) {
+        out = malloc(n - SEAL_OVERHEAD + 1);
+        if (!out)
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    if (!rc && seal_open(keyring_seal_key(s->keys), ad, ad_len, sealed, n, out) != CAIRN_OK)
+        rc = err_set(CAIRN_ECORRUPT, "%s: %s object is damaged (authentication failed)", path,
+                     what);
+    if (rc) {
+        free(out);
+    } else {
+        *plain = out;
+        *len = n - SEAL_OVERHEAD;
+    }
+    free(sealed);
+    free(path);
+    return rc;
+}
+
+cairn_err store_put_snapshot(store *s, const uint8_t *plain, size_t len,
+                             uint8_t id[SNAPSHOT_ID_LEN])
+{
+    seal_id(keyring_id_key(s->keys), plain, len, id);
+    return object_put(s, s->snapshots, snapshot_ad, sizeof snapshot_ad, id, plain, len);
 }
 
 cairn_err store_get_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], uint8_t **plain,
                              size_t *len)
 {
+    uint8_t check[SNAPSHOT_ID_LEN];
     char hex[2 * SNAPSHOT_ID_LEN + 1];
-    uint8_t *sealed = NULL, check[SNAPSHOT_ID_LEN];
-    size_t n;
-    fs_hex(id, SNAPSHOT_ID_LEN, hex);
-    char *const path = fs_join(s->snapshots, hex);
-    if (!path)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    cairn_err rc = fs_read_file(path, 64 << 20, &sealed, &n);
+    cairn_err rc =
+        object_get(s, s->snapshots, snapshot_ad, sizeof snapshot_ad, id, "snapshot", plain, len);
     if (rc)
-        goto done;
-    if (n < SEAL_OVERHEAD) {
-        rc = err_set(CAIRN_ECORRUPT, "%s: snapshot object is truncated", path);
-        goto done;
+        return rc;
+    seal_id(keyring_id_key(s->keys), *plain, *len, check);
+    if (memcmp(check, id, SNAPSHOT_ID_LEN) != 0) {
+        free(*plain);
+        fs_hex(id, SNAPSHOT_ID_LEN, hex);
+        return err_set(CAIRN_ECORRUPT, "%s/%s: snapshot object does not match its name",
+                       s->snapshots, hex);
     }
-    uint8_t *const out = malloc(n - SEAL_OVERHEAD + 1);
-    if (!out) {
-        rc = err_set(CAIRN_ENOMEM, "out of memory");
-        goto done;
-    }
-    rc = seal_open(keyring_seal_key(s->keys), snapshot_ad, sizeof snapshot_ad, sealed, n, out);
-    if (!rc) {
-        seal_id(keyring_id_key(s->keys), out, n - SEAL_OVERHEAD, check);
-        if (memcmp(check, id, SNAPSHOT_ID_LEN) != 0)
-            rc = CAIRN_ECORRUPT;
-    }
-    if (rc) {
-        rc =
-            err_set(CAIRN_ECORRUPT, "%s: snapshot object is damaged (authentication failed)", path);
-        free(out);
-        goto done;
-    }
-    *plain = out;
-    *len = n - SEAL_OVERHEAD;
-done:
-    free(sealed);
-    free(path);
-    return rc;
+    return CAIRN_OK;
+}
+
+void store_chain_id(const store *s, const char *chain, uint8_t id[ID_LEN])
+{
+    seal_id(keyring_id_key(s->keys), (const uint8_t *)chain, strlen(chain), id);
+}
+
+cairn_err store_put_chain(store *s, const uint8_t id[ID_LEN], const uint8_t *plain, size_t len)
+{
+    cairn_err rc = fs_mkdirs(s->chains, 0700);
+    return rc ? rc : object_put(s, s->chains, chain_ad, sizeof chain_ad, id, plain, len);
+}
+
+cairn_err store_get_chain(store *s, const uint8_t id[ID_LEN], uint8_t **plain, size_t *len)
+{
+    return object_get(s, s->chains, chain_ad, sizeof chain_ad, id, "chain", plain, len);
+}
+
+cairn_err store_delete_chain(store *s, const uint8_t id[ID_LEN])
+{
+    char hex[2 * ID_LEN + 1], path[PATH_MAX];
+    fs_hex(id, ID_LEN, hex);
+    snprintf(path, sizeof path, "%s/%s", s->chains, hex);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return err_errno(errno, path);
+    return fs_fsync_dir(s->chains);
 }
 
 static int is_hex_name(const char *name, size_t len)
@@ -880,20 +928,22 @@ static int is_hex_name(const char *name, size_t len)
     return strlen(name) == len && strspn(name, "0123456789abcdef") == len;
 }
 
-cairn_err store_list_snapshots(store *s, uint8_t (**ids)[SNAPSHOT_ID_LEN], size_t *count)
+static cairn_err object_list(const char *dir, uint8_t (**ids)[ID_LEN], size_t *count)
 {
-    DIR *const d = opendir(s->snapshots);
+    DIR *const d = opendir(dir);
     struct dirent *de;
-    uint8_t(*list)[SNAPSHOT_ID_LEN] = NULL;
+    uint8_t(*list)[ID_LEN] = NULL;
     size_t n = 0, cap = 0;
+    *ids = NULL;
+    *count = 0;
     if (!d)
-        return err_errno(errno, s->snapshots);
+        return errno == ENOENT ? CAIRN_OK : err_errno(errno, dir);
     while ((de = readdir(d)) != NULL) {
-        if (!is_hex_name(de->d_name, 2 * SNAPSHOT_ID_LEN))
+        if (!is_hex_name(de->d_name, 2 * ID_LEN))
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 32;
-            void *const p = realloc(list, cap * SNAPSHOT_ID_LEN);
+            void *const p = realloc(list, cap * ID_LEN);
             if (!p) {
                 free(list);
                 closedir(d);
@@ -901,12 +951,25 @@ cairn_err store_list_snapshots(store *s, uint8_t (**ids)[SNAPSHOT_ID_LEN], size_
             }
             list = p;
         }
-        fs_unhex(de->d_name, list[n++], SNAPSHOT_ID_LEN);
+        fs_unhex(de->d_name, list[n++], ID_LEN);
     }
     closedir(d);
     *ids = list;
     *count = n;
     return CAIRN_OK;
+}
+
+cairn_err store_list_snapshots(store *s, uint8_t (**ids)[SNAPSHOT_ID_LEN], size_t *count)
+{
+    struct stat st;
+    if (stat(s->snapshots, &st) != 0)
+        return err_errno(errno, s->snapshots);
+    return object_list(s->snapshots, ids, count);
+}
+
+cairn_err store_list_chains(store *s, uint8_t (**ids)[ID_LEN], size_t *count)
+{
+    return object_list(s->chains, ids, count);
 }
 
 cairn_err store_each_pack_file(store *s, store_pack_fn fn, void *ctx)

@@ -6,6 +6,7 @@
  *   keys/<id>         key files (0600)
  *   packs/xx/<id>     pack files
  *   snapshots/<id>    sealed snapshot objects
+ *   chains/<id>       sealed chain records (archived chains)
  *   tmp/              packs being written
  *   index/            LMDB index (a cache; elsewhere if the store is remote)
  *   lock              flock()ed by the one writer
@@ -94,6 +95,14 @@ cairn_err store_get_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], uint8_
                              size_t *len);
 /* All snapshot IDs (malloc'd array). */
 cairn_err store_list_snapshots(store *s, uint8_t (**ids)[SNAPSHOT_ID_LEN], size_t *count);
+
+/* Chain records: small sealed objects in chains/, named by the keyed hash
+ * of the chain name (so names never appear in the store). */
+void store_chain_id(const store *s, const char *chain, uint8_t id[ID_LEN]);
+cairn_err store_put_chain(store *s, const uint8_t id[ID_LEN], const uint8_t *plain, size_t len);
+cairn_err store_get_chain(store *s, const uint8_t id[ID_LEN], uint8_t **plain, size_t *len);
+cairn_err store_list_chains(store *s, uint8_t (**ids)[ID_LEN], size_t *count);
+cairn_err store_delete_chain(store *s, const uint8_t id[ID_LEN]);
 
 /* Pack walking for check and rebuild. */
 typedef cairn_err (*store_pack_fn)(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path);
