@@ -179,17 +179,24 @@ int cmd_extract(cli *c)
                 "cairn: usage: cairn extract [--store DIR] SNAPSHOT DOMAIN/PATH... --to DIR\n");
         return EXIT_USAGE;
     }
+    uint8_t *done = NULL;
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc)
         rc = load_catalog(s, sn, &cat);
     if (!rc)
         rc = store_worker_new(s, &w);
+    if (!rc && !(done = calloc(cat.count ? cat.count : 1, 1)))
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
     for (int a = 1; !rc && a < c->nargs; a++) {
         size_t matched = 0;
         for (size_t i = 0; !rc && i < cat.count; i++) {
             if (!catalog_matches(&cat.entries[i], c->args[a]))
                 continue;
             matched++;
+            /* overlapping arguments name some entries twice: write them once */
+            if (done[i])
+                continue;
+            done[i] = 1;
             const cairn_err one = extract_one(s, w, sn, &cat.entries[i], c->to, &buf, &bytes);
             if (one == CAIRN_ENOMEM || one == CAIRN_ENOSPC) {
                 rc = one;
@@ -209,6 +216,7 @@ int cmd_extract(cli *c)
         if (failed)
             rc = err_set(CAIRN_EPARTIAL, "%" PRIu64 " item(s) could not be extracted", failed);
     }
+    free(done);
     cbuf_free(&buf);
     store_worker_free(w);
     catalog_free(&cat);

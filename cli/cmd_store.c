@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../engine/backup.h"
 #include "../engine/check.h"
@@ -185,7 +186,8 @@ static int device_selected(const snapshot *sn, const char *device)
         return 1;
     const char *const udid = device_meta(sn, "udid");
     const char *const name = device_meta(sn, "device_name");
-    return (udid && strcmp(udid, device) == 0) || (name && strcmp(name, device) == 0);
+    /* UDIDs are hex: Finder names folders in lower case, Info.plist in upper */
+    return (udid && strcasecmp(udid, device) == 0) || (name && strcmp(name, device) == 0);
 }
 
 static void print_snapshot_row(const snapshot *sn)
