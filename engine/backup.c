@@ -477,7 +477,8 @@ static cairn_err list_dir(bk_ctx *c, int dirfd, char ***names_out, size_t *count
         n++;
     }
     closedir(dir);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n > 1)
+        qsort(names, n, sizeof *names, name_cmp);
     *names_out = names;
     *count = n;
     return CAIRN_OK;

@@ -60,17 +60,17 @@ SNAP[folder]=$(sed -n 's/^snapshot \([0-9a-f]*\) saved.*/\1/p' "$T/out")
 
 info "chains: three device chains and one path chain"
 run 0 chains
-[ "$(grep -c '^device:' "$T/out")" = 3 ] || fail "chains does not show 3 device chains"
-[ "$(grep -c '^path:' "$T/out")" = 1 ] || fail "chains does not show 1 path chain"
+[ "$(grep -c '^active .* device:[^ ]*/unencrypted$' "$T/out")" = 3 ] || fail "chains does not show 3 active device chains"
+[ "$(grep -c '^active .* path:' "$T/out")" = 1 ] || fail "chains does not show 1 path chain"
 [ "$(wc -l <"$T/out")" = 5 ] || fail "chains shows more than a header and 4 chains"
-grep -qE "^path:$T/folder .* 1 .* -$" "$T/out" || fail "the path chain is not the folder's"
+grep -qE "^active .* 1 .* - +path:$T/folder$" "$T/out" || fail "the path chain is not the folder's"
 while IFS='|' read -r key seed udid name product ios; do
     [ -n "$key" ] || continue
-    grep -qE "^device:$udid +[0-9-]+ [0-9:]+ +[0-9-]+ [0-9:]+ +1 .*  $name \($product\)$" "$T/out" ||
+    grep -qE "^active +[0-9-]+ [0-9:]+ +[0-9-]+ [0-9:]+ +1 .*  $name \($product\) +device:$udid/unencrypted$" "$T/out" ||
         fail "chains has no line for device:$udid with 1 snapshot and '$name ($product)'"
 done <<<"$DEVICES"
 [ "$(snap_json "sorted(x['chain'] for x in s)")" = \
-  "$(snap_json "sorted(['device:00008110-000A1B2C3D4E5F60', 'device:00008101-0019283746ABCDEF', 'device:3F2A9C1E5B7D4A6F8E0C1B2A3D4E5F6A7B8C9D0E', 'path:$T/folder'])")" ] ||
+  "$(snap_json "sorted(['device:00008110-000A1B2C3D4E5F60/unencrypted', 'device:00008101-0019283746ABCDEF/unencrypted', 'device:3F2A9C1E5B7D4A6F8E0C1B2A3D4E5F6A7B8C9D0E/unencrypted', 'path:$T/folder'])")" ] ||
     fail "snapshots --json chains: $(snap_json "[x['chain'] for x in s]")"
 
 info "snapshots --device NAME and --device UDID"
@@ -90,7 +90,7 @@ s = json.load(open(sys.argv[1]))
 udid, name, product, ios = sys.argv[2:]
 assert len(s) == 1, s
 m = s[0]['meta']
-assert s[0]['chain'] == 'device:' + udid, s[0]['chain']
+assert s[0]['chain'] == 'device:' + udid + '/unencrypted', s[0]['chain']
 assert m['device.udid'] == udid and m['device.device_name'] == name, m
 assert m['device.product_type'] == product and m['device.product_version'] == ios, m
 assert s[0]['incomplete'] is False and s[0]['partial'] is False
@@ -105,7 +105,7 @@ while IFS='|' read -r key seed udid name product ios; do
     [ -n "$key" ] || continue
     run 0 info "${SNAP[$key]}"
     for want in "device_name +$name" "product_type +$product" "product_version +$ios" \
-        "udid +$udid" "is_encrypted +false" "snapshot_state +finished" "chain +device:$udid"; do
+        "udid +$udid" "is_encrypted +false" "snapshot_state +finished" "chain +device:$udid/unencrypted"; do
         grep -qE "^$want\$" "$T/out" || fail "info ${SNAP[$key]} has no line '$want'"
     done
 done <<<"$DEVICES"
@@ -245,13 +245,13 @@ nfiles=$(find "${DIR[a]}" -type f | wc -l)
 grep -q "($want_read read, $((nfiles - want_read)) unchanged)" "$T/out" ||
     fail "day-2 backup read $(files_read) files, expected $want_read of $nfiles"
 [ "$(snap_json "[x['chain'] for x in s if x['id'].startswith('$A2')][0]")" = \
-  "device:00008110-000A1B2C3D4E5F60" ] || fail "day-2 snapshot is not in device a's chain"
+  "device:00008110-000A1B2C3D4E5F60/unencrypted" ] || fail "day-2 snapshot is not in device a's chain"
 run 0 snapshots --device "Alice iPhone"
 grep -q '^2 snapshot(s)$' "$T/out" || fail "snapshots --device 'Alice iPhone' does not show 2 snapshots"
 run 0 chains
-grep -qE "^device:00008110-000A1B2C3D4E5F60 .* 2 .*Alice iPhone \(iPhone15,2\)$" "$T/out" ||
+grep -qE "^active .* 2 .*Alice iPhone \(iPhone15,2\) +device:00008110-000A1B2C3D4E5F60/unencrypted$" "$T/out" ||
     fail "chains does not count 2 snapshots for device a"
-[ "$(grep -c '^device:' "$T/out")" = 3 ] || fail "day 2 made a new chain"
+[ "$(grep -c ' device:' "$T/out")" = 3 ] || fail "day 2 made a new chain"
 run 0 --threads 2 restore "$A2" --to "$T/r-a2"
 compare_trees "${DIR[a]}" "$T/r-a2"
 rm -rf "$T/r-a2"

@@ -139,7 +139,7 @@ snap_invalidate
     fail "snapshots --json does not mark $ID incomplete"
 [ "$(snap_json "[x['incomplete'] for x in s if not x['id'].startswith('$ID')][0]")" = False ] ||
     fail "snapshots --json marks the good snapshot incomplete"
-[ "$(snap_json "[x['chain'] for x in s if x['id'].startswith('$ID')][0]")" = "device:$UDID" ] ||
+[ "$(snap_json "[x['chain'] for x in s if x['id'].startswith('$ID')][0]")" = "device:$UDID/unencrypted" ] ||
     fail "the incomplete snapshot is not in the device's chain"
 [ "$(snap_json "[x['meta']['device.snapshot_state'] for x in s if x['id'].startswith('$ID')][0]")" = uploading ] ||
     fail "the incomplete snapshot does not record SnapshotState 'uploading'"
