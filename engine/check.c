@@ -128,8 +128,12 @@ static int walk(ck_ctx *c, char *path, const uint8_t (*ids)[ID_LEN], uint32_t ni
     list_key(ids, nids, key);
     if (idset_has(&c->good_trees, key))
         return 0;
-    if (idset_has(&c->bad_trees, key))
+    if (idset_has(&c->bad_trees, key)) {
+        /* the same damaged folder seen in an earlier snapshot: name this one too */
+        say(c, "snapshot %s: folder %s: contains damaged data (listed above)", c->snap_name,
+            *path ? path : "/");
         return 1;
+    }
     for (uint32_t i = 0; i < nids; i++) {
         const char *const why = chunk_problem(c, ids[i]);
         if (why) {

@@ -226,6 +226,15 @@ static cairn_err remember_dir(rs_ctx *c, const char *path, const tree_node *n)
     return CAIRN_OK;
 }
 
+/* With --overwrite, whatever stands where a folder belongs and is not a
+ * folder (a file, or a symlink that would lead the restore elsewhere) goes. */
+static void clear_non_dir(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+        unlink(path);
+}
+
 static cairn_err walk(rs_ctx *c, char *path, const uint8_t (*ids)[ID_LEN], uint32_t nids)
 {
     tree t;
@@ -244,6 +253,8 @@ static cairn_err walk(rs_ctx *c, char *path, const uint8_t (*ids)[ID_LEN], uint3
         path[base] = '/';
         strcpy(path + base + 1, n->name);
         if (n->type == NODE_DIR) {
+            if (c->opts->overwrite)
+                clear_non_dir(path);
             if (mkdir(path, 0700) != 0 && !(errno == EEXIST && c->opts->overwrite)) {
                 report(c, path, strerror(errno));
             } else {
