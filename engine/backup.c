@@ -16,6 +16,7 @@
 
 #include "../store/fsutil.h"
 #include "chunker.h"
+#include "pool.h"
 #include "snaplist.h"
 #include "tree.h"
 #include "treestore.h"
@@ -73,17 +74,9 @@ typedef struct bk_ctx {
 
 /* ---- the worker side ---- */
 
-typedef struct bk_worker {
-    bk_ctx *c;
-    store_worker *w;
-    pthread_t thread;
-    int started;
-} bk_worker;
-
-static void *worker_main(void *arg)
+static void worker_main(void *ctx, store_worker *w)
 {
-    bk_worker *const bw = arg;
-    bk_ctx *const c = bw->c;
+    bk_ctx *const c = ctx;
     for (;;) {
         pthread_mutex_lock(&c->mu);
         while (!c->queue_head && !c->stop)
@@ -104,7 +97,7 @@ static void *worker_main(void *arg)
         uint64_t stored = 0;
         if (!skip) {
             store_chunk_id(c->s, job->data, job->len, job->slot);
-            rc = store_put_chunk(c->s, bw->w, job->slot, job->data, job->len, 0, &added, &stored);
+            rc = store_put_chunk(c->s, w, job->slot, job->data, job->len, 0, &added, &stored);
         }
 
         pthread_mutex_lock(&c->mu);
@@ -123,7 +116,6 @@ static void *worker_main(void *arg)
         pthread_cond_broadcast(&c->done_cv);
         pthread_mutex_unlock(&c->mu);
     }
-    return NULL;
 }
 
 /* A free job buffer, waiting for one if all are in flight. */
@@ -627,12 +619,6 @@ static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
 
 /* ---- the whole run ---- */
 
-static int cpu_count(void)
-{
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
-}
-
 static cairn_err write_snapshot(bk_ctx *c, const char *abs_source, const char *chain,
                                 const snapshot *parent, const struct stat *root_st)
 {
@@ -709,8 +695,7 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     tree old_root;
     char abs_source[PATH_MAX], *chain = NULL;
     struct stat root_st;
-    bk_worker *workers = NULL;
-    int nworkers = opts->threads > 0 ? opts->threads : cpu_count();
+    pool *workers = NULL;
     int rootfd = -1;
     const snapshot *parent = NULL;
     cairn_err rc;
@@ -773,23 +758,13 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
             tree_init(&old_root); /* unreadable parent: everything is read again */
     }
 
-    c.jobs_max = nworkers * JOBS_PER_WORKER;
-    workers = calloc((size_t)nworkers, sizeof *workers);
-    if (!workers) {
-        rc = err_set(CAIRN_ENOMEM, "out of memory");
+    c.jobs_max =
+        (opts->threads > 0 ? opts->threads : (int)sysconf(_SC_NPROCESSORS_ONLN)) * JOBS_PER_WORKER;
+    if (c.jobs_max < JOBS_PER_WORKER)
+        c.jobs_max = JOBS_PER_WORKER;
+    rc = pool_start(s, opts->threads, worker_main, &c, &workers);
+    if (rc)
         goto done;
-    }
-    for (int i = 0; i < nworkers; i++) {
-        workers[i].c = &c;
-        rc = store_worker_new(s, &workers[i].w);
-        if (rc)
-            goto stop;
-        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-            rc = err_set(CAIRN_ENOMEM, "cannot start a worker thread");
-            goto stop;
-        }
-        workers[i].started = 1;
-    }
 
     bk_dir *const root = calloc(1, sizeof *root);
     if (!root) {
@@ -805,9 +780,7 @@ stop:
     c.stop = 1;
     pthread_cond_broadcast(&c.work_cv);
     pthread_mutex_unlock(&c.mu);
-    for (int i = 0; i < nworkers; i++)
-        if (workers && workers[i].started)
-            pthread_join(workers[i].thread, NULL);
+    pool_join(workers);
     if (!rc)
         rc = worker_error(&c);
     if (!rc)
@@ -827,10 +800,6 @@ done:
         free(j->data);
         free(j);
     }
-    if (workers)
-        for (int i = 0; i < nworkers; i++)
-            store_worker_free(workers[i].w);
-    free(workers);
     free(c.root);
     free(c.rbuf);
     free(chain);

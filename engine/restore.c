@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../store/fsutil.h"
+#include "pool.h"
 #include "tree.h"
 #include "treestore.h"
 
@@ -131,17 +132,9 @@ static void file_free(rs_file *f)
     free(f);
 }
 
-typedef struct rs_worker {
-    rs_ctx *c;
-    store_worker *w;
-    pthread_t thread;
-    int started;
-} rs_worker;
-
-static void *worker_main(void *arg)
+static void worker_main(void *ctx, store_worker *w)
 {
-    rs_worker *const rw = arg;
-    rs_ctx *const c = rw->c;
+    rs_ctx *const c = ctx;
     cbuf buf;
     cbuf_init(&buf);
     for (;;) {
@@ -160,7 +153,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         if (!f)
             break;
-        const cairn_err rc = skip ? CAIRN_OK : restore_file(c, rw->w, &buf, f);
+        const cairn_err rc = skip ? CAIRN_OK : restore_file(c, w, &buf, f);
         if (rc) {
             pthread_mutex_lock(&c->mu);
             if (!c->failed) {
@@ -172,7 +165,6 @@ static void *worker_main(void *arg)
         file_free(f);
     }
     cbuf_free(&buf);
-    return NULL;
 }
 
 static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
@@ -280,12 +272,6 @@ static cairn_err walk(rs_ctx *c, char *path, const uint8_t (*ids)[ID_LEN], uint3
     return rc;
 }
 
-static int cpu_count(void)
-{
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
-}
-
 static cairn_err prepare_target(const restore_opts *o)
 {
     struct stat st;
@@ -318,8 +304,7 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
 {
     rs_ctx c;
     char path[PATH_MAX];
-    const int nworkers = opts->threads > 0 ? opts->threads : cpu_count();
-    rs_worker *workers = NULL;
+    pool *workers = NULL;
     cairn_err rc;
     memset(&c, 0, sizeof c);
     memset(result, 0, sizeof *result);
@@ -338,31 +323,15 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
     rc = store_worker_new(s, &c.main_worker);
     if (rc)
         goto done;
-    workers = calloc((size_t)nworkers, sizeof *workers);
-    if (!workers) {
-        rc = err_set(CAIRN_ENOMEM, "out of memory");
+    rc = pool_start(s, opts->threads, worker_main, &c, &workers);
+    if (rc)
         goto done;
-    }
-    for (int i = 0; i < nworkers; i++) {
-        workers[i].c = &c;
-        rc = store_worker_new(s, &workers[i].w);
-        if (rc)
-            break;
-        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-            rc = err_set(CAIRN_ENOMEM, "cannot start a worker thread");
-            break;
-        }
-        workers[i].started = 1;
-    }
-    if (!rc)
-        rc = walk(&c, path, (const uint8_t(*)[ID_LEN])snap->tree, snap->ntree);
+    rc = walk(&c, path, (const uint8_t(*)[ID_LEN])snap->tree, snap->ntree);
     pthread_mutex_lock(&c.mu);
     c.done_walking = 1;
     pthread_cond_broadcast(&c.cv);
     pthread_mutex_unlock(&c.mu);
-    for (int i = 0; i < nworkers; i++)
-        if (workers[i].started)
-            pthread_join(workers[i].thread, NULL);
+    pool_join(workers);
     if (!rc && c.failed)
         rc = err_set(c.failed, "%s", c.failed_msg);
     if (!rc) {
@@ -386,10 +355,6 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
         rc = err_set(CAIRN_EPARTIAL, "%llu item(s) could not be restored",
                      (unsigned long long)result->failed);
 done:
-    if (workers)
-        for (int i = 0; i < nworkers; i++)
-            store_worker_free(workers[i].w);
-    free(workers);
     while (c.head) {
         rs_file *const f = c.head;
         c.head = f->next;
