@@ -8,7 +8,6 @@
  * - keybag header and class fields: Apple Platform Security, "keybag". */
 #include "iosenc.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +18,15 @@
 #include <sodium.h>
 
 enum {
-    KEYBAG_MAX = 64 * 1024, /* real ones are about 1.5 KB */
+    KEYBAG_MAX = 64 * 1024, /* 31 classes fit in under 3 KB */
     ITEM_HEAD = 8,          /* 4-byte tag, 4-byte big-endian length */
-    SALT_MIN = 8,
+    SALT_MIN = 8,           /* iOS writes 20-byte SALT and DPSL; allow some room, not any size */
     SALT_MAX = 64,
     BLOB_MAX = 256,      /* HMCK, PBKY: opaque, never interpreted */
     PASSWORD_MAX = 4096, /* anything longer is a mistake, not a password */
     WRAP_BLOCK = 8,      /* the key-wrap cipher's block: EVP wants that much slack */
-    VERS_DPSL = 4,       /* Apple: keybag version 4 since iOS 12; the DPSL stage needs >= 4 */
-    VERS_OLD = 3,        /* keybags without the DPSL stage */
+    VERS_DPSL = 4,       /* written with a DPSL stage (Apple: keybags are version 4 since iOS 12) */
+    VERS_OLD = 3,        /* written without one, as before iOS 10.2 */
     TYPE_BACKUP = 1,
     TYPE_MAX = 3,
     DPWT_DEFAULT = 1,
@@ -760,6 +759,9 @@ cairn_err iosenc_new_keybag(const char *password, size_t password_len, const ios
         goto fail;
     }
     rnd(rctx, keys->uuid, IOSENC_UUID_LEN);
+    /* Real keybags carry a 40-byte HMCK whose use is not public; a random
+     * key wrapped under the password key is what unlock and rewrap expect
+     * of one that the password opens. */
     rnd(rctx, keys->hmck, IOSENC_KEY_LEN);
     keys->has_hmck = 1;
     if ((rc = new_password_key(password, password_len, params, rnd, rctx, &s, pk)) != CAIRN_OK)

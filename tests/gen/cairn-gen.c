@@ -15,7 +15,11 @@ enum { EXIT_USAGE = 2, MAX_SIZE_MB = 1024 * 1024 };
 static const char usage_text[] =
     "usage: cairn-gen device DIR [--seed N] [--size-mb M] [--udid UDID] [--name NAME]\n"
     "                            [--product TYPE] [--ios VERSION] [--date UNIX_SECONDS]\n"
-    "       cairn-gen mutate DIR [--seed N] [--day D] [--changes FILE]\n"
+    "                            [--encrypt PASSWORD [--kdf-iter N] [--kdf-dpic N]]\n"
+    "       cairn-gen mutate DIR [--seed N] [--day D] [--changes FILE] [--encrypt PASSWORD]\n"
+    "       cairn-gen changepw DIR --old PASSWORD --new PASSWORD [--seed N] [--kdf-iter N]\n"
+    "                              [--kdf-dpic N]\n"
+    "       cairn-gen decrypt DIR --to OUT [--password PASSWORD]\n"
     "       cairn-gen folder DIR [--seed N] [--size-mb M] [--date UNIX_SECONDS]\n"
     "       cairn-gen edit DIR [--seed N]\n";
 
@@ -27,8 +31,10 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"device", " seed size-mb udid name product ios date ", gen_device},
-    {"mutate", " seed day changes ", gen_mutate},
+    {"device", " seed size-mb udid name product ios date encrypt kdf-iter kdf-dpic ", gen_device},
+    {"mutate", " seed day changes encrypt ", gen_mutate},
+    {"changepw", " seed old new kdf-iter kdf-dpic ", gen_changepw},
+    {"decrypt", " to password ", gen_decrypt},
     {"folder", " seed size-mb date ", gen_folder},
     {"edit", " seed ", gen_edit},
 };
@@ -86,17 +92,27 @@ static int set_option(gen_opts *o, const char *opt, const char *val)
         return parse_u64(val, MAX_SIZE_MB, &o->size_mb) || o->size_mb == 0;
     if (strcmp(opt, "day") == 0)
         return parse_u64(val, 100000, &o->day);
+    /* iOS uses 10,000 and 10,000,000: seconds per backup, too slow for tests */
+    if (strcmp(opt, "kdf-iter") == 0)
+        return parse_u64(val, 10000000, &o->kdf_iter) || o->kdf_iter == 0;
+    if (strcmp(opt, "kdf-dpic") == 0)
+        return parse_u64(val, 100000000, &o->kdf_dpic);
     if (strcmp(opt, "date") == 0) {
         /* plist dates are 32-bit seconds from 2001. */
         const int bad = parse_u64(val, 0x7fffffffULL + GEN_MAC_EPOCH, &v) || v < GEN_MAC_EPOCH;
         o->date = (int64_t)v;
         return bad;
     }
-    const char **const dst = strcmp(opt, "udid") == 0      ? &o->udid
-                             : strcmp(opt, "name") == 0    ? &o->name
-                             : strcmp(opt, "product") == 0 ? &o->product
-                             : strcmp(opt, "ios") == 0     ? &o->ios
-                                                           : &o->changes;
+    const char **const dst = strcmp(opt, "udid") == 0       ? &o->udid
+                             : strcmp(opt, "name") == 0     ? &o->name
+                             : strcmp(opt, "product") == 0  ? &o->product
+                             : strcmp(opt, "ios") == 0      ? &o->ios
+                             : strcmp(opt, "encrypt") == 0  ? &o->encrypt
+                             : strcmp(opt, "old") == 0      ? &o->old_pw
+                             : strcmp(opt, "new") == 0      ? &o->new_pw
+                             : strcmp(opt, "password") == 0 ? &o->password
+                             : strcmp(opt, "to") == 0       ? &o->to
+                                                            : &o->changes;
     *dst = val;
     if (dst == &o->udid && !valid_udid(val))
         return -1;
@@ -155,6 +171,8 @@ int main(int argc, char **argv)
         .name = "Cairn Test iPhone",
         .product = "iPhone15,2",
         .ios = "17.5",
+        .kdf_iter = 1000,
+        .kdf_dpic = 1000,
     };
     const char *dir = NULL;
     const int rc = parse_args(c, argc, argv, &dir, &o);

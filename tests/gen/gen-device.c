@@ -78,9 +78,12 @@ static int encode_row(const gen_row *row, uint64_t seed, char **blob, size_t *bl
         .birth = row->birth,
         .ctime = row->mtime,
         .inode = 100000 + rng_below(&r, 90000000),
-        .protection_class = row->flags == MB_FILE ? PROTECTION_DEFAULT : 0,
+        .protection_class = row->flags != MB_FILE   ? 0
+                            : row->protection_class ? row->protection_class
+                                                    : PROTECTION_DEFAULT,
         .xattr_plist = xattr,
         .xattr_len = xattr_len,
+        .encryption_key = row->encryption_key,
     };
     const int rc = gen_mbfile_archive(&f, blob, blob_len);
     free(xattr);
@@ -167,6 +170,7 @@ typedef struct entry {
     entry_kind kind;
     int sub; /* media kind, database kind, or "binary plist" */
     size_t order;
+    uint8_t key[44]; /* EncryptionKey, encrypted backups only */
 } entry;
 
 typedef struct plan {
@@ -701,7 +705,19 @@ static int write_content(const char *path, entry *e, uint64_t seed, int64_t now)
     return gen_set_meta(path, 0644, e->row.mtime);
 }
 
-static int write_entry(const char *dir, entry *e, uint64_t seed, int64_t now, tally *t)
+/* Encrypts a written content file in place; the row keeps its plaintext size. */
+static int seal_entry(const char *path, entry *e, uint64_t seed, gen_crypt *crypt)
+{
+    const unsigned cls = gen_crypt_class(e->row.file_id);
+    if (gen_crypt_seal_new(crypt, path, e->row.file_id, seed, cls, e->key))
+        return -1;
+    e->row.protection_class = cls;
+    e->row.encryption_key = e->key;
+    return gen_set_meta(path, 0644, e->row.mtime);
+}
+
+static int write_entry(const char *dir, entry *e, uint64_t seed, int64_t now, tally *t,
+                       gen_crypt *crypt)
 {
     if (e->kind == E_DIR || e->kind == E_LINK) {
         t->dirs += e->kind == E_DIR;
@@ -712,6 +728,8 @@ static int write_entry(const char *dir, entry *e, uint64_t seed, int64_t now, ta
     char *const path = gen_content_path(dir, e->row.file_id);
     int rc = -1;
     if (!sub || !path || gen_mkdir_p(sub, 0755) || write_content(path, e, seed, now))
+        goto fail;
+    if (crypt && seal_entry(path, e, seed, crypt))
         goto fail;
     t->files++;
     if (e->kind == E_MEDIA)
@@ -748,7 +766,8 @@ static int manifest_exec(const char *path, sqlite3 *db, const char *sql)
     return 0;
 }
 
-static int write_rows(const char *dir, plan *p, uint64_t seed, int64_t now, tally *t)
+static int write_rows(const char *dir, plan *p, uint64_t seed, int64_t now, tally *t,
+                      gen_crypt *crypt)
 {
     char *const db_path = gen_strf("%s/Manifest.db", dir);
     if (!db_path)
@@ -766,7 +785,7 @@ static int write_rows(const char *dir, plan *p, uint64_t seed, int64_t now, tall
     if (!(ins = gen_manifest_insert_stmt(db_path, db)))
         goto fail;
     for (size_t i = 0; i < p->n; i++) {
-        if (write_entry(dir, &p->e[i], seed, now, t) ||
+        if (write_entry(dir, &p->e[i], seed, now, t, crypt) ||
             gen_manifest_put(db_path, db, ins, &p->e[i].row, seed))
             goto fail;
     }
@@ -779,6 +798,8 @@ fail:
         gen_err(db_path, "cannot close database: %s", sqlite3_errmsg(db));
         rc = -1;
     }
+    if (rc == 0 && crypt)
+        rc = gen_crypt_seal_manifest(crypt, db_path, db_path);
     if (rc == 0)
         rc = gen_set_meta(db_path, 0644, now);
     free(db_path);
@@ -863,10 +884,13 @@ static plist_t lockdown(const device *d)
     return l;
 }
 
-static int write_manifest_plist(const char *dir, const device *d, int64_t now, gen_rng *r)
+static int write_manifest_plist(const char *dir, const device *d, int64_t now, gen_rng *r,
+                                const gen_crypt *crypt)
 {
     plist_t const p = plist_new_dict();
     plist_dict_set_item(p, "IsEncrypted", plist_new_bool(0));
+    if (crypt)
+        gen_crypt_manifest_items(crypt, p);
     plist_dict_set_item(p, "Version", plist_new_string("10.0"));
     plist_dict_set_item(p, "Date", gen_plist_date(now));
     plist_dict_set_item(p, "SystemDomainsVersion", plist_new_string("24.0"));
@@ -898,21 +922,28 @@ int gen_device(const char *dir, const gen_opts *o)
     device d;
     plan p = {.now = o->date};
     tally t = {0};
+    gen_crypt *crypt = NULL;
     int rc = -1;
     rng_init(&p.r, o->seed, 0x91a7);
     if (device_init(&d, o))
+        goto fail;
+    /* keys come from a stream of their own: the plan, and so the plaintext,
+     * is the same with and without encryption */
+    if (o->encrypt &&
+        gen_crypt_create(o->encrypt, (uint32_t)o->kdf_iter, (uint32_t)o->kdf_dpic, o->seed, &crypt))
         goto fail;
     if (gen_make_fresh_dir(dir) || make_plan(&p, &d, o))
         goto fail;
     gen_rng meta;
     rng_init(&meta, o->seed, 0x3e7a);
-    if (write_rows(dir, &p, o->seed, o->date, &t) || write_info(dir, &d, o->date) ||
-        write_manifest_plist(dir, &d, o->date, &meta) || gen_write_status(dir, o->date, &meta) ||
-        gen_fix_dir_times(dir, o->date))
+    if (write_rows(dir, &p, o->seed, o->date, &t, crypt) || write_info(dir, &d, o->date) ||
+        write_manifest_plist(dir, &d, o->date, &meta, crypt) ||
+        gen_write_status(dir, o->date, &meta) || gen_fix_dir_times(dir, o->date))
         goto fail;
     print_tally(dir, &t);
     rc = 0;
 fail:
+    gen_crypt_free(crypt);
     plan_free(&p);
     device_free(&d);
     return rc;

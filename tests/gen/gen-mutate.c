@@ -6,11 +6,18 @@
  * PRNG keyed by (seed, day) and walks rows in fileID order, so equal state,
  * seed and day give an identical result.  The exact logical change list
  * (regular files only; directories and symlinks never change) can be written
- * for tests to compare against. */
+ * for tests to compare against.
+ *
+ * An encrypted backup (--encrypt PASSWORD) keeps its keybag: Manifest.db is
+ * decrypted to a scratch copy for the day's edits, each file that changes is
+ * decrypted next to itself, changed and encrypted again under its own key,
+ * and new files get new keys.  The day's plaintext is the same as for a
+ * plain backup made with the same options. */
 #define _XOPEN_SOURCE 700
 
 #include "gen.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +34,8 @@ typedef struct mrow {
     unsigned flags;
     uint64_t size;
     role role;
-    int taken; /* already deleted or changed today */
+    int taken;       /* already deleted or changed today */
+    uint8_t key[44]; /* EncryptionKey, encrypted backups only */
 } mrow;
 
 typedef struct changes {
@@ -37,7 +45,9 @@ typedef struct changes {
 
 typedef struct day {
     const char *dir;
-    char *db_path;
+    char *db_path;  /* Manifest.db */
+    char *sql_path; /* the plaintext copy edited, for encrypted backups */
+    gen_crypt *crypt;
     sqlite3 *db;
     sqlite3_stmt *ins;
     mrow *rows;
@@ -57,12 +67,14 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Sizes are plaintext sizes: for encrypted backups the record's (the
+ * content file is bigger by its padding). */
 static int classify(const day *d, mrow *row)
 {
     if (row->flags != MB_FILE)
         return 0;
     char *const path = gen_content_path(d->dir, row->file_id);
-    if (!path || gen_file_size(path, &row->size)) {
+    if (!path || (!d->crypt && gen_file_size(path, &row->size))) {
         free(path);
         return -1;
     }
@@ -71,7 +83,7 @@ static int classify(const day *d, mrow *row)
         row->role = R_PLIST;
     } else if (ends_with(row->path, ".db") || ends_with(row->path, ".sqlite") ||
                ends_with(row->path, ".sqlitedb") || ends_with(row->path, ".storedata")) {
-        rc = gen_is_sqlite(path);
+        rc = d->crypt ? gen_crypt_is_sqlite(d->crypt, path, row->key) : gen_is_sqlite(path);
         row->role = rc == 1 ? R_DB : R_OTHER;
         rc = rc < 0 ? -1 : 0;
     }
@@ -102,15 +114,26 @@ static int add_row(day *d, sqlite3_stmt *st, size_t *cap)
     d->nrows++;
     if (!row->domain || !row->path)
         return -1;
+    if (d->crypt && row->flags == MB_FILE) {
+        gen_mbfile_info info;
+        if (gen_mbfile_read(sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4), &info))
+            return -1;
+        const int has_key = info.has_key;
+        row->size = info.size;
+        memcpy(row->key, info.key, sizeof row->key);
+        gen_mbfile_info_clear(&info);
+        if (!has_key)
+            return gen_err(d->db_path, "%s-%s has no EncryptionKey", domain, path);
+    }
     return classify(d, row);
 }
 
 static int load_rows(day *d)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(d->db,
-                           "SELECT fileID, domain, relativePath, flags FROM Files ORDER BY fileID",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            d->db, "SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY fileID",
+            -1, &st, NULL) != SQLITE_OK)
         return gen_err(d->db_path, "cannot read Files: %s", sqlite3_errmsg(d->db));
     size_t cap = 0;
     int rc = 0;
@@ -246,30 +269,76 @@ fail:
     return rc;
 }
 
-/* Records a content change: file mtime, MBFile Size/LastModified, list line. */
-static int commit_modified(day *d, mrow *row, const char *path)
+/* Records a content change of size plaintext bytes: file mtime, MBFile
+ * Size/LastModified, list line. */
+static int commit_modified(day *d, mrow *row, uint64_t size)
 {
     const int64_t mtime = d->now - (int64_t)rng_below(&d->r, GEN_DAY / 2);
+    char *const path = gen_content_path(d->dir, row->file_id);
     char *old = NULL;
     char *blob = NULL;
     size_t old_len = 0;
     size_t len = 0;
     int rc = -1;
-    if (gen_file_size(path, &row->size) || gen_set_meta(path, 0644, mtime) ||
-        read_blob(d, row, &old, &old_len) ||
+    row->size = size;
+    if (!path || gen_set_meta(path, 0644, mtime) || read_blob(d, row, &old, &old_len) ||
         gen_mbfile_update(old, old_len, row->size, mtime, &blob, &len) ||
         row_sql(d, "UPDATE Files SET file=?2 WHERE fileID=?1", row, blob, len))
         goto fail;
     row->taken = 1;
     rc = note_change(d, 'M', row->domain, row->path, row->size);
 fail:
+    free(path);
     free(old);
     free(blob);
     return rc;
 }
 
-static int insert_new(day *d, const gen_row *row, const char *path)
+/* The plaintext of a row to change: its content file, or for encrypted
+ * backups a decrypted copy next to it. */
+static int work_open(day *d, const mrow *row, char **work)
 {
+    char *const path = gen_content_path(d->dir, row->file_id);
+    *work = NULL;
+    if (!path || !d->crypt) {
+        *work = path;
+        return path ? 0 : -1;
+    }
+    int rc = -1;
+    if ((*work = gen_strf("%s.plain", path)) != NULL)
+        rc = gen_crypt_unseal(d->crypt, path, *work, row->key, NULL);
+    free(path);
+    return rc;
+}
+
+/* Ends work_open: for encrypted backups, encrypts the copy over the content
+ * file if it changed, and removes it.  Frees work. */
+static int work_close(day *d, const mrow *row, char *work, int changed)
+{
+    int rc = 0;
+    if (d->crypt && work) {
+        char *const path = gen_content_path(d->dir, row->file_id);
+        rc = !path || (changed && gen_crypt_seal(d->crypt, work, path, row->key)) ? -1 : 0;
+        if (unlink(work) != 0 && errno != ENOENT && rc == 0)
+            rc = gen_errno(work, "cannot remove");
+        free(path);
+    }
+    free(work);
+    return rc;
+}
+
+/* Adds a new file whose plaintext is at path (encrypting it in place with a
+ * new key for encrypted backups). */
+static int insert_new(day *d, gen_row *row, const char *path)
+{
+    uint8_t key[44];
+    if (d->crypt) {
+        row->protection_class = gen_crypt_class(row->file_id);
+        if (gen_crypt_seal_new(d->crypt, path, row->file_id, d->seed ^ (uint64_t)d->now,
+                               row->protection_class, key))
+            return -1;
+        row->encryption_key = key;
+    }
     if (gen_set_meta(path, 0644, row->mtime) ||
         gen_manifest_put(d->db_path, d->db, d->ins, row, d->seed ^ (uint64_t)d->now))
         return -1;
@@ -299,29 +368,37 @@ fail:
 
 static int rewrite_small(day *d, mrow *row)
 {
-    char *const path = gen_content_path(d->dir, row->file_id);
-    if (!path)
-        return -1;
+    char *work = NULL;
     int changed = 0;
-    int rc = gen_prefs_touch(path, &d->r, d->now, &changed);
+    uint64_t size = 0;
+    int rc = work_open(d, row, &work);
+    if (rc == 0)
+        rc = gen_prefs_touch(work, &d->r, d->now, &changed);
+    if (rc == 0 && changed)
+        rc = gen_file_size(work, &size);
+    if (work_close(d, row, work, rc == 0 && changed))
+        rc = -1;
     /* Identical bytes are no change, and must not show up as one. */
     if (rc == 0 && changed)
-        rc = commit_modified(d, row, path);
+        rc = commit_modified(d, row, size);
     row->taken = 1;
-    free(path);
     return rc;
 }
 
 static int use_database(day *d, mrow *row)
 {
-    char *const path = gen_content_path(d->dir, row->file_id);
-    if (!path)
-        return -1;
+    char *work = NULL;
+    uint64_t size = 0;
     const uint64_t growth = row->size * rng_range(&d->r, 2, 6) / 1000;
-    int rc = gen_db_mutate(path, growth, &d->r, d->now);
+    int rc = work_open(d, row, &work);
     if (rc == 0)
-        rc = commit_modified(d, row, path);
-    free(path);
+        rc = gen_db_mutate(work, growth, &d->r, d->now);
+    if (rc == 0)
+        rc = gen_file_size(work, &size);
+    if (work_close(d, row, work, rc == 0))
+        rc = -1;
+    if (rc == 0)
+        rc = commit_modified(d, row, size);
     return rc;
 }
 
@@ -553,13 +630,27 @@ static int update_top_plists(day *d)
 
 /* ---- driver ---- */
 
-static int open_manifest(day *d)
+static int open_manifest(day *d, const char *password)
 {
+    int encrypted = 0;
     if (!(d->db_path = gen_strf("%s/Manifest.db", d->dir)))
         return -1;
     if (!gen_path_exists(d->db_path))
         return gen_err(d->db_path, "missing: not a backup folder");
-    if (sqlite3_open_v2(d->db_path, &d->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    if (gen_backup_encrypted(d->dir, &encrypted))
+        return -1;
+    if (encrypted && !password)
+        return gen_err(d->dir, "backup is encrypted: give --encrypt PASSWORD");
+    if (!encrypted && password)
+        return gen_err(d->dir, "backup is not encrypted: leave out --encrypt");
+    if (encrypted) {
+        if (!(d->sql_path = gen_strf("%s/.cairn-gen-Manifest.db", d->dir)) ||
+            gen_crypt_open(d->dir, password, &d->crypt) ||
+            gen_crypt_unseal_manifest(d->crypt, d->db_path, d->sql_path))
+            return -1;
+    }
+    const char *const sql = d->sql_path ? d->sql_path : d->db_path;
+    if (sqlite3_open_v2(sql, &d->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         return gen_err(d->db_path, "cannot open: %s",
                        d->db ? sqlite3_errmsg(d->db) : "out of memory");
     if (exec_sql(d, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=OFF;"))
@@ -568,19 +659,31 @@ static int open_manifest(day *d)
     return d->ins ? 0 : -1;
 }
 
-static int close_manifest(day *d)
+/* Closes Manifest.db; with commit, an encrypted backup's edited copy is
+ * encrypted over Manifest.db.  The copy is removed either way. */
+static int close_manifest(day *d, int commit)
 {
+    int rc = 0;
     sqlite3_finalize(d->ins);
     d->ins = NULL;
     if (d->db && sqlite3_close(d->db) != SQLITE_OK)
         return gen_err(d->db_path, "cannot close: %s", sqlite3_errmsg(d->db));
     d->db = NULL;
-    return 0;
+    if (d->sql_path) {
+        if (commit)
+            rc = gen_crypt_seal_manifest(d->crypt, d->sql_path, d->db_path);
+        if (unlink(d->sql_path) != 0 && errno != ENOENT && rc == 0)
+            rc = gen_errno(d->sql_path, "cannot remove");
+        free(d->sql_path);
+        d->sql_path = NULL;
+    }
+    return rc;
 }
 
 static void day_free(day *d)
 {
-    close_manifest(d);
+    close_manifest(d, 0);
+    gen_crypt_free(d->crypt);
     for (size_t i = 0; i < d->nrows; i++) {
         free(d->rows[i].domain);
         free(d->rows[i].path);
@@ -598,12 +701,12 @@ int gen_mutate(const char *dir, const gen_opts *o)
     int64_t prev = 0;
     int rc = -1;
     rng_init(&d.r, o->seed, 0xda70000 + o->day);
-    if (open_manifest(&d) || read_status_date(dir, &prev))
+    if (open_manifest(&d, o->encrypt) || read_status_date(dir, &prev))
         goto fail;
     d.now = prev + GEN_DAY;
     if (load_rows(&d) || exec_sql(&d, "BEGIN") || run_events(&d) || exec_sql(&d, "COMMIT"))
         goto fail;
-    if (close_manifest(&d) || gen_set_meta(d.db_path, 0644, d.now) || update_top_plists(&d) ||
+    if (close_manifest(&d, 1) || gen_set_meta(d.db_path, 0644, d.now) || update_top_plists(&d) ||
         gen_fix_dir_times(dir, d.now))
         goto fail;
     if (o->changes && write_changes(&d, o->changes))

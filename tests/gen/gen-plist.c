@@ -67,6 +67,19 @@ static plist_t mbfile_class(void)
     return cls;
 }
 
+/* EncryptionKey is archived as an NSMutableData object: {NS.data, $class}. */
+static plist_t nsdata_class(void)
+{
+    plist_t const cls = plist_new_dict();
+    plist_t const classes = plist_new_array();
+    plist_array_append_item(classes, plist_new_string("NSMutableData"));
+    plist_array_append_item(classes, plist_new_string("NSData"));
+    plist_array_append_item(classes, plist_new_string("NSObject"));
+    plist_dict_set_item(cls, "$classes", classes);
+    plist_dict_set_item(cls, "$classname", plist_new_string("NSMutableData"));
+    return cls;
+}
+
 /* The MBFile object itself; objects referenced by UID are appended to objs in
  * the order MobileBackup's encodeWithCoder: encodes them. */
 static plist_t mbfile_object(const gen_mbfile *f, plist_t objs)
@@ -92,6 +105,15 @@ static plist_t mbfile_object(const gen_mbfile *f, plist_t objs)
     if (f->xattr_plist) {
         plist_dict_set_item(d, "ExtendedAttributes", plist_new_uid(next++));
         plist_array_append_item(objs, plist_new_data(f->xattr_plist, f->xattr_len));
+    }
+    if (f->encryption_key) {
+        plist_t const key = plist_new_dict();
+        plist_dict_set_item(key, "NS.data", plist_new_data((const char *)f->encryption_key, 44));
+        plist_dict_set_item(key, "$class", plist_new_uid(next + 1));
+        plist_dict_set_item(d, "EncryptionKey", plist_new_uid(next));
+        plist_array_append_item(objs, key);
+        plist_array_append_item(objs, nsdata_class());
+        next += 2;
     }
     plist_dict_set_item(d, "Flags", plist_new_uint(0));
     plist_dict_set_item(d, "$class", plist_new_uid(next));
@@ -175,6 +197,81 @@ int gen_mbfile_update(const void *in, size_t in_len, uint64_t size, int64_t mtim
     plist_dict_set_item(obj, "LastStatusChange", plist_new_uint((uint64_t)mtime));
     rc = gen_plist_bin(archive, "Manifest.db", out, out_len);
 fail:
+    plist_free(archive);
+    return rc;
+}
+
+/* The object a UID names, or the node itself when it is not a UID. */
+static plist_t deref(plist_t archive, plist_t node)
+{
+    if (!node || plist_get_node_type(node) != PLIST_UID)
+        return node;
+    plist_t const objs = plist_dict_get_item(archive, "$objects");
+    uint64_t idx = 0;
+    plist_get_uid_val(node, &idx);
+    if (!objs || idx >= plist_array_get_size(objs))
+        return NULL;
+    return plist_array_get_item(objs, (uint32_t)idx);
+}
+
+static uint64_t uint_item(plist_t dict, const char *key)
+{
+    plist_t const v = plist_dict_get_item(dict, key);
+    uint64_t n = 0;
+    if (v && plist_get_node_type(v) == PLIST_UINT)
+        plist_get_uint_val(v, &n);
+    return n;
+}
+
+void gen_mbfile_info_clear(gen_mbfile_info *info)
+{
+    free(info->target);
+    memset(info, 0, sizeof *info);
+}
+
+int gen_mbfile_read(const void *in, size_t in_len, gen_mbfile_info *out)
+{
+    memset(out, 0, sizeof *out);
+    plist_t archive = NULL;
+    if (!in || in_len > UINT32_MAX)
+        return gen_err("Manifest.db", "missing or oversized file record");
+    plist_from_memory(in, (uint32_t)in_len, &archive);
+    if (!archive)
+        return gen_err("Manifest.db", "file record is not a plist");
+    int rc = -1;
+    plist_t const obj = archive_root_object(archive);
+    if (!obj) {
+        gen_err("Manifest.db", "file record has no MBFile root object");
+        goto fail;
+    }
+    out->size = uint_item(obj, "Size");
+    out->mtime = (int64_t)uint_item(obj, "LastModified");
+    out->protection_class = (unsigned)uint_item(obj, "ProtectionClass");
+    plist_t const target = deref(archive, plist_dict_get_item(obj, "Target"));
+    if (target && plist_get_node_type(target) == PLIST_STRING)
+        plist_get_string_val(target, &out->target);
+    plist_t key = deref(archive, plist_dict_get_item(obj, "EncryptionKey"));
+    if (key && plist_get_node_type(key) == PLIST_DICT)
+        key = plist_dict_get_item(key, "NS.data");
+    if (key) {
+        char *data = NULL;
+        uint64_t n = 0;
+        if (plist_get_node_type(key) == PLIST_DATA)
+            plist_get_data_val(key, &data, &n);
+        if (!data || n != sizeof out->key) {
+            free(data);
+            gen_err("Manifest.db", "EncryptionKey of %s is not %zu bytes of data",
+                    out->target ? out->target : "a file", sizeof out->key);
+            goto fail;
+        }
+        memcpy(out->key, data, sizeof out->key);
+        out->has_key = 1;
+        free(data);
+    }
+    rc = 0;
+fail:
+    if (rc)
+        gen_mbfile_info_clear(out);
     plist_free(archive);
     return rc;
 }

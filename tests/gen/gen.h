@@ -135,7 +135,18 @@ typedef struct gen_mbfile {
     unsigned protection_class;
     const void *xattr_plist; /* binary plist of xattrs, or NULL */
     size_t xattr_len;
+    const uint8_t *encryption_key; /* encrypted backups: 44 bytes (class, wrapped key), else NULL */
 } gen_mbfile;
+
+/* What the readers of an archived MBFile need back (gen_mbfile_read). */
+typedef struct gen_mbfile_info {
+    uint64_t size;
+    int64_t mtime;
+    unsigned protection_class;
+    char *target; /* malloc'd, NULL if none */
+    int has_key;
+    uint8_t key[44]; /* EncryptionKey when has_key */
+} gen_mbfile_info;
 
 int gen_write_plist(const char *path, plist_t p, int binary);
 int gen_read_plist(const char *path, plist_t *out, int *binary);
@@ -147,6 +158,10 @@ int gen_mbfile_archive(const gen_mbfile *f, char **out, size_t *len);
  * following the archive's UIDs rather than assuming positions. */
 int gen_mbfile_update(const void *in, size_t in_len, uint64_t size, int64_t mtime, char **out,
                       size_t *out_len);
+/* Decodes Size, LastModified, ProtectionClass, Target and EncryptionKey of an
+ * archived MBFile (following UIDs); free with gen_mbfile_info_clear. */
+int gen_mbfile_read(const void *in, size_t in_len, gen_mbfile_info *out);
+void gen_mbfile_info_clear(gen_mbfile_info *info);
 /* A small preferences-style plist; binary or XML as asked. */
 int gen_prefs_plist(const char *path, gen_rng *r, size_t approx, int binary, int64_t now);
 /* Changes a few values of an existing plist (always "LastUpdate" to now),
@@ -192,7 +207,9 @@ typedef struct gen_row {
     uint64_t size;
     int64_t mtime;
     int64_t birth;
-    int is_photo; /* carries Photos' xattrs */
+    int is_photo;                  /* carries Photos' xattrs */
+    unsigned protection_class;     /* 0: the default */
+    const uint8_t *encryption_key; /* encrypted backups: 44 bytes, else NULL */
 } gen_row;
 
 /* "<dir>/<fileID[0:2]>/<fileID>", malloc'd. */
@@ -207,6 +224,37 @@ char *gen_photo_path(unsigned folder, unsigned n, gen_media_kind kind);
 gen_media_kind gen_photo_pick(gen_rng *r, uint64_t max, uint64_t *size);
 int gen_write_status(const char *dir, int64_t now, gen_rng *r);
 
+/* ---- encrypted backups (gen-crypt.c) ---- */
+
+typedef struct gen_crypt gen_crypt;
+
+/* A new keybag (classes 1-4, 6-11) and ManifestKey, from the seed. */
+int gen_crypt_create(const char *password, uint32_t iter, uint32_t dpic, uint64_t seed,
+                     gen_crypt **out);
+/* Unlocks the keybag in dir/Manifest.plist and unwraps its ManifestKey. */
+int gen_crypt_open(const char *dir, const char *password, gen_crypt **out);
+void gen_crypt_free(gen_crypt *c);
+/* Whether dir/Manifest.plist says IsEncrypted. */
+int gen_backup_encrypted(const char *dir, int *yes);
+/* Sets IsEncrypted, BackupKeyBag and ManifestKey in a Manifest.plist dict. */
+void gen_crypt_manifest_items(const gen_crypt *c, plist_t manifest);
+/* The protection class a file gets (from its fileID). */
+unsigned gen_crypt_class(const char *file_id);
+/* Encrypts the plaintext at path in place under a new key made from seed
+ * and file_id, wrapped with class cls into ek. */
+int gen_crypt_seal_new(gen_crypt *c, const char *path, const char *file_id, uint64_t seed,
+                       unsigned cls, uint8_t ek[44]);
+/* Encrypts the file plain into path under the key ek wraps. */
+int gen_crypt_seal(gen_crypt *c, const char *plain, const char *path, const uint8_t ek[44]);
+/* Decrypts path into plain (a file); *size (may be NULL) gets its length. */
+int gen_crypt_unseal(gen_crypt *c, const char *path, const char *plain, const uint8_t ek[44],
+                     uint64_t *size);
+/* 1 if the encrypted file at path holds an SQLite database, 0 if not, -1. */
+int gen_crypt_is_sqlite(gen_crypt *c, const char *path, const uint8_t ek[44]);
+/* Manifest.db under the ManifestKey key (plain and path may be equal). */
+int gen_crypt_seal_manifest(gen_crypt *c, const char *plain, const char *path);
+int gen_crypt_unseal_manifest(gen_crypt *c, const char *path, const char *plain);
+
 /* ---- commands ---- */
 
 typedef struct gen_opts {
@@ -219,11 +267,20 @@ typedef struct gen_opts {
     const char *product;
     const char *ios;
     const char *changes;
+    const char *encrypt; /* device, mutate: the backup password */
+    uint64_t kdf_iter;   /* ITER and DPIC of new keybags (0 DPIC: none) */
+    uint64_t kdf_dpic;
+    const char *old_pw; /* changepw */
+    const char *new_pw;
+    const char *password; /* decrypt */
+    const char *to;
 } gen_opts;
 
 int gen_device(const char *dir, const gen_opts *o);
 int gen_mutate(const char *dir, const gen_opts *o);
 int gen_folder(const char *dir, const gen_opts *o);
 int gen_edit(const char *dir, const gen_opts *o);
+int gen_changepw(const char *dir, const gen_opts *o);
+int gen_decrypt(const char *dir, const gen_opts *o);
 
 #endif
