@@ -284,6 +284,9 @@ cairn_err store_exclude_readers(store *s)
     cairn_err rc = s->readers_fd >= 0 ? CAIRN_OK : open_readers_lock(s);
     if (rc)
         return rc;
+    if (flock(s->readers_fd, LOCK_EX | LOCK_NB) == 0)
+        return CAIRN_OK;
+    fprintf(stderr, "cairn: waiting for readers of %s (restore, check) to finish\n", s->path);
     while (flock(s->readers_fd, LOCK_EX) != 0)
         if (errno != EINTR)
             return err_errno(errno, s->path);
