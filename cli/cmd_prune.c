@@ -63,6 +63,12 @@ int cmd_forget(cli *c)
     return rc ? cli_fail(rc) : EXIT_OK;
 }
 
+static void say_waiting(void *ctx)
+{
+    fprintf(stderr, "cairn: waiting for readers of %s (restore, check) to finish\n",
+            (const char *)ctx);
+}
+
 int cmd_prune(cli *c)
 {
     store *s = NULL;
@@ -74,7 +80,10 @@ int cmd_prune(cli *c)
     }
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc) {
-        const prune_opts opts = {.dry_run = c->dry_run, .max_unused = c->max_unused};
+        const prune_opts opts = {.dry_run = c->dry_run,
+                                 .max_unused = c->max_unused,
+                                 .waiting = say_waiting,
+                                 .waiting_ctx = c->store_path};
         rc = prune_run(s, &opts, &r);
     }
     store_close(s);

@@ -264,8 +264,14 @@ cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
     }
     if (!rc && !opts->dry_run)
         rc = store_flush(s);
-    if (!rc && !opts->dry_run)
-        rc = store_exclude_readers(s);
+    if (!rc && !opts->dry_run) {
+        rc = store_exclude_readers(s, 0);
+        if (rc == CAIRN_ELOCKED) {
+            if (opts->waiting)
+                opts->waiting(opts->waiting_ctx);
+            rc = store_exclude_readers(s, 1);
+        }
+    }
     for (size_t i = 0; !rc && i < c.n; i++) {
         const pack_info *const p = &c.packs[i];
         if (p->action == 0)

@@ -31,8 +31,10 @@ cairn_err forget_plan(const snaplist *l, const char *chain, const forget_policy 
 
 typedef struct prune_opts {
     int dry_run;
-    int max_unused; /* repack packs with more than this % unused (0..100); a pack with
-                       nothing in use is always deleted */
+    int max_unused;             /* repack packs with more than this % unused (0..100); a pack with
+                                   nothing in use is always deleted */
+    void (*waiting)(void *ctx); /* called once if prune must wait for readers */
+    void *waiting_ctx;
 } prune_opts;
 
 typedef struct prune_result {

@@ -279,14 +279,15 @@ static cairn_err take_reader_lock(store *s)
     return CAIRN_OK;
 }
 
-cairn_err store_exclude_readers(store *s)
+cairn_err store_exclude_readers(store *s, int wait)
 {
     cairn_err rc = s->readers_fd >= 0 ? CAIRN_OK : open_readers_lock(s);
     if (rc)
         return rc;
     if (flock(s->readers_fd, LOCK_EX | LOCK_NB) == 0)
         return CAIRN_OK;
-    fprintf(stderr, "cairn: waiting for readers of %s (restore, check) to finish\n", s->path);
+    if (!wait)
+        return err_set(CAIRN_ELOCKED, "%s: readers (restore, check) have the store open", s->path);
     while (flock(s->readers_fd, LOCK_EX) != 0)
         if (errno != EINTR)
             return err_errno(errno, s->path);
@@ -861,8 +862,8 @@ static cairn_err object_get(store *s, const char *dir, const uint8_t *ad, size_t
             rc = err_set(CAIRN_ENOMEM, "out of memory");
     }
     if (!rc && seal_open(keyring_seal_key(s->keys), ad, ad_len, sealed, n, out) != CAIRN_OK)
-        rc = err_set(CAIRN_ECORRUPT, "%s: %s object is damaged (authentication failed)", path,
-                     what);
+        rc =
+            err_set(CAIRN_ECORRUPT, "%s: %s object is damaged (authentication failed)", path, what);
     if (rc) {
         free(out);
     } else {

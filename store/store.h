@@ -126,9 +126,10 @@ typedef int (*store_keep_fn)(void *ctx, const pack_entry *e);
 cairn_err store_repack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN],
                        store_keep_fn keep, void *ctx, uint64_t *copied_bytes);
 
-/* Waits until no reader has the store open and keeps new readers out until
- * store_close: packs are about to disappear. */
-cairn_err store_exclude_readers(store *s);
+/* Keeps new readers out until store_close, once no reader has the store
+ * open (waiting for them, or CAIRN_ELOCKED at once when !wait): packs are
+ * about to disappear. */
+cairn_err store_exclude_readers(store *s, int wait);
 
 /* Removes a pack file and the index records of its entries (as read from
  * its trailer) that still point to it. */
