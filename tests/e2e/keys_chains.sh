@@ -111,3 +111,22 @@ run 0 chain archive "$active"
 run 0 chains
 [ "$(grep -c '^archived ' "$T/out")" = 2 ] || fail "chain archive by hand did not archive"
 info "ok"
+
+info "a real password change (generator's encrypted backups): archived, new chain, both restorable"
+"$GEN" device "$T/enc" --seed 31 --size-mb 8 --udid 00008120-00AABBCCDDEEFF00 \
+    --name "Secret iPhone" --encrypt "old-device-pw" >/dev/null || fail "cairn-gen device --encrypt"
+cp -a "$T/enc" "$T/enc0"
+run 0 backup "$T/enc"
+"$GEN" changepw "$T/enc" --old "old-device-pw" --new "new-device-pw" >/dev/null ||
+    fail "cairn-gen changepw"
+"$GEN" mutate "$T/enc" --seed 31 --day 1 --encrypt "new-device-pw" >/dev/null ||
+    fail "cairn-gen mutate --encrypt"
+cp -a "$T/enc" "$T/enc1"
+run 0 backup "$T/enc"
+grep -q "device:00008120-00AABBCCDDEEFF00/keybag-[0-9a-f]* archived: the backup password changed" \
+    "$T/out" || fail "a password change on the device did not archive the chain"
+run 0 restore "$(snap_json "[x['id'] for x in s if x['chain'].startswith('device:00008120-00AABBCCDDEEFF00')][0]")" --to "$T/re0"
+compare_trees "$T/enc0" "$T/re0"
+run 0 restore latest --to "$T/re1"
+compare_trees "$T/enc1" "$T/re1"
+info "ok"
