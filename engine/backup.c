@@ -410,6 +410,17 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
         if (!rc && !read_err && lseek(fd2, 0, SEEK_SET) != 0)
             read_err = errno;
     }
+    if (!rc && !read_err) {
+        /* room for every chunk the file can have at its current size, so the
+         * list never moves while workers write into it (moving it means
+         * waiting for them: only a file that grows while read does that) */
+        tree_node *const fn = &d->t.nodes[i];
+        const uint64_t cap = fn->size / store_get_params(c->s)->chunk_min + 2;
+        fn->chunks = malloc((size_t)cap * ID_LEN);
+        if (!fn->chunks)
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+        fn->cap_chunks = fn->chunks ? (uint32_t)cap : 0;
+    }
     if (!rc && !read_err)
         rc = chunk_file(c, d, i, fd2, &read_err);
     close(fd2);
