@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -25,14 +27,6 @@ typedef struct fixture {
     uint8_t pack_a[PACK_ID_LEN], pack_b[PACK_ID_LEN], pack_c[PACK_ID_LEN];
     pack_entry a[NA], b[NB];
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void make_entries(pack_entry *e, size_t n, uint8_t tag)
 {
@@ -73,7 +67,7 @@ static int teardown(void **state)
 {
     fixture *const f = *state;
     index_close(f->ix);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rmtree(f->dir);
     free(f);
     return 0;
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -31,14 +33,6 @@ typedef struct fixture {
     keys_kdf kdf; /* the cheapest Argon2id libsodium accepts */
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *const f = calloc(1, sizeof *f);
@@ -56,7 +50,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *const f = *state;
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rmtree(f->dir);
     free(f);
     return 0;
 }

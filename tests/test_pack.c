@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -41,14 +43,6 @@ typedef struct fixture {
     uint64_t size;
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *const f = calloc(1, sizeof *f);
@@ -75,7 +69,7 @@ static int teardown(void **state)
     for (int i = 0; i < NBLOBS; i++)
         free(f->data[i]);
     blob_ctx_free(f->bc);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rmtree(f->dir);
     free(f);
     return 0;
 }

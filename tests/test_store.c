@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -35,14 +37,6 @@ typedef struct fixture {
     uint8_t *data[NCHUNKS];
     size_t len[NCHUNKS];
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -87,7 +81,7 @@ static int teardown(void **state)
     fixture *const f = *state;
     for (int i = 0; i < NCHUNKS; i++)
         free(f->data[i]);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rmtree(f->dir);
     free(f);
     return 0;
 }
@@ -466,7 +460,7 @@ static void test_index_deleted_is_rebuilt(void **state)
     snprintf(ix, sizeof ix, "%s/index", f->path);
     struct stat st;
     assert_int_equal(stat(ix, &st), 0);
-    assert_int_equal(nftw(ix, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    assert_int_equal(test_rmtree(ix), 0);
     assert_int_not_equal(stat(ix, &st), 0);
     store *s = open_or_fail(f, 0);
     assert_int_equal(chunk_count(s), NCHUNKS);
@@ -582,7 +576,7 @@ static void test_sync_with_missing_and_damaged_packs(void **state)
     close(fd);
     char ix[256];
     snprintf(ix, sizeof ix, "%s/index", f->path);
-    assert_int_equal(nftw(ix, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    assert_int_equal(test_rmtree(ix), 0);
     s = open_or_fail(f, STORE_WRITE);
     assert_int_equal(chunk_count(s), NCHUNKS - nin);
     assert_int_equal(pack_count(s), packs_before - 1);
