@@ -142,11 +142,7 @@ void device_info_free(device_info *d)
 {
     free(d->udid);
     free(d->chain);
-    for (size_t i = 0; i < d->nmeta; i++) {
-        free(d->meta[i].key);
-        free(d->meta[i].value);
-    }
-    free(d->meta);
+    snapshot_meta_free(d->meta, d->nmeta);
     catalog_free(&d->cat);
     memset(d, 0, sizeof *d);
 }

@@ -12,12 +12,17 @@ void snapshot_free(snapshot *s)
     free(s->chain);
     free(s->tree);
     free(s->catalog);
-    for (size_t i = 0; i < s->nmeta; i++) {
-        free(s->meta[i].key);
-        free(s->meta[i].value);
-    }
-    free(s->meta);
+    snapshot_meta_free(s->meta, s->nmeta);
     memset(s, 0, sizeof *s);
+}
+
+void snapshot_meta_free(snapshot_meta *meta, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(meta[i].key);
+        free(meta[i].value);
+    }
+    free(meta);
 }
 
 cairn_err snapshot_encode(const snapshot *s, cbuf *out)

@@ -47,6 +47,8 @@ typedef struct snapshot {
 } snapshot;
 
 void snapshot_free(snapshot *s);
+/* Frees an array of n metadata pairs and their strings. */
+void snapshot_meta_free(snapshot_meta *meta, size_t n);
 
 cairn_err snapshot_encode(const snapshot *s, cbuf *out);
 cairn_err snapshot_decode(const uint8_t *data, size_t len, snapshot *out);

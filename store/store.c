@@ -317,17 +317,37 @@ struct sync_ctx {
     size_t ngone, capgone;
 };
 
+/* A pack's trailer entries and size; with data, its whole contents too
+ * (malloc'd), for the callers that open every blob. */
+static cairn_err read_pack_file(const store *s, const char *path, pack_entry **entries,
+                                size_t *count, uint64_t *size, uint8_t **data)
+{
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_errno(errno, path);
+    cairn_err rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), entries, count, size);
+    if (!rc && data) {
+        *data = malloc(*size ? *size : 1);
+        if (!*data)
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+        else if ((rc = fs_pread_all(fd, *data, *size, 0, path)) != CAIRN_OK)
+            free(*data);
+        if (rc) {
+            *data = NULL;
+            free(*entries);
+            *entries = NULL;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 static cairn_err add_pack_to_index(store *s, const uint8_t pack[PACK_ID_LEN], const char *path)
 {
     pack_entry *e = NULL;
     size_t n = 0;
     uint64_t size;
-    cairn_err rc;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_errno(errno, path);
-    rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), &e, &n, &size);
-    close(fd);
+    cairn_err rc = read_pack_file(s, path, &e, &n, &size, NULL);
     if (rc)
         return rc;
     rc = index_add_pack(s->ix, pack, size, e, n);
@@ -1009,20 +1029,8 @@ cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_en
     uint64_t size;
     uint8_t *data = NULL;
     cbuf plain;
-    cairn_err rc;
     cbuf_init(&plain);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_errno(errno, path);
-    rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), &e, &n, &size);
-    if (rc)
-        goto done;
-    data = malloc(size ? size : 1);
-    if (!data) {
-        rc = err_set(CAIRN_ENOMEM, "out of memory");
-        goto done;
-    }
-    rc = fs_pread_all(fd, data, size, 0, path);
+    cairn_err rc = read_pack_file(s, path, &e, &n, &size, &data);
     if (rc)
         goto done;
     for (size_t i = 0; i < n; i++) {
@@ -1041,7 +1049,6 @@ cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_en
     if (damaged)
         rc = err_set(CAIRN_ECORRUPT, "%s: %zu of %zu chunks are damaged", path, damaged, n);
 done:
-    close(fd);
     free(data);
     cbuf_free(&plain);
     if (rc == CAIRN_OK || rc == CAIRN_ECORRUPT) {
@@ -1091,15 +1098,8 @@ cairn_err store_pack_entries(store *s, const uint8_t pack[PACK_ID_LEN], pack_ent
                              size_t *count, uint64_t *size)
 {
     char path[PATH_MAX];
-    cairn_err rc = pack_path(s->packs, pack, path, sizeof path);
-    if (rc)
-        return rc;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_errno(errno, path);
-    rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), entries, count, size);
-    close(fd);
-    return rc;
+    const cairn_err rc = pack_path(s->packs, pack, path, sizeof path);
+    return rc ? rc : read_pack_file(s, path, entries, count, size, NULL);
 }
 
 cairn_err store_repack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN],
@@ -1113,19 +1113,8 @@ cairn_err store_repack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN
     cbuf plain;
     cbuf_init(&plain);
     cairn_err rc = pack_path(s->packs, pack, path, sizeof path);
-    if (rc)
-        return rc;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_errno(errno, path);
-    rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), &e, &n, &size);
-    if (!rc) {
-        data = malloc(size);
-        if (!data)
-            rc = err_set(CAIRN_ENOMEM, "out of memory");
-    }
     if (!rc)
-        rc = fs_pread_all(fd, data, size, 0, path);
+        rc = read_pack_file(s, path, &e, &n, &size, &data);
     for (size_t i = 0; !rc && i < n; i++) {
         if (!keep(ctx, &e[i]))
             continue;
@@ -1139,7 +1128,6 @@ cairn_err store_repack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN
         rc = store_put_sealed(s, &e[i], data + e[i].offset);
         *copied_bytes += e[i].stored_len;
     }
-    close(fd);
     free(data);
     free(e);
     cbuf_free(&plain);
