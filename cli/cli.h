@@ -26,6 +26,7 @@ enum {
     EXIT_NOSPACE = 11,
     EXIT_NOTFOUND = 12,
     EXIT_EXISTS = 13,
+    EXIT_REMOTE = 14,
 };
 
 typedef struct cli {

@@ -36,6 +36,8 @@ int cli_exit_code(cairn_err rc)
         return EXIT_NOTFOUND;
     case CAIRN_EEXIST:
         return EXIT_EXISTS;
+    case CAIRN_EREMOTE:
+        return EXIT_REMOTE;
     default:
         return EXIT_ERROR;
     }

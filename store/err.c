@@ -68,7 +68,7 @@ const char *err_name(cairn_err code)
     static const char *const names[] = {
         "ok",      "io",      "nomem",     "invalid", "corrupt",     "notfound",
         "nostore", "version", "password",  "keyfile", "locked",      "nospace",
-        "exists",  "partial", "ambiguous", "source",  "interrupted",
+        "exists",  "partial", "ambiguous", "source",  "interrupted", "remote",
     };
     int i = -(int)code;
     if (i < 0 || i >= (int)(sizeof names / sizeof names[0]))

@@ -27,7 +27,8 @@ typedef enum cairn_err {
     CAIRN_EPARTIAL = -13,    /* finished, but some items failed (reported) */
     CAIRN_EAMBIGUOUS = -14,  /* a snapshot prefix matches more than one */
     CAIRN_ESOURCE = -15,     /* the backup source is invalid or incomplete */
-    CAIRN_EINTERRUPTED = -16 /* stopped by a signal */
+    CAIRN_EINTERRUPTED = -16, /* stopped by a signal */
+    CAIRN_EREMOTE = -17       /* a copy target cannot be reached, refuses us or answers wrongly */
 } cairn_err;
 
 /* Records a one-line message for the calling thread and returns code, so
