@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libsodium-dev libzstd-dev liblmdb-dev libxxhash-dev libsqlite3-dev libplist-dev libssl-dev
+  libssh-dev libcurl4-openssl-dev
   libcmocka-dev
   sqlite3 util-linux python3 libplist-utils openssl procps
   clang libclang-rt-14-dev
