@@ -7,8 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../engine/device.h"
+#include "../engine/devcrypt.h"
 #include "../engine/snapshot.h"
 #include "../store/store.h"
+#include "password.h"
 
 /* Exit codes: documented in docs/CLI.md. */
 enum {
@@ -33,6 +36,9 @@ typedef struct cli {
     const char *store_arg;
     const char *password_file;
     const char *new_password_file;
+    const char *backup_password_file;     /* an encrypted device backup's password */
+    const char *new_backup_password_file; /* restore --reencrypt */
+    int reencrypt;
     const char *to;
     const char *kdf;
     const char *device;
@@ -59,6 +65,18 @@ void cli_time(int64_t sec, char *out, size_t cap, int iso);
 void cli_json_str(const char *s);
 cairn_err cli_open_store(cli *c, unsigned flags, store **out);
 void cli_warn_item(void *ctx, const char *path, const char *msg);
+
+/* Encrypted device backups (encrypted.c).  cli_enc_open asks for the backup
+ * password and, given one, unlocks the backup and reads its catalog (*crypt
+ * stays NULL when the backup is to be stored as the device wrote it).
+ * cli_enc_restore_keys gets what a restore of sn needs: the class keys of a
+ * snapshot stored decrypted or restored with --reencrypt (then also the new
+ * password); *keys stays NULL when the snapshot restores as stored. */
+cairn_err cli_enc_open(cli *c, device_info *dev, devcrypt **crypt);
+int cli_enc_is_decrypted(const snapshot *sn);
+cairn_err cli_enc_restore_keys(cli *c, store *s, const snapshot *sn, iosenc_keys **keys,
+                               password *new_pw);
+cairn_err cli_enc_reencrypt(const char *dir, const iosenc_keys *keys, const password *new_pw);
 
 int cmd_init(cli *c);
 int cmd_backup(cli *c);

@@ -37,8 +37,9 @@ static cairn_err load_catalog(store *s, const snapshot *sn, catalog *cat)
         const char *const enc = device_meta(sn, "is_encrypted");
         if (enc && strcmp(enc, "true") == 0)
             return err_set(CAIRN_EINVAL,
-                           "snapshot %s is an encrypted device backup: listing its files needs "
-                           "the backup password (not supported yet)",
+                           "snapshot %s is an encrypted device backup stored without its "
+                           "password: its files cannot be listed; back the device up again "
+                           "with --backup-password-file or CAIRN_BACKUP_PASSWORD",
                            id);
         return err_set(CAIRN_EINVAL, "snapshot %s is not a device backup (use restore)", id);
     }
@@ -155,8 +156,8 @@ static cairn_err extract_one(store *s, store_worker *w, const snapshot *sn, cons
                        e->path, content);
     if (rc)
         return rc;
-    rc = restore_node(s, w, &n, path, 0, (e->mode & 07777) ? (e->mode & 07777) : 0644, e->mtime, 0,
-                      buf, &written);
+    rc = restore_node(s, w, &n, NULL, path, 0, (e->mode & 07777) ? (e->mode & 07777) : 0644,
+                      e->mtime, 0, buf, &written);
     tree_node_free(&n);
     *bytes += written;
     return rc;

@@ -40,7 +40,7 @@ int cmd_init(cli *c)
 
 /* A MobileSync folder becomes a snapshot of its device's chain, with its
  * details and file catalog; an incomplete one is refused unless asked. */
-static cairn_err inspect_source(cli *c, device_info *dev, int *is_device)
+static cairn_err inspect_source(cli *c, device_info *dev, int *is_device, devcrypt **crypt)
 {
     cairn_err rc = device_detect(c->args[0], is_device);
     if (rc == CAIRN_ENOTFOUND)
@@ -56,9 +56,8 @@ static cairn_err inspect_source(cli *c, device_info *dev, int *is_device)
     printf("device backup: %s (%s, iOS %s), UDID %s%s\n", name ? name : "unnamed",
            type ? type : "unknown model", ios ? ios : "?", dev->udid,
            dev->encrypted ? ", encrypted" : "");
-    if (dev->encrypted)
-        printf("  encrypted: stored as the device wrote it; browsing its files needs the backup "
-               "password (not supported yet)\n");
+    if (dev->encrypted && (rc = cli_enc_open(c, dev, crypt)) != CAIRN_OK)
+        return rc;
     if (!dev->complete) {
         if (!c->allow_incomplete)
             return err_set(CAIRN_ESOURCE,
@@ -96,6 +95,7 @@ int cmd_backup(cli *c)
     store *s = NULL;
     backup_result r;
     device_info dev;
+    devcrypt *crypt = NULL;
     int is_device = 0;
     char id[9], parent[9], a[32], b[32], d[32];
     memset(&dev, 0, sizeof dev);
@@ -104,12 +104,14 @@ int cmd_backup(cli *c)
                 "cairn: usage: cairn backup [--store DIR] [--allow-incomplete] SOURCE_DIR\n");
         return EXIT_USAGE;
     }
-    cairn_err rc = inspect_source(c, &dev, &is_device);
+    cairn_err rc = inspect_source(c, &dev, &is_device, &crypt);
     if (!rc)
         rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc && is_device)
         rc = rotate_chain(s, &dev);
     if (rc) {
+        store_close(s);
+        devcrypt_close(crypt);
         device_info_free(&dev);
         return cli_fail(rc);
     }
@@ -120,10 +122,12 @@ int cmd_backup(cli *c)
                               .extra_flags = is_device && !dev.complete ? SNAP_INCOMPLETE : 0,
                               .meta = dev.meta,
                               .nmeta = dev.nmeta,
-                              .catalog = is_device && !dev.encrypted ? &dev.cat : NULL,
+                              .catalog = is_device && (!dev.encrypted || crypt) ? &dev.cat : NULL,
+                              .crypt = crypt,
                               .warn = cli_warn_item};
     rc = backup_run(s, &opts, &r);
     store_close(s);
+    devcrypt_close(crypt);
     device_info_free(&dev);
     if (rc && rc != CAIRN_EPARTIAL)
         return cli_fail(rc);
@@ -262,6 +266,8 @@ int cmd_restore(cli *c)
     snaplist l = {NULL, 0, 0};
     const snapshot *sn;
     restore_result r;
+    iosenc_keys *keys = NULL;
+    password new_pw = {NULL, 0};
     char id[9], size[32];
     if (c->nargs != 1 || !c->to) {
         fprintf(stderr, "cairn: usage: cairn restore [--store DIR] SNAPSHOT --to DIR "
@@ -273,10 +279,13 @@ int cmd_restore(cli *c)
         rc = snaplist_load(s, &l);
     if (!rc)
         rc = snaplist_find(&l, c->args[0], &sn);
+    if (!rc)
+        rc = cli_enc_restore_keys(c, s, sn, &keys, &new_pw);
     if (!rc) {
         const restore_opts opts = {.target = c->to,
                                    .overwrite = c->overwrite,
                                    .threads = c->threads,
+                                   .keys = keys,
                                    .warn = cli_warn_item};
         rc = restore_run(s, sn, &opts, &r);
         if (!rc || rc == CAIRN_EPARTIAL) {
@@ -285,7 +294,11 @@ int cmd_restore(cli *c)
             printf("restored snapshot %s to %s: %" PRIu64 " files, %" PRIu64 " folders, %s\n", id,
                    c->to, r.files, r.dirs, size);
         }
+        if (!rc && c->reencrypt)
+            rc = cli_enc_reencrypt(c->to, keys, &new_pw);
     }
+    iosenc_keys_free(keys);
+    password_free(&new_pw);
     snaplist_free(&l);
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;

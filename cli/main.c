@@ -11,34 +11,39 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cairn COMMAND [options]\n"
-               "\n"
-               "commands:\n"
-               "  init      [--store DIR] [--kdf interactive|moderate|sensitive]\n"
-               "  backup    [--store DIR] [--threads N] [--force] SOURCE_DIR\n"
-               "  snapshots [--store DIR] [--json]\n"
-               "  restore   [--store DIR] SNAPSHOT --to DIR [--overwrite] [--threads N]\n"
-               "  check     [--store DIR] [--read-data]\n"
-               "  diff      [--store DIR] [--json] [SNAPSHOT_A] SNAPSHOT_B\n"
-               "  forget    [--chain C] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
-               "            [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--dry-run]\n"
-               "  prune     [--max-unused PERCENT] [--dry-run]\n"
-               "  key       list | add | remove ID | passwd   [--new-password-file FILE]\n"
-               "  index rebuild [--store DIR]\n"
-               "\n"
-               "device backups (SOURCE_DIR is a MobileSync backup folder):\n"
-               "  backup    [--allow-incomplete] SOURCE_DIR\n"
-               "  snapshots [--device UDID|NAME]\n"
-               "  chains\n"
-               "  chain     archive CHAIN | delete CHAIN [--dry-run]\n"
-               "  info      SNAPSHOT\n"
-               "  ls        SNAPSHOT [DOMAIN[/PATH]]\n"
-               "  extract   SNAPSHOT DOMAIN[/PATH]... --to DIR\n"
-               "\n"
-               "The store is --store, else $CAIRN_STORE, else $XDG_DATA_HOME/cairn/store\n"
-               "(~/.local/share/cairn/store).  The password comes from --password-file FILE,\n"
-               "else $CAIRN_PASSWORD, else a prompt on the terminal.  SNAPSHOT is an ID, a\n"
-               "unique ID prefix or 'latest'.  Exit codes: see docs/CLI.md.\n");
+    fprintf(f,
+            "usage: cairn COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  init      [--store DIR] [--kdf interactive|moderate|sensitive]\n"
+            "  backup    [--store DIR] [--threads N] [--force] SOURCE_DIR\n"
+            "  snapshots [--store DIR] [--json]\n"
+            "  restore   [--store DIR] SNAPSHOT --to DIR [--overwrite] [--threads N]\n"
+            "  check     [--store DIR] [--read-data]\n"
+            "  diff      [--store DIR] [--json] [SNAPSHOT_A] SNAPSHOT_B\n"
+            "  forget    [--chain C] [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+            "            [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--dry-run]\n"
+            "  prune     [--max-unused PERCENT] [--dry-run]\n"
+            "  key       list | add | remove ID | passwd   [--new-password-file FILE]\n"
+            "  index rebuild [--store DIR]\n"
+            "\n"
+            "device backups (SOURCE_DIR is a MobileSync backup folder):\n"
+            "  backup    [--allow-incomplete] [--backup-password-file FILE] SOURCE_DIR\n"
+            "  restore   SNAPSHOT --to DIR [--backup-password-file FILE]\n"
+            "            [--reencrypt [--new-backup-password-file FILE]]\n"
+            "  snapshots [--device UDID|NAME]\n"
+            "  chains\n"
+            "  chain     archive CHAIN | delete CHAIN [--dry-run]\n"
+            "  info      SNAPSHOT\n"
+            "  ls        SNAPSHOT [DOMAIN[/PATH]]\n"
+            "  extract   SNAPSHOT DOMAIN[/PATH]... --to DIR\n"
+            "\n"
+            "The store is --store, else $CAIRN_STORE, else $XDG_DATA_HOME/cairn/store\n"
+            "(~/.local/share/cairn/store).  The password comes from --password-file FILE,\n"
+            "else $CAIRN_PASSWORD, else a prompt on the terminal; an encrypted device\n"
+            "backup's password likewise from --backup-password-file, $CAIRN_BACKUP_PASSWORD\n"
+            "(new: --new-backup-password-file, $CAIRN_NEW_BACKUP_PASSWORD).  SNAPSHOT is an ID, a\n"
+            "unique ID prefix or 'latest'.  Exit codes: see docs/CLI.md.\n");
 }
 
 int main(int argc, char **argv)
@@ -59,6 +64,9 @@ int main(int argc, char **argv)
         {"dry-run", no_argument, NULL, 'n'},
         {"chain", required_argument, NULL, 'c'},
         {"max-unused", required_argument, NULL, 'u'},
+        {"backup-password-file", required_argument, NULL, 0x110},
+        {"new-backup-password-file", required_argument, NULL, 0x111},
+        {"reencrypt", no_argument, NULL, 0x112},
         {"keep-last", required_argument, NULL, 0x100},
         {"keep-hourly", required_argument, NULL, 0x101},
         {"keep-daily", required_argument, NULL, 0x102},
@@ -159,6 +167,15 @@ int main(int argc, char **argv)
             c.keep[opt - 0x100] = (int)v;
             break;
         }
+        case 0x110:
+            c.backup_password_file = optarg;
+            break;
+        case 0x111:
+            c.new_backup_password_file = optarg;
+            break;
+        case 0x112:
+            c.reencrypt = 1;
+            break;
         case 'h':
             usage(stdout);
             return EXIT_OK;

@@ -100,6 +100,11 @@ cairn_err password_get(const char *file, const char *env, const char *prompt, in
             memcpy(out->text, v, out->len + 1);
     } else {
         rc = prompt_tty(prompt, out->text, &out->len);
+        if (rc == CAIRN_EINVAL && env)
+            rc = err_set(CAIRN_EINVAL,
+                         "no password given (%.*s): use its --*password-file "
+                         "option, set $%s, or run in a terminal",
+                         (int)strcspn(prompt, ":"), prompt, env);
         if (!rc && out->len == 0)
             rc = err_set(CAIRN_EINVAL, "empty password");
         if (!rc && confirm) {
@@ -118,6 +123,30 @@ cairn_err password_get(const char *file, const char *env, const char *prompt, in
     if (rc)
         password_free(out);
     return rc;
+}
+
+cairn_err password_get_optional(const char *file, const char *env, const char *prompt,
+                                password *out, int *have)
+{
+    *have = 0;
+    if (file || (env && getenv(env) && *getenv(env))) {
+        const cairn_err rc = password_get(file, env, prompt, 0, out);
+        *have = rc == CAIRN_OK;
+        return rc;
+    }
+    const int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (tty < 0)
+        return CAIRN_OK;
+    close(tty);
+    cairn_err rc = alloc_text(out);
+    if (!rc)
+        rc = prompt_tty(prompt, out->text, &out->len);
+    if (rc || out->len == 0) {
+        password_free(out);
+        return rc;
+    }
+    *have = 1;
+    return CAIRN_OK;
 }
 
 void password_free(password *p)

@@ -16,6 +16,11 @@ typedef struct password {
  * terminal; confirm: ask twice (new passwords). */
 cairn_err password_get(const char *file, const char *env, const char *prompt, int confirm,
                        password *out);
+/* The same for a password that may be left out: *have is 0 (and out holds
+ * nothing) when neither file nor env gives one and there is no terminal,
+ * or the answer at the prompt is empty. */
+cairn_err password_get_optional(const char *file, const char *env, const char *prompt,
+                                password *out, int *have);
 void password_free(password *p);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "../store/fsutil.h"
 #include "chunker.h"
+#include "devcrypt.h"
 #include "pool.h"
 #include "snaplist.h"
 #include "tree.h"
@@ -23,7 +24,23 @@
 
 /* How many directories may wait for their chunks before the walker stops
  * to let the workers catch up: bounds memory for trees of any size. */
-enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 3 };
+enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 3, CIPHER_READ = 1 << 20 };
+
+/* Reading a file the source stores AES-CBC encrypted: whole blocks are
+ * decrypted as they arrive, the last plaintext block is held back until the
+ * end of the file shows whether it carries PKCS#7 padding. */
+typedef struct bk_cipher {
+    iosenc_cbc *cbc;
+    uint8_t *raw;   /* CIPHER_READ + IOSENC_BLOCK: ciphertext, carry first */
+    uint8_t *plain; /* CIPHER_READ + IOSENC_BLOCK */
+    uint8_t *key;   /* the file's key (locked memory) */
+    size_t ncarry;  /* ciphertext bytes short of a whole block, at raw[0] */
+    size_t plain_pos, plain_len;
+    uint8_t held[IOSENC_BLOCK];
+    int has_held;
+    int finished;
+    int padded;
+} bk_cipher;
 
 typedef struct bk_dir bk_dir;
 
@@ -68,6 +85,8 @@ typedef struct bk_ctx {
 
     uint8_t *rbuf;
     size_t rbuf_cap;
+    bk_cipher cipher;  /* cipher.cbc set while such a file is read */
+    size_t source_len; /* of the absolute source path, a prefix of path */
     char path[PATH_MAX];
     backup_result *res;
 } bk_ctx;
@@ -263,6 +282,70 @@ static cairn_err grow_chunks(bk_ctx *c, bk_dir *d, tree_node *n)
     return CAIRN_OK;
 }
 
+/* Decrypts the next piece of the file into cs->plain; returns -1 with
+ * errno set on a read error (EBADMSG: not whole AES blocks). */
+static int cipher_fill(bk_cipher *cs, int fd)
+{
+    ssize_t n;
+    do
+        n = read(fd, cs->raw + cs->ncarry, CIPHER_READ);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    cs->plain_pos = cs->plain_len = 0;
+    if (n == 0) {
+        if (cs->ncarry) {
+            errno = EBADMSG;
+            return -1;
+        }
+        if (cs->has_held) {
+            const size_t pad = iosenc_pkcs7_len(cs->held, IOSENC_BLOCK);
+            memcpy(cs->plain, cs->held, IOSENC_BLOCK - pad);
+            cs->plain_len = IOSENC_BLOCK - pad;
+            cs->padded = pad > 0;
+            cs->has_held = 0;
+        }
+        cs->finished = 1;
+        return 0;
+    }
+    const size_t total = cs->ncarry + (size_t)n;
+    const size_t whole = total & ~(size_t)(IOSENC_BLOCK - 1);
+    if (whole) {
+        if (iosenc_cbc_update(cs->cbc, cs->raw, whole, cs->raw) != CAIRN_OK) {
+            errno = EIO;
+            return -1;
+        }
+        if (cs->has_held) {
+            memcpy(cs->plain, cs->held, IOSENC_BLOCK);
+            cs->plain_len = IOSENC_BLOCK;
+        }
+        memcpy(cs->plain + cs->plain_len, cs->raw, whole - IOSENC_BLOCK);
+        cs->plain_len += whole - IOSENC_BLOCK;
+        memcpy(cs->held, cs->raw + whole - IOSENC_BLOCK, IOSENC_BLOCK);
+        cs->has_held = 1;
+    }
+    memmove(cs->raw, cs->raw + whole, total - whole);
+    cs->ncarry = total - whole;
+    return 0;
+}
+
+/* read(2) for the file being chunked, decrypting when it is encrypted. */
+static ssize_t file_read(bk_ctx *c, int fd, uint8_t *buf, size_t room)
+{
+    bk_cipher *const cs = &c->cipher;
+    if (!cs->cbc)
+        return read(fd, buf, room);
+    while (cs->plain_pos == cs->plain_len && !cs->finished)
+        if (cipher_fill(cs, fd) != 0)
+            return -1;
+    size_t n = cs->plain_len - cs->plain_pos;
+    if (n > room)
+        n = room;
+    memcpy(buf, cs->plain + cs->plain_pos, n);
+    cs->plain_pos += n;
+    return (ssize_t)n;
+}
+
 /* Reads fd to the end, hashing only: lets a rewritten but unchanged file
  * reuse its old chunks without chunking, hashing and sealing it again. */
 static cairn_err digest_file(bk_ctx *c, int fd, uint8_t digest[TREE_DIGEST_LEN], int *read_err)
@@ -302,7 +385,7 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int
     XXH3_128bits_reset_withSecret(st, c->file_secret, KEYS_FILE_SECRET);
     while (!rc) {
         while (!eof && have < c->rbuf_cap) {
-            const ssize_t n = read(fd, c->rbuf + have, c->rbuf_cap - have);
+            const ssize_t n = file_read(c, fd, c->rbuf + have, c->rbuf_cap - have);
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
@@ -356,7 +439,7 @@ done:
 
 static int same_stat(const tree_node *old, const struct stat *st)
 {
-    return old && old->type == NODE_FILE && old->size == (uint64_t)st->st_size &&
+    return old && old->type == NODE_FILE && tree_source_size(old) == (uint64_t)st->st_size &&
            old->mtime_sec == st->st_mtim.tv_sec &&
            old->mtime_nsec == (uint32_t)st->st_mtim.tv_nsec && old->inode == (uint64_t)st->st_ino;
 }
@@ -372,8 +455,59 @@ static cairn_err reuse_chunks(tree_node *n, const tree_node *old)
     n->nchunks = n->cap_chunks = old->nchunks;
     n->has_digest = old->has_digest;
     memcpy(n->digest, old->digest, TREE_DIGEST_LEN);
+    n->cipher = old->cipher;
+    memcpy(n->cipher_key, old->cipher_key, TREE_CIPHER_KEY_LEN);
     n->size = old->size;
     return CAIRN_OK;
+}
+
+/* Whether the source stores the file at c->path encrypted with a key cairn
+ * can unwrap: then *tagged is its wrapped key.  A file that cannot be
+ * decrypted is kept as the device wrote it (a restore is still exact). */
+static int wants_decrypt(bk_ctx *c, const struct stat *st, const uint8_t **tagged)
+{
+    if (!c->opts->crypt || !devcrypt_lookup(c->opts->crypt, c->path + c->source_len + 1, tagged))
+        return 0;
+    if (st->st_size % IOSENC_BLOCK != 0) {
+        if (c->opts->warn)
+            c->opts->warn(c->opts->warn_ctx, c->path,
+                          "not whole AES blocks: stored as the device wrote it");
+        return 0;
+    }
+    return 1;
+}
+
+static int same_cipher(const tree_node *old, int decrypt, const uint8_t *tagged)
+{
+    if (!decrypt)
+        return old->cipher == 0;
+    return old->cipher && memcmp(old->cipher_key, tagged, TREE_CIPHER_KEY_LEN) == 0;
+}
+
+/* Sets up c->cipher for the file, or leaves it off when its key does not
+ * unwrap (the file is then stored as it is). */
+static cairn_err cipher_start(bk_ctx *c, const uint8_t *tagged)
+{
+    bk_cipher *const cs = &c->cipher;
+    const cairn_err rc =
+        iosenc_unwrap_file_key(devcrypt_keys(c->opts->crypt), tagged, IOSENC_TAGGED_LEN, cs->key);
+    if (rc == CAIRN_ECORRUPT || rc == CAIRN_ESOURCE) {
+        if (c->opts->warn)
+            c->opts->warn(c->opts->warn_ctx, c->path,
+                          "its EncryptionKey does not unwrap: stored as the device wrote it");
+        return CAIRN_OK;
+    }
+    if (rc)
+        return rc;
+    cs->ncarry = cs->plain_pos = cs->plain_len = 0;
+    cs->has_held = cs->finished = cs->padded = 0;
+    return iosenc_cbc_new(cs->key, IOSENC_DECRYPT, &cs->cbc);
+}
+
+static void cipher_stop(bk_cipher *cs)
+{
+    iosenc_cbc_free(cs->cbc);
+    cs->cbc = NULL;
 }
 
 /* Backs up one regular file into d->t.nodes[i].  A file that cannot be
@@ -385,8 +519,10 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
     cairn_err rc = CAIRN_OK;
     tree_node *const n = &d->t.nodes[i];
     const char *const name = n->name;
+    const uint8_t *tagged = NULL;
+    const int decrypt = wants_decrypt(c, st, &tagged);
     *skipped = 0;
-    if (!c->opts->force_read && same_stat(old, st))
+    if (!c->opts->force_read && same_stat(old, st) && same_cipher(old, decrypt, tagged))
         return reuse_chunks(n, old);
     const int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
     const int fd2 = fd >= 0 ? fd : openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -398,8 +534,8 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
     posix_fadvise(fd2, 0, 0, POSIX_FADV_SEQUENTIAL);
     c->res->files_read++;
     /* same size but touched: likely rewritten with the same bytes */
-    if (!c->opts->force_read && old && old->type == NODE_FILE && old->has_digest &&
-        old->size == n->size) {
+    if (!c->opts->force_read && !decrypt && old && old->type == NODE_FILE && !old->cipher &&
+        old->has_digest && old->size == n->size) {
         uint8_t digest[TREE_DIGEST_LEN];
         rc = digest_file(c, fd2, digest, &read_err);
         if (!rc && !read_err && memcmp(digest, old->digest, TREE_DIGEST_LEN) == 0) {
@@ -421,13 +557,22 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
             rc = err_set(CAIRN_ENOMEM, "out of memory");
         fn->cap_chunks = fn->chunks ? (uint32_t)cap : 0;
     }
+    if (!rc && !read_err && decrypt)
+        rc = cipher_start(c, tagged);
     if (!rc && !read_err)
         rc = chunk_file(c, d, i, fd2, &read_err);
+    if (!rc && !read_err && c->cipher.cbc) {
+        tree_node *const fn = &d->t.nodes[i];
+        fn->cipher = TREE_CIPHER_CBC | (c->cipher.padded ? TREE_CIPHER_PADDED : 0);
+        memcpy(fn->cipher_key, tagged, TREE_CIPHER_KEY_LEN);
+    }
+    cipher_stop(&c->cipher);
     close(fd2);
     if (rc)
         return rc;
     if (read_err) {
-        warn(c, strerror(read_err));
+        warn(c, read_err == EBADMSG ? "ciphertext is not whole AES blocks (changed while read?)"
+                                    : strerror(read_err));
         *skipped = 1;
         return CAIRN_OK;
     }
@@ -754,6 +899,16 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
         rc = err_set(CAIRN_ENOMEM, "out of memory");
         goto done;
     }
+    c.source_len = strlen(abs_source);
+    if (opts->crypt) {
+        c.cipher.raw = malloc(CIPHER_READ + IOSENC_BLOCK);
+        c.cipher.plain = malloc(CIPHER_READ + IOSENC_BLOCK);
+        c.cipher.key = iosenc_key_alloc();
+        if (!c.cipher.raw || !c.cipher.plain || !c.cipher.key) {
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
     rc = store_worker_new(s, &c.main_worker);
     if (rc)
         goto done;
@@ -813,6 +968,9 @@ done:
     }
     free(c.root);
     free(c.rbuf);
+    free(c.cipher.raw);
+    free(c.cipher.plain);
+    iosenc_key_free(c.cipher.key);
     free(chain);
     store_worker_free(c.main_worker);
     snaplist_free(&snaps);

@@ -21,8 +21,11 @@ typedef struct backup_opts {
     uint32_t extra_flags; /* snapshot flags to set (SNAP_INCOMPLETE) */
     const snapshot_meta *meta;
     size_t nmeta;
-    const catalog *catalog; /* device backups: the file table to keep */
-    backup_warn_fn warn;    /* unreadable items; the backup goes on */
+    const catalog *catalog;       /* device backups: the file table to keep */
+    const struct devcrypt *crypt; /* encrypted device backups opened with their
+                                   * password: files they encrypt are stored
+                                   * decrypted, with their wrapped keys */
+    backup_warn_fn warn;          /* unreadable items; the backup goes on */
     void *warn_ctx;
 } backup_opts;
 

@@ -39,15 +39,11 @@ static cairn_err add_pair(void *ctx, const char *key, const char *value)
     return CAIRN_OK;
 }
 
-static cairn_err read_catalog(const char *dir, catalog *cat)
+static cairn_err read_catalog(const char *db, catalog *cat)
 {
     ms_manifest *m = NULL;
     const ms_file *f;
-    char *const db = fs_join(dir, "Manifest.db");
-    if (!db)
-        return err_set(CAIRN_ENOMEM, "out of memory");
     cairn_err rc = ms_manifest_open(db, &m);
-    free(db);
     while (!rc) {
         rc = ms_manifest_next(m, &f);
         if (rc == CAIRN_ECORRUPT) {
@@ -76,7 +72,6 @@ static cairn_err read_catalog(const char *dir, catalog *cat)
 cairn_err device_inspect(const char *dir, device_info *out)
 {
     ms_meta *meta = NULL;
-    ms_report *report = NULL;
     cairn_err rc;
     memset(out, 0, sizeof *out);
     catalog_init(&out->cat);
@@ -111,7 +106,8 @@ cairn_err device_inspect(const char *dir, device_info *out)
     if (rc)
         goto done;
     if (out->encrypted) {
-        /* Manifest.db is ciphertext: only the device's own verdict is checked */
+        /* Manifest.db is ciphertext: until device_read_contents runs with
+         * the decrypted copy, only the device's own verdict is checked */
         if (!meta->snapshot_state || strcmp(meta->snapshot_state, "finished") != 0) {
             out->complete = 0;
             snprintf(out->problem, sizeof out->problem,
@@ -120,21 +116,34 @@ cairn_err device_inspect(const char *dir, device_info *out)
         }
         goto done;
     }
-    rc = ms_validate(dir, NULL, &report);
+    rc = device_read_contents(dir, NULL, out);
+done:
+    ms_meta_free(meta);
+    if (rc)
+        device_info_free(out);
+    return rc;
+}
+
+cairn_err device_read_contents(const char *dir, const char *db_path, device_info *out)
+{
+    ms_report *report = NULL;
+    char *own = NULL;
+    if (!db_path && !(db_path = own = fs_join(dir, "Manifest.db")))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    out->complete = 1;
+    cairn_err rc = ms_validate(dir, db_path, &report);
     if (rc == CAIRN_ESOURCE && report) {
         out->complete = 0;
         out->missing = report->missing;
         snprintf(out->problem, sizeof out->problem, "%s", err_msg());
         rc = CAIRN_OK;
     }
-    if (rc)
-        goto done;
-    rc = read_catalog(dir, &out->cat);
-done:
+    catalog_free(&out->cat);
+    catalog_init(&out->cat);
+    if (!rc)
+        rc = read_catalog(db_path, &out->cat);
     ms_report_free(report);
-    ms_meta_free(meta);
-    if (rc)
-        device_info_free(out);
+    free(own);
     return rc;
 }
 
@@ -145,6 +154,11 @@ void device_info_free(device_info *d)
     snapshot_meta_free(d->meta, d->nmeta);
     catalog_free(&d->cat);
     memset(d, 0, sizeof *d);
+}
+
+cairn_err device_add_meta(device_info *d, const char *key, const char *value)
+{
+    return add_pair(d, key, value);
 }
 
 const char *device_meta(const snapshot *s, const char *key)

@@ -13,7 +13,7 @@ typedef struct device_info {
     int encrypted;
     snapshot_meta *meta; /* "device.*" pairs */
     size_t nmeta;
-    catalog cat; /* empty for encrypted backups (Manifest.db is ciphertext) */
+    catalog cat; /* empty for encrypted backups until device_read_contents */
     int complete;
     char problem[1024]; /* the first problem when not complete */
     uint64_t missing;   /* content files listed but absent */
@@ -28,6 +28,14 @@ cairn_err device_detect(const char *dir, int *is_device);
  * garbage Manifest.db) gives CAIRN_ESOURCE naming the file. */
 cairn_err device_inspect(const char *dir, device_info *out);
 void device_info_free(device_info *d);
+
+/* The completeness check and catalog, from the Manifest.db at db_path (NULL:
+ * the folder's own; an encrypted backup needs its decrypted copy, see
+ * devcrypt.h).  device_inspect does this itself for unencrypted backups. */
+cairn_err device_read_contents(const char *dir, const char *db_path, device_info *out);
+
+/* Adds "device.<key>" = value to the metadata kept in the snapshot. */
+cairn_err device_add_meta(device_info *d, const char *key, const char *value);
 
 /* A device metadata value by its short key ("device_name"), or NULL. */
 const char *device_meta_value(const device_info *d, const char *key);

@@ -68,27 +68,96 @@ static void set_times(int dirfd, const char *path, int64_t sec, uint32_t nsec, i
     utimensat(dirfd, path, ts, flags);
 }
 
-cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const char *path,
-                       int overwrite, uint32_t mode, int64_t mtime_sec, uint32_t mtime_nsec,
-                       cbuf *buf, uint64_t *written)
+/* Re-encryption of one file while it is written: whole blocks go out as
+ * they come, the tail waits for the end (and its padding). */
+typedef struct rs_cipher {
+    iosenc_cbc *cbc;
+    uint8_t carry[IOSENC_BLOCK];
+    size_t ncarry;
+} rs_cipher;
+
+static cairn_err write_encrypted(rs_cipher *e, int fd, uint8_t *data, size_t len, const char *path)
 {
     cairn_err rc = CAIRN_OK;
+    if (e->ncarry) {
+        const size_t take = len < IOSENC_BLOCK - e->ncarry ? len : IOSENC_BLOCK - e->ncarry;
+        memcpy(e->carry + e->ncarry, data, take);
+        e->ncarry += take;
+        data += take;
+        len -= take;
+        if (e->ncarry < IOSENC_BLOCK)
+            return CAIRN_OK;
+        rc = iosenc_cbc_update(e->cbc, e->carry, IOSENC_BLOCK, e->carry);
+        if (!rc)
+            rc = fs_write_all(fd, e->carry, IOSENC_BLOCK, path);
+        e->ncarry = 0;
+    }
+    const size_t whole = len & ~(size_t)(IOSENC_BLOCK - 1);
+    if (!rc && whole)
+        rc = iosenc_cbc_update(e->cbc, data, whole, data);
+    if (!rc && whole)
+        rc = fs_write_all(fd, data, whole, path);
+    memcpy(e->carry, data + whole, len - whole);
+    e->ncarry = len - whole;
+    return rc;
+}
+
+static cairn_err finish_encrypted(rs_cipher *e, int fd, int padded, const char *path)
+{
+    if (!padded)
+        return e->ncarry ? err_set(CAIRN_ECORRUPT, "%s: plaintext is not whole AES blocks", path)
+                         : CAIRN_OK;
+    const uint8_t pad = (uint8_t)(IOSENC_BLOCK - e->ncarry);
+    memset(e->carry + e->ncarry, pad, pad);
+    const cairn_err rc = iosenc_cbc_update(e->cbc, e->carry, IOSENC_BLOCK, e->carry);
+    return rc ? rc : fs_write_all(fd, e->carry, IOSENC_BLOCK, path);
+}
+
+static cairn_err start_encrypted(const iosenc_keys *keys, const tree_node *n, rs_cipher *e)
+{
+    uint8_t *const key = iosenc_key_alloc();
+    if (!key)
+        return err_set(CAIRN_ENOMEM, "out of memory for a key");
+    cairn_err rc = iosenc_unwrap_file_key(keys, n->cipher_key, TREE_CIPHER_KEY_LEN, key);
+    if (!rc)
+        rc = iosenc_cbc_new(key, IOSENC_ENCRYPT, &e->cbc);
+    iosenc_key_free(key);
+    return rc;
+}
+
+cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iosenc_keys *keys,
+                       const char *path, int overwrite, uint32_t mode, int64_t mtime_sec,
+                       uint32_t mtime_nsec, cbuf *buf, uint64_t *written)
+{
+    cairn_err rc = CAIRN_OK;
+    rs_cipher enc = {NULL, {0}, 0};
+    const int encrypt = keys && n->cipher;
     const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (overwrite ? O_TRUNC : O_EXCL);
+    uint64_t plain = 0;
     *written = 0;
+    if (encrypt && (rc = start_encrypted(keys, n, &enc)) != CAIRN_OK)
+        return err_wrap(rc, path);
     if (overwrite)
         unlink(path); /* replace, never write through a hard link or other type */
     const int fd = open(path, flags, 0600);
-    if (fd < 0)
+    if (fd < 0) {
+        iosenc_cbc_free(enc.cbc);
         return err_errno(errno, path);
+    }
     for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
         rc = store_get_chunk(s, w, n->chunks[i], buf);
-        if (!rc)
+        if (!rc && encrypt)
+            rc = write_encrypted(&enc, fd, buf->data, buf->len, path);
+        else if (!rc)
             rc = fs_write_all(fd, buf->data, buf->len, path);
         if (!rc)
-            *written += buf->len;
+            plain += buf->len;
     }
-    if (!rc && *written != n->size)
+    if (!rc && plain != n->size)
         rc = err_set(CAIRN_ECORRUPT, "%s: restored size differs from the recorded size", path);
+    if (!rc && encrypt)
+        rc = finish_encrypted(&enc, fd, n->cipher & TREE_CIPHER_PADDED, path);
+    *written = encrypt ? tree_source_size(n) : plain;
     if (!rc && fchmod(fd, mode) != 0)
         rc = err_errno(errno, path);
     if (!rc) {
@@ -99,6 +168,7 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const char
     }
     if (close(fd) != 0 && !rc)
         rc = err_errno(errno, path);
+    iosenc_cbc_free(enc.cbc);
     if (rc)
         unlink(path); /* no half-restored file is left looking whole */
     return rc;
@@ -110,8 +180,8 @@ static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_fi
 {
     uint64_t written;
     const tree_node *const n = &f->node;
-    const cairn_err rc = restore_node(c->s, w, n, f->path, c->opts->overwrite, n->mode,
-                                      n->mtime_sec, n->mtime_nsec, buf, &written);
+    const cairn_err rc = restore_node(c->s, w, n, c->opts->keys, f->path, c->opts->overwrite,
+                                      n->mode, n->mtime_sec, n->mtime_nsec, buf, &written);
     if (rc == CAIRN_ENOMEM || rc == CAIRN_ENOSPC)
         return rc;
     if (rc) {

@@ -3,7 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TREE_VERSION = 1, TREE_MAX_NODES = 1 << 24, FLAG_DIGEST = 1, FLAG_TARGET = 2 };
+enum {
+    TREE_VERSION = 1,
+    TREE_MAX_NODES = 1 << 24,
+    FLAG_DIGEST = 1,
+    FLAG_TARGET = 2,
+    FLAG_CIPHER = 4
+};
 
 void tree_init(tree *t)
 {
@@ -67,9 +73,14 @@ cairn_err tree_encode(const tree *t, cbuf *out)
         cbuf_varint(out, n->inode);
         cbuf_varint(out, n->uid);
         cbuf_varint(out, n->gid);
-        cbuf_u8(out, (uint8_t)((n->has_digest ? FLAG_DIGEST : 0) | (n->target ? FLAG_TARGET : 0)));
+        cbuf_u8(out, (uint8_t)((n->has_digest ? FLAG_DIGEST : 0) | (n->target ? FLAG_TARGET : 0) |
+                               (n->cipher ? FLAG_CIPHER : 0)));
         if (n->has_digest)
             cbuf_put(out, n->digest, TREE_DIGEST_LEN);
+        if (n->cipher) {
+            cbuf_u8(out, n->cipher);
+            cbuf_put(out, n->cipher_key, TREE_CIPHER_KEY_LEN);
+        }
         if (n->target)
             cbuf_cstr(out, n->target);
         cbuf_varint(out, n->nchunks);
@@ -113,7 +124,7 @@ cairn_err tree_decode(const uint8_t *data, size_t len, tree *out)
         const uint8_t flags = cr_u8(&r);
         if (r.failed || !n->name || !valid_name(n->name) || n->type < NODE_FILE ||
             n->type > NODE_SYMLINK || mode > 07777 || nsec >= 1000000000 || uid > UINT32_MAX ||
-            gid > UINT32_MAX || (flags & ~(FLAG_DIGEST | FLAG_TARGET)) ||
+            gid > UINT32_MAX || (flags & ~(FLAG_DIGEST | FLAG_TARGET | FLAG_CIPHER)) ||
             (i > 0 && strcmp(t.nodes[i - 1].name, n->name) >= 0))
             goto bad;
         n->mode = (uint32_t)mode;
@@ -126,6 +137,15 @@ cairn_err tree_decode(const uint8_t *data, size_t len, tree *out)
                 goto bad;
             n->has_digest = 1;
             memcpy(n->digest, d, TREE_DIGEST_LEN);
+        }
+        if (flags & FLAG_CIPHER) {
+            n->cipher = cr_u8(&r);
+            const uint8_t *const k = cr_bytes(&r, TREE_CIPHER_KEY_LEN);
+            if (!k || n->type != NODE_FILE || !(n->cipher & TREE_CIPHER_CBC) ||
+                (n->cipher & ~(TREE_CIPHER_CBC | TREE_CIPHER_PADDED)) ||
+                (!(n->cipher & TREE_CIPHER_PADDED) && n->size % 16 != 0))
+                goto bad;
+            memcpy(n->cipher_key, k, TREE_CIPHER_KEY_LEN);
         }
         if (flags & FLAG_TARGET) {
             n->target = cr_cstr(&r, TREE_NAME_MAX);
@@ -170,6 +190,14 @@ const tree_node *tree_find(const tree *t, const char *name)
             hi = mid;
     }
     return NULL;
+}
+
+uint64_t tree_source_size(const tree_node *n)
+{
+    if (!n->cipher)
+        return n->size;
+    /* whole AES blocks; PKCS#7 always adds 1-16 bytes */
+    return (n->cipher & TREE_CIPHER_PADDED) ? (n->size / 16 + 1) * 16 : n->size;
 }
 
 int tree_same_chunks(const tree_node *a, const tree_node *b)

@@ -15,7 +15,12 @@
 
 enum node_type { NODE_FILE = 1, NODE_DIR = 2, NODE_SYMLINK = 3 };
 
-enum { TREE_NAME_MAX = 4096, TREE_DIGEST_LEN = 16 };
+enum { TREE_NAME_MAX = 4096, TREE_DIGEST_LEN = 16, TREE_CIPHER_KEY_LEN = 44 };
+
+/* How the source stored a file that cairn keeps as plaintext: AES-256-CBC
+ * under the key that cipher_key wraps (an iOS EncryptionKey or ManifestKey),
+ * with PKCS#7 padding when TREE_CIPHER_PADDED is set (see iosenc.h). */
+enum { TREE_CIPHER_CBC = 1, TREE_CIPHER_PADDED = 2 };
 
 typedef struct tree_node {
     char *name;
@@ -30,6 +35,8 @@ typedef struct tree_node {
     char *target; /* symlinks */
     int has_digest;
     uint8_t digest[TREE_DIGEST_LEN]; /* keyed XXH3-128 of the content */
+    uint8_t cipher;                  /* TREE_CIPHER_* flags, 0: stored as it was */
+    uint8_t cipher_key[TREE_CIPHER_KEY_LEN];
     uint32_t nchunks;
     uint32_t cap_chunks;
     uint8_t (*chunks)[ID_LEN];
@@ -59,6 +66,10 @@ cairn_err tree_decode(const uint8_t *data, size_t len, tree *out);
 
 /* Binary search by name; NULL if absent. */
 const tree_node *tree_find(const tree *t, const char *name);
+
+/* The size of a file node as the source had it: the ciphertext size for
+ * files the source stored encrypted, else size. */
+uint64_t tree_source_size(const tree_node *n);
 
 /* Whether two chunk lists are equal (same subtree or same content). */
 int tree_same_chunks(const tree_node *a, const tree_node *b);

@@ -59,7 +59,7 @@ typedef struct backend_ops {
 /* The common head of every backend (each implementation embeds it first). */
 struct backend {
     const backend_ops *ops;
-    char *url; /* for messages; never holds a password */
+    char *url;               /* for messages; never holds a password */
     uint64_t bytes_sent;     /* payload bytes uploaded (counted by put_file) */
     uint64_t bytes_received; /* payload bytes downloaded */
 };

@@ -66,6 +66,16 @@ static void sample_tree(tree *t)
     n->has_digest = 1; /* digest of empty content, no chunks */
     n = add_node(t, "\xc3\xa9t\xc3\xa9 (unicode) \x01\x7f", NODE_FILE);
     n->mode = 0;
+    n = add_node(t, "f-encrypted", NODE_FILE);
+    n->size = 100;
+    n->cipher = TREE_CIPHER_CBC | TREE_CIPHER_PADDED;
+    for (int i = 0; i < TREE_CIPHER_KEY_LEN; i++)
+        n->cipher_key[i] = (uint8_t)(0x40 + i);
+    set_chunks(n, 1, 0x30);
+    n = add_node(t, "g-encrypted-unpadded", NODE_FILE);
+    n->size = 32;
+    n->cipher = TREE_CIPHER_CBC;
+    n->cipher_key[0] = 4;
 }
 
 static void assert_same_node(const tree_node *a, const tree_node *b)
@@ -85,6 +95,9 @@ static void assert_same_node(const tree_node *a, const tree_node *b)
     assert_int_equal(a->target != NULL, b->target != NULL);
     if (a->target)
         assert_string_equal(a->target, b->target);
+    assert_int_equal(a->cipher, b->cipher);
+    assert_memory_equal(a->cipher_key, b->cipher_key, TREE_CIPHER_KEY_LEN);
+    assert_true(tree_source_size(a) == tree_source_size(b));
     assert_int_equal(a->nchunks, b->nchunks);
     if (a->nchunks)
         assert_memory_equal(a->chunks, b->chunks, (size_t)a->nchunks * ID_LEN);
@@ -384,6 +397,39 @@ static cairn_err decode_raw(uint64_t version, uint64_t count, const raw_node *r)
     return rc;
 }
 
+/* Apple's ciphertext sizes: PKCS#7 always pads to the next whole block. */
+static void test_cipher_sizes_and_rules(void **state)
+{
+    (void)state;
+    tree t;
+    tree_init(&t);
+    tree_node *n = add_node(&t, "f", NODE_FILE);
+    n->cipher = TREE_CIPHER_CBC | TREE_CIPHER_PADDED;
+    n->size = 0;
+    assert_true(tree_source_size(n) == 16);
+    n->size = 15;
+    assert_true(tree_source_size(n) == 16);
+    n->size = 16;
+    assert_true(tree_source_size(n) == 32);
+    n->cipher = TREE_CIPHER_CBC;
+    assert_true(tree_source_size(n) == 16);
+    n->cipher = 0;
+    n->size = 17;
+    assert_true(tree_source_size(n) == 17);
+    /* unpadded ciphertext is whole blocks */
+    n->cipher = TREE_CIPHER_CBC;
+    expect_corrupt(&t, "unpadded cipher with a partial block");
+    n->size = 32;
+    n->cipher = TREE_CIPHER_PADDED; /* padding without the cipher */
+    expect_corrupt(&t, "cipher flags without CBC");
+    n->cipher = TREE_CIPHER_CBC | 0x80;
+    expect_corrupt(&t, "unknown cipher flag");
+    n->cipher = TREE_CIPHER_CBC;
+    n->type = NODE_DIR;
+    expect_corrupt(&t, "a directory with a cipher");
+    tree_free(&t);
+}
+
 static void test_rejects_raw_encodings(void **state)
 {
     (void)state;
@@ -532,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_rejects_bad_names),
         cmocka_unit_test(test_rejects_unsorted_and_duplicates),
         cmocka_unit_test(test_rejects_bad_types_and_fields),
+        cmocka_unit_test(test_cipher_sizes_and_rules),
         cmocka_unit_test(test_rejects_raw_encodings),
         cmocka_unit_test(test_rejects_trailing_bytes),
         cmocka_unit_test(test_every_truncation_fails),
