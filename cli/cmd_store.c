@@ -39,7 +39,8 @@ int cmd_init(cli *c)
 }
 
 /* A MobileSync folder becomes a snapshot of its device's chain, with its
- * details and file catalog; an incomplete one is refused unless asked. */
+ * details (and for encrypted backups given their password, the decrypted
+ * catalog). */
 static cairn_err inspect_source(cli *c, device_info *dev, int *is_device, devcrypt **crypt)
 {
     cairn_err rc = device_detect(c->args[0], is_device);
@@ -56,16 +57,36 @@ static cairn_err inspect_source(cli *c, device_info *dev, int *is_device, devcry
     printf("device backup: %s (%s, iOS %s), UDID %s%s\n", name ? name : "unnamed",
            type ? type : "unknown model", ios ? ios : "?", dev->udid,
            dev->encrypted ? ", encrypted" : "");
-    if (dev->encrypted && (rc = cli_enc_open(c, dev, crypt)) != CAIRN_OK)
-        return rc;
-    if (!dev->complete) {
-        if (!c->allow_incomplete)
-            return err_set(CAIRN_ESOURCE,
-                           "%s; refusing to store it (use --allow-incomplete to keep it anyway, "
-                           "marked incomplete)",
-                           dev->problem);
-        fprintf(stderr, "cairn: warning: %s; storing it marked incomplete\n", dev->problem);
+    if (dev->encrypted)
+        rc = cli_enc_open(c, dev, crypt);
+    return rc;
+}
+
+/* The completeness check and catalog of an unencrypted device backup (the
+ * parent's catalog when Manifest.db is unchanged); an incomplete backup is
+ * refused unless asked. */
+static cairn_err device_contents(cli *c, store *s, device_info *dev)
+{
+    snaplist l = {NULL, 0, 0};
+    int reused = 0;
+    cairn_err rc = CAIRN_OK;
+    if (!dev->encrypted) {
+        rc = snaplist_load(s, &l);
+        if (!rc)
+            rc = device_reuse_contents(s, snaplist_latest_in_chain(&l, dev->chain), c->args[0], dev,
+                                       &reused);
+        if (!rc && !reused)
+            rc = device_read_contents(c->args[0], NULL, dev);
+        snaplist_free(&l);
     }
+    if (rc || dev->complete)
+        return rc;
+    if (!c->allow_incomplete)
+        return err_set(CAIRN_ESOURCE,
+                       "%s; refusing to store it (use --allow-incomplete to keep it anyway, "
+                       "marked incomplete)",
+                       dev->problem);
+    fprintf(stderr, "cairn: warning: %s; storing it marked incomplete\n", dev->problem);
     return CAIRN_OK;
 }
 
@@ -107,6 +128,8 @@ int cmd_backup(cli *c)
     cairn_err rc = inspect_source(c, &dev, &is_device, &crypt);
     if (!rc)
         rc = cli_open_store(c, STORE_WRITE, &s);
+    if (!rc && is_device)
+        rc = device_contents(c, s, &dev);
     if (!rc && is_device)
         rc = rotate_chain(s, &dev);
     if (rc) {
@@ -274,7 +297,9 @@ int cmd_restore(cli *c)
                         "[--overwrite]\n");
         return EXIT_USAGE;
     }
-    cairn_err rc = cli_open_store(c, 0, &s);
+    cairn_err rc = c->from_target ? cli_from_target(c) : CAIRN_OK;
+    if (!rc)
+        rc = cli_open_store(c, 0, &s);
     if (!rc)
         rc = snaplist_load(s, &l);
     if (!rc)

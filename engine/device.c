@@ -1,11 +1,16 @@
 #include "device.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../store/fsutil.h"
 #include "mobilesync.h"
+#include "treestore.h"
 
 #include <sodium.h>
 
@@ -39,34 +44,19 @@ static cairn_err add_pair(void *ctx, const char *key, const char *value)
     return CAIRN_OK;
 }
 
-static cairn_err read_catalog(const char *db, catalog *cat)
+static cairn_err catalog_row(void *ctx, const ms_file *f)
 {
-    ms_manifest *m = NULL;
-    const ms_file *f;
-    cairn_err rc = ms_manifest_open(db, &m);
-    while (!rc) {
-        rc = ms_manifest_next(m, &f);
-        if (rc == CAIRN_ECORRUPT) {
-            rc = CAIRN_OK; /* counted by the completeness check */
-            continue;
-        }
-        if (rc || !f)
-            break;
-        catalog_entry e = {.domain = (char *)f->domain,
-                           .path = (char *)f->relative_path,
-                           .flags = (uint8_t)f->flags,
-                           .size = f->size,
-                           .mode = f->mode,
-                           .mtime = f->mtime,
-                           .target = (char *)f->target};
-        if (fs_unhex(f->file_id, e.file_id, CATALOG_FILE_ID_LEN) != 0)
-            continue;
-        rc = catalog_add(cat, &e);
-    }
-    ms_manifest_close(m);
-    if (!rc)
-        catalog_sort(cat);
-    return rc;
+    catalog *const cat = ctx;
+    catalog_entry e = {.domain = (char *)f->domain,
+                       .path = (char *)f->relative_path,
+                       .flags = (uint8_t)f->flags,
+                       .size = f->size,
+                       .mode = f->mode,
+                       .mtime = f->mtime,
+                       .target = (char *)f->target};
+    if (fs_unhex(f->file_id, e.file_id, CATALOG_FILE_ID_LEN) != 0)
+        return CAIRN_OK;
+    return catalog_add(cat, &e);
 }
 
 cairn_err device_inspect(const char *dir, device_info *out)
@@ -105,18 +95,13 @@ cairn_err device_inspect(const char *dir, device_info *out)
     rc = ms_meta_pairs(meta, add_pair, out);
     if (rc)
         goto done;
-    if (out->encrypted) {
-        /* Manifest.db is ciphertext: until device_read_contents runs with
-         * the decrypted copy, only the device's own verdict is checked */
-        if (!meta->snapshot_state || strcmp(meta->snapshot_state, "finished") != 0) {
-            out->complete = 0;
-            snprintf(out->problem, sizeof out->problem,
-                     "Status.plist: SnapshotState is '%s', backup is incomplete",
-                     meta->snapshot_state ? meta->snapshot_state : "(missing)");
-        }
-        goto done;
+    /* the device's own verdict, until the contents are checked */
+    if (!meta->snapshot_state || strcmp(meta->snapshot_state, "finished") != 0) {
+        out->complete = 0;
+        snprintf(out->problem, sizeof out->problem,
+                 "Status.plist: SnapshotState is '%s', backup is incomplete",
+                 meta->snapshot_state ? meta->snapshot_state : "(missing)");
     }
-    rc = device_read_contents(dir, NULL, out);
 done:
     ms_meta_free(meta);
     if (rc)
@@ -131,17 +116,18 @@ cairn_err device_read_contents(const char *dir, const char *db_path, device_info
     if (!db_path && !(db_path = own = fs_join(dir, "Manifest.db")))
         return err_set(CAIRN_ENOMEM, "out of memory");
     out->complete = 1;
-    cairn_err rc = ms_validate(dir, db_path, &report);
+    catalog_free(&out->cat);
+    catalog_init(&out->cat);
+    /* one pass over Manifest.db: completeness and catalog together */
+    cairn_err rc = ms_validate_each(dir, db_path, catalog_row, &out->cat, &report);
     if (rc == CAIRN_ESOURCE && report) {
         out->complete = 0;
         out->missing = report->missing;
         snprintf(out->problem, sizeof out->problem, "%s", err_msg());
         rc = CAIRN_OK;
     }
-    catalog_free(&out->cat);
-    catalog_init(&out->cat);
     if (!rc)
-        rc = read_catalog(db_path, &out->cat);
+        catalog_sort(&out->cat);
     ms_report_free(report);
     free(own);
     return rc;
@@ -154,6 +140,60 @@ void device_info_free(device_info *d)
     snapshot_meta_free(d->meta, d->nmeta);
     catalog_free(&d->cat);
     memset(d, 0, sizeof *d);
+}
+
+cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *dir, device_info *out,
+                                int *reused)
+{
+    store_worker *w = NULL;
+    tree_node old;
+    struct stat st;
+    char name[44];
+    *reused = 0;
+    memset(&old, 0, sizeof old);
+    if (!parent || !parent->ncatalog || out->encrypted)
+        return CAIRN_OK;
+    const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return err_errno(errno, dir);
+    cairn_err rc = store_worker_new(s, &w);
+    if (!rc)
+        rc = treestore_lookup(s, w, (const uint8_t(*)[ID_LEN])parent->tree, parent->ntree,
+                              "Manifest.db", &old);
+    if (rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT) {
+        rc = CAIRN_OK; /* nothing to compare with: read it */
+        goto done;
+    }
+    if (rc || fstatat(dfd, "Manifest.db", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+        old.type != NODE_FILE || old.cipher || old.size != (uint64_t)st.st_size ||
+        old.mtime_sec != st.st_mtim.tv_sec || old.mtime_nsec != (uint32_t)st.st_mtim.tv_nsec ||
+        old.inode != (uint64_t)st.st_ino)
+        goto done;
+    catalog_free(&out->cat);
+    catalog_init(&out->cat);
+    rc = catalog_load(s, w, (const uint8_t(*)[ID_LEN])parent->catalog, parent->ncatalog, &out->cat);
+    if (rc)
+        goto done;
+    out->missing = 0;
+    for (size_t i = 0; i < out->cat.count; i++) {
+        const catalog_entry *const e = &out->cat.entries[i];
+        if (e->flags != MS_FLAG_FILE)
+            continue;
+        catalog_content_path(e, name);
+        if (fstatat(dfd, name, &st, 0) != 0 || !S_ISREG(st.st_mode)) {
+            if (!out->missing++ && out->complete)
+                snprintf(out->problem, sizeof out->problem, "%s: content file is missing for %s/%s",
+                         name, e->domain ? e->domain : "", e->path);
+        }
+    }
+    if (out->missing)
+        out->complete = 0;
+    *reused = 1;
+done:
+    tree_node_free(&old);
+    store_worker_free(w);
+    close(dfd);
+    return rc;
 }
 
 cairn_err device_add_meta(device_info *d, const char *key, const char *value)

@@ -4,6 +4,7 @@
 #ifndef CAIRN_DEVICE_H
 #define CAIRN_DEVICE_H
 
+#include "../store/store.h"
 #include "catalog.h"
 #include "snapshot.h"
 
@@ -22,17 +23,25 @@ typedef struct device_info {
 /* Sets *is_device when dir is a MobileSync backup (iOS 10 or later). */
 cairn_err device_detect(const char *dir, int *is_device);
 
-/* Reads the plists, checks completeness and builds the catalog.  A backup
- * that can be read but is incomplete gives CAIRN_OK with complete == 0 and
- * the problem named; one that cannot be read at all (malformed plists,
- * garbage Manifest.db) gives CAIRN_ESOURCE naming the file. */
+/* Reads the plists: the device, its chain and metadata.  The completeness
+ * check and the catalog come from device_read_contents or
+ * device_reuse_contents.  A malformed plist gives CAIRN_ESOURCE naming it. */
 cairn_err device_inspect(const char *dir, device_info *out);
 void device_info_free(device_info *d);
 
 /* The completeness check and catalog, from the Manifest.db at db_path (NULL:
  * the folder's own; an encrypted backup needs its decrypted copy, see
- * devcrypt.h).  device_inspect does this itself for unencrypted backups. */
+ * devcrypt.h), in one pass.  A backup that can be read but is incomplete
+ * gives CAIRN_OK with complete == 0 and the problem named; garbage in
+ * Manifest.db is CAIRN_ESOURCE naming it. */
 cairn_err device_read_contents(const char *dir, const char *db_path, device_info *out);
+
+/* The same without reading Manifest.db when it is the one parent stored
+ * (same size, mtime and inode, kept as it was): the parent's catalog is
+ * taken and only the content files are checked for presence.  *reused is
+ * 0 (and nothing done) when Manifest.db changed. */
+cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *dir, device_info *out,
+                                int *reused);
 
 /* Adds "device.<key>" = value to the metadata kept in the snapshot. */
 cairn_err device_add_meta(device_info *d, const char *key, const char *value);

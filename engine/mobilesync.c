@@ -1490,6 +1490,12 @@ static cairn_err legacy_or_missing(int dfd)
 
 cairn_err ms_validate(const char *dir, const char *db_path, ms_report **out)
 {
+    return ms_validate_each(dir, db_path, NULL, NULL, out);
+}
+
+cairn_err ms_validate_each(const char *dir, const char *db_path, ms_row_fn fn, void *ctx,
+                           ms_report **out)
+{
     ms_meta *meta = NULL;
     ms_manifest *m = NULL;
     struct report_box *box = NULL;
@@ -1548,6 +1554,8 @@ cairn_err ms_validate(const char *dir, const char *db_path, ms_report **out)
         if (!f)
             break;
         r->rows++;
+        if (fn && (rc = fn(ctx, f)) != CAIRN_OK)
+            goto fail;
         if (f->flags != MS_FLAG_FILE)
             continue;
         r->files++;

@@ -138,6 +138,8 @@ cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
             return rc;
     }
     out->len = e->raw_len;
+    if (!id_key)
+        return CAIRN_OK;
     seal_id(id_key, out->data, out->len, id);
     if (memcmp(id, e->id, ID_LEN) != 0)
         return err_set(CAIRN_ECORRUPT, "chunk content does not match its ID");

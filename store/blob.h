@@ -21,8 +21,11 @@ void blob_ctx_free(blob_ctx *c);
 cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
                       const uint8_t *data, size_t len, cbuf *out);
 
-/* Opens a sealed blob described by e into out (e->raw_len bytes) and checks
- * that its keyed hash is e->id.  CAIRN_ECORRUPT on any mismatch. */
+/* Opens a sealed blob described by e into out (e->raw_len bytes) and, with
+ * an id_key, checks that its keyed hash is e->id.  CAIRN_ECORRUPT on any
+ * mismatch.  Without id_key the blob is still authentic and bound to e->id
+ * (the ID is in the AEAD's associated data): the hash only re-checks that
+ * the writer hashed what it sealed, which check --read-data does. */
 cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
                       const uint8_t id_key[SEAL_KEY_LEN], const pack_entry *e, const uint8_t *blob,
                       cbuf *out);

@@ -830,8 +830,7 @@ cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
         return err_set(CAIRN_ENOMEM, "out of memory");
     rc = fs_pread_all(fd, w->blob.data, e.stored_len, e.offset, path);
     if (!rc)
-        rc = blob_decode(w->bc, keyring_seal_key(s->keys), keyring_id_key(s->keys), &e,
-                         w->blob.data, out);
+        rc = blob_decode(w->bc, keyring_seal_key(s->keys), NULL, &e, w->blob.data, out);
     if (rc)
         return err_wrap(rc, path);
     return CAIRN_OK;
@@ -1158,4 +1157,165 @@ cairn_err store_delete_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN])
     if (unlink(path) != 0)
         return err_errno(errno, path);
     return fs_fsync_dir(s->snapshots);
+}
+
+/* ---- repair ---- */
+
+cairn_err store_tmp_path(const store *s, const char *name, char *out, size_t cap)
+{
+    if (snprintf(out, cap, "%s/%s", s->tmp, name) >= (int)cap)
+        return err_set(CAIRN_EINVAL, "%s/%s: path too long", s->tmp, name);
+    return CAIRN_OK;
+}
+
+static cairn_err fsync_file(const char *path)
+{
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_errno(errno, path);
+    if (fsync(fd) != 0) {
+        const int e = errno;
+        close(fd);
+        return err_errno(e, path);
+    }
+    return close(fd) != 0 ? err_errno(errno, path) : CAIRN_OK;
+}
+
+cairn_err store_import_pack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN],
+                            const char *src, pack_entry **entries, size_t *count)
+{
+    char path[PATH_MAX];
+    cairn_err rc = store_verify_pack(s, w, src, NULL, NULL, NULL, NULL);
+    if (!rc)
+        rc = pack_path(s->packs, pack, path, sizeof path);
+    if (!rc)
+        rc = fsync_file(src);
+    if (rc)
+        return rc;
+    *strrchr(path, '/') = '\0';
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return err_errno(errno, path);
+    path[strlen(path)] = '/';
+    /* the pack is durable under its tmp name: the rename makes it whole or
+     * leaves the damaged file, never a mix */
+    if (rename(src, path) != 0)
+        return err_errno(errno, path);
+    *strrchr(path, '/') = '\0';
+    rc = fs_fsync_dir(path);
+    path[strlen(path)] = '/';
+    if (!rc)
+        rc = add_pack_to_index(s, pack, path);
+    if (!rc && entries) {
+        uint64_t size;
+        rc = read_pack_file(s, path, entries, count, &size, NULL);
+    }
+    return rc;
+}
+
+/* Reads the file at path and checks it is snapshot object id; *sealed
+ * (malloc'd) and *n receive its bytes. */
+static cairn_err read_snapshot_file(store *s, const uint8_t id[SNAPSHOT_ID_LEN], const char *path,
+                                    uint8_t **sealed, size_t *n)
+{
+    uint8_t check[SNAPSHOT_ID_LEN];
+    uint8_t *plain = NULL;
+    cairn_err rc = fs_read_file(path, 64 << 20, sealed, n);
+    if (rc)
+        return rc;
+    if (*n < SEAL_OVERHEAD) {
+        rc = err_set(CAIRN_ECORRUPT, "%s: snapshot object is truncated", path);
+        goto fail;
+    }
+    plain = malloc(*n - SEAL_OVERHEAD + 1);
+    if (!plain) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (seal_open(keyring_seal_key(s->keys), snapshot_ad, sizeof snapshot_ad, *sealed, *n, plain) !=
+        CAIRN_OK) {
+        rc =
+            err_set(CAIRN_ECORRUPT, "%s: snapshot object is damaged (authentication failed)", path);
+        goto fail;
+    }
+    seal_id(keyring_id_key(s->keys), plain, *n - SEAL_OVERHEAD, check);
+    if (memcmp(check, id, SNAPSHOT_ID_LEN) != 0) {
+        rc = err_set(CAIRN_ECORRUPT, "%s: snapshot object does not match its name", path);
+        goto fail;
+    }
+    free(plain);
+    return CAIRN_OK;
+fail:
+    free(plain);
+    free(*sealed);
+    *sealed = NULL;
+    return rc;
+}
+
+cairn_err store_verify_snapshot_file(store *s, const uint8_t id[SNAPSHOT_ID_LEN], const char *path)
+{
+    uint8_t *sealed;
+    size_t n;
+    const cairn_err rc = read_snapshot_file(s, id, path, &sealed, &n);
+    if (!rc)
+        free(sealed);
+    return rc;
+}
+
+cairn_err store_import_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], const char *src)
+{
+    char hex[2 * SNAPSHOT_ID_LEN + 1];
+    uint8_t *sealed;
+    size_t n;
+    cairn_err rc = read_snapshot_file(s, id, src, &sealed, &n);
+    if (rc)
+        return rc;
+    fs_hex(id, SNAPSHOT_ID_LEN, hex);
+    rc = fs_write_atomic(s->snapshots, hex, sealed, n, 0600);
+    free(sealed);
+    return rc;
+}
+
+cairn_err store_read_sealed(store *s, store_worker *w, const uint8_t id[ID_LEN], pack_entry *e,
+                            cbuf *blob)
+{
+    char path[PATH_MAX];
+    index_loc loc;
+    int fd = -1;
+    cbuf plain;
+    cairn_err rc = locate(s, id, &loc, path, sizeof path, e);
+    if (!rc)
+        rc = worker_pack_fd(w, loc.pack, path, &fd);
+    if (rc)
+        return rc;
+    cbuf_reset(blob);
+    if (!cbuf_reserve(blob, e->stored_len))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    rc = fs_pread_all(fd, blob->data, e->stored_len, e->offset, path);
+    if (rc)
+        return rc;
+    blob->len = e->stored_len;
+    cbuf_init(&plain);
+    rc = blob_decode(w->bc, keyring_seal_key(s->keys), keyring_id_key(s->keys), e, blob->data,
+                     &plain);
+    cbuf_free(&plain);
+    return rc ? err_wrap(rc, path) : CAIRN_OK;
+}
+
+cairn_err store_set_aside(store *s, const char *rel)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    if (snprintf(from, sizeof from, "%s/%s", s->path, rel) >= (int)sizeof from ||
+        snprintf(to, sizeof to, "%s/damaged/%s", s->path, rel) >= (int)sizeof to)
+        return err_set(CAIRN_EINVAL, "%s/%s: path too long", s->path, rel);
+    *strrchr(to, '/') = '\0';
+    cairn_err rc = fs_mkdirs(to, 0700);
+    if (rc)
+        return rc;
+    to[strlen(to)] = '/';
+    if (rename(from, to) != 0)
+        return err_errno(errno, from);
+    *strrchr(to, '/') = '\0';
+    *strrchr(from, '/') = '\0';
+    rc = fs_fsync_dir(to);
+    return rc ? rc : fs_fsync_dir(from);
 }

@@ -82,7 +82,8 @@ cairn_err store_put_sealed(store *s, const pack_entry *e, const uint8_t *blob);
  * pack).  Call before writing a snapshot that refers to them. */
 cairn_err store_flush(store *s);
 
-/* Reads a chunk, verifying tag and ID; data in out. */
+/* Reads a chunk, verifying its tag, which binds it to its ID (store_verify_pack
+ * also recomputes the ID); data in out. */
 cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], cbuf *out);
 
 /* 1 if the index knows the chunk. */
@@ -149,5 +150,39 @@ cairn_err store_index_count(store *s, uint64_t *chunks, uint64_t *packs);
  * naming the chunk, if the index does not know it). */
 cairn_err store_locate(store *s, const uint8_t id[ID_LEN], uint8_t pack[PACK_ID_LEN],
                        pack_entry *e);
+
+/* ---- repair: objects fetched from a copy target, and damage set aside ---- */
+
+/* A path for name in the store's tmp/ folder: on the store's file system,
+ * so that a rename from there into place is atomic; the next writer removes
+ * what is left there. */
+cairn_err store_tmp_path(const store *s, const char *name, char *out, size_t cap);
+
+/* Installs the pack file src (in tmp/, obtained elsewhere: a copy target) as
+ * packs/xx/<pack>, atomically replacing a damaged file of that name, and
+ * indexes it.  src is verified completely first (trailer, every blob's tag
+ * and ID); CAIRN_ECORRUPT leaves everything as it was.  With entries, *entries
+ * (malloc'd) and *count receive the pack's entries. */
+cairn_err store_import_pack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN],
+                            const char *src, pack_entry **entries, size_t *count);
+
+/* Whether the file at path is the sealed snapshot object id of this store
+ * (it opens with the store's key and matches its name): CAIRN_ECORRUPT if not. */
+cairn_err store_verify_snapshot_file(store *s, const uint8_t id[SNAPSHOT_ID_LEN], const char *path);
+
+/* Installs the snapshot object at src as snapshots/<id> once
+ * store_verify_snapshot_file accepts it (replacing a damaged one). */
+cairn_err store_import_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], const char *src);
+
+/* Reads the sealed blob of a chunk where the index locates it and verifies
+ * it (tag and ID): salvages what is still whole in a pack whose trailer is
+ * damaged.  *e receives its entry; blob the sealed bytes (e->stored_len). */
+cairn_err store_read_sealed(store *s, store_worker *w, const uint8_t id[ID_LEN], pack_entry *e,
+                            cbuf *blob);
+
+/* Moves a damaged object that cannot be healed out of the store's view, to
+ * damaged/<rel> (kept for inspection; nothing reads it there).  rel is the
+ * object's path in the store: "snapshots/<64 hex>" or "keys/<16 hex>". */
+cairn_err store_set_aside(store *s, const char *rel);
 
 #endif

@@ -233,6 +233,17 @@ static void test_write_and_read_back(void **state)
                      CAIRN_ECORRUPT);
     assert_int_equal(blob_decode(f->bc, f->seal_key, other, &e[0], file + e[0].offset, &out),
                      CAIRN_ECORRUPT);
+    /* without the ID hash, the tag alone still binds a blob to its ID: the
+     * entry of another chunk pointing at this blob fails */
+    assert_int_equal(blob_decode(f->bc, f->seal_key, NULL, &e[0], file + e[0].offset, &out),
+                     CAIRN_OK);
+    pack_entry moved = e[1];
+    moved.offset = e[0].offset;
+    moved.stored_len = e[0].stored_len;
+    moved.raw_len = e[0].raw_len;
+    moved.flags = e[0].flags;
+    assert_int_equal(blob_decode(f->bc, f->seal_key, NULL, &moved, file + e[0].offset, &out),
+                     CAIRN_ECORRUPT);
     const int fd = open(f->path, O_RDONLY);
     pack_entry *e2 = NULL;
     size_t n2 = 0;

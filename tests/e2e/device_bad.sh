@@ -173,5 +173,18 @@ run 0 --threads 2 restore "$ID" --to "$T/r-nomanifest"
 compare_trees "$SRC" "$T/r-nomanifest"
 rm -rf "$T/r-nomanifest"
 
+info "a content file gone after a backup, Manifest.db unchanged (its catalog is reused): refused"
+fresh reused
+run 0 backup "$SRC"
+victim=$(cd "$SRC" && find . -mindepth 2 -type f -name '[0-9a-f]*' | sort | head -1)
+victim=${victim#./}
+[ -n "$victim" ] || fail "no content file to delete"
+rm "$SRC/$victim"
+run 10 backup "$SRC"
+grep -qF "$victim: content file is missing" "$T/err" ||
+    fail "a content file deleted under an unchanged Manifest.db was not noticed"
+run 0 --allow-incomplete backup "$SRC"
+grep -q "storing it marked incomplete" "$T/err" || fail "--allow-incomplete did not mark it"
+
 run 0 check --read-data
 info "ok"
