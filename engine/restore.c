@@ -68,6 +68,40 @@ static void set_times(int dirfd, const char *path, int64_t sec, uint32_t nsec, i
     utimensat(dirfd, path, ts, flags);
 }
 
+/* Large files are written behind: each WRITE_BEHIND window goes to the
+ * disk as soon as it is full and leaves the page cache once the next one
+ * is full, so restoring gigabytes neither floods the cache nor pays for
+ * ever new cache pages (the kernel's copy then costs as much as the rest). */
+enum { WRITE_BEHIND = 8 << 20 };
+
+typedef struct rs_out {
+    int fd;
+    const char *path;
+    uint64_t off;    /* bytes written */
+    uint64_t queued; /* bytes handed to writeback */
+} rs_out;
+
+static cairn_err out_write(rs_out *o, const void *data, size_t len)
+{
+    const cairn_err rc = fs_write_all(o->fd, data, len, o->path);
+    if (rc)
+        return rc;
+    o->off += len;
+    while (o->off - o->queued >= WRITE_BEHIND) {
+        /* advice only: failures surface as write or close errors */
+        sync_file_range(o->fd, (off_t)o->queued, WRITE_BEHIND, SYNC_FILE_RANGE_WRITE);
+        if (o->queued >= WRITE_BEHIND) {
+            const off_t prev = (off_t)(o->queued - WRITE_BEHIND);
+            sync_file_range(o->fd, prev, WRITE_BEHIND,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER);
+            posix_fadvise(o->fd, prev, WRITE_BEHIND, POSIX_FADV_DONTNEED);
+        }
+        o->queued += WRITE_BEHIND;
+    }
+    return CAIRN_OK;
+}
+
 /* Re-encryption of one file while it is written: whole blocks go out as
  * they come, the tail waits for the end (and its padding). */
 typedef struct rs_cipher {
@@ -76,7 +110,7 @@ typedef struct rs_cipher {
     size_t ncarry;
 } rs_cipher;
 
-static cairn_err write_encrypted(rs_cipher *e, int fd, uint8_t *data, size_t len, const char *path)
+static cairn_err write_encrypted(rs_cipher *e, rs_out *o, uint8_t *data, size_t len)
 {
     cairn_err rc = CAIRN_OK;
     if (e->ncarry) {
@@ -89,28 +123,28 @@ static cairn_err write_encrypted(rs_cipher *e, int fd, uint8_t *data, size_t len
             return CAIRN_OK;
         rc = iosenc_cbc_update(e->cbc, e->carry, IOSENC_BLOCK, e->carry);
         if (!rc)
-            rc = fs_write_all(fd, e->carry, IOSENC_BLOCK, path);
+            rc = out_write(o, e->carry, IOSENC_BLOCK);
         e->ncarry = 0;
     }
     const size_t whole = len & ~(size_t)(IOSENC_BLOCK - 1);
     if (!rc && whole)
         rc = iosenc_cbc_update(e->cbc, data, whole, data);
     if (!rc && whole)
-        rc = fs_write_all(fd, data, whole, path);
+        rc = out_write(o, data, whole);
     memcpy(e->carry, data + whole, len - whole);
     e->ncarry = len - whole;
     return rc;
 }
 
-static cairn_err finish_encrypted(rs_cipher *e, int fd, int padded, const char *path)
+static cairn_err finish_encrypted(rs_cipher *e, rs_out *o, int padded)
 {
     if (!padded)
-        return e->ncarry ? err_set(CAIRN_ECORRUPT, "%s: plaintext is not whole AES blocks", path)
+        return e->ncarry ? err_set(CAIRN_ECORRUPT, "%s: plaintext is not whole AES blocks", o->path)
                          : CAIRN_OK;
     const uint8_t pad = (uint8_t)(IOSENC_BLOCK - e->ncarry);
     memset(e->carry + e->ncarry, pad, pad);
     const cairn_err rc = iosenc_cbc_update(e->cbc, e->carry, IOSENC_BLOCK, e->carry);
-    return rc ? rc : fs_write_all(fd, e->carry, IOSENC_BLOCK, path);
+    return rc ? rc : out_write(o, e->carry, IOSENC_BLOCK);
 }
 
 static cairn_err start_encrypted(const iosenc_keys *keys, const tree_node *n, rs_cipher *e)
@@ -144,19 +178,20 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iose
         iosenc_cbc_free(enc.cbc);
         return err_errno(errno, path);
     }
+    rs_out out = {fd, path, 0, 0};
     for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
         rc = store_get_chunk(s, w, n->chunks[i], buf);
         if (!rc && encrypt)
-            rc = write_encrypted(&enc, fd, buf->data, buf->len, path);
+            rc = write_encrypted(&enc, &out, buf->data, buf->len);
         else if (!rc)
-            rc = fs_write_all(fd, buf->data, buf->len, path);
+            rc = out_write(&out, buf->data, buf->len);
         if (!rc)
             plain += buf->len;
     }
     if (!rc && plain != n->size)
         rc = err_set(CAIRN_ECORRUPT, "%s: restored size differs from the recorded size", path);
     if (!rc && encrypt)
-        rc = finish_encrypted(&enc, fd, n->cipher & TREE_CIPHER_PADDED, path);
+        rc = finish_encrypted(&enc, &out, n->cipher & TREE_CIPHER_PADDED);
     *written = encrypt ? tree_source_size(n) : plain;
     if (!rc && fchmod(fd, mode) != 0)
         rc = err_errno(errno, path);
