@@ -297,9 +297,7 @@ int cmd_restore(cli *c)
                         "[--overwrite]\n");
         return EXIT_USAGE;
     }
-    cairn_err rc = c->from_target ? cli_from_target(c) : CAIRN_OK;
-    if (!rc)
-        rc = cli_open_store(c, 0, &s);
+    cairn_err rc = cli_open_store(c, 0, &s);
     if (!rc)
         rc = snaplist_load(s, &l);
     if (!rc)
