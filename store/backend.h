@@ -30,6 +30,7 @@
 #ifndef CAIRN_BACKEND_H
 #define CAIRN_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -94,5 +95,12 @@ static inline cairn_err backend_remove(backend *b, const char *name)
     return b->ops->remove(b, name);
 }
 void backend_close(backend *b);
+
+/* One page of an S3 ListObjectsV2 answer (untrusted bytes; exposed for the
+ * fuzzer): fn gets each object under "<prefix>/" with the prefix removed,
+ * *next_token (malloc'd) the continuation token when the page says it is
+ * truncated.  CAIRN_EREMOTE on a malformed page. */
+cairn_err backend_s3_parse_listing(const char *xml, size_t len, const char *prefix,
+                                   backend_list_fn fn, void *ctx, char **next_token);
 
 #endif

@@ -1335,29 +1335,28 @@ out:
 
 /* One page of ListObjectsV2: calls fn for each object and sets the token
  * of the next page (*more). */
-static cairn_err list_page(s3_backend *s, const s3_req *r, backend_list_fn fn, void *ctx,
-                           sbuf *token, int *more)
+cairn_err backend_s3_parse_listing(const char *xml, size_t len, const char *prefix,
+                                   backend_list_fn fn, void *ctx, char **next_token)
 {
-    const char *p = r->resp.p, *const end = r->resp.p + r->resp.n, *a, *z;
-    const size_t plen = strlen(s->prefix);
-    sbuf key = {0};
+    const char *p = xml, *const end = xml + len, *a, *z;
+    const size_t plen = strlen(prefix);
+    sbuf key = {0}, token = {0};
     cairn_err rc = CAIRN_OK;
-    *more = 0;
+    *next_token = NULL;
     while (xml_find(p, end, "Contents", &a, &z)) {
         const char *ka, *kz, *sa, *sz;
         p = z + 11;
         if (!xml_find(a, z, "Key", &ka, &kz) || !xml_find(a, z, "Size", &sa, &sz) ||
             xml_text(&key, ka, kz) != 0 || sa == sz || sz - sa > 20 ||
             strspn(sa, "0123456789") < (size_t)(sz - sa)) {
-            rc = err_set(key.oom ? CAIRN_ENOMEM : CAIRN_EREMOTE, "%s: malformed object listing",
-                         s->b.url);
+            rc = err_set(key.oom ? CAIRN_ENOMEM : CAIRN_EREMOTE, "malformed object listing");
             goto out;
         }
         const uint64_t size = strtoull(sa, NULL, 10);
         const char *rel = key.p;
         if (plen) {
             /* the server filtered on "<prefix>/"; anything else is not ours */
-            if (strncmp(rel, s->prefix, plen) != 0 || rel[plen] != '/')
+            if (strncmp(rel, prefix, plen) != 0 || rel[plen] != '/')
                 continue;
             rel += plen + 1;
         }
@@ -1367,19 +1366,54 @@ static cairn_err list_page(s3_backend *s, const s3_req *r, backend_list_fn fn, v
         if (rc)
             goto out;
     }
-    if (xml_find(r->resp.p, end, "IsTruncated", &a, &z) && (size_t)(z - a) == 4 &&
+    if (xml_find(xml, end, "IsTruncated", &a, &z) && (size_t)(z - a) == 4 &&
         memcmp(a, "true", 4) == 0) {
-        if (!xml_find(r->resp.p, end, "NextContinuationToken", &a, &z) ||
-            xml_text(token, a, z) != 0 || token->oom || token->n == 0) {
-            rc = err_set(CAIRN_EREMOTE, "%s: truncated listing without a continuation token",
-                         s->b.url);
+        if (!xml_find(xml, end, "NextContinuationToken", &a, &z) || xml_text(&token, a, z) != 0 ||
+            token.oom || token.n == 0) {
+            rc = err_set(CAIRN_EREMOTE, "truncated listing without a continuation token");
             goto out;
         }
-        *more = 1;
+        *next_token = token.p;
+        token.p = NULL;
     }
 out:
+    sb_free(&token);
     sb_free(&key);
     return rc;
+}
+
+/* The caller's callback, so that its errors pass through unchanged while
+ * the parser's are told apart and get the URL. */
+typedef struct list_relay {
+    backend_list_fn fn;
+    void *ctx;
+    int failed;
+} list_relay;
+
+static cairn_err relay(void *ctx, const char *name, uint64_t size)
+{
+    list_relay *const l = ctx;
+    const cairn_err rc = l->fn(l->ctx, name, size);
+    l->failed = rc != CAIRN_OK;
+    return rc;
+}
+
+static cairn_err list_page(s3_backend *s, const s3_req *r, backend_list_fn fn, void *ctx,
+                           sbuf *token, int *more)
+{
+    char *next = NULL;
+    list_relay l = {fn, ctx, 0};
+    const cairn_err rc =
+        backend_s3_parse_listing(r->resp.p, r->resp.n, s->prefix, relay, &l, &next);
+    *more = next != NULL;
+    sb_clear(token);
+    if (next) {
+        sb_str(token, next);
+        free(next);
+        if (token->oom)
+            return err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
+    }
+    return rc && !l.failed ? err_wrap(rc, s->b.url) : rc;
 }
 
 static cairn_err s3_list(backend *b, const char *prefix, backend_list_fn fn, void *ctx)
