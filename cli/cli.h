@@ -52,6 +52,21 @@ typedef struct cli {
     int max_unused;
     const char *chain;
     int keep[6]; /* last, hourly, daily, weekly, monthly, yearly */
+    /* copy targets (cmd_copy.c) */
+    const char *target;          /* copy, check: --target NAME */
+    const char *from_target;     /* restore: --from-target NAME */
+    const char *media;           /* target add: --media disk|nas|cloud */
+    int offsite;                 /* target add: --offsite */
+    int all_targets;             /* copy --all */
+    int only_snapshots;          /* copy --snapshots: the arguments are snapshot IDs */
+    char target_store[PATH_MAX]; /* the folder a target is opened from */
+    const char *from_url;        /* repair: --from URL (repair also takes --from-target) */
+    /* devices (cmd_devices.c) */
+    int full;             /* backup --device --full */
+    int restore_system;   /* restore --device --system */
+    int restore_settings; /* restore --device --settings */
+    int no_reboot;        /* restore --device --no-reboot */
+    int restore_remove;   /* restore --device --remove */
     char **args;
     int nargs;
     char store_path[PATH_MAX];
@@ -93,5 +108,25 @@ int cmd_forget(cli *c);
 int cmd_prune(cli *c);
 int cmd_key(cli *c);
 int cmd_chain(cli *c);
+int cmd_target(cli *c);
+int cmd_copy(cli *c);
+int cmd_status(cli *c);
+int cmd_repair(cli *c);
+
+/* Copy targets as stores (cmd_copy.c): check --target runs here whole;
+ * restore --from-target points the store at the target's folder (a network
+ * target is first brought into its local mirror). */
+int cli_check_target(cli *c);
+cairn_err cli_from_target(cli *c);
+
+/* A device straight through libimobiledevice (cmd_devices.c): backup
+ * --device and restore --device run here whole. */
+int cmd_devices(cli *c);
+int cmd_device(cli *c);
+int cli_backup_device(cli *c);
+int cli_restore_device(cli *c);
+/* Before a device backup: a new encryption identity archives the device's
+ * current chain (cmd_store.c). */
+cairn_err cli_rotate_chain(store *s, const device_info *dev);
 
 #endif

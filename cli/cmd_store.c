@@ -111,6 +111,11 @@ static cairn_err rotate_chain(store *s, const device_info *dev)
     return rc;
 }
 
+cairn_err cli_rotate_chain(store *s, const device_info *dev)
+{
+    return rotate_chain(s, dev);
+}
+
 int cmd_backup(cli *c)
 {
     store *s = NULL;
@@ -120,6 +125,8 @@ int cmd_backup(cli *c)
     int is_device = 0;
     char id[9], parent[9], a[32], b[32], d[32];
     memset(&dev, 0, sizeof dev);
+    if (c->device)
+        return cli_backup_device(c);
     if (c->nargs != 1) {
         fprintf(stderr,
                 "cairn: usage: cairn backup [--store DIR] [--allow-incomplete] SOURCE_DIR\n");
@@ -193,10 +200,12 @@ static void print_snapshot_json(const snapshot *sn)
     }
     printf(",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
            ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64 ",\"new_raw\":%" PRIu64
-           ",\"errors\":%" PRIu64 ",\"partial\":%s,\"incomplete\":%s,\"meta\":{",
+           ",\"errors\":%" PRIu64 ",\"partial\":%s,\"incomplete\":%s,\"repaired\":%s,"
+           "\"meta\":{",
            sn->files, sn->dirs, sn->bytes, sn->new_chunks, sn->new_bytes, sn->new_raw, sn->errors,
            (sn->flags & SNAP_PARTIAL) ? "true" : "false",
-           (sn->flags & SNAP_INCOMPLETE) ? "true" : "false");
+           (sn->flags & SNAP_INCOMPLETE) ? "true" : "false",
+           (sn->flags & SNAP_REPAIRED) ? "true" : "false");
     for (size_t i = 0; i < sn->nmeta; i++) {
         if (i)
             putchar(',');
@@ -238,9 +247,10 @@ static void print_snapshot_row(const snapshot *sn)
     } else {
         snprintf(what, sizeof what, "%s", sn->source);
     }
-    printf("%-8s  %-19s  %8" PRIu64 "  %10s  %10s  %s%s%s\n", id, when, sn->files, size, added,
+    printf("%-8s  %-19s  %8" PRIu64 "  %10s  %10s  %s%s%s%s\n", id, when, sn->files, size, added,
            what, (sn->flags & SNAP_PARTIAL) ? " (partial)" : "",
-           (sn->flags & SNAP_INCOMPLETE) ? " (incomplete)" : "");
+           (sn->flags & SNAP_INCOMPLETE) ? " (incomplete)" : "",
+           (sn->flags & SNAP_REPAIRED) ? " (repaired)" : "");
 }
 
 int cmd_snapshots(cli *c)
@@ -292,12 +302,16 @@ int cmd_restore(cli *c)
     iosenc_keys *keys = NULL;
     password new_pw = {NULL, 0};
     char id[9], size[32];
+    if (c->device)
+        return cli_restore_device(c);
     if (c->nargs != 1 || !c->to) {
         fprintf(stderr, "cairn: usage: cairn restore [--store DIR] SNAPSHOT --to DIR "
                         "[--overwrite]\n");
         return EXIT_USAGE;
     }
-    cairn_err rc = cli_open_store(c, 0, &s);
+    cairn_err rc = c->from_target ? cli_from_target(c) : CAIRN_OK;
+    if (!rc)
+        rc = cli_open_store(c, 0, &s);
     if (!rc)
         rc = snaplist_load(s, &l);
     if (!rc)
@@ -338,6 +352,8 @@ int cmd_check(cli *c)
     store *s = NULL;
     check_result r;
     char size[32];
+    if (c->target)
+        return cli_check_target(c);
     cairn_err rc = cli_open_store(c, 0, &s);
     if (rc)
         return cli_fail(rc);

@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "  prune     [--max-unused PERCENT] [--dry-run]\n"
             "  key       list | add | remove ID | passwd   [--new-password-file FILE]\n"
             "  index rebuild [--store DIR]\n"
+            "  repair    [--dry-run] [--from-target NAME | --from URL]\n"
             "\n"
             "device backups (SOURCE_DIR is a MobileSync backup folder):\n"
             "  backup    [--allow-incomplete] [--backup-password-file FILE] SOURCE_DIR\n"
@@ -37,6 +38,19 @@ static void usage(FILE *f)
             "  info      SNAPSHOT\n"
             "  ls        SNAPSHOT [DOMAIN[/PATH]]\n"
             "  extract   SNAPSHOT DOMAIN[/PATH]... --to DIR\n"
+            "\n"
+            "copies (3-2-1: URL is /path, sftp://user@host[:port]/path or s3://bucket/prefix):\n"
+            "  target    add NAME URL [--media disk|nas|cloud] [--offsite] | list | remove NAME\n"
+            "  copy      --target NAME | --all  [--snapshots SNAPSHOT...] [--json]\n"
+            "  check     --target NAME [--read-data]\n"
+            "  restore   --from-target NAME|URL SNAPSHOT --to DIR\n"
+            "  status    [--json]\n"
+            "\n"
+            "devices (straight from the device over USB or Wi-Fi):\n"
+            "  devices   [--json]\n"
+            "  backup    --device [UDID] [--full] [--allow-incomplete]\n"
+            "  restore   SNAPSHOT --device UDID [--system] [--settings] [--no-reboot] [--remove]\n"
+            "  device    encryption on|off [UDID] | changepw [UDID]\n"
             "\n"
             "The store is --store, else $CAIRN_STORE, else $XDG_DATA_HOME/cairn/store\n"
             "(~/.local/share/cairn/store).  The password comes from --password-file FILE,\n"
@@ -67,6 +81,18 @@ int main(int argc, char **argv)
         {"backup-password-file", required_argument, NULL, 0x110},
         {"new-backup-password-file", required_argument, NULL, 0x111},
         {"reencrypt", no_argument, NULL, 0x112},
+        {"target", required_argument, NULL, 0x120},
+        {"from-target", required_argument, NULL, 0x121},
+        {"media", required_argument, NULL, 0x122},
+        {"offsite", no_argument, NULL, 0x123},
+        {"all", no_argument, NULL, 0x124},
+        {"snapshots", no_argument, NULL, 0x125},
+        {"from", required_argument, NULL, 0x130},
+        {"full", no_argument, NULL, 0x140},
+        {"system", no_argument, NULL, 0x141},
+        {"settings", no_argument, NULL, 0x142},
+        {"no-reboot", no_argument, NULL, 0x143},
+        {"remove", no_argument, NULL, 0x144},
         {"keep-last", required_argument, NULL, 0x100},
         {"keep-hourly", required_argument, NULL, 0x101},
         {"keep-daily", required_argument, NULL, 0x102},
@@ -85,6 +111,8 @@ int main(int argc, char **argv)
         {"info", cmd_info},       {"ls", cmd_ls},         {"extract", cmd_extract},
         {"chains", cmd_chains},   {"diff", cmd_diff},     {"forget", cmd_forget},
         {"prune", cmd_prune},     {"key", cmd_key},       {"chain", cmd_chain},
+        {"target", cmd_target},   {"copy", cmd_copy},     {"status", cmd_status},
+        {"repair", cmd_repair},   {"device", cmd_device}, {"devices", cmd_devices},
     };
     cli c;
     int opt;
@@ -94,6 +122,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "cairn: libsodium failed to initialise\n");
         return EXIT_ERROR;
     }
+    /* "backup --device" may leave out the UDID (the only device connected):
+     * give getopt an empty value instead of letting it take the next word */
+    char device_any[] = "--device=";
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--device") == 0 && (i + 1 == argc || argv[i + 1][0] == '-'))
+            argv[i] = device_any;
     while ((opt = getopt_long(argc, argv, "s:p:t:k:j:h", options, NULL)) != -1) {
         switch (opt) {
         case 's':
@@ -175,6 +209,42 @@ int main(int argc, char **argv)
             break;
         case 0x112:
             c.reencrypt = 1;
+            break;
+        case 0x120:
+            c.target = optarg;
+            break;
+        case 0x121:
+            c.from_target = optarg;
+            break;
+        case 0x122:
+            c.media = optarg;
+            break;
+        case 0x123:
+            c.offsite = 1;
+            break;
+        case 0x124:
+            c.all_targets = 1;
+            break;
+        case 0x125:
+            c.only_snapshots = 1;
+            break;
+        case 0x130:
+            c.from_url = optarg;
+            break;
+        case 0x140:
+            c.full = 1;
+            break;
+        case 0x141:
+            c.restore_system = 1;
+            break;
+        case 0x142:
+            c.restore_settings = 1;
+            break;
+        case 0x143:
+            c.no_reboot = 1;
+            break;
+        case 0x144:
+            c.restore_remove = 1;
             break;
         case 'h':
             usage(stdout);

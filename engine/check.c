@@ -13,6 +13,7 @@
 
 #include "../store/fsutil.h"
 #include "../store/idset.h"
+#include "../store/keys.h"
 #include "snaplist.h"
 #include "tree.h"
 #include "treestore.h"
@@ -171,6 +172,85 @@ static int walk(ck_ctx *c, char *path, const uint8_t (*ids)[ID_LEN], uint32_t ni
     return damaged;
 }
 
+/* A damaged key file locks out its password (and, if it is the last one,
+ * everyone), so it is damage even while another key opens the store. */
+static cairn_err check_keys(ck_ctx *c)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 32];
+    keys_info *k = NULL;
+    size_t n = 0;
+    snprintf(dir, sizeof dir, "%s/keys", store_path(c->s));
+    const cairn_err rc = keys_list(dir, &k, &n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!k[i].damaged)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, k[i].id);
+        c->res->keys_damaged++;
+        if (keys_verify_file(path) == CAIRN_ENOMEM) {
+            free(k);
+            return CAIRN_ENOMEM;
+        }
+        say(c, "damaged: %s", err_msg());
+    }
+    free(k);
+    return CAIRN_OK;
+}
+
+/* The path of a snapshot object, for messages about its contents. */
+static const char *object_name(store *s, const uint8_t id[ID_LEN], char *out, size_t cap)
+{
+    char hex[2 * ID_LEN + 1];
+    fs_hex(id, ID_LEN, hex);
+    snprintf(out, cap, "%s/snapshots/%s", store_path(s), hex);
+    return out;
+}
+
+/* Names each snapshot object that does not open (snaplist only counts
+ * them). */
+static cairn_err name_damaged_snapshots(ck_ctx *c)
+{
+    uint8_t(*ids)[SNAPSHOT_ID_LEN] = NULL;
+    size_t n = 0;
+    cairn_err rc = store_list_snapshots(c->s, &ids, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint8_t *plain;
+        size_t len;
+        snapshot sn;
+        char name[PATH_MAX];
+        cairn_err orc = store_get_snapshot(c->s, ids[i], &plain, &len);
+        if (!orc) {
+            orc = snapshot_decode(plain, len, &sn);
+            free(plain);
+            if (!orc)
+                snapshot_free(&sn);
+            else if (orc != CAIRN_ENOMEM)
+                orc = err_wrap(orc, object_name(c->s, ids[i], name, sizeof name));
+        }
+        if (orc == CAIRN_ENOMEM)
+            rc = orc;
+        else if (orc)
+            say(c, "damaged: %s", err_msg());
+    }
+    free(ids);
+    return rc;
+}
+
+/* A catalog is what ls, extract and diff read: a lost chunk of it is
+ * damage to the snapshot even though a restore does not need it. */
+static int catalog_damaged(ck_ctx *c, const snapshot *sn)
+{
+    for (uint32_t i = 0; i < sn->ncatalog; i++) {
+        const char *const why = chunk_problem(c, sn->catalog[i]);
+        if (why) {
+            say(c, "snapshot %s: catalog: %s", c->snap_name, why);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 cairn_err check_run(store *s, const check_opts *opts, check_result *result)
 {
     ck_ctx c;
@@ -190,11 +270,15 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
     if (!rc)
         rc = store_each_pack_file(s, check_pack, &c);
     if (!rc)
+        rc = check_keys(&c);
+    if (!rc)
         rc = snaplist_load(s, &snaps);
     if (rc)
         goto done;
     if (snaps.damaged) {
-        say(&c, "damaged: %zu snapshot object(s) do not open", snaps.damaged);
+        rc = name_damaged_snapshots(&c);
+        if (rc)
+            goto done;
         result->snapshots_damaged += snaps.damaged;
     }
     for (size_t i = 0; i < snaps.count && !c.fatal; i++) {
@@ -203,17 +287,21 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
         c.snap_name = name;
         path[0] = '\0';
         result->snapshots++;
-        if (walk(&c, path, (const uint8_t(*)[ID_LEN])snaps.items[i].tree, snaps.items[i].ntree))
+        const int tree_damaged =
+            walk(&c, path, (const uint8_t(*)[ID_LEN])snaps.items[i].tree, snaps.items[i].ntree);
+        if (catalog_damaged(&c, &snaps.items[i]) | tree_damaged)
             result->snapshots_damaged++;
     }
     rc = c.fatal ? err_set(c.fatal, "out of memory during check") : CAIRN_OK;
-    if (!rc && (result->packs_damaged || result->chunks_damaged || result->snapshots_damaged))
+    if (!rc && (result->packs_damaged || result->chunks_damaged || result->snapshots_damaged ||
+                result->keys_damaged))
         rc = err_set(CAIRN_ECORRUPT,
                      "the store is damaged: %llu pack(s), %llu snapshot(s), %llu "
-                     "file(s) affected",
+                     "file(s), %llu key file(s) affected (see 'cairn repair')",
                      (unsigned long long)result->packs_damaged,
                      (unsigned long long)result->snapshots_damaged,
-                     (unsigned long long)result->files_damaged);
+                     (unsigned long long)result->files_damaged,
+                     (unsigned long long)result->keys_damaged);
 done:
     snaplist_free(&snaps);
     store_worker_free(c.w);

@@ -1,8 +1,9 @@
 /* check.h - is the store whole?  Structure: every pack trailer opens, every
- * snapshot and tree decodes, every chunk a snapshot needs is indexed in a
- * sound pack.  With read_data: every chunk of every pack decrypts and
- * hashes to its ID.  Damage is reported with the pack, and with the
- * snapshots and files it affects. */
+ * snapshot and tree decodes, every chunk a snapshot needs (trees, files,
+ * catalogs) is indexed in a sound pack, every key file is well-formed.
+ * With read_data: every chunk of every pack decrypts and hashes to its ID.
+ * Damage is reported with the pack, and with the snapshots and files it
+ * affects. */
 #ifndef CAIRN_CHECK_H
 #define CAIRN_CHECK_H
 
@@ -24,6 +25,7 @@ typedef struct check_result {
     uint64_t snapshots;
     uint64_t snapshots_damaged; /* objects that do not open, or with missing data */
     uint64_t files_damaged;
+    uint64_t keys_damaged; /* key files that are not well-formed */
     uint64_t bytes_read;
 } check_result;
 

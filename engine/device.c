@@ -59,21 +59,15 @@ static cairn_err catalog_row(void *ctx, const ms_file *f)
     return catalog_add(cat, &e);
 }
 
-cairn_err device_inspect(const char *dir, device_info *out)
+cairn_err device_from_meta(const struct ms_meta *meta, const char *fallback_udid, device_info *out)
 {
-    ms_meta *meta = NULL;
     cairn_err rc;
     memset(out, 0, sizeof *out);
     catalog_init(&out->cat);
     out->complete = 1;
-    rc = ms_read_meta(dir, &meta);
-    if (rc)
-        return rc;
     const char *udid = meta->unique_identifier ? meta->unique_identifier : meta->lockdown_udid;
-    if (!udid) {
-        const char *const slash = strrchr(dir, '/');
-        udid = slash && slash[1] ? slash + 1 : dir;
-    }
+    if (!udid)
+        udid = fallback_udid;
     out->encrypted = meta->is_encrypted;
     /* the chain follows the device and its encryption identity: a new
      * keybag (password changed, encryption on or off) starts a new chain */
@@ -93,19 +87,30 @@ cairn_err device_inspect(const char *dir, device_info *out)
     }
     sprintf(out->chain, "device:%s/%s", udid, identity);
     rc = ms_meta_pairs(meta, add_pair, out);
-    if (rc)
-        goto done;
     /* the device's own verdict, until the contents are checked */
-    if (!meta->snapshot_state || strcmp(meta->snapshot_state, "finished") != 0) {
+    if (!rc && (!meta->snapshot_state || strcmp(meta->snapshot_state, "finished") != 0)) {
         out->complete = 0;
         snprintf(out->problem, sizeof out->problem,
                  "Status.plist: SnapshotState is '%s', backup is incomplete",
                  meta->snapshot_state ? meta->snapshot_state : "(missing)");
     }
 done:
-    ms_meta_free(meta);
     if (rc)
         device_info_free(out);
+    return rc;
+}
+
+cairn_err device_inspect(const char *dir, device_info *out)
+{
+    ms_meta *meta = NULL;
+    memset(out, 0, sizeof *out);
+    catalog_init(&out->cat);
+    cairn_err rc = ms_read_meta(dir, &meta);
+    if (rc)
+        return rc;
+    const char *const slash = strrchr(dir, '/');
+    rc = device_from_meta(meta, slash && slash[1] ? slash + 1 : dir, out);
+    ms_meta_free(meta);
     return rc;
 }
 

@@ -29,6 +29,13 @@ cairn_err device_detect(const char *dir, int *is_device);
 cairn_err device_inspect(const char *dir, device_info *out);
 void device_info_free(device_info *d);
 
+/* The same from the three plists already read (a backup that is not a
+ * folder: a stream from the device): device, chain, metadata, and whether
+ * Status.plist says finished; the catalog is left empty.  fallback_udid
+ * names the device when the plists do not. */
+struct ms_meta;
+cairn_err device_from_meta(const struct ms_meta *meta, const char *fallback_udid, device_info *out);
+
 /* The completeness check and catalog, from the Manifest.db at db_path (NULL:
  * the folder's own; an encrypted backup needs its decrypted copy, see
  * devcrypt.h), in one pass.  A backup that can be read but is incomplete

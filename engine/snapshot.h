@@ -13,6 +13,7 @@
 enum snapshot_flags {
     SNAP_PARTIAL = 1,    /* some source files could not be read */
     SNAP_INCOMPLETE = 2, /* the source itself was incomplete (stored on request) */
+    SNAP_REPAIRED = 4,   /* rewritten by repair without data that was lost */
 };
 
 typedef struct snapshot_meta {

@@ -9,7 +9,7 @@ packages=(
   libssh-dev libcurl4-openssl-dev
   libcmocka-dev
   sqlite3 util-linux python3 libplist-utils openssl procps
-  libimobiledevice-utils usbmuxd
+  libimobiledevice-dev libimobiledevice-utils usbmuxd
   clang libclang-rt-14-dev
 )
 

@@ -367,3 +367,41 @@ cairn_err keys_remove(const char *keys_dir, const char *key_id)
     free(path);
     return rc ? rc : fs_fsync_dir(keys_dir);
 }
+
+/* Reads a key file and checks its structure; *file (malloc'd) gets it. */
+static cairn_err read_valid(const char *path, uint8_t **file, size_t *len)
+{
+    cairn_err rc = fs_read_file(path, 4096, file, len);
+    if (rc)
+        return rc;
+    rc = key_file_valid(path, *file, *len);
+    if (rc) {
+        free(*file);
+        *file = NULL;
+    }
+    return rc;
+}
+
+cairn_err keys_verify_file(const char *path)
+{
+    uint8_t *file;
+    size_t len;
+    const cairn_err rc = read_valid(path, &file, &len);
+    if (!rc)
+        free(file);
+    return rc;
+}
+
+cairn_err keys_import(const char *keys_dir, const char *key_id, const char *src)
+{
+    uint8_t *file;
+    size_t len;
+    if (!is_key_name(key_id))
+        return err_set(CAIRN_EINVAL, "'%s' is not a key ID", key_id);
+    cairn_err rc = read_valid(src, &file, &len);
+    if (rc)
+        return rc;
+    rc = fs_write_atomic(keys_dir, key_id, file, len, 0600);
+    free(file);
+    return rc;
+}

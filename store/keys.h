@@ -54,6 +54,15 @@ typedef struct keys_info {
 /* Lists the key files in keys_dir (malloc'd array, sorted by id). */
 cairn_err keys_list(const char *keys_dir, keys_info **out, size_t *count);
 
+/* Whether the file at path is a well-formed key file of this format (its
+ * checksum holds); no password is involved. */
+cairn_err keys_verify_file(const char *path);
+
+/* Installs the key file at src (obtained elsewhere: a copy target) as
+ * keys_dir/key_id, replacing a damaged one, once keys_verify_file accepts
+ * it. */
+cairn_err keys_import(const char *keys_dir, const char *key_id, const char *src);
+
 /* Removes one key file; refuses to remove the last one left. */
 cairn_err keys_remove(const char *keys_dir, const char *key_id);
 

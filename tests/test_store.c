@@ -1,6 +1,7 @@
 /* test_store.c - the store layer end to end: create and open, concurrent
  * chunk puts with deduplication, the reasons a store does not open, the
- * writer lock, the index as a rebuildable cache, and snapshot objects. */
+ * writer lock, the index as a rebuildable cache, snapshot objects, and the
+ * primitives repair heals and salvages with. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -677,6 +678,118 @@ static void test_verify_pack(void **state)
     store_close(s);
 }
 
+static void copy_file(const char *from, const char *to)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    FILE *const in = fopen(from, "rb");
+    assert_non_null(in);
+    assert_int_equal(fseek(in, 0, SEEK_END), 0);
+    len = (size_t)ftell(in);
+    rewind(in);
+    data = malloc(len ? len : 1);
+    assert_non_null(data);
+    assert_int_equal(fread(data, 1, len, in), len);
+    fclose(in);
+    FILE *const out = fopen(to, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(data, 1, len, out), len);
+    fclose(out);
+    free(data);
+}
+
+/* Repair's primitives: a pack from elsewhere replaces a damaged one only
+ * when it verifies whole; what a truncated pack still holds reads back
+ * sealed and verified where the index places it; a damaged object is set
+ * aside out of the store's view. */
+static void test_repair_primitives(void **state)
+{
+    fixture *const f = *state;
+    char good[PATH_MAX], tmp[PATH_MAX], aside[PATH_MAX + 64];
+    fill(f);
+    store *s = open_or_fail(f, STORE_WRITE);
+    first_pack fp = {.found = 0};
+    assert_int_equal(store_each_pack_file(s, grab_pack, &fp), CAIRN_OK);
+    store_worker *w = NULL;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    pack_entry *e = NULL;
+    size_t n = 0;
+    uint64_t size = 0;
+    assert_int_equal(store_pack_entries(s, fp.id, &e, &n, &size), CAIRN_OK);
+    assert_true(n >= 2);
+    snprintf(good, sizeof good, "%s/good-pack", f->dir);
+    copy_file(fp.path, good);
+    assert_int_equal(store_tmp_path(s, "import", tmp, sizeof tmp), CAIRN_OK);
+
+    /* a damaged copy is refused and changes nothing */
+    copy_file(good, tmp);
+    const int fd = open(tmp, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t byte = 0;
+    assert_int_equal(pread(fd, &byte, 1, e[1].offset + 20), 1);
+    byte ^= 0x20;
+    assert_int_equal(pwrite(fd, &byte, 1, e[1].offset + 20), 1);
+    close(fd);
+    assert_int_equal(store_import_pack(s, w, fp.id, tmp, NULL, NULL), CAIRN_ECORRUPT);
+
+    /* truncated: the blobs before the cut still read back whole, sealed */
+    assert_int_equal(truncate(fp.path, e[1].offset + e[1].stored_len / 2), 0);
+    store_worker_free(w);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    cbuf blob;
+    pack_entry got;
+    cbuf_init(&blob);
+    assert_int_equal(store_read_sealed(s, w, e[0].id, &got, &blob), CAIRN_OK);
+    assert_int_equal(blob.len, e[0].stored_len);
+    assert_int_equal(got.offset, e[0].offset);
+    assert_int_equal(store_read_sealed(s, w, e[1].id, &got, &blob), CAIRN_ECORRUPT);
+
+    /* the whole copy replaces the truncated pack and is indexed */
+    copy_file(good, tmp);
+    pack_entry *ie = NULL;
+    size_t in = 0;
+    assert_int_equal(store_import_pack(s, w, fp.id, tmp, &ie, &in), CAIRN_OK);
+    assert_int_equal(in, n);
+    assert_int_equal(access(tmp, F_OK), -1);
+    store_worker_free(w);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    assert_int_equal(store_read_sealed(s, w, e[1].id, &got, &blob), CAIRN_OK);
+    check_all(f, s, 0, NCHUNKS);
+
+    /* set aside: out of the listing, kept under damaged/ */
+    uint8_t id[SNAPSHOT_ID_LEN];
+    static const uint8_t body[] = "a snapshot body";
+    assert_int_equal(store_put_snapshot(s, body, sizeof body, id), CAIRN_OK);
+    char rel[80] = "snapshots/";
+    for (int i = 0; i < SNAPSHOT_ID_LEN; i++)
+        snprintf(rel + 10 + 2 * i, 3, "%02x", id[i]);
+    assert_int_equal(store_set_aside(s, rel), CAIRN_OK);
+    uint8_t(*ids)[SNAPSHOT_ID_LEN] = NULL;
+    size_t nids = 9;
+    assert_int_equal(store_list_snapshots(s, &ids, &nids), CAIRN_OK);
+    assert_int_equal(nids, 0);
+    free(ids);
+    snprintf(aside, sizeof aside, "%s/damaged/%s", f->path, rel);
+    assert_int_equal(access(aside, F_OK), 0);
+    /* a snapshot object from elsewhere is installed only if it is this one */
+    assert_int_equal(store_verify_snapshot_file(s, id, aside), CAIRN_OK);
+    id[0] ^= 1;
+    assert_int_equal(store_import_snapshot(s, id, aside), CAIRN_ECORRUPT);
+    id[0] ^= 1;
+    assert_int_equal(store_import_snapshot(s, id, aside), CAIRN_OK);
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    assert_int_equal(store_get_snapshot(s, id, &plain, &plen), CAIRN_OK);
+    assert_int_equal(plen, sizeof body);
+    free(plain);
+
+    cbuf_free(&blob);
+    free(ie);
+    free(e);
+    store_worker_free(w);
+    store_close(s);
+}
+
 static int id_listed(uint8_t (*ids)[SNAPSHOT_ID_LEN], size_t n, const uint8_t id[SNAPSHOT_ID_LEN])
 {
     for (size_t i = 0; i < n; i++)
@@ -869,6 +982,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_index_rebuild_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_with_missing_and_damaged_packs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_pack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repair_primitives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot_message, setup, teardown),

@@ -236,6 +236,7 @@ class Device:
         self.will_encrypt = None             # set by ChangePassword
         self.cloud_backup = False            # set by EnableCloudBackup
         self.retry = {}                      # target UDID -> files whose upload failed last time
+        self.observers = []                  # (stream, name) of notification_proxy observers
         self.load_values()
         self.device_id = 1
         self.load_pairing()
@@ -382,6 +383,18 @@ class Device:
             port = next(self.next_port)
             self.ports[port] = service
             return port
+
+    def relay(self, name):
+        """Tells the notification_proxy clients observing name, as iOS relays
+        a notification; returns how many there were."""
+        with self.lock:
+            targets = [s for s, n in self.observers if n == name]
+        for s in targets:
+            try:
+                write_plist_frame(s, {"Command": "RelayNotification", "Name": name}, binary=False)
+            except Disconnect:
+                pass
+        return len(targets)
 
     def fault_armed(self, session):
         want = self.args.fault_session
@@ -571,18 +584,25 @@ class Lockdown:
 
 def notification_proxy(dev, s, cid):
     log = dev.log
-    while True:
-        try:
-            msg = read_plist_frame(s)
-        except Disconnect:
-            log(cid, "np", "closed")
-            return
-        log(cid, "np", "<- %s" % brief(msg))
-        cmd = msg.get("Command")
-        if cmd == "Shutdown":
-            write_plist_frame(s, {"Command": "ProxyDeath"}, binary=False)
-            log(cid, "np", "-> ProxyDeath")
-            return
+    try:
+        while True:
+            try:
+                msg = read_plist_frame(s)
+            except Disconnect:
+                log(cid, "np", "closed")
+                return
+            log(cid, "np", "<- %s" % brief(msg))
+            cmd = msg.get("Command")
+            if cmd == "ObserveNotification":
+                with dev.lock:
+                    dev.observers.append((s, msg.get("Name")))
+            elif cmd == "Shutdown":
+                write_plist_frame(s, {"Command": "ProxyDeath"}, binary=False)
+                log(cid, "np", "-> ProxyDeath")
+                return
+    finally:
+        with dev.lock:
+            dev.observers = [(o, n) for o, n in dev.observers if o is not s]
 
 
 # ---------------------------------------------------------------- installation_proxy, springboardservices
@@ -1124,6 +1144,11 @@ class MobileBackup2:
         opts = req.get("Options") or {}
         force_full = bool(opts.get("ForceFullBackup")) or args.full
         self.log("backup session %d into %s/ (ForceFullBackup %s)" % (session, udid, force_full))
+        if args.passcode_wait and dev.fault_armed(session):
+            n = dev.relay("com.apple.LocalAuthentication.ui.presented")
+            self.log("   asking for the passcode (%d observer(s)), %.1f s" % (n, args.passcode_wait))
+            time.sleep(args.passcode_wait)
+            dev.relay("com.apple.LocalAuthentication.ui.dismissed")
         snap = Content(dev.source)
 
         # 1. what the host has: its Status.plist, then Manifest.plist/.db
@@ -1170,7 +1195,11 @@ class MobileBackup2:
         content.sort()
         need = sum(snap.files[p] for p in content) + sum(snap.files.get(m, 0) for m in METADATA)
 
-        # 3. room on the host?
+        # 3. room on the host? (first, if asked, a purge the host must refuse properly)
+        if args.ask_purge:
+            self.send(["DLMessagePurgeDiskSpace", udid])
+            code, desc, _ = self.status()
+            self.log("   purge disk space: host answered %s (%s)" % (code, desc))
         self.send(["DLMessageGetFreeDiskSpace", udid])
         code, _, free = self.status()
         if code == 0 and isinstance(free, int) and free < need + (args.reserve_mb << 20):
@@ -1355,6 +1384,12 @@ def main(argv=None):
                     help="the Backup request (1 = first) the faults apply to; 0 = every one (default 1)")
     ap.add_argument("--reserve-mb", type=int, default=0, metavar="MB",
                     help="refuse a backup unless the host has this much room beyond the upload (default 0)")
+    ap.add_argument("--passcode-wait", type=float, default=0, metavar="SECONDS",
+                    help="at a Backup request, relay the passcode prompt notification to observers "
+                         "and wait this long first (a device waiting for its passcode)")
+    ap.add_argument("--ask-purge", action="store_true",
+                    help="send DLMessagePurgeDiskSpace before asking for free space (idevicebackup2 "
+                         "1.3.0 does not answer it: for other hosts)")
     ap.add_argument("--restore-dir", metavar="DIR",
                     help="record what a host delivers in a Restore (and files written over AFC) here")
     args = ap.parse_args(argv)
