@@ -142,6 +142,7 @@ if [ "$build" = head ]; then
     # the last commit, exported (read-only for git) and built in the work folder
     log "building cairn (HEAD, exported)"
     mkdir -p "$work/head"
+    built_commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
     git -C "$top" archive --format=tar HEAD | tar -x -C "$work/head"
     bash "$work/head/scripts/build.sh" "$work/head/build"
     bin_dir=$work/head/build
@@ -451,7 +452,8 @@ export B_RESTIC_VERSION=$restic_version B_RESTIC_V2=$restic_v2 B_BORG_VERSION=$b
 export B_BORG_COMPACT=$borg_compact B_THREADS B_BENCH_SECONDS=$((bench_end - bench_start))
 export B_TOTAL_SECONDS=$((bench_end - start_epoch)) B_FAILURES=$failures B_WORK=$work
 export B_GENERATOR B_LSCPU B_CPU_MODEL B_OS B_FS
-B_COMMIT=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# the commit built, not the one HEAD may have moved to during the run
+B_COMMIT=${built_commit:-$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 B_DIRTY=0
 if [ "$cairn_source" != HEAD ] && [ -n "$(git -C "$top" --no-optional-locks status --porcelain 2>/dev/null |
     grep -v -e ' bench/' -e ' docs/bench' -e ' docs/BENCHMARKS.md' || true)" ]; then
