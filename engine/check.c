@@ -198,43 +198,12 @@ static cairn_err check_keys(ck_ctx *c)
     return CAIRN_OK;
 }
 
-/* The path of a snapshot object, for messages about its contents. */
-static const char *object_name(store *s, const uint8_t id[ID_LEN], char *out, size_t cap)
+static cairn_err say_damaged(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN], cairn_err why)
 {
-    char hex[2 * ID_LEN + 1];
-    fs_hex(id, ID_LEN, hex);
-    snprintf(out, cap, "%s/snapshots/%s", store_path(s), hex);
-    return out;
-}
-
-/* Names each snapshot object that does not open (snaplist only counts
- * them). */
-static cairn_err name_damaged_snapshots(ck_ctx *c)
-{
-    uint8_t(*ids)[SNAPSHOT_ID_LEN] = NULL;
-    size_t n = 0;
-    cairn_err rc = store_list_snapshots(c->s, &ids, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
-        uint8_t *plain;
-        size_t len;
-        snapshot sn;
-        char name[PATH_MAX];
-        cairn_err orc = store_get_snapshot(c->s, ids[i], &plain, &len);
-        if (!orc) {
-            orc = snapshot_decode(plain, len, &sn);
-            free(plain);
-            if (!orc)
-                snapshot_free(&sn);
-            else if (orc != CAIRN_ENOMEM)
-                orc = err_wrap(orc, object_name(c->s, ids[i], name, sizeof name));
-        }
-        if (orc == CAIRN_ENOMEM)
-            rc = orc;
-        else if (orc)
-            say(c, "damaged: %s", err_msg());
-    }
-    free(ids);
-    return rc;
+    (void)id;
+    (void)why;
+    say(ctx, "damaged: %s", err_msg());
+    return CAIRN_OK;
 }
 
 /* A catalog is what ls, extract and diff read: a lost chunk of it is
@@ -276,7 +245,7 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
     if (rc)
         goto done;
     if (snaps.damaged) {
-        rc = name_damaged_snapshots(&c);
+        rc = snaplist_each_damaged(c.s, say_damaged, &c);
         if (rc)
             goto done;
         result->snapshots_damaged += snaps.damaged;

@@ -369,6 +369,8 @@ cairn_err idev_observe(idev *d, idev_note_fn note, void *ctx)
         rc = err_set(CAIRN_ESOURCE, "device %s: cannot observe notifications", d->udid);
     lockdownd_service_descriptor_free(svc);
     if (!rc) {
+        /* observing is a courtesy to the user: a device that will not tell
+         * still backs up */
         np_set_notify_callback(d->np, on_notification, d);
         np_observe_notifications(d->np, (const char **)names);
     }
@@ -518,6 +520,7 @@ cairn_err idev_afc_put(idev *d, const char *path, const uint8_t *data, size_t le
     char *const slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
+        /* it may exist already; if it cannot be made, the open below says so */
         afc_make_directory(d->afc, dir);
     }
     free(dir);
@@ -625,6 +628,7 @@ cairn_err idev_info_plist(idev *d, cbuf *xml)
         plist_free(values);
         return err_set(CAIRN_ESOURCE, "device %s: cannot read its values", d->udid);
     }
+    /* both optional: without them idevicebackup2 writes an empty dict and "10.0.1" */
     lockdownd_get_value(ld, "com.apple.iTunes", NULL, &settings);
     get_string(d->udid, ld, "com.apple.mobile.iTunes", "MinITunesVersion", &min_itunes);
     lockdownd_client_free(ld);

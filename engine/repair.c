@@ -322,53 +322,27 @@ static cairn_err scan_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const cha
     return c->fatal;
 }
 
-/* The path of a snapshot object, for messages about its contents. */
-static const char *object_name(store *s, const uint8_t id[ID_LEN], char *out, size_t cap)
+/* A snapshot object that does not open: damage is recorded (to heal or set
+ * aside), a read error stops the scan. */
+static cairn_err note_damaged(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN], cairn_err why)
 {
-    char hex[2 * ID_LEN + 1];
-    fs_hex(id, ID_LEN, hex);
-    snprintf(out, cap, "%s/snapshots/%s", store_path(s), hex);
-    return out;
+    rp_ctx *const c = ctx;
+    if (why != CAIRN_ECORRUPT)
+        return why;
+    say(c, "damaged: %s", err_msg());
+    c->r->snapshot_objects++;
+    rp_object *const v = grow(c->objects, &c->capobjects, c->nobjects, sizeof *v);
+    if (!v)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    c->objects = v;
+    memcpy(v[c->nobjects].id, id, ID_LEN);
+    v[c->nobjects++].healed = 0;
+    return CAIRN_OK;
 }
 
 static cairn_err scan_snapshot_objects(rp_ctx *c)
 {
-    uint8_t(*ids)[SNAPSHOT_ID_LEN] = NULL;
-    size_t n = 0;
-    cairn_err rc = store_list_snapshots(c->s, &ids, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
-        uint8_t *plain;
-        size_t len;
-        snapshot sn;
-        char name[PATH_MAX];
-        cairn_err orc = store_get_snapshot(c->s, ids[i], &plain, &len);
-        if (!orc) {
-            orc = snapshot_decode(plain, len, &sn);
-            free(plain);
-            if (!orc)
-                snapshot_free(&sn);
-            else if (orc != CAIRN_ENOMEM)
-                orc = err_wrap(orc, object_name(c->s, ids[i], name, sizeof name));
-        }
-        if (orc == CAIRN_OK)
-            continue;
-        if (orc != CAIRN_ECORRUPT) {
-            rc = orc;
-            break;
-        }
-        say(c, "damaged: %s", err_msg());
-        c->r->snapshot_objects++;
-        rp_object *const v = grow(c->objects, &c->capobjects, c->nobjects, sizeof *v);
-        if (!v) {
-            rc = err_set(CAIRN_ENOMEM, "out of memory");
-            break;
-        }
-        c->objects = v;
-        memcpy(v[c->nobjects].id, ids[i], ID_LEN);
-        v[c->nobjects++].healed = 0;
-    }
-    free(ids);
-    return rc;
+    return snaplist_each_damaged(c->s, note_damaged, c);
 }
 
 static cairn_err scan_keys(rp_ctx *c)

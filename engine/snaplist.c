@@ -1,5 +1,7 @@
 #include "snaplist.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,4 +106,35 @@ void snaplist_short_id(const uint8_t id[ID_LEN], char out[9])
     fs_hex(id, ID_LEN, hex);
     memcpy(out, hex, 8);
     out[8] = '\0';
+}
+
+cairn_err snaplist_each_damaged(store *s, snaplist_damaged_fn fn, void *ctx)
+{
+    uint8_t(*ids)[SNAPSHOT_ID_LEN] = NULL;
+    size_t n = 0;
+    cairn_err rc = store_list_snapshots(s, &ids, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint8_t *plain;
+        size_t len;
+        snapshot sn;
+        char hex[2 * ID_LEN + 1], name[PATH_MAX];
+        cairn_err orc = store_get_snapshot(s, ids[i], &plain, &len);
+        if (!orc) {
+            orc = snapshot_decode(plain, len, &sn);
+            free(plain);
+            if (!orc)
+                snapshot_free(&sn);
+        }
+        if (orc == CAIRN_OK)
+            continue;
+        if (orc == CAIRN_ENOMEM) {
+            rc = orc;
+            break;
+        }
+        fs_hex(ids[i], ID_LEN, hex);
+        snprintf(name, sizeof name, "%s/snapshots/%s", store_path(s), hex);
+        rc = fn(ctx, ids[i], err_wrap(orc, name));
+    }
+    free(ids);
+    return rc;
 }

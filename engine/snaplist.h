@@ -24,6 +24,14 @@ cairn_err snaplist_find(const snaplist *l, const char *name, const snapshot **ou
 /* The newest snapshot of a chain, or NULL. */
 const snapshot *snaplist_latest_in_chain(const snaplist *l, const char *chain);
 
+/* Calls fn for each snapshot object that does not open or decode, with
+ * err_msg() naming the object's path and the problem; why is the error
+ * (CAIRN_ECORRUPT for damage, else a read error).  Running out of memory,
+ * or a non-CAIRN_OK result of fn, ends the walk with that result. */
+typedef cairn_err (*snaplist_damaged_fn)(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN],
+                                         cairn_err why);
+cairn_err snaplist_each_damaged(store *s, snaplist_damaged_fn fn, void *ctx);
+
 /* Short display form of an ID: the first 8 hex digits. */
 void snaplist_short_id(const uint8_t id[ID_LEN], char out[9]);
 

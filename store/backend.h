@@ -96,6 +96,11 @@ static inline cairn_err backend_remove(backend *b, const char *name)
 }
 void backend_close(backend *b);
 
+/* For the backends' URL parsers: percent-decodes s[0..n) into a malloc'd
+ * string.  NULL for a malformed escape or a control character, or with
+ * *oom set when out of memory. */
+char *backend_url_decode(const char *s, size_t n, int *oom);
+
 /* One page of an S3 ListObjectsV2 answer (untrusted bytes; exposed for the
  * fuzzer): fn gets each object under "<prefix>/" with the prefix removed,
  * *next_token (malloc'd) the continuation token when the page says it is

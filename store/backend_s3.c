@@ -1500,44 +1500,6 @@ static void curl_init_once(void)
     (void)curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes [a, z) into a malloc'd string; NULL with *bad set for a
- * malformed escape or %00, NULL alone when out of memory. */
-static char *pct_decode(const char *a, const char *z, int *bad)
-{
-    char *const out = malloc((size_t)(z - a) + 1);
-    size_t n = 0;
-    *bad = 0;
-    if (!out)
-        return NULL;
-    while (a < z) {
-        if (*a != '%') {
-            out[n++] = *a++;
-            continue;
-        }
-        const int hi = z - a >= 3 ? hexval(a[1]) : -1, lo = z - a >= 3 ? hexval(a[2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            *bad = 1;
-            return NULL;
-        }
-        out[n++] = (char)(hi * 16 + lo);
-        a += 3;
-    }
-    out[n] = '\0';
-    return out;
-}
-
 /* Bucket names: path style takes what S3 ever allowed; virtual-host style
  * needs a DNS label sequence. */
 static int bucket_ok(const char *b, int virtual_style)
@@ -1585,11 +1547,11 @@ static cairn_err url_param(s3_url *u, const char *url, const char *a, const char
                        (int)n < 32 ? (int)n : 32, a);
     if (*slot)
         return err_set(CAIRN_EINVAL, "%s: parameter \"%.*s\" given twice", url, (int)n, a);
-    int bad;
-    *slot = pct_decode(eq + 1, z, &bad);
+    int oom;
+    *slot = backend_url_decode(eq + 1, (size_t)(z - eq - 1), &oom);
     if (!*slot)
-        return bad ? err_set(CAIRN_EINVAL, "%s: bad %%-escape in \"%.*s\"", url, (int)n, a)
-                   : err_set(CAIRN_ENOMEM, "%s: out of memory", url);
+        return oom ? err_set(CAIRN_ENOMEM, "%s: out of memory", url)
+                   : err_set(CAIRN_EINVAL, "%s: bad %%-escape in \"%.*s\"", url, (int)n, a);
     if (!(*slot)[0])
         return err_set(CAIRN_EINVAL, "%s: empty parameter \"%.*s\"", url, (int)n, a);
     return CAIRN_OK;
@@ -1597,7 +1559,7 @@ static cairn_err url_param(s3_url *u, const char *url, const char *a, const char
 
 static cairn_err parse_url(const char *url, s3_url *u)
 {
-    int bad;
+    int oom;
     memset(u, 0, sizeof *u);
     if (strncmp(url, "s3://", 5) != 0)
         return err_set(CAIRN_EINVAL, "%s: not an s3:// URL", url);
@@ -1609,19 +1571,19 @@ static cairn_err parse_url(const char *url, s3_url *u)
         slash = end;
     if (slash == b)
         return err_set(CAIRN_EINVAL, "%s: no bucket (s3://bucket/prefix)", url);
-    u->bucket = pct_decode(b, slash, &bad);
+    u->bucket = backend_url_decode(b, (size_t)(slash - b), &oom);
     if (!u->bucket)
-        return bad ? err_set(CAIRN_EINVAL, "%s: bad %%-escape", url)
-                   : err_set(CAIRN_ENOMEM, "%s: out of memory", url);
+        return oom ? err_set(CAIRN_ENOMEM, "%s: out of memory", url)
+                   : err_set(CAIRN_EINVAL, "%s: bad %%-escape", url);
     const char *pa = slash, *pz = end;
     while (pa < pz && *pa == '/')
         pa++;
     while (pz > pa && pz[-1] == '/')
         pz--;
-    u->prefix = pct_decode(pa, pz, &bad);
+    u->prefix = backend_url_decode(pa, (size_t)(pz - pa), &oom);
     if (!u->prefix)
-        return bad ? err_set(CAIRN_EINVAL, "%s: bad %%-escape", url)
-                   : err_set(CAIRN_ENOMEM, "%s: out of memory", url);
+        return oom ? err_set(CAIRN_ENOMEM, "%s: out of memory", url)
+                   : err_set(CAIRN_EINVAL, "%s: bad %%-escape", url);
     if (strstr(u->prefix, "//"))
         return err_set(CAIRN_EINVAL, "%s: empty folder name in the prefix", url);
     for (const char *p = q ? q + 1 : end; *p;) {

@@ -363,46 +363,6 @@ static cairn_err write_fail(sftp_backend *sb, const char *op, const char *name, 
 
 /* ---- URL ---- */
 
-static int hexdigit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into a new string; NULL for a bad escape or a
- * control character (or out of memory: *oom is set). */
-static char *url_decode(const char *s, size_t n, int *oom)
-{
-    char *const out = malloc(n + 1);
-    size_t k = 0;
-    if (!out) {
-        *oom = 1;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            if (i + 2 >= n || hexdigit(s[i + 1]) < 0 || hexdigit(s[i + 2]) < 0)
-                goto bad;
-            c = hexdigit(s[i + 1]) << 4 | hexdigit(s[i + 2]);
-            i += 2;
-        }
-        if (c < 0x20 || c == 0x7f)
-            goto bad;
-        out[k++] = (char)c;
-    }
-    out[k] = '\0';
-    return out;
-bad:
-    free(out);
-    return NULL;
-}
-
 static cairn_err home_dir(char *out, size_t cap)
 {
     const char *home = getenv("HOME");
@@ -442,7 +402,7 @@ static cairn_err parse_query(sftp_backend *sb, const char *q)
         cairn_err rc;
         if (!eq)
             return err_set(CAIRN_EINVAL, "%s: URL option without a value", sb->head.url);
-        char *const value = url_decode(eq + 1, (size_t)(q + n - eq - 1), &oom);
+        char *const value = backend_url_decode(eq + 1, (size_t)(q + n - eq - 1), &oom);
         if (!value)
             return oom ? err_set(CAIRN_ENOMEM, "sftp: out of memory")
                        : err_set(CAIRN_EINVAL, "%s: bad escape in a URL option", sb->head.url);
@@ -505,7 +465,7 @@ static cairn_err parse_host(sftp_backend *sb, const char *s, size_t n)
     }
     if (hlen == 0)
         return err_set(CAIRN_EINVAL, "%s: no host", sb->head.url);
-    sb->host = url_decode(host, hlen, &oom);
+    sb->host = backend_url_decode(host, hlen, &oom);
     if (!sb->host)
         return oom ? err_set(CAIRN_ENOMEM, "sftp: out of memory")
                    : err_set(CAIRN_EINVAL, "%s: bad host", sb->head.url);
@@ -518,7 +478,7 @@ static cairn_err parse_host(sftp_backend *sb, const char *s, size_t n)
 static cairn_err parse_path(sftp_backend *sb, const char *s, size_t n)
 {
     int oom = 0;
-    char *const path = url_decode(s, n, &oom);
+    char *const path = backend_url_decode(s, n, &oom);
     if (!path)
         return oom ? err_set(CAIRN_ENOMEM, "sftp: out of memory")
                    : err_set(CAIRN_EINVAL, "%s: bad escape in the path", sb->head.url);
@@ -562,7 +522,7 @@ static cairn_err parse_url(sftp_backend *sb, const char *url)
     if (strchr(url, '#'))
         return err_set(CAIRN_EINVAL, "%s: '#' in an sftp URL", url);
     if (at) {
-        sb->user = url_decode(auth, (size_t)(at - auth), &oom);
+        sb->user = backend_url_decode(auth, (size_t)(at - auth), &oom);
         if (!sb->user || !sb->user[0])
             return oom ? err_set(CAIRN_ENOMEM, "sftp: out of memory")
                        : err_set(CAIRN_EINVAL, "%s: bad user name", url);

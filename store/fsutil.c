@@ -175,7 +175,7 @@ void fs_hex(const uint8_t *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int fs_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -189,10 +189,10 @@ static int hexval(char c)
 int fs_unhex(const char *hex, uint8_t *bytes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const int hi = hexval(hex[2 * i]);
+        const int hi = fs_hexval(hex[2 * i]);
         if (hi < 0)
             return -1;
-        const int lo = hexval(hex[2 * i + 1]);
+        const int lo = fs_hexval(hex[2 * i + 1]);
         if (lo < 0)
             return -1;
         bytes[i] = (uint8_t)(hi << 4 | lo);

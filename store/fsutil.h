@@ -39,4 +39,7 @@ void fs_hex(const uint8_t *bytes, size_t n, char *out);
 /* Parses exactly 2n hex digits; returns 0 on success, -1 otherwise. */
 int fs_unhex(const char *hex, uint8_t *bytes, size_t n);
 
+/* The value of one hex digit (either case), -1 if c is none. */
+int fs_hexval(char c);
+
 #endif

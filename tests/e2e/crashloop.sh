@@ -6,11 +6,13 @@
 # completed before restores byte-identical (a sample of one per round, all
 # at the end), the copy target (after a copy) opens and checks clean with
 # --read-data with whatever it holds, and the next operation succeeds.
-#   crashloop.sh CAIRN CAIRN_GEN      (env: KILLS=N, SIZE_MB=M)
+#   crashloop.sh CAIRN CAIRN_GEN      (env: KILLS=N, SIZE_MB=M, KILL_MS=latest kill
+#                                      in ms after the start, default 600)
 . "$(dirname "$0")/lib.sh" "$@"
 GEN=${2:?usage: $0 cairn cairn-gen}
 KILLS=${KILLS:-10}
 SIZE_MB=${SIZE_MB:-16}
+KILL_MS=${KILL_MS:-600}
 
 sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 ids() {
@@ -95,7 +97,7 @@ while [ "$kills" -lt "$KILLS" ]; do
     esac
     CAIRN_NEW_PASSWORD=${newpw:-x} "$CAIRN" --store "$STORE" "${cmd[@]}" >"$T/op.out" 2>&1 &
     pid=$!
-    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.02 + (r % 600) / 1000 }')"
+    sleep "$(awk -v r=$RANDOM -v m="$KILL_MS" 'BEGIN { printf "%.3f", 0.02 + (r % m) / 1000 }')"
     if kill -9 "$pid" 2>/dev/null; then
         kills=$((kills + 1))
         by_op[$op]=$(( ${by_op[$op]:-0} + 1 ))

@@ -195,6 +195,15 @@ assert o['RestorePreserveSettings'] is True and 'RemoveItemsNotRestored' not in 
 assert 'Password' not in o, 'a password for an unencrypted backup'
 assert apps == info['Applications'], 'RestoreApplications.plist is not the backup\'s apps'
 EOF
+run 0 restore "${S[3]}" --device "$U" --settings --remove
+"$PY" -c '
+import plistlib, sys
+o = plistlib.load(open(sys.argv[1], "rb"))["Options"]
+assert o["RestoreSystemFiles"] is False and "RestoreShouldReboot" not in o, o
+assert o["RestorePreserveSettings"] is False and o["RemoveItemsNotRestored"] is True, o
+' "$T/restored/restore-request.plist" || fail "restore --device --settings --remove: options"
+run 10 backup --device 0123456789abcdef0123456789abcdef01234567
+grep -q "is not connected" "$T/err" || fail "a device that is not there is not named as such"
 
 info "a connection dropped in the middle of the upload"
 start_standin cut --disconnect-after 1000000
