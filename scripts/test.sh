@@ -12,7 +12,7 @@ echo "== build and test (RelWithDebInfo)"
 
 echo "== build and test (ASan + UBSan)"
 "$top/scripts/build.sh" "$top/build-asan" -DCAIRN_SANITIZE=ON
-(cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900 -LE slow)
+(cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900 -LE "slow|heavy")
 
 echo "== fuzz every decoder of untrusted bytes for a short while (clang libFuzzer)"
 CC=clang "$top/scripts/build.sh" "$top/build-fuzz" -DCAIRN_FUZZ=ON -DCAIRN_FUZZ_SECONDS=10
