@@ -2,7 +2,8 @@
 # diskfull.sh - a backup into a store on a full file system exits 11, says
 # so, and leaves the store as it was: 'check --read-data' exits 0, the
 # earlier snapshot restores exactly, no temporary pack is left, and once
-# there is room again the next backup succeeds.
+# there is room again the next backup succeeds.  The same for a prune that
+# must repack on a full file system.
 #
 # The store lives on a 48 MiB tmpfs mounted in a private mount namespace
 # (unshare -m), so nothing is left mounted if the test dies.  Needs root
@@ -54,4 +55,33 @@ run 0 backup "$SRC"
 run 0 check --read-data
 run 0 restore latest --to "$T/r2"
 compare_trees "$SRC" "$T/r2"
+
+info "prune that must repack, on a full file system"
+mount -o remount,size=96m "$SMALL" || fail "cannot grow the tmpfs"
+# a.bin and b.bin share a pack; once b.bin is forgotten, prune must copy
+# a.bin's chunks into a new pack before it can delete the old one
+rm -f "$SRC/second.bin" "$SRC/first.bin"
+gen_random "$SRC/a.bin" $((3 * MiB)) a
+gen_random "$SRC/b.bin" $((3 * MiB)) b
+run 0 backup "$SRC"
+rm "$SRC/b.bin"
+run 0 backup "$SRC"
+cp -a "$SRC" "$T/state3"
+ID3=$(snap_id 3)
+run 0 forget --keep-last 1
+run 0 prune --max-unused 0 --dry-run
+grep -q -i "repack" "$T/out" || fail "prune plans no repack: $(cat "$T/out")"
+dd if=/dev/zero of="$SMALL/filler" bs=1M 2>/dev/null
+run_rc prune --max-unused 0
+echo "   exit $RC: $(head -c 300 "$T/err")"
+[ "$RC" = 11 ] || fail "prune on a full disk exited $RC, expected 11"
+rm -f "$SMALL/filler"
+run 0 check --read-data
+run 0 restore "$ID3" --to "$T/r3"
+compare_trees "$T/state3" "$T/r3"
+run 0 prune --max-unused 0
+run 0 check --read-data
+rm -rf "$T/r3"
+run 0 restore "$ID3" --to "$T/r3"
+compare_trees "$T/state3" "$T/r3"
 info "ok"
