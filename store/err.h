@@ -12,21 +12,21 @@
 
 typedef enum cairn_err {
     CAIRN_OK = 0,
-    CAIRN_EIO = -1,          /* read/write/fsync failed */
-    CAIRN_ENOMEM = -2,       /* allocation failed */
-    CAIRN_EINVAL = -3,       /* bad argument or usage */
-    CAIRN_ECORRUPT = -4,     /* bytes fail authentication, hash or decoding */
-    CAIRN_ENOTFOUND = -5,    /* object, snapshot or file does not exist */
-    CAIRN_ENOSTORE = -6,     /* the folder is not a cairn store */
-    CAIRN_EVERSION = -7,     /* store format version is not supported */
-    CAIRN_EPASSWORD = -8,    /* no key file opens with this password */
-    CAIRN_EKEYFILE = -9,     /* key file is damaged */
-    CAIRN_ELOCKED = -10,     /* another process holds the store lock */
-    CAIRN_ENOSPC = -11,      /* disk full */
-    CAIRN_EEXIST = -12,      /* something already exists where it must not */
-    CAIRN_EPARTIAL = -13,    /* finished, but some items failed (reported) */
-    CAIRN_EAMBIGUOUS = -14,  /* a snapshot prefix matches more than one */
-    CAIRN_ESOURCE = -15,     /* the backup source is invalid or incomplete */
+    CAIRN_EIO = -1,           /* read/write/fsync failed */
+    CAIRN_ENOMEM = -2,        /* allocation failed */
+    CAIRN_EINVAL = -3,        /* bad argument or usage */
+    CAIRN_ECORRUPT = -4,      /* bytes fail authentication, hash or decoding */
+    CAIRN_ENOTFOUND = -5,     /* object, snapshot or file does not exist */
+    CAIRN_ENOSTORE = -6,      /* the folder is not a cairn store */
+    CAIRN_EVERSION = -7,      /* store format version is not supported */
+    CAIRN_EPASSWORD = -8,     /* no key file opens with this password */
+    CAIRN_EKEYFILE = -9,      /* key file is damaged */
+    CAIRN_ELOCKED = -10,      /* another process holds the store lock */
+    CAIRN_ENOSPC = -11,       /* disk full */
+    CAIRN_EEXIST = -12,       /* something already exists where it must not */
+    CAIRN_EPARTIAL = -13,     /* finished, but some items failed (reported) */
+    CAIRN_EAMBIGUOUS = -14,   /* a snapshot prefix matches more than one */
+    CAIRN_ESOURCE = -15,      /* the backup source is invalid or incomplete */
     CAIRN_EINTERRUPTED = -16, /* stopped by a signal */
     CAIRN_EREMOTE = -17       /* a copy target cannot be reached, refuses us or answers wrongly */
 } cairn_err;
