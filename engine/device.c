@@ -46,7 +46,11 @@ static cairn_err add_pair(void *ctx, const char *key, const char *value)
 
 static cairn_err catalog_row(void *ctx, const ms_file *f)
 {
-    catalog *const cat = ctx;
+    return device_catalog_add(ctx, f);
+}
+
+cairn_err device_catalog_add(catalog *cat, const ms_file *f)
+{
     catalog_entry e = {.domain = (char *)f->domain,
                        .path = (char *)f->relative_path,
                        .flags = (uint8_t)f->flags,

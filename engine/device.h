@@ -50,6 +50,11 @@ cairn_err device_read_contents(const char *dir, const char *db_path, device_info
 cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *dir, device_info *out,
                                 int *reused);
 
+/* Adds a Manifest.db row to a catalog (rows whose file ID is not 40 hex
+ * digits are left out). */
+struct ms_file;
+cairn_err device_catalog_add(catalog *cat, const struct ms_file *f);
+
 /* Adds "device.<key>" = value to the metadata kept in the snapshot. */
 cairn_err device_add_meta(device_info *d, const char *key, const char *value);
 

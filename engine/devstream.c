@@ -68,16 +68,7 @@ static cairn_err read_contents(stream *st, const char *db, device_info *out)
         }
         if (rc || !f)
             break;
-        catalog_entry e = {.domain = (char *)f->domain,
-                           .path = (char *)f->relative_path,
-                           .flags = (uint8_t)f->flags,
-                           .size = f->size,
-                           .mode = f->mode,
-                           .mtime = f->mtime,
-                           .target = (char *)f->target};
-        if (fs_unhex(f->file_id, e.file_id, CATALOG_FILE_ID_LEN) != 0)
-            continue;
-        rc = catalog_add(&out->cat, &e);
+        rc = device_catalog_add(&out->cat, f);
         if (rc || f->flags != MS_FLAG_FILE)
             continue;
         files++;
