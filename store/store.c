@@ -984,9 +984,8 @@ static cairn_err object_list(const char *dir, uint8_t (**ids)[ID_LEN], size_t *c
 
 cairn_err store_list_snapshots(store *s, uint8_t (**ids)[SNAPSHOT_ID_LEN], size_t *count)
 {
-    struct stat st;
-    if (stat(s->snapshots, &st) != 0)
-        return err_errno(errno, s->snapshots);
+    /* no folder is no snapshot: a copy target gets its folders with its
+     * first object of each kind, and object stores have none */
     return object_list(s->snapshots, ids, count);
 }
 

@@ -276,4 +276,11 @@ run 0 copy --target usb --json
 run 0 check --target usb --read-data
 run 0 restore --from-target usb latest --to "$T/rbig"
 compare_trees "$T/src" "$T/rbig"
+
+info "a target that got only its keys and config (a copy killed early) opens and checks clean"
+mkdir "$T/early"
+cp -a "$STORE/keys" "$STORE/config" "$T/early/"
+STORE=$T/early run 0 check --read-data
+STORE=$T/early run 0 snapshots
+grep -q "^0 snapshot(s)" "$T/out" || fail "an early target does not list 0 snapshots"
 info "ok ($(($(date +%s) - START)) s)"
