@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,24 @@
 #include "../store/fsutil.h"
 #include "../store/idset.h"
 #include "../store/keys.h"
+#include "pool.h"
 #include "snaplist.h"
 #include "tree.h"
 #include "treestore.h"
 
+typedef struct ck_pack {
+    uint8_t id[PACK_ID_LEN];
+    char *path;
+} ck_pack;
+
 typedef struct ck_ctx {
     store *s;
     store_worker *w;
+    /* packs are verified by a pool of workers; mu guards what they share
+     * (results, the sets of damage, report lines) */
+    pthread_mutex_t mu;
+    ck_pack *packs;
+    size_t npacks, cap_packs, next_pack;
     const check_opts *opts;
     check_result *res;
     idset bad_chunks; /* damaged chunks found in packs */
@@ -40,8 +52,10 @@ static void say(ck_ctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&c->mu);
     if (c->opts->report)
         c->opts->report(c->opts->report_ctx, line);
+    pthread_mutex_unlock(&c->mu);
 }
 
 static void add_id(ck_ctx *c, idset *set, const uint8_t id[ID_LEN])
@@ -61,24 +75,26 @@ static void on_bad_chunk(void *ctx, const pack_entry *e, const char *msg)
     bad_chunk_ctx *const b = ctx;
     char hex[2 * ID_LEN + 1];
     fs_hex(e->id, ID_LEN, hex);
+    pthread_mutex_lock(&b->c->mu);
     b->c->res->chunks_damaged++;
     add_id(b->c, &b->c->bad_chunks, e->id);
+    pthread_mutex_unlock(&b->c->mu);
     say(b->c, "damaged: pack %s: chunk %.16s at offset %u: %s", b->path, hex, e->offset, msg);
 }
 
-static cairn_err check_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+/* One pack, on a pool worker. */
+static cairn_err check_pack(ck_ctx *c, store_worker *w, const uint8_t pack[PACK_ID_LEN],
+                            const char *path)
 {
-    ck_ctx *const c = ctx;
     pack_entry *e = NULL;
     size_t n = 0;
+    uint64_t bytes = 0;
     cairn_err rc;
-    c->res->packs++;
     if (c->opts->read_data) {
         bad_chunk_ctx b = {c, path};
-        rc = store_verify_pack(c->s, c->w, path, &e, &n, on_bad_chunk, &b);
+        rc = store_verify_pack(c->s, w, path, &e, &n, on_bad_chunk, &b);
         for (size_t i = 0; i < n; i++)
-            c->res->bytes_read += e[i].stored_len;
-        c->res->chunks_read += n;
+            bytes += e[i].stored_len;
     } else {
         uint64_t size;
         const int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -90,15 +106,73 @@ static cairn_err check_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const ch
     free(e);
     if (rc == CAIRN_ENOMEM)
         return rc;
-    if (rc) {
+    pthread_mutex_lock(&c->mu);
+    c->res->packs++;
+    c->res->bytes_read += bytes;
+    if (c->opts->read_data)
+        c->res->chunks_read += n;
+    /* n == 0: the trailer itself failed: every chunk indexed there is lost */
+    const int lost = rc && (!c->opts->read_data || n == 0);
+    if (rc)
         c->res->packs_damaged++;
-        if (!c->opts->read_data || n == 0) {
-            /* the trailer itself failed: every chunk indexed there is lost */
-            add_id(c, &c->bad_packs, pack);
-            say(c, "damaged: %s", err_msg());
+    if (lost)
+        add_id(c, &c->bad_packs, pack);
+    pthread_mutex_unlock(&c->mu);
+    if (lost)
+        say(c, "damaged: %s", err_msg());
+    return CAIRN_OK;
+}
+
+static cairn_err collect_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    ck_ctx *const c = ctx;
+    if (c->npacks == c->cap_packs) {
+        const size_t cap = c->cap_packs ? 2 * c->cap_packs : 64;
+        ck_pack *const p = realloc(c->packs, cap * sizeof *p);
+        if (!p)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        c->packs = p;
+        c->cap_packs = cap;
+    }
+    ck_pack *const p = &c->packs[c->npacks];
+    memcpy(p->id, pack, PACK_ID_LEN);
+    if (!(p->path = strdup(path)))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    c->npacks++;
+    return CAIRN_OK;
+}
+
+static void pack_worker(void *ctx, store_worker *w)
+{
+    ck_ctx *const c = ctx;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        const size_t i = c->next_pack++;
+        const int stop = c->fatal != CAIRN_OK;
+        pthread_mutex_unlock(&c->mu);
+        if (stop || i >= c->npacks)
+            return;
+        const cairn_err rc = check_pack(c, w, c->packs[i].id, c->packs[i].path);
+        if (rc) {
+            pthread_mutex_lock(&c->mu);
+            if (!c->fatal)
+                c->fatal = rc;
+            pthread_mutex_unlock(&c->mu);
         }
     }
-    return CAIRN_OK;
+}
+
+/* Every pack: its trailer (and with read_data every chunk), in parallel,
+ * the largest share of a check's work. */
+static cairn_err check_packs(ck_ctx *c)
+{
+    pool *workers = NULL;
+    cairn_err rc = store_each_pack_file(c->s, collect_pack, c);
+    if (!rc)
+        rc = pool_start(c->s, 0, pack_worker, c, &workers);
+    if (!rc)
+        pool_join(workers);
+    return rc;
 }
 
 /* Whether a chunk a snapshot needs is present and sound. */
@@ -235,9 +309,10 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
     idset_init(&c.bad_packs);
     idset_init(&c.good_trees);
     idset_init(&c.bad_trees);
+    pthread_mutex_init(&c.mu, NULL);
     rc = store_worker_new(s, &c.w);
     if (!rc)
-        rc = store_each_pack_file(s, check_pack, &c);
+        rc = check_packs(&c);
     if (!rc)
         rc = check_keys(&c);
     if (!rc)
@@ -274,6 +349,10 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
 done:
     snaplist_free(&snaps);
     store_worker_free(c.w);
+    for (size_t i = 0; i < c.npacks; i++)
+        free(c.packs[i].path);
+    free(c.packs);
+    pthread_mutex_destroy(&c.mu);
     idset_free(&c.bad_chunks);
     idset_free(&c.bad_packs);
     idset_free(&c.good_trees);
