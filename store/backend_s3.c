@@ -920,16 +920,25 @@ static cairn_err check_name(const s3_backend *s, const char *name)
     return CAIRN_OK;
 }
 
+/* The bucket key of a checked object name (*key malloc'd). */
+static cairn_err key_of(const s3_backend *s, const char *name, char **key)
+{
+    *key = NULL;
+    const cairn_err rc = check_name(s, name);
+    if (rc)
+        return rc;
+    *key = object_key(s, name);
+    return *key ? CAIRN_OK : err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
+}
+
 static cairn_err s3_stat(backend *b, const char *name, uint64_t *size)
 {
     s3_backend *const s = (s3_backend *)b;
     s3_req r;
-    cairn_err rc = check_name(s, name);
+    char *key;
+    cairn_err rc = key_of(s, name, &key);
     if (rc)
         return rc;
-    char *const key = object_key(s, name);
-    if (!key)
-        return err_set(CAIRN_ENOMEM, "%s: out of memory", b->url);
     req_init(&r, s, "HEAD", key, NULL);
     rc = s3_do(s, &r, "stat", name);
     if (!rc && r.length < 0)
@@ -945,12 +954,10 @@ static cairn_err s3_remove(backend *b, const char *name)
 {
     s3_backend *const s = (s3_backend *)b;
     s3_req r;
-    cairn_err rc = check_name(s, name);
+    char *key;
+    cairn_err rc = key_of(s, name, &key);
     if (rc)
         return rc;
-    char *const key = object_key(s, name);
-    if (!key)
-        return err_set(CAIRN_ENOMEM, "%s: out of memory", b->url);
     req_init(&r, s, "DELETE", key, NULL);
     rc = s3_do(s, &r, "remove", name);
     if (rc == CAIRN_ENOTFOUND)
@@ -964,12 +971,10 @@ static cairn_err s3_get_file(backend *b, const char *name, const char *local_pat
 {
     s3_backend *const s = (s3_backend *)b;
     s3_req r;
-    cairn_err rc = check_name(s, name);
+    char *key;
+    cairn_err rc = key_of(s, name, &key);
     if (rc)
         return rc;
-    char *const key = object_key(s, name);
-    if (!key)
-        return err_set(CAIRN_ENOMEM, "%s: out of memory", b->url);
     const int fd = open(local_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = err_errno(errno, local_path);
