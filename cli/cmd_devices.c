@@ -186,6 +186,33 @@ static void print_saved(const stream_result *res, const snapshot *parent, const 
            res->stats.new_chunks, b, d);
 }
 
+/* Manifest.db, with the files' keys, arrives last: with the backup
+ * password the files the device sent encrypted are decrypted in the stream
+ * before the commit, as a folder backup with the password stores them;
+ * without it they are kept as the device sent them. */
+static cairn_err decrypt_session(cli *c, stream *st, const char *tmp, device_info *dev)
+{
+    password pw = {NULL, 0};
+    int have = 0;
+    cairn_err rc = password_get_optional(c->backup_password_file, "CAIRN_BACKUP_PASSWORD",
+                                         "Backup password of the device (empty: store the "
+                                         "backup encrypted as it is): ",
+                                         &pw, &have);
+    if (!rc && have) {
+        rc = devstream_decrypt(st, tmp, pw.text, pw.len, dev);
+        if (!rc)
+            printf("  encrypted: unlocked; files are stored decrypted and restored "
+                   "re-encrypted\n");
+    } else if (!rc) {
+        printf("  encrypted on the device, no backup password given (--backup-password-file or "
+               "CAIRN_BACKUP_PASSWORD):\n  stored as the device sent it; ls, extract and diff "
+               "need the password\n");
+        rc = device_add_meta(dev, "contents", "encrypted");
+    }
+    password_free(&pw);
+    return rc;
+}
+
 int cli_backup_device(cli *c)
 {
     store *s = NULL;
@@ -248,13 +275,8 @@ int cli_backup_device(cli *c)
         else
             fprintf(stderr, "cairn: warning: %s; storing it marked incomplete\n", dev.problem);
     }
-    if (!rc && dev.encrypted) {
-        /* Manifest.db arrives last and encrypted: files cannot be decrypted
-         * as they stream in, so they are kept as the device sent them */
-        printf("  encrypted on the device: stored as the device sent it; ls, extract and diff "
-               "need a backup of the folder with its password\n");
-        rc = device_add_meta(&dev, "contents", "encrypted");
-    }
+    if (!rc && dev.encrypted)
+        rc = decrypt_session(c, st, tmp, &dev);
     if (!rc)
         rc = cli_rotate_chain(s, &dev);
     if (!rc) {
@@ -266,7 +288,7 @@ int cli_backup_device(cli *c)
                                        .errors = r.failed + r.refused,
                                        .meta = dev.meta,
                                        .nmeta = dev.nmeta,
-                                       .catalog = dev.encrypted ? NULL : &dev.cat};
+                                       .catalog = dev.cat.count ? &dev.cat : NULL};
         rc = stream_commit(st, &co, &res);
         if (!rc)
             print_saved(&res, co.parent, &r);

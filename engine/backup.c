@@ -26,18 +26,14 @@
  * to let the workers catch up: bounds memory for trees of any size. */
 enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 3, CIPHER_READ = 1 << 20 };
 
-/* Reading a file the source stores AES-CBC encrypted: whole blocks are
- * decrypted as they arrive, the last plaintext block is held back until the
- * end of the file shows whether it carries PKCS#7 padding. */
+/* Reading a file the source stores AES-CBC encrypted: decrypted as it is
+ * read (iosenc_dec holds the last block back for its padding). */
 typedef struct bk_cipher {
-    iosenc_cbc *cbc;
-    uint8_t *raw;   /* CIPHER_READ + IOSENC_BLOCK: ciphertext, carry first */
-    uint8_t *plain; /* CIPHER_READ + IOSENC_BLOCK */
+    iosenc_dec *dec;
+    uint8_t *raw;   /* CIPHER_READ: ciphertext */
+    uint8_t *plain; /* CIPHER_READ + 2 * IOSENC_BLOCK */
     uint8_t *key;   /* the file's key (locked memory) */
-    size_t ncarry;  /* ciphertext bytes short of a whole block, at raw[0] */
     size_t plain_pos, plain_len;
-    uint8_t held[IOSENC_BLOCK];
-    int has_held;
     int finished;
     int padded;
 } bk_cipher;
@@ -85,7 +81,7 @@ typedef struct bk_ctx {
 
     uint8_t *rbuf;
     size_t rbuf_cap;
-    bk_cipher cipher;  /* cipher.cbc set while such a file is read */
+    bk_cipher cipher;  /* cipher.dec set while such a file is read */
     size_t source_len; /* of the absolute source path, a prefix of path */
     char path[PATH_MAX];
     backup_result *res;
@@ -288,44 +284,23 @@ static int cipher_fill(bk_cipher *cs, int fd)
 {
     ssize_t n;
     do
-        n = read(fd, cs->raw + cs->ncarry, CIPHER_READ);
+        n = read(fd, cs->raw, CIPHER_READ);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return -1;
     cs->plain_pos = cs->plain_len = 0;
     if (n == 0) {
-        if (cs->ncarry) {
+        cs->finished = 1;
+        if (iosenc_dec_final(cs->dec, cs->plain, &cs->plain_len, &cs->padded) != CAIRN_OK) {
             errno = EBADMSG;
             return -1;
         }
-        if (cs->has_held) {
-            const size_t pad = iosenc_pkcs7_len(cs->held, IOSENC_BLOCK);
-            memcpy(cs->plain, cs->held, IOSENC_BLOCK - pad);
-            cs->plain_len = IOSENC_BLOCK - pad;
-            cs->padded = pad > 0;
-            cs->has_held = 0;
-        }
-        cs->finished = 1;
         return 0;
     }
-    const size_t total = cs->ncarry + (size_t)n;
-    const size_t whole = total & ~(size_t)(IOSENC_BLOCK - 1);
-    if (whole) {
-        if (iosenc_cbc_update(cs->cbc, cs->raw, whole, cs->raw) != CAIRN_OK) {
-            errno = EIO;
-            return -1;
-        }
-        if (cs->has_held) {
-            memcpy(cs->plain, cs->held, IOSENC_BLOCK);
-            cs->plain_len = IOSENC_BLOCK;
-        }
-        memcpy(cs->plain + cs->plain_len, cs->raw, whole - IOSENC_BLOCK);
-        cs->plain_len += whole - IOSENC_BLOCK;
-        memcpy(cs->held, cs->raw + whole - IOSENC_BLOCK, IOSENC_BLOCK);
-        cs->has_held = 1;
+    if (iosenc_dec_update(cs->dec, cs->raw, (size_t)n, cs->plain, &cs->plain_len) != CAIRN_OK) {
+        errno = EIO;
+        return -1;
     }
-    memmove(cs->raw, cs->raw + whole, total - whole);
-    cs->ncarry = total - whole;
     return 0;
 }
 
@@ -333,7 +308,7 @@ static int cipher_fill(bk_cipher *cs, int fd)
 static ssize_t file_read(bk_ctx *c, int fd, uint8_t *buf, size_t room)
 {
     bk_cipher *const cs = &c->cipher;
-    if (!cs->cbc)
+    if (!cs->dec)
         return read(fd, buf, room);
     while (cs->plain_pos == cs->plain_len && !cs->finished)
         if (cipher_fill(cs, fd) != 0)
@@ -499,15 +474,15 @@ static cairn_err cipher_start(bk_ctx *c, const uint8_t *tagged)
     }
     if (rc)
         return rc;
-    cs->ncarry = cs->plain_pos = cs->plain_len = 0;
-    cs->has_held = cs->finished = cs->padded = 0;
-    return iosenc_cbc_new(cs->key, IOSENC_DECRYPT, &cs->cbc);
+    cs->plain_pos = cs->plain_len = 0;
+    cs->finished = cs->padded = 0;
+    return iosenc_dec_new(cs->key, &cs->dec);
 }
 
 static void cipher_stop(bk_cipher *cs)
 {
-    iosenc_cbc_free(cs->cbc);
-    cs->cbc = NULL;
+    iosenc_dec_free(cs->dec);
+    cs->dec = NULL;
 }
 
 /* Backs up one regular file into d->t.nodes[i].  A file that cannot be
@@ -561,7 +536,7 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
         rc = cipher_start(c, tagged);
     if (!rc && !read_err)
         rc = chunk_file(c, d, i, fd2, &read_err);
-    if (!rc && !read_err && c->cipher.cbc) {
+    if (!rc && !read_err && c->cipher.dec) {
         tree_node *const fn = &d->t.nodes[i];
         fn->cipher = TREE_CIPHER_CBC | (c->cipher.padded ? TREE_CIPHER_PADDED : 0);
         memcpy(fn->cipher_key, tagged, TREE_CIPHER_KEY_LEN);
@@ -901,8 +876,8 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     }
     c.source_len = strlen(abs_source);
     if (opts->crypt) {
-        c.cipher.raw = malloc(CIPHER_READ + IOSENC_BLOCK);
-        c.cipher.plain = malloc(CIPHER_READ + IOSENC_BLOCK);
+        c.cipher.raw = malloc(CIPHER_READ);
+        c.cipher.plain = malloc(CIPHER_READ + 2 * IOSENC_BLOCK);
         c.cipher.key = iosenc_key_alloc();
         if (!c.cipher.raw || !c.cipher.plain || !c.cipher.key) {
             rc = err_set(CAIRN_ENOMEM, "out of memory");

@@ -37,14 +37,13 @@ static int by_id(const void *a, const void *b)
 }
 
 /* Decrypts Manifest.db into an anonymous in-memory file. */
-static cairn_err decrypt_db(devcrypt *d, const char *dir)
+static cairn_err decrypt_db(devcrypt *d, const char *path)
 {
     uint8_t *cipher = NULL, *plain = NULL, *key = iosenc_key_alloc();
     size_t len = 0, plain_len = 0;
     int padded = 0;
-    char *const path = fs_join(dir, "Manifest.db");
     cairn_err rc = CAIRN_OK;
-    if (!path || !key) {
+    if (!key) {
         rc = err_set(CAIRN_ENOMEM, "out of memory");
         goto fail;
     }
@@ -89,7 +88,6 @@ fail:
         free(plain);
     }
     free(cipher);
-    free(path);
     iosenc_key_free(key);
     return rc;
 }
@@ -134,16 +132,37 @@ static cairn_err index_files(devcrypt *d)
 
 cairn_err devcrypt_open(const char *dir, const char *password, size_t password_len, devcrypt **out)
 {
+    uint8_t *plist = NULL;
+    size_t len = 0;
+    char *const plist_path = fs_join(dir, "Manifest.plist");
+    char *const db_path = fs_join(dir, "Manifest.db");
+    cairn_err rc = plist_path && db_path ? fs_read_file(plist_path, PLIST_MAX, &plist, &len)
+                                         : err_set(CAIRN_ENOMEM, "out of memory");
+    if (rc == CAIRN_ENOTFOUND)
+        rc = err_set(CAIRN_ESOURCE, "Manifest.plist: file is missing");
+    if (!rc)
+        rc = devcrypt_open_parts(plist, len, db_path, password, password_len, out);
+    free(plist);
+    free(plist_path);
+    free(db_path);
+    return rc;
+}
+
+cairn_err devcrypt_open_parts(const uint8_t *manifest_plist, size_t plist_len, const char *db_path,
+                              const char *password, size_t password_len, devcrypt **out)
+{
     ms_meta *meta = NULL;
     *out = NULL;
     devcrypt *const d = calloc(1, sizeof *d);
     if (!d)
         return err_set(CAIRN_ENOMEM, "out of memory");
-    cairn_err rc = ms_read_meta(dir, &meta);
+    cairn_err rc = ms_meta_new(&meta);
+    if (!rc)
+        rc = ms_meta_load(meta, MS_MANIFEST_PLIST, manifest_plist, plist_len);
     if (rc)
         goto fail;
     if (!meta->is_encrypted || !meta->backup_keybag) {
-        rc = err_set(CAIRN_EINVAL, "%s: the backup is not encrypted", dir);
+        rc = err_set(CAIRN_EINVAL, "Manifest.plist: the backup is not encrypted");
         goto fail;
     }
     if (!meta->manifest_key || meta->manifest_key_len != IOSENC_TAGGED_LEN) {
@@ -157,7 +176,7 @@ cairn_err devcrypt_open(const char *dir, const char *password, size_t password_l
     if (rc == CAIRN_EPASSWORD)
         rc = err_wrap(rc, "Manifest.plist");
     if (!rc)
-        rc = decrypt_db(d, dir);
+        rc = decrypt_db(d, db_path);
     if (!rc)
         rc = index_files(d);
     if (rc)

@@ -30,6 +30,11 @@ typedef struct devcrypt devcrypt;
 cairn_err devcrypt_open(const char *dir, const char *password, size_t password_len, devcrypt **out);
 void devcrypt_close(devcrypt *d);
 
+/* The same from Manifest.plist's bytes and the encrypted Manifest.db at
+ * db_path (a backup streamed from the device, not in a folder). */
+cairn_err devcrypt_open_parts(const uint8_t *manifest_plist, size_t plist_len, const char *db_path,
+                              const char *password, size_t password_len, devcrypt **out);
+
 /* The decrypted Manifest.db, as a path SQLite can open while d is open. */
 const char *devcrypt_db_path(const devcrypt *d);
 

@@ -17,4 +17,13 @@
  * and a Manifest.db that is not a database give CAIRN_ESOURCE. */
 cairn_err devstream_inspect(stream *st, const char *udid, const char *tmp_path, device_info *out);
 
+/* An encrypted backup whose password is known: every file the device sent
+ * encrypted (and Manifest.db) is replaced in the stream by its plaintext,
+ * keeping its wrapped key (as a folder backup with the password stores it),
+ * then the catalog is read from the decrypted Manifest.db.  Files already
+ * stored decrypted (unchanged since a decrypted parent) are left alone.
+ * CAIRN_EPASSWORD naming Manifest.plist for a wrong password. */
+cairn_err devstream_decrypt(stream *st, const char *tmp_path, const char *password,
+                            size_t password_len, device_info *out);
+
 #endif

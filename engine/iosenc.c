@@ -984,6 +984,106 @@ void iosenc_cbc_free(iosenc_cbc *c)
     }
 }
 
+struct iosenc_dec {
+    iosenc_cbc *cbc;
+    uint8_t carry[IOSENC_BLOCK]; /* input short of a whole block */
+    size_t ncarry;
+    uint8_t held[IOSENC_BLOCK]; /* the last block decrypted so far */
+    int has_held;
+};
+
+cairn_err iosenc_dec_new(const uint8_t key[IOSENC_KEY_LEN], iosenc_dec **out)
+{
+    iosenc_dec *const d = calloc(1, sizeof *d);
+    *out = NULL;
+    if (!d)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    const cairn_err rc = iosenc_cbc_new(key, IOSENC_DECRYPT, &d->cbc);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return CAIRN_OK;
+}
+
+/* Emits the held block, then holds block (decrypted in place). */
+static cairn_err dec_block(iosenc_dec *d, uint8_t *block, uint8_t *out, size_t *pos)
+{
+    const cairn_err rc = iosenc_cbc_update(d->cbc, block, IOSENC_BLOCK, block);
+    if (rc)
+        return rc;
+    if (d->has_held) {
+        memcpy(out + *pos, d->held, IOSENC_BLOCK);
+        *pos += IOSENC_BLOCK;
+    }
+    memcpy(d->held, block, IOSENC_BLOCK);
+    d->has_held = 1;
+    return CAIRN_OK;
+}
+
+cairn_err iosenc_dec_update(iosenc_dec *d, const uint8_t *in, size_t len, uint8_t *out,
+                            size_t *out_len)
+{
+    size_t pos = 0;
+    cairn_err rc = CAIRN_OK;
+    *out_len = 0;
+    if (d->ncarry) {
+        const size_t take = len < IOSENC_BLOCK - d->ncarry ? len : IOSENC_BLOCK - d->ncarry;
+        memcpy(d->carry + d->ncarry, in, take);
+        d->ncarry += take;
+        in += take;
+        len -= take;
+        if (d->ncarry < IOSENC_BLOCK)
+            return CAIRN_OK;
+        d->ncarry = 0;
+        if ((rc = dec_block(d, d->carry, out, &pos)) != CAIRN_OK)
+            return rc;
+    }
+    const size_t whole = len & ~(size_t)(IOSENC_BLOCK - 1);
+    if (whole) {
+        /* the held block goes out first, the new last block is held */
+        if (d->has_held) {
+            memcpy(out + pos, d->held, IOSENC_BLOCK);
+            pos += IOSENC_BLOCK;
+        }
+        if ((rc = iosenc_cbc_update(d->cbc, in, whole, out + pos)) != CAIRN_OK)
+            return rc;
+        memcpy(d->held, out + pos + whole - IOSENC_BLOCK, IOSENC_BLOCK);
+        d->has_held = 1;
+        pos += whole - IOSENC_BLOCK;
+    }
+    memcpy(d->carry, in + whole, len - whole);
+    d->ncarry = len - whole;
+    *out_len = pos;
+    return CAIRN_OK;
+}
+
+cairn_err iosenc_dec_final(iosenc_dec *d, uint8_t *out, size_t *out_len, int *padded)
+{
+    *out_len = 0;
+    *padded = 0;
+    if (d->ncarry)
+        return err_set(CAIRN_ECORRUPT, "ciphertext is not whole AES blocks");
+    if (!d->has_held)
+        return CAIRN_OK;
+    const size_t pad = iosenc_pkcs7_len(d->held, IOSENC_BLOCK);
+    memcpy(out, d->held, IOSENC_BLOCK - pad);
+    *out_len = IOSENC_BLOCK - pad;
+    *padded = pad > 0;
+    d->has_held = 0;
+    return CAIRN_OK;
+}
+
+void iosenc_dec_free(iosenc_dec *d)
+{
+    if (!d)
+        return;
+    iosenc_cbc_free(d->cbc);
+    sodium_memzero(d, sizeof *d);
+    free(d);
+}
+
 size_t iosenc_pkcs7_len(const uint8_t *plain, size_t len)
 {
     if (len < IOSENC_BLOCK || len % IOSENC_BLOCK)

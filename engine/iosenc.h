@@ -207,4 +207,19 @@ cairn_err iosenc_cbc_new(const uint8_t key[IOSENC_KEY_LEN], iosenc_dir dir, iose
 cairn_err iosenc_cbc_update(iosenc_cbc *c, const uint8_t *in, size_t len, uint8_t *out);
 void iosenc_cbc_free(iosenc_cbc *c);
 
+/* A whole file decrypted as it streams in, its length known only at the
+ * end: whole blocks are decrypted as they come, the last one is held back
+ * until iosenc_dec_final, which strips it of valid PKCS#7 padding (the
+ * iosenc_decrypt rule, so iosenc_encrypt gives back the exact input). */
+typedef struct iosenc_dec iosenc_dec;
+
+cairn_err iosenc_dec_new(const uint8_t key[IOSENC_KEY_LEN], iosenc_dec **out);
+/* Any len; out needs len + 2 * IOSENC_BLOCK bytes, *out_len are ready. */
+cairn_err iosenc_dec_update(iosenc_dec *d, const uint8_t *in, size_t len, uint8_t *out,
+                            size_t *out_len);
+/* The held block (out: IOSENC_BLOCK bytes); CAIRN_ECORRUPT when the input
+ * was not whole blocks. */
+cairn_err iosenc_dec_final(iosenc_dec *d, uint8_t *out, size_t *out_len, int *padded);
+void iosenc_dec_free(iosenc_dec *d);
+
 #endif

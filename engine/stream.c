@@ -22,9 +22,10 @@ enum { JOBS_PER_WORKER = 3, FILE_MODE = 0644, DIR_MODE = 0755 };
 typedef struct sn_dir sn_dir;
 
 typedef struct sn_node {
-    tree_node n; /* folders: n.chunks is the stored tree while the folder is clean */
-    sn_dir *dir; /* folders: the items once loaded, else NULL */
-    int fresh;   /* a file written here: its chunks may be in flight or unflushed */
+    tree_node n;        /* folders: n.chunks is the stored tree while the folder is clean */
+    sn_dir *dir;        /* folders: the items once loaded, else NULL */
+    int fresh;          /* a file written here: its chunks may be in flight or unflushed */
+    uint64_t flush_gen; /* fresh files: st->flushes when it was installed */
 } sn_node;
 
 struct sn_dir {
@@ -44,6 +45,8 @@ struct stream_file {
     int installed;
     uint64_t size;
     XXH3_state_t *xx;
+    uint8_t cipher; /* stream_file_set_cipher */
+    uint8_t cipher_key[TREE_CIPHER_KEY_LEN];
     stream_file *next_retired;
 };
 
@@ -74,7 +77,9 @@ struct stream {
     char failed_msg[1024];
     stream_file *retired; /* ended while their jobs ran: freed when idle */
     stream_file *open;
-    int unflushed; /* chunks put since the last store_flush */
+    int unflushed;    /* chunks put since the last store_flush */
+    uint64_t flushes; /* store_flush calls so far: a fresh file installed
+                       * before the latest one is readable as it is */
 
     uint8_t *rbuf; /* the open file's bytes from its current chunk's start */
     size_t rbuf_cap, have;
@@ -180,8 +185,10 @@ static cairn_err make_readable(stream *st)
     cairn_err rc = settle(st);
     if (!rc && st->unflushed) {
         rc = store_flush(st->s);
-        if (!rc)
+        if (!rc) {
             st->unflushed = 0;
+            st->flushes++;
+        }
     }
     return rc;
 }
@@ -759,7 +766,10 @@ cairn_err stream_file_end(stream_file *f)
     n.n.gid = (uint32_t)getgid();
     n.n.has_digest = 1;
     XXH128_canonicalFromHash((XXH128_canonical_t *)n.n.digest, XXH3_128bits_digest(f->xx));
+    n.n.cipher = f->cipher;
+    memcpy(n.n.cipher_key, f->cipher_key, TREE_CIPHER_KEY_LEN);
     n.fresh = 1;
+    n.flush_gen = st->flushes;
     pthread_mutex_lock(&st->mu);
     n.n.chunks = f->chunks;
     n.n.nchunks = f->nchunks;
@@ -771,6 +781,12 @@ cairn_err stream_file_end(stream_file *f)
     rc = dir_put(d, &n);
     file_release(f);
     return rc;
+}
+
+void stream_file_set_cipher(stream_file *f, uint8_t cipher, const uint8_t key[TREE_CIPHER_KEY_LEN])
+{
+    f->cipher = cipher;
+    memcpy(f->cipher_key, key, TREE_CIPHER_KEY_LEN);
 }
 
 void stream_file_abort(stream_file *f)
@@ -916,6 +932,7 @@ static void entry_of(const sn_node *n, stream_entry *e)
     e->is_dir = n->n.type == NODE_DIR;
     e->size = n->n.type == NODE_FILE ? tree_source_size(&n->n) : 0;
     e->mtime = n->n.mtime_sec;
+    e->decrypted = n->n.cipher != 0;
 }
 
 cairn_err stream_stat(stream *st, const char *path, stream_entry *out)
@@ -950,7 +967,7 @@ cairn_err stream_read(stream *st, const char *path, stream_read_fn fn, void *ctx
     cairn_err rc = lookup(st, path, &n);
     if (!rc && n->n.type != NODE_FILE)
         rc = err_set(CAIRN_ENOTFOUND, "%s: not a file", path);
-    if (!rc && n->fresh)
+    if (!rc && n->fresh && n->flush_gen >= st->flushes)
         rc = make_readable(st);
     for (uint32_t i = 0; !rc && i < n->n.nchunks; i++) {
         rc = store_get_chunk(st->s, st->w, n->n.chunks[i], &st->chunk);

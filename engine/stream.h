@@ -27,6 +27,7 @@
 #include "../store/codec.h"
 #include "../store/store.h"
 #include "catalog.h"
+#include "tree.h"
 #include "snapshot.h"
 
 typedef struct stream stream;
@@ -55,6 +56,10 @@ cairn_err stream_file_end(stream_file *f);
 /* Drops the file: the tree is left as it was. */
 void stream_file_abort(stream_file *f);
 
+/* Marks the file's bytes as the decryption of what the source stored
+ * encrypted (tree.h: TREE_CIPHER_* and the wrapped key). */
+void stream_file_set_cipher(stream_file *f, uint8_t cipher, const uint8_t key[TREE_CIPHER_KEY_LEN]);
+
 /* The whole of a small file at once (begin, write, end). */
 cairn_err stream_put(stream *st, const char *path, const uint8_t *data, size_t len);
 
@@ -78,6 +83,7 @@ typedef struct stream_entry {
     int is_dir;
     uint64_t size; /* files: content bytes */
     int64_t mtime; /* Unix seconds */
+    int decrypted; /* files: stored decrypted (tree.h cipher fields) */
 } stream_entry;
 
 /* What path is: CAIRN_ENOTFOUND if nothing (out->name is NULL). */

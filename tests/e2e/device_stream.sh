@@ -249,7 +249,9 @@ grep -qE "^$U .* yes +on$" "$T/out" || fail "devices does not show encryption on
 "$GEN" device "$T/dev-enc" --seed $SEED --size-mb 6 --udid "$U" --name "$NAME" \
     --encrypt "$BPW" "${KDF[@]}" >/dev/null || fail "cairn-gen device --encrypt"
 rm -rf "$DEV" && mv "$T/dev-enc" "$DEV"
+RUN_AS=(setsid -w) # no terminal to ask on, no password given: stored as sent
 run 0 backup --device
+RUN_AS=()
 grep -q "stored as the device sent it" "$T/out" || fail "an encrypted backup does not say how it is stored"
 grep -q "asks for its passcode" "$T/err" || fail "the passcode prompt on the device is not mentioned"
 grep -q "purge disk space: host answered -1 (Operation not supported)" "$T/enc.log" ||
@@ -260,13 +262,34 @@ E1=$(new_id)
 run 0 restore "$E1" --to "$T/r-enc"
 diff -r -x Info.plist "$T/r-enc" "$DEV" >"$T/diff" || fail "the encrypted snapshot does not restore byte-identical"
 ENC_CHAIN=$(snap_json "s[-1]['chain']")
+
+info "with the backup password: the streamed backup is stored decrypted"
+CAIRN_BACKUP_PASSWORD=$BPW run 0 backup --device
+grep -q "stored decrypted" "$T/out" || fail "the streamed encrypted backup was not decrypted"
+E2=$(new_id)
+[ "$(snap_json "s[-1]['meta']['device.contents']")" = decrypted ] || fail "contents is not 'decrypted'"
+"$GEN" decrypt "$DEV" --to "$T/plain-enc" --password "$BPW" >/dev/null || fail "cairn-gen decrypt"
+run 0 extract "$E2" HomeDomain CameraRollDomain --to "$T/x-enc"
+for d in HomeDomain CameraRollDomain; do
+    diff -r --no-dereference "$T/plain-enc/$d" "$T/x-enc/$d" >"$T/diff" ||
+        fail "extract of $d from the streamed decrypted snapshot is not the plaintext"
+done
+CAIRN_BACKUP_PASSWORD=$BPW run 0 restore "$E2" --to "$T/r-dec"
+diff -r -x Info.plist "$T/r-dec" "$DEV" >"$T/diff" ||
+    fail "the streamed decrypted snapshot does not re-encrypt byte-identical"
+# unchanged files keep their plaintext from the decrypted parent
+CAIRN_BACKUP_PASSWORD=$BPW run 0 backup --device
+E3=$(new_id)
+[ "$(snap_json "s[-1]['new_raw']")" -lt 4000000 ] || fail "a backup without changes stored the files again"
+CAIRN_BACKUP_PASSWORD=$BPW run 0 restore "$E3" --to "$T/r-dec2"
+diff -r -x Info.plist "$T/r-dec2" "$DEV" >"$T/diff" || fail "the second decrypted snapshot does not restore"
 export CAIRN_BACKUP_PASSWORD=$BPW CAIRN_NEW_BACKUP_PASSWORD=$BPW2
 run 0 device changepw "$U"
 grep -q "^chain $ENC_CHAIN archived" "$T/out" || fail "changepw did not archive $ENC_CHAIN"
 run 0 chains
 grep -qE "^archived .*$ENC_CHAIN$" "$T/out" || fail "chains does not show $ENC_CHAIN archived"
 "$GEN" changepw "$DEV" --old "$BPW" --new "$BPW2" "${KDF[@]}" >/dev/null || fail "cairn-gen changepw"
-run 0 backup --device
+CAIRN_BACKUP_PASSWORD=$BPW2 run 0 backup --device
 NEW_CHAIN=$(snap_json "s[-1]['chain']")
 [ "$NEW_CHAIN" != "$ENC_CHAIN" ] && [ "${NEW_CHAIN#device:"$U"/keybag-}" != "$NEW_CHAIN" ] ||
     fail "the backup after changepw is not in a new keybag chain: $NEW_CHAIN"
