@@ -264,6 +264,11 @@ diff -r -x Info.plist "$T/r-enc" "$DEV" >"$T/diff" || fail "the encrypted snapsh
 ENC_CHAIN=$(snap_json "s[-1]['chain']")
 
 info "with the backup password: the streamed backup is stored decrypted"
+n_before=$(snap_count)
+CAIRN_BACKUP_PASSWORD=wrong-password run 4 backup --device
+grep -q "Manifest.plist: backup password is wrong" "$T/err" || fail "a wrong backup password is not named"
+snap_invalidate
+[ "$(snap_count)" = "$n_before" ] || fail "a wrong backup password stored a snapshot"
 CAIRN_BACKUP_PASSWORD=$BPW run 0 backup --device
 grep -q "stored decrypted" "$T/out" || fail "the streamed encrypted backup was not decrypted"
 E2=$(new_id)
