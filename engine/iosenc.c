@@ -1084,6 +1084,94 @@ void iosenc_dec_free(iosenc_dec *d)
     free(d);
 }
 
+struct iosenc_enc {
+    iosenc_cbc *cbc;
+    int padded;
+    uint8_t carry[IOSENC_BLOCK]; /* plaintext short of a whole block */
+    size_t ncarry;
+};
+
+cairn_err iosenc_enc_new(const uint8_t key[IOSENC_KEY_LEN], int padded, iosenc_enc **out)
+{
+    iosenc_enc *const e = calloc(1, sizeof *e);
+    *out = NULL;
+    if (!e)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    const cairn_err rc = iosenc_cbc_new(key, IOSENC_ENCRYPT, &e->cbc);
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    e->padded = padded;
+    *out = e;
+    return CAIRN_OK;
+}
+
+cairn_err iosenc_enc_update(iosenc_enc *e, const uint8_t *in, size_t len, uint8_t *out,
+                            size_t *out_len)
+{
+    size_t pos = 0;
+    cairn_err rc;
+    *out_len = 0;
+    if (e->ncarry) {
+        const size_t take = len < IOSENC_BLOCK - e->ncarry ? len : IOSENC_BLOCK - e->ncarry;
+        memcpy(e->carry + e->ncarry, in, take);
+        e->ncarry += take;
+        in += take;
+        len -= take;
+        if (e->ncarry < IOSENC_BLOCK)
+            return CAIRN_OK;
+        e->ncarry = 0;
+        if ((rc = iosenc_cbc_update(e->cbc, e->carry, IOSENC_BLOCK, out)) != CAIRN_OK)
+            return rc;
+        pos = IOSENC_BLOCK;
+    }
+    const size_t whole = len & ~(size_t)(IOSENC_BLOCK - 1);
+    if (whole && (rc = iosenc_cbc_update(e->cbc, in, whole, out + pos)) != CAIRN_OK)
+        return rc;
+    memcpy(e->carry, in + whole, len - whole);
+    e->ncarry = len - whole;
+    *out_len = pos + whole;
+    return CAIRN_OK;
+}
+
+cairn_err iosenc_enc_final(iosenc_enc *e, uint8_t *out, size_t *out_len)
+{
+    *out_len = 0;
+    if (!e->padded)
+        return e->ncarry ? err_set(CAIRN_ECORRUPT, "plaintext is not whole AES blocks") : CAIRN_OK;
+    const uint8_t pad = (uint8_t)(IOSENC_BLOCK - e->ncarry);
+    memset(e->carry + e->ncarry, pad, pad);
+    e->ncarry = 0;
+    const cairn_err rc = iosenc_cbc_update(e->cbc, e->carry, IOSENC_BLOCK, out);
+    if (!rc)
+        *out_len = IOSENC_BLOCK;
+    return rc;
+}
+
+cairn_err iosenc_enc_for_file(const iosenc_keys *keys, const uint8_t *tagged, size_t len,
+                              int padded, iosenc_enc **out)
+{
+    uint8_t *const key = iosenc_key_alloc();
+    *out = NULL;
+    if (!key)
+        return err_set(CAIRN_ENOMEM, "out of memory for a key");
+    cairn_err rc = iosenc_unwrap_file_key(keys, tagged, len, key);
+    if (!rc)
+        rc = iosenc_enc_new(key, padded, out);
+    iosenc_key_free(key);
+    return rc;
+}
+
+void iosenc_enc_free(iosenc_enc *e)
+{
+    if (!e)
+        return;
+    iosenc_cbc_free(e->cbc);
+    sodium_memzero(e, sizeof *e);
+    free(e);
+}
+
 size_t iosenc_pkcs7_len(const uint8_t *plain, size_t len)
 {
     if (len < IOSENC_BLOCK || len % IOSENC_BLOCK)

@@ -222,4 +222,23 @@ cairn_err iosenc_dec_update(iosenc_dec *d, const uint8_t *in, size_t len, uint8_
 cairn_err iosenc_dec_final(iosenc_dec *d, uint8_t *out, size_t *out_len, int *padded);
 void iosenc_dec_free(iosenc_dec *d);
 
+/* The inverse, for writing a file's exact ciphertext from its plaintext as
+ * it streams out: whole blocks are encrypted as they come; final pads
+ * (padded: PKCS#7, as iosenc_encrypt) or requires whole blocks. */
+typedef struct iosenc_enc iosenc_enc;
+
+cairn_err iosenc_enc_new(const uint8_t key[IOSENC_KEY_LEN], int padded, iosenc_enc **out);
+/* Any len; out needs len + IOSENC_BLOCK bytes, *out_len are ready. */
+cairn_err iosenc_enc_update(iosenc_enc *e, const uint8_t *in, size_t len, uint8_t *out,
+                            size_t *out_len);
+/* The last block (out: IOSENC_BLOCK bytes); unpadded input that was not
+ * whole blocks is CAIRN_ECORRUPT. */
+cairn_err iosenc_enc_final(iosenc_enc *e, uint8_t *out, size_t *out_len);
+void iosenc_enc_free(iosenc_enc *e);
+
+/* iosenc_enc_new under the key a file's EncryptionKey (or ManifestKey)
+ * wraps, unwrapped with keys into locked memory and wiped again. */
+cairn_err iosenc_enc_for_file(const iosenc_keys *keys, const uint8_t *tagged, size_t len,
+                              int padded, iosenc_enc **out);
+
 #endif

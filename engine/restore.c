@@ -102,87 +102,41 @@ static cairn_err out_write(rs_out *o, const void *data, size_t len)
     return CAIRN_OK;
 }
 
-/* Re-encryption of one file while it is written: whole blocks go out as
- * they come, the tail waits for the end (and its padding). */
-typedef struct rs_cipher {
-    iosenc_cbc *cbc;
-    uint8_t carry[IOSENC_BLOCK];
-    size_t ncarry;
-} rs_cipher;
-
-static cairn_err write_encrypted(rs_cipher *e, rs_out *o, uint8_t *data, size_t len)
-{
-    cairn_err rc = CAIRN_OK;
-    if (e->ncarry) {
-        const size_t take = len < IOSENC_BLOCK - e->ncarry ? len : IOSENC_BLOCK - e->ncarry;
-        memcpy(e->carry + e->ncarry, data, take);
-        e->ncarry += take;
-        data += take;
-        len -= take;
-        if (e->ncarry < IOSENC_BLOCK)
-            return CAIRN_OK;
-        rc = iosenc_cbc_update(e->cbc, e->carry, IOSENC_BLOCK, e->carry);
-        if (!rc)
-            rc = out_write(o, e->carry, IOSENC_BLOCK);
-        e->ncarry = 0;
-    }
-    const size_t whole = len & ~(size_t)(IOSENC_BLOCK - 1);
-    if (!rc && whole)
-        rc = iosenc_cbc_update(e->cbc, data, whole, data);
-    if (!rc && whole)
-        rc = out_write(o, data, whole);
-    memcpy(e->carry, data + whole, len - whole);
-    e->ncarry = len - whole;
-    return rc;
-}
-
-static cairn_err finish_encrypted(rs_cipher *e, rs_out *o, int padded)
-{
-    if (!padded)
-        return e->ncarry ? err_set(CAIRN_ECORRUPT, "%s: plaintext is not whole AES blocks", o->path)
-                         : CAIRN_OK;
-    const uint8_t pad = (uint8_t)(IOSENC_BLOCK - e->ncarry);
-    memset(e->carry + e->ncarry, pad, pad);
-    const cairn_err rc = iosenc_cbc_update(e->cbc, e->carry, IOSENC_BLOCK, e->carry);
-    return rc ? rc : out_write(o, e->carry, IOSENC_BLOCK);
-}
-
-static cairn_err start_encrypted(const iosenc_keys *keys, const tree_node *n, rs_cipher *e)
-{
-    uint8_t *const key = iosenc_key_alloc();
-    if (!key)
-        return err_set(CAIRN_ENOMEM, "out of memory for a key");
-    cairn_err rc = iosenc_unwrap_file_key(keys, n->cipher_key, TREE_CIPHER_KEY_LEN, key);
-    if (!rc)
-        rc = iosenc_cbc_new(key, IOSENC_ENCRYPT, &e->cbc);
-    iosenc_key_free(key);
-    return rc;
-}
-
 cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iosenc_keys *keys,
                        const char *path, int overwrite, uint32_t mode, int64_t mtime_sec,
                        uint32_t mtime_nsec, cbuf *buf, uint64_t *written)
 {
     cairn_err rc = CAIRN_OK;
-    rs_cipher enc = {NULL, {0}, 0};
+    iosenc_enc *enc = NULL;
+    uint8_t *ct = NULL; /* ciphertext of one chunk */
+    size_t ct_cap = 0, ct_len = 0;
     const int encrypt = keys && n->cipher;
     const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (overwrite ? O_TRUNC : O_EXCL);
     uint64_t plain = 0;
     *written = 0;
-    if (encrypt && (rc = start_encrypted(keys, n, &enc)) != CAIRN_OK)
+    if (encrypt && (rc = iosenc_enc_for_file(keys, n->cipher_key, TREE_CIPHER_KEY_LEN,
+                                             n->cipher & TREE_CIPHER_PADDED, &enc)) != CAIRN_OK)
         return err_wrap(rc, path);
     if (overwrite)
         unlink(path); /* replace, never write through a hard link or other type */
     const int fd = open(path, flags, 0600);
     if (fd < 0) {
-        iosenc_cbc_free(enc.cbc);
+        iosenc_enc_free(enc);
         return err_errno(errno, path);
     }
     rs_out out = {fd, path, 0, 0};
     for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
         rc = store_get_chunk(s, w, n->chunks[i], buf);
+        if (!rc && encrypt && buf->len + IOSENC_BLOCK > ct_cap) {
+            free(ct);
+            ct_cap = buf->len + IOSENC_BLOCK;
+            if (!(ct = malloc(ct_cap)))
+                rc = err_set(CAIRN_ENOMEM, "out of memory");
+        }
         if (!rc && encrypt)
-            rc = write_encrypted(&enc, &out, buf->data, buf->len);
+            rc = iosenc_enc_update(enc, buf->data, buf->len, ct, &ct_len);
+        if (!rc && encrypt)
+            rc = out_write(&out, ct, ct_len);
         else if (!rc)
             rc = out_write(&out, buf->data, buf->len);
         if (!rc)
@@ -190,8 +144,14 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iose
     }
     if (!rc && plain != n->size)
         rc = err_set(CAIRN_ECORRUPT, "%s: restored size differs from the recorded size", path);
-    if (!rc && encrypt)
-        rc = finish_encrypted(&enc, &out, n->cipher & TREE_CIPHER_PADDED);
+    if (!rc && encrypt) {
+        uint8_t last[IOSENC_BLOCK];
+        rc = iosenc_enc_final(enc, last, &ct_len);
+        if (rc)
+            rc = err_wrap(rc, path);
+        else
+            rc = out_write(&out, last, ct_len);
+    }
     *written = encrypt ? tree_source_size(n) : plain;
     if (!rc && fchmod(fd, mode) != 0)
         rc = err_errno(errno, path);
@@ -203,7 +163,8 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iose
     }
     if (close(fd) != 0 && !rc)
         rc = err_errno(errno, path);
-    iosenc_cbc_free(enc.cbc);
+    iosenc_enc_free(enc);
+    free(ct);
     if (rc)
         unlink(path); /* no half-restored file is left looking whole */
     return rc;

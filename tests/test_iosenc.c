@@ -1099,6 +1099,26 @@ static void test_dec_stream(void **state)
                     assert_memory_equal(got, ref, n);
                 if (padded)
                     assert_int_equal(n, len);
+                /* and back, in the same pieces: the exact ciphertext */
+                iosenc_enc *e = NULL;
+                uint8_t *const again = malloc(ct_len + 32);
+                size_t m = 0;
+                assert_non_null(again);
+                assert_int_equal(iosenc_enc_new(key, was_padded, &e), CAIRN_OK);
+                for (size_t off = 0; off < n; off += pieces[pi]) {
+                    const size_t take = n - off < pieces[pi] ? n - off : pieces[pi];
+                    assert_int_equal(iosenc_enc_update(e, got + off, take, again + m, &out),
+                                     CAIRN_OK);
+                    m += out;
+                    assert_true(m <= ct_len);
+                }
+                assert_int_equal(iosenc_enc_final(e, again + m, &out), CAIRN_OK);
+                m += out;
+                iosenc_enc_free(e);
+                assert_int_equal(m, ct_len);
+                if (m)
+                    assert_memory_equal(again, ct, m);
+                free(again);
                 free(ref);
             }
             free(plain);
