@@ -324,6 +324,7 @@ int cli_restore_device(cli *c)
     idev *d = NULL;
     stream *view = NULL;
     password pw = {NULL, 0};
+    iosenc_keys *keys = NULL;
     cbuf info;
     mb2host_result r;
     watch w;
@@ -351,11 +352,6 @@ int cli_restore_device(cli *c)
         else if (!state || strcmp(state, "finished") != 0 || (sn->flags & SNAP_INCOMPLETE))
             rc = err_set(CAIRN_EINVAL, "snapshot %s is an incomplete backup: a device refuses it",
                          id);
-        else if (cli_enc_is_decrypted(sn))
-            rc = err_set(CAIRN_EINVAL,
-                         "snapshot %s is stored decrypted: restore it to a folder with --to and "
-                         "the backup password, then to the device from there",
-                         id);
     }
     if (!rc && enc && strcmp(enc, "true") == 0)
         rc = password_get(c->backup_password_file, ENV_PASSWORD,
@@ -368,6 +364,17 @@ int cli_restore_device(cli *c)
         rc = stream_read_all(view, "Info.plist", INFO_PLIST_MAX, &info);
         if (rc == CAIRN_ENOTFOUND)
             rc = CAIRN_OK; /* no apps to reinstall */
+    }
+    /* a snapshot stored decrypted goes to the device as the device wrote it */
+    if (!rc && cli_enc_is_decrypted(sn)) {
+        cbuf plist;
+        cbuf_init(&plist);
+        rc = stream_read_all(view, "Manifest.plist", INFO_PLIST_MAX, &plist);
+        if (!rc)
+            rc = devcrypt_unlock_plist(plist.data, plist.len, pw.text, pw.len, &keys);
+        cbuf_free(&plist);
+        if (!rc)
+            stream_set_keys(view, keys);
     }
     if (!rc)
         rc = idev_open(c->device, &d);
@@ -392,6 +399,7 @@ int cli_restore_device(cli *c)
     password_free(&pw);
     idev_close(d);
     stream_free(view);
+    iosenc_keys_free(keys);
     cbuf_free(&info);
     snaplist_free(&l);
     store_close(s);

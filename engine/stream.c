@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "chunker.h"
+#include "iosenc.h"
 #include "pool.h"
 #include "tree.h"
 #include "treestore.h"
@@ -64,7 +65,8 @@ struct stream {
     store_worker *w; /* the driving thread's: trees and reads */
     const uint8_t *file_secret;
     int read_only;
-    sn_node root; /* root.dir is always loaded */
+    const iosenc_keys *keys; /* stream_set_keys: reads give the source's ciphertext */
+    sn_node root;            /* root.dir is always loaded */
 
     pool *workers;
     pthread_mutex_t mu;
@@ -961,21 +963,54 @@ cairn_err stream_list(stream *st, const char *path, stream_list_fn fn, void *ctx
     return rc;
 }
 
+void stream_set_keys(stream *st, const iosenc_keys *keys)
+{
+    st->keys = keys;
+}
+
 cairn_err stream_read(stream *st, const char *path, stream_read_fn fn, void *ctx)
 {
     sn_node *n;
+    iosenc_enc *enc = NULL;
+    uint8_t *ct = NULL;
+    size_t ct_cap = 0, ct_len = 0;
     cairn_err rc = lookup(st, path, &n);
     if (!rc && n->n.type != NODE_FILE)
         rc = err_set(CAIRN_ENOTFOUND, "%s: not a file", path);
     if (!rc && n->fresh && n->flush_gen >= st->flushes)
         rc = make_readable(st);
+    if (!rc && st->keys && n->n.cipher)
+        rc = iosenc_enc_for_file(st->keys, n->n.cipher_key, TREE_CIPHER_KEY_LEN,
+                                 n->n.cipher & TREE_CIPHER_PADDED, &enc);
     for (uint32_t i = 0; !rc && i < n->n.nchunks; i++) {
         rc = store_get_chunk(st->s, st->w, n->n.chunks[i], &st->chunk);
+        if (rc) {
+            rc = err_wrap(rc, path);
+        } else if (!enc) {
+            rc = fn(ctx, st->chunk.data, st->chunk.len);
+        } else {
+            if (st->chunk.len + IOSENC_BLOCK > ct_cap) {
+                free(ct);
+                ct_cap = st->chunk.len + IOSENC_BLOCK;
+                if (!(ct = malloc(ct_cap)))
+                    rc = err_set(CAIRN_ENOMEM, "out of memory");
+            }
+            if (!rc)
+                rc = iosenc_enc_update(enc, st->chunk.data, st->chunk.len, ct, &ct_len);
+            if (!rc && ct_len)
+                rc = fn(ctx, ct, ct_len);
+        }
+    }
+    if (!rc && enc) {
+        uint8_t last[IOSENC_BLOCK];
+        rc = iosenc_enc_final(enc, last, &ct_len);
         if (rc)
             rc = err_wrap(rc, path);
-        else
-            rc = fn(ctx, st->chunk.data, st->chunk.len);
+        else if (ct_len)
+            rc = fn(ctx, last, ct_len);
     }
+    iosenc_enc_free(enc);
+    free(ct);
     return rc;
 }
 

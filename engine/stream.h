@@ -94,6 +94,11 @@ cairn_err stream_stat(stream *st, const char *path, stream_entry *out);
 typedef cairn_err (*stream_list_fn)(void *ctx, const stream_entry *e);
 cairn_err stream_list(stream *st, const char *path, stream_list_fn fn, void *ctx);
 
+/* With keys, files stored decrypted (tree.h cipher fields) are read as the
+ * source's exact ciphertext, as restore writes them; NULL: as stored. */
+struct iosenc_keys;
+void stream_set_keys(stream *st, const struct iosenc_keys *keys);
+
 /* Hands a file's bytes to fn in order, each chunk verified on the way.
  * CAIRN_ENOTFOUND if there is no file there. */
 typedef cairn_err (*stream_read_fn)(void *ctx, const uint8_t *data, size_t len);

@@ -237,7 +237,7 @@ diff -r -x Info.plist "$T/r-healed" "$DEV" >"$T/diff" || fail "the next backup d
 
 info "encryption on, an encrypted backup, changepw, encryption off"
 # this device also asks for its passcode first and for a purge the host refuses
-start_standin enc --passcode-wait 1 --ask-purge
+start_standin enc --passcode-wait 1 --ask-purge --restore-dir "$T/restored-enc"
 export CAIRN_NEW_BACKUP_PASSWORD=$BPW
 run 0 device encryption on "$U"
 grep -q "backup encryption is now on" "$T/out" || fail "encryption on: $(cat "$T/out")"
@@ -288,6 +288,12 @@ E3=$(new_id)
 [ "$(snap_json "s[-1]['new_raw']")" -lt 4000000 ] || fail "a backup without changes stored the files again"
 CAIRN_BACKUP_PASSWORD=$BPW run 0 restore "$E3" --to "$T/r-dec2"
 diff -r -x Info.plist "$T/r-dec2" "$DEV" >"$T/diff" || fail "the second decrypted snapshot does not restore"
+# to the device, a decrypted snapshot goes as the device's own ciphertext
+CAIRN_BACKUP_PASSWORD=$BPW run 0 restore "$E3" --device "$U" --no-reboot
+files_of "$T/r-dec2" >"$T/want-enc"
+files_of "$T/restored-enc/$U" >"$T/got-enc"
+diff -u "$T/want-enc" "$T/got-enc" >"$T/diff" 2>&1 ||
+    { head -20 "$T/diff" >&2; fail "the device did not receive the decrypted snapshot's ciphertext"; }
 export CAIRN_BACKUP_PASSWORD=$BPW CAIRN_NEW_BACKUP_PASSWORD=$BPW2
 run 0 device changepw "$U"
 grep -q "^chain $ENC_CHAIN archived" "$T/out" || fail "changepw did not archive $ENC_CHAIN"
