@@ -7,10 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../engine/device.h"
-#include "../engine/devcrypt.h"
-#include "../engine/snapshot.h"
-#include "../store/store.h"
+#include "engine/ios/backup_folder.h"
+#include "engine/ios/encrypted_folder.h"
+#include "engine/core/snapshot.h"
+#include "store/store.h"
 #include "password.h"
 
 /* Exit codes: documented in docs/CLI.md. */

@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../engine/check.h"
-#include "../engine/copy.h"
-#include "../engine/snaplist.h"
-#include "../engine/targets.h"
-#include "../store/backend.h"
-#include "../store/fsutil.h"
+#include "engine/core/check.h"
+#include "engine/core/copy.h"
+#include "engine/core/snapshot_list.h"
+#include "engine/core/copy_targets.h"
+#include "store/backend/backend.h"
+#include "util/fsutil.h"
 #include "cli.h"
 
 enum { MISSING_SHOWN = 8 };

@@ -8,13 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../engine/catalog.h"
-#include "../engine/chains.h"
-#include "../engine/device.h"
-#include "../engine/restore.h"
-#include "../engine/snaplist.h"
-#include "../engine/treestore.h"
-#include "../store/fsutil.h"
+#include "engine/core/catalog.h"
+#include "engine/core/chains.h"
+#include "engine/ios/backup_folder.h"
+#include "engine/core/restore.h"
+#include "engine/core/snapshot_list.h"
+#include "engine/core/tree_store.h"
+#include "util/fsutil.h"
 #include "cli.h"
 
 /* Opens the store and finds the snapshot named by the first argument. */

@@ -9,12 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../engine/chains.h"
-#include "../engine/devstream.h"
-#include "../engine/idev.h"
-#include "../engine/mb2host.h"
-#include "../engine/snaplist.h"
-#include "../engine/stream.h"
+#include "engine/core/chains.h"
+#include "engine/ios/received_backup.h"
+#include "engine/ios/device_connection.h"
+#include "engine/ios/mobilebackup2_host.h"
+#include "engine/core/snapshot_list.h"
+#include "engine/core/snapshot_edit.h"
 #include "cli.h"
 #include "password.h"
 

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/diff.h"
-#include "../engine/snaplist.h"
-#include "../store/fsutil.h"
+#include "engine/core/diff.h"
+#include "engine/core/snapshot_list.h"
+#include "util/fsutil.h"
 #include "cli.h"
 
 typedef struct print_ctx {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../store/keys.h"
+#include "store/keys.h"
 #include "cli.h"
 #include "password.h"
 

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/chains.h"
-#include "../engine/prune.h"
-#include "../engine/snaplist.h"
+#include "engine/core/chains.h"
+#include "engine/core/prune.h"
+#include "engine/core/snapshot_list.h"
 #include "cli.h"
 
 int cmd_forget(cli *c)

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/repair.h"
-#include "../engine/targets.h"
+#include "engine/core/repair.h"
+#include "engine/core/copy_targets.h"
 #include "cli.h"
 
 static void print_line(void *ctx, const char *line)

@@ -6,14 +6,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../engine/backup.h"
-#include "../engine/check.h"
-#include "../engine/chains.h"
-#include "../engine/chunker.h"
-#include "../engine/device.h"
-#include "../engine/restore.h"
-#include "../engine/snaplist.h"
-#include "../store/fsutil.h"
+#include "engine/core/backup.h"
+#include "engine/core/check.h"
+#include "engine/core/chains.h"
+#include "engine/core/chunker.h"
+#include "engine/ios/backup_folder.h"
+#include "engine/core/restore.h"
+#include "engine/core/snapshot_list.h"
+#include "util/fsutil.h"
 #include "cli.h"
 #include "password.h"
 

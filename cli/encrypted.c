@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/snaplist.h"
-#include "../engine/treestore.h"
+#include "engine/core/snapshot_list.h"
+#include "engine/core/tree_store.h"
 #include "cli.h"
 #include "password.h"
 

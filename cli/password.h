@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "../store/err.h"
+#include "util/err.h"
 
 typedef struct password {
     char *text; /* sodium_malloc'd, NUL-terminated */

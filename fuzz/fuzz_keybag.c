@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "engine/iosenc.h"
+#include "engine/ios/backup_encryption.h"
 
 enum { CHEAP = 8 };
 

@@ -27,7 +27,7 @@
 
 #include <sodium.h>
 
-#include "store/codec.h"
+#include "util/codec.h"
 #include "store/keys.h"
 
 enum { KF_OPS = 16, KF_MEM = 24, KF_CHECK = 120, KF_CHECK_LEN = 16 };

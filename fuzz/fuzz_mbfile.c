@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine/mobilesync.h"
+#include "engine/ios/mobilesync.h"
 
 /* Reading every byte we were handed lets ASan catch a pointer that outlived
  * or overran its storage. */

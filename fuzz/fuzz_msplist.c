@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine/mobilesync.h"
+#include "engine/ios/mobilesync.h"
 
 static volatile size_t sink;
 

@@ -21,7 +21,7 @@
 
 #include <sodium.h>
 
-#include "store/codec.h"
+#include "util/codec.h"
 #include "store/pack.h"
 
 /* The key the corpus was sealed with (fuzz/corpus/pack_trailer). */

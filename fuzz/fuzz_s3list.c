@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/backend.h"
+#include "store/backend/backend.h"
 
 typedef struct seen {
     size_t len;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/snapshot.h"
+#include "engine/core/snapshot.h"
 
 static volatile size_t sink;
 

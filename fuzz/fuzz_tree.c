@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/tree.h"
+#include "engine/core/tree.h"
 
 static void check(const tree *t)
 {

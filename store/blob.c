@@ -1,11 +1,11 @@
-#include "blob.h"
+#include "store/blob.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <zstd.h>
 
-#include "seal.h"
+#include "store/seal.h"
 
 /* Probe: compress a few small samples at the fastest level.  Media (HEIC,
  * JPEG, MOV) is already compressed and is most of a device backup; trying

@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
-#include "err.h"
-#include "pack.h"
+#include "util/codec.h"
+#include "util/err.h"
+#include "store/pack.h"
 
 typedef struct blob_ctx blob_ctx; /* per thread: zstd contexts and buffers */
 

@@ -1,4 +1,4 @@
-#include "index.h"
+#include "store/index.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 
 #include <lmdb.h>
 
-#include "codec.h"
-#include "fsutil.h"
+#include "util/codec.h"
+#include "util/fsutil.h"
 
 /* Value of a chunk record: pack id, offset, stored length, raw length
  * (u32le each) and flags. */

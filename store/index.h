@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "pack.h"
+#include "util/err.h"
+#include "store/pack.h"
 
 typedef struct chunk_index chunk_index;
 

@@ -1,4 +1,4 @@
-#include "keys.h"
+#include "store/keys.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,9 +10,9 @@
 
 #include <sodium.h>
 
-#include "codec.h"
-#include "fsutil.h"
-#include "seal.h"
+#include "util/codec.h"
+#include "util/fsutil.h"
+#include "store/seal.h"
 
 /* Key file layout (docs/FORMAT.md):
  *   0  magic "CAIRNKEY"      8

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "util/err.h"
 
 enum {
     KEYS_ID_HEX = 16,       /* key file names: 8 random bytes in hex */

@@ -1,4 +1,4 @@
-#include "pack.h"
+#include "store/pack.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 
 #include <sodium.h>
 
-#include "codec.h"
-#include "fsutil.h"
+#include "util/codec.h"
+#include "util/fsutil.h"
 
 static const uint8_t pack_magic[PACK_HEADER_LEN] = {'C', 'A', 'I', 'R', 'N', 'P', 'K', 1};
 static const uint8_t footer_magic[8] = {'C', 'A', 'I', 'R', 'N', 'E', 'N', 'D'};

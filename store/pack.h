@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "seal.h"
+#include "util/err.h"
+#include "store/seal.h"
 
 enum {
     PACK_ID_LEN = 32,

@@ -1,4 +1,4 @@
-#include "seal.h"
+#include "store/seal.h"
 
 #include <sodium.h>
 

@@ -1,4 +1,4 @@
-#include "store.h"
+#include "store/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,11 +16,11 @@
 
 #include <sodium.h>
 
-#include "blob.h"
-#include "fsutil.h"
-#include "idset.h"
-#include "index.h"
-#include "seal.h"
+#include "store/blob.h"
+#include "util/fsutil.h"
+#include "util/idset.h"
+#include "store/index.h"
+#include "store/seal.h"
 
 /* config: "CAIRNCFG", u32le format version, then a sealed body (AD = the
  * first 12 bytes) holding store id and parameters. */

@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
-#include "err.h"
-#include "keys.h"
-#include "pack.h"
+#include "util/codec.h"
+#include "util/err.h"
+#include "store/keys.h"
+#include "store/pack.h"
 
 enum { STORE_FORMAT_VERSION = 1, SNAPSHOT_ID_LEN = 32 };
 

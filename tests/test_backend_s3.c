@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/backend.h"
+#include "store/backend/backend.h"
 
 enum { BIG = 40 << 20, PART = 8 << 20, MANY = 45, PAGE = 7, MANY_DEFAULT_PAGE = 1005 };
 

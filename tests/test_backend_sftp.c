@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/backend.h"
+#include "store/backend/backend.h"
 
 enum { BIG = 20 << 20, BENCH = 64 << 20, FAULT_SIZE = 128 << 20 };
 

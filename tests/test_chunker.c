@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/chunker.h"
+#include "engine/core/chunker.h"
 
 /* Small sizes give hundreds of chunks per test, so statistical checks have
  * something to bite on; the defaults are exercised as well. */

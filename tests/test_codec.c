@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/codec.h"
+#include "util/codec.h"
 
 static const uint64_t uvals[] = {
     0,

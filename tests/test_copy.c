@@ -21,10 +21,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/copy.h"
-#include "engine/targets.h"
-#include "store/backend.h"
-#include "store/fsutil.h"
+#include "engine/core/copy.h"
+#include "engine/core/copy_targets.h"
+#include "store/backend/backend.h"
+#include "util/fsutil.h"
 #include "store/store.h"
 
 static const char PW[] = "copy password";

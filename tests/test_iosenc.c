@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/iosenc.h"
+#include "engine/ios/backup_encryption.h"
 
 /* Cheap KDF costs: these tests are about structure, not about cost. */
 enum { T_ITER = 10, T_DPIC = 10 };

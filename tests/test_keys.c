@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/codec.h"
+#include "util/codec.h"
 #include "store/keys.h"
 
 /* Key file layout (keys.c): header 0..47 with ops at 16 and mem at 24,

@@ -24,7 +24,7 @@
 #include <plist/plist.h>
 #include <sqlite3.h>
 
-#include "engine/mobilesync.h"
+#include "engine/ios/mobilesync.h"
 
 #define COCOA_EPOCH 978307200
 #define T_BACKUP 1709634030 /* 2024-03-05T10:20:30Z */

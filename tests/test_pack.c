@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "store/blob.h"
-#include "store/codec.h"
+#include "util/codec.h"
 #include "store/pack.h"
 #include "store/seal.h"
 

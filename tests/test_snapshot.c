@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/snapshot.h"
+#include "engine/core/snapshot.h"
 
 static char *dup_or_fail(const char *s)
 {

@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store/codec.h"
+#include "util/codec.h"
 #include "store/store.h"
 
 static const char PW[] = "store password";

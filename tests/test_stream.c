@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/snaplist.h"
-#include "engine/stream.h"
-#include "engine/treestore.h"
+#include "engine/core/snapshot_list.h"
+#include "engine/core/snapshot_edit.h"
+#include "engine/core/tree_store.h"
 #include "testutil.h"
 
 static const char PW[] = "stream-test-password";

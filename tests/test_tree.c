@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/tree.h"
+#include "engine/core/tree.h"
 
 static tree_node *add_node(tree *t, const char *name, uint8_t type)
 {

@@ -26,7 +26,7 @@
 
 #include <sodium.h>
 
-#include "engine/iosenc.h"
+#include "engine/ios/backup_encryption.h"
 
 enum { STREAM_KEYBAG = 0xc0ffee, STREAM_FILE_KEY = 0x6b6579 };
 

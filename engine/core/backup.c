@@ -1,0 +1,959 @@
+#include "engine/core/backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "util/fsutil.h"
+#include "engine/core/chunker.h"
+#include "engine/ios/encrypted_folder.h"
+#include "engine/core/worker_pool.h"
+#include "engine/core/snapshot_list.h"
+#include "engine/core/tree.h"
+#include "engine/core/tree_store.h"
+
+/* How many directories may wait for their chunks before the walker stops
+ * to let the workers catch up: bounds memory for trees of any size. */
+enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 3, CIPHER_READ = 1 << 20 };
+
+/* Reading a file the source stores AES-CBC encrypted: decrypted as it is
+ * read (iosenc_dec holds the last block back for its padding). */
+typedef struct bk_cipher {
+    iosenc_dec *dec;
+    uint8_t *raw;   /* CIPHER_READ: ciphertext */
+    uint8_t *plain; /* CIPHER_READ + 2 * IOSENC_BLOCK */
+    uint8_t *key;   /* the file's key (locked memory) */
+    size_t plain_pos, plain_len;
+    int finished;
+    int padded;
+} bk_cipher;
+
+typedef struct bk_dir bk_dir;
+
+typedef struct bk_job {
+    bk_dir *owner;
+    uint8_t *slot; /* where the chunk ID goes */
+    uint8_t *data;
+    size_t len;
+    struct bk_job *next;
+} bk_job;
+
+struct bk_dir {
+    tree t;
+    int pending; /* chunk jobs not yet done (guarded by ctx mu) */
+    bk_dir *parent;
+    size_t index_in_parent;
+    bk_dir *next_waiting;
+};
+
+typedef struct bk_ctx {
+    store *s;
+    const backup_opts *opts;
+    chunker ck;
+    store_worker *main_worker;
+    const uint8_t *file_secret;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* a job was queued or the workers must stop */
+    pthread_cond_t done_cv; /* a job finished */
+    bk_job *queue_head, *queue_tail;
+    bk_job *free_jobs;
+    int jobs_made, jobs_max;
+    int stop;
+    cairn_err failed;
+    char failed_msg[1024];
+
+    bk_dir *waiting_head, *waiting_tail; /* walked, not yet encoded */
+    int waiting;
+
+    uint8_t (*root)[ID_LEN];
+    uint32_t nroot;
+
+    uint8_t *rbuf;
+    size_t rbuf_cap;
+    bk_cipher cipher;  /* cipher.dec set while such a file is read */
+    size_t source_len; /* of the absolute source path, a prefix of path */
+    char path[PATH_MAX];
+    backup_result *res;
+} bk_ctx;
+
+/* ---- the worker side ---- */
+
+static void worker_main(void *ctx, store_worker *w)
+{
+    bk_ctx *const c = ctx;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->queue_head && !c->stop)
+            pthread_cond_wait(&c->work_cv, &c->mu);
+        bk_job *const job = c->queue_head;
+        if (!job) {
+            pthread_mutex_unlock(&c->mu);
+            break;
+        }
+        c->queue_head = job->next;
+        if (!c->queue_head)
+            c->queue_tail = NULL;
+        const int skip = c->failed != CAIRN_OK;
+        pthread_mutex_unlock(&c->mu);
+
+        cairn_err rc = CAIRN_OK;
+        int added = 0;
+        uint64_t stored = 0;
+        if (!skip) {
+            store_chunk_id(c->s, job->data, job->len, job->slot);
+            rc = store_put_chunk(c->s, w, job->slot, job->data, job->len, 0, &added, &stored);
+        }
+
+        pthread_mutex_lock(&c->mu);
+        if (rc && !c->failed) {
+            c->failed = rc;
+            snprintf(c->failed_msg, sizeof c->failed_msg, "%s", err_msg());
+        }
+        if (added) {
+            c->res->new_chunks++;
+            c->res->new_bytes += stored;
+            c->res->new_raw += job->len;
+        }
+        job->owner->pending--;
+        job->next = c->free_jobs;
+        c->free_jobs = job;
+        pthread_cond_broadcast(&c->done_cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+/* A free job buffer, waiting for one if all are in flight. */
+static cairn_err get_job(bk_ctx *c, bk_job **out)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!c->free_jobs && c->jobs_made >= c->jobs_max)
+        pthread_cond_wait(&c->done_cv, &c->mu);
+    bk_job *job = c->free_jobs;
+    if (job)
+        c->free_jobs = job->next;
+    else
+        c->jobs_made++;
+    pthread_mutex_unlock(&c->mu);
+    if (!job) {
+        job = calloc(1, sizeof *job);
+        if (job)
+            job->data = malloc(store_get_params(c->s)->chunk_max);
+        if (!job || !job->data) {
+            free(job);
+            pthread_mutex_lock(&c->mu);
+            c->jobs_made--;
+            pthread_mutex_unlock(&c->mu);
+            return err_set(CAIRN_ENOMEM, "out of memory for chunk buffers");
+        }
+    }
+    *out = job;
+    return CAIRN_OK;
+}
+
+static void submit_job(bk_ctx *c, bk_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&c->mu);
+    job->owner->pending++;
+    if (c->queue_tail)
+        c->queue_tail->next = job;
+    else
+        c->queue_head = job;
+    c->queue_tail = job;
+    pthread_cond_signal(&c->work_cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void wait_dir_idle(bk_ctx *c, bk_dir *d)
+{
+    pthread_mutex_lock(&c->mu);
+    while (d->pending > 0)
+        pthread_cond_wait(&c->done_cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static cairn_err worker_error(bk_ctx *c)
+{
+    pthread_mutex_lock(&c->mu);
+    const cairn_err rc = c->failed;
+    if (rc)
+        err_set(rc, "%s", c->failed_msg);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* ---- encoding finished directories ---- */
+
+static void dir_free(bk_dir *d)
+{
+    tree_free(&d->t);
+    free(d);
+}
+
+/* Stores d's tree and hands its chunk list to the entry in its parent (or
+ * to the snapshot root).  Runs on the walking thread only. */
+static cairn_err encode_dir(bk_ctx *c, bk_dir *d)
+{
+    uint8_t(*ids)[ID_LEN] = NULL;
+    uint32_t n = 0;
+    treestore_stats st = {0, 0, 0};
+    const cairn_err rc = treestore_save(c->s, c->main_worker, &c->ck, &d->t, &ids, &n, &st);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    c->res->new_chunks += st.new_chunks;
+    c->res->new_bytes += st.new_bytes;
+    c->res->new_raw += st.new_raw;
+    pthread_mutex_unlock(&c->mu);
+    if (d->parent) {
+        tree_node *const node = &d->parent->t.nodes[d->index_in_parent];
+        free(node->chunks);
+        node->chunks = ids;
+        node->nchunks = node->cap_chunks = n;
+    } else {
+        c->root = ids;
+        c->nroot = n;
+    }
+    return CAIRN_OK;
+}
+
+/* Encodes waiting directories in walk order (children before parents);
+ * with block set, waits for their chunks instead of stopping. */
+static cairn_err drain_waiting(bk_ctx *c, int block)
+{
+    while (c->waiting_head) {
+        bk_dir *const d = c->waiting_head;
+        if (block)
+            wait_dir_idle(c, d);
+        pthread_mutex_lock(&c->mu);
+        const int busy = d->pending > 0;
+        pthread_mutex_unlock(&c->mu);
+        if (busy)
+            return CAIRN_OK;
+        cairn_err rc = worker_error(c);
+        if (rc)
+            return rc;
+        rc = encode_dir(c, d);
+        if (rc)
+            return rc;
+        c->waiting_head = d->next_waiting;
+        if (!c->waiting_head)
+            c->waiting_tail = NULL;
+        c->waiting--;
+        dir_free(d);
+    }
+    return CAIRN_OK;
+}
+
+/* ---- reading files ---- */
+
+static void warn(bk_ctx *c, const char *what)
+{
+    c->res->errors++;
+    if (c->opts->warn)
+        c->opts->warn(c->opts->warn_ctx, c->path, what);
+}
+
+static cairn_err grow_chunks(bk_ctx *c, bk_dir *d, tree_node *n)
+{
+    /* workers write into the array: let them finish before moving it */
+    wait_dir_idle(c, d);
+    const uint32_t cap = n->cap_chunks ? 2 * n->cap_chunks : 4;
+    void *const p = realloc(n->chunks, (size_t)cap * ID_LEN);
+    if (!p)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    n->chunks = p;
+    n->cap_chunks = cap;
+    return CAIRN_OK;
+}
+
+/* Decrypts the next piece of the file into cs->plain; returns -1 with
+ * errno set on a read error (EBADMSG: not whole AES blocks). */
+static int cipher_fill(bk_cipher *cs, int fd)
+{
+    ssize_t n;
+    do
+        n = read(fd, cs->raw, CIPHER_READ);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    cs->plain_pos = cs->plain_len = 0;
+    if (n == 0) {
+        cs->finished = 1;
+        if (iosenc_dec_final(cs->dec, cs->plain, &cs->plain_len, &cs->padded) != CAIRN_OK) {
+            errno = EBADMSG;
+            return -1;
+        }
+        return 0;
+    }
+    if (iosenc_dec_update(cs->dec, cs->raw, (size_t)n, cs->plain, &cs->plain_len) != CAIRN_OK) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* read(2) for the file being chunked, decrypting when it is encrypted. */
+static ssize_t file_read(bk_ctx *c, int fd, uint8_t *buf, size_t room)
+{
+    bk_cipher *const cs = &c->cipher;
+    if (!cs->dec)
+        return read(fd, buf, room);
+    while (cs->plain_pos == cs->plain_len && !cs->finished)
+        if (cipher_fill(cs, fd) != 0)
+            return -1;
+    size_t n = cs->plain_len - cs->plain_pos;
+    if (n > room)
+        n = room;
+    memcpy(buf, cs->plain + cs->plain_pos, n);
+    cs->plain_pos += n;
+    return (ssize_t)n;
+}
+
+/* Reads fd to the end, hashing only: lets a rewritten but unchanged file
+ * reuse its old chunks without chunking, hashing and sealing it again. */
+static cairn_err digest_file(bk_ctx *c, int fd, uint8_t digest[TREE_DIGEST_LEN], int *read_err)
+{
+    XXH3_state_t *const st = XXH3_createState();
+    if (!st)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    XXH3_128bits_reset_withSecret(st, c->file_secret, KEYS_FILE_SECRET);
+    for (;;) {
+        const ssize_t n = read(fd, c->rbuf, c->rbuf_cap);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *read_err = errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        XXH3_128bits_update(st, c->rbuf, (size_t)n);
+    }
+    XXH128_canonicalFromHash((XXH128_canonical_t *)digest, XXH3_128bits_digest(st));
+    XXH3_freeState(st);
+    return CAIRN_OK;
+}
+
+/* Chunks the file in fd into n's chunk list; *read_err gets errno if the
+ * file could not be read to the end. */
+static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int *read_err)
+{
+    size_t have = 0;
+    int eof = 0;
+    uint64_t total = 0;
+    cairn_err rc = CAIRN_OK;
+    XXH3_state_t *const st = XXH3_createState();
+    if (!st)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    XXH3_128bits_reset_withSecret(st, c->file_secret, KEYS_FILE_SECRET);
+    while (!rc) {
+        while (!eof && have < c->rbuf_cap) {
+            const ssize_t n = file_read(c, fd, c->rbuf + have, c->rbuf_cap - have);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                *read_err = errno;
+                goto done;
+            }
+            if (n == 0)
+                eof = 1;
+            XXH3_128bits_update(st, c->rbuf + have, (size_t)n);
+            have += (size_t)n;
+            total += (uint64_t)n;
+        }
+        size_t pos = 0;
+        while (pos < have) {
+            const size_t cut = chunker_next(&c->ck, c->rbuf + pos, have - pos, eof);
+            if (cut == 0)
+                break;
+            tree_node *n = &d->t.nodes[node_index];
+            if (n->nchunks == n->cap_chunks) {
+                rc = grow_chunks(c, d, n);
+                if (rc)
+                    goto done;
+            }
+            bk_job *job = NULL;
+            rc = get_job(c, &job);
+            if (rc)
+                goto done;
+            job->owner = d;
+            job->slot = n->chunks[n->nchunks++];
+            memcpy(job->data, c->rbuf + pos, cut);
+            job->len = cut;
+            submit_job(c, job);
+            pos += cut;
+        }
+        memmove(c->rbuf, c->rbuf + pos, have - pos);
+        have -= pos;
+        if (eof && have == 0)
+            break;
+        rc = worker_error(c);
+    }
+    {
+        tree_node *const n = &d->t.nodes[node_index];
+        n->size = total;
+        n->has_digest = 1;
+        XXH128_canonicalFromHash((XXH128_canonical_t *)n->digest, XXH3_128bits_digest(st));
+    }
+done:
+    XXH3_freeState(st);
+    return rc;
+}
+
+static int same_stat(const tree_node *old, const struct stat *st)
+{
+    return old && old->type == NODE_FILE && tree_source_size(old) == (uint64_t)st->st_size &&
+           old->mtime_sec == st->st_mtim.tv_sec &&
+           old->mtime_nsec == (uint32_t)st->st_mtim.tv_nsec && old->inode == (uint64_t)st->st_ino;
+}
+
+static cairn_err reuse_chunks(tree_node *n, const tree_node *old)
+{
+    if (old->nchunks) {
+        n->chunks = malloc((size_t)old->nchunks * ID_LEN);
+        if (!n->chunks)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        memcpy(n->chunks, old->chunks, (size_t)old->nchunks * ID_LEN);
+    }
+    n->nchunks = n->cap_chunks = old->nchunks;
+    n->has_digest = old->has_digest;
+    memcpy(n->digest, old->digest, TREE_DIGEST_LEN);
+    n->cipher = old->cipher;
+    memcpy(n->cipher_key, old->cipher_key, TREE_CIPHER_KEY_LEN);
+    n->size = old->size;
+    return CAIRN_OK;
+}
+
+/* Whether the source stores the file at c->path encrypted with a key cairn
+ * can unwrap: then *tagged is its wrapped key.  A file that cannot be
+ * decrypted is kept as the device wrote it (a restore is still exact). */
+static int wants_decrypt(bk_ctx *c, const struct stat *st, const uint8_t **tagged)
+{
+    if (!c->opts->crypt || !devcrypt_lookup(c->opts->crypt, c->path + c->source_len + 1, tagged))
+        return 0;
+    if (st->st_size % IOSENC_BLOCK != 0) {
+        if (c->opts->warn)
+            c->opts->warn(c->opts->warn_ctx, c->path,
+                          "not whole AES blocks: stored as the device wrote it");
+        return 0;
+    }
+    return 1;
+}
+
+static int same_cipher(const tree_node *old, int decrypt, const uint8_t *tagged)
+{
+    if (!decrypt)
+        return old->cipher == 0;
+    return old->cipher && memcmp(old->cipher_key, tagged, TREE_CIPHER_KEY_LEN) == 0;
+}
+
+/* Sets up c->cipher for the file, or leaves it off when its key does not
+ * unwrap (the file is then stored as it is). */
+static cairn_err cipher_start(bk_ctx *c, const uint8_t *tagged)
+{
+    bk_cipher *const cs = &c->cipher;
+    const cairn_err rc =
+        iosenc_unwrap_file_key(devcrypt_keys(c->opts->crypt), tagged, IOSENC_TAGGED_LEN, cs->key);
+    if (rc == CAIRN_ECORRUPT || rc == CAIRN_ESOURCE) {
+        if (c->opts->warn)
+            c->opts->warn(c->opts->warn_ctx, c->path,
+                          "its EncryptionKey does not unwrap: stored as the device wrote it");
+        return CAIRN_OK;
+    }
+    if (rc)
+        return rc;
+    cs->plain_pos = cs->plain_len = 0;
+    cs->finished = cs->padded = 0;
+    return iosenc_dec_new(cs->key, &cs->dec);
+}
+
+static void cipher_stop(bk_cipher *cs)
+{
+    iosenc_dec_free(cs->dec);
+    cs->dec = NULL;
+}
+
+/* Backs up one regular file into d->t.nodes[i].  A file that cannot be
+ * read is reported and left out (the node is dropped by the caller). */
+static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir *d, size_t i,
+                             const tree_node *old, int *skipped)
+{
+    int read_err = 0;
+    cairn_err rc = CAIRN_OK;
+    tree_node *const n = &d->t.nodes[i];
+    const char *const name = n->name;
+    const uint8_t *tagged = NULL;
+    const int decrypt = wants_decrypt(c, st, &tagged);
+    *skipped = 0;
+    if (!c->opts->force_read && same_stat(old, st) && same_cipher(old, decrypt, tagged))
+        return reuse_chunks(n, old);
+    const int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    const int fd2 = fd >= 0 ? fd : openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd2 < 0) {
+        warn(c, strerror(errno));
+        *skipped = 1;
+        return CAIRN_OK;
+    }
+    posix_fadvise(fd2, 0, 0, POSIX_FADV_SEQUENTIAL);
+    c->res->files_read++;
+    /* same size but touched: likely rewritten with the same bytes */
+    if (!c->opts->force_read && !decrypt && old && old->type == NODE_FILE && !old->cipher &&
+        old->has_digest && old->size == n->size) {
+        uint8_t digest[TREE_DIGEST_LEN];
+        rc = digest_file(c, fd2, digest, &read_err);
+        if (!rc && !read_err && memcmp(digest, old->digest, TREE_DIGEST_LEN) == 0) {
+            c->res->bytes_read += n->size;
+            close(fd2);
+            return reuse_chunks(n, old);
+        }
+        if (!rc && !read_err && lseek(fd2, 0, SEEK_SET) != 0)
+            read_err = errno;
+    }
+    if (!rc && !read_err) {
+        /* room for every chunk the file can have at its current size, so the
+         * list never moves while workers write into it (moving it means
+         * waiting for them: only a file that grows while read does that) */
+        tree_node *const fn = &d->t.nodes[i];
+        const uint64_t cap = fn->size / store_get_params(c->s)->chunk_min + 2;
+        fn->chunks = malloc((size_t)cap * ID_LEN);
+        if (!fn->chunks)
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+        fn->cap_chunks = fn->chunks ? (uint32_t)cap : 0;
+    }
+    if (!rc && !read_err && decrypt)
+        rc = cipher_start(c, tagged);
+    if (!rc && !read_err)
+        rc = chunk_file(c, d, i, fd2, &read_err);
+    if (!rc && !read_err && c->cipher.dec) {
+        tree_node *const fn = &d->t.nodes[i];
+        fn->cipher = TREE_CIPHER_CBC | (c->cipher.padded ? TREE_CIPHER_PADDED : 0);
+        memcpy(fn->cipher_key, tagged, TREE_CIPHER_KEY_LEN);
+    }
+    cipher_stop(&c->cipher);
+    close(fd2);
+    if (rc)
+        return rc;
+    if (read_err) {
+        warn(c, read_err == EBADMSG ? "ciphertext is not whole AES blocks (changed while read?)"
+                                    : strerror(read_err));
+        *skipped = 1;
+        return CAIRN_OK;
+    }
+    c->res->bytes_read += d->t.nodes[i].size;
+    return CAIRN_OK;
+}
+
+/* ---- walking ---- */
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static cairn_err list_dir(bk_ctx *c, int dirfd, char ***names_out, size_t *count)
+{
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    const int fd = dup(dirfd);
+    DIR *const dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+        if (fd >= 0)
+            close(fd);
+        warn(c, strerror(errno));
+        *names_out = NULL;
+        *count = 0;
+        return CAIRN_OK;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **const p = realloc(names, cap * sizeof *p);
+            if (!p)
+                goto nomem;
+            names = p;
+        }
+        names[n] = strdup(de->d_name);
+        if (!names[n])
+            goto nomem;
+        n++;
+    }
+    closedir(dir);
+    if (n > 1)
+        qsort(names, n, sizeof *names, name_cmp);
+    *names_out = names;
+    *count = n;
+    return CAIRN_OK;
+nomem:
+    closedir(dir);
+    free_names(names, n);
+    return err_set(CAIRN_ENOMEM, "out of memory listing %s", c->path);
+}
+
+static size_t path_push(bk_ctx *c, const char *name)
+{
+    const size_t len = strlen(c->path);
+    snprintf(c->path + len, sizeof c->path - len, "/%s", name);
+    return len;
+}
+
+static void node_from_stat(tree_node *n, const struct stat *st)
+{
+    n->mode = st->st_mode & 07777;
+    n->mtime_sec = st->st_mtim.tv_sec;
+    n->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+    n->inode = (uint64_t)st->st_ino;
+    n->uid = st->st_uid;
+    n->gid = st->st_gid;
+}
+
+static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old);
+
+static cairn_err walk_subdir(bk_ctx *c, int dirfd, const char *name, bk_dir *d, size_t i,
+                             const tree_node *old)
+{
+    tree old_sub;
+    cairn_err rc;
+    tree_init(&old_sub);
+    const int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        warn(c, strerror(errno));
+        return CAIRN_OK; /* kept as an empty directory */
+    }
+    bk_dir *const sub = calloc(1, sizeof *sub);
+    if (!sub) {
+        close(fd);
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    sub->parent = d;
+    sub->index_in_parent = i;
+    if (old && old->type == NODE_DIR) {
+        rc = treestore_load(c->s, c->main_worker, (const uint8_t(*)[ID_LEN])old->chunks,
+                            old->nchunks, &old_sub);
+        if (rc) {
+            /* a damaged parent only costs re-reading this subtree */
+            tree_init(&old_sub);
+        }
+    }
+    rc = walk_dir(c, fd, sub, &old_sub);
+    tree_free(&old_sub);
+    close(fd);
+    return rc;
+}
+
+/* Walks the directory open as dirfd (path in c->path) into d, then queues
+ * d for encoding.  old is the same directory in the parent snapshot. */
+static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
+{
+    char **names = NULL;
+    size_t count = 0;
+    cairn_err rc = list_dir(c, dirfd, &names, &count);
+    if (rc) {
+        dir_free(d);
+        return rc;
+    }
+    for (size_t k = 0; k < count && !rc; k++) {
+        struct stat st;
+        const size_t saved = path_push(c, names[k]);
+        if (fstatat(dirfd, names[k], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            warn(c, strerror(errno));
+            c->path[saved] = '\0';
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+            if (c->opts->warn)
+                c->opts->warn(c->opts->warn_ctx, c->path, "not a file, folder or symlink: skipped");
+            c->path[saved] = '\0';
+            continue;
+        }
+        tree_node *const n = tree_add(&d->t);
+        if (!n) {
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+            break;
+        }
+        const size_t i = d->t.count - 1;
+        n->name = names[k];
+        names[k] = NULL;
+        node_from_stat(n, &st);
+        const tree_node *const prev = old ? tree_find(old, n->name) : NULL;
+        if (S_ISDIR(st.st_mode)) {
+            n->type = NODE_DIR;
+            c->res->dirs++;
+            rc = walk_subdir(c, dirfd, n->name, d, i, prev);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            const ssize_t len = readlinkat(dirfd, n->name, target, sizeof target - 1);
+            n->type = NODE_SYMLINK;
+            if (len < 0) {
+                warn(c, strerror(errno));
+                tree_node_free(n);
+                d->t.count--;
+            } else {
+                target[len] = '\0';
+                n->target = strdup(target);
+                if (!n->target)
+                    rc = err_set(CAIRN_ENOMEM, "out of memory");
+            }
+        } else {
+            int skipped;
+            n->type = NODE_FILE;
+            n->size = (uint64_t)st.st_size;
+            rc = backup_file(c, dirfd, &st, d, i, prev, &skipped);
+            if (!rc && skipped) {
+                wait_dir_idle(c, d); /* queued chunks of the file point into it */
+                tree_node_free(&d->t.nodes[i]);
+                d->t.count--;
+            } else if (!rc) {
+                c->res->files++;
+                c->res->bytes += d->t.nodes[i].size;
+            }
+        }
+        c->path[saved] = '\0';
+    }
+    free_names(names, count);
+    if (rc) {
+        /* jobs may still point into d's chunk arrays */
+        wait_dir_idle(c, d);
+        dir_free(d);
+        return rc;
+    }
+    d->next_waiting = NULL;
+    if (c->waiting_tail)
+        c->waiting_tail->next_waiting = d;
+    else
+        c->waiting_head = d;
+    c->waiting_tail = d;
+    c->waiting++;
+    return drain_waiting(c, c->waiting > MAX_WAITING_DIRS);
+}
+
+/* ---- the whole run ---- */
+
+static cairn_err write_snapshot(bk_ctx *c, const char *abs_source, const char *chain,
+                                const snapshot *parent, const struct stat *root_st)
+{
+    snapshot snap;
+    cbuf enc;
+    struct timespec now;
+    char host[256], buf[64];
+    cairn_err rc = CAIRN_OK;
+    memset(&snap, 0, sizeof snap);
+    cbuf_init(&enc);
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "unknown");
+    host[sizeof host - 1] = '\0';
+    snap.time_sec = now.tv_sec;
+    snap.time_nsec = (uint32_t)now.tv_nsec;
+    snap.hostname = strdup(host);
+    snap.source = strdup(abs_source);
+    snap.chain = strdup(chain);
+    if (!snap.hostname || !snap.source || !snap.chain) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (parent) {
+        snap.has_parent = 1;
+        memcpy(snap.parent, parent->id, ID_LEN);
+    }
+    snap.flags = c->opts->extra_flags | (c->res->errors ? SNAP_PARTIAL : 0);
+    snap.ntree = c->nroot;
+    snap.tree = c->root;
+    c->root = NULL;
+    if (c->opts->catalog) {
+        treestore_stats st = {0, 0, 0};
+        rc = catalog_save(c->s, c->main_worker, &c->ck, c->opts->catalog, &snap.catalog,
+                          &snap.ncatalog, &st);
+        if (rc)
+            goto done;
+        c->res->new_chunks += st.new_chunks;
+        c->res->new_bytes += st.new_bytes;
+        c->res->new_raw += st.new_raw;
+    }
+    snap.files = c->res->files;
+    snap.dirs = c->res->dirs;
+    snap.bytes = c->res->bytes;
+    snap.new_chunks = c->res->new_chunks;
+    snap.new_bytes = c->res->new_bytes;
+    snap.new_raw = c->res->new_raw;
+    snap.errors = c->res->errors;
+    snprintf(buf, sizeof buf, "%o", (unsigned)(root_st->st_mode & 07777));
+    rc = snapshot_set_meta(&snap, "cairn.root_mode", buf);
+    snprintf(buf, sizeof buf, "%lld.%09ld", (long long)root_st->st_mtim.tv_sec,
+             (long)root_st->st_mtim.tv_nsec);
+    if (!rc)
+        rc = snapshot_set_meta(&snap, "cairn.root_mtime", buf);
+    for (size_t i = 0; i < c->opts->nmeta && !rc; i++)
+        rc = snapshot_set_meta(&snap, c->opts->meta[i].key, c->opts->meta[i].value);
+    if (!rc)
+        rc = snapshot_encode(&snap, &enc);
+    /* everything the snapshot refers to must be durable before it exists */
+    if (!rc)
+        rc = store_flush(c->s);
+    if (!rc)
+        rc = store_put_snapshot(c->s, enc.data, enc.len, c->res->id);
+done:
+    snapshot_free(&snap);
+    cbuf_free(&enc);
+    return rc;
+}
+
+cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
+{
+    bk_ctx c;
+    snaplist snaps = {NULL, 0, 0};
+    tree old_root;
+    char abs_source[PATH_MAX], *chain = NULL;
+    struct stat root_st;
+    pool *workers = NULL;
+    int rootfd = -1;
+    const snapshot *parent = NULL;
+    cairn_err rc;
+    memset(&c, 0, sizeof c);
+    memset(result, 0, sizeof *result);
+    tree_init(&old_root);
+    c.s = s;
+    c.opts = opts;
+    c.res = result;
+    c.file_secret = keyring_file_secret(store_keys(s));
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.work_cv, NULL);
+    pthread_cond_init(&c.done_cv, NULL);
+
+    if (!realpath(opts->source, abs_source)) {
+        rc = err_errno(errno, opts->source);
+        if (rc == CAIRN_ENOTFOUND || rc == CAIRN_EIO)
+            rc = err_set(CAIRN_ESOURCE, "%s: %s", opts->source, strerror(errno));
+        goto done;
+    }
+    rootfd = open(abs_source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0 || fstat(rootfd, &root_st) != 0) {
+        rc = err_set(CAIRN_ESOURCE, "%s: cannot open folder: %s", abs_source, strerror(errno));
+        goto done;
+    }
+    if (opts->chain) {
+        chain = strdup(opts->chain);
+    } else {
+        chain = malloc(strlen(abs_source) + 6);
+        if (chain)
+            sprintf(chain, "path:%s", abs_source);
+    }
+    if (!chain) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    const store_params *const p = store_get_params(s);
+    rc = chunker_init(&c.ck, p->chunk_min, p->chunk_avg, p->chunk_max,
+                      keyring_chunker_secret(store_keys(s)));
+    if (rc)
+        goto done;
+    c.rbuf_cap = 2 * (size_t)p->chunk_max;
+    c.rbuf = malloc(c.rbuf_cap);
+    if (!c.rbuf) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto done;
+    }
+    c.source_len = strlen(abs_source);
+    if (opts->crypt) {
+        c.cipher.raw = malloc(CIPHER_READ);
+        c.cipher.plain = malloc(CIPHER_READ + 2 * IOSENC_BLOCK);
+        c.cipher.key = iosenc_key_alloc();
+        if (!c.cipher.raw || !c.cipher.plain || !c.cipher.key) {
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    rc = store_worker_new(s, &c.main_worker);
+    if (rc)
+        goto done;
+    rc = snaplist_load(s, &snaps);
+    if (rc)
+        goto done;
+    parent = snaplist_latest_in_chain(&snaps, chain);
+    if (parent) {
+        result->has_parent = 1;
+        memcpy(result->parent, parent->id, ID_LEN);
+        if (treestore_load(s, c.main_worker, (const uint8_t(*)[ID_LEN])parent->tree, parent->ntree,
+                           &old_root) != CAIRN_OK)
+            tree_init(&old_root); /* unreadable parent: everything is read again */
+    }
+
+    c.jobs_max =
+        (opts->threads > 0 ? opts->threads : (int)sysconf(_SC_NPROCESSORS_ONLN)) * JOBS_PER_WORKER;
+    if (c.jobs_max < JOBS_PER_WORKER)
+        c.jobs_max = JOBS_PER_WORKER;
+    rc = pool_start(s, opts->threads, worker_main, &c, &workers);
+    if (rc)
+        goto done;
+
+    bk_dir *const root = calloc(1, sizeof *root);
+    if (!root) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+        goto stop;
+    }
+    snprintf(c.path, sizeof c.path, "%s", abs_source);
+    rc = walk_dir(&c, rootfd, root, &old_root);
+    if (!rc)
+        rc = drain_waiting(&c, 1);
+stop:
+    pthread_mutex_lock(&c.mu);
+    c.stop = 1;
+    pthread_cond_broadcast(&c.work_cv);
+    pthread_mutex_unlock(&c.mu);
+    pool_join(workers);
+    if (!rc)
+        rc = worker_error(&c);
+    if (!rc)
+        rc = write_snapshot(&c, abs_source, chain, parent, &root_st);
+    if (!rc && result->errors)
+        rc = err_set(CAIRN_EPARTIAL, "%llu item(s) could not be read",
+                     (unsigned long long)result->errors);
+done:
+    while (c.waiting_head) {
+        bk_dir *const d = c.waiting_head;
+        c.waiting_head = d->next_waiting;
+        dir_free(d);
+    }
+    while (c.free_jobs) {
+        bk_job *const j = c.free_jobs;
+        c.free_jobs = j->next;
+        free(j->data);
+        free(j);
+    }
+    free(c.root);
+    free(c.rbuf);
+    free(c.cipher.raw);
+    free(c.cipher.plain);
+    iosenc_key_free(c.cipher.key);
+    free(chain);
+    store_worker_free(c.main_worker);
+    snaplist_free(&snaps);
+    tree_free(&old_root);
+    if (rootfd >= 0)
+        close(rootfd);
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.work_cv);
+    pthread_cond_destroy(&c.done_cv);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* backup.h - a folder into a new snapshot.
+ *
+ * The calling thread walks the source, reads changed files in large blocks
+ * and cuts them into chunks; worker threads hash, compress, seal and pack
+ * the chunks.  Files whose size, mtime and inode match the parent snapshot
+ * are not read at all. */
+#ifndef CAIRN_BACKUP_H
+#define CAIRN_BACKUP_H
+
+#include "store/store.h"
+#include "engine/core/catalog.h"
+#include "engine/core/snapshot.h"
+
+typedef void (*backup_warn_fn)(void *ctx, const char *path, const char *message);
+
+typedef struct backup_opts {
+    const char *source;   /* folder to back up */
+    const char *chain;    /* chain name; NULL: "path:<absolute source>" */
+    int threads;          /* workers; 0: one per core */
+    int force_read;       /* read every file even if unchanged */
+    uint32_t extra_flags; /* snapshot flags to set (SNAP_INCOMPLETE) */
+    const snapshot_meta *meta;
+    size_t nmeta;
+    const catalog *catalog;       /* device backups: the file table to keep */
+    const struct devcrypt *crypt; /* encrypted device backups opened with their
+                                   * password: files they encrypt are stored
+                                   * decrypted, with their wrapped keys */
+    backup_warn_fn warn;          /* unreadable items; the backup goes on */
+    void *warn_ctx;
+} backup_opts;
+
+typedef struct backup_result {
+    uint8_t id[ID_LEN];
+    int has_parent;
+    uint8_t parent[ID_LEN];
+    uint64_t files;
+    uint64_t dirs;
+    uint64_t bytes;
+    uint64_t bytes_read; /* file bytes actually read (changed files) */
+    uint64_t files_read;
+    uint64_t new_chunks;
+    uint64_t new_bytes;
+    uint64_t new_raw;
+    uint64_t errors;
+} backup_result;
+
+/* CAIRN_EPARTIAL when the snapshot was written but some items could not be
+ * read (each reported through warn). */
+cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result);
+
+#endif

@@ -1,0 +1,46 @@
+/* chains.h - the state of snapshot chains.  A chain is the line of
+ * snapshots of one source: a folder path, or a device and its backup
+ * encryption identity.  When a device's backup password changes (or
+ * encryption is turned on or off) its current chain is archived: kept
+ * read-only, never pruned by policy, still listable, diffable and
+ * restorable; a new chain starts. */
+#ifndef CAIRN_CHAINS_H
+#define CAIRN_CHAINS_H
+
+#include "store/store.h"
+#include "engine/core/snapshot_list.h"
+
+typedef struct chain_record {
+    char *name;
+    int archived;
+    int64_t archived_at;
+    char *reason;
+} chain_record;
+
+typedef struct chain_list {
+    chain_record *items;
+    size_t count;
+} chain_list;
+
+cairn_err chains_load(store *s, chain_list *out);
+void chains_free(chain_list *l);
+int chains_is_archived(const chain_list *l, const char *name);
+
+/* Marks a chain archived, with the reason shown in 'cairn chains'. */
+cairn_err chains_archive(store *s, const char *name, const char *reason);
+/* Drops a chain's record (after its snapshots were deleted). */
+cairn_err chains_drop(store *s, const char *name);
+
+/* Before a device backup: if the device's newest snapshot belongs to
+ * another, still active chain, that chain is archived, *archived receives
+ * its name (malloc'd; NULL when nothing changed) and reason why. */
+cairn_err chains_rotate(store *s, const snaplist *snaps, const chain_list *chains, const char *udid,
+                        const char *new_chain, char **archived, char *reason, size_t cap);
+
+/* Resolves a user's chain argument: a full name or a unique prefix. */
+cairn_err chains_resolve(const snaplist *snaps, const char *arg, const char **name);
+
+cairn_err chain_record_encode(const chain_record *r, cbuf *out);
+cairn_err chain_record_decode(const uint8_t *data, size_t len, chain_record *out);
+
+#endif

@@ -1,0 +1,35 @@
+/* check.h - is the store whole?  Structure: every pack trailer opens, every
+ * snapshot and tree decodes, every chunk a snapshot needs (trees, files,
+ * catalogs) is indexed in a sound pack, every key file is well-formed.
+ * With read_data: every chunk of every pack decrypts and hashes to its ID.
+ * Damage is reported with the pack, and with the snapshots and files it
+ * affects. */
+#ifndef CAIRN_CHECK_H
+#define CAIRN_CHECK_H
+
+#include "store/store.h"
+
+typedef void (*check_report_fn)(void *ctx, const char *line);
+
+typedef struct check_opts {
+    int read_data;
+    check_report_fn report;
+    void *report_ctx;
+} check_opts;
+
+typedef struct check_result {
+    uint64_t packs;
+    uint64_t packs_damaged;
+    uint64_t chunks_read;
+    uint64_t chunks_damaged;
+    uint64_t snapshots;
+    uint64_t snapshots_damaged; /* objects that do not open, or with missing data */
+    uint64_t files_damaged;
+    uint64_t keys_damaged; /* key files that are not well-formed */
+    uint64_t bytes_read;
+} check_result;
+
+/* CAIRN_ECORRUPT if anything is damaged (all of it reported). */
+cairn_err check_run(store *s, const check_opts *opts, check_result *result);
+
+#endif

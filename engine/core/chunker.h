@@ -1,0 +1,45 @@
+/* chunker.h - content-defined chunking (FastCDC with normalized chunking).
+ *
+ * Stateless over a caller-held window: the caller keeps the bytes from the
+ * start of the current chunk in a buffer and asks where the chunk ends.  The
+ * gear table is derived from a per-store secret so that chunk boundaries do
+ * not reveal which well-known files a store holds. */
+#ifndef CAIRN_CHUNKER_H
+#define CAIRN_CHUNKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+enum {
+    CHUNKER_MIN_DEFAULT = 256 * 1024,
+    CHUNKER_AVG_DEFAULT = 1024 * 1024,
+    CHUNKER_MAX_DEFAULT = 4 * 1024 * 1024,
+};
+
+typedef struct chunker {
+    uint64_t gear[256];
+    uint64_t mask_small; /* harder cut condition, used below avg_size */
+    uint64_t mask_large; /* easier cut condition, used from avg_size on */
+    size_t min_size;
+    size_t avg_size;
+    size_t max_size;
+} chunker;
+
+/* Sets up a chunker.  avg_size must be a power of two with
+ * 64 <= min_size < avg_size < max_size; the gear table is expanded from the
+ * 32-byte secret (deterministically: equal secrets give equal boundaries). */
+cairn_err chunker_init(chunker *c, size_t min_size, size_t avg_size, size_t max_size,
+                       const uint8_t secret[32]);
+
+/* Length of the chunk that starts at data[0].  len is how many bytes are
+ * available; at_eof says no more bytes follow them.  Returns a length in
+ * [1, min(len, max_size)]: a cut point (always > min_size), or max_size, or
+ * len at end of input.  Returns 0 when more data is needed to decide, which
+ * is only when !at_eof, len < max_size and data[0..len) holds no cut point
+ * (and when len == 0 at end of input).  A cut depends only on the bytes
+ * before it, so the answer does not depend on how much data was offered. */
+size_t chunker_next(const chunker *c, const uint8_t *data, size_t len, int at_eof);
+
+#endif

@@ -1,0 +1,680 @@
+/* copy.c - one sync algorithm between a store folder and a target, in
+ * either direction (push: local store -> target; fetch: target -> local
+ * mirror).  Both sides are backends; the local one also has a root folder,
+ * so a push uploads its files in place and a fetch downloads straight into
+ * the mirror's tmp/ before renaming. */
+#include "engine/core/copy.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "util/fsutil.h"
+#include "util/idset.h"
+#include "engine/core/snapshot_list.h"
+#include "engine/core/tree.h"
+#include "engine/core/tree_store.h"
+
+enum { SMALL_MAX = 1 << 20, HEX_ID = 2 * ID_LEN };
+
+/* What a store folder holds that a copy carries; everything else (index,
+ * locks, tmp/, the targets file, foreign files) is K_OTHER and ignored. */
+enum kind { K_OTHER, K_CONFIG, K_KEY, K_PACK, K_CHAIN, K_SNAPSHOT };
+
+typedef struct obj {
+    char *name;
+    uint64_t size;
+    int kind;
+    int at_dst; /* source objects: present at the destination (found or sent) */
+} obj;
+
+typedef struct objlist {
+    obj *v;
+    size_t n, cap;
+} objlist;
+
+typedef struct side {
+    backend *b;
+    const char *root; /* the local folder, or NULL for a network target */
+} side;
+
+typedef struct job {
+    side src, dst;
+    int fetch;   /* dst is a local mirror (a cache: reset, never refuse) */
+    int refetch; /* transfer even what the destination has */
+    const idset *only_packs, *only_snaps;
+    const copy_opts *opts; /* may be NULL */
+    objlist s, d;
+    copy_result *r;
+} job;
+
+static int is_hex(const char *s, size_t n)
+{
+    return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
+}
+
+static int classify(const char *name)
+{
+    if (strcmp(name, "config") == 0)
+        return K_CONFIG;
+    if (strncmp(name, "keys/", 5) == 0)
+        return is_hex(name + 5, KEYS_ID_HEX) ? K_KEY : K_OTHER;
+    if (strncmp(name, "snapshots/", 10) == 0)
+        return is_hex(name + 10, HEX_ID) ? K_SNAPSHOT : K_OTHER;
+    if (strncmp(name, "chains/", 7) == 0)
+        return is_hex(name + 7, HEX_ID) ? K_CHAIN : K_OTHER;
+    /* packs/xx/<64 hex>, xx being the name's first two digits */
+    if (strncmp(name, "packs/", 6) == 0 && strlen(name) == 9 + HEX_ID && name[8] == '/' &&
+        is_hex(name + 9, HEX_ID) && name[6] == name[9] && name[7] == name[10])
+        return K_PACK;
+    return K_OTHER;
+}
+
+/* The ID in an object name (packs, snapshots, chains). */
+static void name_id(const obj *o, uint8_t id[ID_LEN])
+{
+    fs_unhex(o->name + strlen(o->name) - HEX_ID, id, ID_LEN);
+}
+
+static void objlist_free(objlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].name);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static cairn_err collect(void *ctx, const char *name, uint64_t size)
+{
+    objlist *const l = ctx;
+    const int kind = classify(name);
+    if (kind == K_OTHER)
+        return CAIRN_OK;
+    if (l->n == l->cap) {
+        const size_t cap = l->cap ? 2 * l->cap : 256;
+        obj *const v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        l->v = v;
+        l->cap = cap;
+    }
+    obj *const o = &l->v[l->n];
+    o->name = strdup(name);
+    if (!o->name)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    o->size = size;
+    o->kind = kind;
+    o->at_dst = 0;
+    l->n++;
+    return CAIRN_OK;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const obj *)a)->name, ((const obj *)b)->name);
+}
+
+static obj *find(const objlist *l, const char *name)
+{
+    const obj key = {(char *)name, 0, 0, 0};
+    return l->n ? bsearch(&key, l->v, l->n, sizeof *l->v, by_name) : NULL;
+}
+
+/* Snapshots are listed before packs: a snapshot that appears in between
+ * (a backup running now) had its packs written first, so every snapshot
+ * listed has its packs in the listing too. */
+static cairn_err list_side(const side *sd, objlist *out)
+{
+    static const char *const prefixes[] = {"snapshots/", "chains/", "keys/", "config", "packs/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        const cairn_err rc = backend_list(sd->b, prefixes[i], collect, out);
+        if (rc)
+            return rc;
+    }
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, by_name);
+    return CAIRN_OK;
+}
+
+/* Reads a small object (config, chain record) of either side. */
+static cairn_err read_small(const side *sd, const char *name, uint8_t **data, size_t *len)
+{
+    char path[PATH_MAX];
+    const char *const tmpdir = getenv("TMPDIR");
+    if (sd->root) {
+        snprintf(path, sizeof path, "%s/%s", sd->root, name);
+        return fs_read_file(path, SMALL_MAX, data, len);
+    }
+    snprintf(path, sizeof path, "%s/cairn-copy-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    const int fd = mkstemp(path);
+    if (fd < 0)
+        return err_errno(errno, path);
+    close(fd);
+    cairn_err rc = backend_get_file(sd->b, name, path);
+    if (!rc)
+        rc = fs_read_file(path, SMALL_MAX, data, len);
+    unlink(path);
+    return rc;
+}
+
+static cairn_err same_content(const job *sy, const char *name, int *same)
+{
+    uint8_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    cairn_err rc = read_small(&sy->src, name, &a, &alen);
+    if (!rc)
+        rc = read_small(&sy->dst, name, &b, &blen);
+    *same = !rc && alen == blen && memcmp(a, b, alen) == 0;
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* Puts a downloaded file in its place in the mirror: it is renamed only
+ * once whole and durable, like every other write into a store folder. */
+static cairn_err install(const char *root, const char *tmp, const char *name)
+{
+    char final[PATH_MAX];
+    if (snprintf(final, sizeof final, "%s/%s", root, name) >= (int)sizeof final)
+        return err_set(CAIRN_EINVAL, "%s/%s: path too long", root, name);
+    const int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_errno(errno, tmp);
+    if (fsync(fd) != 0) {
+        const int e = errno;
+        close(fd);
+        return err_errno(e, tmp);
+    }
+    close(fd);
+    char *const slash = strrchr(final, '/');
+    *slash = '\0';
+    cairn_err rc = fs_mkdirs(final, 0700);
+    *slash = '/';
+    if (rc)
+        return rc;
+    if (rename(tmp, final) != 0)
+        return err_errno(errno, final);
+    *slash = '\0';
+    return fs_fsync_dir(final);
+}
+
+static cairn_err fetch_one(job *sy, const obj *o, int *done)
+{
+    char tmp[PATH_MAX], rhex[33];
+    uint8_t rnd[16];
+    struct stat st;
+    const uint64_t before = sy->src.b->bytes_received;
+    randombytes_buf(rnd, sizeof rnd);
+    fs_hex(rnd, sizeof rnd, rhex);
+    snprintf(tmp, sizeof tmp, "%s/tmp/%s.part", sy->dst.root, rhex);
+    cairn_err rc = backend_get_file(sy->src.b, o->name, tmp);
+    sy->r->bytes += sy->src.b->bytes_received - before;
+    if (rc == CAIRN_ENOTFOUND) {
+        unlink(tmp); /* removed at the target since it was listed */
+        return CAIRN_OK;
+    }
+    if (!rc && stat(tmp, &st) != 0)
+        rc = err_errno(errno, tmp);
+    if (!rc && (uint64_t)st.st_size != o->size)
+        rc = err_set(CAIRN_EREMOTE, "%s: %s: received %llu bytes, the listing says %llu",
+                     sy->src.b->url, o->name, (unsigned long long)st.st_size,
+                     (unsigned long long)o->size);
+    if (!rc)
+        rc = install(sy->dst.root, tmp, o->name);
+    if (rc)
+        unlink(tmp);
+    *done = rc == CAIRN_OK;
+    return rc;
+}
+
+static int gone_locally(const char *path)
+{
+    return access(path, F_OK) != 0 && errno == ENOENT;
+}
+
+static cairn_err push_one(job *sy, const obj *o, int *done)
+{
+    char path[PATH_MAX];
+    const uint64_t before = sy->dst.b->bytes_sent;
+    snprintf(path, sizeof path, "%s/%s", sy->src.root, o->name);
+    /* snapshots forgotten, keys removed since the listing: nothing to send */
+    if (gone_locally(path))
+        return CAIRN_OK;
+    cairn_err rc = backend_put_file(sy->dst.b, o->name, path);
+    sy->r->bytes += sy->dst.b->bytes_sent - before;
+    if (rc && gone_locally(path))
+        return CAIRN_OK;
+    *done = rc == CAIRN_OK;
+    return rc;
+}
+
+static int selected(const job *sy, const obj *o)
+{
+    uint8_t id[ID_LEN];
+    if (o->kind == K_PACK && sy->only_packs) {
+        name_id(o, id);
+        return idset_has(sy->only_packs, id);
+    }
+    if (o->kind == K_SNAPSHOT && sy->only_snaps) {
+        name_id(o, id);
+        return idset_has(sy->only_snaps, id);
+    }
+    return 1;
+}
+
+/* Sends every source object of one kind that the destination lacks (or
+ * holds with another size: a damaged or foreign leftover). */
+static cairn_err send_kind(job *sy, int kind)
+{
+    for (size_t i = 0; i < sy->s.n; i++) {
+        obj *const o = &sy->s.v[i];
+        if (o->kind != kind)
+            continue;
+        const obj *const d = find(&sy->d, o->name);
+        if (!selected(sy, o)) {
+            o->at_dst = d && d->size == o->size; /* copied before: still held */
+            continue;
+        }
+        int need = !d || d->size != o->size || sy->refetch, done = 0;
+        cairn_err rc = CAIRN_OK;
+        if (!need && kind == K_CHAIN) {
+            /* the one kind rewritten in place (a chain archived) */
+            int same;
+            rc = same_content(sy, o->name, &same);
+            need = !same;
+        }
+        if (!rc && !need) {
+            o->at_dst = 1;
+            sy->r->present++;
+            continue;
+        }
+        if (!rc)
+            rc = sy->fetch ? fetch_one(sy, o, &done) : push_one(sy, o, &done);
+        if (rc)
+            return rc;
+        if (!done)
+            continue;
+        o->at_dst = 1;
+        sy->r->objects++;
+        sy->r->packs += kind == K_PACK;
+        sy->r->snapshots += kind == K_SNAPSHOT;
+        if (sy->opts && sy->opts->progress)
+            sy->opts->progress(sy->opts->progress_ctx, sy->r);
+    }
+    return CAIRN_OK;
+}
+
+/* Removes what the source no longer has: a target is a copy of the store,
+ * and without this the space prune frees would never be freed there. */
+static cairn_err delete_kind(job *sy, int kind)
+{
+    for (size_t i = 0; i < sy->d.n; i++) {
+        const obj *const d = &sy->d.v[i];
+        if (d->kind != kind || find(&sy->s, d->name))
+            continue;
+        const cairn_err rc = backend_remove(sy->dst.b, d->name);
+        if (rc)
+            return rc;
+        sy->r->deleted++;
+    }
+    return CAIRN_OK;
+}
+
+/* The destination must be empty, an interrupted first copy, or a copy of
+ * this very store (same config bytes); a mirror is reset instead. */
+static cairn_err preflight(job *sy)
+{
+    const obj *const sc = find(&sy->s, "config");
+    const obj *const dc = find(&sy->d, "config");
+    const char *const where = sy->fetch ? sy->src.b->url : sy->dst.b->url;
+    int same;
+    if (!sc)
+        return err_set(CAIRN_ENOSTORE, "%s holds no cairn store (no config)",
+                       sy->fetch ? where : sy->src.root);
+    if (dc) {
+        const cairn_err rc = same_content(sy, "config", &same);
+        if (rc || same)
+            return rc;
+        if (!sy->fetch)
+            return err_set(CAIRN_EEXIST,
+                           "%s holds another store (its config differs from this store's); "
+                           "refusing to copy over it",
+                           where);
+        for (size_t i = 0; i < sy->d.n; i++) {
+            const cairn_err rrc = backend_remove(sy->dst.b, sy->d.v[i].name);
+            if (rrc)
+                return rrc;
+        }
+        objlist_free(&sy->d);
+        return CAIRN_OK;
+    }
+    if (sy->fetch)
+        return CAIRN_OK;
+    for (size_t i = 0; i < sy->d.n; i++) {
+        const obj *const s = find(&sy->s, sy->d.v[i].name);
+        if (!s || s->size != sy->d.v[i].size)
+            return err_set(CAIRN_EEXIST,
+                           "%s is not empty and holds no copy of this store (%s is not this "
+                           "store's); refusing to copy into it",
+                           where, sy->d.v[i].name);
+    }
+    return CAIRN_OK;
+}
+
+static size_t count_kind(const objlist *l, int kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->v[i].kind == kind;
+    return n;
+}
+
+static cairn_err record_held(job *sy)
+{
+    copy_result *const r = sy->r;
+    r->held = malloc((count_kind(&sy->s, K_SNAPSHOT) + 1) * ID_LEN);
+    if (!r->held)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < sy->s.n; i++)
+        if (sy->s.v[i].kind == K_SNAPSHOT && sy->s.v[i].at_dst)
+            name_id(&sy->s.v[i], r->held[r->nheld++]);
+    return CAIRN_OK;
+}
+
+static cairn_err sync_run(job *sy)
+{
+    static const int send_order[] = {K_KEY, K_CONFIG, K_PACK, K_CHAIN, K_SNAPSHOT};
+    static const int delete_order[] = {K_SNAPSHOT, K_CHAIN, K_PACK, K_KEY};
+    cairn_err rc = list_side(&sy->src, &sy->s);
+    if (!rc)
+        rc = list_side(&sy->dst, &sy->d);
+    if (!rc)
+        rc = preflight(sy);
+    /* an unmounted or emptied packs folder must not be mirrored as deletions */
+    if (!rc && count_kind(&sy->s, K_SNAPSHOT) > 0 && count_kind(&sy->s, K_PACK) == 0)
+        rc = err_set(CAIRN_ECORRUPT,
+                     "%s lists snapshots but no packs; refusing to copy (run 'cairn check')",
+                     sy->fetch ? sy->src.b->url : sy->src.root);
+    for (size_t i = 0; !rc && i < sizeof send_order / sizeof send_order[0]; i++)
+        rc = send_kind(sy, send_order[i]);
+    for (size_t i = 0; !rc && i < sizeof delete_order / sizeof delete_order[0]; i++)
+        rc = delete_kind(sy, delete_order[i]);
+    if (!rc)
+        rc = record_held(sy);
+    return rc;
+}
+
+/* ---- --snapshots: the packs some snapshots need ---- */
+
+typedef struct need {
+    store *s;
+    store_worker *w;
+    idset packs;
+    idset trees; /* subtrees walked already (by the hash of their chunk list) */
+} need;
+
+static cairn_err need_chunks(need *n, const uint8_t (*ids)[ID_LEN], uint32_t count)
+{
+    uint8_t pack[PACK_ID_LEN];
+    pack_entry e;
+    int added;
+    for (uint32_t i = 0; i < count; i++) {
+        cairn_err rc = store_locate(n->s, ids[i], pack, &e);
+        if (!rc)
+            rc = idset_add(&n->packs, pack, &added);
+        if (rc)
+            return rc;
+    }
+    return CAIRN_OK;
+}
+
+static cairn_err need_tree(need *n, const uint8_t (*ids)[ID_LEN], uint32_t count)
+{
+    uint8_t key[ID_LEN];
+    tree t;
+    int added;
+    crypto_generichash(key, ID_LEN, (const uint8_t *)ids, (size_t)count * ID_LEN, NULL, 0);
+    cairn_err rc = idset_add(&n->trees, key, &added);
+    if (rc || !added)
+        return rc;
+    rc = need_chunks(n, ids, count);
+    if (!rc)
+        rc = treestore_load(n->s, n->w, ids, count, &t);
+    if (rc)
+        return rc;
+    for (size_t i = 0; !rc && i < t.count; i++) {
+        const tree_node *const node = &t.nodes[i];
+        const uint8_t(*const chunks)[ID_LEN] = (const uint8_t(*)[ID_LEN])node->chunks;
+        rc = node->type == NODE_DIR ? need_tree(n, chunks, node->nchunks)
+                                    : need_chunks(n, chunks, node->nchunks);
+    }
+    tree_free(&t);
+    return rc;
+}
+
+static cairn_err needed_packs(store *s, const copy_opts *o, idset *packs, idset *snaps)
+{
+    snaplist l = {NULL, 0, 0};
+    need n;
+    int added;
+    memset(&n, 0, sizeof n);
+    n.s = s;
+    idset_init(&n.packs);
+    idset_init(&n.trees);
+    cairn_err rc = store_worker_new(s, &n.w);
+    if (!rc)
+        rc = snaplist_load(s, &l);
+    for (size_t k = 0; !rc && k < o->nonly; k++) {
+        const snapshot *sn = NULL;
+        for (size_t i = 0; i < l.count && !sn; i++)
+            if (memcmp(l.items[i].id, o->only[k], ID_LEN) == 0)
+                sn = &l.items[i];
+        if (!sn) {
+            char hex[HEX_ID + 1];
+            fs_hex(o->only[k], ID_LEN, hex);
+            rc =
+                err_set(CAIRN_ENOTFOUND, "snapshot %.8s: no such snapshot (or it is damaged)", hex);
+            break;
+        }
+        rc = idset_add(snaps, sn->id, &added);
+        if (!rc)
+            rc = need_tree(&n, (const uint8_t(*)[ID_LEN])sn->tree, sn->ntree);
+        if (!rc)
+            rc = need_chunks(&n, (const uint8_t(*)[ID_LEN])sn->catalog, sn->ncatalog);
+    }
+    if (!rc) {
+        *packs = n.packs;
+        idset_init(&n.packs);
+    }
+    idset_free(&n.packs);
+    idset_free(&n.trees);
+    snaplist_free(&l);
+    store_worker_free(n.w);
+    return rc;
+}
+
+/* ---- the two directions ---- */
+
+void copy_result_free(copy_result *r)
+{
+    free(r->held);
+    r->held = NULL;
+    r->nheld = 0;
+}
+
+cairn_err copy_push(store *s, backend *dst, const copy_opts *opts, copy_result *r)
+{
+    backend *local = NULL;
+    idset packs, snaps;
+    char root[PATH_MAX];
+    job sy;
+    memset(r, 0, sizeof *r);
+    memset(&sy, 0, sizeof sy);
+    idset_init(&packs);
+    idset_init(&snaps);
+    cairn_err rc = CAIRN_OK;
+    if (opts && opts->only) {
+        rc = needed_packs(s, opts, &packs, &snaps);
+        sy.only_packs = &packs;
+        sy.only_snaps = &snaps;
+    }
+    if (!rc && !realpath(store_path(s), root))
+        rc = err_errno(errno, store_path(s));
+    if (!rc)
+        rc = backend_dir_open(root, &local);
+    if (!rc) {
+        sy.src = (side){local, root};
+        sy.dst = (side){dst, NULL};
+        sy.opts = opts;
+        sy.r = r;
+        rc = sync_run(&sy);
+    }
+    objlist_free(&sy.s);
+    objlist_free(&sy.d);
+    backend_close(local);
+    idset_free(&packs);
+    idset_free(&snaps);
+    if (rc)
+        copy_result_free(r);
+    return rc;
+}
+
+cairn_err copy_fetch(backend *src, const char *mirror, const copy_opts *opts, copy_result *r)
+{
+    backend *local = NULL;
+    job sy;
+    memset(r, 0, sizeof *r);
+    memset(&sy, 0, sizeof sy);
+    /* a cache: its parents may be created (unlike a target's) */
+    cairn_err rc = fs_mkdirs(mirror, 0700);
+    if (!rc)
+        rc = backend_dir_open(mirror, &local);
+    if (!rc) {
+        sy.src = (side){src, NULL};
+        sy.dst = (side){local, mirror};
+        sy.opts = opts;
+        sy.fetch = 1;
+        sy.refetch = opts && opts->refetch;
+        sy.r = r;
+        rc = sync_run(&sy);
+    }
+    objlist_free(&sy.s);
+    objlist_free(&sy.d);
+    backend_close(local);
+    if (rc)
+        copy_result_free(r);
+    return rc;
+}
+
+/* ---- local helpers ---- */
+
+static cairn_err cache_base(char *out, size_t cap)
+{
+    const char *const xdg = getenv("XDG_CACHE_HOME");
+    const char *const home = getenv("HOME");
+    int n;
+    if (xdg && *xdg)
+        n = snprintf(out, cap, "%s/cairn/targets", xdg);
+    else if (home && *home)
+        n = snprintf(out, cap, "%s/.cache/cairn/targets", home);
+    else
+        return err_set(CAIRN_EINVAL, "no cache folder for target mirrors (set XDG_CACHE_HOME)");
+    return n < 0 || (size_t)n >= cap ? err_set(CAIRN_EINVAL, "cache path too long") : CAIRN_OK;
+}
+
+cairn_err copy_mirror_dir(const char *url, char *out, size_t cap)
+{
+    uint8_t h[16];
+    char hex[33], base[PATH_MAX];
+    cairn_err rc = cache_base(base, sizeof base);
+    if (rc)
+        return rc;
+    crypto_generichash(h, sizeof h, (const uint8_t *)url, strlen(url), NULL, 0);
+    fs_hex(h, sizeof h, hex);
+    if (snprintf(out, cap, "%s/%s", base, hex) >= (int)cap)
+        return err_set(CAIRN_EINVAL, "cache path too long");
+    return CAIRN_OK;
+}
+
+cairn_err copy_lock(const char *url, int *fd)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 8];
+    *fd = -1;
+    cairn_err rc = copy_mirror_dir(url, dir, sizeof dir);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof path, "%s.lock", dir);
+    *strrchr(dir, '/') = '\0';
+    rc = fs_mkdirs(dir, 0700);
+    if (rc)
+        return rc;
+    const int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (f < 0)
+        return err_errno(errno, path);
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        close(f);
+        if (e == EWOULDBLOCK)
+            return err_set(CAIRN_ELOCKED,
+                           "%s: another cairn is copying to or from this target; try again when "
+                           "it has finished",
+                           url);
+        return err_errno(e, path);
+    }
+    *fd = f;
+    return CAIRN_OK;
+}
+
+void copy_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+cairn_err copy_store_snapshots(const char *store_dir, uint8_t (**ids)[SNAPSHOT_ID_LEN],
+                               size_t *count)
+{
+    struct dirent *de;
+    uint8_t(*v)[SNAPSHOT_ID_LEN] = NULL;
+    size_t n = 0, cap = 0;
+    *ids = NULL;
+    *count = 0;
+    char *const dir = fs_join(store_dir, "snapshots");
+    if (!dir)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    DIR *const d = opendir(dir);
+    if (!d) {
+        const cairn_err rc = errno == ENOENT ? CAIRN_OK : err_errno(errno, dir);
+        free(dir);
+        return rc;
+    }
+    free(dir);
+    while ((de = readdir(d)) != NULL) {
+        if (!is_hex(de->d_name, HEX_ID))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            void *const p = realloc(v, cap * SNAPSHOT_ID_LEN);
+            if (!p) {
+                free(v);
+                closedir(d);
+                return err_set(CAIRN_ENOMEM, "out of memory");
+            }
+            v = p;
+        }
+        fs_unhex(de->d_name, v[n++], SNAPSHOT_ID_LEN);
+    }
+    closedir(d);
+    *ids = v;
+    *count = n;
+    return CAIRN_OK;
+}

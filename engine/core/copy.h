@@ -1,0 +1,80 @@
+/* copy.h - copies of a store on a target (folder, SFTP, S3), and back.
+ *
+ * A target is a complete store: config, key files, packs, chain records
+ * and snapshot objects, byte for byte as the store holds them (never
+ * decrypted, never the local index, locks or temporary files).  One
+ * algorithm syncs in both directions: copy_push sends a local store to a
+ * target, copy_fetch brings a target into a local mirror folder (for
+ * restore and check of a network target).
+ *
+ * Order, so that a reader of the destination never sees a snapshot whose
+ * data is missing, and a copy killed at any moment leaves it consistent:
+ * key files, config, missing packs, chain records, snapshot objects; then,
+ * with the new state complete, deletions mirrored from the source
+ * (snapshots and chain records first, then packs, then key files).  Every
+ * object is put atomically and verified by the backend, so an interrupted
+ * copy resumes by sending only what did not arrive whole. */
+#ifndef CAIRN_COPY_H
+#define CAIRN_COPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/backend/backend.h"
+#include "store/store.h"
+
+struct copy_result;
+
+typedef struct copy_opts {
+    /* push: only these snapshots and the packs they need (NULL: everything) */
+    const uint8_t (*only)[SNAPSHOT_ID_LEN];
+    size_t nonly;
+    /* fetch: download every object again, replacing the mirror's copy (so a
+     * check reads what the target holds now) */
+    int refetch;
+    /* called after every object transferred, with the counts so far (NULL:
+     * quiet); a copy of a whole store to a slow target takes hours */
+    void (*progress)(void *ctx, const struct copy_result *so_far);
+    void *progress_ctx;
+} copy_opts;
+
+typedef struct copy_result {
+    uint64_t objects;                 /* transferred */
+    uint64_t bytes;                   /* payload bytes transferred (as the backend counted them) */
+    uint64_t packs;                   /* of the objects: packs */
+    uint64_t snapshots;               /* of the objects: snapshot objects */
+    uint64_t present;                 /* already at the destination, not sent */
+    uint64_t deleted;                 /* removed at the destination (gone at the source) */
+    uint8_t (*held)[SNAPSHOT_ID_LEN]; /* snapshots the destination holds now (malloc'd) */
+    size_t nheld;
+} copy_result;
+
+void copy_result_free(copy_result *r);
+
+/* Sends the open store s (held open as a reader, so prune cannot delete
+ * packs under the copy) to dst.  A destination written by another store
+ * (different config), or holding objects that are not this store's, is
+ * refused (CAIRN_EEXIST). */
+cairn_err copy_push(store *s, backend *dst, const copy_opts *opts, copy_result *r);
+
+/* Brings src into the local folder mirror (created if needed) so that it
+ * can be opened with store_open.  The mirror is a cache: one that holds
+ * another store is emptied first.  CAIRN_ENOSTORE if src holds no store. */
+cairn_err copy_fetch(backend *src, const char *mirror, const copy_opts *opts, copy_result *r);
+
+/* ${XDG_CACHE_HOME:-~/.cache}/cairn/targets/<hash of url>: the mirror of a
+ * network target. */
+cairn_err copy_mirror_dir(const char *url, char *out, size_t cap);
+
+/* Takes the local lock of a target URL (<mirror>.lock, exclusive, not
+ * waiting): one copy or fetch per target at a time.  CAIRN_ELOCKED if
+ * another cairn holds it.  Release with copy_unlock. */
+cairn_err copy_lock(const char *url, int *fd);
+void copy_unlock(int fd);
+
+/* The snapshot IDs of a store folder, read from its file names (no
+ * password needed: for reports). */
+cairn_err copy_store_snapshots(const char *store_dir, uint8_t (**ids)[SNAPSHOT_ID_LEN],
+                               size_t *count);
+
+#endif

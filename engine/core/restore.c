@@ -1,0 +1,436 @@
+#include "engine/core/restore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fsutil.h"
+#include "engine/core/worker_pool.h"
+#include "engine/core/tree.h"
+#include "engine/core/tree_store.h"
+
+/* Files are restored by a pool of threads, one file per task; directories
+ * get their modes and mtimes last, deepest first, since writing into a
+ * directory changes its mtime. */
+
+typedef struct rs_file {
+    char *path;
+    tree_node node; /* owns a copy of the chunk list */
+    struct rs_file *next;
+} rs_file;
+
+typedef struct rs_dir {
+    char *path;
+    uint32_t mode;
+    int64_t mtime_sec;
+    uint32_t mtime_nsec;
+} rs_dir;
+
+typedef struct rs_ctx {
+    store *s;
+    const restore_opts *opts;
+    store_worker *main_worker;
+    restore_result *res;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rs_file *head, *tail;
+    int queued;
+    int done_walking;
+    cairn_err failed;
+    char failed_msg[1024];
+
+    rs_dir *dirs;
+    size_t ndirs, capdirs;
+} rs_ctx;
+
+enum { MAX_QUEUED_FILES = 4096 };
+
+static void report(rs_ctx *c, const char *path, const char *msg)
+{
+    pthread_mutex_lock(&c->mu);
+    c->res->failed++;
+    if (c->opts->warn)
+        c->opts->warn(c->opts->warn_ctx, path, msg);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void set_times(int dirfd, const char *path, int64_t sec, uint32_t nsec, int flags)
+{
+    const struct timespec ts[2] = {{sec, (long)nsec}, {sec, (long)nsec}};
+    utimensat(dirfd, path, ts, flags);
+}
+
+/* Large files are written behind: each WRITE_BEHIND window goes to the
+ * disk as soon as it is full and leaves the page cache once the next one
+ * is full, so restoring gigabytes neither floods the cache nor pays for
+ * ever new cache pages (the kernel's copy then costs as much as the rest). */
+enum { WRITE_BEHIND = 8 << 20 };
+
+typedef struct rs_out {
+    int fd;
+    const char *path;
+    uint64_t off;    /* bytes written */
+    uint64_t queued; /* bytes handed to writeback */
+} rs_out;
+
+static cairn_err out_write(rs_out *o, const void *data, size_t len)
+{
+    const cairn_err rc = fs_write_all(o->fd, data, len, o->path);
+    if (rc)
+        return rc;
+    o->off += len;
+    while (o->off - o->queued >= WRITE_BEHIND) {
+        /* advice only: failures surface as write or close errors */
+        sync_file_range(o->fd, (off_t)o->queued, WRITE_BEHIND, SYNC_FILE_RANGE_WRITE);
+        if (o->queued >= WRITE_BEHIND) {
+            const off_t prev = (off_t)(o->queued - WRITE_BEHIND);
+            sync_file_range(o->fd, prev, WRITE_BEHIND,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER);
+            posix_fadvise(o->fd, prev, WRITE_BEHIND, POSIX_FADV_DONTNEED);
+        }
+        o->queued += WRITE_BEHIND;
+    }
+    return CAIRN_OK;
+}
+
+cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iosenc_keys *keys,
+                       const char *path, int overwrite, uint32_t mode, int64_t mtime_sec,
+                       uint32_t mtime_nsec, cbuf *buf, uint64_t *written)
+{
+    cairn_err rc = CAIRN_OK;
+    iosenc_enc *enc = NULL;
+    uint8_t *ct = NULL; /* ciphertext of one chunk */
+    size_t ct_cap = 0, ct_len = 0;
+    const int encrypt = keys && n->cipher;
+    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (overwrite ? O_TRUNC : O_EXCL);
+    uint64_t plain = 0;
+    *written = 0;
+    if (encrypt && (rc = iosenc_enc_for_file(keys, n->cipher_key, TREE_CIPHER_KEY_LEN,
+                                             n->cipher & TREE_CIPHER_PADDED, &enc)) != CAIRN_OK)
+        return err_wrap(rc, path);
+    if (overwrite)
+        unlink(path); /* replace, never write through a hard link or other type */
+    const int fd = open(path, flags, 0600);
+    if (fd < 0) {
+        iosenc_enc_free(enc);
+        return err_errno(errno, path);
+    }
+    rs_out out = {fd, path, 0, 0};
+    for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
+        rc = store_get_chunk(s, w, n->chunks[i], buf);
+        if (!rc && encrypt && buf->len + IOSENC_BLOCK > ct_cap) {
+            free(ct);
+            ct_cap = buf->len + IOSENC_BLOCK;
+            if (!(ct = malloc(ct_cap)))
+                rc = err_set(CAIRN_ENOMEM, "out of memory");
+        }
+        if (!rc && encrypt)
+            rc = iosenc_enc_update(enc, buf->data, buf->len, ct, &ct_len);
+        if (!rc && encrypt)
+            rc = out_write(&out, ct, ct_len);
+        else if (!rc)
+            rc = out_write(&out, buf->data, buf->len);
+        if (!rc)
+            plain += buf->len;
+    }
+    if (!rc && plain != n->size)
+        rc = err_set(CAIRN_ECORRUPT, "%s: restored size differs from the recorded size", path);
+    if (!rc && encrypt) {
+        uint8_t last[IOSENC_BLOCK];
+        rc = iosenc_enc_final(enc, last, &ct_len);
+        if (rc)
+            rc = err_wrap(rc, path);
+        else
+            rc = out_write(&out, last, ct_len);
+    }
+    *written = encrypt ? tree_source_size(n) : plain;
+    if (!rc && fchmod(fd, mode) != 0)
+        rc = err_errno(errno, path);
+    if (!rc) {
+        const struct timespec ts[2] = {{mtime_sec, (long)mtime_nsec},
+                                       {mtime_sec, (long)mtime_nsec}};
+        if (futimens(fd, ts) != 0)
+            rc = err_errno(errno, path);
+    }
+    if (close(fd) != 0 && !rc)
+        rc = err_errno(errno, path);
+    iosenc_enc_free(enc);
+    free(ct);
+    if (rc)
+        unlink(path); /* no half-restored file is left looking whole */
+    return rc;
+}
+
+/* One file of a restore: damaged data fails this file only; running out of
+ * memory or disk stops the restore. */
+static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_file *f)
+{
+    uint64_t written;
+    const tree_node *const n = &f->node;
+    const cairn_err rc = restore_node(c->s, w, n, c->opts->keys, f->path, c->opts->overwrite,
+                                      n->mode, n->mtime_sec, n->mtime_nsec, buf, &written);
+    if (rc == CAIRN_ENOMEM || rc == CAIRN_ENOSPC)
+        return rc;
+    if (rc) {
+        report(c, f->path, err_msg());
+        return CAIRN_OK;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->res->files++;
+    c->res->bytes += written;
+    pthread_mutex_unlock(&c->mu);
+    return CAIRN_OK;
+}
+
+static void file_free(rs_file *f)
+{
+    free(f->path);
+    tree_node_free(&f->node);
+    free(f);
+}
+
+static void worker_main(void *ctx, store_worker *w)
+{
+    rs_ctx *const c = ctx;
+    cbuf buf;
+    cbuf_init(&buf);
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->head && !c->done_walking)
+            pthread_cond_wait(&c->cv, &c->mu);
+        rs_file *const f = c->head;
+        if (f) {
+            c->head = f->next;
+            if (!c->head)
+                c->tail = NULL;
+            c->queued--;
+            pthread_cond_broadcast(&c->cv);
+        }
+        const int skip = c->failed != CAIRN_OK;
+        pthread_mutex_unlock(&c->mu);
+        if (!f)
+            break;
+        const cairn_err rc = skip ? CAIRN_OK : restore_file(c, w, &buf, f);
+        if (rc) {
+            pthread_mutex_lock(&c->mu);
+            if (!c->failed) {
+                c->failed = rc;
+                snprintf(c->failed_msg, sizeof c->failed_msg, "%s", err_msg());
+            }
+            pthread_mutex_unlock(&c->mu);
+        }
+        file_free(f);
+    }
+    cbuf_free(&buf);
+}
+
+static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
+{
+    rs_file *const f = calloc(1, sizeof *f);
+    if (!f)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    f->path = strdup(path);
+    f->node = *n;
+    f->node.name = NULL;
+    f->node.target = NULL;
+    f->node.chunks = n->nchunks ? malloc((size_t)n->nchunks * ID_LEN) : NULL;
+    if (!f->path || (n->nchunks && !f->node.chunks)) {
+        file_free(f);
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    if (n->nchunks)
+        memcpy(f->node.chunks, n->chunks, (size_t)n->nchunks * ID_LEN);
+    pthread_mutex_lock(&c->mu);
+    while (c->queued >= MAX_QUEUED_FILES)
+        pthread_cond_wait(&c->cv, &c->mu);
+    if (c->tail)
+        c->tail->next = f;
+    else
+        c->head = f;
+    c->tail = f;
+    c->queued++;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return CAIRN_OK;
+}
+
+static cairn_err remember_dir(rs_ctx *c, const char *path, const tree_node *n)
+{
+    if (c->ndirs == c->capdirs) {
+        const size_t cap = c->capdirs ? 2 * c->capdirs : 64;
+        rs_dir *const p = realloc(c->dirs, cap * sizeof *p);
+        if (!p)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        c->dirs = p;
+        c->capdirs = cap;
+    }
+    rs_dir *const d = &c->dirs[c->ndirs];
+    d->path = strdup(path);
+    if (!d->path)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    d->mode = n->mode;
+    d->mtime_sec = n->mtime_sec;
+    d->mtime_nsec = n->mtime_nsec;
+    c->ndirs++;
+    return CAIRN_OK;
+}
+
+/* With --overwrite, whatever stands where a folder belongs and is not a
+ * folder (a file, or a symlink that would lead the restore elsewhere) goes. */
+static void clear_non_dir(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+        unlink(path);
+}
+
+static cairn_err walk(rs_ctx *c, char *path, const uint8_t (*ids)[ID_LEN], uint32_t nids)
+{
+    tree t;
+    cairn_err rc = treestore_load(c->s, c->main_worker, ids, nids, &t);
+    if (rc) {
+        report(c, path, err_msg());
+        return CAIRN_OK;
+    }
+    const size_t base = strlen(path);
+    for (size_t i = 0; i < t.count && !rc; i++) {
+        const tree_node *const n = &t.nodes[i];
+        if (base + 1 + strlen(n->name) >= PATH_MAX) {
+            report(c, path, "path too long");
+            continue;
+        }
+        path[base] = '/';
+        strcpy(path + base + 1, n->name);
+        if (n->type == NODE_DIR) {
+            if (c->opts->overwrite)
+                clear_non_dir(path);
+            if (mkdir(path, 0700) != 0 && !(errno == EEXIST && c->opts->overwrite)) {
+                report(c, path, strerror(errno));
+            } else {
+                rc = remember_dir(c, path, n);
+                if (!rc) {
+                    c->res->dirs++;
+                    rc = walk(c, path, (const uint8_t(*)[ID_LEN])n->chunks, n->nchunks);
+                }
+            }
+        } else if (n->type == NODE_SYMLINK) {
+            if (c->opts->overwrite)
+                unlink(path);
+            if (symlink(n->target, path) != 0)
+                report(c, path, strerror(errno));
+            else
+                set_times(AT_FDCWD, path, n->mtime_sec, n->mtime_nsec, AT_SYMLINK_NOFOLLOW);
+        } else {
+            rc = queue_file(c, path, n);
+        }
+        path[base] = '\0';
+    }
+    tree_free(&t);
+    return rc;
+}
+
+static cairn_err prepare_target(const restore_opts *o)
+{
+    struct stat st;
+    if (stat(o->target, &st) != 0) {
+        if (errno != ENOENT)
+            return err_errno(errno, o->target);
+        return fs_mkdirs(o->target, 0700);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return err_set(CAIRN_EEXIST, "%s: exists and is not a folder", o->target);
+    if (o->overwrite)
+        return CAIRN_OK;
+    DIR *const d = opendir(o->target);
+    struct dirent *de;
+    int entries = 0;
+    if (!d)
+        return err_errno(errno, o->target);
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            entries++;
+    closedir(d);
+    if (entries)
+        return err_set(CAIRN_EEXIST, "%s: folder is not empty (use --overwrite to restore into it)",
+                       o->target);
+    return CAIRN_OK;
+}
+
+cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
+                      restore_result *result)
+{
+    rs_ctx c;
+    char path[PATH_MAX];
+    pool *workers = NULL;
+    cairn_err rc;
+    memset(&c, 0, sizeof c);
+    memset(result, 0, sizeof *result);
+    c.s = s;
+    c.opts = opts;
+    c.res = result;
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    rc = prepare_target(opts);
+    if (rc)
+        goto done;
+    if (!realpath(opts->target, path)) {
+        rc = err_errno(errno, opts->target);
+        goto done;
+    }
+    rc = store_worker_new(s, &c.main_worker);
+    if (rc)
+        goto done;
+    rc = pool_start(s, opts->threads, worker_main, &c, &workers);
+    if (rc)
+        goto done;
+    rc = walk(&c, path, (const uint8_t(*)[ID_LEN])snap->tree, snap->ntree);
+    pthread_mutex_lock(&c.mu);
+    c.done_walking = 1;
+    pthread_cond_broadcast(&c.cv);
+    pthread_mutex_unlock(&c.mu);
+    pool_join(workers);
+    if (!rc && c.failed)
+        rc = err_set(c.failed, "%s", c.failed_msg);
+    if (!rc) {
+        /* deepest first: children were recorded after their parents */
+        for (size_t i = c.ndirs; i-- > 0;) {
+            chmod(c.dirs[i].path, c.dirs[i].mode);
+            set_times(AT_FDCWD, c.dirs[i].path, c.dirs[i].mtime_sec, c.dirs[i].mtime_nsec, 0);
+        }
+        const char *const mode = snapshot_get_meta(snap, "cairn.root_mode");
+        const char *const mtime = snapshot_get_meta(snap, "cairn.root_mtime");
+        if (mode)
+            chmod(path, (mode_t)strtoul(mode, NULL, 8));
+        if (mtime) {
+            char *end;
+            const long long sec = strtoll(mtime, &end, 10);
+            const long nsec = *end == '.' ? strtol(end + 1, NULL, 10) : 0;
+            set_times(AT_FDCWD, path, sec, (uint32_t)nsec, 0);
+        }
+    }
+    if (!rc && result->failed)
+        rc = err_set(CAIRN_EPARTIAL, "%llu item(s) could not be restored",
+                     (unsigned long long)result->failed);
+done:
+    while (c.head) {
+        rs_file *const f = c.head;
+        c.head = f->next;
+        file_free(f);
+    }
+    for (size_t i = 0; i < c.ndirs; i++)
+        free(c.dirs[i].path);
+    free(c.dirs);
+    store_worker_free(c.main_worker);
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.cv);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* restore.h - a snapshot back into a folder: same names, bytes, layout,
+ * modes and mtimes. */
+#ifndef CAIRN_RESTORE_H
+#define CAIRN_RESTORE_H
+
+#include "store/store.h"
+#include "engine/ios/backup_encryption.h"
+#include "engine/core/snapshot.h"
+#include "engine/core/tree.h"
+
+typedef void (*restore_warn_fn)(void *ctx, const char *path, const char *message);
+
+typedef struct restore_opts {
+    const char *target;
+    int overwrite;           /* allow a non-empty target; existing files are replaced */
+    int threads;             /* 0: one per core */
+    const iosenc_keys *keys; /* re-encrypt files the source stored encrypted;
+                              * NULL: write their plaintext */
+    restore_warn_fn warn;    /* a file that could not be restored; the rest goes on */
+    void *warn_ctx;
+} restore_opts;
+
+typedef struct restore_result {
+    uint64_t files;
+    uint64_t dirs;
+    uint64_t bytes;
+    uint64_t failed; /* files not restored (each reported through warn) */
+} restore_result;
+
+/* Writes one file node's content to path with the given mode and mtime,
+ * verifying every chunk; on failure nothing is left at path.  With keys, a
+ * node the source stored encrypted is written as that exact ciphertext. */
+cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iosenc_keys *keys,
+                       const char *path, int overwrite, uint32_t mode, int64_t mtime_sec,
+                       uint32_t mtime_nsec, cbuf *buf, uint64_t *written);
+
+/* CAIRN_EPARTIAL when some files could not be restored. */
+cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
+                      restore_result *result);
+
+#endif

@@ -1,0 +1,140 @@
+#include "engine/core/snapshot_list.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fsutil.h"
+
+static int by_time(const void *a, const void *b)
+{
+    const snapshot *const x = a, *const y = b;
+    if (x->time_sec != y->time_sec)
+        return x->time_sec < y->time_sec ? -1 : 1;
+    if (x->time_nsec != y->time_nsec)
+        return x->time_nsec < y->time_nsec ? -1 : 1;
+    return memcmp(x->id, y->id, ID_LEN);
+}
+
+cairn_err snaplist_load(store *s, snaplist *out)
+{
+    uint8_t(*ids)[SNAPSHOT_ID_LEN] = NULL;
+    size_t n = 0;
+    snaplist l = {NULL, 0, 0};
+    cairn_err rc = store_list_snapshots(s, &ids, &n);
+    if (rc)
+        return rc;
+    l.items = calloc(n ? n : 1, sizeof *l.items);
+    if (!l.items) {
+        free(ids);
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *plain;
+        size_t len;
+        rc = store_get_snapshot(s, ids[i], &plain, &len);
+        if (rc == CAIRN_OK) {
+            rc = snapshot_decode(plain, len, &l.items[l.count]);
+            free(plain);
+        }
+        if (rc == CAIRN_ECORRUPT) {
+            l.damaged++;
+            continue;
+        }
+        if (rc) {
+            snaplist_free(&l);
+            free(ids);
+            return rc;
+        }
+        memcpy(l.items[l.count++].id, ids[i], ID_LEN);
+    }
+    free(ids);
+    qsort(l.items, l.count, sizeof *l.items, by_time);
+    *out = l;
+    return CAIRN_OK;
+}
+
+void snaplist_free(snaplist *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        snapshot_free(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+cairn_err snaplist_find(const snaplist *l, const char *name, const snapshot **out)
+{
+    char hex[2 * ID_LEN + 1];
+    const snapshot *found = NULL;
+    if (strcmp(name, "latest") == 0) {
+        if (l->count == 0)
+            return err_set(CAIRN_ENOTFOUND, "the store has no snapshots yet");
+        *out = &l->items[l->count - 1];
+        return CAIRN_OK;
+    }
+    const size_t len = strlen(name);
+    if (len < 4 || len > 2 * ID_LEN || strspn(name, "0123456789abcdef") != len)
+        return err_set(CAIRN_EINVAL,
+                       "'%s' is not a snapshot ID (use 'latest' or at least 4 hex digits)", name);
+    for (size_t i = 0; i < l->count; i++) {
+        fs_hex(l->items[i].id, ID_LEN, hex);
+        if (strncmp(hex, name, len) != 0)
+            continue;
+        if (found)
+            return err_set(CAIRN_EAMBIGUOUS, "snapshot prefix '%s' matches more than one snapshot",
+                           name);
+        found = &l->items[i];
+    }
+    if (!found)
+        return err_set(CAIRN_ENOTFOUND, "no snapshot '%s' in this store", name);
+    *out = found;
+    return CAIRN_OK;
+}
+
+const snapshot *snaplist_latest_in_chain(const snaplist *l, const char *chain)
+{
+    for (size_t i = l->count; i-- > 0;)
+        if (strcmp(l->items[i].chain, chain) == 0)
+            return &l->items[i];
+    return NULL;
+}
+
+void snaplist_short_id(const uint8_t id[ID_LEN], char out[9])
+{
+    char hex[2 * ID_LEN + 1];
+    fs_hex(id, ID_LEN, hex);
+    memcpy(out, hex, 8);
+    out[8] = '\0';
+}
+
+cairn_err snaplist_each_damaged(store *s, snaplist_damaged_fn fn, void *ctx)
+{
+    uint8_t(*ids)[SNAPSHOT_ID_LEN] = NULL;
+    size_t n = 0;
+    cairn_err rc = store_list_snapshots(s, &ids, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint8_t *plain;
+        size_t len;
+        snapshot sn;
+        char hex[2 * ID_LEN + 1], name[PATH_MAX];
+        cairn_err orc = store_get_snapshot(s, ids[i], &plain, &len);
+        if (!orc) {
+            orc = snapshot_decode(plain, len, &sn);
+            free(plain);
+            if (!orc)
+                snapshot_free(&sn);
+        }
+        if (orc == CAIRN_OK)
+            continue;
+        if (orc == CAIRN_ENOMEM) {
+            rc = orc;
+            break;
+        }
+        fs_hex(ids[i], ID_LEN, hex);
+        snprintf(name, sizeof name, "%s/snapshots/%s", store_path(s), hex);
+        rc = fn(ctx, ids[i], err_wrap(orc, name));
+    }
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/* tree.h - one directory of a snapshot: its entries, sorted by name, each
+ * with metadata and the chunk IDs of its content (files) or of its own
+ * encoded tree (subdirectories).  A tree is itself stored as chunks, so an
+ * unchanged directory has the same IDs in every snapshot and diff, check
+ * and prune skip it by comparing IDs. */
+#ifndef CAIRN_TREE_H
+#define CAIRN_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/codec.h"
+#include "util/err.h"
+#include "store/seal.h"
+
+enum node_type { NODE_FILE = 1, NODE_DIR = 2, NODE_SYMLINK = 3 };
+
+enum { TREE_NAME_MAX = 4096, TREE_DIGEST_LEN = 16, TREE_CIPHER_KEY_LEN = 44 };
+
+/* How the source stored a file that cairn keeps as plaintext: AES-256-CBC
+ * under the key that cipher_key wraps (an iOS EncryptionKey or ManifestKey),
+ * with PKCS#7 padding when TREE_CIPHER_PADDED is set (see iosenc.h). */
+enum { TREE_CIPHER_CBC = 1, TREE_CIPHER_PADDED = 2 };
+
+typedef struct tree_node {
+    char *name;
+    uint8_t type;
+    uint32_t mode; /* permission bits (07777) */
+    int64_t mtime_sec;
+    uint32_t mtime_nsec;
+    uint64_t size;  /* content bytes (files) */
+    uint64_t inode; /* for change detection only */
+    uint32_t uid;
+    uint32_t gid;
+    char *target; /* symlinks */
+    int has_digest;
+    uint8_t digest[TREE_DIGEST_LEN]; /* keyed XXH3-128 of the content */
+    uint8_t cipher;                  /* TREE_CIPHER_* flags, 0: stored as it was */
+    uint8_t cipher_key[TREE_CIPHER_KEY_LEN];
+    uint32_t nchunks;
+    uint32_t cap_chunks;
+    uint8_t (*chunks)[ID_LEN];
+} tree_node;
+
+typedef struct tree {
+    tree_node *nodes;
+    size_t count;
+    size_t cap;
+} tree;
+
+void tree_init(tree *t);
+void tree_free(tree *t);
+void tree_node_free(tree_node *n);
+
+/* Appends a zeroed node and returns it (NULL on ENOMEM). */
+tree_node *tree_add(tree *t);
+
+/* Sorts by name (bytewise), the order the encoding requires. */
+void tree_sort(tree *t);
+
+cairn_err tree_encode(const tree *t, cbuf *out);
+
+/* Strict decoder for untrusted bytes: names must be valid single path
+ * components in strictly increasing order. */
+cairn_err tree_decode(const uint8_t *data, size_t len, tree *out);
+
+/* Binary search by name; NULL if absent. */
+const tree_node *tree_find(const tree *t, const char *name);
+
+/* The size of a file node as the source had it: the ciphertext size for
+ * files the source stored encrypted, else size. */
+uint64_t tree_source_size(const tree_node *n);
+
+/* Whether two chunk lists are equal (same subtree or same content). */
+int tree_same_chunks(const tree_node *a, const tree_node *b);
+
+#endif

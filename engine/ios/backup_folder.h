@@ -1,0 +1,67 @@
+/* device.h - what a MobileSync backup folder says about itself, gathered
+ * before its bytes are backed up: the device (its chain), the metadata kept
+ * in the snapshot, whether the backup is complete, and its file catalog. */
+#ifndef CAIRN_DEVICE_H
+#define CAIRN_DEVICE_H
+
+#include "store/store.h"
+#include "engine/core/catalog.h"
+#include "engine/core/snapshot.h"
+
+typedef struct device_info {
+    char *udid;
+    char *chain; /* "device:<udid>/unencrypted" or "device:<udid>/keybag-<16 hex>" */
+    int encrypted;
+    snapshot_meta *meta; /* "device.*" pairs */
+    size_t nmeta;
+    catalog cat; /* empty for encrypted backups until device_read_contents */
+    int complete;
+    char problem[1024]; /* the first problem when not complete */
+    uint64_t missing;   /* content files listed but absent */
+} device_info;
+
+/* Sets *is_device when dir is a MobileSync backup (iOS 10 or later). */
+cairn_err device_detect(const char *dir, int *is_device);
+
+/* Reads the plists: the device, its chain and metadata.  The completeness
+ * check and the catalog come from device_read_contents or
+ * device_reuse_contents.  A malformed plist gives CAIRN_ESOURCE naming it. */
+cairn_err device_inspect(const char *dir, device_info *out);
+void device_info_free(device_info *d);
+
+/* The same from the three plists already read (a backup that is not a
+ * folder: a stream from the device): device, chain, metadata, and whether
+ * Status.plist says finished; the catalog is left empty.  fallback_udid
+ * names the device when the plists do not. */
+struct ms_meta;
+cairn_err device_from_meta(const struct ms_meta *meta, const char *fallback_udid, device_info *out);
+
+/* The completeness check and catalog, from the Manifest.db at db_path (NULL:
+ * the folder's own; an encrypted backup needs its decrypted copy, see
+ * devcrypt.h), in one pass.  A backup that can be read but is incomplete
+ * gives CAIRN_OK with complete == 0 and the problem named; garbage in
+ * Manifest.db is CAIRN_ESOURCE naming it. */
+cairn_err device_read_contents(const char *dir, const char *db_path, device_info *out);
+
+/* The same without reading Manifest.db when it is the one parent stored
+ * (same size, mtime and inode, kept as it was): the parent's catalog is
+ * taken and only the content files are checked for presence.  *reused is
+ * 0 (and nothing done) when Manifest.db changed. */
+cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *dir, device_info *out,
+                                int *reused);
+
+/* Adds a Manifest.db row to a catalog (rows whose file ID is not 40 hex
+ * digits are left out). */
+struct ms_file;
+cairn_err device_catalog_add(catalog *cat, const struct ms_file *f);
+
+/* Adds "device.<key>" = value to the metadata kept in the snapshot. */
+cairn_err device_add_meta(device_info *d, const char *key, const char *value);
+
+/* A device metadata value by its short key ("device_name"), or NULL. */
+const char *device_meta_value(const device_info *d, const char *key);
+
+/* A snapshot's device metadata value ("device.<key>"), or NULL. */
+const char *device_meta(const snapshot *s, const char *key);
+
+#endif
