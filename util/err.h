@@ -31,9 +31,15 @@ typedef enum cairn_err {
     CAIRN_EREMOTE = -17       /* a copy target cannot be reached, refuses us or answers wrongly */
 } cairn_err;
 
+/* The size of the message buffer: a message is at most ERR_MSG_MAX - 1
+ * bytes; a longer one is cut there (never inside a UTF-8 character). */
+enum { ERR_MSG_MAX = 1024 };
+
 /* Records a one-line message for the calling thread and returns code, so
  * that "return err_set(CAIRN_EIO, "%s: %s", path, strerror(errno));" reads
- * naturally. */
+ * naturally.  Any argument may be err_msg() itself (or point into it):
+ * "err_set(rc, "snapshot %s cannot be read (%s)", id, err_msg())" wraps the
+ * inner message. */
 cairn_err err_set(cairn_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Maps errno to a code (ENOSPC/EDQUOT -> CAIRN_ENOSPC, ENOENT ->
