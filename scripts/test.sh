@@ -10,7 +10,7 @@ echo "== build and test (RelWithDebInfo)"
 "$top/scripts/build.sh" "$top/build"
 (cd "$top/build" && ctest --output-on-failure -j"$jobs" --timeout 600)
 
-echo "== build and test (ASan + UBSan)"
+echo "== build and test (ASan + UBSan, asserts on)"
 "$top/scripts/build.sh" "$top/build-asan" -DCAIRN_SANITIZE=ON
 (cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900 -LE "slow|heavy")
 

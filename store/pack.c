@@ -1,5 +1,6 @@
 #include "store/pack.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -59,6 +60,10 @@ cairn_err pack_writer_reserve(pack_writer *w, pack_entry *e, size_t len)
 {
     if (len > PACK_MAX_BLOB || w->count >= PACK_MAX_ENTRIES || w->size + len > UINT32_MAX)
         return err_set(CAIRN_EINVAL, "%s: pack full", w->tmp_path);
+    /* blobs tile the pack from the header on, so each starts where the last ends */
+    assert(!w->finished && (w->count ? w->entries[w->count - 1].offset +
+                                           (uint64_t)w->entries[w->count - 1].stored_len
+                                     : (uint64_t)PACK_HEADER_LEN) == w->size);
     if (w->count == w->cap) {
         const size_t cap = w->cap ? 2 * w->cap : 64;
         pack_entry *const p = realloc(w->entries, cap * sizeof *p);
@@ -79,6 +84,7 @@ cairn_err pack_writer_write(const pack_writer *w, const pack_entry *e, const uin
     const uint8_t *p = blob;
     size_t left = e->stored_len;
     off_t off = (off_t)e->offset;
+    assert(e->offset >= PACK_HEADER_LEN); /* never over the magic */
     while (left > 0) {
         const ssize_t n = pwrite(w->fd, p, left, off);
         if (n < 0) {
@@ -149,6 +155,10 @@ cairn_err pack_writer_finish(pack_writer *w, const uint8_t key[SEAL_KEY_LEN], co
     cairn_err rc;
     cbuf_init(&plain);
     cbuf_init(&sealed);
+    /* the trailer starts right after the last blob (the reader checks this) */
+    assert(!w->finished && (w->count ? w->entries[w->count - 1].offset +
+                                           (uint64_t)w->entries[w->count - 1].stored_len
+                                     : (uint64_t)PACK_HEADER_LEN) == w->size);
     encode_entries(&plain, w->entries, w->count);
     uint8_t *const out = cbuf_reserve(&sealed, plain.len + SEAL_OVERHEAD + PACK_FOOTER_LEN);
     if (plain.failed || !out) {

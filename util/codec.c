@@ -1,5 +1,6 @@
 #include "util/codec.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ void cbuf_reset(cbuf *b)
 
 uint8_t *cbuf_reserve(cbuf *b, size_t n)
 {
+    assert(b->len <= b->cap && (b->data || b->cap == 0));
     if (b->failed)
         return NULL;
     /* a fresh buffer gets storage even for n == 0: callers may use the pointer */

@@ -1,5 +1,6 @@
 #include "engine/core/restore.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -213,6 +214,7 @@ static void worker_main(void *ctx, store_worker *w)
             if (!c->head)
                 c->tail = NULL;
             c->queued--;
+            assert(c->queued >= 0 && (c->queued == 0) == (c->head == NULL));
             pthread_cond_broadcast(&c->cv);
         }
         const int skip = c->failed != CAIRN_OK;
@@ -258,6 +260,7 @@ static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
         c->head = f;
     c->tail = f;
     c->queued++;
+    assert(c->queued <= MAX_QUEUED_FILES);
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return CAIRN_OK;

@@ -58,6 +58,14 @@ void tree_sort(tree *t)
         qsort(t->nodes, t->count, sizeof *t->nodes, by_name);
 }
 
+int tree_sorted(const tree *t)
+{
+    for (size_t i = 1; i < t->count; i++)
+        if (strcmp(t->nodes[i - 1].name, t->nodes[i].name) >= 0)
+            return 0;
+    return 1;
+}
+
 cairn_err tree_encode(const tree *t, cbuf *out)
 {
     cbuf_varint(out, TREE_VERSION);

@@ -58,6 +58,10 @@ tree_node *tree_add(tree *t);
 /* Sorts by name (bytewise), the order the encoding requires. */
 void tree_sort(tree *t);
 
+/* Whether the names are strictly increasing (bytewise): sorted and none
+ * twice, as tree_decode demands (for asserts on trees about to be stored). */
+int tree_sorted(const tree *t);
+
 cairn_err tree_encode(const tree *t, cbuf *out);
 
 /* Strict decoder for untrusted bytes: names must be valid single path

@@ -1,5 +1,6 @@
 #include "engine/core/tree_store.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,9 @@ cairn_err treestore_save(store *s, store_worker *w, const chunker *ck, const tre
                          uint8_t (**ids)[ID_LEN], uint32_t *n, treestore_stats *stats)
 {
     cbuf enc;
+    /* builders sort (tree_sort or sorted inserts) and never add a name
+     * twice; a tree stored otherwise could never be read back */
+    assert(tree_sorted(t));
     cbuf_init(&enc);
     cairn_err rc = tree_encode(t, &enc);
     if (!rc)

@@ -1,5 +1,6 @@
 #include "engine/core/worker_pool.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ cairn_err pool_start(store *s, int threads, pool_fn fn, void *ctx, pool **out)
 {
     const int n = threads > 0 ? threads : cpu_count();
     cairn_err rc = CAIRN_OK;
+    assert(fn && n >= 1);
     pool *const p = calloc(1, sizeof *p + (size_t)n * sizeof p->threads[0]);
     if (!p)
         return err_set(CAIRN_ENOMEM, "out of memory");
@@ -59,6 +61,7 @@ cairn_err pool_start(store *s, int threads, pool_fn fn, void *ctx, pool **out)
 
 int pool_size(const pool *p)
 {
+    assert(p->count >= 1); /* a pool that started has every worker running */
     return p->count;
 }
 
@@ -67,6 +70,8 @@ void pool_join(pool *p)
     if (!p)
         return;
     for (int i = 0; i < p->count; i++) {
+        /* threads start in order and the first failure stops the rest */
+        assert(i == 0 || p->threads[i - 1].started || !p->threads[i].started);
         if (p->threads[i].started)
             pthread_join(p->threads[i].thread, NULL);
         store_worker_free(p->threads[i].w);
