@@ -136,6 +136,16 @@ static void test_message_per_thread(void **state)
     assert_string_equal(err_msg(), "from this thread");
 }
 
+/* CAIRN_ASSERT=ON (sanitizer, fuzz and Debug builds) must take NDEBUG out
+ * of every build type's flags, or the invariant asserts are silently off */
+static void test_asserts_as_configured(void **state)
+{
+    (void)state;
+#if defined(CAIRN_EXPECT_ASSERTS) && defined(NDEBUG)
+    fail_msg("built with CAIRN_ASSERT=ON, yet NDEBUG is defined: assert() does nothing");
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_wrap_prefixes),
         cmocka_unit_test(test_errno_mapping),
         cmocka_unit_test(test_message_per_thread),
+        cmocka_unit_test(test_asserts_as_configured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_mobilesync.c - engine/mobilesync against fixture backups built here.
+/* test_mobilesync.c - engine/ios/mobilesync against fixture backups built here.
  *
  * Each test builds a small backup folder in a temp dir: Info.plist (XML),
  * Manifest.plist and Status.plist (binary) with libplist, Manifest.db with

@@ -1,4 +1,4 @@
-/* targets.c - the store's list of copy targets, in its text file, and the
+/* copy_targets.c - the store's list of copy targets, in its text file, and the
  * 3-2-1 rule over them. */
 #include "engine/core/copy_targets.h"
 

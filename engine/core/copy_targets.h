@@ -1,4 +1,4 @@
-/* targets.h - the copy targets of a store (3-2-1: an external drive, a NAS,
+/* copy_targets.h - the copy targets of a store (3-2-1: an external drive, a NAS,
  * a bucket) and what is known of each: the last good copy, the last failed
  * one, the last check, and the snapshots the target held after its last
  * good copy.

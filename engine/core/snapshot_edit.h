@@ -1,4 +1,4 @@
-/* stream.h - a snapshot built from operations rather than a folder walk.
+/* snapshot_edit.h - a snapshot built from operations rather than a folder walk.
  *
  * A stream starts from a base snapshot's tree (or from nothing) and is
  * changed by operations: files written in pieces, folders made, items

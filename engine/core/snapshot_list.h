@@ -1,4 +1,4 @@
-/* snaplist.h - all snapshots of a store, decoded and sorted by time, and
+/* snapshot_list.h - all snapshots of a store, decoded and sorted by time, and
  * the ways users name them: full ID, unique ID prefix, "latest". */
 #ifndef CAIRN_SNAPLIST_H
 #define CAIRN_SNAPLIST_H

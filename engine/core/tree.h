@@ -19,7 +19,7 @@ enum { TREE_NAME_MAX = 4096, TREE_DIGEST_LEN = 16, TREE_CIPHER_KEY_LEN = 44 };
 
 /* How the source stored a file that cairn keeps as plaintext: AES-256-CBC
  * under the key that cipher_key wraps (an iOS EncryptionKey or ManifestKey),
- * with PKCS#7 padding when TREE_CIPHER_PADDED is set (see iosenc.h). */
+ * with PKCS#7 padding when TREE_CIPHER_PADDED is set (see engine/ios/backup_encryption.h). */
 enum { TREE_CIPHER_CBC = 1, TREE_CIPHER_PADDED = 2 };
 
 typedef struct tree_node {

@@ -1,4 +1,4 @@
-/* treestore.h - trees to and from the store: a tree is encoded, cut into
+/* tree_store.h - trees to and from the store: a tree is encoded, cut into
  * content-defined chunks and referenced by the list of their IDs. */
 #ifndef CAIRN_TREESTORE_H
 #define CAIRN_TREESTORE_H

@@ -1,4 +1,4 @@
-/* pool.h - a fixed set of worker threads, each with its own store_worker
+/* worker_pool.h - a fixed set of worker threads, each with its own store_worker
  * (compression contexts, buffers, open packs), all running one function
  * until it returns.  The work queue belongs to the caller. */
 #ifndef CAIRN_POOL_H

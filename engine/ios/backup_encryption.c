@@ -1,4 +1,4 @@
-/* iosenc.c - keybags, key wrapping and the CBC layer of encrypted iOS backups.
+/* backup_encryption.c - keybags, key wrapping and the CBC layer of encrypted iOS backups.
  *
  * Facts, from public sources (code there is not copied, only the format):
  * - keybag TLV and unlock: iphone-dataprotection keystore/keybag.py as used

@@ -1,4 +1,4 @@
-/* iosenc.h - the encryption of iOS device backups (MobileSync, iOS 10.2 and later).
+/* backup_encryption.h - the encryption of iOS device backups (MobileSync, iOS 10.2 and later).
  *
  * An encrypted backup protects each file with its own random AES-256 key.
  * That key is stored in the file's MBFile record (EncryptionKey: 4-byte

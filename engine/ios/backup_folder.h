@@ -1,4 +1,4 @@
-/* device.h - what a MobileSync backup folder says about itself, gathered
+/* backup_folder.h - what a MobileSync backup folder says about itself, gathered
  * before its bytes are backed up: the device (its chain), the metadata kept
  * in the snapshot, whether the backup is complete, and its file catalog. */
 #ifndef CAIRN_DEVICE_H
@@ -38,7 +38,7 @@ cairn_err device_from_meta(const struct ms_meta *meta, const char *fallback_udid
 
 /* The completeness check and catalog, from the Manifest.db at db_path (NULL:
  * the folder's own; an encrypted backup needs its decrypted copy, see
- * devcrypt.h), in one pass.  A backup that can be read but is incomplete
+ * encrypted_folder.h), in one pass.  A backup that can be read but is incomplete
  * gives CAIRN_OK with complete == 0 and the problem named; garbage in
  * Manifest.db is CAIRN_ESOURCE naming it. */
 cairn_err device_read_contents(const char *dir, const char *db_path, device_info *out);

@@ -1,4 +1,4 @@
-/* idev.h - a connected iOS device through libimobiledevice: finding it
+/* device_connection.h - a connected iOS device through libimobiledevice: finding it
  * (USB or Wi-Fi), a trusted lockdown session (with a clear word when the
  * device is locked or waits for "Trust"), its values, the sync lock and
  * notifications that frame a backup or restore, the Info.plist a backup

@@ -1,4 +1,4 @@
-/* devcrypt.h - an encrypted MobileSync backup opened with its password.
+/* encrypted_folder.h - an encrypted MobileSync backup opened with its password.
  *
  * cairn stores encrypted device backups as plaintext (so that content
  * deduplicates although the device re-encrypts files under new keys) and
@@ -11,7 +11,7 @@
  * file's EncryptionKey by file ID.  It also re-keys a restored backup's
  * Manifest.plist under another password.
  *
- * Secrets stay in iosenc's locked memory; the decrypted Manifest.db holds
+ * Secrets stay in backup_encryption's locked memory; the decrypted Manifest.db holds
  * only wrapped keys.  Errors name the file: CAIRN_EPASSWORD
  * ("Manifest.plist: backup password is wrong ..."), CAIRN_ESOURCE for a
  * malformed keybag, ManifestKey or Manifest.db. */

@@ -1,10 +1,10 @@
-/* mb2host.h - the host side of mobilebackup2, with a stream as the backup
+/* mobilebackup2_host.h - the host side of mobilebackup2, with a stream as the backup
  * folder.
  *
  * During a backup or restore the device drives: it asks the host for files
  * (DLMessageDownloadFiles), sends files (DLMessageUploadFiles), has the host
  * list, make, move, copy and remove items, and ends with a final status.
- * Here every request is answered from a stream (stream.h) that stands in
+ * Here every request is answered from a stream (engine/core/snapshot_edit.h) that stands in
  * for the folder <backup dir>/<UDID>: files the device asks for are read
  * from the store, files it sends are chunked into the store as they
  * arrive, and its moves, copies and removals change the snapshot being

@@ -1,5 +1,5 @@
-/* devstream.h - what a device backup built in a stream (straight from the
- * device, engine/mb2host.h) says about itself, read from the stream the way
+/* received_backup.h - what a device backup built in a stream (straight from the
+ * device, engine/ios/mobilebackup2_host.h) says about itself, read from the stream the way
  * device_inspect and device_read_contents read a backup folder: the three
  * plists give the device, its chain and the metadata kept in the snapshot;
  * for an unencrypted backup Manifest.db gives the catalog, and every file

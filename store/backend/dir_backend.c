@@ -1,4 +1,4 @@
-/* backend_dir.c - a copy target in a local folder (an external drive, a
+/* dir_backend.c - a copy target in a local folder (an external drive, a
  * mounted share).
  *
  * A put copies the file to <root>/tmp/<random>.part, fsyncs it, drops it

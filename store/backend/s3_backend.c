@@ -1,4 +1,4 @@
-/* backend_s3.c - copy targets in an S3-compatible bucket (AWS S3, Ceph
+/* s3_backend.c - copy targets in an S3-compatible bucket (AWS S3, Ceph
  * radosgw, MinIO...), spoken to with libcurl and AWS Signature Version 4.
  *
  * URL: s3://bucket[/prefix][?endpoint=http[s]://host[:port]&region=R&style=path|virtual]

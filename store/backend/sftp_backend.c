@@ -1,4 +1,4 @@
-/* backend_sftp.c - copy targets on an SFTP server (a NAS, a shell account).
+/* sftp_backend.c - copy targets on an SFTP server (a NAS, a shell account).
  *
  * URL: sftp://[user@]host[:port]/path[?key=FILE&known_hosts=FILE]
  *   /path is absolute on the server; /~ or /~/path is relative to the

@@ -121,7 +121,7 @@ read -r want_n want_b < <(missing "$STORE" "$T/nothing")
 T0=$(date +%s%N)
 run_rc copy --target cloud
 if [ "$RC" != 0 ] && grep -q "not built yet" "$T/err"; then
-    echo "SKIP: this cairn has no S3 backend yet (store/backend_s3.c is a placeholder)"
+    echo "SKIP: this cairn has no S3 backend yet (store/backend/s3_backend.c is a placeholder)"
     exit 77
 fi
 [ "$RC" = 0 ] || fail "cairn copy --target cloud exited $RC, expected 0"

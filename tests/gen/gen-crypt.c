@@ -1,7 +1,7 @@
 /* gen-crypt.c - encrypted MobileSync backups for cairn-gen, and the
  * "changepw" and "decrypt" commands.
  *
- * An encrypted backup as iOS writes it (see engine/iosenc.h): Manifest.plist
+ * An encrypted backup as iOS writes it (see engine/ios/backup_encryption.h): Manifest.plist
  * has IsEncrypted, BackupKeyBag and ManifestKey; every content file is
  * AES-256-CBC (zero IV, PKCS#7) under its own key, wrapped into the MBFile's
  * EncryptionKey; MBFile Size stays the plaintext size.  Manifest.db is

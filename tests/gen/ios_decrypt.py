@@ -8,7 +8,7 @@ Writes every regular file of the backup as OUT_DIR/<domain>/<relativePath>
 and with cairn's extract.  It shares no code with cairn: it follows the
 algorithm of the public decryptors (iphone-dataprotection's keybag.py as
 used by iphone_backup_decrypt and mvt) with Python's hashlib and the
-"cryptography" package, so a mistake in engine/iosenc.c that the generator
+"cryptography" package, so a mistake in engine/ios/backup_encryption.c that the generator
 repeats on both sides shows up here.  Exit status 77 when "cryptography" is
 missing (the self-test then skips this check).
 """
