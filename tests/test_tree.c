@@ -271,6 +271,30 @@ static void test_rejects_bad_names(void **state)
     free(longname);
 }
 
+/* tree_sorted (what treestore_save asserts) agrees with the decoder: names
+ * strictly increasing, bytewise ("B" < "a", "a" < "a.txt" < "ab") */
+static void test_sorted_matches_the_decoder(void **state)
+{
+    (void)state;
+    tree t;
+    tree_init(&t);
+    assert_true(tree_sorted(&t));
+    add_node(&t, "a", NODE_FILE);
+    assert_true(tree_sorted(&t));
+    add_node(&t, "ab", NODE_FILE);
+    add_node(&t, "a.txt", NODE_FILE);
+    add_node(&t, "B", NODE_DIR);
+    assert_false(tree_sorted(&t));
+    tree_sort(&t);
+    assert_true(tree_sorted(&t));
+    assert_string_equal(t.nodes[0].name, "B");
+    assert_string_equal(t.nodes[2].name, "a.txt");
+    add_node(&t, "ab", NODE_DIR);
+    assert_false(tree_sorted(&t)); /* a name twice */
+    expect_corrupt(&t, "duplicate");
+    tree_free(&t);
+}
+
 static void test_rejects_unsorted_and_duplicates(void **state)
 {
     (void)state;
@@ -583,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_rejects_trailing_bytes),
         cmocka_unit_test(test_every_truncation_fails),
         cmocka_unit_test(test_mutations_never_break_invariants),
+        cmocka_unit_test(test_sorted_matches_the_decoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
