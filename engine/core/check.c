@@ -253,8 +253,9 @@ static cairn_err check_keys(ck_ctx *c)
     char dir[PATH_MAX], path[PATH_MAX + 32];
     keys_info *k = NULL;
     size_t n = 0;
-    snprintf(dir, sizeof dir, "%s/keys", store_path(c->s));
-    const cairn_err rc = keys_list(dir, &k, &n);
+    cairn_err rc = store_object_path(store_path(c->s), STORE_DIR_KEYS, dir, sizeof dir);
+    if (!rc)
+        rc = keys_list(dir, &k, &n);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
