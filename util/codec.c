@@ -65,15 +65,18 @@ void cbuf_vprintf(cbuf *b, const char *fmt, va_list ap)
     const size_t room = b->cap - b->len;
     va_copy(again, ap);
     const int n = vsnprintf(room ? (char *)b->data + b->len : NULL, room, fmt, ap);
-    if (n < 0) {
-        b->failed = 1;
-    } else if ((size_t)n < room) {
+    if (n >= 0 && (size_t)n < room) {
         b->len += (size_t)n;
     } else {
-        char *const dst = (char *)cbuf_reserve(b, (size_t)n + 1);
+        char *const dst = n >= 0 ? (char *)cbuf_reserve(b, (size_t)n + 1) : NULL;
         if (dst) {
             vsnprintf(dst, (size_t)n + 1, fmt, again);
             b->len += (size_t)n;
+        } else {
+            b->failed = 1;
+            /* the first pass may have left part of the text after len */
+            if (room)
+                b->data[b->len] = '\0';
         }
     }
     va_end(again);
@@ -87,10 +90,13 @@ void cbuf_printf(cbuf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+void cbuf_puts(cbuf *b, const char *s)
+{
+    cbuf_put(b, s, strlen(s));
+}
+
 const char *cbuf_text(const cbuf *b)
 {
-    if (b->failed)
-        return NULL;
     return b->data ? (const char *)b->data : "";
 }
 

@@ -35,8 +35,10 @@ void cbuf_put(cbuf *b, const void *p, size_t n);
 /* Appends printf-formatted text (without its NUL). */
 void cbuf_printf(cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cbuf_vprintf(cbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* The contents as a C string: "" before anything was appended; NULL after a
- * failure. */
+/* Appends the text of s (without its NUL; unlike cbuf_cstr, no length). */
+void cbuf_puts(cbuf *b, const char *s);
+/* The contents as a C string ("" before anything was appended).  After a
+ * failure it is what was appended before it: check failed before using it. */
 const char *cbuf_text(const cbuf *b);
 /* Hands the contents over as a malloc'd C string (the caller frees it) and
  * leaves the buffer empty; NULL after a failure (the buffer is freed). */

@@ -11,6 +11,7 @@
 
 #include "store/backend/backend.h"
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "util/idset.h"
 #include "store/keys.h"
 #include "engine/core/catalog.h"
@@ -137,18 +138,6 @@ static void add_id(rp_ctx *c, idset *set, const uint8_t id[ID_LEN])
     int added;
     if (idset_add(set, id, &added) != CAIRN_OK && !c->fatal)
         c->fatal = err_set(CAIRN_ENOMEM, "out of memory during repair");
-}
-
-/* Grows an array of n elements of size sz to hold one more. */
-static void *grow(void *v, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return v;
-    const size_t ncap = *cap ? 2 * *cap : 16;
-    void *const p = realloc(v, ncap * sz);
-    if (p)
-        *cap = ncap;
-    return p;
 }
 
 static void pack_hex(const uint8_t id[PACK_ID_LEN], char hex[HEX_ID + 1])
@@ -310,13 +299,11 @@ static cairn_err scan_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const cha
     if (n == 0)
         say(c, "damaged: %s", err_msg());
     c->r->packs_damaged++;
-    rp_pack *const v = grow(c->packs, &c->cappacks, c->npacks, sizeof *v);
-    if (!v) {
+    if (util_grow(&c->packs, &c->cappacks, c->npacks + 1, sizeof *c->packs) != CAIRN_OK) {
         free(e);
         idset_free(&p.bad);
-        return err_set(CAIRN_ENOMEM, "out of memory");
+        return CAIRN_ENOMEM;
     }
-    c->packs = v;
     p.entries = n ? e : NULL;
     p.count = n;
     if (!n)
@@ -334,10 +321,11 @@ static cairn_err note_damaged(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN], cair
         return why;
     say(c, "damaged: %s", err_msg());
     c->r->snapshot_objects++;
-    rp_object *const v = grow(c->objects, &c->capobjects, c->nobjects, sizeof *v);
-    if (!v)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    c->objects = v;
+    const cairn_err rc =
+        util_grow(&c->objects, &c->capobjects, c->nobjects + 1, sizeof *c->objects);
+    if (rc)
+        return rc;
+    rp_object *const v = c->objects;
     memcpy(v[c->nobjects].id, id, ID_LEN);
     v[c->nobjects++].healed = 0;
     return CAIRN_OK;
@@ -364,12 +352,10 @@ static cairn_err scan_keys(rp_ctx *c)
         }
         say(c, "damaged: %s", err_msg());
         c->r->key_files++;
-        rp_key *const v = grow(c->keys, &c->capkeys, c->nkeys, sizeof *v);
-        if (!v) {
-            rc = err_set(CAIRN_ENOMEM, "out of memory");
+        rc = util_grow(&c->keys, &c->capkeys, c->nkeys + 1, sizeof *c->keys);
+        if (rc)
             break;
-        }
-        c->keys = v;
+        rp_key *const v = c->keys;
         memcpy(v[c->nkeys].id, k[i].id, sizeof v->id);
         v[c->nkeys++].healed = 0;
     }
@@ -408,13 +394,11 @@ static int salvageable(rp_ctx *c, const uint8_t id[ID_LEN])
     if (rc)
         return 0;
     add_id(c, &c->salvage_ok, id);
-    uint8_t(*const v)[ID_LEN] = grow(c->salvage, &c->capsalvage, c->nsalvage, ID_LEN);
-    if (!v) {
-        c->fatal = err_set(CAIRN_ENOMEM, "out of memory");
+    if (util_grow(&c->salvage, &c->capsalvage, c->nsalvage + 1, sizeof *c->salvage) != CAIRN_OK) {
+        c->fatal = CAIRN_ENOMEM;
         return 0;
     }
-    c->salvage = v;
-    memcpy(v[c->nsalvage++], id, ID_LEN);
+    memcpy(c->salvage[c->nsalvage++], id, ID_LEN);
     return 1;
 }
 
@@ -657,11 +641,10 @@ static cairn_err repair_meta(const snapshot *sn, rp_snap *sp, snapshot *nw)
 static cairn_err plan_repaired(rp_ctx *c, const snapshot *sn, rp_snap *sp, uint8_t (**root)[ID_LEN],
                                uint32_t nroot, int catalog_lost)
 {
-    rp_repl *const v = grow(c->repl, &c->caprepl, c->nrepl, sizeof *v);
-    if (!v)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    c->repl = v;
-    rp_repl *const p = &v[c->nrepl++];
+    const cairn_err rc = util_grow(&c->repl, &c->caprepl, c->nrepl + 1, sizeof *c->repl);
+    if (rc)
+        return rc;
+    rp_repl *const p = &c->repl[c->nrepl++];
     snapshot *const nw = &p->nw;
     memset(p, 0, sizeof *p);
     memcpy(p->old, sn->id, ID_LEN);
@@ -932,12 +915,11 @@ static cairn_err list_candidate(void *ctx, const char *name, uint64_t size)
     (void)size;
     if (store_name_parse(name, id) != STORE_OBJ_PACK || idset_has(&c->local_packs, id))
         return CAIRN_OK;
-    rp_cand *const v = grow(c->cands, &c->capcands, c->ncands, sizeof *v);
-    if (!v)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    c->cands = v;
-    memset(&v[c->ncands], 0, sizeof *v);
-    memcpy(v[c->ncands++].id, id, PACK_ID_LEN);
+    const cairn_err rc = util_grow(&c->cands, &c->capcands, c->ncands + 1, sizeof *c->cands);
+    if (rc)
+        return rc;
+    memset(&c->cands[c->ncands], 0, sizeof *c->cands);
+    memcpy(c->cands[c->ncands++].id, id, PACK_ID_LEN);
     return CAIRN_OK;
 }
 
