@@ -10,12 +10,12 @@
 
 #include <xxhash.h>
 
+#include "util/grow.h"
 #include "engine/core/chunker.h"
 #include "engine/ios/backup_encryption.h"
 #include "engine/core/worker_pool.h"
 #include "engine/core/tree.h"
 #include "engine/core/tree_store.h"
-#include "util/grow.h"
 
 /* Chunk buffers in flight per worker: enough to keep every worker busy
  * while the caller receives the next piece, few enough to bound memory. */

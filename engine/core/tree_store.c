@@ -1,8 +1,9 @@
 #include "engine/core/tree_store.h"
-#include "util/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/grow.h"
 
 cairn_err treestore_load_bytes(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
                                cbuf *out)
