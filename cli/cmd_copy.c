@@ -26,10 +26,11 @@ static cairn_err local_store(cli *c)
 {
     struct stat st;
     char cfg[PATH_MAX + 8];
-    const cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
+    cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
+    if (!rc)
+        rc = store_object_path(c->store_path, STORE_NAME_CONFIG, cfg, sizeof cfg);
     if (rc)
         return rc;
-    snprintf(cfg, sizeof cfg, "%s/config", c->store_path);
     if (stat(cfg, &st) != 0)
         return err_set(CAIRN_ENOSTORE, "%s: no store here (run 'cairn init' first)", c->store_path);
     return CAIRN_OK;

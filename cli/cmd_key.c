@@ -13,7 +13,8 @@
 
 static void keys_dir(const cli *c, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/keys", c->store_path);
+    /* store_path fits in PATH_MAX and out has room for the folder name */
+    (void)store_object_path(c->store_path, STORE_DIR_KEYS, out, cap);
 }
 
 /* The new password: --new-password-file, $CAIRN_NEW_PASSWORD, or asked twice. */

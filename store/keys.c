@@ -12,6 +12,8 @@
 
 #include "util/codec.h"
 #include "util/fsutil.h"
+#include "util/grow.h"
+#include "store/layout.h"
 #include "store/seal.h"
 
 /* Key file layout (docs/FORMAT.md):
@@ -277,9 +279,13 @@ done:
     return rc;
 }
 
+/* A key file's name in the keys folder. */
 static int is_key_name(const char *name)
 {
-    return strlen(name) == KEYS_ID_HEX && strspn(name, "0123456789abcdef") == KEYS_ID_HEX;
+    char rel[STORE_NAME_MAX];
+    return strlen(name) == KEYS_ID_HEX &&
+           snprintf(rel, sizeof rel, "%s%s", store_name_prefix(STORE_OBJ_KEY), name) > 0 &&
+           store_name_parse(rel, NULL) == STORE_OBJ_KEY;
 }
 
 static int by_id(const void *a, const void *b)
@@ -301,15 +307,10 @@ cairn_err keys_list(const char *keys_dir, keys_info **out, size_t *count)
         struct stat st;
         if (!is_key_name(de->d_name))
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 8;
-            keys_info *const p = realloc(list, cap * sizeof *p);
-            if (!p) {
-                free(list);
-                closedir(dir);
-                return err_set(CAIRN_ENOMEM, "out of memory");
-            }
-            list = p;
+        if (util_grow(&list, &cap, n + 1, sizeof *list) != CAIRN_OK) {
+            free(list);
+            closedir(dir);
+            return CAIRN_ENOMEM;
         }
         keys_info *const k = &list[n++];
         memset(k, 0, sizeof *k);

@@ -14,6 +14,8 @@
 
 #include "util/codec.h"
 #include "util/fsutil.h"
+#include "util/grow.h"
+#include "store/layout.h"
 
 static const uint8_t pack_magic[PACK_HEADER_LEN] = {'C', 'A', 'I', 'R', 'N', 'P', 'K', 1};
 static const uint8_t footer_magic[8] = {'C', 'A', 'I', 'R', 'N', 'E', 'N', 'D'};
@@ -64,14 +66,9 @@ cairn_err pack_writer_reserve(pack_writer *w, pack_entry *e, size_t len)
     assert(!w->finished && (w->count ? w->entries[w->count - 1].offset +
                                            (uint64_t)w->entries[w->count - 1].stored_len
                                      : (uint64_t)PACK_HEADER_LEN) == w->size);
-    if (w->count == w->cap) {
-        const size_t cap = w->cap ? 2 * w->cap : 64;
-        pack_entry *const p = realloc(w->entries, cap * sizeof *p);
-        if (!p)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        w->entries = p;
-        w->cap = cap;
-    }
+    const cairn_err rc = util_grow(&w->entries, &w->cap, w->count + 1, sizeof *w->entries);
+    if (rc)
+        return rc;
     e->offset = (uint32_t)w->size;
     e->stored_len = (uint32_t)len;
     w->entries[w->count++] = *e;
@@ -128,9 +125,10 @@ void pack_blob_ad(const pack_entry *e, uint8_t ad[ID_LEN + 1])
 
 cairn_err pack_path(const char *packs_dir, const uint8_t id[PACK_ID_LEN], char *out, size_t cap)
 {
-    char hex[2 * PACK_ID_LEN + 1];
-    fs_hex(id, PACK_ID_LEN, hex);
-    if (snprintf(out, cap, "%s/%.2s/%s", packs_dir, hex, hex) >= (int)cap)
+    char name[STORE_NAME_MAX];
+    store_name_pack(id, name);
+    /* the name is "packs/xx/<id>"; packs_dir stands for its first folder */
+    if (snprintf(out, cap, "%s/%s", packs_dir, name + sizeof STORE_DIR_PACKS) >= (int)cap)
         return err_set(CAIRN_EINVAL, "%s: path too long", packs_dir);
     return CAIRN_OK;
 }

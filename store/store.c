@@ -18,6 +18,7 @@
 
 #include "store/blob.h"
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "util/idset.h"
 #include "store/index.h"
 #include "store/seal.h"
@@ -98,11 +99,12 @@ cairn_err store_default_path(const char *explicit_path, char *out, size_t cap)
 static cairn_err set_paths(store *s, const char *path)
 {
     if (snprintf(s->path, sizeof s->path, "%s", path) >= (int)sizeof s->path ||
-        snprintf(s->packs, sizeof s->packs, "%s/packs", path) >= (int)sizeof s->packs ||
-        snprintf(s->snapshots, sizeof s->snapshots, "%s/snapshots", path) >=
+        snprintf(s->packs, sizeof s->packs, "%s/" STORE_DIR_PACKS, path) >= (int)sizeof s->packs ||
+        snprintf(s->snapshots, sizeof s->snapshots, "%s/" STORE_DIR_SNAPSHOTS, path) >=
             (int)sizeof s->snapshots ||
-        snprintf(s->tmp, sizeof s->tmp, "%s/tmp", path) >= (int)sizeof s->tmp ||
-        snprintf(s->chains, sizeof s->chains, "%s/chains", path) >= (int)sizeof s->chains)
+        snprintf(s->tmp, sizeof s->tmp, "%s/" STORE_DIR_TMP, path) >= (int)sizeof s->tmp ||
+        snprintf(s->chains, sizeof s->chains, "%s/" STORE_DIR_CHAINS, path) >=
+            (int)sizeof s->chains)
         return err_set(CAIRN_EINVAL, "%s: path too long", path);
     return CAIRN_OK;
 }
@@ -132,7 +134,7 @@ cairn_err store_create(const char *path, const char *password, size_t password_l
     rc = set_paths(s, path);
     if (rc)
         goto done;
-    snprintf(sub, sizeof sub, "%s/config", path);
+    snprintf(sub, sizeof sub, "%s/" STORE_NAME_CONFIG, path);
     if (stat(sub, &st) == 0) {
         rc = err_set(CAIRN_EEXIST, "%s: a cairn store already exists here", path);
         goto done;
@@ -157,7 +159,7 @@ cairn_err store_create(const char *path, const char *password, size_t password_l
     }
     s->params = *params;
     randombytes_buf(s->store_id, sizeof s->store_id);
-    snprintf(keys_dir, sizeof keys_dir, "%s/keys", path);
+    snprintf(keys_dir, sizeof keys_dir, "%s/" STORE_DIR_KEYS, path);
     rc = fs_mkdirs(keys_dir, 0700);
     if (!rc)
         rc = fs_mkdirs(s->packs, 0700);
@@ -182,7 +184,7 @@ cairn_err store_create(const char *path, const char *password, size_t password_l
     encode_config_body(s, body);
     seal_box(keyring_seal_key(s->keys), cfg, CONFIG_HEAD, body, sizeof body, cfg + CONFIG_HEAD);
     /* the config goes last: until it exists the folder is not a store */
-    rc = fs_write_atomic(path, "config", cfg, sizeof cfg, 0600);
+    rc = fs_write_atomic(path, STORE_NAME_CONFIG, cfg, sizeof cfg, 0600);
     if (!rc)
         rc = fs_fsync_dir(path);
 done:
@@ -216,7 +218,7 @@ static cairn_err index_dir(const store *s, char *out, size_t cap)
 {
     char hex[2 * STORE_ID_LEN + 1];
     if (!is_network_fs(s->path)) {
-        snprintf(out, cap, "%s/index", s->path);
+        snprintf(out, cap, "%s/" STORE_DIR_INDEX, s->path);
         return CAIRN_OK;
     }
     const char *const xdg = getenv("XDG_CACHE_HOME");
@@ -237,7 +239,7 @@ static cairn_err index_dir(const store *s, char *out, size_t cap)
 static cairn_err take_writer_lock(store *s)
 {
     char path[PATH_MAX + 8], pidbuf[32];
-    snprintf(path, sizeof path, "%s/lock", s->path);
+    snprintf(path, sizeof path, "%s/" STORE_NAME_LOCK, s->path);
     s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd < 0)
         return err_errno(errno, path);
@@ -260,7 +262,7 @@ static cairn_err take_writer_lock(store *s)
 static cairn_err open_readers_lock(store *s)
 {
     char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/lock.readers", s->path);
+    snprintf(path, sizeof path, "%s/" STORE_NAME_LOCK ".readers", s->path);
     s->readers_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->readers_fd < 0 && errno == EACCES)
         s->readers_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -379,14 +381,9 @@ static cairn_err sync_gone_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], uint
         return rc;
     if (stat(path, &st) == 0 || errno != ENOENT)
         return CAIRN_OK;
-    if (c->ngone == c->capgone) {
-        const size_t cap = c->capgone ? 2 * c->capgone : 16;
-        void *const p = realloc(c->gone, cap * PACK_ID_LEN);
-        if (!p)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        c->gone = p;
-        c->capgone = cap;
-    }
+    rc = util_grow(&c->gone, &c->capgone, c->ngone + 1, sizeof *c->gone);
+    if (rc)
+        return rc;
     memcpy(c->gone[c->ngone++], pack, PACK_ID_LEN);
     return CAIRN_OK;
 }
@@ -432,7 +429,7 @@ static cairn_err read_config_head(const char *path, uint8_t **cfg, size_t *len)
 {
     char cfg_path[PATH_MAX + 8];
     struct stat st;
-    snprintf(cfg_path, sizeof cfg_path, "%s/config", path);
+    snprintf(cfg_path, sizeof cfg_path, "%s/" STORE_NAME_CONFIG, path);
     if (stat(path, &st) != 0)
         return err_set(CAIRN_ENOSTORE, "%s: no store here (run 'cairn init' first)", path);
     cairn_err rc = fs_read_file(cfg_path, 4096, cfg, len);
@@ -443,7 +440,7 @@ static cairn_err read_config_head(const char *path, uint8_t **cfg, size_t *len)
     if (*len < CONFIG_HEAD || memcmp(*cfg, config_magic, sizeof config_magic) != 0) {
         free(*cfg);
         *cfg = NULL;
-        return err_set(CAIRN_ENOSTORE, "%s/config: not a cairn store config", path);
+        return err_set(CAIRN_ENOSTORE, "%s/" STORE_NAME_CONFIG ": not a cairn store config", path);
     }
     const uint32_t version = get_u32le(*cfg + 8);
     if (version != STORE_FORMAT_VERSION) {
@@ -479,14 +476,14 @@ cairn_err store_open(const char *path, const char *password, size_t password_len
     rc = read_config_head(path, &cfg, &cfg_len);
     if (rc)
         goto fail;
-    snprintf(keys_dir, sizeof keys_dir, "%s/keys", path);
+    snprintf(keys_dir, sizeof keys_dir, "%s/" STORE_DIR_KEYS, path);
     rc = keys_unlock(keys_dir, password, password_len, &s->keys, s->key_id);
     if (rc)
         goto fail;
     if (cfg_len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD ||
         seal_open(keyring_seal_key(s->keys), cfg, CONFIG_HEAD, cfg + CONFIG_HEAD,
                   cfg_len - CONFIG_HEAD, body) != CAIRN_OK) {
-        rc = err_set(CAIRN_ECORRUPT, "%s/config: store config is damaged", path);
+        rc = err_set(CAIRN_ECORRUPT, "%s/" STORE_NAME_CONFIG ": store config is damaged", path);
         goto fail;
     }
     memcpy(s->store_id, body, STORE_ID_LEN);
@@ -946,12 +943,9 @@ cairn_err store_delete_chain(store *s, const uint8_t id[ID_LEN])
     return fs_fsync_dir(s->chains);
 }
 
-static int is_hex_name(const char *name, size_t len)
-{
-    return strlen(name) == len && strspn(name, "0123456789abcdef") == len;
-}
-
-static cairn_err object_list(const char *dir, uint8_t (**ids)[ID_LEN], size_t *count)
+/* The objects of kind in their folder dir (snapshots or chains). */
+static cairn_err object_list(const char *dir, store_object_kind kind, uint8_t (**ids)[ID_LEN],
+                             size_t *count)
 {
     DIR *const d = opendir(dir);
     struct dirent *de;
@@ -962,19 +956,17 @@ static cairn_err object_list(const char *dir, uint8_t (**ids)[ID_LEN], size_t *c
     if (!d)
         return errno == ENOENT ? CAIRN_OK : err_errno(errno, dir);
     while ((de = readdir(d)) != NULL) {
-        if (!is_hex_name(de->d_name, 2 * ID_LEN))
+        char name[STORE_NAME_MAX + sizeof de->d_name];
+        uint8_t id[ID_LEN];
+        snprintf(name, sizeof name, "%s%s", store_name_prefix(kind), de->d_name);
+        if (store_name_parse(name, id) != kind)
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 32;
-            void *const p = realloc(list, cap * ID_LEN);
-            if (!p) {
-                free(list);
-                closedir(d);
-                return err_set(CAIRN_ENOMEM, "out of memory");
-            }
-            list = p;
+        if (util_grow(&list, &cap, n + 1, sizeof *list) != CAIRN_OK) {
+            free(list);
+            closedir(d);
+            return CAIRN_ENOMEM;
         }
-        fs_unhex(de->d_name, list[n++], ID_LEN);
+        memcpy(list[n++], id, ID_LEN);
     }
     closedir(d);
     *ids = list;
@@ -986,12 +978,12 @@ cairn_err store_list_snapshots(store *s, uint8_t (**ids)[SNAPSHOT_ID_LEN], size_
 {
     /* no folder is no snapshot: a copy target gets its folders with its
      * first object of each kind, and object stores have none */
-    return object_list(s->snapshots, ids, count);
+    return object_list(s->snapshots, STORE_OBJ_SNAPSHOT, ids, count);
 }
 
 cairn_err store_list_chains(store *s, uint8_t (**ids)[ID_LEN], size_t *count)
 {
-    return object_list(s->chains, ids, count);
+    return object_list(s->chains, STORE_OBJ_CHAIN, ids, count);
 }
 
 cairn_err store_each_pack_file(store *s, store_pack_fn fn, void *ctx)
@@ -1009,7 +1001,12 @@ cairn_err store_each_pack_file(store *s, store_pack_fn fn, void *ctx)
             return err_errno(errno, dir);
         }
         while (!rc && (de = readdir(d)) != NULL) {
-            if (!is_hex_name(de->d_name, 2 * PACK_ID_LEN) || fs_unhex(de->d_name, id, PACK_ID_LEN))
+            char name[STORE_NAME_MAX + sizeof de->d_name];
+            snprintf(name, sizeof name, "%s%02x/%s", store_name_prefix(STORE_OBJ_PACK), i,
+                     de->d_name);
+            /* a pack filed under another folder than its ID names is not
+             * read there (pack_path), so it is not that pack */
+            if (store_name_parse(name, id) != STORE_OBJ_PACK)
                 continue;
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             rc = fn(ctx, id, path);
@@ -1304,7 +1301,7 @@ cairn_err store_set_aside(store *s, const char *rel)
 {
     char from[PATH_MAX], to[PATH_MAX];
     if (snprintf(from, sizeof from, "%s/%s", s->path, rel) >= (int)sizeof from ||
-        snprintf(to, sizeof to, "%s/damaged/%s", s->path, rel) >= (int)sizeof to)
+        snprintf(to, sizeof to, "%s/" STORE_DIR_DAMAGED "/%s", s->path, rel) >= (int)sizeof to)
         return err_set(CAIRN_EINVAL, "%s/%s: path too long", s->path, rel);
     *strrchr(to, '/') = '\0';
     cairn_err rc = fs_mkdirs(to, 0700);

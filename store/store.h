@@ -1,7 +1,7 @@
 /* store.h - a cairn store: config, keys, packs, snapshot objects, the index
  * and the locks that let one writer and many readers share it.
  *
- * Layout (docs/FORMAT.md):
+ * Layout (docs/FORMAT.md; the names are built and parsed in store/layout.h):
  *   config            format version (plain) + sealed store parameters
  *   keys/<id>         key files (0600)
  *   packs/xx/<id>     pack files
@@ -20,6 +20,7 @@
 #include "util/codec.h"
 #include "util/err.h"
 #include "store/keys.h"
+#include "store/layout.h"
 #include "store/pack.h"
 
 enum { STORE_FORMAT_VERSION = 1, SNAPSHOT_ID_LEN = 32 };
@@ -182,7 +183,7 @@ cairn_err store_read_sealed(store *s, store_worker *w, const uint8_t id[ID_LEN],
 
 /* Moves a damaged object that cannot be healed out of the store's view, to
  * damaged/<rel> (kept for inspection; nothing reads it there).  rel is the
- * object's path in the store: "snapshots/<64 hex>" or "keys/<16 hex>". */
+ * object's name (store_name_snapshot, store_name_key). */
 cairn_err store_set_aside(store *s, const char *rel);
 
 #endif

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "util/codec.h"
+#include "util/fsutil.h"
 #include "store/store.h"
 
 static const char PW[] = "store password";
@@ -532,6 +533,32 @@ static cairn_err grab_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const cha
     return CAIRN_OK;
 }
 
+/* A pack file filed under another xx folder than its ID names is not read
+ * there (pack_path), so it is no pack: the walk and the index rebuild skip
+ * it.  FAILS on the old walk, which took any 64-hex name in any xx folder. */
+static void test_misplaced_pack_is_ignored(void **state)
+{
+    fixture *const f = *state;
+    fill(f);
+    store *s = open_or_fail(f, STORE_WRITE);
+    const int files = pack_files(s);
+    first_pack fp = {.found = 0};
+    assert_int_equal(store_each_pack_file(s, grab_pack, &fp), CAIRN_OK);
+    assert_true(fp.found);
+    char hex[2 * PACK_ID_LEN + 1], wrong[PATH_MAX + 128];
+    fs_hex(fp.id, PACK_ID_LEN, hex);
+    const char other = hex[1] == '0' ? '1' : '0';
+    snprintf(wrong, sizeof wrong, "%s/packs/%c%c/%s", f->path, hex[0], other, hex);
+    assert_int_equal(link(fp.path, wrong), 0);
+    assert_int_equal(pack_files(s), files);
+    uint64_t packs = 0, chunks = 0;
+    assert_int_equal(store_index_rebuild(s, &packs, &chunks), CAIRN_OK);
+    assert_int_equal(packs, files);
+    assert_int_equal(chunks, NCHUNKS);
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+}
+
 /* Chunks of pack fp (per the current index), as a bitmap over data[]. */
 static void chunks_in_pack(fixture *f, store *s, const first_pack *fp, int in[NCHUNKS])
 {
@@ -987,6 +1014,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_after_failed_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misplaced_pack_is_ignored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,11 @@
 #include "util/codec.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/grow.h"
 
 void cbuf_init(cbuf *b)
 {
@@ -19,6 +22,8 @@ void cbuf_reset(cbuf *b)
 {
     b->len = 0;
     b->failed = 0;
+    if (b->data)
+        b->data[0] = '\0';
 }
 
 uint8_t *cbuf_reserve(cbuf *b, size_t n)
@@ -26,35 +31,86 @@ uint8_t *cbuf_reserve(cbuf *b, size_t n)
     assert(b->len <= b->cap && (b->data || b->cap == 0));
     if (b->failed)
         return NULL;
+    if (n > SIZE_MAX - b->len) {
+        b->failed = 1;
+        return NULL;
+    }
     /* a fresh buffer gets storage even for n == 0: callers may use the pointer */
-    if (n > b->cap - b->len || !b->data) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < n) {
-            if (cap > SIZE_MAX / 2) {
-                b->failed = 1;
-                return NULL;
-            }
-            cap *= 2;
-        }
-        uint8_t *const p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = 1;
-            return NULL;
-        }
-        b->data = p;
-        b->cap = cap;
+    const size_t need = b->len + n ? b->len + n : 1;
+    if (util_grow(&b->data, &b->cap, need, 1) != CAIRN_OK) {
+        b->failed = 1;
+        return NULL;
     }
     return b->data + b->len;
 }
 
 void cbuf_put(cbuf *b, const void *p, size_t n)
 {
-    uint8_t *const dst = cbuf_reserve(b, n);
-    if (!dst)
+    /* one more byte for the NUL that keeps text a C string */
+    uint8_t *const dst = n < SIZE_MAX ? cbuf_reserve(b, n + 1) : NULL;
+    if (!dst) {
+        b->failed = 1;
         return;
+    }
     if (n)
         memcpy(dst, p, n);
     b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void cbuf_vprintf(cbuf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    if (b->failed)
+        return;
+    /* first into what room there is; most text fits, so one pass */
+    const size_t room = b->cap - b->len;
+    va_copy(again, ap);
+    const int n = vsnprintf(room ? (char *)b->data + b->len : NULL, room, fmt, ap);
+    if (n >= 0 && (size_t)n < room) {
+        b->len += (size_t)n;
+    } else {
+        char *const dst = n >= 0 ? (char *)cbuf_reserve(b, (size_t)n + 1) : NULL;
+        if (dst) {
+            vsnprintf(dst, (size_t)n + 1, fmt, again);
+            b->len += (size_t)n;
+        } else {
+            b->failed = 1;
+            /* the first pass may have left part of the text after len */
+            if (room)
+                b->data[b->len] = '\0';
+        }
+    }
+    va_end(again);
+}
+
+void cbuf_printf(cbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cbuf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void cbuf_puts(cbuf *b, const char *s)
+{
+    cbuf_put(b, s, strlen(s));
+}
+
+const char *cbuf_text(const cbuf *b)
+{
+    return b->data ? (const char *)b->data : "";
+}
+
+char *cbuf_take_text(cbuf *b)
+{
+    if (!b->failed && !b->data)
+        cbuf_put(b, "", 0);
+    char *const text = b->failed ? NULL : (char *)b->data;
+    if (!text)
+        free(b->data);
+    cbuf_init(b);
+    return text;
 }
 
 void cbuf_u8(cbuf *b, uint8_t v)

@@ -3,10 +3,15 @@
  *
  * Both directions keep a sticky failure flag, so an encoder or decoder runs
  * straight through and checks once at the end; a reader never moves past
- * its end, whatever the input. */
+ * its end, whatever the input.
+ *
+ * cbuf is also the one growable buffer for text (request bodies, URLs,
+ * signatures): every append keeps a NUL after the data, not counted in
+ * len, so a buffer built of text reads as a C string (cbuf_text). */
 #ifndef CAIRN_CODEC_H
 #define CAIRN_CODEC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,10 +26,23 @@ typedef struct cbuf {
 
 void cbuf_init(cbuf *b);
 void cbuf_free(cbuf *b);
+/* Empties the buffer (keeping its storage) and clears the failure flag. */
 void cbuf_reset(cbuf *b);
-/* Makes room for n more bytes and returns where they go (NULL on failure). */
+/* Makes room for n more bytes and returns where they go (NULL on failure);
+ * the caller writes them and adds n to len itself (no NUL is kept then). */
 uint8_t *cbuf_reserve(cbuf *b, size_t n);
 void cbuf_put(cbuf *b, const void *p, size_t n);
+/* Appends printf-formatted text (without its NUL). */
+void cbuf_printf(cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cbuf_vprintf(cbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Appends the text of s (without its NUL; unlike cbuf_cstr, no length). */
+void cbuf_puts(cbuf *b, const char *s);
+/* The contents as a C string ("" before anything was appended).  After a
+ * failure it is what was appended before it: check failed before using it. */
+const char *cbuf_text(const cbuf *b);
+/* Hands the contents over as a malloc'd C string (the caller frees it) and
+ * leaves the buffer empty; NULL after a failure (the buffer is freed). */
+char *cbuf_take_text(cbuf *b);
 void cbuf_u8(cbuf *b, uint8_t v);
 void cbuf_u32(cbuf *b, uint32_t v);
 void cbuf_u64(cbuf *b, uint64_t v);

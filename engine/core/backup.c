@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "engine/core/chunker.h"
 #include "engine/ios/encrypted_folder.h"
 #include "engine/core/worker_pool.h"
@@ -269,13 +270,11 @@ static cairn_err grow_chunks(bk_ctx *c, bk_dir *d, tree_node *n)
 {
     /* workers write into the array: let them finish before moving it */
     wait_dir_idle(c, d);
-    const uint32_t cap = n->cap_chunks ? 2 * n->cap_chunks : 4;
-    void *const p = realloc(n->chunks, (size_t)cap * ID_LEN);
-    if (!p)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    n->chunks = p;
-    n->cap_chunks = cap;
-    return CAIRN_OK;
+    size_t cap = n->cap_chunks;
+    const cairn_err rc = util_grow(&n->chunks, &cap, (size_t)n->nchunks + 1, sizeof *n->chunks);
+    if (!rc)
+        n->cap_chunks = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+    return rc;
 }
 
 /* Decrypts the next piece of the file into cs->plain; returns -1 with
@@ -587,13 +586,8 @@ static cairn_err list_dir(bk_ctx *c, int dirfd, char ***names_out, size_t *count
     while ((de = readdir(dir)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **const p = realloc(names, cap * sizeof *p);
-            if (!p)
-                goto nomem;
-            names = p;
-        }
+        if (util_grow(&names, &cap, n + 1, sizeof *names) != CAIRN_OK)
+            goto nomem;
         names[n] = strdup(de->d_name);
         if (!names[n])
             goto nomem;

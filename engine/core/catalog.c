@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "engine/core/tree_store.h"
 
 enum { CATALOG_VERSION = 1, STR_MAX = 1 << 16, MAX_ENTRIES = 1 << 24 };
@@ -30,14 +31,8 @@ void catalog_free(catalog *c)
 
 static catalog_entry *grow(catalog *c)
 {
-    if (c->count == c->cap) {
-        const size_t cap = c->cap ? 2 * c->cap : 256;
-        catalog_entry *const p = realloc(c->entries, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        c->entries = p;
-        c->cap = cap;
-    }
+    if (util_grow(&c->entries, &c->cap, c->count + 1, sizeof *c->entries) != CAIRN_OK)
+        return NULL;
     catalog_entry *const e = &c->entries[c->count];
     memset(e, 0, sizeof *e);
     return e;

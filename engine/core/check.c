@@ -14,6 +14,7 @@
 
 #include "util/fsutil.h"
 #include "util/idset.h"
+#include "util/grow.h"
 #include "store/keys.h"
 #include "engine/core/worker_pool.h"
 #include "engine/core/snapshot_list.h"
@@ -126,14 +127,9 @@ static cairn_err check_pack(ck_ctx *c, store_worker *w, const uint8_t pack[PACK_
 static cairn_err collect_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
 {
     ck_ctx *const c = ctx;
-    if (c->npacks == c->cap_packs) {
-        const size_t cap = c->cap_packs ? 2 * c->cap_packs : 64;
-        ck_pack *const p = realloc(c->packs, cap * sizeof *p);
-        if (!p)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        c->packs = p;
-        c->cap_packs = cap;
-    }
+    const cairn_err rc = util_grow(&c->packs, &c->cap_packs, c->npacks + 1, sizeof *c->packs);
+    if (rc)
+        return rc;
     ck_pack *const p = &c->packs[c->npacks];
     memcpy(p->id, pack, PACK_ID_LEN);
     if (!(p->path = strdup(path)))
@@ -253,8 +249,9 @@ static cairn_err check_keys(ck_ctx *c)
     char dir[PATH_MAX], path[PATH_MAX + 32];
     keys_info *k = NULL;
     size_t n = 0;
-    snprintf(dir, sizeof dir, "%s/keys", store_path(c->s));
-    const cairn_err rc = keys_list(dir, &k, &n);
+    cairn_err rc = store_object_path(store_path(c->s), STORE_DIR_KEYS, dir, sizeof dir);
+    if (!rc)
+        rc = keys_list(dir, &k, &n);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "util/idset.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
@@ -26,9 +27,9 @@
 
 enum { SMALL_MAX = 1 << 20, HEX_ID = 2 * ID_LEN };
 
-/* What a store folder holds that a copy carries; everything else (index,
- * locks, tmp/, the targets file, foreign files) is K_OTHER and ignored. */
-enum kind { K_OTHER, K_CONFIG, K_KEY, K_PACK, K_CHAIN, K_SNAPSHOT };
+/* What a store folder holds that a copy carries is an object (store/layout.h);
+ * everything else (index, locks, tmp/, the targets file, foreign files) is
+ * STORE_OBJ_UNKNOWN and ignored. */
 
 typedef struct obj {
     char *name;
@@ -57,32 +58,10 @@ typedef struct job {
     copy_result *r;
 } job;
 
-static int is_hex(const char *s, size_t n)
-{
-    return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
-}
-
-static int classify(const char *name)
-{
-    if (strcmp(name, "config") == 0)
-        return K_CONFIG;
-    if (strncmp(name, "keys/", 5) == 0)
-        return is_hex(name + 5, KEYS_ID_HEX) ? K_KEY : K_OTHER;
-    if (strncmp(name, "snapshots/", 10) == 0)
-        return is_hex(name + 10, HEX_ID) ? K_SNAPSHOT : K_OTHER;
-    if (strncmp(name, "chains/", 7) == 0)
-        return is_hex(name + 7, HEX_ID) ? K_CHAIN : K_OTHER;
-    /* packs/xx/<64 hex>, xx being the name's first two digits */
-    if (strncmp(name, "packs/", 6) == 0 && strlen(name) == 9 + HEX_ID && name[8] == '/' &&
-        is_hex(name + 9, HEX_ID) && name[6] == name[9] && name[7] == name[10])
-        return K_PACK;
-    return K_OTHER;
-}
-
 /* The ID in an object name (packs, snapshots, chains). */
 static void name_id(const obj *o, uint8_t id[ID_LEN])
 {
-    fs_unhex(o->name + strlen(o->name) - HEX_ID, id, ID_LEN);
+    (void)store_name_parse(o->name, id);
 }
 
 static void objlist_free(objlist *l)
@@ -96,17 +75,11 @@ static void objlist_free(objlist *l)
 static cairn_err collect(void *ctx, const char *name, uint64_t size)
 {
     objlist *const l = ctx;
-    const int kind = classify(name);
-    if (kind == K_OTHER)
+    const int kind = store_name_parse(name, NULL);
+    if (kind == STORE_OBJ_UNKNOWN)
         return CAIRN_OK;
-    if (l->n == l->cap) {
-        const size_t cap = l->cap ? 2 * l->cap : 256;
-        obj *const v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        l->v = v;
-        l->cap = cap;
-    }
+    if (util_grow(&l->v, &l->cap, l->n + 1, sizeof *l->v) != CAIRN_OK)
+        return CAIRN_ENOMEM;
     obj *const o = &l->v[l->n];
     o->name = strdup(name);
     if (!o->name)
@@ -134,9 +107,10 @@ static obj *find(const objlist *l, const char *name)
  * listed has its packs in the listing too. */
 static cairn_err list_side(const side *sd, objlist *out)
 {
-    static const char *const prefixes[] = {"snapshots/", "chains/", "keys/", "config", "packs/"};
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-        const cairn_err rc = backend_list(sd->b, prefixes[i], collect, out);
+    static const store_object_kind kinds[] = {STORE_OBJ_SNAPSHOT, STORE_OBJ_CHAIN, STORE_OBJ_KEY,
+                                              STORE_OBJ_CONFIG, STORE_OBJ_PACK};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const cairn_err rc = backend_list(sd->b, store_name_prefix(kinds[i]), collect, out);
         if (rc)
             return rc;
     }
@@ -215,7 +189,7 @@ static cairn_err fetch_one(job *sy, const obj *o, int *done)
     const uint64_t before = sy->src.b->bytes_received;
     randombytes_buf(rnd, sizeof rnd);
     fs_hex(rnd, sizeof rnd, rhex);
-    snprintf(tmp, sizeof tmp, "%s/tmp/%s.part", sy->dst.root, rhex);
+    snprintf(tmp, sizeof tmp, "%s/" STORE_DIR_TMP "/%s.part", sy->dst.root, rhex);
     cairn_err rc = backend_get_file(sy->src.b, o->name, tmp);
     sy->r->bytes += sy->src.b->bytes_received - before;
     if (rc == CAIRN_ENOTFOUND) {
@@ -260,11 +234,11 @@ static cairn_err push_one(job *sy, const obj *o, int *done)
 static int selected(const job *sy, const obj *o)
 {
     uint8_t id[ID_LEN];
-    if (o->kind == K_PACK && sy->only_packs) {
+    if (o->kind == STORE_OBJ_PACK && sy->only_packs) {
         name_id(o, id);
         return idset_has(sy->only_packs, id);
     }
-    if (o->kind == K_SNAPSHOT && sy->only_snaps) {
+    if (o->kind == STORE_OBJ_SNAPSHOT && sy->only_snaps) {
         name_id(o, id);
         return idset_has(sy->only_snaps, id);
     }
@@ -286,7 +260,7 @@ static cairn_err send_kind(job *sy, int kind)
         }
         int need = !d || d->size != o->size || sy->refetch, done = 0;
         cairn_err rc = CAIRN_OK;
-        if (!need && kind == K_CHAIN) {
+        if (!need && kind == STORE_OBJ_CHAIN) {
             /* the one kind rewritten in place (a chain archived) */
             int same;
             rc = same_content(sy, o->name, &same);
@@ -305,8 +279,8 @@ static cairn_err send_kind(job *sy, int kind)
             continue;
         o->at_dst = 1;
         sy->r->objects++;
-        sy->r->packs += kind == K_PACK;
-        sy->r->snapshots += kind == K_SNAPSHOT;
+        sy->r->packs += kind == STORE_OBJ_PACK;
+        sy->r->snapshots += kind == STORE_OBJ_SNAPSHOT;
         if (sy->opts && sy->opts->progress)
             sy->opts->progress(sy->opts->progress_ctx, sy->r);
     }
@@ -333,15 +307,15 @@ static cairn_err delete_kind(job *sy, int kind)
  * this very store (same config bytes); a mirror is reset instead. */
 static cairn_err preflight(job *sy)
 {
-    const obj *const sc = find(&sy->s, "config");
-    const obj *const dc = find(&sy->d, "config");
+    const obj *const sc = find(&sy->s, STORE_NAME_CONFIG);
+    const obj *const dc = find(&sy->d, STORE_NAME_CONFIG);
     const char *const where = sy->fetch ? sy->src.b->url : sy->dst.b->url;
     int same;
     if (!sc)
         return err_set(CAIRN_ENOSTORE, "%s holds no cairn store (no config)",
                        sy->fetch ? where : sy->src.root);
     if (dc) {
-        const cairn_err rc = same_content(sy, "config", &same);
+        const cairn_err rc = same_content(sy, STORE_NAME_CONFIG, &same);
         if (rc || same)
             return rc;
         if (!sy->fetch)
@@ -381,26 +355,29 @@ static size_t count_kind(const objlist *l, int kind)
 static cairn_err record_held(job *sy)
 {
     copy_result *const r = sy->r;
-    r->held = malloc((count_kind(&sy->s, K_SNAPSHOT) + 1) * ID_LEN);
+    r->held = malloc((count_kind(&sy->s, STORE_OBJ_SNAPSHOT) + 1) * ID_LEN);
     if (!r->held)
         return err_set(CAIRN_ENOMEM, "out of memory");
     for (size_t i = 0; i < sy->s.n; i++)
-        if (sy->s.v[i].kind == K_SNAPSHOT && sy->s.v[i].at_dst)
+        if (sy->s.v[i].kind == STORE_OBJ_SNAPSHOT && sy->s.v[i].at_dst)
             name_id(&sy->s.v[i], r->held[r->nheld++]);
     return CAIRN_OK;
 }
 
 static cairn_err sync_run(job *sy)
 {
-    static const int send_order[] = {K_KEY, K_CONFIG, K_PACK, K_CHAIN, K_SNAPSHOT};
-    static const int delete_order[] = {K_SNAPSHOT, K_CHAIN, K_PACK, K_KEY};
+    static const int send_order[] = {STORE_OBJ_KEY, STORE_OBJ_CONFIG, STORE_OBJ_PACK,
+                                     STORE_OBJ_CHAIN, STORE_OBJ_SNAPSHOT};
+    static const int delete_order[] = {STORE_OBJ_SNAPSHOT, STORE_OBJ_CHAIN, STORE_OBJ_PACK,
+                                       STORE_OBJ_KEY};
     cairn_err rc = list_side(&sy->src, &sy->s);
     if (!rc)
         rc = list_side(&sy->dst, &sy->d);
     if (!rc)
         rc = preflight(sy);
     /* an unmounted or emptied packs folder must not be mirrored as deletions */
-    if (!rc && count_kind(&sy->s, K_SNAPSHOT) > 0 && count_kind(&sy->s, K_PACK) == 0)
+    if (!rc && count_kind(&sy->s, STORE_OBJ_SNAPSHOT) > 0 &&
+        count_kind(&sy->s, STORE_OBJ_PACK) == 0)
         rc = err_set(CAIRN_ECORRUPT,
                      "%s lists snapshots but no packs; refusing to copy (run 'cairn check')",
                      sy->fetch ? sy->src.b->url : sy->src.root);
@@ -648,7 +625,7 @@ cairn_err copy_store_snapshots(const char *store_dir, uint8_t (**ids)[SNAPSHOT_I
     size_t n = 0, cap = 0;
     *ids = NULL;
     *count = 0;
-    char *const dir = fs_join(store_dir, "snapshots");
+    char *const dir = fs_join(store_dir, STORE_DIR_SNAPSHOTS);
     if (!dir)
         return err_set(CAIRN_ENOMEM, "out of memory");
     DIR *const d = opendir(dir);
@@ -659,19 +636,17 @@ cairn_err copy_store_snapshots(const char *store_dir, uint8_t (**ids)[SNAPSHOT_I
     }
     free(dir);
     while ((de = readdir(d)) != NULL) {
-        if (!is_hex(de->d_name, HEX_ID))
+        char name[STORE_NAME_MAX + sizeof de->d_name];
+        uint8_t id[ID_LEN];
+        snprintf(name, sizeof name, "%s%s", store_name_prefix(STORE_OBJ_SNAPSHOT), de->d_name);
+        if (store_name_parse(name, id) != STORE_OBJ_SNAPSHOT)
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            void *const p = realloc(v, cap * SNAPSHOT_ID_LEN);
-            if (!p) {
-                free(v);
-                closedir(d);
-                return err_set(CAIRN_ENOMEM, "out of memory");
-            }
-            v = p;
+        if (util_grow(&v, &cap, n + 1, sizeof *v) != CAIRN_OK) {
+            free(v);
+            closedir(d);
+            return CAIRN_ENOMEM;
         }
-        fs_unhex(de->d_name, v[n++], SNAPSHOT_ID_LEN);
+        memcpy(v[n++], id, SNAPSHOT_ID_LEN);
     }
     closedir(d);
     *ids = v;

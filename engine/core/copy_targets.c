@@ -16,6 +16,7 @@
 #include "util/codec.h"
 #include "util/fsutil.h"
 #include "util/idset.h"
+#include "store/layout.h"
 
 enum { TARGETS_FILE_MAX = 64 << 20, MSG_MAX = 400 };
 
@@ -252,7 +253,7 @@ cairn_err targets_load(const char *store_dir, target_list *out)
     uint8_t *data = NULL;
     size_t len;
     target_list l = {NULL, 0};
-    char *const path = fs_join(store_dir, "targets");
+    char *const path = fs_join(store_dir, STORE_NAME_TARGETS);
     if (!path)
         return err_set(CAIRN_ENOMEM, "out of memory");
     cairn_err rc = fs_read_file(path, TARGETS_FILE_MAX, &data, &len);
@@ -315,7 +316,7 @@ cairn_err targets_update(const char *store_dir, targets_edit_fn fn, void *ctx)
     target_list l = {NULL, 0};
     cbuf text;
     cbuf_init(&text);
-    char *const lock = fs_join(store_dir, "lock.targets");
+    char *const lock = fs_join(store_dir, STORE_NAME_LOCK ".targets");
     if (!lock)
         return err_set(CAIRN_ENOMEM, "out of memory");
     const int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -330,7 +331,7 @@ cairn_err targets_update(const char *store_dir, targets_edit_fn fn, void *ctx)
     if (!rc)
         rc = serialize(&l, &text);
     if (!rc)
-        rc = fs_write_atomic(store_dir, "targets", text.data, text.len, 0600);
+        rc = fs_write_atomic(store_dir, STORE_NAME_TARGETS, text.data, text.len, 0600);
     if (fd >= 0)
         close(fd); /* releases the lock */
     targets_free(&l);

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "util/idset.h"
+#include "util/grow.h"
 #include "engine/core/tree.h"
 #include "engine/core/tree_store.h"
 
@@ -174,18 +175,13 @@ static cairn_err collect_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const 
 {
     sweep_ctx *const c = ctx;
     (void)path;
-    if (c->n == c->cap) {
-        const size_t cap = c->cap ? 2 * c->cap : 64;
-        pack_info *const p = realloc(c->packs, cap * sizeof *p);
-        if (!p)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        c->packs = p;
-        c->cap = cap;
-    }
+    cairn_err rc = util_grow(&c->packs, &c->cap, c->n + 1, sizeof *c->packs);
+    if (rc)
+        return rc;
     pack_info *const p = &c->packs[c->n];
     memset(p, 0, sizeof *p);
     memcpy(p->id, pack, PACK_ID_LEN);
-    const cairn_err rc = store_pack_entries(c->s, pack, &p->entries, &p->count, &p->size);
+    rc = store_pack_entries(c->s, pack, &p->entries, &p->count, &p->size);
     if (rc == CAIRN_ECORRUPT)
         return CAIRN_OK; /* damaged packs are left for check and repair */
     if (rc)

@@ -11,6 +11,7 @@
 
 #include "store/backend/backend.h"
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "util/idset.h"
 #include "store/keys.h"
 #include "engine/core/catalog.h"
@@ -139,18 +140,6 @@ static void add_id(rp_ctx *c, idset *set, const uint8_t id[ID_LEN])
         c->fatal = err_set(CAIRN_ENOMEM, "out of memory during repair");
 }
 
-/* Grows an array of n elements of size sz to hold one more. */
-static void *grow(void *v, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return v;
-    const size_t ncap = *cap ? 2 * *cap : 16;
-    void *const p = realloc(v, ncap * sz);
-    if (p)
-        *cap = ncap;
-    return p;
-}
-
 static void pack_hex(const uint8_t id[PACK_ID_LEN], char hex[HEX_ID + 1])
 {
     fs_hex(id, PACK_ID_LEN, hex);
@@ -184,13 +173,14 @@ static cairn_err open_source(const char *url, const char *store_dir, const char 
     backend *src = NULL;
     cairn_err rc = backend_open(url, &src);
     if (!rc) {
-        rc = fetch(src, "config", tmp);
+        rc = fetch(src, STORE_NAME_CONFIG, tmp);
         if (rc == CAIRN_ENOTFOUND)
             rc = err_set(CAIRN_ENOSTORE, "%s: holds no copy of a store (no config)", url);
     }
     if (!rc) {
-        snprintf(mine, sizeof mine, "%s/config", store_dir);
-        rc = fs_read_file(tmp, 4096, &a, &alen);
+        rc = store_object_path(store_dir, STORE_NAME_CONFIG, mine, sizeof mine);
+        if (!rc)
+            rc = fs_read_file(tmp, 4096, &a, &alen);
         if (!rc)
             rc = fs_read_file(mine, 4096, &b, &blen);
         if (!rc && (alen != blen || memcmp(a, b, alen) != 0))
@@ -212,9 +202,10 @@ static cairn_err heal_key(backend *b, const char *url, const char *keys_dir, con
                           const char *tmp, int dry_run, repair_report_fn report, void *ctx,
                           int *healed)
 {
-    char name[KEYS_ID_HEX + 8];
-    snprintf(name, sizeof name, "keys/%s", id);
-    cairn_err rc = fetch(b, name, tmp);
+    char name[STORE_NAME_MAX];
+    cairn_err rc = store_name_key(id, name);
+    if (!rc)
+        rc = fetch(b, name, tmp);
     if (!rc)
         rc = dry_run ? keys_verify_file(tmp) : keys_import(keys_dir, id, tmp);
     unlink(tmp);
@@ -237,10 +228,11 @@ cairn_err repair_keys(const char *store_dir, const char *url, int dry_run, repai
     size_t n = 0;
     backend *b = NULL;
     *healed = 0;
-    snprintf(dir, sizeof dir, "%s/keys", store_dir);
+    cairn_err rc = store_object_path(store_dir, STORE_DIR_KEYS, dir, sizeof dir);
     /* hidden names: key file readers skip them */
     snprintf(tmp, sizeof tmp, "%s/.fetch-repair", dir);
-    cairn_err rc = keys_list(dir, &k, &n);
+    if (!rc)
+        rc = keys_list(dir, &k, &n);
     for (size_t i = 0; !rc && i < n; i++) {
         int ok = 0;
         if (!k[i].damaged)
@@ -307,13 +299,11 @@ static cairn_err scan_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const cha
     if (n == 0)
         say(c, "damaged: %s", err_msg());
     c->r->packs_damaged++;
-    rp_pack *const v = grow(c->packs, &c->cappacks, c->npacks, sizeof *v);
-    if (!v) {
+    if (util_grow(&c->packs, &c->cappacks, c->npacks + 1, sizeof *c->packs) != CAIRN_OK) {
         free(e);
         idset_free(&p.bad);
-        return err_set(CAIRN_ENOMEM, "out of memory");
+        return CAIRN_ENOMEM;
     }
-    c->packs = v;
     p.entries = n ? e : NULL;
     p.count = n;
     if (!n)
@@ -331,10 +321,11 @@ static cairn_err note_damaged(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN], cair
         return why;
     say(c, "damaged: %s", err_msg());
     c->r->snapshot_objects++;
-    rp_object *const v = grow(c->objects, &c->capobjects, c->nobjects, sizeof *v);
-    if (!v)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    c->objects = v;
+    const cairn_err rc =
+        util_grow(&c->objects, &c->capobjects, c->nobjects + 1, sizeof *c->objects);
+    if (rc)
+        return rc;
+    rp_object *const v = c->objects;
     memcpy(v[c->nobjects].id, id, ID_LEN);
     v[c->nobjects++].healed = 0;
     return CAIRN_OK;
@@ -361,12 +352,10 @@ static cairn_err scan_keys(rp_ctx *c)
         }
         say(c, "damaged: %s", err_msg());
         c->r->key_files++;
-        rp_key *const v = grow(c->keys, &c->capkeys, c->nkeys, sizeof *v);
-        if (!v) {
-            rc = err_set(CAIRN_ENOMEM, "out of memory");
+        rc = util_grow(&c->keys, &c->capkeys, c->nkeys + 1, sizeof *c->keys);
+        if (rc)
             break;
-        }
-        c->keys = v;
+        rp_key *const v = c->keys;
         memcpy(v[c->nkeys].id, k[i].id, sizeof v->id);
         v[c->nkeys++].healed = 0;
     }
@@ -405,13 +394,11 @@ static int salvageable(rp_ctx *c, const uint8_t id[ID_LEN])
     if (rc)
         return 0;
     add_id(c, &c->salvage_ok, id);
-    uint8_t(*const v)[ID_LEN] = grow(c->salvage, &c->capsalvage, c->nsalvage, ID_LEN);
-    if (!v) {
-        c->fatal = err_set(CAIRN_ENOMEM, "out of memory");
+    if (util_grow(&c->salvage, &c->capsalvage, c->nsalvage + 1, sizeof *c->salvage) != CAIRN_OK) {
+        c->fatal = CAIRN_ENOMEM;
         return 0;
     }
-    c->salvage = v;
-    memcpy(v[c->nsalvage++], id, ID_LEN);
+    memcpy(c->salvage[c->nsalvage++], id, ID_LEN);
     return 1;
 }
 
@@ -654,11 +641,10 @@ static cairn_err repair_meta(const snapshot *sn, rp_snap *sp, snapshot *nw)
 static cairn_err plan_repaired(rp_ctx *c, const snapshot *sn, rp_snap *sp, uint8_t (**root)[ID_LEN],
                                uint32_t nroot, int catalog_lost)
 {
-    rp_repl *const v = grow(c->repl, &c->caprepl, c->nrepl, sizeof *v);
-    if (!v)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    c->repl = v;
-    rp_repl *const p = &v[c->nrepl++];
+    const cairn_err rc = util_grow(&c->repl, &c->caprepl, c->nrepl + 1, sizeof *c->repl);
+    if (rc)
+        return rc;
+    rp_repl *const p = &c->repl[c->nrepl++];
     snapshot *const nw = &p->nw;
     memset(p, 0, sizeof *p);
     memcpy(p->old, sn->id, ID_LEN);
@@ -841,14 +827,14 @@ static cairn_err walk_all(rp_ctx *c, int final, int loud)
 
 static cairn_err heal_packs(rp_ctx *c)
 {
-    char hex[HEX_ID + 1], name[HEX_ID + 16], tmp[PATH_MAX];
+    char hex[HEX_ID + 1], name[STORE_NAME_MAX], tmp[PATH_MAX];
     cairn_err rc = CAIRN_OK;
     for (size_t i = 0; !rc && i < c->npacks; i++) {
         rp_pack *const p = &c->packs[i];
         pack_entry *e = NULL;
         size_t n = 0;
         pack_hex(p->id, hex);
-        snprintf(name, sizeof name, "packs/%.2s/%s", hex, hex);
+        store_name_pack(p->id, name);
         rc = store_tmp_path(c->s, "repair-fetch", tmp, sizeof tmp);
         if (rc)
             break;
@@ -878,12 +864,12 @@ static cairn_err heal_packs(rp_ctx *c)
 
 static cairn_err heal_objects(rp_ctx *c)
 {
-    char hex[HEX_ID + 1], name[HEX_ID + 16], tmp[PATH_MAX];
+    char hex[HEX_ID + 1], name[STORE_NAME_MAX], tmp[PATH_MAX];
     cairn_err rc = CAIRN_OK;
     for (size_t i = 0; !rc && i < c->nobjects; i++) {
         rp_object *const o = &c->objects[i];
         fs_hex(o->id, ID_LEN, hex);
-        snprintf(name, sizeof name, "snapshots/%s", hex);
+        store_name_snapshot(o->id, name);
         rc = store_tmp_path(c->s, "repair-fetch", tmp, sizeof tmp);
         if (rc)
             break;
@@ -927,16 +913,13 @@ static cairn_err list_candidate(void *ctx, const char *name, uint64_t size)
     rp_ctx *const c = ctx;
     uint8_t id[PACK_ID_LEN];
     (void)size;
-    /* packs/xx/<64 hex> */
-    if (strlen(name) != 9 + HEX_ID || strncmp(name, "packs/", 6) != 0 || name[8] != '/' ||
-        fs_unhex(name + 9, id, PACK_ID_LEN) != 0 || idset_has(&c->local_packs, id))
+    if (store_name_parse(name, id) != STORE_OBJ_PACK || idset_has(&c->local_packs, id))
         return CAIRN_OK;
-    rp_cand *const v = grow(c->cands, &c->capcands, c->ncands, sizeof *v);
-    if (!v)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    c->cands = v;
-    memset(&v[c->ncands], 0, sizeof *v);
-    memcpy(v[c->ncands++].id, id, PACK_ID_LEN);
+    const cairn_err rc = util_grow(&c->cands, &c->capcands, c->ncands + 1, sizeof *c->cands);
+    if (rc)
+        return rc;
+    memset(&c->cands[c->ncands], 0, sizeof *c->cands);
+    memcpy(c->cands[c->ncands++].id, id, PACK_ID_LEN);
     return CAIRN_OK;
 }
 
@@ -952,12 +935,12 @@ static size_t holds_missing(const rp_ctx *c, const rp_cand *k)
  * missing chunks.  *used says it did. */
 static cairn_err try_candidate(rp_ctx *c, rp_cand *k, int *used)
 {
-    char hex[HEX_ID + 1], name[HEX_ID + 16], tmp[PATH_MAX];
+    char hex[HEX_ID + 1], name[STORE_NAME_MAX], tmp[PATH_MAX];
     pack_entry *e = NULL;
     size_t n = 0, wanted;
     *used = 0;
     pack_hex(k->id, hex);
-    snprintf(name, sizeof name, "packs/%.2s/%s", hex, hex);
+    store_name_pack(k->id, name);
     cairn_err rc = store_tmp_path(c->s, "repair-fetch", tmp, sizeof tmp);
     if (rc)
         return rc;
@@ -1015,7 +998,7 @@ static cairn_err heal_missing(rp_ctx *c)
     cairn_err rc = CAIRN_OK;
     if (c->missing.count == 0)
         return CAIRN_OK;
-    rc = backend_list(c->src, "packs/", list_candidate, c);
+    rc = backend_list(c->src, store_name_prefix(STORE_OBJ_PACK), list_candidate, c);
     while (!rc && c->missing.count) {
         int progress = 0;
         for (size_t i = 0; !rc && i < c->ncands && c->missing.count; i++) {
@@ -1099,7 +1082,7 @@ static cairn_err salvage(rp_ctx *c)
  * be healed moved aside, the index read back from the packs. */
 static cairn_err remove_damage(rp_ctx *c)
 {
-    char hex[HEX_ID + 1], rel[HEX_ID + 16];
+    char hex[HEX_ID + 1], rel[STORE_NAME_MAX];
     const char *const verb = c->o->dry_run ? "would move" : "moved";
     cairn_err rc = CAIRN_OK;
     if (!c->o->dry_run) {
@@ -1124,7 +1107,7 @@ static cairn_err remove_damage(rp_ctx *c)
         if (c->objects[i].healed)
             continue;
         fs_hex(c->objects[i].id, ID_LEN, hex);
-        snprintf(rel, sizeof rel, "snapshots/%s", hex);
+        store_name_snapshot(c->objects[i].id, rel);
         if (!c->o->dry_run)
             rc = store_set_aside(c->s, rel);
         c->r->snapshots_set_aside++;
@@ -1137,8 +1120,8 @@ static cairn_err remove_damage(rp_ctx *c)
     for (size_t i = 0; !rc && i < c->nkeys; i++) {
         if (c->keys[i].healed)
             continue;
-        snprintf(rel, sizeof rel, "keys/%s", c->keys[i].id);
-        if (!c->o->dry_run)
+        rc = store_name_key(c->keys[i].id, rel);
+        if (!rc && !c->o->dry_run)
             rc = store_set_aside(c->s, rel);
         c->r->keys_set_aside++;
         if (!rc)
@@ -1206,9 +1189,10 @@ cairn_err repair_run(store *s, const repair_opts *opts, repair_result *result)
     idset_init(&c.missing);
     idset_init(&c.clean);
     idset_init(&c.salvage_ok);
-    snprintf(c.keys_dir, sizeof c.keys_dir, "%s/keys", store_path(s));
-    cairn_err rc = chunker_init(&c.ck, p->chunk_min, p->chunk_avg, p->chunk_max,
-                                keyring_chunker_secret(store_keys(s)));
+    cairn_err rc = store_object_path(store_path(s), STORE_DIR_KEYS, c.keys_dir, sizeof c.keys_dir);
+    if (!rc)
+        rc = chunker_init(&c.ck, p->chunk_min, p->chunk_avg, p->chunk_max,
+                          keyring_chunker_secret(store_keys(s)));
     if (!rc)
         rc = store_worker_new(s, &c.w);
     /* the source is checked before anything else: a wrong one changes nothing */

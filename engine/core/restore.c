@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "engine/core/worker_pool.h"
 #include "engine/core/tree.h"
 #include "engine/core/tree_store.h"
@@ -268,14 +269,9 @@ static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
 
 static cairn_err remember_dir(rs_ctx *c, const char *path, const tree_node *n)
 {
-    if (c->ndirs == c->capdirs) {
-        const size_t cap = c->capdirs ? 2 * c->capdirs : 64;
-        rs_dir *const p = realloc(c->dirs, cap * sizeof *p);
-        if (!p)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        c->dirs = p;
-        c->capdirs = cap;
-    }
+    const cairn_err rc = util_grow(&c->dirs, &c->capdirs, c->ndirs + 1, sizeof *c->dirs);
+    if (rc)
+        return rc;
     rs_dir *const d = &c->dirs[c->ndirs];
     d->path = strdup(path);
     if (!d->path)

@@ -10,6 +10,7 @@
 
 #include <xxhash.h>
 
+#include "util/grow.h"
 #include "engine/core/chunker.h"
 #include "engine/ios/backup_encryption.h"
 #include "engine/core/worker_pool.h"
@@ -236,16 +237,14 @@ static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
     job->next = NULL;
     pthread_mutex_lock(&st->mu);
     if (f->nchunks == f->cap) {
-        const uint32_t cap = f->cap ? 2 * f->cap : 8;
-        void *const p = realloc(f->chunks, (size_t)cap * ID_LEN);
-        if (!p) {
+        size_t cap = f->cap;
+        if (util_grow(&f->chunks, &cap, (size_t)f->nchunks + 1, sizeof *f->chunks) != CAIRN_OK) {
             job->next = st->free_jobs;
             st->free_jobs = job;
             pthread_mutex_unlock(&st->mu);
-            return err_set(CAIRN_ENOMEM, "out of memory");
+            return CAIRN_ENOMEM;
         }
-        f->chunks = p;
-        f->cap = cap;
+        f->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
     }
     job->index = f->nchunks++;
     f->pending++;
@@ -317,15 +316,7 @@ static sn_node *dir_find(const sn_dir *d, const char *name, size_t *pos)
 /* Room for one more item, so that an insert cannot fail. */
 static cairn_err dir_reserve(sn_dir *d)
 {
-    if (d->count < d->cap)
-        return CAIRN_OK;
-    const size_t cap = d->cap ? 2 * d->cap : 16;
-    sn_node *const p = realloc(d->items, cap * sizeof *p);
-    if (!p)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    d->items = p;
-    d->cap = cap;
-    return CAIRN_OK;
+    return util_grow(&d->items, &d->cap, d->count + 1, sizeof *d->items);
 }
 
 /* Takes ownership of *n on success only. */

@@ -117,7 +117,7 @@ cairn_err snaplist_each_damaged(store *s, snaplist_damaged_fn fn, void *ctx)
         uint8_t *plain;
         size_t len;
         snapshot sn;
-        char hex[2 * ID_LEN + 1], name[PATH_MAX];
+        char name[STORE_NAME_MAX], path[PATH_MAX];
         cairn_err orc = store_get_snapshot(s, ids[i], &plain, &len);
         if (!orc) {
             orc = snapshot_decode(plain, len, &sn);
@@ -131,9 +131,9 @@ cairn_err snaplist_each_damaged(store *s, snaplist_damaged_fn fn, void *ctx)
             rc = orc;
             break;
         }
-        fs_hex(ids[i], ID_LEN, hex);
-        snprintf(name, sizeof name, "%s/snapshots/%s", store_path(s), hex);
-        rc = fn(ctx, ids[i], err_wrap(orc, name));
+        store_name_snapshot(ids[i], name);
+        snprintf(path, sizeof path, "%s/%s", store_path(s), name);
+        rc = fn(ctx, ids[i], err_wrap(orc, path));
     }
     free(ids);
     return rc;

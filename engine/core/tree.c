@@ -1,4 +1,5 @@
 #include "engine/core/tree.h"
+#include "util/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +35,8 @@ void tree_free(tree *t)
 
 tree_node *tree_add(tree *t)
 {
-    if (t->count == t->cap) {
-        const size_t cap = t->cap ? 2 * t->cap : 16;
-        tree_node *const p = realloc(t->nodes, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        t->nodes = p;
-        t->cap = cap;
-    }
+    if (util_grow(&t->nodes, &t->cap, t->count + 1, sizeof *t->nodes) != CAIRN_OK)
+        return NULL;
     tree_node *const n = &t->nodes[t->count++];
     memset(n, 0, sizeof *n);
     return n;

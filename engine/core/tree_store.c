@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
+
 cairn_err treestore_load_bytes(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
                                cbuf *out)
 {
@@ -45,22 +47,17 @@ cairn_err treestore_save_bytes(store *s, store_worker *w, const chunker *ck, con
                                treestore_stats *stats)
 {
     uint8_t(*list)[ID_LEN] = NULL;
-    uint32_t count = 0, cap = 0;
+    uint32_t count = 0;
+    size_t cap = 0;
     size_t pos = 0;
     cairn_err rc = CAIRN_OK;
     while (!rc && pos < len) {
         const size_t cut = chunker_next(ck, data + pos, len - pos, 1);
         int added;
         uint64_t stored;
-        if (count == cap) {
-            cap = cap ? 2 * cap : 4;
-            void *const p = realloc(list, (size_t)cap * ID_LEN);
-            if (!p) {
-                rc = err_set(CAIRN_ENOMEM, "out of memory");
-                break;
-            }
-            list = p;
-        }
+        rc = util_grow(&list, &cap, (size_t)count + 1, sizeof *list);
+        if (rc)
+            break;
         store_chunk_id(s, data + pos, cut, list[count]);
         rc = store_put_chunk(s, w, list[count], data + pos, cut, 1, &added, &stored);
         if (!rc && added) {

@@ -17,6 +17,8 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "util/codec.h"
+
 enum {
     KEYBAG_MAX = 64 * 1024, /* 31 classes fit in under 3 KB */
     ITEM_HEAD = 8,          /* 4-byte tag, 4-byte big-endian length */
@@ -635,36 +637,19 @@ cairn_err iosenc_wrap_file_key(const iosenc_keys *keys, uint32_t cls,
 
 /* ---- writing keybags ---------------------------------------------------- */
 
-/* A growable output buffer.  A failed append only sets oom, so a whole
- * keybag can be emitted and the outcome checked once at the end. */
-typedef struct obuf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} obuf;
-
-static void put(obuf *b, const char *tag, const void *val, size_t n)
+/* Keybags are written into a cbuf: a failed append only sets its failed
+ * flag, so a whole keybag can be emitted and the outcome checked once at
+ * the end. */
+static void put(cbuf *b, const char *tag, const void *val, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->cap - b->len < ITEM_HEAD + n) {
-        const size_t cap = (b->cap + ITEM_HEAD + n) * 2;
-        uint8_t *const p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, tag, 4);
-    put_be32(b->p + b->len + 4, (uint32_t)n);
-    if (n)
-        memcpy(b->p + b->len + ITEM_HEAD, val, n);
-    b->len += ITEM_HEAD + n;
+    uint8_t be[4];
+    put_be32(be, (uint32_t)n);
+    cbuf_put(b, tag, 4);
+    cbuf_put(b, be, sizeof be);
+    cbuf_put(b, val, n);
 }
 
-static void put_u32(obuf *b, const char *tag, uint32_t v)
+static void put_u32(cbuf *b, const char *tag, uint32_t v)
 {
     uint8_t be[4];
     put_be32(be, v);
@@ -672,7 +657,7 @@ static void put_u32(obuf *b, const char *tag, uint32_t v)
 }
 
 /* Wraps key under pk and appends it as tag. */
-static cairn_err put_wrapped(obuf *b, const char *tag, const uint8_t pk[IOSENC_KEY_LEN],
+static cairn_err put_wrapped(cbuf *b, const char *tag, const uint8_t pk[IOSENC_KEY_LEN],
                              const uint8_t key[IOSENC_KEY_LEN])
 {
     uint8_t w[IOSENC_WRAPPED_LEN];
@@ -682,15 +667,15 @@ static cairn_err put_wrapped(obuf *b, const char *tag, const uint8_t pk[IOSENC_K
     return rc;
 }
 
-/* Hands the bytes to the caller (b->p is then NULL), or reports the failed
+/* Hands the bytes to the caller (b is then empty), or reports the failed
  * append. */
-static cairn_err obuf_finish(obuf *b, uint8_t **out, size_t *out_len)
+static cairn_err keybag_finish(cbuf *b, uint8_t **out, size_t *out_len)
 {
-    if (b->oom)
+    if (b->failed)
         return err_set(CAIRN_ENOMEM, "cannot allocate keybag");
-    *out = b->p;
+    *out = b->data;
     *out_len = b->len;
-    b->p = NULL;
+    cbuf_init(b);
     return CAIRN_OK;
 }
 
@@ -752,7 +737,7 @@ cairn_err iosenc_new_keybag(const char *password, size_t password_len, const ios
     void *const rctx = params->random_ctx;
     uint8_t *const pk = secure_alloc(IOSENC_KEY_LEN);
     iosenc_keys *keys = secure_alloc(sizeof *keys);
-    obuf b = {0};
+    cbuf b = {0};
     new_salts s;
     if (!pk || !keys) {
         rc = err_set(CAIRN_ENOMEM, "cannot allocate key memory");
@@ -793,12 +778,12 @@ cairn_err iosenc_new_keybag(const char *password, size_t password_len, const ios
             goto fail;
     }
     if ((rc = seal_keys(keys)) != CAIRN_OK ||
-        (rc = obuf_finish(&b, keybag_out, keybag_len)) != CAIRN_OK)
+        (rc = keybag_finish(&b, keybag_out, keybag_len)) != CAIRN_OK)
         goto fail;
     *keys_out = keys;
     keys = NULL;
 fail:
-    free(b.p);
+    cbuf_free(&b);
     iosenc_keys_free(keys);
     if (pk)
         sodium_free(pk);
@@ -825,7 +810,7 @@ static cairn_err keys_match(const keybag *kb, const iosenc_keys *keys)
  * as params ask. */
 static cairn_err rewrite(const uint8_t *old, size_t old_len, const keybag *kb,
                          const iosenc_keys *keys, const iosenc_params *params, const new_salts *s,
-                         const uint8_t pk[IOSENC_KEY_LEN], obuf *b)
+                         const uint8_t pk[IOSENC_KEY_LEN], cbuf *b)
 {
     int header_uuid = 0;
     int entry = -1;
@@ -908,7 +893,7 @@ cairn_err iosenc_rewrap_keybag(const uint8_t *old, size_t old_len, const iosenc_
         return rc;
     iosenc_random_fn const rnd = params->random ? params->random : default_random;
     uint8_t *const pk = secure_alloc(IOSENC_KEY_LEN);
-    obuf b = {0};
+    cbuf b = {0};
     new_salts s;
     if (!pk) {
         rc = err_set(CAIRN_ENOMEM, "cannot allocate key memory");
@@ -924,9 +909,9 @@ cairn_err iosenc_rewrap_keybag(const uint8_t *old, size_t old_len, const iosenc_
                      KEYBAG_MAX);
         goto fail;
     }
-    rc = obuf_finish(&b, out, out_len);
+    rc = keybag_finish(&b, out, out_len);
 fail:
-    free(b.p);
+    cbuf_free(&b);
     if (pk)
         sodium_free(pk);
     sodium_memzero(&s, sizeof s);

@@ -12,6 +12,7 @@
 #include <plist/plist.h>
 
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "engine/ios/mobilesync.h"
 
 /* Manifest.db of a large phone is tens of MB; the cap only stops absurd input. */
@@ -109,14 +110,9 @@ static cairn_err index_files(devcrypt *d)
             break;
         if (f->encryption_key_len != IOSENC_TAGGED_LEN)
             continue;
-        if (d->nfiles == cap) {
-            cap = cap ? 2 * cap : 1024;
-            file_key *const p = realloc(d->files, cap * sizeof *p);
-            if (!p) {
-                rc = err_set(CAIRN_ENOMEM, "Manifest.db: out of memory");
-                break;
-            }
-            d->files = p;
+        if (util_grow(&d->files, &cap, d->nfiles + 1, sizeof *d->files) != CAIRN_OK) {
+            rc = err_set(CAIRN_ENOMEM, "Manifest.db: out of memory");
+            break;
         }
         file_key *const k = &d->files[d->nfiles];
         if (fs_unhex(f->file_id, k->id, FILE_ID_BYTES) != 0)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "engine/ios/encrypted_folder.h"
 #include "engine/ios/mobilesync.h"
 
@@ -145,24 +146,20 @@ cairn_err devstream_inspect(stream *st, const char *udid, const char *tmp_path, 
 typedef struct dec_ctx {
     iosenc_dec *dec;
     stream_file *out;
-    uint8_t *buf; /* room for a chunk's plaintext */
-    size_t cap;
+    cbuf plain; /* room for a chunk's plaintext */
 } dec_ctx;
 
 static cairn_err dec_piece(void *ctx, const uint8_t *data, size_t len)
 {
     dec_ctx *const c = ctx;
     size_t n = 0;
-    if (len + 2 * IOSENC_BLOCK > c->cap) {
-        uint8_t *const p = realloc(c->buf, len + 2 * IOSENC_BLOCK);
-        if (!p)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        c->buf = p;
-        c->cap = len + 2 * IOSENC_BLOCK;
-    }
-    cairn_err rc = iosenc_dec_update(c->dec, data, len, c->buf, &n);
+    cbuf_reset(&c->plain);
+    uint8_t *const plain = cbuf_reserve(&c->plain, len + 2 * IOSENC_BLOCK);
+    if (!plain)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    cairn_err rc = iosenc_dec_update(c->dec, data, len, plain, &n);
     if (!rc && n)
-        rc = stream_file_write(c->out, c->buf, n);
+        rc = stream_file_write(c->out, plain, n);
     return rc;
 }
 
@@ -221,14 +218,9 @@ static cairn_err note_file(void *ctx, const stream_entry *e)
     walk_ctx *const w = ctx;
     if (e->is_dir || e->decrypted || strlen(e->name) != 40)
         return CAIRN_OK;
-    if (w->n == w->cap) {
-        const size_t cap = w->cap ? 2 * w->cap : 256;
-        void *const p = realloc(w->paths, cap * sizeof *w->paths);
-        if (!p)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        w->paths = p;
-        w->cap = cap;
-    }
+    const cairn_err rc = util_grow(&w->paths, &w->cap, w->n + 1, sizeof *w->paths);
+    if (rc)
+        return rc;
     snprintf(w->paths[w->n++], sizeof w->paths[0], "%s/%s", w->dir, e->name);
     return CAIRN_OK;
 }
@@ -278,7 +270,7 @@ cairn_err devstream_decrypt(stream *st, const char *tmp_path, const char *passwo
         rc = device_add_meta(out, "contents", "decrypted");
     devcrypt_close(dc);
     iosenc_key_free(w.key);
-    free(w.dec.buf);
+    cbuf_free(&w.dec.plain);
     free(w.paths);
     cbuf_free(&plist);
     return rc;

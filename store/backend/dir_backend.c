@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "util/fsutil.h"
+#include "store/layout.h"
 
 enum { COPY_BUF = 1 << 20, HASH_LEN = 32 };
 
@@ -256,8 +257,8 @@ static int skipped(const char *rel, const char *entry)
         return 1;
     if (*rel)
         return 0;
-    return strcmp(entry, "tmp") == 0 || strcmp(entry, "index") == 0 ||
-           strncmp(entry, "lock", 4) == 0;
+    return strcmp(entry, STORE_DIR_TMP) == 0 || strcmp(entry, STORE_DIR_INDEX) == 0 ||
+           strncmp(entry, STORE_NAME_LOCK, strlen(STORE_NAME_LOCK)) == 0;
 }
 
 typedef struct walk {
@@ -362,7 +363,7 @@ cairn_err backend_dir_open(const char *path, backend **out)
         goto fail;
     }
     memcpy(d->root, path, len);
-    snprintf(d->tmp, sizeof d->tmp, "%s/tmp", d->root);
+    snprintf(d->tmp, sizeof d->tmp, "%s/" STORE_DIR_TMP, d->root);
     d->base.url = strdup(d->root);
     d->buf = malloc(COPY_BUF);
     if (!d->base.url || !d->buf) {
@@ -381,7 +382,7 @@ cairn_err backend_dir_open(const char *path, backend **out)
     }
     rc = fs_mkdirs(d->tmp, 0700);
     if (rc) {
-        rc = target_err(d, rc, "tmp/");
+        rc = target_err(d, rc, STORE_DIR_TMP "/");
         goto fail;
     }
     remove_parts(d->tmp);

@@ -77,6 +77,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "util/codec.h"
 #include "util/fsutil.h"
 
 enum {
@@ -130,120 +131,39 @@ typedef struct s3_backend {
     char errbuf[CURL_ERROR_SIZE];
 } s3_backend;
 
-/* ---- growable strings ---------------------------------------------------- */
-
-/* A NUL-terminated string that grows; after a failed allocation every
- * append is a no-op and oom stays set, so builders check once at the end. */
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *s, const void *data, size_t len)
-{
-    if (s->oom)
-        return;
-    if (len >= SIZE_MAX / 4 - s->n) {
-        s->oom = 1;
-        return;
-    }
-    if (s->n + len + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->n + len + 1)
-            cap *= 2;
-        char *const p = realloc(s->p, cap);
-        if (!p) {
-            s->oom = 1;
-            return;
-        }
-        s->p = p;
-        s->cap = cap;
-    }
-    memcpy(s->p + s->n, data, len);
-    s->n += len;
-    s->p[s->n] = '\0';
-}
-
-static void sb_str(sbuf *s, const char *str)
-{
-    sb_add(s, str, strlen(str));
-}
-
-static void sb_printf(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *s, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    const int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        s->oom = 1;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        sb_add(s, small, (size_t)n);
-        return;
-    }
-    char *const big = malloc((size_t)n + 1);
-    if (!big) {
-        s->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_add(s, big, (size_t)n);
-    free(big);
-}
+/* ---- text building (util/codec.h's cbuf) --------------------------------- */
 
 /* AWS's UriEncode: everything but A-Z a-z 0-9 - _ . ~ (and '/' in a path)
  * as %XX; the signature covers this exact form, so the URL we send uses it
  * too. */
-static void sb_uri(sbuf *s, const char *str, int keep_slash)
+static void put_uri(cbuf *s, const char *str, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
         const unsigned char c = *p;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash)) {
-            sb_add(s, p, 1);
+            cbuf_put(s, p, 1);
         } else {
             const char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            sb_add(s, esc, 3);
+            cbuf_put(s, esc, 3);
         }
     }
 }
 
 /* XML-escapes str (for the bodies we send). */
-static void sb_xml(sbuf *s, const char *str)
+static void put_xml_escaped(cbuf *s, const char *str)
 {
     for (const char *p = str; *p; p++) {
         if (*p == '&')
-            sb_str(s, "&amp;");
+            cbuf_puts(s, "&amp;");
         else if (*p == '<')
-            sb_str(s, "&lt;");
+            cbuf_puts(s, "&lt;");
         else if (*p == '>')
-            sb_str(s, "&gt;");
+            cbuf_puts(s, "&gt;");
         else
-            sb_add(s, p, 1);
+            cbuf_put(s, p, 1);
     }
-}
-
-static void sb_clear(sbuf *s)
-{
-    s->n = 0;
-    s->oom = 0;
-    if (s->p)
-        s->p[0] = '\0';
-}
-
-static void sb_free(sbuf *s)
-{
-    free(s->p);
-    s->p = NULL;
-    s->n = s->cap = 0;
 }
 
 /* ---- minimal XML reading ------------------------------------------------- */
@@ -269,7 +189,7 @@ static int xml_find(const char *p, const char *end, const char *tag, const char 
     return 1;
 }
 
-static void utf8_put(sbuf *out, unsigned long cp)
+static void utf8_put(cbuf *out, unsigned long cp)
 {
     char u[4];
     size_t n;
@@ -292,11 +212,11 @@ static void utf8_put(sbuf *out, unsigned long cp)
         u[3] = (char)(0x80 | (cp & 0x3f));
         n = 4;
     }
-    sb_add(out, u, n);
+    cbuf_put(out, u, n);
 }
 
 /* Decodes one entity (the text between '&' and ';'); -1 if unknown. */
-static int xml_entity(sbuf *out, const char *e, size_t n)
+static int xml_entity(cbuf *out, const char *e, size_t n)
 {
     static const struct {
         const char *name;
@@ -304,7 +224,7 @@ static int xml_entity(sbuf *out, const char *e, size_t n)
     } named[] = {{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
         if (strlen(named[i].name) == n && memcmp(e, named[i].name, n) == 0) {
-            sb_add(out, &named[i].c, 1);
+            cbuf_put(out, &named[i].c, 1);
             return 0;
         }
     }
@@ -338,37 +258,37 @@ static int xml_entity(sbuf *out, const char *e, size_t n)
 }
 
 /* Replaces out's contents with the decoded text [a, z); -1 if malformed
- * (check out->oom separately). */
-static int xml_text(sbuf *out, const char *a, const char *z)
+ * (check out->failed separately). */
+static int xml_text(cbuf *out, const char *a, const char *z)
 {
-    sb_clear(out);
-    sb_add(out, "", 0);
+    cbuf_reset(out);
+    cbuf_put(out, "", 0);
     while (a < z) {
         const char *const amp = memchr(a, '&', (size_t)(z - a));
         if (!amp) {
-            sb_add(out, a, (size_t)(z - a));
+            cbuf_put(out, a, (size_t)(z - a));
             break;
         }
-        sb_add(out, a, (size_t)(amp - a));
+        cbuf_put(out, a, (size_t)(amp - a));
         const size_t room = (size_t)(z - amp - 1) < 12 ? (size_t)(z - amp - 1) : 12;
         const char *const semi = memchr(amp + 1, ';', room);
         if (!semi || xml_entity(out, amp + 1, (size_t)(semi - amp - 1)) != 0)
             return -1;
         a = semi + 1;
     }
-    if (!out->oom && strlen(out->p) != out->n)
+    if (!out->failed && strlen(cbuf_text(out)) != out->len)
         return -1; /* a raw NUL */
     return 0;
 }
 
 /* The S3 error Code of an <Error> answer, restricted to [A-Za-z0-9.] so it
  * can go into a message; "" if none. */
-static void error_code(const sbuf *resp, char *code, size_t cap)
+static void error_code(const cbuf *resp, char *code, size_t cap)
 {
     const char *a, *z;
     code[0] = '\0';
-    if (!resp->p || !memmem(resp->p, resp->n, "<Error>", 7) ||
-        !xml_find(resp->p, resp->p + resp->n, "Code", &a, &z))
+    if (!resp->data || !memmem(cbuf_text(resp), resp->len, "<Error>", 7) ||
+        !xml_find(cbuf_text(resp), cbuf_text(resp) + resp->len, "Code", &a, &z))
         return;
     size_t n = 0;
     for (; a < z && n + 1 < cap; a++) {
@@ -462,7 +382,7 @@ static cairn_err sign(s3_backend *s, const char *method, const char *path, const
     char amz_date[20], date[9], scope[128], creq_hash[SHA256_HEX], sig_hex[SHA256_HEX];
     char key0[4 + SECRET_MAX];
     uint8_t k[crypto_auth_hmacsha256_BYTES], sig[crypto_auth_hmacsha256_BYTES];
-    sbuf creq = {0}, line = {0};
+    cbuf creq = {0}, line = {0};
     struct tm tm;
     cairn_err rc = CAIRN_OK;
     const time_t now = time(NULL);
@@ -479,19 +399,19 @@ static cairn_err sign(s3_backend *s, const char *method, const char *path, const
                                 : "host;x-amz-content-sha256;x-amz-date");
 
     /* canonical request: headers in sorted order, lowercase names */
-    sb_printf(&creq, "%s\n%s\n%s\n", method, path, query);
+    cbuf_printf(&creq, "%s\n%s\n%s\n", method, path, query);
     if (content_md5)
-        sb_printf(&creq, "content-md5:%s\n", content_md5);
-    sb_printf(&creq, "host:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n", s->host, payload_hash,
-              amz_date);
+        cbuf_printf(&creq, "content-md5:%s\n", content_md5);
+    cbuf_printf(&creq, "host:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n", s->host, payload_hash,
+                amz_date);
     if (s->token)
-        sb_printf(&creq, "x-amz-security-token:%s\n", s->token);
-    sb_printf(&creq, "\n%s\n%s", signed_headers, payload_hash);
-    if (creq.oom) {
+        cbuf_printf(&creq, "x-amz-security-token:%s\n", s->token);
+    cbuf_printf(&creq, "\n%s\n%s", signed_headers, payload_hash);
+    if (creq.failed) {
         rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
         goto out;
     }
-    sha256_hex(creq.p, creq.n, creq_hash);
+    sha256_hex(creq.data, creq.len, creq_hash);
 
     /* signing key: HMAC chain over date, region, service, terminator */
     const size_t sk_len = strlen(s->secret_key);
@@ -501,12 +421,12 @@ static cairn_err sign(s3_backend *s, const char *method, const char *path, const
     hmac(k, k, sizeof k, s->region);
     hmac(k, k, sizeof k, "s3");
     hmac(k, k, sizeof k, "aws4_request");
-    sb_printf(&line, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, creq_hash);
-    if (line.oom) {
+    cbuf_printf(&line, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, creq_hash);
+    if (line.failed) {
         rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
         goto out;
     }
-    hmac(sig, k, sizeof k, line.p);
+    hmac(sig, k, sizeof k, cbuf_text(&line));
     fs_hex(sig, sizeof sig, sig_hex);
 
     const char *names[] = {"Host: ", "x-amz-date: ", "x-amz-content-sha256: ",
@@ -515,21 +435,22 @@ static cairn_err sign(s3_backend *s, const char *method, const char *path, const
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (!values[i])
             continue;
-        sb_clear(&line);
-        sb_printf(&line, "%s%s", names[i], values[i]);
-        struct curl_slist *const h = line.oom ? NULL : curl_slist_append(*hdrs, line.p);
+        cbuf_reset(&line);
+        cbuf_printf(&line, "%s%s", names[i], values[i]);
+        struct curl_slist *const h =
+            line.failed ? NULL : curl_slist_append(*hdrs, cbuf_text(&line));
         if (!h) {
             rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
             goto out;
         }
         *hdrs = h;
     }
-    sb_clear(&line);
-    sb_printf(&line,
-              "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
-              "Signature=%s",
-              s->access_key, scope, signed_headers, sig_hex);
-    struct curl_slist *const h = line.oom ? NULL : curl_slist_append(*hdrs, line.p);
+    cbuf_reset(&line);
+    cbuf_printf(&line,
+                "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
+                "Signature=%s",
+                s->access_key, scope, signed_headers, sig_hex);
+    struct curl_slist *const h = line.failed ? NULL : curl_slist_append(*hdrs, cbuf_text(&line));
     if (!h) {
         rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
         goto out;
@@ -538,8 +459,8 @@ static cairn_err sign(s3_backend *s, const char *method, const char *path, const
 out:
     sodium_memzero(key0, sizeof key0);
     sodium_memzero(k, sizeof k);
-    sb_free(&creq);
-    sb_free(&line);
+    cbuf_free(&creq);
+    cbuf_free(&line);
     return rc;
 }
 
@@ -561,7 +482,7 @@ typedef struct s3_req {
     const char *sink_path;
     /* what came back (of the last attempt) */
     long status;
-    sbuf resp;
+    cbuf resp;
     curl_off_t length; /* Content-Length, -1 if none */
     char etag[ETAG_MAX];
     time_t date; /* the server's Date header, 0 if none */
@@ -642,13 +563,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
         r->s->b.bytes_received += len;
         return len;
     }
-    if (r->resp.n + len > RESP_MAX) {
+    if (r->resp.len + len > RESP_MAX) {
         r->local_rc = err_set(CAIRN_EREMOTE, "%s: the server's answer is larger than %d bytes",
                               r->s->b.url, RESP_MAX);
         return 0;
     }
-    sb_add(&r->resp, data, len);
-    if (r->resp.oom) {
+    cbuf_put(&r->resp, data, len);
+    if (r->resp.failed) {
         r->local_rc = err_set(CAIRN_ENOMEM, "%s: out of memory", r->s->b.url);
         return 0;
     }
@@ -806,17 +727,17 @@ static cairn_err answer_err(s3_backend *s, const s3_req *r, const char *op, cons
 
 /* Builds the path (as signed and sent) of r: path style /bucket[/key],
  * virtual-host style /[key]. */
-static void request_path(const s3_backend *s, const s3_req *r, sbuf *path)
+static void request_path(const s3_backend *s, const s3_req *r, cbuf *path)
 {
     if (!s->virtual_style) {
-        sb_str(path, "/");
-        sb_uri(path, s->bucket, 0);
+        cbuf_puts(path, "/");
+        put_uri(path, s->bucket, 0);
     }
     if (r->key) {
-        sb_str(path, "/");
-        sb_uri(path, r->key, 1);
+        cbuf_puts(path, "/");
+        put_uri(path, r->key, 1);
     } else if (s->virtual_style) {
-        sb_str(path, "/");
+        cbuf_puts(path, "/");
     }
 }
 
@@ -826,15 +747,15 @@ static void request_path(const s3_backend *s, const s3_req *r, sbuf *path)
  * for CompleteMultipartUpload) counts as an error. */
 static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *name)
 {
-    sbuf path = {0}, url = {0};
+    cbuf path = {0}, url = {0};
     char code[64], why[CURL_ERROR_SIZE + 64];
     cairn_err rc;
     request_path(s, r, &path);
-    sb_str(&url, s->base);
-    sb_add(&url, path.p ? path.p : "", path.n);
+    cbuf_puts(&url, s->base);
+    cbuf_put(&url, path.data, path.len);
     if (r->query[0])
-        sb_printf(&url, "?%s", r->query);
-    if (path.oom || url.oom) {
+        cbuf_printf(&url, "?%s", r->query);
+    if (path.failed || url.failed) {
         rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
         goto out;
     }
@@ -847,19 +768,19 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
         r->sunk = 0;
         r->pos = 0;
         r->local_rc = CAIRN_OK;
-        sb_clear(&r->resp);
+        cbuf_reset(&r->resp);
         if (r->sink_fd >= 0 &&
             (ftruncate(r->sink_fd, 0) != 0 || lseek(r->sink_fd, 0, SEEK_SET) != 0)) {
             rc = err_errno(errno, r->sink_path);
             goto out;
         }
-        rc = sign(s, r->method, path.p, r->query, r->payload_hash ? r->payload_hash : empty_sha256,
-                  r->content_md5, &hdrs);
+        rc = sign(s, r->method, cbuf_text(&path), r->query,
+                  r->payload_hash ? r->payload_hash : empty_sha256, r->content_md5, &hdrs);
         if (rc) {
             curl_slist_free_all(hdrs);
             goto out;
         }
-        const CURLcode ce = attempt(s, r, url.p, hdrs);
+        const CURLcode ce = attempt(s, r, cbuf_text(&url), hdrs);
         curl_slist_free_all(hdrs);
         if (r->local_rc) {
             rc = r->local_rc;
@@ -900,8 +821,8 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
         backoff(n);
     }
 out:
-    sb_free(&path);
-    sb_free(&url);
+    cbuf_free(&path);
+    cbuf_free(&url);
     return rc;
 }
 
@@ -945,7 +866,7 @@ static cairn_err s3_stat(backend *b, const char *name, uint64_t *size)
         rc = err_set(CAIRN_EREMOTE, "%s: stat %s: the answer has no Content-Length", b->url, name);
     if (!rc)
         *size = (uint64_t)r.length;
-    sb_free(&r.resp);
+    cbuf_free(&r.resp);
     free(key);
     return rc;
 }
@@ -962,7 +883,7 @@ static cairn_err s3_remove(backend *b, const char *name)
     rc = s3_do(s, &r, "remove", name);
     if (rc == CAIRN_ENOTFOUND)
         rc = CAIRN_OK;
-    sb_free(&r.resp);
+    cbuf_free(&r.resp);
     free(key);
     return rc;
 }
@@ -994,7 +915,7 @@ static cairn_err s3_get_file(backend *b, const char *name, const char *local_pat
         rc = err_errno(errno, local_path);
     if (rc)
         unlink(local_path); /* ours: we created it */
-    sb_free(&r.resp);
+    cbuf_free(&r.resp);
     free(key);
     return rc;
 }
@@ -1020,31 +941,31 @@ static int parse_iso_time(const char *str, time_t *out)
 static cairn_err abort_upload(s3_backend *s, const char *key, const char *upload_id,
                               const char *name)
 {
-    sbuf q = {0};
+    cbuf q = {0};
     s3_req r;
     cairn_err rc;
-    sb_str(&q, "uploadId=");
-    sb_uri(&q, upload_id, 0);
-    if (q.oom) {
-        sb_free(&q);
+    cbuf_puts(&q, "uploadId=");
+    put_uri(&q, upload_id, 0);
+    if (q.failed) {
+        cbuf_free(&q);
         return err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
     }
-    req_init(&r, s, "DELETE", key, q.p);
+    req_init(&r, s, "DELETE", key, cbuf_text(&q));
     rc = s3_do(s, &r, "abort the upload of", name);
     if (rc == CAIRN_ENOTFOUND)
         rc = CAIRN_OK;
-    sb_free(&r.resp);
-    sb_free(&q);
+    cbuf_free(&r.resp);
+    cbuf_free(&q);
     return rc;
 }
 
 /* One page of ListMultipartUploads: aborts the stale uploads it lists and
  * sets the markers of the next page (NULL p when there is none). */
-static cairn_err clean_page(s3_backend *s, const s3_req *r, sbuf *key_marker, sbuf *id_marker,
+static cairn_err clean_page(s3_backend *s, const s3_req *r, cbuf *key_marker, cbuf *id_marker,
                             int *more)
 {
-    const char *p = r->resp.p, *const end = r->resp.p + r->resp.n, *a, *z;
-    sbuf key = {0}, id = {0}, when = {0};
+    const char *p = cbuf_text(&r->resp), *const end = cbuf_text(&r->resp) + r->resp.len, *a, *z;
+    cbuf key = {0}, id = {0}, when = {0};
     cairn_err rc = CAIRN_OK;
     const time_t now = r->date ? r->date : time(NULL);
     *more = 0;
@@ -1054,23 +975,23 @@ static cairn_err clean_page(s3_backend *s, const s3_req *r, sbuf *key_marker, sb
         p = z + 9;
         if (!xml_find(a, z, "Key", &ka, &kz) || !xml_find(a, z, "UploadId", &ia, &iz) ||
             !xml_find(a, z, "Initiated", &ta, &tz) || xml_text(&key, ka, kz) != 0 ||
-            xml_text(&id, ia, iz) != 0 || xml_text(&when, ta, tz) != 0 || key.oom || id.oom ||
-            when.oom || parse_iso_time(when.p, &t) != 0) {
-            rc = err_set(key.oom || id.oom || when.oom ? CAIRN_ENOMEM : CAIRN_EREMOTE,
+            xml_text(&id, ia, iz) != 0 || xml_text(&when, ta, tz) != 0 || key.failed || id.failed ||
+            when.failed || parse_iso_time(cbuf_text(&when), &t) != 0) {
+            rc = err_set(key.failed || id.failed || when.failed ? CAIRN_ENOMEM : CAIRN_EREMOTE,
                          "%s: malformed list of multipart uploads", s->b.url);
             goto out;
         }
         if (now - t < s->stale_secs)
             continue;
-        rc = abort_upload(s, key.p, id.p, key.p);
+        rc = abort_upload(s, cbuf_text(&key), cbuf_text(&id), cbuf_text(&key));
         if (rc)
             goto out;
     }
-    if (xml_find(r->resp.p, end, "IsTruncated", &a, &z) && (size_t)(z - a) == 4 &&
+    if (xml_find(cbuf_text(&r->resp), end, "IsTruncated", &a, &z) && (size_t)(z - a) == 4 &&
         memcmp(a, "true", 4) == 0) {
         const char *ka, *kz, *ia, *iz;
-        if (!xml_find(r->resp.p, end, "NextKeyMarker", &ka, &kz) ||
-            !xml_find(r->resp.p, end, "NextUploadIdMarker", &ia, &iz) ||
+        if (!xml_find(cbuf_text(&r->resp), end, "NextKeyMarker", &ka, &kz) ||
+            !xml_find(cbuf_text(&r->resp), end, "NextUploadIdMarker", &ia, &iz) ||
             xml_text(key_marker, ka, kz) != 0 || xml_text(id_marker, ia, iz) != 0) {
             rc = err_set(CAIRN_EREMOTE, "%s: truncated list of multipart uploads without markers",
                          s->b.url);
@@ -1079,9 +1000,9 @@ static cairn_err clean_page(s3_backend *s, const s3_req *r, sbuf *key_marker, sb
         *more = 1;
     }
 out:
-    sb_free(&key);
-    sb_free(&id);
-    sb_free(&when);
+    cbuf_free(&key);
+    cbuf_free(&id);
+    cbuf_free(&when);
     return rc;
 }
 
@@ -1089,36 +1010,36 @@ out:
  * stale_secs (see the top of the file). */
 static cairn_err clean_stale_uploads(s3_backend *s)
 {
-    sbuf q = {0}, key_marker = {0}, id_marker = {0}, prefix = {0};
+    cbuf q = {0}, key_marker = {0}, id_marker = {0}, prefix = {0};
     s3_req r;
     cairn_err rc = CAIRN_OK;
     int more = 1;
     if (s->prefix[0])
-        sb_printf(&prefix, "%s/", s->prefix);
+        cbuf_printf(&prefix, "%s/", s->prefix);
     else
-        sb_str(&prefix, "");
+        cbuf_puts(&prefix, "");
     req_init(&r, s, "GET", NULL, NULL);
     while (more) {
         /* parameters in sorted order: the canonical query string */
-        sb_clear(&q);
-        if (key_marker.n) {
-            sb_str(&q, "key-marker=");
-            sb_uri(&q, key_marker.p, 0);
-            sb_str(&q, "&");
+        cbuf_reset(&q);
+        if (key_marker.len) {
+            cbuf_puts(&q, "key-marker=");
+            put_uri(&q, cbuf_text(&key_marker), 0);
+            cbuf_puts(&q, "&");
         }
-        sb_str(&q, "prefix=");
-        sb_uri(&q, prefix.p ? prefix.p : "", 0);
-        if (id_marker.n) {
-            sb_str(&q, "&upload-id-marker=");
-            sb_uri(&q, id_marker.p, 0);
+        cbuf_puts(&q, "prefix=");
+        put_uri(&q, cbuf_text(&prefix), 0);
+        if (id_marker.len) {
+            cbuf_puts(&q, "&upload-id-marker=");
+            put_uri(&q, cbuf_text(&id_marker), 0);
         }
-        sb_str(&q, "&uploads=");
-        if (q.oom || prefix.oom || key_marker.oom || id_marker.oom) {
+        cbuf_puts(&q, "&uploads=");
+        if (q.failed || prefix.failed || key_marker.failed || id_marker.failed) {
             rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
             break;
         }
-        r.query = q.p;
-        rc = s3_do(s, &r, "list incomplete uploads under", prefix.n ? prefix.p : "/");
+        r.query = cbuf_text(&q);
+        rc = s3_do(s, &r, "list incomplete uploads under", prefix.len ? cbuf_text(&prefix) : "/");
         if (rc) {
             /* a server or policy without the listing: nothing to clean */
             char code[64];
@@ -1133,11 +1054,11 @@ static cairn_err clean_stale_uploads(s3_backend *s)
         if (rc)
             break;
     }
-    sb_free(&r.resp);
-    sb_free(&q);
-    sb_free(&key_marker);
-    sb_free(&id_marker);
-    sb_free(&prefix);
+    cbuf_free(&r.resp);
+    cbuf_free(&q);
+    cbuf_free(&key_marker);
+    cbuf_free(&id_marker);
+    cbuf_free(&prefix);
     return rc;
 }
 
@@ -1157,43 +1078,44 @@ static cairn_err put_single(s3_backend *s, const char *key, const char *name, in
     r.body_len = size;
     r.count_sent = 1;
     rc = s3_do(s, &r, "put", name);
-    sb_free(&r.resp);
+    cbuf_free(&r.resp);
     return rc;
 }
 
 /* CreateMultipartUpload: the new upload's id into *id. */
-static cairn_err create_upload(s3_backend *s, const char *key, const char *name, sbuf *id)
+static cairn_err create_upload(s3_backend *s, const char *key, const char *name, cbuf *id)
 {
     const char *a, *z;
     s3_req r;
     req_init(&r, s, "POST", key, "uploads=");
     r.body = (const uint8_t *)"";
     cairn_err rc = s3_do(s, &r, "start a multipart upload of", name);
-    if (!rc && (!xml_find(r.resp.p, r.resp.p + r.resp.n, "UploadId", &a, &z) ||
-                xml_text(id, a, z) != 0 || id->oom || id->n == 0))
+    if (!rc &&
+        (!xml_find(cbuf_text(&r.resp), cbuf_text(&r.resp) + r.resp.len, "UploadId", &a, &z) ||
+         xml_text(id, a, z) != 0 || id->failed || id->len == 0))
         rc = err_set(CAIRN_EREMOTE, "%s: put %s: no UploadId in the server's answer", s->b.url,
                      name);
-    sb_free(&r.resp);
+    cbuf_free(&r.resp);
     return rc;
 }
 
-static cairn_err upload_part(s3_backend *s, const char *key, const char *name, const sbuf *id,
+static cairn_err upload_part(s3_backend *s, const char *key, const char *name, const cbuf *id,
                              int fd, const char *path, uint64_t off, uint64_t len, int part,
-                             sbuf *complete)
+                             cbuf *complete)
 {
     char sha[SHA256_HEX], md5[MD5_B64];
-    sbuf q = {0};
+    cbuf q = {0};
     s3_req r;
     cairn_err rc = hash_range(fd, off, len, path, sha, md5);
     if (rc)
         return rc;
-    sb_printf(&q, "partNumber=%d&uploadId=", part);
-    sb_uri(&q, id->p, 0);
-    if (q.oom) {
-        sb_free(&q);
+    cbuf_printf(&q, "partNumber=%d&uploadId=", part);
+    put_uri(&q, cbuf_text(id), 0);
+    if (q.failed) {
+        cbuf_free(&q);
         return err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
     }
-    req_init(&r, s, "PUT", key, q.p);
+    req_init(&r, s, "PUT", key, cbuf_text(&q));
     r.payload_hash = sha;
     r.content_md5 = md5;
     r.body_fd = fd;
@@ -1206,12 +1128,12 @@ static cairn_err upload_part(s3_backend *s, const char *key, const char *name, c
         rc = err_set(CAIRN_EREMOTE, "%s: put %s: part %d: no ETag in the server's answer", s->b.url,
                      name, part);
     if (!rc) {
-        sb_printf(complete, "<Part><PartNumber>%d</PartNumber><ETag>", part);
-        sb_xml(complete, r.etag);
-        sb_str(complete, "</ETag></Part>");
+        cbuf_printf(complete, "<Part><PartNumber>%d</PartNumber><ETag>", part);
+        put_xml_escaped(complete, r.etag);
+        cbuf_puts(complete, "</ETag></Part>");
     }
-    sb_free(&r.resp);
-    sb_free(&q);
+    cbuf_free(&r.resp);
+    cbuf_free(&q);
     return rc;
 }
 
@@ -1221,25 +1143,25 @@ static cairn_err s3_stat(backend *b, const char *name, uint64_t *size);
  * gets NoSuchUpload (the first one completed it): then the object is there
  * if a HEAD shows it with the file's size (names are never reused for other
  * bytes). */
-static cairn_err complete_upload(s3_backend *s, const char *key, const char *name, const sbuf *id,
-                                 const sbuf *complete, uint64_t size)
+static cairn_err complete_upload(s3_backend *s, const char *key, const char *name, const cbuf *id,
+                                 const cbuf *complete, uint64_t size)
 {
     char sha[SHA256_HEX], code[64], msg[512];
     uint64_t stored = 0;
-    sbuf q = {0};
+    cbuf q = {0};
     s3_req r;
     cairn_err rc;
-    sb_str(&q, "uploadId=");
-    sb_uri(&q, id->p, 0);
-    if (q.oom || complete->oom) {
-        sb_free(&q);
+    cbuf_puts(&q, "uploadId=");
+    put_uri(&q, cbuf_text(id), 0);
+    if (q.failed || complete->failed) {
+        cbuf_free(&q);
         return err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
     }
-    sha256_hex(complete->p, complete->n, sha);
-    req_init(&r, s, "POST", key, q.p);
+    sha256_hex(complete->data, complete->len, sha);
+    req_init(&r, s, "POST", key, cbuf_text(&q));
     r.payload_hash = sha;
-    r.body = (const uint8_t *)complete->p;
-    r.body_len = complete->n;
+    r.body = complete->data;
+    r.body_len = complete->len;
     rc = s3_do(s, &r, "complete the multipart upload of", name);
     error_code(&r.resp, code, sizeof code);
     if (rc && strcmp(code, "NoSuchUpload") == 0) {
@@ -1249,22 +1171,22 @@ static cairn_err complete_upload(s3_backend *s, const char *key, const char *nam
         else
             err_set(rc, "%s", msg);
     }
-    sb_free(&r.resp);
-    sb_free(&q);
+    cbuf_free(&r.resp);
+    cbuf_free(&q);
     return rc;
 }
 
 static cairn_err put_multipart(s3_backend *s, const char *key, const char *name, int fd,
                                const char *path, uint64_t size)
 {
-    sbuf id = {0}, complete = {0};
+    cbuf id = {0}, complete = {0};
     uint64_t part_size = PART_SIZE;
     while ((size + part_size - 1) / part_size > MAX_PARTS)
         part_size *= 2;
     cairn_err rc = create_upload(s, key, name, &id);
     if (rc)
         goto out;
-    sb_str(&complete, "<CompleteMultipartUpload>");
+    cbuf_puts(&complete, "<CompleteMultipartUpload>");
     int part = 1;
     for (uint64_t off = 0; off < size; off += part_size, part++) {
         const uint64_t len = size - off < part_size ? size - off : part_size;
@@ -1272,19 +1194,19 @@ static cairn_err put_multipart(s3_backend *s, const char *key, const char *name,
         if (rc)
             break;
     }
-    sb_str(&complete, "</CompleteMultipartUpload>");
+    cbuf_puts(&complete, "</CompleteMultipartUpload>");
     if (!rc)
         rc = complete_upload(s, key, name, &id, &complete, size);
     if (rc) {
         /* the parts cost storage until aborted; the first error is the news */
         char msg[512];
         snprintf(msg, sizeof msg, "%s", err_msg());
-        (void)abort_upload(s, key, id.p, name);
+        (void)abort_upload(s, key, cbuf_text(&id), name);
         err_set(rc, "%s", msg);
     }
 out:
-    sb_free(&id);
-    sb_free(&complete);
+    cbuf_free(&id);
+    cbuf_free(&complete);
     return rc;
 }
 
@@ -1345,7 +1267,7 @@ cairn_err backend_s3_parse_listing(const char *xml, size_t len, const char *pref
 {
     const char *p = xml, *const end = xml + len, *a, *z;
     const size_t plen = strlen(prefix);
-    sbuf key = {0}, token = {0};
+    cbuf key = {0}, token = {0};
     cairn_err rc = CAIRN_OK;
     *next_token = NULL;
     while (xml_find(p, end, "Contents", &a, &z)) {
@@ -1354,11 +1276,11 @@ cairn_err backend_s3_parse_listing(const char *xml, size_t len, const char *pref
         if (!xml_find(a, z, "Key", &ka, &kz) || !xml_find(a, z, "Size", &sa, &sz) ||
             xml_text(&key, ka, kz) != 0 || sa == sz || sz - sa > 20 ||
             strspn(sa, "0123456789") < (size_t)(sz - sa)) {
-            rc = err_set(key.oom ? CAIRN_ENOMEM : CAIRN_EREMOTE, "malformed object listing");
+            rc = err_set(key.failed ? CAIRN_ENOMEM : CAIRN_EREMOTE, "malformed object listing");
             goto out;
         }
         const uint64_t size = strtoull(sa, NULL, 10);
-        const char *rel = key.p;
+        const char *rel = cbuf_text(&key);
         if (plen) {
             /* the server filtered on "<prefix>/"; anything else is not ours */
             if (strncmp(rel, prefix, plen) != 0 || rel[plen] != '/')
@@ -1374,16 +1296,15 @@ cairn_err backend_s3_parse_listing(const char *xml, size_t len, const char *pref
     if (xml_find(xml, end, "IsTruncated", &a, &z) && (size_t)(z - a) == 4 &&
         memcmp(a, "true", 4) == 0) {
         if (!xml_find(xml, end, "NextContinuationToken", &a, &z) || xml_text(&token, a, z) != 0 ||
-            token.oom || token.n == 0) {
+            token.failed || token.len == 0) {
             rc = err_set(CAIRN_EREMOTE, "truncated listing without a continuation token");
             goto out;
         }
-        *next_token = token.p;
-        token.p = NULL;
+        *next_token = cbuf_take_text(&token);
     }
 out:
-    sb_free(&token);
-    sb_free(&key);
+    cbuf_free(&token);
+    cbuf_free(&key);
     return rc;
 }
 
@@ -1404,18 +1325,18 @@ static cairn_err relay(void *ctx, const char *name, uint64_t size)
 }
 
 static cairn_err list_page(s3_backend *s, const s3_req *r, backend_list_fn fn, void *ctx,
-                           sbuf *token, int *more)
+                           cbuf *token, int *more)
 {
     char *next = NULL;
     list_relay l = {fn, ctx, 0};
     const cairn_err rc =
-        backend_s3_parse_listing(r->resp.p, r->resp.n, s->prefix, relay, &l, &next);
+        backend_s3_parse_listing(cbuf_text(&r->resp), r->resp.len, s->prefix, relay, &l, &next);
     *more = next != NULL;
-    sb_clear(token);
+    cbuf_reset(token);
     if (next) {
-        sb_str(token, next);
+        cbuf_puts(token, next);
         free(next);
-        if (token->oom)
+        if (token->failed)
             return err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
     }
     return rc && !l.failed ? err_wrap(rc, s->b.url) : rc;
@@ -1424,30 +1345,30 @@ static cairn_err list_page(s3_backend *s, const s3_req *r, backend_list_fn fn, v
 static cairn_err s3_list(backend *b, const char *prefix, backend_list_fn fn, void *ctx)
 {
     s3_backend *const s = (s3_backend *)b;
-    sbuf full = {0}, q = {0}, token = {0};
+    cbuf full = {0}, q = {0}, token = {0};
     s3_req r;
     cairn_err rc = CAIRN_OK;
     int more = 1;
     if (s->prefix[0])
-        sb_printf(&full, "%s/%s", s->prefix, prefix);
+        cbuf_printf(&full, "%s/%s", s->prefix, prefix);
     else
-        sb_str(&full, prefix);
+        cbuf_puts(&full, prefix);
     req_init(&r, s, "GET", NULL, NULL);
     while (more) {
         /* parameters in sorted order: the canonical query string */
-        sb_clear(&q);
-        if (token.n) {
-            sb_str(&q, "continuation-token=");
-            sb_uri(&q, token.p, 0);
-            sb_str(&q, "&");
+        cbuf_reset(&q);
+        if (token.len) {
+            cbuf_puts(&q, "continuation-token=");
+            put_uri(&q, cbuf_text(&token), 0);
+            cbuf_puts(&q, "&");
         }
-        sb_printf(&q, "list-type=2&max-keys=%u&prefix=", s->list_page);
-        sb_uri(&q, full.p ? full.p : "", 0);
-        if (q.oom || full.oom) {
+        cbuf_printf(&q, "list-type=2&max-keys=%u&prefix=", s->list_page);
+        put_uri(&q, cbuf_text(&full), 0);
+        if (q.failed || full.failed) {
             rc = err_set(CAIRN_ENOMEM, "%s: out of memory", b->url);
             break;
         }
-        r.query = q.p;
+        r.query = cbuf_text(&q);
         rc = s3_do(s, &r, "list", prefix[0] ? prefix : "/");
         if (rc == CAIRN_ENOTFOUND) /* a 404 without a code: the bucket */
             rc = err_set(CAIRN_EREMOTE, "%s: list: no bucket %s at this endpoint", b->url,
@@ -1458,10 +1379,10 @@ static cairn_err s3_list(backend *b, const char *prefix, backend_list_fn fn, voi
         if (rc)
             break;
     }
-    sb_free(&r.resp);
-    sb_free(&full);
-    sb_free(&q);
-    sb_free(&token);
+    cbuf_free(&r.resp);
+    cbuf_free(&full);
+    cbuf_free(&q);
+    cbuf_free(&token);
     return rc;
 }
 
@@ -1635,7 +1556,7 @@ static cairn_err setup_target(s3_backend *s, const char *url, const s3_url *u)
 {
     const char *auth = NULL;
     size_t alen = 0;
-    sbuf base = {0};
+    cbuf base = {0};
     const char *const region = u->region ? u->region : "us-east-1";
     if (strlen(region) >= sizeof s->region ||
         strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region))
@@ -1654,21 +1575,21 @@ static cairn_err setup_target(s3_backend *s, const char *url, const s3_url *u)
         if (s->virtual_style && (auth[0] == '[' || strspn(auth, "0123456789.:") == alen))
             return err_set(CAIRN_EINVAL,
                            "%s: virtual-host style needs a host name, not an IP address", url);
-        sb_add(&base, u->endpoint, (size_t)(auth - u->endpoint));
+        cbuf_put(&base, u->endpoint, (size_t)(auth - u->endpoint));
         if (s->virtual_style)
-            sb_printf(&base, "%s.", u->bucket);
-        sb_add(&base, auth, alen);
+            cbuf_printf(&base, "%s.", u->bucket);
+        cbuf_put(&base, auth, alen);
     } else {
         if (s->virtual_style)
-            sb_printf(&base, "https://%s.s3.%s.amazonaws.com", u->bucket, s->region);
+            cbuf_printf(&base, "https://%s.s3.%s.amazonaws.com", u->bucket, s->region);
         else
-            sb_printf(&base, "https://s3.%s.amazonaws.com", s->region);
+            cbuf_printf(&base, "https://s3.%s.amazonaws.com", s->region);
     }
-    if (base.oom) {
-        sb_free(&base);
+    if (base.failed) {
+        cbuf_free(&base);
         return err_set(CAIRN_ENOMEM, "%s: out of memory", url);
     }
-    s->base = base.p;
+    s->base = cbuf_take_text(&base);
     s->host = strstr(s->base, "://") + 3;
     return CAIRN_OK;
 }

@@ -97,6 +97,7 @@
 #include <sodium.h>
 
 #include "util/fsutil.h"
+#include "store/layout.h"
 
 enum {
     PIECE_MAX = 64 * 1024,  /* with limits@openssh.com */
@@ -584,8 +585,8 @@ static int ends_with(const char *s, const char *suffix)
 static int valid_name(const char *name)
 {
     const char *p = name;
-    if (!*name || strcmp(name, "tmp") == 0 || strncmp(name, "tmp/", 4) == 0 ||
-        ends_with(name, ".part"))
+    if (!*name || strcmp(name, STORE_DIR_TMP) == 0 ||
+        strncmp(name, STORE_DIR_TMP "/", sizeof STORE_DIR_TMP) == 0 || ends_with(name, ".part"))
         return 0;
     while (*p) {
         const size_t n = strcspn(p, "/");
@@ -1012,7 +1013,7 @@ static cairn_err mkdirs(sftp_backend *sb, const char *dir)
 static cairn_err clean_tmp(sftp_backend *sb)
 {
     cairn_err rc = CAIRN_OK;
-    char *const tmp = remote_path(sb, "tmp");
+    char *const tmp = remote_path(sb, STORE_DIR_TMP);
     if (!tmp)
         return no_memory();
     wd_kick(sb);
@@ -1280,7 +1281,7 @@ static cairn_err put_tmp_name(sftp_backend *sb, put_arg *pa)
     char hex[2 * TMP_RANDOM + 1], rel[2 * TMP_RANDOM + 16];
     randombytes_buf(rnd, sizeof rnd);
     fs_hex(rnd, sizeof rnd, hex);
-    snprintf(rel, sizeof rel, "tmp/%s.part", hex);
+    snprintf(rel, sizeof rel, STORE_DIR_TMP "/%s.part", hex);
     pa->tmp = remote_path(sb, rel);
     return pa->tmp ? CAIRN_OK : no_memory();
 }
@@ -1331,7 +1332,7 @@ static cairn_err put_op(sftp_backend *sb, void *arg)
     f = open_tmp(sb, pa->tmp);
     if (!f && !connection_lost(sb) && sftp_get_error(sb->sftp) == SSH_FX_NO_SUCH_FILE) {
         /* someone removed tmp/ (or the root) since we opened */
-        char *const tmpdir = remote_path(sb, "tmp");
+        char *const tmpdir = remote_path(sb, STORE_DIR_TMP);
         rc = tmpdir ? mkdirs(sb, tmpdir) : no_memory();
         free(tmpdir);
         if (rc)
@@ -1615,7 +1616,7 @@ static cairn_err walk(sftp_backend *sb, list_arg *la, const char *rel, int depth
         memcpy(name, rel, rlen);
         memcpy(name + rlen, a->name, nlen + 1);
         const int skip = strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0 ||
-                         strcmp(name, "tmp") == 0 || ends_with(name, ".part");
+                         strcmp(name, STORE_DIR_TMP) == 0 || ends_with(name, ".part");
         if (!skip)
             rc = visit(sb, la, name, a->type, a->size, depth);
         sftp_attributes_free(a);
@@ -1683,7 +1684,7 @@ static const backend_ops sftp_ops = {
 static cairn_err prepare_root(sftp_backend *sb, void *arg)
 {
     (void)arg;
-    char *const tmp = remote_path(sb, "tmp");
+    char *const tmp = remote_path(sb, STORE_DIR_TMP);
     if (!tmp)
         return no_memory();
     cairn_err rc = sb->root[0] ? mkdirs(sb, sb->root) : CAIRN_OK;
