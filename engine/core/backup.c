@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +17,7 @@
 #include "util/grow.h"
 #include "engine/core/chunker.h"
 #include "engine/ios/encrypted_folder.h"
-#include "engine/core/worker_pool.h"
+#include "engine/core/chunk_pipeline.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
 #include "engine/core/tree_store.h"
@@ -41,17 +40,11 @@ typedef struct bk_cipher {
 
 typedef struct bk_dir bk_dir;
 
-typedef struct bk_job {
-    bk_dir *owner;
-    uint8_t *slot; /* where the chunk ID goes */
-    uint8_t *data;
-    size_t len;
-    struct bk_job *next;
-} bk_job;
-
 struct bk_dir {
+    /* the pipeline writes chunk IDs into its files' chunk arrays, which
+     * stay put while any is pending */
+    chunk_owner chunks;
     tree t;
-    int pending; /* chunk jobs not yet done (guarded by ctx mu) */
     bk_dir *parent;
     size_t index_in_parent;
     bk_dir *next_waiting;
@@ -64,15 +57,7 @@ typedef struct bk_ctx {
     store_worker *main_worker;
     const uint8_t *file_secret;
 
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv; /* a job was queued or the workers must stop */
-    pthread_cond_t done_cv; /* a job finished */
-    bk_job *queue_head, *queue_tail;
-    bk_job *free_jobs;
-    int jobs_made, jobs_max;
-    int stop;
-    cairn_err failed;
-    char failed_msg[1024];
+    chunk_pipeline *pipeline;
 
     bk_dir *waiting_head, *waiting_tail; /* walked, not yet encoded */
     int waiting;
@@ -88,113 +73,31 @@ typedef struct bk_ctx {
     backup_result *res;
 } bk_ctx;
 
-/* ---- the worker side ---- */
+/* ---- the chunk pipeline ---- */
 
-static void worker_main(void *ctx, store_worker *w)
+static void place_chunk(chunk_owner *o, uintptr_t slot, const uint8_t id[ID_LEN])
 {
-    bk_ctx *const c = ctx;
-    for (;;) {
-        pthread_mutex_lock(&c->mu);
-        while (!c->queue_head && !c->stop)
-            pthread_cond_wait(&c->work_cv, &c->mu);
-        bk_job *const job = c->queue_head;
-        if (!job) {
-            pthread_mutex_unlock(&c->mu);
-            break;
-        }
-        c->queue_head = job->next;
-        if (!c->queue_head)
-            c->queue_tail = NULL;
-        const int skip = c->failed != CAIRN_OK;
-        pthread_mutex_unlock(&c->mu);
-
-        cairn_err rc = CAIRN_OK;
-        int added = 0;
-        uint64_t stored = 0;
-        if (!skip) {
-            store_chunk_id(c->s, job->data, job->len, job->slot);
-            rc = store_put_chunk(c->s, w, job->slot, job->data, job->len, 0, &added, &stored);
-        }
-
-        pthread_mutex_lock(&c->mu);
-        if (rc && !c->failed) {
-            c->failed = rc;
-            snprintf(c->failed_msg, sizeof c->failed_msg, "%s", err_msg());
-        }
-        if (added) {
-            c->res->new_chunks++;
-            c->res->new_bytes += stored;
-            c->res->new_raw += job->len;
-        }
-        job->owner->pending--;
-        job->next = c->free_jobs;
-        c->free_jobs = job;
-        pthread_cond_broadcast(&c->done_cv);
-        pthread_mutex_unlock(&c->mu);
-    }
-}
-
-/* A free job buffer, waiting for one if all are in flight. */
-static cairn_err get_job(bk_ctx *c, bk_job **out)
-{
-    pthread_mutex_lock(&c->mu);
-    while (!c->free_jobs && c->jobs_made >= c->jobs_max)
-        pthread_cond_wait(&c->done_cv, &c->mu);
-    bk_job *job = c->free_jobs;
-    if (job)
-        c->free_jobs = job->next;
-    else
-        c->jobs_made++;
-    pthread_mutex_unlock(&c->mu);
-    if (!job) {
-        job = calloc(1, sizeof *job);
-        if (job)
-            job->data = malloc(store_get_params(c->s)->chunk_max);
-        if (!job || !job->data) {
-            free(job);
-            pthread_mutex_lock(&c->mu);
-            c->jobs_made--;
-            pthread_mutex_unlock(&c->mu);
-            return err_set(CAIRN_ENOMEM, "out of memory for chunk buffers");
-        }
-    }
-    *out = job;
-    return CAIRN_OK;
-}
-
-static void submit_job(bk_ctx *c, bk_job *job)
-{
-    job->next = NULL;
-    pthread_mutex_lock(&c->mu);
-    job->owner->pending++;
-    if (c->queue_tail)
-        c->queue_tail->next = job;
-    else
-        c->queue_head = job;
-    c->queue_tail = job;
-    pthread_cond_signal(&c->work_cv);
-    pthread_mutex_unlock(&c->mu);
+    (void)o;
+    memcpy((uint8_t *)slot, id, ID_LEN);
 }
 
 static void wait_dir_idle(bk_ctx *c, bk_dir *d)
 {
-    pthread_mutex_lock(&c->mu);
-    while (d->pending > 0)
-        pthread_cond_wait(&c->done_cv, &c->mu);
-    pthread_mutex_unlock(&c->mu);
-}
-
-static cairn_err worker_error(bk_ctx *c)
-{
-    pthread_mutex_lock(&c->mu);
-    const cairn_err rc = c->failed;
-    if (rc)
-        err_set(rc, "%s", c->failed_msg);
-    pthread_mutex_unlock(&c->mu);
-    return rc;
+    chunk_pipeline_wait(c->pipeline, &d->chunks);
 }
 
 /* ---- encoding finished directories ---- */
+
+static bk_dir *new_dir(bk_dir *parent, size_t index_in_parent)
+{
+    bk_dir *const d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->chunks.place = place_chunk;
+    d->parent = parent;
+    d->index_in_parent = index_in_parent;
+    return d;
+}
 
 static void dir_free(bk_dir *d)
 {
@@ -212,11 +115,9 @@ static cairn_err encode_dir(bk_ctx *c, bk_dir *d)
     const cairn_err rc = treestore_save(c->s, c->main_worker, &c->ck, &d->t, &ids, &n, &st);
     if (rc)
         return rc;
-    pthread_mutex_lock(&c->mu);
     c->res->new_chunks += st.new_chunks;
     c->res->new_bytes += st.new_bytes;
     c->res->new_raw += st.new_raw;
-    pthread_mutex_unlock(&c->mu);
     if (d->parent) {
         tree_node *const node = &d->parent->t.nodes[d->index_in_parent];
         free(node->chunks);
@@ -237,12 +138,9 @@ static cairn_err drain_waiting(bk_ctx *c, int block)
         bk_dir *const d = c->waiting_head;
         if (block)
             wait_dir_idle(c, d);
-        pthread_mutex_lock(&c->mu);
-        const int busy = d->pending > 0;
-        pthread_mutex_unlock(&c->mu);
-        if (busy)
+        if (chunk_pipeline_busy(c->pipeline, &d->chunks))
             return CAIRN_OK;
-        cairn_err rc = worker_error(c);
+        cairn_err rc = chunk_pipeline_error(c->pipeline);
         if (rc)
             return rc;
         rc = encode_dir(c, d);
@@ -383,22 +281,18 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int
                 if (rc)
                     goto done;
             }
-            bk_job *job = NULL;
-            rc = get_job(c, &job);
+            rc = chunk_pipeline_put(c->pipeline, &d->chunks, (uintptr_t)n->chunks[n->nchunks],
+                                    c->rbuf + pos, cut);
             if (rc)
                 goto done;
-            job->owner = d;
-            job->slot = n->chunks[n->nchunks++];
-            memcpy(job->data, c->rbuf + pos, cut);
-            job->len = cut;
-            submit_job(c, job);
+            n->nchunks++;
             pos += cut;
         }
         memmove(c->rbuf, c->rbuf + pos, have - pos);
         have -= pos;
         if (eof && have == 0)
             break;
-        rc = worker_error(c);
+        rc = chunk_pipeline_error(c->pipeline);
     }
     {
         tree_node *const n = &d->t.nodes[node_index];
@@ -635,13 +529,11 @@ static cairn_err walk_subdir(bk_ctx *c, int dirfd, const char *name, bk_dir *d, 
         warn(c, strerror(errno));
         return CAIRN_OK; /* kept as an empty directory */
     }
-    bk_dir *const sub = calloc(1, sizeof *sub);
+    bk_dir *const sub = new_dir(d, i);
     if (!sub) {
         close(fd);
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
-    sub->parent = d;
-    sub->index_in_parent = i;
     if (old && old->type == NODE_DIR) {
         rc = treestore_load(c->s, c->main_worker, (const uint8_t(*)[ID_LEN])old->chunks,
                             old->nchunks, &old_sub);
@@ -820,7 +712,7 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     tree old_root;
     char abs_source[PATH_MAX], *chain = NULL;
     struct stat root_st;
-    pool *workers = NULL;
+    chunk_pipeline_stats chunk_stats;
     int rootfd = -1;
     const snapshot *parent = NULL;
     cairn_err rc;
@@ -831,9 +723,6 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     c.opts = opts;
     c.res = result;
     c.file_secret = keyring_file_secret(store_keys(s));
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.work_cv, NULL);
-    pthread_cond_init(&c.done_cv, NULL);
 
     if (!realpath(opts->source, abs_source)) {
         rc = err_errno(errno, opts->source);
@@ -893,15 +782,15 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
             tree_init(&old_root); /* unreadable parent: everything is read again */
     }
 
-    c.jobs_max =
+    int jobs_max =
         (opts->threads > 0 ? opts->threads : (int)sysconf(_SC_NPROCESSORS_ONLN)) * JOBS_PER_WORKER;
-    if (c.jobs_max < JOBS_PER_WORKER)
-        c.jobs_max = JOBS_PER_WORKER;
-    rc = pool_start(s, opts->threads, worker_main, &c, &workers);
+    if (jobs_max < JOBS_PER_WORKER)
+        jobs_max = JOBS_PER_WORKER;
+    rc = chunk_pipeline_start(s, opts->threads, jobs_max, &c.pipeline);
     if (rc)
         goto done;
 
-    bk_dir *const root = calloc(1, sizeof *root);
+    bk_dir *const root = new_dir(NULL, 0);
     if (!root) {
         rc = err_set(CAIRN_ENOMEM, "out of memory");
         goto stop;
@@ -911,13 +800,14 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     if (!rc)
         rc = drain_waiting(&c, 1);
 stop:
-    pthread_mutex_lock(&c.mu);
-    c.stop = 1;
-    pthread_cond_broadcast(&c.work_cv);
-    pthread_mutex_unlock(&c.mu);
-    pool_join(workers);
+    /* the queued chunks are stored (or skipped after an error) first */
+    chunk_pipeline_finish(c.pipeline);
     if (!rc)
-        rc = worker_error(&c);
+        rc = chunk_pipeline_error(c.pipeline);
+    chunk_pipeline_get_stats(c.pipeline, &chunk_stats);
+    result->new_chunks += chunk_stats.new_chunks;
+    result->new_bytes += chunk_stats.new_bytes;
+    result->new_raw += chunk_stats.new_raw;
     if (!rc)
         rc = write_snapshot(&c, abs_source, chain, parent, &root_st);
     if (!rc && result->errors)
@@ -929,12 +819,7 @@ done:
         c.waiting_head = d->next_waiting;
         dir_free(d);
     }
-    while (c.free_jobs) {
-        bk_job *const j = c.free_jobs;
-        c.free_jobs = j->next;
-        free(j->data);
-        free(j);
-    }
+    chunk_pipeline_free(c.pipeline);
     free(c.root);
     free(c.rbuf);
     free(c.cipher.raw);
@@ -946,8 +831,5 @@ done:
     tree_free(&old_root);
     if (rootfd >= 0)
         close(rootfd);
-    pthread_mutex_destroy(&c.mu);
-    pthread_cond_destroy(&c.work_cv);
-    pthread_cond_destroy(&c.done_cv);
     return rc;
 }

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "util/fsutil.h"
 #include "util/idset.h"
 #include "util/grow.h"
@@ -19,7 +17,7 @@
 #include "engine/core/worker_pool.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
-#include "engine/core/tree_store.h"
+#include "engine/core/tree_walk.h"
 
 typedef struct ck_pack {
     uint8_t id[PACK_ID_LEN];
@@ -38,8 +36,6 @@ typedef struct ck_ctx {
     check_result *res;
     idset bad_chunks; /* damaged chunks found in packs */
     idset bad_packs;  /* packs whose trailer does not open */
-    idset good_trees; /* subtrees already walked without damage */
-    idset bad_trees;  /* subtrees already walked with damage */
     const char *snap_name;
     int snap_damaged;
     cairn_err fatal;
@@ -185,62 +181,85 @@ static const char *chunk_problem(ck_ctx *c, const uint8_t id[ID_LEN])
     return NULL;
 }
 
-static void list_key(const uint8_t (*ids)[ID_LEN], uint32_t n, uint8_t key[ID_LEN])
+/* ---- the snapshots' trees ---- */
+
+static const char *folder_name(const char *path)
 {
-    crypto_generichash(key, ID_LEN, (const uint8_t *)ids, (size_t)n * ID_LEN, NULL, 0);
+    return *path ? path : "/";
 }
 
-/* Walks a subtree; returns 1 if anything in it is damaged. */
-static int walk(ck_ctx *c, char *path, const uint8_t (*ids)[ID_LEN], uint32_t nids)
+static cairn_err on_tree_chunks(void *ctx, const char *path, const uint8_t (*ids)[ID_LEN],
+                                uint32_t n, int *damaged)
 {
-    uint8_t key[ID_LEN];
-    tree t;
-    int damaged = 0;
-    list_key(ids, nids, key);
-    if (idset_has(&c->good_trees, key))
-        return 0;
-    if (idset_has(&c->bad_trees, key)) {
-        /* the same damaged folder seen in an earlier snapshot: name this one too */
-        say(c, "snapshot %s: folder %s: contains damaged data (listed above)", c->snap_name,
-            *path ? path : "/");
-        return 1;
-    }
-    for (uint32_t i = 0; i < nids; i++) {
+    ck_ctx *const c = ctx;
+    for (uint32_t i = 0; i < n; i++) {
         const char *const why = chunk_problem(c, ids[i]);
         if (why) {
-            say(c, "snapshot %s: folder %s: %s", c->snap_name, *path ? path : "/", why);
-            add_id(c, &c->bad_trees, key);
-            return 1;
+            say(c, "snapshot %s: folder %s: %s", c->snap_name, folder_name(path), why);
+            *damaged = 1;
+            break;
         }
     }
-    if (treestore_load(c->s, c->w, ids, nids, &t) != CAIRN_OK) {
-        say(c, "snapshot %s: folder %s: %s", c->snap_name, *path ? path : "/", err_msg());
-        add_id(c, &c->bad_trees, key);
-        return 1;
-    }
-    const size_t base = strlen(path);
-    for (size_t i = 0; i < t.count; i++) {
-        const tree_node *const n = &t.nodes[i];
-        snprintf(path + base, PATH_MAX - base, "/%s", n->name);
-        if (n->type == NODE_DIR) {
-            damaged |= walk(c, path, (const uint8_t(*)[ID_LEN])n->chunks, n->nchunks);
-        } else if (n->type == NODE_FILE) {
-            for (uint32_t k = 0; k < n->nchunks; k++) {
-                const char *const why = chunk_problem(c, n->chunks[k]);
-                if (why) {
-                    say(c, "snapshot %s: file %s: %s", c->snap_name, path, why);
-                    c->res->files_damaged++;
-                    damaged = 1;
-                    break;
-                }
-            }
-        }
-        path[base] = '\0';
-    }
-    tree_free(&t);
-    add_id(c, damaged ? &c->bad_trees : &c->good_trees, key);
-    return damaged;
+    return CAIRN_OK;
 }
+
+static cairn_err on_file(void *ctx, const char *path, tree_node *node, int *damaged)
+{
+    ck_ctx *const c = ctx;
+    if (node->type != NODE_FILE)
+        return CAIRN_OK;
+    for (uint32_t k = 0; k < node->nchunks; k++) {
+        const char *const why = chunk_problem(c, node->chunks[k]);
+        if (why) {
+            say(c, "snapshot %s: file %s: %s", c->snap_name, path, why);
+            c->res->files_damaged++;
+            *damaged = 1;
+            break;
+        }
+    }
+    return CAIRN_OK;
+}
+
+static cairn_err on_error(void *ctx, const char *path, cairn_err rc, int *damaged)
+{
+    ck_ctx *const c = ctx;
+    (void)rc;
+    say(c, "snapshot %s: folder %s: %s", c->snap_name, folder_name(path), err_msg());
+    *damaged = 1;
+    return CAIRN_OK;
+}
+
+static void on_seen_damaged(void *ctx, const char *path)
+{
+    ck_ctx *const c = ctx;
+    /* the same damaged folder seen in an earlier snapshot: name this one too */
+    say(c, "snapshot %s: folder %s: contains damaged data (listed above)", c->snap_name,
+        folder_name(path));
+}
+
+/* A catalog is what ls, extract and diff read: a lost chunk of it is
+ * damage to the snapshot even though a restore does not need it. */
+static cairn_err on_catalog(void *ctx, const snapshot *sn, int *damaged)
+{
+    ck_ctx *const c = ctx;
+    for (uint32_t i = 0; i < sn->ncatalog; i++) {
+        const char *const why = chunk_problem(c, sn->catalog[i]);
+        if (why) {
+            say(c, "snapshot %s: catalog: %s", c->snap_name, why);
+            *damaged = 1;
+            break;
+        }
+    }
+    return CAIRN_OK;
+}
+
+static const tree_walk_ops check_walk = {
+    .on_tree_chunks = on_tree_chunks,
+    .on_file = on_file,
+    .on_error = on_error,
+    .on_seen_damaged = on_seen_damaged,
+    .on_catalog = on_catalog,
+};
 
 /* A damaged key file locks out its password (and, if it is the last one,
  * everyone), so it is damage even while another key opens the store. */
@@ -277,25 +296,11 @@ static cairn_err say_damaged(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN], cairn
     return CAIRN_OK;
 }
 
-/* A catalog is what ls, extract and diff read: a lost chunk of it is
- * damage to the snapshot even though a restore does not need it. */
-static int catalog_damaged(ck_ctx *c, const snapshot *sn)
-{
-    for (uint32_t i = 0; i < sn->ncatalog; i++) {
-        const char *const why = chunk_problem(c, sn->catalog[i]);
-        if (why) {
-            say(c, "snapshot %s: catalog: %s", c->snap_name, why);
-            return 1;
-        }
-    }
-    return 0;
-}
-
 cairn_err check_run(store *s, const check_opts *opts, check_result *result)
 {
     ck_ctx c;
     snaplist snaps = {NULL, 0, 0};
-    char path[PATH_MAX];
+    tree_walk *walker = NULL;
     cairn_err rc;
     memset(&c, 0, sizeof c);
     memset(result, 0, sizeof *result);
@@ -304,8 +309,6 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
     c.res = result;
     idset_init(&c.bad_chunks);
     idset_init(&c.bad_packs);
-    idset_init(&c.good_trees);
-    idset_init(&c.bad_trees);
     pthread_mutex_init(&c.mu, NULL);
     rc = store_worker_new(s, &c.w);
     if (!rc)
@@ -322,15 +325,19 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
             goto done;
         result->snapshots_damaged += snaps.damaged;
     }
+    rc = tree_walk_new(s, c.w, &check_walk, &c, 0, &walker);
+    if (rc)
+        goto done;
     for (size_t i = 0; i < snaps.count && !c.fatal; i++) {
         char name[9];
+        int damaged = 0;
         snaplist_short_id(snaps.items[i].id, name);
         c.snap_name = name;
-        path[0] = '\0';
         result->snapshots++;
-        const int tree_damaged =
-            walk(&c, path, (const uint8_t(*)[ID_LEN])snaps.items[i].tree, snaps.items[i].ntree);
-        if (catalog_damaged(&c, &snaps.items[i]) | tree_damaged)
+        const cairn_err wrc = tree_walk_snapshot(walker, &snaps.items[i], &damaged, NULL, NULL);
+        if (wrc)
+            c.fatal = wrc;
+        else if (damaged)
             result->snapshots_damaged++;
     }
     rc = c.fatal ? err_set(c.fatal, "out of memory during check") : CAIRN_OK;
@@ -344,6 +351,7 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
                      (unsigned long long)result->files_damaged,
                      (unsigned long long)result->keys_damaged);
 done:
+    tree_walk_free(walker);
     snaplist_free(&snaps);
     store_worker_free(c.w);
     for (size_t i = 0; i < c.npacks; i++)
@@ -352,7 +360,5 @@ done:
     pthread_mutex_destroy(&c.mu);
     idset_free(&c.bad_chunks);
     idset_free(&c.bad_packs);
-    idset_free(&c.good_trees);
-    idset_free(&c.bad_trees);
     return rc;
 }

@@ -23,7 +23,7 @@
 #include "util/idset.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
-#include "engine/core/tree_store.h"
+#include "engine/core/tree_walk.h"
 
 enum { SMALL_MAX = 1 << 20, HEX_ID = 2 * ID_LEN };
 
@@ -394,9 +394,7 @@ static cairn_err sync_run(job *sy)
 
 typedef struct need {
     store *s;
-    store_worker *w;
     idset packs;
-    idset trees; /* subtrees walked already (by the hash of their chunk list) */
 } need;
 
 static cairn_err need_chunks(need *n, const uint8_t (*ids)[ID_LEN], uint32_t count)
@@ -414,42 +412,49 @@ static cairn_err need_chunks(need *n, const uint8_t (*ids)[ID_LEN], uint32_t cou
     return CAIRN_OK;
 }
 
-static cairn_err need_tree(need *n, const uint8_t (*ids)[ID_LEN], uint32_t count)
+static cairn_err need_tree_chunks(void *ctx, const char *path, const uint8_t (*ids)[ID_LEN],
+                                  uint32_t count, int *damaged)
 {
-    uint8_t key[ID_LEN];
-    tree t;
-    int added;
-    crypto_generichash(key, ID_LEN, (const uint8_t *)ids, (size_t)count * ID_LEN, NULL, 0);
-    cairn_err rc = idset_add(&n->trees, key, &added);
-    if (rc || !added)
-        return rc;
-    rc = need_chunks(n, ids, count);
-    if (!rc)
-        rc = treestore_load(n->s, n->w, ids, count, &t);
-    if (rc)
-        return rc;
-    for (size_t i = 0; !rc && i < t.count; i++) {
-        const tree_node *const node = &t.nodes[i];
-        const uint8_t(*const chunks)[ID_LEN] = (const uint8_t(*)[ID_LEN])node->chunks;
-        rc = node->type == NODE_DIR ? need_tree(n, chunks, node->nchunks)
-                                    : need_chunks(n, chunks, node->nchunks);
-    }
-    tree_free(&t);
-    return rc;
+    (void)path;
+    (void)damaged;
+    return need_chunks(ctx, ids, count);
 }
+
+static cairn_err need_file(void *ctx, const char *path, tree_node *node, int *damaged)
+{
+    (void)path;
+    (void)damaged;
+    return need_chunks(ctx, (const uint8_t(*)[ID_LEN])node->chunks, node->nchunks);
+}
+
+static cairn_err need_catalog(void *ctx, const snapshot *sn, int *damaged)
+{
+    (void)damaged;
+    return need_chunks(ctx, (const uint8_t(*)[ID_LEN])sn->catalog, sn->ncatalog);
+}
+
+/* Anything unreadable stops the copy: the packs it needs are unknown. */
+static const tree_walk_ops need_walk = {
+    .on_tree_chunks = need_tree_chunks,
+    .on_file = need_file,
+    .on_catalog = need_catalog,
+};
 
 static cairn_err needed_packs(store *s, const copy_opts *o, idset *packs, idset *snaps)
 {
     snaplist l = {NULL, 0, 0};
+    store_worker *w = NULL;
+    tree_walk *walker = NULL;
     need n;
-    int added;
+    int added, damaged;
     memset(&n, 0, sizeof n);
     n.s = s;
     idset_init(&n.packs);
-    idset_init(&n.trees);
-    cairn_err rc = store_worker_new(s, &n.w);
+    cairn_err rc = store_worker_new(s, &w);
     if (!rc)
         rc = snaplist_load(s, &l);
+    if (!rc)
+        rc = tree_walk_new(s, w, &need_walk, &n, 0, &walker);
     for (size_t k = 0; !rc && k < o->nonly; k++) {
         const snapshot *sn = NULL;
         for (size_t i = 0; i < l.count && !sn; i++)
@@ -464,18 +469,16 @@ static cairn_err needed_packs(store *s, const copy_opts *o, idset *packs, idset 
         }
         rc = idset_add(snaps, sn->id, &added);
         if (!rc)
-            rc = need_tree(&n, (const uint8_t(*)[ID_LEN])sn->tree, sn->ntree);
-        if (!rc)
-            rc = need_chunks(&n, (const uint8_t(*)[ID_LEN])sn->catalog, sn->ncatalog);
+            rc = tree_walk_snapshot(walker, sn, &damaged, NULL, NULL);
     }
     if (!rc) {
         *packs = n.packs;
         idset_init(&n.packs);
     }
     idset_free(&n.packs);
-    idset_free(&n.trees);
+    tree_walk_free(walker);
     snaplist_free(&l);
-    store_worker_free(n.w);
+    store_worker_free(w);
     return rc;
 }
 

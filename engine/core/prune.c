@@ -6,12 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
-
 #include "util/idset.h"
 #include "util/grow.h"
 #include "engine/core/tree.h"
-#include "engine/core/tree_store.h"
+#include "engine/core/tree_walk.h"
 
 /* ---- forget ---- */
 
@@ -93,7 +91,6 @@ typedef struct mark_ctx {
     store *s;
     store_worker *w;
     idset live;
-    idset trees_seen;
 } mark_ctx;
 
 static cairn_err mark_ids(mark_ctx *m, const uint8_t (*ids)[ID_LEN], uint32_t n)
@@ -107,30 +104,33 @@ static cairn_err mark_ids(mark_ctx *m, const uint8_t (*ids)[ID_LEN], uint32_t n)
     return CAIRN_OK;
 }
 
-static cairn_err mark_tree(mark_ctx *m, const uint8_t (*ids)[ID_LEN], uint32_t n)
+static cairn_err mark_tree_chunks(void *ctx, const char *path, const uint8_t (*ids)[ID_LEN],
+                                  uint32_t n, int *damaged)
 {
-    uint8_t key[ID_LEN];
-    tree t;
-    int added;
-    crypto_generichash(key, ID_LEN, (const uint8_t *)ids, (size_t)n * ID_LEN, NULL, 0);
-    cairn_err rc = idset_add(&m->trees_seen, key, &added);
-    if (rc || !added)
-        return rc; /* an identical subtree was marked already */
-    rc = mark_ids(m, ids, n);
-    if (!rc)
-        rc = treestore_load(m->s, m->w, ids, n, &t);
-    if (rc)
-        return rc;
-    for (size_t i = 0; !rc && i < t.count; i++) {
-        const tree_node *const node = &t.nodes[i];
-        if (node->type == NODE_DIR)
-            rc = mark_tree(m, (const uint8_t(*)[ID_LEN])node->chunks, node->nchunks);
-        else
-            rc = mark_ids(m, (const uint8_t(*)[ID_LEN])node->chunks, node->nchunks);
-    }
-    tree_free(&t);
-    return rc;
+    (void)path;
+    (void)damaged;
+    return mark_ids(ctx, ids, n);
 }
+
+static cairn_err mark_file(void *ctx, const char *path, tree_node *node, int *damaged)
+{
+    (void)path;
+    (void)damaged;
+    return mark_ids(ctx, (const uint8_t(*)[ID_LEN])node->chunks, node->nchunks);
+}
+
+static cairn_err mark_catalog(void *ctx, const snapshot *sn, int *damaged)
+{
+    (void)damaged;
+    return mark_ids(ctx, (const uint8_t(*)[ID_LEN])sn->catalog, sn->ncatalog);
+}
+
+/* A tree that does not load stops prune: what it needs is unknown. */
+static const tree_walk_ops mark_walk = {
+    .on_tree_chunks = mark_tree_chunks,
+    .on_file = mark_file,
+    .on_catalog = mark_catalog,
+};
 
 /* ---- prune: sweep ---- */
 
@@ -193,6 +193,7 @@ static cairn_err collect_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const 
 cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
 {
     snaplist l = {NULL, 0, 0};
+    tree_walk *walker = NULL;
     mark_ctx m;
     sweep_ctx c;
     cairn_err rc;
@@ -201,7 +202,6 @@ cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
     memset(&c, 0, sizeof c);
     m.s = s;
     idset_init(&m.live);
-    idset_init(&m.trees_seen);
     c.s = s;
     c.m = &m;
     rc = store_worker_new(s, &m.w);
@@ -212,10 +212,11 @@ cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
                      "%zu snapshot object(s) are damaged: prune would not know "
                      "what they need, so nothing was deleted (run 'cairn check')",
                      l.damaged);
+    if (!rc)
+        rc = tree_walk_new(s, m.w, &mark_walk, &m, 0, &walker);
     for (size_t i = 0; !rc && i < l.count; i++) {
-        rc = mark_tree(&m, (const uint8_t(*)[ID_LEN])l.items[i].tree, l.items[i].ntree);
-        if (!rc)
-            rc = mark_ids(&m, (const uint8_t(*)[ID_LEN])l.items[i].catalog, l.items[i].ncatalog);
+        int damaged;
+        rc = tree_walk_snapshot(walker, &l.items[i], &damaged, NULL, NULL);
         if (rc && rc != CAIRN_ENOMEM) {
             char id[9];
             snaplist_short_id(l.items[i].id, id);
@@ -283,7 +284,7 @@ cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
     free(c.packs);
     snaplist_free(&l);
     idset_free(&m.live);
-    idset_free(&m.trees_seen);
+    tree_walk_free(walker);
     store_worker_free(m.w);
     return rc;
 }

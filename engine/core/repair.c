@@ -20,6 +20,7 @@
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
 #include "engine/core/tree_store.h"
+#include "engine/core/tree_walk.h"
 
 /* A repaired snapshot names what it lost in its metadata; past this many
  * bytes the list ends with a count (a snapshot string holds 64 KiB). */
@@ -85,13 +86,15 @@ typedef struct rp_ctx {
     int final;        /* lost = not indexed (after salvage), and trees are rewritten */
     int loud;         /* report and count what snapshots lose */
     idset missing;    /* chunks snapshots need that are lost */
-    idset clean;      /* subtrees seen without loss */
     idset salvage_ok; /* whole where the index places them, in packs whose trailer is damaged */
     uint8_t (*salvage)[ID_LEN];
     size_t nsalvage, capsalvage;
     rp_repl *repl;
     size_t nrepl, caprepl;
     const snaplist *snaps; /* the snapshots of the walk under way */
+    /* it skips the subtrees it saw without loss */
+    tree_walk *walker;
+    struct rp_snap *cur; /* the snapshot it walks */
     cairn_err fatal;
 } rp_ctx;
 
@@ -491,105 +494,87 @@ static void lost_folder(rp_ctx *c, rp_snap *sp, const char *path, const char *wh
             *path ? path : "/", why);
 }
 
-static void list_key(const uint8_t (*ids)[ID_LEN], uint32_t n, uint8_t key[ID_LEN])
-{
-    crypto_generichash(key, ID_LEN, (const uint8_t *)ids, (size_t)n * ID_LEN, NULL, 0);
-}
+/* ---- the walk's callbacks (c->cur: the snapshot walked) ---- */
 
-/* Walks the folder whose encoded tree is ids[0..n) at path.  *changed when
- * something below is lost; then, in the final walk, *out (malloc'd) and
- * *nout receive the chunks of the folder's tree without it (none: the
- * folder itself is lost and restores empty). */
-static cairn_err fix_dir(rp_ctx *c, rp_snap *sp, char *path, const uint8_t (*ids)[ID_LEN],
-                         uint32_t n, uint8_t (**out)[ID_LEN], uint32_t *nout, int *changed)
+static cairn_err fix_tree_chunks(void *ctx, const char *path, const uint8_t (*ids)[ID_LEN],
+                                 uint32_t n, int *damaged)
 {
-    uint8_t key[ID_LEN];
-    char msg[1024];
-    tree t;
-    int any = 0;
-    *out = NULL;
-    *nout = 0;
-    *changed = 0;
-    if (n == 0)
-        return CAIRN_OK;
-    list_key(ids, n, key);
-    if (idset_has(&c->clean, key))
-        return CAIRN_OK;
+    rp_ctx *const c = ctx;
     for (uint32_t i = 0; i < n; i++) {
         if (chunk_lost(c, ids[i])) {
-            lost_folder(c, sp, path, why_lost(c, ids[i]));
-            *changed = 1;
-            return c->fatal;
+            lost_folder(c, c->cur, path, why_lost(c, ids[i]));
+            *damaged = 1;
+            break;
         }
     }
-    cairn_err rc = treestore_load(c->s, c->w, ids, n, &t);
+    return c->fatal;
+}
+
+static cairn_err fix_unreadable_tree(void *ctx, const char *path, cairn_err rc, int *damaged)
+{
+    rp_ctx *const c = ctx;
+    char msg[1024];
     if (rc == CAIRN_ENOMEM)
         return rc;
-    if (rc && c->o->dry_run && c->src) {
+    if (c->o->dry_run && c->src) {
         /* its chunks would come from the target: a dry run cannot read them */
         if (c->loud)
             say(c,
                 "snapshot %s: folder %s: its tree would come from %s; what it holds is "
                 "checked once it is there",
-                sp->name, *path ? path : "/", c->o->source);
+                c->cur->name, *path ? path : "/", c->o->source);
         return CAIRN_OK;
     }
-    if (rc) {
-        snprintf(msg, sizeof msg, "%s", err_msg());
-        lost_folder(c, sp, path, msg);
-        *changed = 1;
-        return CAIRN_OK;
-    }
-    const size_t base = strlen(path);
-    for (size_t i = 0; !rc && i < t.count; i++) {
-        tree_node *const nd = &t.nodes[i];
-        snprintf(path + base, PATH_MAX - base, "/%s", nd->name);
-        if (nd->type == NODE_DIR) {
-            uint8_t(*sub)[ID_LEN];
-            uint32_t nsub;
-            int ch;
-            rc = fix_dir(c, sp, path, (const uint8_t(*)[ID_LEN])nd->chunks, nd->nchunks, &sub,
-                         &nsub, &ch);
-            if (!rc && ch) {
-                free(nd->chunks);
-                nd->chunks = sub;
-                nd->nchunks = nsub;
-                nd->cap_chunks = nsub;
-                any = 1;
-            }
-        } else if (nd->type == NODE_FILE) {
-            /* every chunk is looked at, so that a target is asked for all */
-            const uint8_t *first = NULL;
-            for (uint32_t k = 0; k < nd->nchunks; k++)
-                if (chunk_lost(c, nd->chunks[k]) && !first)
-                    first = nd->chunks[k];
-            if (first) {
-                lost_file(c, sp, path, first);
-                tree_node_free(nd); /* a NULL name marks it dropped */
-                any = 1;
-            }
-        }
-        path[base] = '\0';
-    }
-    if (!rc)
-        rc = c->fatal;
-    if (!rc && !any)
-        add_id(c, &c->clean, key);
-    if (!rc && any) {
-        size_t k = 0;
-        for (size_t i = 0; i < t.count; i++)
-            if (t.nodes[i].name)
-                t.nodes[k++] = t.nodes[i];
-        t.count = k;
-        *changed = 1;
-        if (c->final && !c->o->dry_run) {
-            treestore_stats st = {0, 0, 0};
-            rc = treestore_save(c->s, c->w, &c->ck, &t, out, nout, &st);
-        }
-    }
-    tree_free(&t);
-    return rc;
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    lost_folder(c, c->cur, path, msg);
+    *damaged = 1;
+    return CAIRN_OK;
 }
+
+static cairn_err fix_file(void *ctx, const char *path, tree_node *nd, int *damaged)
+{
+    rp_ctx *const c = ctx;
+    if (nd->type != NODE_FILE)
+        return CAIRN_OK;
+    /* every chunk is looked at, so that a target is asked for all */
+    const uint8_t *first = NULL;
+    for (uint32_t k = 0; k < nd->nchunks; k++)
+        if (chunk_lost(c, nd->chunks[k]) && !first)
+            first = nd->chunks[k];
+    if (first) {
+        lost_file(c, c->cur, path, first);
+        tree_node_free(nd); /* a NULL name marks it dropped */
+        *damaged = 1;
+    }
+    return c->fatal;
+}
+
+/* The folder without what it lost; in the final walk its tree is stored
+ * (no chunks: the folder itself is lost and restores empty). */
+static cairn_err fix_folder(void *ctx, const char *path, tree *t, uint8_t (**ids)[ID_LEN],
+                            uint32_t *n)
+{
+    rp_ctx *const c = ctx;
+    (void)path;
+    if (c->fatal)
+        return c->fatal;
+    size_t k = 0;
+    for (size_t i = 0; i < t->count; i++)
+        if (t->nodes[i].name)
+            t->nodes[k++] = t->nodes[i];
+    t->count = k;
+    if (!c->final || c->o->dry_run)
+        return CAIRN_OK;
+    treestore_stats st = {0, 0, 0};
+    return treestore_save(c->s, c->w, &c->ck, t, ids, n, &st);
+}
+
+static const tree_walk_ops fix_walk = {
+    .on_tree_chunks = fix_tree_chunks,
+    .on_file = fix_file,
+    .on_error = fix_unreadable_tree,
+    .on_damaged_folder = fix_folder,
+};
 
 /* Copies sn's metadata without the repair keys into nw, then adds them:
  * the snapshot replaced, and every path lost (earlier repairs' too). */
@@ -751,7 +736,6 @@ static cairn_err write_repaired(rp_ctx *c)
 static cairn_err fix_snapshot(rp_ctx *c, const snapshot *sn)
 {
     rp_snap sp;
-    char path[PATH_MAX] = "";
     uint8_t(*root)[ID_LEN] = NULL;
     uint32_t nroot = 0;
     int changed = 0, catalog_lost = 0;
@@ -761,8 +745,9 @@ static cairn_err fix_snapshot(rp_ctx *c, const snapshot *sn)
     snaplist_short_id(sn->id, sp.name);
     catalog_init(&sp.cat);
     cbuf_init(&sp.lost);
-    cairn_err rc = fix_dir(c, &sp, path, (const uint8_t(*)[ID_LEN])sn->tree, sn->ntree, &root,
-                           &nroot, &changed);
+    c->cur = &sp;
+    cairn_err rc = tree_walk_snapshot(c->walker, sn, &changed, &root, &nroot);
+    c->cur = NULL;
     for (uint32_t i = 0; !rc && i < sn->ncatalog; i++)
         if (chunk_lost(c, sn->catalog[i]) && !lost_chunk)
             lost_chunk = sn->catalog[i];
@@ -802,8 +787,6 @@ static cairn_err walk_all(rp_ctx *c, int final, int loud)
     snaplist l = {NULL, 0, 0};
     idset_free(&c->missing);
     idset_init(&c->missing);
-    idset_free(&c->clean);
-    idset_init(&c->clean);
     c->final = final;
     c->loud = loud;
     /* a fresh worker: packs replaced since must not be read through old
@@ -813,10 +796,14 @@ static cairn_err walk_all(rp_ctx *c, int final, int loud)
     cairn_err rc = store_worker_new(c->s, &c->w);
     if (!rc)
         rc = snaplist_load(c->s, &l);
+    if (!rc)
+        rc = tree_walk_new(c->s, c->w, &fix_walk, c, TREE_WALK_REWALK_DAMAGED, &c->walker);
     c->snaps = &l;
     for (size_t i = 0; !rc && i < l.count; i++)
         rc = fix_snapshot(c, &l.items[i]);
     c->snaps = NULL;
+    tree_walk_free(c->walker);
+    c->walker = NULL;
     if (loud)
         c->r->chunks_missing = c->missing.count;
     snaplist_free(&l);
@@ -1165,7 +1152,6 @@ static void free_ctx(rp_ctx *c)
     idset_free(&c->good);
     idset_free(&c->bad_chunks);
     idset_free(&c->missing);
-    idset_free(&c->clean);
     idset_free(&c->salvage_ok);
     store_worker_free(c->w);
     backend_close(c->src);
@@ -1187,7 +1173,6 @@ cairn_err repair_run(store *s, const repair_opts *opts, repair_result *result)
     idset_init(&c.good);
     idset_init(&c.bad_chunks);
     idset_init(&c.missing);
-    idset_init(&c.clean);
     idset_init(&c.salvage_ok);
     cairn_err rc = store_object_path(store_path(s), STORE_DIR_KEYS, c.keys_dir, sizeof c.keys_dir);
     if (!rc)

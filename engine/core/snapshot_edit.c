@@ -1,7 +1,7 @@
 #include "engine/core/snapshot_edit.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,7 @@
 #include "util/grow.h"
 #include "engine/core/chunker.h"
 #include "engine/ios/backup_encryption.h"
-#include "engine/core/worker_pool.h"
+#include "engine/core/chunk_pipeline.h"
 #include "engine/core/tree.h"
 #include "engine/core/tree_store.h"
 
@@ -39,11 +39,12 @@ struct sn_dir {
 struct stream_file {
     stream *st;
     char *path;
-    /* the workers write chunk IDs into this array under st->mu, so it is
-     * grown under st->mu too; once the file is installed, the node owns it */
+    /* the workers write chunk IDs into this array under the pipeline's
+     * lock, so it is grown under that lock too; once the file is
+     * installed, the node owns it */
     uint8_t (*chunks)[ID_LEN];
     uint32_t nchunks, cap;
-    int pending; /* jobs not done (st->mu) */
+    chunk_owner owner; /* its chunks in the pipeline */
     int installed;
     uint64_t size;
     XXH3_state_t *xx;
@@ -51,14 +52,6 @@ struct stream_file {
     uint8_t cipher_key[TREE_CIPHER_KEY_LEN];
     stream_file *next_retired;
 };
-
-typedef struct sn_job {
-    stream_file *file;
-    uint32_t index;
-    uint8_t *data;
-    size_t len;
-    struct sn_job *next;
-} sn_job;
 
 struct stream {
     store *s;
@@ -69,16 +62,8 @@ struct stream {
     const iosenc_keys *keys; /* stream_set_keys: reads give the source's ciphertext */
     sn_node root;            /* root.dir is always loaded */
 
-    pool *workers;
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv; /* a job was queued or the workers must stop */
-    pthread_cond_t done_cv; /* a job finished */
-    sn_job *queue_head, *queue_tail, *free_jobs;
-    int jobs_made, jobs_max, in_flight;
-    int stop;
-    cairn_err failed;
-    char failed_msg[1024];
-    stream_file *retired; /* ended while their jobs ran: freed when idle */
+    chunk_pipeline *pipeline; /* NULL when read-only */
+    stream_file *retired;     /* ended while their chunks were stored: freed when idle */
     stream_file *open;
     int unflushed;    /* chunks put since the last store_flush */
     uint64_t flushes; /* store_flush calls so far: a fresh file installed
@@ -86,68 +71,21 @@ struct stream {
 
     uint8_t *rbuf; /* the open file's bytes from its current chunk's start */
     size_t rbuf_cap, have;
-    stream_stats stats; /* new_* under mu */
+    stream_stats stats; /* new_*: the trees'; the pipeline counts the files' */
     cbuf chunk;
 };
 
-/* ---- workers ---- */
+/* ---- the chunk pipeline ---- */
 
-static void worker_main(void *ctx, store_worker *w)
+static void place_chunk(chunk_owner *o, uintptr_t index, const uint8_t id[ID_LEN])
 {
-    stream *const st = ctx;
-    for (;;) {
-        pthread_mutex_lock(&st->mu);
-        while (!st->queue_head && !st->stop)
-            pthread_cond_wait(&st->work_cv, &st->mu);
-        sn_job *const job = st->queue_head;
-        if (!job) {
-            pthread_mutex_unlock(&st->mu);
-            break;
-        }
-        st->queue_head = job->next;
-        if (!st->queue_head)
-            st->queue_tail = NULL;
-        const int skip = st->failed != CAIRN_OK;
-        pthread_mutex_unlock(&st->mu);
-
-        uint8_t id[ID_LEN];
-        cairn_err rc = CAIRN_OK;
-        int added = 0;
-        uint64_t stored = 0;
-        memset(id, 0, sizeof id);
-        if (!skip) {
-            store_chunk_id(st->s, job->data, job->len, id);
-            rc = store_put_chunk(st->s, w, id, job->data, job->len, 0, &added, &stored);
-        }
-
-        pthread_mutex_lock(&st->mu);
-        if (rc && !st->failed) {
-            st->failed = rc;
-            snprintf(st->failed_msg, sizeof st->failed_msg, "%s", err_msg());
-        }
-        if (added) {
-            st->stats.new_chunks++;
-            st->stats.new_bytes += stored;
-            st->stats.new_raw += job->len;
-        }
-        memcpy(job->file->chunks[job->index], id, ID_LEN);
-        job->file->pending--;
-        st->in_flight--;
-        job->next = st->free_jobs;
-        st->free_jobs = job;
-        pthread_cond_broadcast(&st->done_cv);
-        pthread_mutex_unlock(&st->mu);
-    }
+    stream_file *const f = (stream_file *)((char *)o - offsetof(stream_file, owner));
+    memcpy(f->chunks[index], id, ID_LEN);
 }
 
 static cairn_err worker_error(stream *st)
 {
-    pthread_mutex_lock(&st->mu);
-    const cairn_err rc = st->failed;
-    if (rc)
-        err_set(rc, "%s", st->failed_msg);
-    pthread_mutex_unlock(&st->mu);
-    return rc;
+    return chunk_pipeline_error(st->pipeline);
 }
 
 static void file_free(stream_file *f)
@@ -167,12 +105,9 @@ static cairn_err settle(stream *st)
 {
     if (st->read_only)
         return CAIRN_OK;
-    pthread_mutex_lock(&st->mu);
-    while (st->in_flight > 0)
-        pthread_cond_wait(&st->done_cv, &st->mu);
+    chunk_pipeline_wait(st->pipeline, NULL);
     stream_file *f = st->retired;
     st->retired = NULL;
-    pthread_mutex_unlock(&st->mu);
     while (f) {
         stream_file *const next = f->next_retired;
         file_free(f);
@@ -196,80 +131,46 @@ static cairn_err make_readable(stream *st)
     return rc;
 }
 
-static cairn_err get_job(stream *st, sn_job **out)
-{
-    pthread_mutex_lock(&st->mu);
-    while (!st->free_jobs && st->jobs_made >= st->jobs_max)
-        pthread_cond_wait(&st->done_cv, &st->mu);
-    sn_job *job = st->free_jobs;
-    if (job)
-        st->free_jobs = job->next;
-    else
-        st->jobs_made++;
-    pthread_mutex_unlock(&st->mu);
-    if (!job) {
-        job = calloc(1, sizeof *job);
-        if (job)
-            job->data = malloc(store_get_params(st->s)->chunk_max);
-        if (!job || !job->data) {
-            free(job);
-            pthread_mutex_lock(&st->mu);
-            st->jobs_made--;
-            pthread_mutex_unlock(&st->mu);
-            return err_set(CAIRN_ENOMEM, "out of memory for chunk buffers");
-        }
-    }
-    *out = job;
-    return CAIRN_OK;
-}
-
 /* Queues data[0..len) as the next chunk of f. */
 static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
 {
     stream *const st = f->st;
-    sn_job *job = NULL;
-    cairn_err rc = get_job(st, &job);
-    if (rc)
-        return rc;
-    memcpy(job->data, data, len);
-    job->len = len;
-    job->file = f;
-    job->next = NULL;
-    pthread_mutex_lock(&st->mu);
     if (f->nchunks == f->cap) {
         size_t cap = f->cap;
-        if (util_grow(&f->chunks, &cap, (size_t)f->nchunks + 1, sizeof *f->chunks) != CAIRN_OK) {
-            job->next = st->free_jobs;
-            st->free_jobs = job;
-            pthread_mutex_unlock(&st->mu);
-            return CAIRN_ENOMEM;
-        }
-        f->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+        chunk_pipeline_lock(st->pipeline);
+        const cairn_err grown =
+            util_grow(&f->chunks, &cap, (size_t)f->nchunks + 1, sizeof *f->chunks);
+        if (!grown)
+            f->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+        chunk_pipeline_unlock(st->pipeline);
+        if (grown)
+            return grown;
     }
-    job->index = f->nchunks++;
-    f->pending++;
-    st->in_flight++;
+    const cairn_err rc = chunk_pipeline_put(st->pipeline, &f->owner, f->nchunks, data, len);
+    if (rc)
+        return rc;
+    f->nchunks++;
     st->unflushed = 1;
-    if (st->queue_tail)
-        st->queue_tail->next = job;
-    else
-        st->queue_head = job;
-    st->queue_tail = job;
-    pthread_cond_signal(&st->work_cv);
-    pthread_mutex_unlock(&st->mu);
     return CAIRN_OK;
 }
 
 static void stop_workers(stream *st)
 {
-    if (!st->workers)
-        return;
-    pthread_mutex_lock(&st->mu);
-    st->stop = 1;
-    pthread_cond_broadcast(&st->work_cv);
-    pthread_mutex_unlock(&st->mu);
-    pool_join(st->workers);
-    st->workers = NULL;
+    if (st->pipeline)
+        chunk_pipeline_finish(st->pipeline);
+}
+
+/* What the stream added so far: its trees' and, from the pipeline, its
+ * files' chunks. */
+static void current_stats(stream *st, stream_stats *out)
+{
+    chunk_pipeline_stats ps = {0, 0, 0};
+    if (st->pipeline)
+        chunk_pipeline_get_stats(st->pipeline, &ps);
+    *out = st->stats;
+    out->new_chunks += ps.new_chunks;
+    out->new_bytes += ps.new_bytes;
+    out->new_raw += ps.new_raw;
 }
 
 /* ---- the tree in memory ---- */
@@ -557,9 +458,6 @@ cairn_err stream_begin(store *s, const stream_opts *opts, stream **out)
     st->s = s;
     st->read_only = opts->read_only;
     st->file_secret = keyring_file_secret(store_keys(s));
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->work_cv, NULL);
-    pthread_cond_init(&st->done_cv, NULL);
     cbuf_init(&st->chunk);
     st->root.n.type = NODE_DIR;
     st->root.n.mode = DIR_MODE;
@@ -587,8 +485,8 @@ cairn_err stream_begin(store *s, const stream_opts *opts, stream **out)
     if (!rc && !st->read_only) {
         const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         const int n = opts->threads > 0 ? opts->threads : cpus < 1 ? 1 : (int)cpus;
-        st->jobs_max = (n > 64 ? 64 : n) * JOBS_PER_WORKER;
-        rc = pool_start(s, opts->threads, worker_main, st, &st->workers);
+        rc = chunk_pipeline_start(s, opts->threads, (n > 64 ? 64 : n) * JOBS_PER_WORKER,
+                                  &st->pipeline);
     }
     if (rc) {
         stream_free(st);
@@ -605,28 +503,17 @@ void stream_free(stream *st)
     if (st->open)
         stream_file_abort(st->open);
     settle(st);
-    stop_workers(st);
-    while (st->free_jobs) {
-        sn_job *const j = st->free_jobs;
-        st->free_jobs = j->next;
-        free(j->data);
-        free(j);
-    }
+    chunk_pipeline_free(st->pipeline);
     node_free(&st->root);
     free(st->rbuf);
     cbuf_free(&st->chunk);
     store_worker_free(st->w);
-    pthread_mutex_destroy(&st->mu);
-    pthread_cond_destroy(&st->work_cv);
-    pthread_cond_destroy(&st->done_cv);
     free(st);
 }
 
 void stream_get_stats(stream *st, stream_stats *out)
 {
-    pthread_mutex_lock(&st->mu);
-    *out = st->stats;
-    pthread_mutex_unlock(&st->mu);
+    current_stats(st, out);
 }
 
 /* ---- writing files ---- */
@@ -651,6 +538,7 @@ cairn_err stream_file_begin(stream *st, const char *path, stream_file **out)
     if (!f)
         return err_set(CAIRN_ENOMEM, "out of memory");
     f->st = st;
+    f->owner.place = place_chunk;
     f->path = strdup(path);
     f->xx = XXH3_createState();
     if (!f->path || !f->xx) {
@@ -711,15 +599,12 @@ static void file_release(stream_file *f)
 {
     stream *const st = f->st;
     st->open = NULL;
-    pthread_mutex_lock(&st->mu);
-    const int busy = f->pending > 0;
-    if (busy) {
+    if (chunk_pipeline_busy(st->pipeline, &f->owner)) {
         f->next_retired = st->retired;
         st->retired = f;
-    }
-    pthread_mutex_unlock(&st->mu);
-    if (!busy)
+    } else {
         file_free(f);
+    }
 }
 
 cairn_err stream_file_end(stream_file *f)
@@ -763,12 +648,12 @@ cairn_err stream_file_end(stream_file *f)
     memcpy(n.n.cipher_key, f->cipher_key, TREE_CIPHER_KEY_LEN);
     n.fresh = 1;
     n.flush_gen = st->flushes;
-    pthread_mutex_lock(&st->mu);
+    chunk_pipeline_lock(st->pipeline);
     n.n.chunks = f->chunks;
     n.n.nchunks = f->nchunks;
     n.n.cap_chunks = f->cap;
     f->installed = 1;
-    pthread_mutex_unlock(&st->mu);
+    chunk_pipeline_unlock(st->pipeline);
     st->stats.files_written++;
     st->stats.bytes_written += f->size;
     rc = dir_put(d, &n);
@@ -1161,9 +1046,11 @@ cairn_err stream_commit(stream *st, const stream_commit_opts *opts, stream_resul
     snap.files = c.files;
     snap.dirs = c.dirs;
     snap.bytes = c.bytes;
-    snap.new_chunks = st->stats.new_chunks;
-    snap.new_bytes = st->stats.new_bytes;
-    snap.new_raw = st->stats.new_raw;
+    stream_stats added;
+    current_stats(st, &added);
+    snap.new_chunks = added.new_chunks;
+    snap.new_bytes = added.new_bytes;
+    snap.new_raw = added.new_raw;
     snap.errors = opts->errors;
     snprintf(buf, sizeof buf, "%o", (unsigned)DIR_MODE);
     if (!rc)
@@ -1186,7 +1073,7 @@ cairn_err stream_commit(stream *st, const stream_commit_opts *opts, stream_resul
         out->files = c.files;
         out->dirs = c.dirs;
         out->bytes = c.bytes;
-        out->stats = st->stats;
+        out->stats = added;
     }
     snapshot_free(&snap);
     cbuf_free(&enc);

@@ -1,0 +1,79 @@
+/* chunk_pipeline.h - chunks stored in parallel: one producer thread queues
+ * the chunks it cuts, a pool of workers hashes, compresses, seals and packs
+ * them and places each chunk's ID where its owner asked.
+ *
+ * Promises:
+ * - Bounded: at most jobs_max chunk buffers exist (each chunk_max bytes);
+ *   a put waits for a free one while they are all in flight.  A chunk is
+ *   copied once, into its buffer.
+ * - The first worker error is kept with its message; from then on queued
+ *   chunks are skipped (placed with an all-zero ID) and chunk_pipeline_error
+ *   returns it, with its message set again, on the producer's thread.
+ * - chunk_pipeline_finish (and chunk_pipeline_free) lets the queued chunks
+ *   be stored (or skipped after an error) and joins the workers; neither
+ *   waits on the producer.
+ *
+ * Owners (the structures IDs are placed into) embed a chunk_owner; its
+ * pending count and every place() call are guarded by the pipeline's lock,
+ * so an owner moves the array place() writes into only while holding
+ * chunk_pipeline_lock, or while it has nothing pending. */
+#ifndef CAIRN_CHUNK_PIPELINE_H
+#define CAIRN_CHUNK_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+typedef struct chunk_owner chunk_owner;
+
+/* Puts the ID of the chunk queued for o at where (what o gave: an index
+ * into an array that may move, or the address of a slot that does not).
+ * Runs on a worker, under the pipeline's lock. */
+typedef void (*chunk_place_fn)(chunk_owner *o, uintptr_t where, const uint8_t id[ID_LEN]);
+
+struct chunk_owner {
+    chunk_place_fn place;
+    int pending; /* chunks queued and not yet placed (the pipeline's lock) */
+};
+
+/* What the workers added to the store (chunks new to it). */
+typedef struct chunk_pipeline_stats {
+    uint64_t new_chunks;
+    uint64_t new_bytes; /* as stored */
+    uint64_t new_raw;
+} chunk_pipeline_stats;
+
+typedef struct chunk_pipeline chunk_pipeline;
+
+/* Starts threads workers (0: one per core) with jobs_max chunk buffers. */
+cairn_err chunk_pipeline_start(store *s, int threads, int jobs_max, chunk_pipeline **out);
+
+/* Waits for every queued chunk and stops the workers; the error and the
+ * stats stay readable. */
+void chunk_pipeline_finish(chunk_pipeline *p);
+
+/* Finishes p if it is not, and frees it (NULL: nothing). */
+void chunk_pipeline_free(chunk_pipeline *p);
+
+/* Queues a copy of data[0..len) (len <= the store's chunk_max) as o's
+ * chunk at where. */
+cairn_err chunk_pipeline_put(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
+                             const uint8_t *data, size_t len);
+
+/* Whether o has chunks in flight. */
+int chunk_pipeline_busy(chunk_pipeline *p, const chunk_owner *o);
+
+/* Waits until o (NULL: every owner) has no chunk in flight. */
+void chunk_pipeline_wait(chunk_pipeline *p, const chunk_owner *o);
+
+/* The first worker error (its message set again), or CAIRN_OK. */
+cairn_err chunk_pipeline_error(chunk_pipeline *p);
+
+void chunk_pipeline_get_stats(chunk_pipeline *p, chunk_pipeline_stats *out);
+
+/* Held while moving an array an owner's place() writes into. */
+void chunk_pipeline_lock(chunk_pipeline *p);
+void chunk_pipeline_unlock(chunk_pipeline *p);
+
+#endif

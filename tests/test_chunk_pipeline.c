@@ -1,0 +1,185 @@
+/* test_chunk_pipeline.c - the bounded chunk pipeline: every chunk put is
+ * stored and its ID placed where its owner asked (more chunks than there
+ * are buffers); a worker's error reaches the producer with its message,
+ * later chunks are skipped, and the pipeline stops without deadlock or
+ * leak, also when freed with chunks still queued. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/core/chunk_pipeline.h"
+#include "testutil.h"
+
+static const char PW[] = "pipeline-test-password";
+
+enum { CHUNKS = 64, CHUNK = 8192, THREADS = 2, JOBS = 3 };
+
+typedef struct fixture {
+    char dir[64];
+    char path[128];
+    store *s;
+    uint8_t *data; /* CHUNKS chunks of CHUNK random bytes */
+} fixture;
+
+typedef struct owner {
+    chunk_owner o;
+    uint8_t ids[CHUNKS][ID_LEN];
+    int placed;
+} owner;
+
+static void place(chunk_owner *o, uintptr_t where, const uint8_t id[ID_LEN])
+{
+    owner *const ow = (owner *)o;
+    memcpy(ow->ids[where], id, ID_LEN);
+    ow->placed++;
+}
+
+static int setup(void **state)
+{
+    fixture *const f = calloc(1, sizeof *f);
+    const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+    const store_params params = {4096, 16384, 65536, 256 * 1024, 3};
+    if (!f || sodium_init() < 0)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/cairn-test-pipeline-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/store", f->dir);
+    if (store_create(f->path, PW, strlen(PW), &kdf, &params) != CAIRN_OK ||
+        store_open(f->path, PW, strlen(PW), STORE_WRITE, &f->s) != CAIRN_OK)
+        return -1;
+    f->data = malloc((size_t)CHUNKS * CHUNK);
+    if (!f->data)
+        return -1;
+    randombytes_buf(f->data, (size_t)CHUNKS * CHUNK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *const f = *state;
+    store_close(f->s);
+    test_rmtree(f->dir);
+    free(f->data);
+    free(f);
+    return 0;
+}
+
+/* Packs are written in the store's tmp folder: a file in its place makes
+ * every worker's first write fail. */
+static void break_tmp(fixture *f)
+{
+    char tmp[192];
+    snprintf(tmp, sizeof tmp, "%s/tmp", f->path);
+    assert_int_equal(test_rmtree(tmp), 0);
+    FILE *const fp = fopen(tmp, "w");
+    assert_non_null(fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void test_stores_and_places_every_chunk(void **state)
+{
+    fixture *const f = *state;
+    chunk_pipeline *p = NULL;
+    chunk_pipeline_stats st;
+    owner *const ow = calloc(1, sizeof *ow);
+    assert_non_null(ow);
+    ow->o.place = place;
+    assert_int_equal(chunk_pipeline_start(f->s, THREADS, JOBS, &p), CAIRN_OK);
+    for (int i = 0; i < CHUNKS; i++)
+        assert_int_equal(
+            chunk_pipeline_put(p, &ow->o, (uintptr_t)i, f->data + (size_t)i * CHUNK, CHUNK),
+            CAIRN_OK);
+    chunk_pipeline_wait(p, &ow->o);
+    assert_int_equal(chunk_pipeline_busy(p, &ow->o), 0);
+    assert_int_equal(ow->placed, CHUNKS);
+    assert_int_equal(chunk_pipeline_error(p), CAIRN_OK);
+    chunk_pipeline_get_stats(p, &st);
+    assert_int_equal(st.new_chunks, CHUNKS);
+    assert_int_equal(st.new_raw, (uint64_t)CHUNKS * CHUNK);
+    chunk_pipeline_free(p);
+    assert_int_equal(store_flush(f->s), CAIRN_OK);
+    for (int i = 0; i < CHUNKS; i++) {
+        uint8_t id[ID_LEN];
+        int has = 0;
+        store_chunk_id(f->s, f->data + (size_t)i * CHUNK, CHUNK, id);
+        assert_memory_equal(ow->ids[i], id, ID_LEN);
+        assert_int_equal(store_has_chunk(f->s, id, &has), CAIRN_OK);
+        assert_int_equal(has, 1);
+    }
+    free(ow);
+}
+
+static void test_worker_error_reaches_producer(void **state)
+{
+    fixture *const f = *state;
+    chunk_pipeline *p = NULL;
+    chunk_pipeline_stats st;
+    static const uint8_t zero[ID_LEN];
+    owner *const ow = calloc(1, sizeof *ow);
+    assert_non_null(ow);
+    ow->o.place = place;
+    break_tmp(f);
+    assert_int_equal(chunk_pipeline_start(f->s, THREADS, JOBS, &p), CAIRN_OK);
+    /* far more chunks than buffers: puts wait on the failing workers */
+    cairn_err rc = CAIRN_OK;
+    int i;
+    for (i = 0; i < CHUNKS && !rc; i++) {
+        rc = chunk_pipeline_put(p, &ow->o, (uintptr_t)i, f->data + (size_t)i * CHUNK, CHUNK);
+        assert_int_equal(rc, CAIRN_OK);
+        rc = chunk_pipeline_error(p);
+    }
+    assert_int_not_equal(rc, CAIRN_OK);
+    assert_non_null(strstr(err_msg(), "/tmp/pack-"));
+    chunk_pipeline_wait(p, NULL);
+    assert_int_equal(ow->placed, i);
+    /* the error stays, with its message */
+    err_set(CAIRN_EINVAL, "something else");
+    assert_int_equal(chunk_pipeline_error(p), rc);
+    assert_non_null(strstr(err_msg(), "/tmp/pack-"));
+    chunk_pipeline_get_stats(p, &st);
+    assert_int_equal(st.new_chunks, 0);
+    /* chunks queued after the error are skipped: no ID */
+    assert_int_equal(chunk_pipeline_put(p, &ow->o, 0, f->data, CHUNK), CAIRN_OK);
+    chunk_pipeline_wait(p, &ow->o);
+    assert_memory_equal(ow->ids[0], zero, ID_LEN);
+    chunk_pipeline_free(p);
+    free(ow);
+}
+
+static void test_free_with_chunks_queued(void **state)
+{
+    fixture *const f = *state;
+    chunk_pipeline *p = NULL;
+    owner *const ow = calloc(1, sizeof *ow);
+    assert_non_null(ow);
+    ow->o.place = place;
+    break_tmp(f);
+    assert_int_equal(chunk_pipeline_start(f->s, THREADS, CHUNKS, &p), CAIRN_OK);
+    for (int i = 0; i < CHUNKS; i++)
+        assert_int_equal(
+            chunk_pipeline_put(p, &ow->o, (uintptr_t)i, f->data + (size_t)i * CHUNK, CHUNK),
+            CAIRN_OK);
+    chunk_pipeline_free(p); /* lets the queue drain: every chunk placed */
+    assert_int_equal(ow->placed, CHUNKS);
+    assert_int_equal(ow->o.pending, 0);
+    free(ow);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stores_and_places_every_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_error_reaches_producer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_with_chunks_queued, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
