@@ -3,7 +3,8 @@
  * moved, copied and removed like a file system would, bad requests are
  * refused without changing anything, a stream freed without commit leaves
  * no snapshot, and a stream on top of a snapshot keeps the chunk lists of
- * the folders it never touched. */
+ * the folders it never touched; a stream whose base does not load fails
+ * to begin and frees what it made. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -223,6 +224,23 @@ static void test_free_without_commit(void **state)
     snaplist_free(&l);
 }
 
+/* A base whose root tree the store does not have: begin fails before the
+ * workers start, and the half-made stream is freed without them. */
+static void test_begin_on_unreadable_base(void **state)
+{
+    fixture *const f = *state;
+    uint8_t root[1][ID_LEN];
+    snapshot base;
+    stream *st = NULL;
+    memset(&base, 0, sizeof base);
+    randombytes_buf(root, sizeof root);
+    base.tree = root;
+    base.ntree = 1;
+    const stream_opts opts = {&base, 2, 0};
+    assert_int_not_equal(stream_begin(f->s, &opts, &st), CAIRN_OK);
+    assert_null(st);
+}
+
 static void test_untouched_folders_kept(void **state)
 {
     fixture *const f = *state;
@@ -284,6 +302,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_without_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untouched_folders_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_begin_on_unreadable_base, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,7 +103,8 @@ static void file_free(stream_file *f)
  * node may be freed or read. */
 static cairn_err settle(stream *st)
 {
-    if (st->read_only)
+    /* no pipeline: read-only, or stream_begin failed before starting it */
+    if (st->read_only || !st->pipeline)
         return CAIRN_OK;
     chunk_pipeline_wait(st->pipeline, NULL);
     stream_file *f = st->retired;

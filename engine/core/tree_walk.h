@@ -11,7 +11,7 @@
  *   reported) at every place it appears.
  * - Folders are visited depth-first in tree order, children before the
  *   folder's own on_damaged_folder; paths are "/a/b" below the snapshot
- *   root ("" for the root), cut at PATH_MAX as the callbacks print them.
+ *   root ("" for the root), cut short at PATH_MAX.
  * - A callback reports damage by setting *damaged and returning CAIRN_OK:
  *   the walk goes on, and the damage propagates to every folder above.
  *   Any other return stops the walk and is returned as it is.
