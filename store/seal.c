@@ -2,6 +2,10 @@
 
 #include <sodium.h>
 
+#include "util/idset.h"
+
+_Static_assert((int)IDSET_ID_LEN == (int)ID_LEN, "util/idset.h holds IDs of this length");
+
 void seal_box(const uint8_t key[SEAL_KEY_LEN], const uint8_t *ad, size_t ad_len,
               const uint8_t *plain, size_t len, uint8_t *out)
 {

@@ -17,16 +17,16 @@ void idset_free(idset *s)
     idset_init(s);
 }
 
-static size_t slot_of(const idset *s, const uint8_t id[ID_LEN])
+static size_t slot_of(const idset *s, const uint8_t id[IDSET_ID_LEN])
 {
     return (size_t)get_u64le(id) & (s->cap - 1);
 }
 
-static int find(const idset *s, const uint8_t id[ID_LEN], size_t *at)
+static int find(const idset *s, const uint8_t id[IDSET_ID_LEN], size_t *at)
 {
     size_t i = slot_of(s, id);
     while (s->used[i]) {
-        if (memcmp(s->slots[i], id, ID_LEN) == 0) {
+        if (memcmp(s->slots[i], id, IDSET_ID_LEN) == 0) {
             *at = i;
             return 1;
         }
@@ -41,7 +41,7 @@ static cairn_err grow(idset *s)
     idset bigger;
     bigger.cap = s->cap ? s->cap * 2 : 1024;
     bigger.count = 0;
-    bigger.slots = malloc(bigger.cap * ID_LEN);
+    bigger.slots = malloc(bigger.cap * IDSET_ID_LEN);
     bigger.used = calloc(bigger.cap, 1);
     if (!bigger.slots || !bigger.used) {
         free(bigger.slots);
@@ -53,7 +53,7 @@ static cairn_err grow(idset *s)
             continue;
         size_t at;
         find(&bigger, s->slots[i], &at);
-        memcpy(bigger.slots[at], s->slots[i], ID_LEN);
+        memcpy(bigger.slots[at], s->slots[i], IDSET_ID_LEN);
         bigger.used[at] = 1;
         bigger.count++;
     }
@@ -62,7 +62,7 @@ static cairn_err grow(idset *s)
     return CAIRN_OK;
 }
 
-cairn_err idset_add(idset *s, const uint8_t id[ID_LEN], int *added)
+cairn_err idset_add(idset *s, const uint8_t id[IDSET_ID_LEN], int *added)
 {
     size_t at;
     /* keep the load under 1/2 so probes stay short */
@@ -75,20 +75,20 @@ cairn_err idset_add(idset *s, const uint8_t id[ID_LEN], int *added)
         *added = 0;
         return CAIRN_OK;
     }
-    memcpy(s->slots[at], id, ID_LEN);
+    memcpy(s->slots[at], id, IDSET_ID_LEN);
     s->used[at] = 1;
     s->count++;
     *added = 1;
     return CAIRN_OK;
 }
 
-int idset_has(const idset *s, const uint8_t id[ID_LEN])
+int idset_has(const idset *s, const uint8_t id[IDSET_ID_LEN])
 {
     size_t at;
     return s->cap ? find(s, id, &at) : 0;
 }
 
-void idset_remove(idset *s, const uint8_t id[ID_LEN])
+void idset_remove(idset *s, const uint8_t id[IDSET_ID_LEN])
 {
     size_t at;
     if (!s->cap || !find(s, id, &at))
@@ -104,7 +104,7 @@ void idset_remove(idset *s, const uint8_t id[ID_LEN])
         const int stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
         if (stays)
             continue;
-        memcpy(s->slots[hole], s->slots[i], ID_LEN);
+        memcpy(s->slots[hole], s->slots[i], IDSET_ID_LEN);
         hole = i;
     }
     s->used[hole] = 0;

@@ -7,10 +7,13 @@
 #include <stdint.h>
 
 #include "util/err.h"
-#include "store/seal.h"
+
+/* The length of an ID: store/seal.h's ID_LEN (store/seal.c checks they are
+ * equal), spelled here because util/ sits below store/. */
+enum { IDSET_ID_LEN = 32 };
 
 typedef struct idset {
-    uint8_t (*slots)[ID_LEN];
+    uint8_t (*slots)[IDSET_ID_LEN];
     uint8_t *used;
     size_t cap; /* power of two */
     size_t count;
@@ -19,9 +22,9 @@ typedef struct idset {
 void idset_init(idset *s);
 void idset_free(idset *s);
 /* Adds id; *added is 1 if it was not there.  CAIRN_ENOMEM on failure. */
-cairn_err idset_add(idset *s, const uint8_t id[ID_LEN], int *added);
-int idset_has(const idset *s, const uint8_t id[ID_LEN]);
+cairn_err idset_add(idset *s, const uint8_t id[IDSET_ID_LEN], int *added);
+int idset_has(const idset *s, const uint8_t id[IDSET_ID_LEN]);
 /* Removes id if present. */
-void idset_remove(idset *s, const uint8_t id[ID_LEN]);
+void idset_remove(idset *s, const uint8_t id[IDSET_ID_LEN]);
 
 #endif
