@@ -161,8 +161,7 @@ static const snapshot *newest_of_device(const snaplist *l, const char *udid)
 {
     const snapshot *best = NULL;
     for (size_t i = 0; i < l->count; i++) {
-        const char *const u = device_meta(&l->items[i], "udid");
-        if (u && strcasecmp(u, udid) == 0)
+        if (snapshot_udid_is(&l->items[i], udid))
             best = &l->items[i];
     }
     return best;
@@ -207,7 +206,7 @@ static cairn_err decrypt_session(cli *c, stream *st, const char *tmp, device_inf
         printf("  encrypted on the device, no backup password given (--backup-password-file or "
                "CAIRN_BACKUP_PASSWORD):\n  stored as the device sent it; ls, extract and diff "
                "need the password\n");
-        rc = device_add_meta(dev, "contents", "encrypted");
+        rc = device_add_meta(dev, SNAP_META_CONTENTS, SNAP_CONTENTS_ENCRYPTED);
     }
     password_free(&pw);
     return rc;
@@ -325,6 +324,7 @@ int cli_restore_device(cli *c)
     stream *view = NULL;
     password pw = {NULL, 0};
     iosenc_keys *keys = NULL;
+    file_encrypter fe;
     cbuf info;
     mb2host_result r;
     watch w;
@@ -342,18 +342,16 @@ int cli_restore_device(cli *c)
         rc = snaplist_load(s, &l);
     if (!rc)
         rc = snaplist_find(&l, c->args[0], &sn);
-    const char *const udid = rc ? NULL : device_meta(sn, "udid");
-    const char *const state = rc ? NULL : device_meta(sn, "snapshot_state");
-    const char *const enc = rc ? NULL : device_meta(sn, "is_encrypted");
+    const char *const udid = rc ? NULL : snapshot_udid(sn);
     if (!rc) {
         snaplist_short_id(sn->id, id);
         if (!udid)
             rc = err_set(CAIRN_EINVAL, "snapshot %s is not a device backup", id);
-        else if (!state || strcmp(state, "finished") != 0 || (sn->flags & SNAP_INCOMPLETE))
+        else if (!snapshot_device_finished(sn) || (sn->flags & SNAP_INCOMPLETE))
             rc = err_set(CAIRN_EINVAL, "snapshot %s is an incomplete backup: a device refuses it",
                          id);
     }
-    if (!rc && enc && strcmp(enc, "true") == 0)
+    if (!rc && snapshot_is_encrypted_backup(sn))
         rc = password_get(c->backup_password_file, ENV_PASSWORD,
                           "Backup password of the snapshot: ", 0, &pw);
     if (!rc) {
@@ -374,7 +372,9 @@ int cli_restore_device(cli *c)
             rc = devcrypt_unlock_plist(plist.data, plist.len, pw.text, pw.len, &keys);
         cbuf_free(&plist);
         if (!rc)
-            stream_set_keys(view, keys);
+            fe = iosenc_file_encrypter(keys);
+        if (!rc)
+            stream_set_encrypter(view, &fe);
     }
     if (!rc)
         rc = idev_open(c->device, &d);

@@ -51,9 +51,9 @@ static cairn_err inspect_source(cli *c, device_info *dev, int *is_device, devcry
     rc = device_inspect(c->args[0], dev);
     if (rc)
         return rc;
-    const char *const name = device_meta_value(dev, "device_name");
-    const char *const type = device_meta_value(dev, "product_type");
-    const char *const ios = device_meta_value(dev, "product_version");
+    const char *const name = device_info_meta(dev, SNAP_META_DEVICE_NAME);
+    const char *const type = device_info_meta(dev, SNAP_META_PRODUCT_TYPE);
+    const char *const ios = device_info_meta(dev, SNAP_META_PRODUCT_VERSION);
     printf("device backup: %s (%s, iOS %s), UDID %s%s\n", name ? name : "unnamed",
            type ? type : "unknown model", ios ? ios : "?", dev->udid,
            dev->encrypted ? ", encrypted" : "");
@@ -145,6 +145,7 @@ int cmd_backup(cli *c)
         device_info_free(&dev);
         return cli_fail(rc);
     }
+    const file_decoder decoder = crypt ? devcrypt_file_decoder(crypt) : (file_decoder){0};
     const backup_opts opts = {.source = c->args[0],
                               .chain = is_device ? dev.chain : NULL,
                               .threads = c->threads,
@@ -153,7 +154,7 @@ int cmd_backup(cli *c)
                               .meta = dev.meta,
                               .nmeta = dev.nmeta,
                               .catalog = is_device && (!dev.encrypted || crypt) ? &dev.cat : NULL,
-                              .crypt = crypt,
+                              .decoder = crypt ? &decoder : NULL,
                               .warn = cli_warn_item};
     rc = backup_run(s, &opts, &r);
     store_close(s);
@@ -220,10 +221,7 @@ static int device_selected(const snapshot *sn, const char *device)
 {
     if (!device)
         return 1;
-    const char *const udid = device_meta(sn, "udid");
-    const char *const name = device_meta(sn, "device_name");
-    /* UDIDs are hex: Finder names folders in lower case, Info.plist in upper */
-    return (udid && strcasecmp(udid, device) == 0) || (name && strcmp(name, device) == 0);
+    return snapshot_matches_device(sn, device);
 }
 
 static void print_snapshot_row(const snapshot *sn)
@@ -233,17 +231,16 @@ static void print_snapshot_row(const snapshot *sn)
     cli_time(sn->time_sec, when, sizeof when, 0);
     cli_human(sn->bytes, size, sizeof size);
     cli_human(sn->new_bytes, added, sizeof added);
-    const char *const name = device_meta(sn, "device_name");
+    const char *const name = snapshot_device_name(sn);
     if (name) {
-        const char *const type = device_meta(sn, "product_type");
-        const char *const ios = device_meta(sn, "product_version");
-        const char *const enc = device_meta(sn, "is_encrypted");
-        const char *const date = device_meta(sn, "last_backup_date");
+        const char *const type = snapshot_get_meta(sn, SNAP_META_PRODUCT_TYPE);
+        const char *const ios = snapshot_get_meta(sn, SNAP_META_PRODUCT_VERSION);
+        const char *const date = snapshot_get_meta(sn, SNAP_META_LAST_BACKUP_DATE);
         char bdate[32] = "?";
         if (date)
             cli_time((int64_t)strtoll(date, NULL, 10), bdate, sizeof bdate, 0);
         snprintf(what, sizeof what, "%s (%s, iOS %s, backup of %s%s)", name, type ? type : "?",
-                 ios ? ios : "?", bdate, enc && strcmp(enc, "true") == 0 ? ", encrypted" : "");
+                 ios ? ios : "?", bdate, snapshot_is_encrypted_backup(sn) ? ", encrypted" : "");
     } else {
         snprintf(what, sizeof what, "%s", sn->source);
     }
@@ -319,10 +316,11 @@ int cmd_restore(cli *c)
     if (!rc)
         rc = cli_enc_restore_keys(c, s, sn, &keys, &new_pw);
     if (!rc) {
+        const file_encrypter fe = iosenc_file_encrypter(keys);
         const restore_opts opts = {.target = c->to,
                                    .overwrite = c->overwrite,
                                    .threads = c->threads,
-                                   .keys = keys,
+                                   .encrypter = keys ? &fe : NULL,
                                    .warn = cli_warn_item};
         rc = restore_run(s, sn, &opts, &r);
         if (!rc || rc == CAIRN_EPARTIAL) {

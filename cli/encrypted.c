@@ -16,7 +16,7 @@ cairn_err cli_enc_open(cli *c, device_info *dev, devcrypt **crypt)
     password pw = {NULL, 0};
     int have = 0;
     char prompt[256];
-    const char *const name = device_meta_value(dev, "device_name");
+    const char *const name = device_info_meta(dev, SNAP_META_DEVICE_NAME);
     *crypt = NULL;
     snprintf(prompt, sizeof prompt,
              "Backup password of %s (empty: store the backup encrypted as it is): ",
@@ -28,14 +28,14 @@ cairn_err cli_enc_open(cli *c, device_info *dev, devcrypt **crypt)
         printf("  encrypted, no backup password given (--backup-password-file or %s):\n"
                "  stored as the device wrote it; ls, extract and diff need the password\n",
                ENV_PASSWORD);
-        return device_add_meta(dev, "contents", "encrypted");
+        return device_add_meta(dev, SNAP_META_CONTENTS, SNAP_CONTENTS_ENCRYPTED);
     }
     rc = devcrypt_open(c->args[0], pw.text, pw.len, crypt);
     password_free(&pw);
     if (!rc)
         rc = device_read_contents(c->args[0], devcrypt_db_path(*crypt), dev);
     if (!rc)
-        rc = device_add_meta(dev, "contents", "decrypted");
+        rc = device_add_meta(dev, SNAP_META_CONTENTS, SNAP_CONTENTS_DECRYPTED);
     if (rc) {
         devcrypt_close(*crypt);
         *crypt = NULL;
@@ -47,14 +47,12 @@ cairn_err cli_enc_open(cli *c, device_info *dev, devcrypt **crypt)
 
 int cli_enc_is_decrypted(const snapshot *sn)
 {
-    const char *const contents = device_meta(sn, "contents");
-    return contents && strcmp(contents, "decrypted") == 0;
+    return snapshot_is_decrypted(sn);
 }
 
 static int is_encrypted(const snapshot *sn)
 {
-    const char *const enc = device_meta(sn, "is_encrypted");
-    return enc && strcmp(enc, "true") == 0;
+    return snapshot_is_encrypted_backup(sn);
 }
 
 cairn_err cli_enc_restore_keys(cli *c, store *s, const snapshot *sn, iosenc_keys **keys,
