@@ -889,10 +889,9 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     rc = store_worker_new(s, &c.main_worker);
     if (rc)
         goto done;
-    rc = snaplist_load(s, &snaps);
-    if (rc)
+    if (!opts->snaps && (rc = snaplist_load(s, &snaps)) != CAIRN_OK)
         goto done;
-    parent = snaplist_latest_in_chain(&snaps, chain);
+    parent = snaplist_latest_in_chain(opts->snaps ? opts->snaps : &snaps, chain);
     if (parent) {
         result->has_parent = 1;
         memcpy(result->parent, parent->id, ID_LEN);

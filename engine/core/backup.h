@@ -11,6 +11,7 @@
 #include "engine/core/catalog.h"
 #include "engine/core/file_cipher.h"
 #include "engine/core/snapshot.h"
+#include "engine/core/snapshot_list.h"
 
 typedef void (*backup_warn_fn)(void *ctx, const char *path, const char *message);
 
@@ -27,6 +28,8 @@ typedef struct backup_opts {
                                   * backup opened with its password): they
                                   * are stored decrypted, with their wrapped
                                   * keys; NULL: every file as it is */
+    const snaplist *snaps;       /* the store's snapshots when the caller has
+                                  * them loaded; NULL: loaded here */
     backup_warn_fn warn;         /* unreadable items; the backup goes on */
     void *warn_ctx;
 } backup_opts;
