@@ -73,14 +73,14 @@ int cmd_info(cli *c)
             printf("state       %s%s\n", (sn->flags & SNAP_PARTIAL) ? " partial" : "",
                    (sn->flags & SNAP_INCOMPLETE) ? " incomplete" : "");
         for (size_t i = 0; i < sn->nmeta; i++) {
-            const char *const key = sn->meta[i].key;
-            if (strncmp(key, SNAP_META_DEVICE_PREFIX, strlen(SNAP_META_DEVICE_PREFIX)) != 0)
+            const char *const field = snapshot_meta_device_field(sn->meta[i].key);
+            if (!field)
                 continue;
-            if (strstr(key, "date")) {
+            if (snapshot_meta_is_time(sn->meta[i].key)) {
                 cli_time((int64_t)strtoll(sn->meta[i].value, NULL, 10), when, sizeof when, 0);
-                printf("%-24s %s\n", key + strlen(SNAP_META_DEVICE_PREFIX), when);
+                printf("%-24s %s\n", field, when);
             } else {
-                printf("%-24s %s\n", key + strlen(SNAP_META_DEVICE_PREFIX), sn->meta[i].value);
+                printf("%-24s %s\n", field, sn->meta[i].value);
             }
         }
     }

@@ -4,7 +4,8 @@
  * note; the second backup reuses the catalog and reads nothing; an
  * encrypted backup of the same device asks for its password through the
  * callback, is stored decrypted and archives the unencrypted chain (said
- * in a note and in the result); a plain folder is no device; a missing
+ * in a note and in the result) and restores, with the password, as the
+ * device's exact ciphertext; a plain folder is no device; a missing
  * folder never opens the store.
  *
  * usage: test_device_backup /path/to/cairn-gen */
@@ -21,6 +22,7 @@
 
 #include "engine/core/snapshot_list.h"
 #include "engine/ios/device_backup.h"
+#include "engine/ios/device_restore.h"
 #include "testutil.h"
 
 static const char PW[] = "device-backup-test-password";
@@ -202,6 +204,25 @@ static void test_device_folder(void **state)
     assert_true(snapshot_is_encrypted_backup(&l.items[2]));
     assert_true(snapshot_is_decrypted(&l.items[2]));
     assert_true(l.items[2].ncatalog > 0);
+
+    /* restored with its password: the device's exact ciphertext again */
+    store *s = NULL;
+    device_restore_result rr;
+    char target[128], cmd[512];
+    const device_callbacks cb = callbacks(f);
+    snprintf(target, sizeof target, "%s/restored", f->dir);
+    const device_restore_folder_opts ro = {.target = target, .threads = 2};
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
+    assert_int_equal(device_restore_to_folder(s, &l.items[2], &ro, &cb, &rr), CAIRN_OK);
+    store_close(s);
+    assert_int_equal(f->passwords, 2);
+    assert_false(f->optional_asked);
+    assert_true(rr.restored);
+    assert_false(rr.reencrypted);
+    assert_int_equal(rr.files, r3.files);
+    assert_int_equal(rr.failed, 0);
+    snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", src, target);
+    assert_int_equal(system(cmd), 0);
     snaplist_free(&l);
     assert_int_equal(f->warnings, 0);
 }

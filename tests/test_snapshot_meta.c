@@ -112,6 +112,18 @@ static void test_key_spelling(void **state)
     assert_string_equal(SNAP_META_LOST_COUNT, "cairn.lost_count");
 }
 
+static void test_device_fields(void **state)
+{
+    (void)state;
+    assert_string_equal(snapshot_meta_device_field(SNAP_META_DEVICE_NAME), "device_name");
+    assert_string_equal(snapshot_meta_device_field(SNAP_META_UDID), "udid");
+    assert_null(snapshot_meta_device_field(SNAP_META_ROOT_MODE));
+    assert_null(snapshot_meta_device_field("devices"));
+    assert_true(snapshot_meta_is_time(SNAP_META_LAST_BACKUP_DATE));
+    assert_true(snapshot_meta_is_time("device.status_date"));
+    assert_false(snapshot_meta_is_time(SNAP_META_PRODUCT_VERSION));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_encryption_flags),
         cmocka_unit_test(test_finished_state),
         cmocka_unit_test(test_key_spelling),
+        cmocka_unit_test(test_device_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

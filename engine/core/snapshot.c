@@ -211,3 +211,14 @@ int snapshot_matches_device(const snapshot *s, const char *selector)
     const char *const name = snapshot_device_name(s);
     return snapshot_udid_is(s, selector) || (name && strcmp(name, selector) == 0);
 }
+
+const char *snapshot_meta_device_field(const char *key)
+{
+    const size_t n = strlen(SNAP_META_DEVICE_PREFIX);
+    return strncmp(key, SNAP_META_DEVICE_PREFIX, n) == 0 ? key + n : NULL;
+}
+
+int snapshot_meta_is_time(const char *key)
+{
+    return strstr(key, "date") != NULL;
+}

@@ -100,6 +100,11 @@ int snapshot_is_encrypted_backup(const snapshot *s);
 int snapshot_is_decrypted(const snapshot *s);
 /* Status.plist said the device finished writing the backup. */
 int snapshot_device_finished(const snapshot *s);
+/* For a device detail (a SNAP_META_DEVICE_PREFIX key) the name of its field
+ * ("device_name"), else NULL. */
+const char *snapshot_meta_device_field(const char *key);
+/* The key holds a time in Unix seconds (its name says "date"). */
+int snapshot_meta_is_time(const char *key);
 /* A user's device selector: NULL selects every snapshot; otherwise the
  * device's UDID (any case) or its exact name. */
 int snapshot_matches_device(const snapshot *s, const char *selector);
