@@ -166,11 +166,11 @@ int cli_backup_device(cli *c)
     /* the store first: a locked store or a wrong password costs no device time */
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc) {
-        const device_backup_stream_opts o = {.device = c->device,
+        const device_backup_device_opts o = {.device = c->device,
                                              .full = c->full,
                                              .allow_incomplete = c->allow_incomplete,
                                              .threads = c->threads};
-        rc = device_backup_stream(s, &o, &cb, &r);
+        rc = device_backup_from_device(s, &o, &cb, &r);
         cli_device_ui_end(&ui);
     }
     store_close(s);

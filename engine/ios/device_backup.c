@@ -189,8 +189,8 @@ static cairn_err decrypt_session(stream *st, const char *tmp, device_info *dev,
     return rc;
 }
 
-cairn_err device_backup_stream(store *s, const device_backup_stream_opts *o,
-                               const device_callbacks *cb, device_backup_result *r)
+cairn_err device_backup_from_device(store *s, const device_backup_device_opts *o,
+                                    const device_callbacks *cb, device_backup_result *r)
 {
     snaplist l = {NULL, 0, 0};
     idev *d = NULL;

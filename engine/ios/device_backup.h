@@ -54,19 +54,19 @@ typedef struct device_backup_folder_opts {
 cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_callbacks *cb,
                                device_backup_result *r);
 
-typedef struct device_backup_stream_opts {
+typedef struct device_backup_device_opts {
     const char *device; /* UDID, or NULL: the only device connected */
     int full;           /* ask the device for everything, not what changed */
     int allow_incomplete;
     int threads;
-} device_backup_stream_opts;
+} device_backup_device_opts;
 
 /* Backs the device up straight into the store s (open for writing): the
  * device sees the newest snapshot of it as its previous backup.  On
  * failure no snapshot is saved and an event says so.  result.errors counts
  * files the device could not send and requests refused: the snapshot is
  * then saved marked partial (CAIRN_OK). */
-cairn_err device_backup_stream(store *s, const device_backup_stream_opts *o,
-                               const device_callbacks *cb, device_backup_result *r);
+cairn_err device_backup_from_device(store *s, const device_backup_device_opts *o,
+                                    const device_callbacks *cb, device_backup_result *r);
 
 #endif

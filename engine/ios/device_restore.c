@@ -149,12 +149,7 @@ cairn_err device_restore_to_device(store *s, const snapshot *sn,
     }
     /* a snapshot stored decrypted goes to the device as the device wrote it */
     if (!rc && snapshot_is_decrypted(sn)) {
-        cbuf plist;
-        cbuf_init(&plist);
-        rc = stream_read_all(view, "Manifest.plist", INFO_PLIST_MAX, &plist);
-        if (!rc)
-            rc = devcrypt_unlock_plist(plist.data, plist.len, pw.text, pw.len, &keys);
-        cbuf_free(&plist);
+        rc = device_snapshot_keys(s, sn, &pw, &keys);
         if (!rc) {
             fe = iosenc_file_encrypter(keys);
             stream_set_encrypter(view, &fe);
