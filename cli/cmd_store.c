@@ -117,13 +117,6 @@ static void print_snapshot_json(const snapshot *sn)
     printf("}}");
 }
 
-static int device_selected(const snapshot *sn, const char *device)
-{
-    if (!device)
-        return 1;
-    return snapshot_matches_device(sn, device);
-}
-
 static void print_snapshot_row(const snapshot *sn)
 {
     char id[9], when[32], size[32], added[32], what[512];
@@ -168,7 +161,7 @@ int cmd_snapshots(cli *c)
         printf("%-8s  %-19s  %8s  %10s  %10s  %s\n", "ID", "Time", "Files", "Size", "Added",
                "Source");
     for (size_t i = 0; i < l.count; i++) {
-        if (!device_selected(&l.items[i], c->device))
+        if (!snapshot_matches_device(&l.items[i], c->device))
             continue;
         if (c->json) {
             if (shown)

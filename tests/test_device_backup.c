@@ -6,7 +6,8 @@
  * callback, is stored decrypted and archives the unencrypted chain (said
  * in a note and in the result) and restores, with the password, as the
  * device's exact ciphertext; a plain folder is no device; a missing
- * folder never opens the store.
+ * folder never opens the store; chain rotation finds the device's
+ * snapshots whatever the case of their UDID.
  *
  * usage: test_device_backup /path/to/cairn-gen */
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/core/chains.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/ios/device_backup.h"
 #include "engine/ios/device_restore.h"
@@ -254,6 +256,43 @@ static void test_missing_folder(void **state)
     assert_int_equal(f->opened, 0);
 }
 
+/* Finder names backup folders by UDID in lower case, Info.plist spells it
+ * in upper case: the device's chain rotates whichever case its newest
+ * snapshot has. */
+static void test_rotation_ignores_udid_case(void **state)
+{
+    fixture *const f = *state;
+    store *s = NULL;
+    snapshot sn;
+    snaplist l;
+    chain_list chains = {NULL, 0};
+    char *archived = NULL, reason[256];
+    const char old_chain[] = "device:00008120-001a2b3c4d5e6f70/unencrypted";
+    memset(&sn, 0, sizeof sn);
+    sn.chain = strdup(old_chain);
+    assert_non_null(sn.chain);
+    assert_int_equal(snapshot_set_meta(&sn, SNAP_META_UDID, "00008120-001a2b3c4d5e6f70"), CAIRN_OK);
+    l.items = &sn;
+    l.count = 1;
+    l.damaged = 0;
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), STORE_WRITE, &s), CAIRN_OK);
+    assert_int_equal(chains_load(s, &chains), CAIRN_OK);
+    assert_int_equal(chains_rotate(s, &l, &chains, UDID,
+                                   "device:00008120-001A2B3C4D5E6F70/keybag-0011223344556677",
+                                   &archived, reason, sizeof reason),
+                     CAIRN_OK);
+    assert_non_null(archived);
+    assert_string_equal(archived, old_chain);
+    assert_string_equal(reason, "backup encryption was turned on");
+    free(archived);
+    chains_free(&chains);
+    assert_int_equal(chains_load(s, &chains), CAIRN_OK);
+    assert_true(chains_is_archived(&chains, old_chain));
+    chains_free(&chains);
+    store_close(s);
+    snapshot_free(&sn);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -265,6 +304,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_device_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_ignores_udid_case, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
