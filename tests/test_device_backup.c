@@ -151,6 +151,7 @@ static void test_device_folder(void **state)
     assert_true(r1.is_device);
     assert_false(r1.has_parent);
     assert_false(r1.incomplete);
+    assert_false(r1.partial);
     assert_true(r1.files > 0);
     assert_int_equal(r1.files_read, r1.files);
     assert_int_equal(r1.errors, 0);
@@ -221,6 +222,7 @@ static void test_device_folder(void **state)
     assert_false(f->optional_asked);
     assert_true(rr.restored);
     assert_false(rr.reencrypted);
+    assert_false(rr.partial);
     assert_int_equal(rr.files, r3.files);
     assert_int_equal(rr.failed, 0);
     snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", src, target);

@@ -150,6 +150,7 @@ cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_
         r->new_bytes = br.new_bytes;
         r->new_raw = br.new_raw;
         r->errors = br.errors;
+        r->partial = rc == CAIRN_EPARTIAL;
     }
 done:
     snaplist_free(&l);
@@ -265,6 +266,7 @@ cairn_err device_backup_from_device(store *s, const device_backup_device_opts *o
             r->new_bytes = res.stats.new_bytes;
             r->new_raw = res.stats.new_raw;
             r->errors = mr.failed + mr.refused;
+            r->partial = r->errors != 0;
         }
     }
     if (rc)

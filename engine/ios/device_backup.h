@@ -21,6 +21,7 @@ typedef struct device_backup_result {
     uint8_t parent[ID_LEN];
     int is_device;  /* the source was a device backup */
     int incomplete; /* stored marked incomplete (allowed) */
+    int partial;    /* stored marked partial: some items were left out */
     uint64_t files;
     uint64_t dirs;
     uint64_t bytes;

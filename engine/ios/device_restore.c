@@ -96,6 +96,7 @@ cairn_err device_restore_to_folder(store *s, const snapshot *sn,
         r->dirs = rr.dirs;
         r->bytes = rr.bytes;
         r->failed = rr.failed;
+        r->partial = rc == CAIRN_EPARTIAL;
     }
     if (!rc && o->reencrypt) {
         char *const path = malloc(strlen(o->target) + sizeof "/Manifest.plist");
@@ -174,6 +175,7 @@ cairn_err device_restore_to_device(store *s, const snapshot *sn,
             r->files_sent = mr.done.files_sent;
             r->bytes_sent = mr.done.bytes_sent;
             r->refused = mr.refused;
+            r->partial = rc == CAIRN_EPARTIAL || mr.refused != 0;
         }
     }
     device_secret_wipe(&pw);

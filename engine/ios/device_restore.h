@@ -29,6 +29,7 @@ void device_keys_free(device_keys *k);
 
 typedef struct device_restore_result {
     int restored; /* the restore ran: the counts below are what it wrote */
+    int partial;  /* some items were not restored or not sent */
     uint64_t files;
     uint64_t dirs;
     uint64_t bytes;
