@@ -4,12 +4,13 @@
 #define CAIRN_CLI_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
-#include "engine/ios/backup_folder.h"
-#include "engine/ios/encrypted_folder.h"
 #include "engine/core/snapshot.h"
+#include "engine/ios/device_workflow.h"
 #include "store/store.h"
 #include "password.h"
 
@@ -81,17 +82,26 @@ void cli_json_str(const char *s);
 cairn_err cli_open_store(cli *c, unsigned flags, store **out);
 void cli_warn_item(void *ctx, const char *path, const char *msg);
 
-/* Encrypted device backups (encrypted.c).  cli_enc_open asks for the backup
- * password and, given one, unlocks the backup and reads its catalog (*crypt
- * stays NULL when the backup is to be stored as the device wrote it).
- * cli_enc_restore_keys gets what a restore of sn needs: the class keys of a
- * snapshot stored decrypted or restored with --reencrypt (then also the new
- * password); *keys stays NULL when the snapshot restores as stored. */
-cairn_err cli_enc_open(cli *c, device_info *dev, devcrypt **crypt);
-int cli_enc_is_decrypted(const snapshot *sn);
-cairn_err cli_enc_restore_keys(cli *c, store *s, const snapshot *sn, iosenc_keys **keys,
-                               password *new_pw);
-cairn_err cli_enc_reencrypt(const char *dir, const iosenc_keys *keys, const password *new_pw);
+/* Encrypted device backups (encrypted.c): the device workflows' password
+ * request, answered from --backup-password-file / CAIRN_BACKUP_PASSWORD
+ * (a new one from --new-backup-password-file / CAIRN_NEW_BACKUP_PASSWORD)
+ * or a prompt.  ctx is the cli. */
+cairn_err cli_device_password(void *ctx, const device_password_request *req, char **text,
+                              size_t *len);
+
+/* What the user sees while a device workflow runs (cmd_devices.c): notes
+ * on stdout, events and warnings on stderr, progress on stderr (one line
+ * redrawn on a terminal, else every few seconds). */
+typedef struct cli_device_ui {
+    cli *c;
+    int tty;          /* stderr is a terminal: one line, redrawn */
+    time_t last;      /* last progress line (not a terminal) */
+    atomic_int drawn; /* a progress line is on the terminal (events come from
+                       * libimobiledevice's notification thread) */
+} cli_device_ui;
+device_callbacks cli_device_callbacks(cli_device_ui *ui, cli *c);
+/* Ends a progress line still on the terminal. */
+void cli_device_ui_end(cli_device_ui *ui);
 
 int cmd_init(cli *c);
 int cmd_backup(cli *c);
@@ -125,8 +135,5 @@ int cmd_devices(cli *c);
 int cmd_device(cli *c);
 int cli_backup_device(cli *c);
 int cli_restore_device(cli *c);
-/* Before a device backup: a new encryption identity archives the device's
- * current chain (cmd_store.c). */
-cairn_err cli_rotate_chain(store *s, const device_info *dev);
 
 #endif

@@ -10,7 +10,6 @@
 
 #include "engine/core/catalog.h"
 #include "engine/core/chains.h"
-#include "engine/ios/backup_folder.h"
 #include "engine/core/restore.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree_store.h"
@@ -34,8 +33,7 @@ static cairn_err load_catalog(store *s, const snapshot *sn, catalog *cat)
     char id[9];
     snaplist_short_id(sn->id, id);
     if (sn->ncatalog == 0) {
-        const char *const enc = device_meta(sn, "is_encrypted");
-        if (enc && strcmp(enc, "true") == 0)
+        if (snapshot_is_encrypted_backup(sn))
             return err_set(CAIRN_EINVAL,
                            "snapshot %s is an encrypted device backup stored without its "
                            "password: its files cannot be listed; back the device up again "
@@ -75,14 +73,14 @@ int cmd_info(cli *c)
             printf("state       %s%s\n", (sn->flags & SNAP_PARTIAL) ? " partial" : "",
                    (sn->flags & SNAP_INCOMPLETE) ? " incomplete" : "");
         for (size_t i = 0; i < sn->nmeta; i++) {
-            const char *const key = sn->meta[i].key;
-            if (strncmp(key, "device.", 7) != 0)
+            const char *const field = snapshot_meta_device_field(sn->meta[i].key);
+            if (!field)
                 continue;
-            if (strstr(key, "date")) {
+            if (snapshot_meta_is_time(sn->meta[i].key)) {
                 cli_time((int64_t)strtoll(sn->meta[i].value, NULL, 10), when, sizeof when, 0);
-                printf("%-24s %s\n", key + 7, when);
+                printf("%-24s %s\n", field, when);
             } else {
-                printf("%-24s %s\n", key + 7, sn->meta[i].value);
+                printf("%-24s %s\n", field, sn->meta[i].value);
             }
         }
     }
@@ -265,8 +263,8 @@ int cmd_chains(cli *c)
         cli_time(first->time_sec, t1, sizeof t1, 0);
         cli_time(last->time_sec, t2, sizeof t2, 0);
         cli_human(added, size, sizeof size);
-        const char *const name = device_meta(last, "device_name");
-        const char *const type = device_meta(last, "product_type");
+        const char *const name = snapshot_device_name(last);
+        const char *const type = snapshot_get_meta(last, SNAP_META_PRODUCT_TYPE);
         if (name)
             snprintf(device, sizeof device, "%s%s%s%s", name, type ? " (" : "", type ? type : "",
                      type ? ")" : "");

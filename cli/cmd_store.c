@@ -4,15 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "engine/core/backup.h"
 #include "engine/core/check.h"
-#include "engine/core/chains.h"
 #include "engine/core/chunker.h"
-#include "engine/ios/backup_folder.h"
-#include "engine/core/restore.h"
 #include "engine/core/snapshot_list.h"
+#include "engine/ios/device_backup.h"
+#include "engine/ios/device_restore.h"
 #include "util/fsutil.h"
 #include "cli.h"
 #include "password.h"
@@ -38,93 +35,16 @@ int cmd_init(cli *c)
     return EXIT_OK;
 }
 
-/* A MobileSync folder becomes a snapshot of its device's chain, with its
- * details (and for encrypted backups given their password, the decrypted
- * catalog). */
-static cairn_err inspect_source(cli *c, device_info *dev, int *is_device, devcrypt **crypt)
+static cairn_err open_store_for_backup(void *ctx, store **out)
 {
-    cairn_err rc = device_detect(c->args[0], is_device);
-    if (rc == CAIRN_ENOTFOUND)
-        return err_set(CAIRN_ESOURCE, "%s: no such folder", c->args[0]);
-    if (rc || !*is_device)
-        return rc;
-    rc = device_inspect(c->args[0], dev);
-    if (rc)
-        return rc;
-    const char *const name = device_meta_value(dev, "device_name");
-    const char *const type = device_meta_value(dev, "product_type");
-    const char *const ios = device_meta_value(dev, "product_version");
-    printf("device backup: %s (%s, iOS %s), UDID %s%s\n", name ? name : "unnamed",
-           type ? type : "unknown model", ios ? ios : "?", dev->udid,
-           dev->encrypted ? ", encrypted" : "");
-    if (dev->encrypted)
-        rc = cli_enc_open(c, dev, crypt);
-    return rc;
-}
-
-/* The completeness check and catalog of an unencrypted device backup (the
- * parent's catalog when Manifest.db is unchanged); an incomplete backup is
- * refused unless asked. */
-static cairn_err device_contents(cli *c, store *s, device_info *dev)
-{
-    snaplist l = {NULL, 0, 0};
-    int reused = 0;
-    cairn_err rc = CAIRN_OK;
-    if (!dev->encrypted) {
-        rc = snaplist_load(s, &l);
-        if (!rc)
-            rc = device_reuse_contents(s, snaplist_latest_in_chain(&l, dev->chain), c->args[0], dev,
-                                       &reused);
-        if (!rc && !reused)
-            rc = device_read_contents(c->args[0], NULL, dev);
-        snaplist_free(&l);
-    }
-    if (rc || dev->complete)
-        return rc;
-    if (!c->allow_incomplete)
-        return err_set(CAIRN_ESOURCE,
-                       "%s; refusing to store it (use --allow-incomplete to keep it anyway, "
-                       "marked incomplete)",
-                       dev->problem);
-    fprintf(stderr, "cairn: warning: %s; storing it marked incomplete\n", dev->problem);
-    return CAIRN_OK;
-}
-
-/* A new encryption identity for the device archives its current chain. */
-static cairn_err rotate_chain(store *s, const device_info *dev)
-{
-    snaplist l = {NULL, 0, 0};
-    chain_list chains = {NULL, 0};
-    char *archived = NULL, reason[256];
-    cairn_err rc = snaplist_load(s, &l);
-    if (!rc)
-        rc = chains_load(s, &chains);
-    if (!rc)
-        rc = chains_rotate(s, &l, &chains, dev->udid, dev->chain, &archived, reason, sizeof reason);
-    if (!rc && archived)
-        printf("chain %s archived: %s; it stays restorable and is never pruned by policy\n"
-               "new chain %s starts with this backup\n",
-               archived, reason, dev->chain);
-    free(archived);
-    chains_free(&chains);
-    snaplist_free(&l);
-    return rc;
-}
-
-cairn_err cli_rotate_chain(store *s, const device_info *dev)
-{
-    return rotate_chain(s, dev);
+    return cli_open_store(ctx, STORE_WRITE, out);
 }
 
 int cmd_backup(cli *c)
 {
-    store *s = NULL;
-    backup_result r;
-    device_info dev;
-    devcrypt *crypt = NULL;
-    int is_device = 0;
+    device_backup_result r;
+    cli_device_ui ui;
     char id[9], parent[9], a[32], b[32], d[32];
-    memset(&dev, 0, sizeof dev);
     if (c->device)
         return cli_backup_device(c);
     if (c->nargs != 1) {
@@ -132,33 +52,14 @@ int cmd_backup(cli *c)
                 "cairn: usage: cairn backup [--store DIR] [--allow-incomplete] SOURCE_DIR\n");
         return EXIT_USAGE;
     }
-    cairn_err rc = inspect_source(c, &dev, &is_device, &crypt);
-    if (!rc)
-        rc = cli_open_store(c, STORE_WRITE, &s);
-    if (!rc && is_device)
-        rc = device_contents(c, s, &dev);
-    if (!rc && is_device)
-        rc = rotate_chain(s, &dev);
-    if (rc) {
-        store_close(s);
-        devcrypt_close(crypt);
-        device_info_free(&dev);
-        return cli_fail(rc);
-    }
-    const backup_opts opts = {.source = c->args[0],
-                              .chain = is_device ? dev.chain : NULL,
-                              .threads = c->threads,
-                              .force_read = c->force,
-                              .extra_flags = is_device && !dev.complete ? SNAP_INCOMPLETE : 0,
-                              .meta = dev.meta,
-                              .nmeta = dev.nmeta,
-                              .catalog = is_device && (!dev.encrypted || crypt) ? &dev.cat : NULL,
-                              .crypt = crypt,
-                              .warn = cli_warn_item};
-    rc = backup_run(s, &opts, &r);
-    store_close(s);
-    devcrypt_close(crypt);
-    device_info_free(&dev);
+    const device_callbacks cb = cli_device_callbacks(&ui, c);
+    const device_backup_folder_opts o = {.source = c->args[0],
+                                         .threads = c->threads,
+                                         .force_read = c->force,
+                                         .allow_incomplete = c->allow_incomplete,
+                                         .open_store = open_store_for_backup,
+                                         .open_ctx = c};
+    const cairn_err rc = device_backup_folder(&o, &cb, &r);
     if (rc && rc != CAIRN_EPARTIAL)
         return cli_fail(rc);
     snaplist_short_id(r.id, id);
@@ -216,16 +117,6 @@ static void print_snapshot_json(const snapshot *sn)
     printf("}}");
 }
 
-static int device_selected(const snapshot *sn, const char *device)
-{
-    if (!device)
-        return 1;
-    const char *const udid = device_meta(sn, "udid");
-    const char *const name = device_meta(sn, "device_name");
-    /* UDIDs are hex: Finder names folders in lower case, Info.plist in upper */
-    return (udid && strcasecmp(udid, device) == 0) || (name && strcmp(name, device) == 0);
-}
-
 static void print_snapshot_row(const snapshot *sn)
 {
     char id[9], when[32], size[32], added[32], what[512];
@@ -233,17 +124,16 @@ static void print_snapshot_row(const snapshot *sn)
     cli_time(sn->time_sec, when, sizeof when, 0);
     cli_human(sn->bytes, size, sizeof size);
     cli_human(sn->new_bytes, added, sizeof added);
-    const char *const name = device_meta(sn, "device_name");
+    const char *const name = snapshot_device_name(sn);
     if (name) {
-        const char *const type = device_meta(sn, "product_type");
-        const char *const ios = device_meta(sn, "product_version");
-        const char *const enc = device_meta(sn, "is_encrypted");
-        const char *const date = device_meta(sn, "last_backup_date");
+        const char *const type = snapshot_get_meta(sn, SNAP_META_PRODUCT_TYPE);
+        const char *const ios = snapshot_get_meta(sn, SNAP_META_PRODUCT_VERSION);
+        const char *const date = snapshot_get_meta(sn, SNAP_META_LAST_BACKUP_DATE);
         char bdate[32] = "?";
         if (date)
             cli_time((int64_t)strtoll(date, NULL, 10), bdate, sizeof bdate, 0);
         snprintf(what, sizeof what, "%s (%s, iOS %s, backup of %s%s)", name, type ? type : "?",
-                 ios ? ios : "?", bdate, enc && strcmp(enc, "true") == 0 ? ", encrypted" : "");
+                 ios ? ios : "?", bdate, snapshot_is_encrypted_backup(sn) ? ", encrypted" : "");
     } else {
         snprintf(what, sizeof what, "%s", sn->source);
     }
@@ -271,7 +161,7 @@ int cmd_snapshots(cli *c)
         printf("%-8s  %-19s  %8s  %10s  %10s  %s\n", "ID", "Time", "Files", "Size", "Added",
                "Source");
     for (size_t i = 0; i < l.count; i++) {
-        if (!device_selected(&l.items[i], c->device))
+        if (!snapshot_matches_device(&l.items[i], c->device))
             continue;
         if (c->json) {
             if (shown)
@@ -298,10 +188,10 @@ int cmd_restore(cli *c)
     store *s = NULL;
     snaplist l = {NULL, 0, 0};
     const snapshot *sn;
-    restore_result r;
-    iosenc_keys *keys = NULL;
-    password new_pw = {NULL, 0};
+    device_restore_result r;
+    cli_device_ui ui;
     char id[9], size[32];
+    memset(&r, 0, sizeof r);
     if (c->device)
         return cli_restore_device(c);
     if (c->nargs != 1 || !c->to) {
@@ -309,6 +199,7 @@ int cmd_restore(cli *c)
                         "[--overwrite]\n");
         return EXIT_USAGE;
     }
+    const device_callbacks cb = cli_device_callbacks(&ui, c);
     cairn_err rc = c->from_target ? cli_from_target(c) : CAIRN_OK;
     if (!rc)
         rc = cli_open_store(c, 0, &s);
@@ -316,26 +207,21 @@ int cmd_restore(cli *c)
         rc = snaplist_load(s, &l);
     if (!rc)
         rc = snaplist_find(&l, c->args[0], &sn);
-    if (!rc)
-        rc = cli_enc_restore_keys(c, s, sn, &keys, &new_pw);
     if (!rc) {
-        const restore_opts opts = {.target = c->to,
-                                   .overwrite = c->overwrite,
-                                   .threads = c->threads,
-                                   .keys = keys,
-                                   .warn = cli_warn_item};
-        rc = restore_run(s, sn, &opts, &r);
-        if (!rc || rc == CAIRN_EPARTIAL) {
-            snaplist_short_id(sn->id, id);
-            cli_human(r.bytes, size, sizeof size);
-            printf("restored snapshot %s to %s: %" PRIu64 " files, %" PRIu64 " folders, %s\n", id,
-                   c->to, r.files, r.dirs, size);
-        }
-        if (!rc && c->reencrypt)
-            rc = cli_enc_reencrypt(c->to, keys, &new_pw);
+        const device_restore_folder_opts o = {.target = c->to,
+                                              .overwrite = c->overwrite,
+                                              .threads = c->threads,
+                                              .reencrypt = c->reencrypt};
+        rc = device_restore_to_folder(s, sn, &o, &cb, &r);
     }
-    iosenc_keys_free(keys);
-    password_free(&new_pw);
+    if (r.restored) {
+        snaplist_short_id(sn->id, id);
+        cli_human(r.bytes, size, sizeof size);
+        printf("restored snapshot %s to %s: %" PRIu64 " files, %" PRIu64 " folders, %s\n", id,
+               c->to, r.files, r.dirs, size);
+    }
+    if (r.reencrypted)
+        printf("re-encrypted: the new backup password opens %s\n", c->to);
     snaplist_free(&l);
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;

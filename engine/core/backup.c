@@ -16,7 +16,6 @@
 #include "util/fsutil.h"
 #include "util/grow.h"
 #include "engine/core/chunker.h"
-#include "engine/ios/encrypted_folder.h"
 #include "engine/core/chunk_pipeline.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
@@ -26,13 +25,13 @@
  * to let the workers catch up: bounds memory for trees of any size. */
 enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 3, CIPHER_READ = 1 << 20 };
 
-/* Reading a file the source stores AES-CBC encrypted: decrypted as it is
- * read (iosenc_dec holds the last block back for its padding). */
+/* Reading a file the source stores encrypted: decrypted as it is read (the
+ * decoder holds the last block back for its padding). */
 typedef struct bk_cipher {
-    iosenc_dec *dec;
+    const file_decoder *codec;
+    void *dec;
     uint8_t *raw;   /* CIPHER_READ: ciphertext */
-    uint8_t *plain; /* CIPHER_READ + 2 * IOSENC_BLOCK */
-    uint8_t *key;   /* the file's key (locked memory) */
+    uint8_t *plain; /* CIPHER_READ + 2 * FILE_CIPHER_BLOCK_MAX */
     size_t plain_pos, plain_len;
     int finished;
     int padded;
@@ -188,13 +187,13 @@ static int cipher_fill(bk_cipher *cs, int fd)
     cs->plain_pos = cs->plain_len = 0;
     if (n == 0) {
         cs->finished = 1;
-        if (iosenc_dec_final(cs->dec, cs->plain, &cs->plain_len, &cs->padded) != CAIRN_OK) {
+        if (cs->codec->final(cs->dec, cs->plain, &cs->plain_len, &cs->padded) != CAIRN_OK) {
             errno = EBADMSG;
             return -1;
         }
         return 0;
     }
-    if (iosenc_dec_update(cs->dec, cs->raw, (size_t)n, cs->plain, &cs->plain_len) != CAIRN_OK) {
+    if (cs->codec->update(cs->dec, cs->raw, (size_t)n, cs->plain, &cs->plain_len) != CAIRN_OK) {
         errno = EIO;
         return -1;
     }
@@ -334,9 +333,10 @@ static cairn_err reuse_chunks(tree_node *n, const tree_node *old)
  * decrypted is kept as the device wrote it (a restore is still exact). */
 static int wants_decrypt(bk_ctx *c, const struct stat *st, const uint8_t **tagged)
 {
-    if (!c->opts->crypt || !devcrypt_lookup(c->opts->crypt, c->path + c->source_len + 1, tagged))
+    const file_decoder *const codec = c->opts->decoder;
+    if (!codec || !codec->lookup(codec->ctx, c->path + c->source_len + 1, tagged))
         return 0;
-    if (st->st_size % IOSENC_BLOCK != 0) {
+    if ((size_t)st->st_size % codec->block != 0) {
         if (c->opts->warn)
             c->opts->warn(c->opts->warn_ctx, c->path,
                           "not whole AES blocks: stored as the device wrote it");
@@ -357,8 +357,9 @@ static int same_cipher(const tree_node *old, int decrypt, const uint8_t *tagged)
 static cairn_err cipher_start(bk_ctx *c, const uint8_t *tagged)
 {
     bk_cipher *const cs = &c->cipher;
-    const cairn_err rc =
-        iosenc_unwrap_file_key(devcrypt_keys(c->opts->crypt), tagged, IOSENC_TAGGED_LEN, cs->key);
+    const cairn_err rc = cs->codec->open(cs->codec->ctx, tagged, &cs->dec);
+    if (rc)
+        cs->dec = NULL;
     if (rc == CAIRN_ECORRUPT || rc == CAIRN_ESOURCE) {
         if (c->opts->warn)
             c->opts->warn(c->opts->warn_ctx, c->path,
@@ -369,12 +370,13 @@ static cairn_err cipher_start(bk_ctx *c, const uint8_t *tagged)
         return rc;
     cs->plain_pos = cs->plain_len = 0;
     cs->finished = cs->padded = 0;
-    return iosenc_dec_new(cs->key, &cs->dec);
+    return CAIRN_OK;
 }
 
 static void cipher_stop(bk_cipher *cs)
 {
-    iosenc_dec_free(cs->dec);
+    if (cs->dec)
+        cs->codec->close(cs->dec);
     cs->dec = NULL;
 }
 
@@ -685,11 +687,11 @@ static cairn_err write_snapshot(bk_ctx *c, const char *abs_source, const char *c
     snap.new_raw = c->res->new_raw;
     snap.errors = c->res->errors;
     snprintf(buf, sizeof buf, "%o", (unsigned)(root_st->st_mode & 07777));
-    rc = snapshot_set_meta(&snap, "cairn.root_mode", buf);
+    rc = snapshot_set_meta(&snap, SNAP_META_ROOT_MODE, buf);
     snprintf(buf, sizeof buf, "%lld.%09ld", (long long)root_st->st_mtim.tv_sec,
              (long)root_st->st_mtim.tv_nsec);
     if (!rc)
-        rc = snapshot_set_meta(&snap, "cairn.root_mtime", buf);
+        rc = snapshot_set_meta(&snap, SNAP_META_ROOT_MTIME, buf);
     for (size_t i = 0; i < c->opts->nmeta && !rc; i++)
         rc = snapshot_set_meta(&snap, c->opts->meta[i].key, c->opts->meta[i].value);
     if (!rc)
@@ -758,11 +760,11 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
         goto done;
     }
     c.source_len = strlen(abs_source);
-    if (opts->crypt) {
+    if (opts->decoder) {
+        c.cipher.codec = opts->decoder;
         c.cipher.raw = malloc(CIPHER_READ);
-        c.cipher.plain = malloc(CIPHER_READ + 2 * IOSENC_BLOCK);
-        c.cipher.key = iosenc_key_alloc();
-        if (!c.cipher.raw || !c.cipher.plain || !c.cipher.key) {
+        c.cipher.plain = malloc(CIPHER_READ + 2 * FILE_CIPHER_BLOCK_MAX);
+        if (!c.cipher.raw || !c.cipher.plain) {
             rc = err_set(CAIRN_ENOMEM, "out of memory");
             goto done;
         }
@@ -770,10 +772,9 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     rc = store_worker_new(s, &c.main_worker);
     if (rc)
         goto done;
-    rc = snaplist_load(s, &snaps);
-    if (rc)
+    if (!opts->snaps && (rc = snaplist_load(s, &snaps)) != CAIRN_OK)
         goto done;
-    parent = snaplist_latest_in_chain(&snaps, chain);
+    parent = snaplist_latest_in_chain(opts->snaps ? opts->snaps : &snaps, chain);
     if (parent) {
         result->has_parent = 1;
         memcpy(result->parent, parent->id, ID_LEN);
@@ -824,7 +825,6 @@ done:
     free(c.rbuf);
     free(c.cipher.raw);
     free(c.cipher.plain);
-    iosenc_key_free(c.cipher.key);
     free(chain);
     store_worker_free(c.main_worker);
     snaplist_free(&snaps);

@@ -9,7 +9,9 @@
 
 #include "store/store.h"
 #include "engine/core/catalog.h"
+#include "engine/core/file_cipher.h"
 #include "engine/core/snapshot.h"
+#include "engine/core/snapshot_list.h"
 
 typedef void (*backup_warn_fn)(void *ctx, const char *path, const char *message);
 
@@ -21,11 +23,14 @@ typedef struct backup_opts {
     uint32_t extra_flags; /* snapshot flags to set (SNAP_INCOMPLETE) */
     const snapshot_meta *meta;
     size_t nmeta;
-    const catalog *catalog;       /* device backups: the file table to keep */
-    const struct devcrypt *crypt; /* encrypted device backups opened with their
-                                   * password: files they encrypt are stored
-                                   * decrypted, with their wrapped keys */
-    backup_warn_fn warn;          /* unreadable items; the backup goes on */
+    const catalog *catalog;      /* device backups: the file table to keep */
+    const file_decoder *decoder; /* a source that encrypts some files (an iOS
+                                  * backup opened with its password): they
+                                  * are stored decrypted, with their wrapped
+                                  * keys; NULL: every file as it is */
+    const snaplist *snaps;       /* the store's snapshots when the caller has
+                                  * them loaded; NULL: loaded here */
+    backup_warn_fn warn;         /* unreadable items; the backup goes on */
     void *warn_ctx;
 } backup_opts;
 

@@ -5,8 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/ios/backup_folder.h"
-
 enum { CHAIN_VERSION = 1, STR_MAX = 4096 };
 
 cairn_err chain_record_encode(const chain_record *r, cbuf *out)
@@ -125,8 +123,7 @@ cairn_err chains_rotate(store *s, const snaplist *snaps, const chain_list *chain
     *archived = NULL;
     for (size_t i = snaps->count; i-- > 0;) {
         const snapshot *const sn = &snaps->items[i];
-        const char *const u = device_meta(sn, "udid");
-        if (!u || strcmp(u, udid) != 0 || strncmp(sn->chain, "device:", 7) != 0)
+        if (!snapshot_udid_is(sn, udid) || strncmp(sn->chain, "device:", 7) != 0)
             continue;
         /* the device's newest snapshot decides which chain is current */
         if (strcmp(sn->chain, new_chain) == 0 || chains_is_archived(chains, sn->chain))

@@ -581,23 +581,23 @@ static const tree_walk_ops fix_walk = {
 static cairn_err repair_meta(const snapshot *sn, rp_snap *sp, snapshot *nw)
 {
     char hex[HEX_ID + 1], num[32];
-    const char *const old_lost = snapshot_get_meta(sn, "cairn.lost");
-    const char *const old_count = snapshot_get_meta(sn, "cairn.lost_count");
+    const char *const old_lost = snapshot_get_meta(sn, SNAP_META_LOST);
+    const char *const old_count = snapshot_get_meta(sn, SNAP_META_LOST_COUNT);
     cbuf lost;
     cairn_err rc = CAIRN_OK;
     for (size_t i = 0; !rc && i < sn->nmeta; i++) {
         const char *const k = sn->meta[i].key;
-        if (strcmp(k, "cairn.repaired_from") && strcmp(k, "cairn.lost") &&
-            strcmp(k, "cairn.lost_count"))
+        if (strcmp(k, SNAP_META_REPAIRED_FROM) && strcmp(k, SNAP_META_LOST) &&
+            strcmp(k, SNAP_META_LOST_COUNT))
             rc = snapshot_set_meta(nw, k, sn->meta[i].value);
     }
     fs_hex(sn->id, ID_LEN, hex);
     if (!rc)
-        rc = snapshot_set_meta(nw, "cairn.repaired_from", hex);
+        rc = snapshot_set_meta(nw, SNAP_META_REPAIRED_FROM, hex);
     snprintf(num, sizeof num, "%llu",
              (unsigned long long)(sp->nlost + (old_count ? strtoull(old_count, NULL, 10) : 0)));
     if (!rc)
-        rc = snapshot_set_meta(nw, "cairn.lost_count", num);
+        rc = snapshot_set_meta(nw, SNAP_META_LOST_COUNT, num);
     cbuf_init(&lost);
     if (old_lost && *old_lost) {
         cbuf_put(&lost, old_lost, strlen(old_lost));
@@ -616,7 +616,7 @@ static cairn_err repair_meta(const snapshot *sn, rp_snap *sp, snapshot *nw)
     if (!rc && lost.failed)
         rc = err_set(CAIRN_ENOMEM, "out of memory");
     if (!rc)
-        rc = snapshot_set_meta(nw, "cairn.lost", (const char *)lost.data);
+        rc = snapshot_set_meta(nw, SNAP_META_LOST, (const char *)lost.data);
     cbuf_free(&lost);
     return rc;
 }
@@ -649,7 +649,8 @@ static cairn_err plan_repaired(rp_ctx *c, const snapshot *sn, rp_snap *sp, uint8
         char hex[HEX_ID + 1];
         fs_hex(sn->parent, ID_LEN, hex);
         for (size_t i = 0; i < c->snaps->count; i++) {
-            const char *const from = snapshot_get_meta(&c->snaps->items[i], "cairn.repaired_from");
+            const char *const from =
+                snapshot_get_meta(&c->snaps->items[i], SNAP_META_REPAIRED_FROM);
             if (from && strcmp(from, hex) == 0)
                 memcpy(nw->parent, c->snaps->items[i].id, ID_LEN);
         }

@@ -104,39 +104,40 @@ static cairn_err out_write(rs_out *o, const void *data, size_t len)
     return CAIRN_OK;
 }
 
-cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iosenc_keys *keys,
-                       const char *path, int overwrite, uint32_t mode, int64_t mtime_sec,
-                       uint32_t mtime_nsec, cbuf *buf, uint64_t *written)
+cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
+                       const file_encrypter *encrypter, const char *path, int overwrite,
+                       uint32_t mode, int64_t mtime_sec, uint32_t mtime_nsec, cbuf *buf,
+                       uint64_t *written)
 {
     cairn_err rc = CAIRN_OK;
-    iosenc_enc *enc = NULL;
+    void *enc = NULL;
     uint8_t *ct = NULL; /* ciphertext of one chunk */
     size_t ct_cap = 0, ct_len = 0;
-    const int encrypt = keys && n->cipher;
+    const int encrypt = encrypter && n->cipher;
     const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (overwrite ? O_TRUNC : O_EXCL);
     uint64_t plain = 0;
     *written = 0;
-    if (encrypt && (rc = iosenc_enc_for_file(keys, n->cipher_key, TREE_CIPHER_KEY_LEN,
-                                             n->cipher & TREE_CIPHER_PADDED, &enc)) != CAIRN_OK)
+    if (encrypt && (rc = encrypter->open(encrypter->ctx, n, &enc)) != CAIRN_OK)
         return err_wrap(rc, path);
     if (overwrite)
         unlink(path); /* replace, never write through a hard link or other type */
     const int fd = open(path, flags, 0600);
     if (fd < 0) {
-        iosenc_enc_free(enc);
+        if (enc)
+            encrypter->close(enc);
         return err_errno(errno, path);
     }
     rs_out out = {fd, path, 0, 0};
     for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
         rc = store_get_chunk(s, w, n->chunks[i], buf);
-        if (!rc && encrypt && buf->len + IOSENC_BLOCK > ct_cap) {
+        if (!rc && encrypt && buf->len + encrypter->block > ct_cap) {
             free(ct);
-            ct_cap = buf->len + IOSENC_BLOCK;
+            ct_cap = buf->len + encrypter->block;
             if (!(ct = malloc(ct_cap)))
                 rc = err_set(CAIRN_ENOMEM, "out of memory");
         }
         if (!rc && encrypt)
-            rc = iosenc_enc_update(enc, buf->data, buf->len, ct, &ct_len);
+            rc = encrypter->update(enc, buf->data, buf->len, ct, &ct_len);
         if (!rc && encrypt)
             rc = out_write(&out, ct, ct_len);
         else if (!rc)
@@ -147,8 +148,8 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iose
     if (!rc && plain != n->size)
         rc = err_set(CAIRN_ECORRUPT, "%s: restored size differs from the recorded size", path);
     if (!rc && encrypt) {
-        uint8_t last[IOSENC_BLOCK];
-        rc = iosenc_enc_final(enc, last, &ct_len);
+        uint8_t last[FILE_CIPHER_BLOCK_MAX];
+        rc = encrypter->final(enc, last, &ct_len);
         if (rc)
             rc = err_wrap(rc, path);
         else
@@ -165,7 +166,8 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iose
     }
     if (close(fd) != 0 && !rc)
         rc = err_errno(errno, path);
-    iosenc_enc_free(enc);
+    if (enc)
+        encrypter->close(enc);
     free(ct);
     if (rc)
         unlink(path); /* no half-restored file is left looking whole */
@@ -178,7 +180,7 @@ static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_fi
 {
     uint64_t written;
     const tree_node *const n = &f->node;
-    const cairn_err rc = restore_node(c->s, w, n, c->opts->keys, f->path, c->opts->overwrite,
+    const cairn_err rc = restore_node(c->s, w, n, c->opts->encrypter, f->path, c->opts->overwrite,
                                       n->mode, n->mtime_sec, n->mtime_nsec, buf, &written);
     if (rc == CAIRN_ENOMEM || rc == CAIRN_ENOSPC)
         return rc;
@@ -405,8 +407,8 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
             chmod(c.dirs[i].path, c.dirs[i].mode);
             set_times(AT_FDCWD, c.dirs[i].path, c.dirs[i].mtime_sec, c.dirs[i].mtime_nsec, 0);
         }
-        const char *const mode = snapshot_get_meta(snap, "cairn.root_mode");
-        const char *const mtime = snapshot_get_meta(snap, "cairn.root_mtime");
+        const char *const mode = snapshot_get_meta(snap, SNAP_META_ROOT_MODE);
+        const char *const mtime = snapshot_get_meta(snap, SNAP_META_ROOT_MTIME);
         if (mode)
             chmod(path, (mode_t)strtoul(mode, NULL, 8));
         if (mtime) {

@@ -4,7 +4,7 @@
 #define CAIRN_RESTORE_H
 
 #include "store/store.h"
-#include "engine/ios/backup_encryption.h"
+#include "engine/core/file_cipher.h"
 #include "engine/core/snapshot.h"
 #include "engine/core/tree.h"
 
@@ -12,11 +12,11 @@ typedef void (*restore_warn_fn)(void *ctx, const char *path, const char *message
 
 typedef struct restore_opts {
     const char *target;
-    int overwrite;           /* allow a non-empty target; existing files are replaced */
-    int threads;             /* 0: one per core */
-    const iosenc_keys *keys; /* re-encrypt files the source stored encrypted;
-                              * NULL: write their plaintext */
-    restore_warn_fn warn;    /* a file that could not be restored; the rest goes on */
+    int overwrite;                   /* allow a non-empty target; existing files are replaced */
+    int threads;                     /* 0: one per core */
+    const file_encrypter *encrypter; /* re-encrypt files the source stored
+                                      * encrypted; NULL: write their plaintext */
+    restore_warn_fn warn;            /* a file that could not be restored; the rest goes on */
     void *warn_ctx;
 } restore_opts;
 
@@ -28,11 +28,13 @@ typedef struct restore_result {
 } restore_result;
 
 /* Writes one file node's content to path with the given mode and mtime,
- * verifying every chunk; on failure nothing is left at path.  With keys, a
+ * verifying every chunk; on failure nothing is left at path.  With an
+ * encrypter, a
  * node the source stored encrypted is written as that exact ciphertext. */
-cairn_err restore_node(store *s, store_worker *w, const tree_node *n, const iosenc_keys *keys,
-                       const char *path, int overwrite, uint32_t mode, int64_t mtime_sec,
-                       uint32_t mtime_nsec, cbuf *buf, uint64_t *written);
+cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
+                       const file_encrypter *encrypter, const char *path, int overwrite,
+                       uint32_t mode, int64_t mtime_sec, uint32_t mtime_nsec, cbuf *buf,
+                       uint64_t *written);
 
 /* CAIRN_EPARTIAL when some files could not be restored. */
 cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { SNAPSHOT_VERSION = 1, STR_MAX = 1 << 16, META_MAX = 4096, TREE_CHUNKS_MAX = 1 << 20 };
 
@@ -159,4 +160,65 @@ const char *snapshot_get_meta(const snapshot *s, const char *key)
         if (strcmp(s->meta[i].key, key) == 0)
             return s->meta[i].value;
     return NULL;
+}
+
+static int meta_is(const snapshot *s, const char *key, const char *value)
+{
+    const char *const v = snapshot_get_meta(s, key);
+    return v && strcmp(v, value) == 0;
+}
+
+int snapshot_is_device(const snapshot *s)
+{
+    return snapshot_udid(s) != NULL;
+}
+
+const char *snapshot_udid(const snapshot *s)
+{
+    return snapshot_get_meta(s, SNAP_META_UDID);
+}
+
+const char *snapshot_device_name(const snapshot *s)
+{
+    return snapshot_get_meta(s, SNAP_META_DEVICE_NAME);
+}
+
+int snapshot_udid_is(const snapshot *s, const char *udid)
+{
+    const char *const u = snapshot_udid(s);
+    return u && udid && strcasecmp(u, udid) == 0;
+}
+
+int snapshot_is_encrypted_backup(const snapshot *s)
+{
+    return meta_is(s, SNAP_META_IS_ENCRYPTED, "true");
+}
+
+int snapshot_is_decrypted(const snapshot *s)
+{
+    return meta_is(s, SNAP_META_CONTENTS, SNAP_CONTENTS_DECRYPTED);
+}
+
+int snapshot_device_finished(const snapshot *s)
+{
+    return meta_is(s, SNAP_META_SNAPSHOT_STATE, "finished");
+}
+
+int snapshot_matches_device(const snapshot *s, const char *selector)
+{
+    if (!selector)
+        return 1;
+    const char *const name = snapshot_device_name(s);
+    return snapshot_udid_is(s, selector) || (name && strcmp(name, selector) == 0);
+}
+
+const char *snapshot_meta_device_field(const char *key)
+{
+    const size_t n = strlen(SNAP_META_DEVICE_PREFIX);
+    return strncmp(key, SNAP_META_DEVICE_PREFIX, n) == 0 ? key + n : NULL;
+}
+
+int snapshot_meta_is_time(const char *key)
+{
+    return strstr(key, "date") != NULL;
 }

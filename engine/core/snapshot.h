@@ -59,4 +59,54 @@ cairn_err snapshot_set_meta(snapshot *s, const char *key, const char *value);
 /* The value for key, or NULL. */
 const char *snapshot_get_meta(const snapshot *s, const char *key);
 
+/* ---- metadata keys ----
+ * Device backups keep what their plists say as "device.<snake_case key>"
+ * (the iOS layer's MobileSync parser names them); cairn's own facts are "cairn.*".
+ * Every key a program reads or writes is named here, so a spelling mistake
+ * is a compile error rather than a silently missing value. */
+#define SNAP_META_DEVICE_PREFIX "device."
+#define SNAP_META_DEVICE_NAME "device.device_name"
+#define SNAP_META_PRODUCT_TYPE "device.product_type"
+#define SNAP_META_PRODUCT_VERSION "device.product_version"
+#define SNAP_META_UDID "device.udid"
+#define SNAP_META_LAST_BACKUP_DATE "device.last_backup_date"
+#define SNAP_META_IS_ENCRYPTED "device.is_encrypted"     /* "true" / "false" */
+#define SNAP_META_SNAPSHOT_STATE "device.snapshot_state" /* Status.plist: "finished" */
+#define SNAP_META_CONTENTS "device.contents"             /* encrypted backups: SNAP_CONTENTS_* */
+#define SNAP_META_ROOT_MODE "cairn.root_mode"
+#define SNAP_META_ROOT_MTIME "cairn.root_mtime"
+#define SNAP_META_REPAIRED_FROM "cairn.repaired_from"
+#define SNAP_META_LOST "cairn.lost"
+#define SNAP_META_LOST_COUNT "cairn.lost_count"
+
+/* Values of SNAP_META_CONTENTS: an encrypted device backup stored as
+ * plaintext (opened with its password) or as the device's ciphertext. */
+#define SNAP_CONTENTS_DECRYPTED "decrypted"
+#define SNAP_CONTENTS_ENCRYPTED "encrypted"
+
+/* ---- typed accessors (NULL / 0 when the snapshot does not say) ---- */
+
+/* A backup of an iOS device (it names the device's UDID). */
+int snapshot_is_device(const snapshot *s);
+const char *snapshot_udid(const snapshot *s);
+const char *snapshot_device_name(const snapshot *s);
+/* UDIDs are hex: Finder names folders in lower case, Info.plist in upper;
+ * they are compared case-insensitively everywhere. */
+int snapshot_udid_is(const snapshot *s, const char *udid);
+/* The device backup was encrypted on the device (whatever cairn stored). */
+int snapshot_is_encrypted_backup(const snapshot *s);
+/* An encrypted device backup stored decrypted: restoring it as the device
+ * wrote it needs the backup password. */
+int snapshot_is_decrypted(const snapshot *s);
+/* Status.plist said the device finished writing the backup. */
+int snapshot_device_finished(const snapshot *s);
+/* For a device detail (a SNAP_META_DEVICE_PREFIX key) the name of its field
+ * ("device_name"), else NULL. */
+const char *snapshot_meta_device_field(const char *key);
+/* The key holds a time in Unix seconds (its name says "date"). */
+int snapshot_meta_is_time(const char *key);
+/* A user's device selector: NULL selects every snapshot; otherwise the
+ * device's UDID (any case) or its exact name. */
+int snapshot_matches_device(const snapshot *s, const char *selector);
+
 #endif

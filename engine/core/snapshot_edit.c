@@ -12,7 +12,6 @@
 
 #include "util/grow.h"
 #include "engine/core/chunker.h"
-#include "engine/ios/backup_encryption.h"
 #include "engine/core/chunk_pipeline.h"
 #include "engine/core/tree.h"
 #include "engine/core/tree_store.h"
@@ -59,8 +58,8 @@ struct stream {
     store_worker *w; /* the driving thread's: trees and reads */
     const uint8_t *file_secret;
     int read_only;
-    const iosenc_keys *keys; /* stream_set_keys: reads give the source's ciphertext */
-    sn_node root;            /* root.dir is always loaded */
+    const file_encrypter *encrypter; /* reads give the source's ciphertext */
+    sn_node root;                    /* root.dir is always loaded */
 
     chunk_pipeline *pipeline; /* NULL when read-only */
     stream_file *retired;     /* ended while their chunks were stored: freed when idle */
@@ -840,15 +839,16 @@ cairn_err stream_list(stream *st, const char *path, stream_list_fn fn, void *ctx
     return rc;
 }
 
-void stream_set_keys(stream *st, const iosenc_keys *keys)
+void stream_set_encrypter(stream *st, const file_encrypter *encrypter)
 {
-    st->keys = keys;
+    st->encrypter = encrypter;
 }
 
 cairn_err stream_read(stream *st, const char *path, stream_read_fn fn, void *ctx)
 {
     sn_node *n;
-    iosenc_enc *enc = NULL;
+    const file_encrypter *const fe = st->encrypter;
+    void *enc = NULL;
     uint8_t *ct = NULL;
     size_t ct_cap = 0, ct_len = 0;
     cairn_err rc = lookup(st, path, &n);
@@ -856,9 +856,8 @@ cairn_err stream_read(stream *st, const char *path, stream_read_fn fn, void *ctx
         rc = err_set(CAIRN_ENOTFOUND, "%s: not a file", path);
     if (!rc && n->fresh && n->flush_gen >= st->flushes)
         rc = make_readable(st);
-    if (!rc && st->keys && n->n.cipher)
-        rc = iosenc_enc_for_file(st->keys, n->n.cipher_key, TREE_CIPHER_KEY_LEN,
-                                 n->n.cipher & TREE_CIPHER_PADDED, &enc);
+    if (!rc && fe && n->n.cipher && (rc = fe->open(fe->ctx, &n->n, &enc)) != CAIRN_OK)
+        enc = NULL;
     for (uint32_t i = 0; !rc && i < n->n.nchunks; i++) {
         rc = store_get_chunk(st->s, st->w, n->n.chunks[i], &st->chunk);
         if (rc) {
@@ -866,27 +865,28 @@ cairn_err stream_read(stream *st, const char *path, stream_read_fn fn, void *ctx
         } else if (!enc) {
             rc = fn(ctx, st->chunk.data, st->chunk.len);
         } else {
-            if (st->chunk.len + IOSENC_BLOCK > ct_cap) {
+            if (st->chunk.len + fe->block > ct_cap) {
                 free(ct);
-                ct_cap = st->chunk.len + IOSENC_BLOCK;
+                ct_cap = st->chunk.len + fe->block;
                 if (!(ct = malloc(ct_cap)))
                     rc = err_set(CAIRN_ENOMEM, "out of memory");
             }
             if (!rc)
-                rc = iosenc_enc_update(enc, st->chunk.data, st->chunk.len, ct, &ct_len);
+                rc = fe->update(enc, st->chunk.data, st->chunk.len, ct, &ct_len);
             if (!rc && ct_len)
                 rc = fn(ctx, ct, ct_len);
         }
     }
     if (!rc && enc) {
-        uint8_t last[IOSENC_BLOCK];
-        rc = iosenc_enc_final(enc, last, &ct_len);
+        uint8_t last[FILE_CIPHER_BLOCK_MAX];
+        rc = fe->final(enc, last, &ct_len);
         if (rc)
             rc = err_wrap(rc, path);
         else if (ct_len)
             rc = fn(ctx, last, ct_len);
     }
-    iosenc_enc_free(enc);
+    if (enc)
+        fe->close(enc);
     free(ct);
     return rc;
 }
@@ -1055,10 +1055,10 @@ cairn_err stream_commit(stream *st, const stream_commit_opts *opts, stream_resul
     snap.errors = opts->errors;
     snprintf(buf, sizeof buf, "%o", (unsigned)DIR_MODE);
     if (!rc)
-        rc = snapshot_set_meta(&snap, "cairn.root_mode", buf);
+        rc = snapshot_set_meta(&snap, SNAP_META_ROOT_MODE, buf);
     snprintf(buf, sizeof buf, "%lld.%09u", (long long)snap.time_sec, (unsigned)snap.time_nsec);
     if (!rc)
-        rc = snapshot_set_meta(&snap, "cairn.root_mtime", buf);
+        rc = snapshot_set_meta(&snap, SNAP_META_ROOT_MTIME, buf);
     for (size_t i = 0; i < opts->nmeta && !rc; i++)
         rc = snapshot_set_meta(&snap, opts->meta[i].key, opts->meta[i].value);
     if (!rc)

@@ -27,6 +27,7 @@
 #include "util/codec.h"
 #include "store/store.h"
 #include "engine/core/catalog.h"
+#include "engine/core/file_cipher.h"
 #include "engine/core/tree.h"
 #include "engine/core/snapshot.h"
 
@@ -94,10 +95,10 @@ cairn_err stream_stat(stream *st, const char *path, stream_entry *out);
 typedef cairn_err (*stream_list_fn)(void *ctx, const stream_entry *e);
 cairn_err stream_list(stream *st, const char *path, stream_list_fn fn, void *ctx);
 
-/* With keys, files stored decrypted (tree.h cipher fields) are read as the
- * source's exact ciphertext, as restore writes them; NULL: as stored. */
-struct iosenc_keys;
-void stream_set_keys(stream *st, const struct iosenc_keys *keys);
+/* With an encrypter, files stored decrypted (tree.h cipher fields) are read
+ * as the source's exact ciphertext, as restore writes them; NULL: as stored.
+ * The encrypter must outlive the reads. */
+void stream_set_encrypter(stream *st, const file_encrypter *encrypter);
 
 /* Hands a file's bytes to fn in order, each chunk verified on the way.
  * CAIRN_ENOTFOUND if there is no file there. */

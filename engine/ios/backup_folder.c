@@ -27,11 +27,8 @@ cairn_err device_detect(const char *dir, int *is_device)
     return CAIRN_OK;
 }
 
-static cairn_err add_pair(void *ctx, const char *key, const char *value)
+static cairn_err add_meta(device_info *d, const char *name, const char *value)
 {
-    device_info *const d = ctx;
-    char name[128];
-    snprintf(name, sizeof name, "device.%s", key);
     snapshot_meta *const m = realloc(d->meta, (d->nmeta + 1) * sizeof *m);
     if (!m)
         return err_set(CAIRN_ENOMEM, "out of memory");
@@ -42,6 +39,14 @@ static cairn_err add_pair(void *ctx, const char *key, const char *value)
     if (!m[d->nmeta - 1].key || !m[d->nmeta - 1].value)
         return err_set(CAIRN_ENOMEM, "out of memory");
     return CAIRN_OK;
+}
+
+/* A MobileSync field under its snake_case name becomes "device.<name>". */
+static cairn_err add_pair(void *ctx, const char *key, const char *value)
+{
+    char name[128];
+    snprintf(name, sizeof name, SNAP_META_DEVICE_PREFIX "%s", key);
+    return add_meta(ctx, name, value);
 }
 
 static cairn_err catalog_row(void *ctx, const ms_file *f)
@@ -207,20 +212,13 @@ done:
 
 cairn_err device_add_meta(device_info *d, const char *key, const char *value)
 {
-    return add_pair(d, key, value);
+    return add_meta(d, key, value);
 }
 
-const char *device_meta(const snapshot *s, const char *key)
-{
-    char name[128];
-    snprintf(name, sizeof name, "device.%s", key);
-    return snapshot_get_meta(s, name);
-}
-
-const char *device_meta_value(const device_info *d, const char *key)
+const char *device_info_meta(const device_info *d, const char *key)
 {
     for (size_t i = 0; i < d->nmeta; i++)
-        if (strncmp(d->meta[i].key, "device.", 7) == 0 && strcmp(d->meta[i].key + 7, key) == 0)
+        if (strcmp(d->meta[i].key, key) == 0)
             return d->meta[i].value;
     return NULL;
 }

@@ -12,7 +12,7 @@ typedef struct device_info {
     char *udid;
     char *chain; /* "device:<udid>/unencrypted" or "device:<udid>/keybag-<16 hex>" */
     int encrypted;
-    snapshot_meta *meta; /* "device.*" pairs */
+    snapshot_meta *meta; /* SNAP_META_DEVICE_PREFIX pairs */
     size_t nmeta;
     catalog cat; /* empty for encrypted backups until device_read_contents */
     int complete;
@@ -55,13 +55,11 @@ cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *di
 struct ms_file;
 cairn_err device_catalog_add(catalog *cat, const struct ms_file *f);
 
-/* Adds "device.<key>" = value to the metadata kept in the snapshot. */
+/* Adds key = value (a SNAP_META_* key, engine/core/snapshot.h) to the
+ * metadata kept in the snapshot. */
 cairn_err device_add_meta(device_info *d, const char *key, const char *value);
 
-/* A device metadata value by its short key ("device_name"), or NULL. */
-const char *device_meta_value(const device_info *d, const char *key);
-
-/* A snapshot's device metadata value ("device.<key>"), or NULL. */
-const char *device_meta(const snapshot *s, const char *key);
+/* A metadata value by its SNAP_META_* key, or NULL. */
+const char *device_info_meta(const device_info *d, const char *key);
 
 #endif

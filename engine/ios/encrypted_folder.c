@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <plist/plist.h>
+#include <sodium.h>
 
 #include "util/fsutil.h"
 #include "util/grow.h"
@@ -30,6 +31,7 @@ struct devcrypt {
     char db_path[PATH_MAX + 16];
     file_key *files; /* sorted by id */
     size_t nfiles;
+    uint8_t *file_key; /* the decoder's one key at a time (locked memory) */
 };
 
 static int by_id(const void *a, const void *b)
@@ -191,6 +193,7 @@ void devcrypt_close(devcrypt *d)
     if (!d)
         return;
     iosenc_keys_free(d->keys);
+    iosenc_key_free(d->file_key);
     if (d->tmp_dir[0]) {
         unlink(d->db_path);
         rmdir(d->tmp_dir);
@@ -316,4 +319,86 @@ fail:
     ms_meta_free(meta);
     free(buf);
     return rc;
+}
+
+/* ---- the core's file_cipher.h interfaces ---- */
+
+static int decoder_lookup(void *ctx, const char *relpath, const uint8_t **wrapped)
+{
+    return devcrypt_lookup(ctx, relpath, wrapped);
+}
+
+/* One key buffer per backup, not per file: locked pages are slow to get. */
+static cairn_err decoder_open(void *ctx, const uint8_t *wrapped, void **dec)
+{
+    devcrypt *const d = ctx;
+    *dec = NULL;
+    if (!d->file_key && !(d->file_key = iosenc_key_alloc()))
+        return err_set(CAIRN_ENOMEM, "out of memory for a key");
+    cairn_err rc = iosenc_unwrap_file_key(d->keys, wrapped, IOSENC_TAGGED_LEN, d->file_key);
+    if (!rc)
+        rc = iosenc_dec_new(d->file_key, (iosenc_dec **)dec);
+    sodium_memzero(d->file_key, IOSENC_KEY_LEN);
+    return rc;
+}
+
+static cairn_err decoder_update(void *dec, const uint8_t *in, size_t len, uint8_t *out,
+                                size_t *out_len)
+{
+    return iosenc_dec_update(dec, in, len, out, out_len);
+}
+
+static cairn_err decoder_final(void *dec, uint8_t *out, size_t *out_len, int *padded)
+{
+    return iosenc_dec_final(dec, out, out_len, padded);
+}
+
+static void decoder_close(void *dec)
+{
+    iosenc_dec_free(dec);
+}
+
+file_decoder devcrypt_file_decoder(devcrypt *d)
+{
+    const file_decoder fd = {.ctx = d,
+                             .block = IOSENC_BLOCK,
+                             .lookup = decoder_lookup,
+                             .open = decoder_open,
+                             .update = decoder_update,
+                             .final = decoder_final,
+                             .close = decoder_close};
+    return fd;
+}
+
+static cairn_err encrypter_open(void *ctx, const tree_node *n, void **enc)
+{
+    return iosenc_enc_for_file(ctx, n->cipher_key, TREE_CIPHER_KEY_LEN,
+                               n->cipher & TREE_CIPHER_PADDED, (iosenc_enc **)enc);
+}
+
+static cairn_err encrypter_update(void *enc, const uint8_t *in, size_t len, uint8_t *out,
+                                  size_t *out_len)
+{
+    return iosenc_enc_update(enc, in, len, out, out_len);
+}
+
+static cairn_err encrypter_final(void *enc, uint8_t *out, size_t *out_len)
+{
+    return iosenc_enc_final(enc, out, out_len);
+}
+
+static void encrypter_close(void *enc)
+{
+    iosenc_enc_free(enc);
+}
+
+file_encrypter iosenc_file_encrypter(const iosenc_keys *keys)
+{
+    const file_encrypter fe = {.ctx = (void *)keys,
+                               .block = IOSENC_BLOCK,
+                               .open = encrypter_open,
+                               .update = encrypter_update,
+                               .final = encrypter_final,
+                               .close = encrypter_close};
+    return fe;
 }

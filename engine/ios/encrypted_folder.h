@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/core/file_cipher.h"
 #include "engine/ios/backup_encryption.h"
 
 typedef struct devcrypt devcrypt;
@@ -58,5 +59,13 @@ cairn_err devcrypt_unlock_plist(const uint8_t *plist, size_t len, const char *pa
  * the same keybag. */
 cairn_err devcrypt_rekey_manifest(const char *path, const iosenc_keys *keys,
                                   const char *new_password, size_t new_password_len);
+
+/* The backup's files decrypted as a folder backup reads them (core
+ * backup_opts.decoder); valid while d is open. */
+file_decoder devcrypt_file_decoder(devcrypt *d);
+
+/* Files stored decrypted given back as the device's exact ciphertext (core
+ * restore_opts.encrypter, stream_set_encrypter); valid while keys live. */
+file_encrypter iosenc_file_encrypter(const iosenc_keys *keys);
 
 #endif

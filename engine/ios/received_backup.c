@@ -267,7 +267,7 @@ cairn_err devstream_decrypt(stream *st, const char *tmp_path, const char *passwo
     if (!rc)
         rc = read_contents(st, devcrypt_db_path(dc), out);
     if (!rc)
-        rc = device_add_meta(out, "contents", "decrypted");
+        rc = device_add_meta(out, SNAP_META_CONTENTS, SNAP_CONTENTS_DECRYPTED);
     devcrypt_close(dc);
     iosenc_key_free(w.key);
     cbuf_free(&w.dec.plain);

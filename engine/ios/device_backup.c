@@ -1,0 +1,280 @@
+#include "engine/ios/device_backup.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/core/backup.h"
+#include "engine/core/snapshot_edit.h"
+#include "engine/ios/device_steps.h"
+#include "engine/ios/encrypted_folder.h"
+#include "engine/ios/received_backup.h"
+
+static const char NO_PASSWORD_HOW[] = "--backup-password-file or CAIRN_BACKUP_PASSWORD";
+
+/* ---- a folder ---- */
+
+/* Asks for the backup password and, given one, unlocks the backup and
+ * reads its catalog (*crypt stays NULL when the backup is to be stored as
+ * the device wrote it). */
+static cairn_err open_encrypted(const char *dir, device_info *dev, const device_callbacks *cb,
+                                devcrypt **crypt)
+{
+    device_secret pw;
+    char prompt[256];
+    const char *const name = device_info_meta(dev, SNAP_META_DEVICE_NAME);
+    *crypt = NULL;
+    snprintf(prompt, sizeof prompt,
+             "Backup password of %s (empty: store the backup encrypted as it is): ",
+             name ? name : dev->udid);
+    cairn_err rc = device_ask(cb, DEVICE_PASSWORD_BACKUP, prompt, 1, &pw);
+    if (rc)
+        return rc;
+    if (!pw.text) {
+        device_note(cb,
+                    "  encrypted, no backup password given (%s):\n"
+                    "  stored as the device wrote it; ls, extract and diff need the password",
+                    NO_PASSWORD_HOW);
+        return device_add_meta(dev, SNAP_META_CONTENTS, SNAP_CONTENTS_ENCRYPTED);
+    }
+    rc = devcrypt_open(dir, pw.text, pw.len, crypt);
+    device_secret_wipe(&pw);
+    if (!rc)
+        rc = device_read_contents(dir, devcrypt_db_path(*crypt), dev);
+    if (!rc)
+        rc = device_add_meta(dev, SNAP_META_CONTENTS, SNAP_CONTENTS_DECRYPTED);
+    if (rc) {
+        devcrypt_close(*crypt);
+        *crypt = NULL;
+        return rc;
+    }
+    device_note(cb, "  encrypted: unlocked; files are stored decrypted and restored re-encrypted");
+    return CAIRN_OK;
+}
+
+/* A MobileSync folder: its device, chain and details, said as a note. */
+static cairn_err inspect_folder(const char *dir, device_info *dev, const device_callbacks *cb,
+                                devcrypt **crypt)
+{
+    cairn_err rc = device_inspect(dir, dev);
+    if (rc)
+        return rc;
+    const char *const name = device_info_meta(dev, SNAP_META_DEVICE_NAME);
+    const char *const type = device_info_meta(dev, SNAP_META_PRODUCT_TYPE);
+    const char *const ios = device_info_meta(dev, SNAP_META_PRODUCT_VERSION);
+    device_note(cb, "device backup: %s (%s, iOS %s), UDID %s%s", name ? name : "unnamed",
+                type ? type : "unknown model", ios ? ios : "?", dev->udid,
+                dev->encrypted ? ", encrypted" : "");
+    if (dev->encrypted)
+        rc = open_encrypted(dir, dev, cb, crypt);
+    return rc;
+}
+
+/* The completeness check and catalog of an unencrypted device backup (the
+ * parent's catalog when Manifest.db is unchanged; an encrypted one has its
+ * catalog from the decrypted Manifest.db already). */
+static cairn_err folder_contents(store *s, const snaplist *l, const char *dir, device_info *dev,
+                                 int allow_incomplete, const device_callbacks *cb)
+{
+    int reused = 0;
+    cairn_err rc = CAIRN_OK;
+    if (!dev->encrypted) {
+        rc = device_reuse_contents(s, snaplist_latest_in_chain(l, dev->chain), dir, dev, &reused);
+        if (!rc && !reused)
+            rc = device_read_contents(dir, NULL, dev);
+    }
+    return rc ? rc : device_completeness(dev, allow_incomplete, cb);
+}
+
+static void forward_warning(void *ctx, const char *path, const char *msg)
+{
+    const device_callbacks *const cb = ctx;
+    if (cb->warning)
+        cb->warning(cb->ctx, path, msg);
+}
+
+cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_callbacks *cb,
+                               device_backup_result *r)
+{
+    store *s = NULL;
+    snaplist l = {NULL, 0, 0};
+    device_info dev;
+    devcrypt *crypt = NULL;
+    backup_result br;
+    int is_device = 0;
+    memset(r, 0, sizeof *r);
+    memset(&dev, 0, sizeof dev);
+    catalog_init(&dev.cat);
+    cairn_err rc = device_detect(o->source, &is_device);
+    if (rc == CAIRN_ENOTFOUND)
+        rc = err_set(CAIRN_ESOURCE, "%s: no such folder", o->source);
+    if (!rc && is_device)
+        rc = inspect_folder(o->source, &dev, cb, &crypt);
+    if (!rc)
+        rc = o->open_store(o->open_ctx, &s);
+    if (!rc)
+        rc = snaplist_load(s, &l);
+    if (!rc && is_device)
+        rc = folder_contents(s, &l, o->source, &dev, o->allow_incomplete, cb);
+    if (!rc && is_device)
+        rc = device_rotate_chain(s, &l, &dev, cb, r->archived_chain, sizeof r->archived_chain);
+    if (rc)
+        goto done;
+    const file_decoder decoder = crypt ? devcrypt_file_decoder(crypt) : (file_decoder){0};
+    const backup_opts opts = {.source = o->source,
+                              .chain = is_device ? dev.chain : NULL,
+                              .threads = o->threads,
+                              .force_read = o->force_read,
+                              .extra_flags = is_device && !dev.complete ? SNAP_INCOMPLETE : 0,
+                              .meta = dev.meta,
+                              .nmeta = dev.nmeta,
+                              .catalog = is_device && (!dev.encrypted || crypt) ? &dev.cat : NULL,
+                              .decoder = crypt ? &decoder : NULL,
+                              .snaps = &l,
+                              .warn = forward_warning,
+                              .warn_ctx = (void *)cb};
+    rc = backup_run(s, &opts, &br);
+    if (!rc || rc == CAIRN_EPARTIAL) {
+        memcpy(r->id, br.id, ID_LEN);
+        r->has_parent = br.has_parent;
+        memcpy(r->parent, br.parent, ID_LEN);
+        r->is_device = is_device;
+        r->incomplete = is_device && !dev.complete;
+        r->files = br.files;
+        r->dirs = br.dirs;
+        r->bytes = br.bytes;
+        r->files_read = br.files_read;
+        r->bytes_read = br.bytes_read;
+        r->new_chunks = br.new_chunks;
+        r->new_bytes = br.new_bytes;
+        r->new_raw = br.new_raw;
+        r->errors = br.errors;
+        r->partial = rc == CAIRN_EPARTIAL;
+    }
+done:
+    snaplist_free(&l);
+    store_close(s);
+    devcrypt_close(crypt);
+    device_info_free(&dev);
+    return rc;
+}
+
+/* ---- straight from a device ---- */
+
+/* Manifest.db, with the files' keys, arrives last: with the backup
+ * password the files the device sent encrypted are decrypted in the stream
+ * before the commit, as a folder backup with the password stores them;
+ * without it they are kept as the device sent them. */
+static cairn_err decrypt_session(stream *st, const char *tmp, device_info *dev,
+                                 const device_callbacks *cb)
+{
+    device_secret pw;
+    cairn_err rc = device_ask(cb, DEVICE_PASSWORD_BACKUP,
+                              "Backup password of the device (empty: store the backup encrypted "
+                              "as it is): ",
+                              1, &pw);
+    if (!rc && pw.text) {
+        rc = devstream_decrypt(st, tmp, pw.text, pw.len, dev);
+        if (!rc)
+            device_note(cb, "  encrypted: unlocked; files are stored decrypted and restored "
+                            "re-encrypted");
+    } else if (!rc) {
+        device_note(cb,
+                    "  encrypted on the device, no backup password given (%s):\n  stored as the "
+                    "device sent it; ls, extract and diff need the password",
+                    NO_PASSWORD_HOW);
+        rc = device_add_meta(dev, SNAP_META_CONTENTS, SNAP_CONTENTS_ENCRYPTED);
+    }
+    device_secret_wipe(&pw);
+    return rc;
+}
+
+cairn_err device_backup_from_device(store *s, const device_backup_device_opts *o,
+                                    const device_callbacks *cb, device_backup_result *r)
+{
+    snaplist l = {NULL, 0, 0};
+    idev *d = NULL;
+    stream *st = NULL;
+    device_info dev;
+    mb2host_result mr;
+    stream_result res;
+    char tmp[PATH_MAX], source[256];
+    memset(r, 0, sizeof *r);
+    memset(&dev, 0, sizeof dev);
+    catalog_init(&dev.cat);
+    memset(&mr, 0, sizeof mr);
+    const mb2host_events ev = device_events(cb);
+    cairn_err rc = idev_open(o->device, &d);
+    if (!rc) {
+        device_announce(d, cb);
+        rc = snaplist_load(s, &l);
+    }
+    const snapshot *const base = rc ? NULL : device_newest_snapshot(&l, idev_udid(d));
+    if (!rc) {
+        char bid[9];
+        if (base)
+            snaplist_short_id(base->id, bid);
+        device_note(cb, "  the device sees snapshot %s as its last backup", base ? bid : "(none)");
+        const stream_opts so = {.base = base, .threads = o->threads};
+        rc = stream_begin(s, &so, &st);
+    }
+    if (!rc)
+        rc = mb2host_backup(d, st, o->full, store_path(s), &ev, &mr);
+    r->files_received = mr.done.files_received;
+    r->bytes_received = mr.done.bytes_received;
+    if (rc) {
+        if (st)
+            device_event(cb,
+                         "no snapshot was saved (%" PRIu64 " files received); earlier "
+                         "snapshots are untouched",
+                         mr.done.files_received);
+        goto done;
+    }
+    rc = store_tmp_path(s, "device-Manifest.db", tmp, sizeof tmp);
+    if (!rc)
+        rc = devstream_inspect(st, idev_udid(d), tmp, &dev);
+    if (!rc)
+        rc = device_completeness(&dev, o->allow_incomplete, cb);
+    if (!rc && dev.encrypted)
+        rc = decrypt_session(st, tmp, &dev, cb);
+    if (!rc)
+        rc = device_rotate_chain(s, &l, &dev, cb, r->archived_chain, sizeof r->archived_chain);
+    if (!rc) {
+        snprintf(source, sizeof source, "mobilebackup2://%s", idev_udid(d));
+        const snapshot *const parent = snaplist_latest_in_chain(&l, dev.chain);
+        const stream_commit_opts co = {.source = source,
+                                       .chain = dev.chain,
+                                       .parent = parent,
+                                       .flags = dev.complete ? 0 : SNAP_INCOMPLETE,
+                                       .errors = mr.failed + mr.refused,
+                                       .meta = dev.meta,
+                                       .nmeta = dev.nmeta,
+                                       .catalog = dev.cat.count ? &dev.cat : NULL};
+        rc = stream_commit(st, &co, &res);
+        if (!rc) {
+            memcpy(r->id, res.id, ID_LEN);
+            r->has_parent = parent != NULL;
+            if (parent)
+                memcpy(r->parent, parent->id, ID_LEN);
+            r->is_device = 1;
+            r->incomplete = !dev.complete;
+            r->files = res.files;
+            r->dirs = res.dirs;
+            r->bytes = res.bytes;
+            r->new_chunks = res.stats.new_chunks;
+            r->new_bytes = res.stats.new_bytes;
+            r->new_raw = res.stats.new_raw;
+            r->errors = mr.failed + mr.refused;
+            r->partial = r->errors != 0;
+        }
+    }
+    if (rc)
+        device_event(cb, "no snapshot was saved; earlier snapshots are untouched");
+done:
+    stream_free(st);
+    idev_close(d);
+    device_info_free(&dev);
+    snaplist_free(&l);
+    return rc;
+}

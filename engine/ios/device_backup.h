@@ -1,0 +1,73 @@
+/* device_backup.h - a backup as one call: a folder (a MobileSync backup
+ * folder becomes a snapshot of its device's chain, any other folder one of
+ * its path's chain), or straight from a connected device.
+ *
+ * Each call carries the whole policy: inspecting the backup, refusing an
+ * incomplete one unless allowed, reusing the parent's catalog when
+ * Manifest.db is unchanged, decrypting an encrypted backup whose password
+ * is given (asked through the callbacks), archiving the device's chain when
+ * its encryption identity changed, and the commit.  The store's snapshot
+ * list is loaded once per call.  Nothing is printed: lines come through
+ * device_callbacks (device_workflow.h), numbers in the result. */
+#ifndef CAIRN_DEVICE_BACKUP_H
+#define CAIRN_DEVICE_BACKUP_H
+
+#include "store/store.h"
+#include "engine/ios/device_workflow.h"
+
+typedef struct device_backup_result {
+    uint8_t id[ID_LEN]; /* the snapshot saved */
+    int has_parent;
+    uint8_t parent[ID_LEN];
+    int is_device;  /* the source was a device backup */
+    int incomplete; /* stored marked incomplete (allowed) */
+    int partial;    /* stored marked partial: some items were left out */
+    uint64_t files;
+    uint64_t dirs;
+    uint64_t bytes;
+    uint64_t files_read; /* folder: files actually read (changed) */
+    uint64_t bytes_read;
+    uint64_t files_received; /* from a device: files and bytes it sent */
+    uint64_t bytes_received;
+    uint64_t new_chunks;
+    uint64_t new_bytes;
+    uint64_t new_raw;
+    uint64_t errors;          /* items left out; the snapshot is marked partial */
+    char archived_chain[256]; /* the chain archived before this backup, or "" */
+} device_backup_result;
+
+/* Opens the store once the source is known to be worth it (a missing or
+ * malformed source costs no store password). */
+typedef cairn_err (*device_store_opener)(void *ctx, store **out);
+
+typedef struct device_backup_folder_opts {
+    const char *source; /* the folder */
+    int threads;        /* 0: one per core */
+    int force_read;     /* read every file even if unchanged */
+    int allow_incomplete;
+    device_store_opener open_store; /* opened for writing; the call closes it */
+    void *open_ctx;
+} device_backup_folder_opts;
+
+/* CAIRN_EPARTIAL (with the result filled) when the snapshot was saved but
+ * some items could not be read (each warned).  A source that is missing
+ * is CAIRN_ESOURCE "DIR: no such folder". */
+cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_callbacks *cb,
+                               device_backup_result *r);
+
+typedef struct device_backup_device_opts {
+    const char *device; /* UDID, or NULL: the only device connected */
+    int full;           /* ask the device for everything, not what changed */
+    int allow_incomplete;
+    int threads;
+} device_backup_device_opts;
+
+/* Backs the device up straight into the store s (open for writing): the
+ * device sees the newest snapshot of it as its previous backup.  On
+ * failure no snapshot is saved and an event says so.  result.errors counts
+ * files the device could not send and requests refused: the snapshot is
+ * then saved marked partial (CAIRN_OK). */
+cairn_err device_backup_from_device(store *s, const device_backup_device_opts *o,
+                                    const device_callbacks *cb, device_backup_result *r);
+
+#endif

@@ -1,0 +1,312 @@
+/* test_device_backup.c - device_backup_folder through the API, without the
+ * command line: a generated iPhone backup becomes a snapshot of its
+ * device's chain with the result filled and the device announced in a
+ * note; the second backup reuses the catalog and reads nothing; an
+ * encrypted backup of the same device asks for its password through the
+ * callback, is stored decrypted and archives the unencrypted chain (said
+ * in a note and in the result) and restores, with the password, as the
+ * device's exact ciphertext; a plain folder is no device; a missing
+ * folder never opens the store; chain rotation finds the device's
+ * snapshots whatever the case of their UDID.
+ *
+ * usage: test_device_backup /path/to/cairn-gen */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/core/chains.h"
+#include "engine/core/snapshot_list.h"
+#include "engine/ios/device_backup.h"
+#include "engine/ios/device_restore.h"
+#include "testutil.h"
+
+static const char PW[] = "device-backup-test-password";
+static const char BACKUP_PW[] = "backup-password";
+static const char UDID[] = "00008120-001A2B3C4D5E6F70";
+static const char *gen_path; /* argv[1] */
+
+typedef struct fixture {
+    char dir[64];
+    char store_path[128];
+    char notes[8192];
+    int opened;
+    int passwords;
+    int warnings;
+    int optional_asked; /* the last request allowed "none given" */
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *const f = calloc(1, sizeof *f);
+    const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+    const store_params params = {4096, 16384, 65536, 256 * 1024, 3};
+    if (!f || sodium_init() < 0)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/cairn-test-devbackup-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->store_path, sizeof f->store_path, "%s/store", f->dir);
+    if (store_create(f->store_path, PW, strlen(PW), &kdf, &params) != CAIRN_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *const f = *state;
+    test_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static cairn_err open_store(void *ctx, store **out)
+{
+    fixture *const f = ctx;
+    f->opened++;
+    return store_open(f->store_path, PW, strlen(PW), STORE_WRITE, out);
+}
+
+static void on_note(void *ctx, const char *line)
+{
+    fixture *const f = ctx;
+    strncat(f->notes, line, sizeof f->notes - strlen(f->notes) - 2);
+    strcat(f->notes, "\n");
+}
+
+static void on_warning(void *ctx, const char *path, const char *msg)
+{
+    (void)path;
+    (void)msg;
+    ((fixture *)ctx)->warnings++;
+}
+
+static cairn_err on_password(void *ctx, const device_password_request *req, char **text,
+                             size_t *len)
+{
+    fixture *const f = ctx;
+    f->passwords++;
+    f->optional_asked = req->optional;
+    assert_int_equal(req->kind, DEVICE_PASSWORD_BACKUP);
+    /* the engine wipes and frees it with sodium_free */
+    *text = sodium_malloc(sizeof BACKUP_PW);
+    assert_non_null(*text);
+    memcpy(*text, BACKUP_PW, sizeof BACKUP_PW);
+    *len = strlen(BACKUP_PW);
+    return CAIRN_OK;
+}
+
+static device_callbacks callbacks(fixture *f)
+{
+    const device_callbacks cb = {
+        .ctx = f, .password = on_password, .warning = on_warning, .note = on_note};
+    return cb;
+}
+
+static void gen(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null", gen_path, args);
+    assert_int_equal(system(cmd), 0);
+}
+
+static cairn_err backup(fixture *f, const char *source, device_backup_result *r)
+{
+    const device_callbacks cb = callbacks(f);
+    const device_backup_folder_opts o = {
+        .source = source, .threads = 2, .open_store = open_store, .open_ctx = f};
+    f->notes[0] = '\0';
+    return device_backup_folder(&o, &cb, r);
+}
+
+static void load(fixture *f, snaplist *l)
+{
+    store *s = NULL;
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
+    assert_int_equal(snaplist_load(s, l), CAIRN_OK);
+    store_close(s);
+}
+
+static void test_device_folder(void **state)
+{
+    fixture *const f = *state;
+    char src[128], args[512], chain[128];
+    device_backup_result r1, r2;
+    snaplist l;
+    snprintf(src, sizeof src, "%s/plain", f->dir);
+    snprintf(args, sizeof args, "device '%s' --seed 3 --size-mb 1 --udid %s --name 'Test Phone'",
+             src, UDID);
+    gen(args);
+
+    assert_int_equal(backup(f, src, &r1), CAIRN_OK);
+    assert_int_equal(f->opened, 1);
+    assert_int_equal(f->passwords, 0);
+    assert_true(r1.is_device);
+    assert_false(r1.has_parent);
+    assert_false(r1.incomplete);
+    assert_false(r1.partial);
+    assert_true(r1.files > 0);
+    assert_int_equal(r1.files_read, r1.files);
+    assert_int_equal(r1.errors, 0);
+    assert_string_equal(r1.archived_chain, "");
+    assert_non_null(strstr(f->notes, "device backup: Test Phone ("));
+    assert_non_null(strstr(f->notes, "UDID 00008120-001A2B3C4D5E6F70\n"));
+
+    /* unchanged: the parent's catalog is reused and no file is read */
+    assert_int_equal(backup(f, src, &r2), CAIRN_OK);
+    assert_true(r2.has_parent);
+    assert_memory_equal(r2.parent, r1.id, ID_LEN);
+    assert_int_equal(r2.files, r1.files);
+    assert_int_equal(r2.files_read, 0);
+    assert_int_equal(r2.new_chunks, 0);
+
+    load(f, &l);
+    assert_int_equal(l.count, 2);
+    snprintf(chain, sizeof chain, "device:%s/unencrypted", UDID);
+    assert_string_equal(l.items[1].chain, chain);
+    assert_true(snapshot_udid_is(&l.items[1], "00008120-001a2b3c4d5e6f70"));
+    assert_string_equal(snapshot_device_name(&l.items[1]), "Test Phone");
+    assert_false(snapshot_is_decrypted(&l.items[1]));
+    assert_true(l.items[1].ncatalog > 0);
+    snaplist_free(&l);
+
+    /* encryption turned on: the password is asked, files are stored
+     * decrypted, the unencrypted chain is archived */
+    snprintf(src, sizeof src, "%s/enc", f->dir);
+    snprintf(args, sizeof args,
+             "device '%s' --seed 3 --size-mb 1 --udid %s --name 'Test Phone' --encrypt %s "
+             "--kdf-iter 10 --kdf-dpic 100",
+             src, UDID, BACKUP_PW);
+    gen(args);
+    device_backup_result r3;
+    assert_int_equal(backup(f, src, &r3), CAIRN_OK);
+    assert_int_equal(f->passwords, 1);
+    assert_true(f->optional_asked);
+    assert_true(r3.is_device);
+    assert_false(r3.has_parent);
+    assert_string_equal(r3.archived_chain, chain);
+    assert_non_null(strstr(f->notes, ", encrypted\n"));
+    assert_non_null(strstr(f->notes,
+                           "  encrypted: unlocked; files are stored decrypted and restored "
+                           "re-encrypted\n"));
+    char want[512];
+    snprintf(want, sizeof want,
+             "chain %s archived: backup encryption was turned on; it stays restorable and is "
+             "never pruned by policy\nnew chain device:%s/keybag-",
+             chain, UDID);
+    assert_non_null(strstr(f->notes, want));
+    load(f, &l);
+    assert_int_equal(l.count, 3);
+    assert_true(snapshot_is_encrypted_backup(&l.items[2]));
+    assert_true(snapshot_is_decrypted(&l.items[2]));
+    assert_true(l.items[2].ncatalog > 0);
+
+    /* restored with its password: the device's exact ciphertext again */
+    store *s = NULL;
+    device_restore_result rr;
+    char target[128], cmd[512];
+    const device_callbacks cb = callbacks(f);
+    snprintf(target, sizeof target, "%s/restored", f->dir);
+    const device_restore_folder_opts ro = {.target = target, .threads = 2};
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
+    assert_int_equal(device_restore_to_folder(s, &l.items[2], &ro, &cb, &rr), CAIRN_OK);
+    store_close(s);
+    assert_int_equal(f->passwords, 2);
+    assert_false(f->optional_asked);
+    assert_true(rr.restored);
+    assert_false(rr.reencrypted);
+    assert_false(rr.partial);
+    assert_int_equal(rr.files, r3.files);
+    assert_int_equal(rr.failed, 0);
+    snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", src, target);
+    assert_int_equal(system(cmd), 0);
+    snaplist_free(&l);
+    assert_int_equal(f->warnings, 0);
+}
+
+static void test_plain_folder(void **state)
+{
+    fixture *const f = *state;
+    char src[128], args[256];
+    device_backup_result r;
+    snprintf(src, sizeof src, "%s/folder", f->dir);
+    snprintf(args, sizeof args, "folder '%s' --seed 5 --size-mb 1", src);
+    gen(args);
+    assert_int_equal(backup(f, src, &r), CAIRN_OK);
+    assert_false(r.is_device);
+    assert_true(r.files > 0);
+    assert_string_equal(f->notes, "");
+    assert_int_equal(f->passwords, 0);
+}
+
+static void test_missing_folder(void **state)
+{
+    fixture *const f = *state;
+    char src[128], want[160];
+    device_backup_result r;
+    snprintf(src, sizeof src, "%s/nothing-here", f->dir);
+    assert_int_equal(backup(f, src, &r), CAIRN_ESOURCE);
+    snprintf(want, sizeof want, "%s: no such folder", src);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(f->opened, 0);
+}
+
+/* Finder names backup folders by UDID in lower case, Info.plist spells it
+ * in upper case: the device's chain rotates whichever case its newest
+ * snapshot has. */
+static void test_rotation_ignores_udid_case(void **state)
+{
+    fixture *const f = *state;
+    store *s = NULL;
+    snapshot sn;
+    snaplist l;
+    chain_list chains = {NULL, 0};
+    char *archived = NULL, reason[256];
+    const char old_chain[] = "device:00008120-001a2b3c4d5e6f70/unencrypted";
+    memset(&sn, 0, sizeof sn);
+    sn.chain = strdup(old_chain);
+    assert_non_null(sn.chain);
+    assert_int_equal(snapshot_set_meta(&sn, SNAP_META_UDID, "00008120-001a2b3c4d5e6f70"), CAIRN_OK);
+    l.items = &sn;
+    l.count = 1;
+    l.damaged = 0;
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), STORE_WRITE, &s), CAIRN_OK);
+    assert_int_equal(chains_load(s, &chains), CAIRN_OK);
+    assert_int_equal(chains_rotate(s, &l, &chains, UDID,
+                                   "device:00008120-001A2B3C4D5E6F70/keybag-0011223344556677",
+                                   &archived, reason, sizeof reason),
+                     CAIRN_OK);
+    assert_non_null(archived);
+    assert_string_equal(archived, old_chain);
+    assert_string_equal(reason, "backup encryption was turned on");
+    free(archived);
+    chains_free(&chains);
+    assert_int_equal(chains_load(s, &chains), CAIRN_OK);
+    assert_true(chains_is_archived(&chains, old_chain));
+    chains_free(&chains);
+    store_close(s);
+    snapshot_free(&sn);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s /path/to/cairn-gen\n", argv[0]);
+        return 2;
+    }
+    gen_path = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_device_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_ignores_udid_case, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
