@@ -1,5 +1,7 @@
 /* cli.h - what the command implementations share: parsed options, exit
- * codes, output helpers and opening the store. */
+ * codes, output helpers and opening the store.  Each command file declares
+ * its options and usage as a cli_command (parse_options.h); main.c holds
+ * the table of them. */
 #ifndef CAIRN_CLI_H
 #define CAIRN_CLI_H
 
@@ -11,6 +13,7 @@
 #include "engine/ios/encrypted_folder.h"
 #include "engine/core/snapshot.h"
 #include "store/store.h"
+#include "parse_options.h"
 #include "password.h"
 
 /* Exit codes: documented in docs/CLI.md. */
@@ -112,11 +115,11 @@ int cmd_target(cli *c);
 int cmd_copy(cli *c);
 int cmd_status(cli *c);
 int cmd_repair(cli *c);
+int cmd_help(cli *c);
+int cmd_version(cli *c);
 
-/* Copy targets as stores (cmd_copy.c): check --target runs here whole;
- * restore --from-target points the store at the target's folder (a network
- * target is first brought into its local mirror). */
-int cli_check_target(cli *c);
+/* restore --from-target points the store at the target's folder (a network
+ * target is first brought into its local mirror) (target_common.c). */
 cairn_err cli_from_target(cli *c);
 
 /* A device straight through libimobiledevice (cmd_devices.c): backup
@@ -128,5 +131,15 @@ int cli_restore_device(cli *c);
 /* Before a device backup: a new encryption identity archives the device's
  * current chain (cmd_store.c). */
 cairn_err cli_rotate_chain(store *s, const device_info *dev);
+
+/* The commands, each defined in its own file (cmd_NAME.c), and the
+ * table of them in main.c (in the order 'cairn help' lists them). */
+extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cmd_restore,
+    cli_cmd_check, cli_cmd_diff, cli_cmd_forget, cli_cmd_prune, cli_cmd_key, cli_cmd_index,
+    cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
+    cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
+    cli_cmd_version;
+extern const cli_command *const cli_commands[];
+extern const size_t cli_ncommands;
 
 #endif

@@ -493,3 +493,70 @@ int cmd_device(cli *c)
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
 }
+
+/* ---- options: devices and device (parse_options.h) ---- */
+
+static const cli_option devices_options[] = {
+    {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
+    CLI_OPT_END,
+};
+
+static const char *const devices_synopsis[] = {
+    "[--json]",
+    NULL,
+};
+
+const cli_command cli_cmd_devices = {
+    .name = "devices",
+    .summary = "list the devices connected over USB or Wi-Fi",
+    .synopsis = devices_synopsis,
+    .options = devices_options,
+    .run = cmd_devices,
+};
+
+enum { DEVICE_ENCRYPTION_ON, DEVICE_ENCRYPTION_OFF, DEVICE_CHANGEPW };
+
+static const char *const device_modes[] = {"device encryption on", "device encryption off",
+                                           "device changepw"};
+
+static int device_mode(const cli *c)
+{
+    if (c->nargs > 1 && strcmp(c->args[0], "encryption") == 0)
+        return strcmp(c->args[1], "off") == 0 ? DEVICE_ENCRYPTION_OFF : DEVICE_ENCRYPTION_ON;
+    if (c->nargs > 0 && strcmp(c->args[0], "changepw") == 0)
+        return DEVICE_CHANGEPW;
+    return -1; /* cmd_device says the usage */
+}
+
+static const cli_option device_options[] = {
+    {.name = "backup-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, backup_password_file),
+     .arg_name = "FILE",
+     .help =
+         "the device's current backup password (default: $CAIRN_BACKUP_PASSWORD, else a prompt)",
+     .modes = CLI_MODE(DEVICE_ENCRYPTION_OFF) | CLI_MODE(DEVICE_CHANGEPW)},
+    {.name = "new-backup-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, new_backup_password_file),
+     .arg_name = "FILE",
+     .help = "the new backup password (default: $CAIRN_NEW_BACKUP_PASSWORD, else a prompt, twice)",
+     .modes = CLI_MODE(DEVICE_ENCRYPTION_ON) | CLI_MODE(DEVICE_CHANGEPW)},
+    CLI_OPT_END,
+};
+
+static const char *const device_synopsis[] = {
+    "encryption on|off [UDID]",
+    "changepw [UDID]",
+    NULL,
+};
+
+const cli_command cli_cmd_device = {
+    .name = "device",
+    .summary = "turn a device's backup encryption on or off, or change its backup password",
+    .synopsis = device_synopsis,
+    .options = device_options,
+    .mode_names = device_modes,
+    .mode_of = device_mode,
+    .run = cmd_device,
+};

@@ -1,5 +1,6 @@
 /* cairn diff [A] B: what changed from A (default: B's parent) to B. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,3 +101,24 @@ int cmd_diff(cli *c)
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
 }
+
+static const cli_option diff_options[] = {
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "print one JSON object"},
+    CLI_OPT_END,
+};
+
+static const char *const diff_synopsis[] = {
+    "[--json] [SNAPSHOT_A] SNAPSHOT_B",
+    NULL,
+};
+
+const cli_command cli_cmd_diff = {
+    .name = "diff",
+    .summary = "show what changed between two snapshots (A defaults to B's parent)",
+    .synopsis = diff_synopsis,
+    .options = diff_options,
+    .run = cmd_diff,
+};

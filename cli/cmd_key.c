@@ -3,6 +3,7 @@
  * key file and no data. */
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,3 +88,49 @@ int cmd_key(cli *c)
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
 }
+
+enum { KEY_LIST, KEY_ADD, KEY_REMOVE, KEY_PASSWD };
+
+static const char *const key_modes[] = {"key list", "key add", "key remove", "key passwd"};
+
+static int key_mode(const cli *c)
+{
+    static const char *const subs[] = {"list", "add", "remove", "passwd"};
+    for (int i = 0; c->nargs > 0 && i < 4; i++)
+        if (strcmp(c->args[0], subs[i]) == 0)
+            return i;
+    return -1; /* cmd_key says the usage */
+}
+
+static const cli_option key_options[] = {
+    {.name = "new-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, new_password_file),
+     .arg_name = "FILE",
+     .help = "the new password (default: $CAIRN_NEW_PASSWORD, else a prompt, twice)",
+     .modes = CLI_MODE(KEY_ADD) | CLI_MODE(KEY_PASSWD)},
+    {.name = "kdf",
+     .short_name = 'k',
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, kdf),
+     .arg_name = "COST",
+     .help = "Argon2id cost of the key file: interactive, moderate (default) or sensitive",
+     .modes = CLI_MODE(KEY_ADD) | CLI_MODE(KEY_PASSWD)},
+    CLI_OPT_END,
+};
+
+static const char *const key_synopsis[] = {
+    "list",      "add [--new-password-file FILE] [--kdf COST]",
+    "remove ID", "passwd [--new-password-file FILE] [--kdf COST]",
+    NULL,
+};
+
+const cli_command cli_cmd_key = {
+    .name = "key",
+    .summary = "list, add or remove the passwords (key files) that open the store",
+    .synopsis = key_synopsis,
+    .options = key_options,
+    .mode_names = key_modes,
+    .mode_of = key_mode,
+    .run = cmd_key,
+};

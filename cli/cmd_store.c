@@ -1,5 +1,5 @@
-/* The commands on the store as a whole: init, backup, snapshots, restore,
- * check, index. */
+/* cmd_store.c - cairn backup (a folder, or --device) and cairn restore
+ * (--to, --from-target, or --device). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,27 +16,6 @@
 #include "util/fsutil.h"
 #include "cli.h"
 #include "password.h"
-
-int cmd_init(cli *c)
-{
-    password pw = {NULL, 0};
-    keys_kdf kdf;
-    const store_params params = {CHUNKER_MIN_DEFAULT, CHUNKER_AVG_DEFAULT, CHUNKER_MAX_DEFAULT,
-                                 PACK_TARGET_DEFAULT, 3};
-    cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
-    if (!rc)
-        rc = keys_kdf_preset(c->kdf, &kdf);
-    if (!rc)
-        rc = password_get(c->password_file, "CAIRN_PASSWORD", "New store password: ", 1, &pw);
-    if (!rc)
-        rc = store_create(c->store_path, pw.text, pw.len, &kdf, &params);
-    password_free(&pw);
-    if (rc)
-        return cli_fail(rc);
-    printf("created cairn store at %s\n", c->store_path);
-    printf("keep the password safe: without it the backups cannot be read\n");
-    return EXIT_OK;
-}
 
 /* A MobileSync folder becomes a snapshot of its device's chain, with its
  * details (and for encrypted backups given their password, the decrypted
@@ -181,118 +160,6 @@ int cmd_backup(cli *c)
     return EXIT_OK;
 }
 
-static void print_snapshot_json(const snapshot *sn)
-{
-    char hex[2 * ID_LEN + 1], when[32];
-    fs_hex(sn->id, ID_LEN, hex);
-    cli_time(sn->time_sec, when, sizeof when, 1);
-    printf("{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":\"%s\",\"hostname\":", hex, hex, when);
-    cli_json_str(sn->hostname);
-    printf(",\"source\":");
-    cli_json_str(sn->source);
-    printf(",\"chain\":");
-    cli_json_str(sn->chain);
-    if (sn->has_parent) {
-        fs_hex(sn->parent, ID_LEN, hex);
-        printf(",\"parent\":\"%s\"", hex);
-    } else {
-        printf(",\"parent\":null");
-    }
-    printf(",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
-           ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64 ",\"new_raw\":%" PRIu64
-           ",\"errors\":%" PRIu64 ",\"partial\":%s,\"incomplete\":%s,\"repaired\":%s,"
-           "\"meta\":{",
-           sn->files, sn->dirs, sn->bytes, sn->new_chunks, sn->new_bytes, sn->new_raw, sn->errors,
-           (sn->flags & SNAP_PARTIAL) ? "true" : "false",
-           (sn->flags & SNAP_INCOMPLETE) ? "true" : "false",
-           (sn->flags & SNAP_REPAIRED) ? "true" : "false");
-    for (size_t i = 0; i < sn->nmeta; i++) {
-        if (i)
-            putchar(',');
-        cli_json_str(sn->meta[i].key);
-        putchar(':');
-        cli_json_str(sn->meta[i].value);
-    }
-    printf("}}");
-}
-
-static int device_selected(const snapshot *sn, const char *device)
-{
-    if (!device)
-        return 1;
-    const char *const udid = device_meta(sn, "udid");
-    const char *const name = device_meta(sn, "device_name");
-    /* UDIDs are hex: Finder names folders in lower case, Info.plist in upper */
-    return (udid && strcasecmp(udid, device) == 0) || (name && strcmp(name, device) == 0);
-}
-
-static void print_snapshot_row(const snapshot *sn)
-{
-    char id[9], when[32], size[32], added[32], what[512];
-    snaplist_short_id(sn->id, id);
-    cli_time(sn->time_sec, when, sizeof when, 0);
-    cli_human(sn->bytes, size, sizeof size);
-    cli_human(sn->new_bytes, added, sizeof added);
-    const char *const name = device_meta(sn, "device_name");
-    if (name) {
-        const char *const type = device_meta(sn, "product_type");
-        const char *const ios = device_meta(sn, "product_version");
-        const char *const enc = device_meta(sn, "is_encrypted");
-        const char *const date = device_meta(sn, "last_backup_date");
-        char bdate[32] = "?";
-        if (date)
-            cli_time((int64_t)strtoll(date, NULL, 10), bdate, sizeof bdate, 0);
-        snprintf(what, sizeof what, "%s (%s, iOS %s, backup of %s%s)", name, type ? type : "?",
-                 ios ? ios : "?", bdate, enc && strcmp(enc, "true") == 0 ? ", encrypted" : "");
-    } else {
-        snprintf(what, sizeof what, "%s", sn->source);
-    }
-    printf("%-8s  %-19s  %8" PRIu64 "  %10s  %10s  %s%s%s%s\n", id, when, sn->files, size, added,
-           what, (sn->flags & SNAP_PARTIAL) ? " (partial)" : "",
-           (sn->flags & SNAP_INCOMPLETE) ? " (incomplete)" : "",
-           (sn->flags & SNAP_REPAIRED) ? " (repaired)" : "");
-}
-
-int cmd_snapshots(cli *c)
-{
-    store *s = NULL;
-    snaplist l;
-    size_t shown = 0;
-    cairn_err rc = cli_open_store(c, 0, &s);
-    if (rc)
-        return cli_fail(rc);
-    rc = snaplist_load(s, &l);
-    store_close(s);
-    if (rc)
-        return cli_fail(rc);
-    if (c->json)
-        putchar('[');
-    else
-        printf("%-8s  %-19s  %8s  %10s  %10s  %s\n", "ID", "Time", "Files", "Size", "Added",
-               "Source");
-    for (size_t i = 0; i < l.count; i++) {
-        if (!device_selected(&l.items[i], c->device))
-            continue;
-        if (c->json) {
-            if (shown)
-                putchar(',');
-            print_snapshot_json(&l.items[i]);
-        } else {
-            print_snapshot_row(&l.items[i]);
-        }
-        shown++;
-    }
-    if (c->json)
-        printf("]\n");
-    else
-        printf("%zu snapshot(s)\n", shown);
-    if (l.damaged)
-        fprintf(stderr, "cairn: warning: %zu snapshot object(s) are damaged; run 'cairn check'\n",
-                l.damaged);
-    snaplist_free(&l);
-    return EXIT_OK;
-}
-
 int cmd_restore(cli *c)
 {
     store *s = NULL;
@@ -341,50 +208,172 @@ int cmd_restore(cli *c)
     return rc ? cli_fail(rc) : EXIT_OK;
 }
 
-static void print_line(void *ctx, const char *line)
+/* ---- options: backup and restore (parse_options.h) ---- */
+
+enum { BACKUP_FOLDER, BACKUP_DEVICE };
+
+static const char *const backup_modes[] = {"backup SOURCE_DIR", "backup --device"};
+
+static int backup_mode(const cli *c)
 {
-    (void)ctx;
-    printf("%s\n", line);
+    return c->device ? BACKUP_DEVICE : BACKUP_FOLDER;
 }
 
-int cmd_check(cli *c)
+static const cli_option backup_options[] = {
+    {.name = "device",
+     .kind = OPT_MAYBE_VALUE,
+     .offset = offsetof(cli, device),
+     .arg_name = "UDID",
+     .help = "back up straight from the device (without UDID: the only one connected)",
+     .modes = CLI_MODE(BACKUP_DEVICE)},
+    {.name = "threads",
+     .short_name = 'j',
+     .kind = OPT_INT,
+     .offset = offsetof(cli, threads),
+     .min = 1,
+     .max = 64,
+     .arg_name = "N",
+     .help = "worker threads (default: one per core)"},
+    {.name = "force",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, force),
+     .help = "read every file, even those whose size, mtime and inode are unchanged",
+     .modes = CLI_MODE(BACKUP_FOLDER)},
+    {.name = "full",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, full),
+     .help = "ask the device for a full backup",
+     .modes = CLI_MODE(BACKUP_DEVICE)},
+    {.name = "allow-incomplete",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, allow_incomplete),
+     .help = "store an incomplete device backup, marked incomplete"},
+    {.name = "backup-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, backup_password_file),
+     .arg_name = "FILE",
+     .help =
+         "an encrypted device backup's password (default: $CAIRN_BACKUP_PASSWORD, else a prompt)"},
+    CLI_OPT_END,
+};
+
+static const char *const backup_synopsis[] = {
+    "[--threads N] [--force] [--allow-incomplete] [--backup-password-file FILE] SOURCE_DIR",
+    "--device [UDID] [--full] [--allow-incomplete] [--threads N] [--backup-password-file FILE]",
+    NULL,
+};
+
+const cli_command cli_cmd_backup = {
+    .name = "backup",
+    .summary = "store a snapshot of a folder, a MobileSync backup folder or a device",
+    .synopsis = backup_synopsis,
+    .options = backup_options,
+    .mode_names = backup_modes,
+    .mode_of = backup_mode,
+    .run = cmd_backup,
+};
+
+enum { RESTORE_TO, RESTORE_FROM_TARGET, RESTORE_DEVICE };
+
+static const char *const restore_modes[] = {"restore --to", "restore --from-target",
+                                            "restore --device"};
+
+static int restore_mode(const cli *c)
 {
-    store *s = NULL;
-    check_result r;
-    char size[32];
-    if (c->target)
-        return cli_check_target(c);
-    cairn_err rc = cli_open_store(c, 0, &s);
-    if (rc)
-        return cli_fail(rc);
-    const check_opts opts = {.read_data = c->read_data, .report = print_line};
-    rc = check_run(s, &opts, &r);
-    store_close(s);
-    cli_human(r.bytes_read, size, sizeof size);
-    printf("checked %" PRIu64 " packs, %" PRIu64 " snapshots", r.packs, r.snapshots);
-    if (c->read_data)
-        printf(", read %" PRIu64 " chunks (%s)", r.chunks_read, size);
-    printf("\n");
-    if (rc)
-        return cli_fail(rc);
-    printf("no errors were found\n");
-    return EXIT_OK;
+    if (c->device)
+        return RESTORE_DEVICE;
+    return c->from_target ? RESTORE_FROM_TARGET : RESTORE_TO;
 }
 
-int cmd_index(cli *c)
-{
-    store *s = NULL;
-    uint64_t packs, chunks;
-    if (c->nargs != 1 || strcmp(c->args[0], "rebuild") != 0) {
-        fprintf(stderr, "cairn: usage: cairn index rebuild [--store DIR]\n");
-        return EXIT_USAGE;
-    }
-    cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
-    if (!rc)
-        rc = store_index_rebuild(s, &packs, &chunks);
-    store_close(s);
-    if (rc)
-        return cli_fail(rc);
-    printf("index rebuilt from %" PRIu64 " packs: %" PRIu64 " chunks\n", packs, chunks);
-    return EXIT_OK;
-}
+static const cli_option restore_options[] = {
+    {.name = "to",
+     .short_name = 't',
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, to),
+     .arg_name = "DIR",
+     .help = "the folder to restore into",
+     .modes = CLI_MODE(RESTORE_TO) | CLI_MODE(RESTORE_FROM_TARGET)},
+    {.name = "overwrite",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, overwrite),
+     .help = "restore into a non-empty folder, replacing files of the same name",
+     .modes = CLI_MODE(RESTORE_TO) | CLI_MODE(RESTORE_FROM_TARGET)},
+    {.name = "threads",
+     .short_name = 'j',
+     .kind = OPT_INT,
+     .offset = offsetof(cli, threads),
+     .min = 1,
+     .max = 64,
+     .arg_name = "N",
+     .help = "worker threads (default: one per core)",
+     .modes = CLI_MODE(RESTORE_TO) | CLI_MODE(RESTORE_FROM_TARGET)},
+    {.name = "from-target",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, from_target),
+     .arg_name = "NAME|URL",
+     .help = "restore from a copy target (a name or a URL) instead of the store",
+     .modes = CLI_MODE(RESTORE_FROM_TARGET)},
+    {.name = "backup-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, backup_password_file),
+     .arg_name = "FILE",
+     .help =
+         "an encrypted device backup's password (default: $CAIRN_BACKUP_PASSWORD, else a prompt)"},
+    {.name = "reencrypt",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, reencrypt),
+     .help = "re-key the restored device backup for a new backup password",
+     .modes = CLI_MODE(RESTORE_TO) | CLI_MODE(RESTORE_FROM_TARGET)},
+    {.name = "new-backup-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, new_backup_password_file),
+     .arg_name = "FILE",
+     .help = "the new backup password (default: $CAIRN_NEW_BACKUP_PASSWORD, else a prompt, twice)",
+     .modes = CLI_MODE(RESTORE_TO) | CLI_MODE(RESTORE_FROM_TARGET)},
+    {.name = "device",
+     .kind = OPT_MAYBE_VALUE,
+     .offset = offsetof(cli, device),
+     .arg_name = "UDID",
+     .help = "restore to the device over USB or Wi-Fi",
+     .modes = CLI_MODE(RESTORE_DEVICE)},
+    {.name = "system",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, restore_system),
+     .help = "restore system files too (device)",
+     .modes = CLI_MODE(RESTORE_DEVICE)},
+    {.name = "settings",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, restore_settings),
+     .help = "restore the device's settings",
+     .modes = CLI_MODE(RESTORE_DEVICE)},
+    {.name = "no-reboot",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, no_reboot),
+     .help = "leave the device running after the restore",
+     .modes = CLI_MODE(RESTORE_DEVICE)},
+    {.name = "remove",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, restore_remove),
+     .help = "remove from the device what the backup does not have",
+     .modes = CLI_MODE(RESTORE_DEVICE)},
+    CLI_OPT_END,
+};
+
+static const char *const restore_synopsis[] = {
+    "SNAPSHOT --to DIR [--overwrite] [--threads N] [--backup-password-file FILE] [--reencrypt "
+    "[--new-backup-password-file FILE]]",
+    "--from-target NAME|URL SNAPSHOT --to DIR [--overwrite] [--threads N]",
+    "SNAPSHOT --device [UDID] [--system] [--settings] [--no-reboot] [--remove] "
+    "[--backup-password-file FILE]",
+    NULL,
+};
+
+const cli_command cli_cmd_restore = {
+    .name = "restore",
+    .summary = "restore a snapshot into a folder, or to a device",
+    .synopsis = restore_synopsis,
+    .options = restore_options,
+    .mode_names = restore_modes,
+    .mode_of = restore_mode,
+    .run = cmd_restore,
+};
