@@ -14,6 +14,9 @@ int cmd_chains(cli *c)
     store *s = NULL;
     snaplist l = {NULL, 0, 0};
     chain_list chains = {NULL, 0};
+    /* words left over were once ignored: now they are an error */
+    if (c->nargs != 0)
+        return cli_usage_error(&cli_cmd_chains);
     cairn_err rc = cli_open_store(c, 0, &s);
     if (!rc)
         rc = snaplist_load(s, &l);
@@ -75,9 +78,7 @@ int cmd_chain(cli *c)
     const int delete = c->nargs == 2 && strcmp(c->args[0], "delete") == 0;
     size_t removed = 0;
     if (!archive && !delete) {
-        fprintf(stderr,
-                "cairn: usage: cairn chain archive CHAIN | chain delete CHAIN [--dry-run]\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_chain);
     }
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc)

@@ -24,8 +24,7 @@ static int check_target(cli *c)
     int named;
     memset(&r, 0, sizeof r);
     if (c->nargs) {
-        fprintf(stderr, "cairn: usage: cairn check --target NAME [--read-data]\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_check);
     }
     cairn_err rc = cli_resolve_target(c, c->target, url, sizeof url, &named);
     if (rc)
@@ -68,6 +67,9 @@ int cmd_check(cli *c)
     store *s = NULL;
     check_result r;
     char size[32];
+    /* words left over were once ignored: now they are an error */
+    if (c->nargs != 0)
+        return cli_usage_error(&cli_cmd_check);
     if (c->target)
         return check_target(c);
     cairn_err rc = cli_open_store(c, 0, &s);

@@ -110,9 +110,7 @@ int cmd_copy(cli *c)
     int code = EXIT_OK, shown = 0;
     if ((c->target != NULL) == (c->all_targets != 0) ||
         (c->only_snapshots != 0) != (c->nargs > 0)) {
-        fprintf(stderr, "cairn: usage: cairn copy --target NAME | --all [--snapshots "
-                        "SNAPSHOT...] [--json]\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_copy);
     }
     cairn_err rc = cli_local_store(c);
     if (!rc)

@@ -44,9 +44,7 @@ int cmd_diff(cli *c)
     print_ctx p = {c->json, 0};
     char ida[9], idb[9], added[32], removed[32], stored[32];
     if (c->nargs < 1 || c->nargs > 2) {
-        fprintf(stderr,
-                "cairn: usage: cairn diff [--store DIR] [--json] [SNAPSHOT_A] SNAPSHOT_B\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_diff);
     }
     cairn_err rc = cli_open_store(c, 0, &s);
     if (!rc)

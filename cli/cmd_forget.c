@@ -19,8 +19,7 @@ int cmd_forget(cli *c)
     const forget_policy p = {c->keep[0], c->keep[1], c->keep[2],
                              c->keep[3], c->keep[4], c->keep[5]};
     if (c->nargs != 0) {
-        fprintf(stderr, "cairn: usage: cairn forget [--chain C] --keep-last N ... [--dry-run]\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_forget);
     }
     chain_list chains = {NULL, 0};
     const char *named = NULL;

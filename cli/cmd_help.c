@@ -11,8 +11,7 @@ int cmd_help(cli *c)
         return EXIT_OK;
     }
     if (c->nargs > 1) {
-        cli_print_usage(stderr, &cli_cmd_help);
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_help);
     }
     const cli_command *const cmd = cli_find_command(cli_commands, cli_ncommands, c->args[0]);
     if (!cmd)

@@ -59,8 +59,7 @@ int cmd_info(cli *c)
     const snapshot *sn = NULL;
     char hex[2 * ID_LEN + 1], when[32], size[32];
     if (c->nargs != 1) {
-        fprintf(stderr, "cairn: usage: cairn info [--store DIR] SNAPSHOT\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_info);
     }
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc) {
@@ -102,8 +101,7 @@ int cmd_ls(cli *c)
     size_t shown = 0;
     catalog_init(&cat);
     if (c->nargs < 1 || c->nargs > 2) {
-        fprintf(stderr, "cairn: usage: cairn ls [--store DIR] SNAPSHOT [DOMAIN[/PATH]]\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_ls);
     }
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc)
@@ -178,9 +176,7 @@ int cmd_extract(cli *c)
     catalog_init(&cat);
     cbuf_init(&buf);
     if (c->nargs < 2 || !c->to) {
-        fprintf(stderr,
-                "cairn: usage: cairn extract [--store DIR] SNAPSHOT DOMAIN/PATH... --to DIR\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_extract);
     }
     uint8_t *done = NULL;
     cairn_err rc = open_snapshot(c, &s, &l, &sn);

@@ -12,6 +12,9 @@ int cmd_init(cli *c)
     keys_kdf kdf;
     const store_params params = {CHUNKER_MIN_DEFAULT, CHUNKER_AVG_DEFAULT, CHUNKER_MAX_DEFAULT,
                                  PACK_TARGET_DEFAULT, 3};
+    /* words left over were once ignored: now they are an error */
+    if (c->nargs != 0)
+        return cli_usage_error(&cli_cmd_init);
     cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
     if (!rc)
         rc = keys_kdf_preset(c->kdf, &kdf);

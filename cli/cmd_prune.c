@@ -23,8 +23,7 @@ int cmd_prune(cli *c)
     prune_result r;
     char unused[32], freed[32], rewritten[32];
     if (c->nargs != 0) {
-        fprintf(stderr, "cairn: usage: cairn prune [--max-unused PERCENT] [--dry-run]\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_prune);
     }
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc) {

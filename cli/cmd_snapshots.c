@@ -88,6 +88,9 @@ int cmd_snapshots(cli *c)
     store *s = NULL;
     snaplist l;
     size_t shown = 0;
+    /* words left over were once ignored: now they are an error */
+    if (c->nargs != 0)
+        return cli_usage_error(&cli_cmd_snapshots);
     cairn_err rc = cli_open_store(c, 0, &s);
     if (rc)
         return cli_fail(rc);

@@ -119,8 +119,7 @@ int cmd_status(cli *c)
     char needs[256];
     memset(&r, 0, sizeof r);
     if (c->nargs) {
-        fprintf(stderr, "cairn: usage: cairn status [--store DIR] [--json]\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_status);
     }
     cairn_err rc = cli_local_store(c);
     if (!rc)

@@ -130,9 +130,7 @@ int cmd_target(cli *c)
     if (!((strcmp(sub, "add") == 0 && c->nargs == 3) ||
           (strcmp(sub, "list") == 0 && c->nargs == 1) ||
           (strcmp(sub, "remove") == 0 && c->nargs == 2))) {
-        fprintf(stderr, "cairn: usage: cairn target add NAME URL [--media disk|nas|cloud] "
-                        "[--offsite] | list [--json] | remove NAME\n");
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_target);
     }
     rc = cli_local_store(c);
     if (rc)

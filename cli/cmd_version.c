@@ -34,8 +34,7 @@ int cmd_version(cli *c)
 {
     int major, minor, patch;
     if (c->nargs) {
-        cli_print_usage(stderr, &cli_cmd_version);
-        return EXIT_USAGE;
+        return cli_usage_error(&cli_cmd_version);
     }
     mdb_version(&major, &minor, &patch);
     printf("cairn %s\n", CAIRN_VERSION);

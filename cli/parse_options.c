@@ -106,7 +106,7 @@ static const cli_option *nearest(const cli_option *table, const char *name, size
     for (size_t k = 0; k < 2; k++) {
         for (size_t i = 0; i < table_len(tables[k]); i++) {
             const int d = cli_edit_distance(word, tables[k][i].name);
-            if (d < best_d) {
+            if (d < best_d && (size_t)d < len) {
                 best_d = d;
                 best = &tables[k][i];
             }
@@ -226,10 +226,16 @@ static int takes_next_word(const cli_command *const *commands, size_t n, int arg
     if (arg[1] == '-' && strchr(arg, '='))
         return 0;
     for (size_t k = 0; k < n && !o; k++) {
-        if (arg[1] == '-')
+        if (arg[1] == '-') {
             o = find_long(commands[k]->options, arg + 2, strlen(arg + 2), &ambiguous);
-        else if (!arg[2])
+            /* "--keep 3 forget": the command's table will call it ambiguous;
+             * its value must not be taken for the command word meanwhile */
+            for (size_t i = 0; !o && ambiguous && i < table_len(commands[k]->options); i++)
+                if (strncmp(commands[k]->options[i].name, arg + 2, strlen(arg + 2)) == 0)
+                    o = &commands[k]->options[i];
+        } else if (!arg[2]) {
             o = find_short(commands[k]->options, arg[1]);
+        }
     }
     if (!o || i + 1 >= argc)
         return 0;
@@ -246,7 +252,8 @@ const cli_command *cli_find_command(const cli_command *const *commands, size_t n
         if (strcmp(commands[k]->name, name) == 0)
             return commands[k];
         const int d = cli_edit_distance(name, commands[k]->name);
-        if (d < best_d) {
+        /* "x" is two edits from "ls", but no misspelling of it */
+        if (d < best_d && (size_t)d < strlen(name)) {
             best_d = d;
             best = commands[k];
         }
@@ -367,6 +374,16 @@ static void print_option(FILE *f, const cli_option *o)
         fprintf(f, "%s\n%*s%s\n", left, USAGE_COLUMN, "", o->help);
     else
         fprintf(f, "%-*s%s\n", USAGE_COLUMN, left, o->help);
+}
+
+int cli_usage_error(const cli_command *cmd)
+{
+    fprintf(stderr, "cairn: usage: cairn");
+    for (size_t i = 0; cmd->synopsis[i]; i++)
+        fprintf(stderr, "%s %s%s%s", i ? " |" : "", cmd->name, *cmd->synopsis[i] ? " " : "",
+                cmd->synopsis[i]);
+    fprintf(stderr, " (see 'cairn help %s')\n", cmd->name);
+    return EXIT_USAGE;
 }
 
 void cli_print_usage(FILE *f, const cli_command *cmd)

@@ -93,6 +93,10 @@ cli_parse_result cli_parse(const cli_command *const *commands, size_t n, int arg
 void cli_print_usage(FILE *f, const cli_command *cmd);
 void cli_print_overview(FILE *f, const cli_command *const *commands, size_t n);
 
+/* Wrong arguments for cmd: one line on stderr, "cairn: usage: cairn CMD
+ * SYNOPSIS | CMD SYNOPSIS2 ...", built from its synopsis; returns 2. */
+int cli_usage_error(const cli_command *cmd);
+
 /* The command named name, or NULL after printing an error that suggests
  * the nearest one. */
 const cli_command *cli_find_command(const cli_command *const *commands, size_t n, const char *name);
