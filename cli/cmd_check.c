@@ -93,12 +93,12 @@ static const cli_option check_options[] = {
     {.name = "read-data",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, read_data),
-     .help = "read every chunk back and verify it (with --target: download every object again)"},
+     .help = "read and verify every chunk (a target: fetch all again)"},
     {.name = "target",
      .kind = OPT_STRING,
      .offset = offsetof(cli, target),
      .arg_name = "NAME|URL",
-     .help = "check a copy target (a name or a URL) instead of the store"},
+     .help = "check a copy target instead of the store"},
     CLI_OPT_END,
 };
 

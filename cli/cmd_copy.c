@@ -162,7 +162,7 @@ static const cli_option copy_options[] = {
     {.name = "snapshots",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, only_snapshots),
-     .help = "copy only the snapshots named as arguments (and the packs they need)"},
+     .help = "copy only the SNAPSHOTs named (and the packs they need)"},
     {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
     CLI_OPT_END,
 };

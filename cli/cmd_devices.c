@@ -533,14 +533,13 @@ static const cli_option device_options[] = {
      .kind = OPT_STRING,
      .offset = offsetof(cli, backup_password_file),
      .arg_name = "FILE",
-     .help =
-         "the device's current backup password (default: $CAIRN_BACKUP_PASSWORD, else a prompt)",
+     .help = "the current backup password (else $CAIRN_BACKUP_PASSWORD)",
      .modes = CLI_MODE(DEVICE_ENCRYPTION_OFF) | CLI_MODE(DEVICE_CHANGEPW)},
     {.name = "new-backup-password-file",
      .kind = OPT_STRING,
      .offset = offsetof(cli, new_backup_password_file),
      .arg_name = "FILE",
-     .help = "the new backup password (default: $CAIRN_NEW_BACKUP_PASSWORD, else a prompt, twice)",
+     .help = "the new backup password (else $CAIRN_NEW_BACKUP_PASSWORD)",
      .modes = CLI_MODE(DEVICE_ENCRYPTION_ON) | CLI_MODE(DEVICE_CHANGEPW)},
     CLI_OPT_END,
 };

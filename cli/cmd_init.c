@@ -36,7 +36,7 @@ static const cli_option init_options[] = {
      .kind = OPT_STRING,
      .offset = offsetof(cli, kdf),
      .arg_name = "COST",
-     .help = "Argon2id cost of the key file: interactive, moderate (default) or sensitive"},
+     .help = "key file cost: interactive, moderate (default), sensitive"},
     CLI_OPT_END,
 };
 

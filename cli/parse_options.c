@@ -10,14 +10,14 @@
  * can always set $CAIRN_STORE); commands without a store do not use them. */
 static const cli_option global_options[] = {
     {"store", 's', OPT_STRING, offsetof(cli, store_arg), 0, 0, "DIR",
-     "the store (default: $CAIRN_STORE, else $XDG_DATA_HOME/cairn/store)", 0},
+     "the store (else $CAIRN_STORE, else ~/.local/share/cairn/store)", 0},
     {"password-file", 'p', OPT_STRING, offsetof(cli, password_file), 0, 0, "FILE",
-     "the store password: the file's first line (default: $CAIRN_PASSWORD, else a prompt)", 0},
+     "the store password (else $CAIRN_PASSWORD, else a prompt)", 0},
     {"help", 'h', OPT_FLAG, 0, 0, 0, NULL, "show this usage", 0},
     CLI_OPT_END,
 };
 
-enum { GLOBAL_HELP = 2, MAX_SUGGEST = 2, USAGE_COLUMN = 34 };
+enum { GLOBAL_HELP = 2, MAX_SUGGEST = 2, USAGE_COLUMN = 32 };
 
 int cli_edit_distance(const char *a, const char *b)
 {
