@@ -77,9 +77,8 @@ int cmd_chain(cli *c)
     const int archive = c->nargs == 2 && strcmp(c->args[0], "archive") == 0;
     const int delete = c->nargs == 2 && strcmp(c->args[0], "delete") == 0;
     size_t removed = 0;
-    if (!archive && !delete) {
+    if (!archive && !delete)
         return cli_usage_error(&cli_cmd_chain);
-    }
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc)
         rc = snaplist_load(s, &l);

@@ -23,9 +23,6 @@ static int check_target(cli *c)
     check_result r;
     int named;
     memset(&r, 0, sizeof r);
-    if (c->nargs) {
-        return cli_usage_error(&cli_cmd_check);
-    }
     cairn_err rc = cli_resolve_target(c, c->target, url, sizeof url, &named);
     if (rc)
         return cli_fail(rc);

@@ -108,10 +108,8 @@ int cmd_copy(cli *c)
     store *s = NULL;
     uint8_t(*only)[ID_LEN] = NULL;
     int code = EXIT_OK, shown = 0;
-    if ((c->target != NULL) == (c->all_targets != 0) ||
-        (c->only_snapshots != 0) != (c->nargs > 0)) {
+    if ((c->target != NULL) == (c->all_targets != 0) || (c->only_snapshots != 0) != (c->nargs > 0))
         return cli_usage_error(&cli_cmd_copy);
-    }
     cairn_err rc = cli_local_store(c);
     if (!rc)
         rc = targets_load(c->store_path, &l);

@@ -43,9 +43,8 @@ int cmd_diff(cli *c)
     diff_summary sum;
     print_ctx p = {c->json, 0};
     char ida[9], idb[9], added[32], removed[32], stored[32];
-    if (c->nargs < 1 || c->nargs > 2) {
+    if (c->nargs < 1 || c->nargs > 2)
         return cli_usage_error(&cli_cmd_diff);
-    }
     cairn_err rc = cli_open_store(c, 0, &s);
     if (!rc)
         rc = snaplist_load(s, &l);

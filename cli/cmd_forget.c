@@ -18,9 +18,8 @@ int cmd_forget(cli *c)
     size_t n = 0, removed = 0;
     const forget_policy p = {c->keep[0], c->keep[1], c->keep[2],
                              c->keep[3], c->keep[4], c->keep[5]};
-    if (c->nargs != 0) {
+    if (c->nargs != 0)
         return cli_usage_error(&cli_cmd_forget);
-    }
     chain_list chains = {NULL, 0};
     const char *named = NULL;
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);

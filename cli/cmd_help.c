@@ -10,9 +10,8 @@ int cmd_help(cli *c)
         cli_print_overview(stdout, cli_commands, cli_ncommands);
         return EXIT_OK;
     }
-    if (c->nargs > 1) {
+    if (c->nargs > 1)
         return cli_usage_error(&cli_cmd_help);
-    }
     const cli_command *const cmd = cli_find_command(cli_commands, cli_ncommands, c->args[0]);
     if (!cmd)
         return EXIT_USAGE;

@@ -11,9 +11,8 @@ int cmd_index(cli *c)
 {
     store *s = NULL;
     uint64_t packs, chunks;
-    if (c->nargs != 1 || strcmp(c->args[0], "rebuild") != 0) {
+    if (c->nargs != 1 || strcmp(c->args[0], "rebuild") != 0)
         return cli_usage_error(&cli_cmd_index);
-    }
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc)
         rc = store_index_rebuild(s, &packs, &chunks);

@@ -58,9 +58,8 @@ int cmd_info(cli *c)
     snaplist l = {NULL, 0, 0};
     const snapshot *sn = NULL;
     char hex[2 * ID_LEN + 1], when[32], size[32];
-    if (c->nargs != 1) {
+    if (c->nargs != 1)
         return cli_usage_error(&cli_cmd_info);
-    }
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc) {
         fs_hex(sn->id, ID_LEN, hex);
@@ -100,9 +99,8 @@ int cmd_ls(cli *c)
     catalog cat;
     size_t shown = 0;
     catalog_init(&cat);
-    if (c->nargs < 1 || c->nargs > 2) {
+    if (c->nargs < 1 || c->nargs > 2)
         return cli_usage_error(&cli_cmd_ls);
-    }
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc)
         rc = load_catalog(s, sn, &cat);
@@ -175,9 +173,8 @@ int cmd_extract(cli *c)
     char size[32];
     catalog_init(&cat);
     cbuf_init(&buf);
-    if (c->nargs < 2 || !c->to) {
+    if (c->nargs < 2 || !c->to)
         return cli_usage_error(&cli_cmd_extract);
-    }
     uint8_t *done = NULL;
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc)

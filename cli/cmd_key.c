@@ -40,9 +40,8 @@ int cmd_key(cli *c)
     const char *const sub = c->nargs > 0 ? c->args[0] : "";
     const int list = strcmp(sub, "list") == 0, add = strcmp(sub, "add") == 0,
               remove = strcmp(sub, "remove") == 0, passwd = strcmp(sub, "passwd") == 0;
-    if (!(list || add || passwd) == !(remove && c->nargs == 2) || (!remove && c->nargs != 1)) {
+    if (!(list || add || passwd) == !(remove && c->nargs == 2) || (!remove && c->nargs != 1))
         return cli_usage_error(&cli_cmd_key);
-    }
     cairn_err rc = cli_open_store(c, list ? 0 : STORE_WRITE, &s);
     if (rc)
         return cli_fail(rc);

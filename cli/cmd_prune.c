@@ -22,9 +22,8 @@ int cmd_prune(cli *c)
     store *s = NULL;
     prune_result r;
     char unused[32], freed[32], rewritten[32];
-    if (c->nargs != 0) {
+    if (c->nargs != 0)
         return cli_usage_error(&cli_cmd_prune);
-    }
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
     if (!rc) {
         const prune_opts opts = {.dry_run = c->dry_run,

@@ -101,9 +101,8 @@ int cmd_repair(cli *c)
     store *s = NULL;
     repair_result r;
     char url[PATH_MAX] = "";
-    if (c->nargs != 0 || (c->from_target && c->from_url)) {
+    if (c->nargs != 0 || (c->from_target && c->from_url))
         return cli_usage_error(&cli_cmd_repair);
-    }
     memset(&r, 0, sizeof r);
     cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
     if (!rc)

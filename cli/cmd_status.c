@@ -118,9 +118,8 @@ int cmd_status(cli *c)
     rule321 r;
     char needs[256];
     memset(&r, 0, sizeof r);
-    if (c->nargs) {
+    if (c->nargs)
         return cli_usage_error(&cli_cmd_status);
-    }
     cairn_err rc = cli_local_store(c);
     if (!rc)
         rc = targets_load(c->store_path, &l);

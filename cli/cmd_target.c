@@ -129,9 +129,8 @@ int cmd_target(cli *c)
     cairn_err rc;
     if (!((strcmp(sub, "add") == 0 && c->nargs == 3) ||
           (strcmp(sub, "list") == 0 && c->nargs == 1) ||
-          (strcmp(sub, "remove") == 0 && c->nargs == 2))) {
+          (strcmp(sub, "remove") == 0 && c->nargs == 2)))
         return cli_usage_error(&cli_cmd_target);
-    }
     rc = cli_local_store(c);
     if (rc)
         return cli_fail(rc);

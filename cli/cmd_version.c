@@ -33,9 +33,8 @@
 int cmd_version(cli *c)
 {
     int major, minor, patch;
-    if (c->nargs) {
+    if (c->nargs)
         return cli_usage_error(&cli_cmd_version);
-    }
     mdb_version(&major, &minor, &patch);
     printf("cairn %s\n", CAIRN_VERSION);
     printf("libsodium %s\n", sodium_version_string());
