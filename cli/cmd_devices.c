@@ -521,8 +521,10 @@ static const char *const device_modes[] = {"device encryption on", "device encry
 
 static int device_mode(const cli *c)
 {
-    if (c->nargs > 1 && strcmp(c->args[0], "encryption") == 0)
-        return strcmp(c->args[1], "off") == 0 ? DEVICE_ENCRYPTION_OFF : DEVICE_ENCRYPTION_ON;
+    if (c->nargs > 1 && strcmp(c->args[0], "encryption") == 0 && strcmp(c->args[1], "on") == 0)
+        return DEVICE_ENCRYPTION_ON;
+    if (c->nargs > 1 && strcmp(c->args[0], "encryption") == 0 && strcmp(c->args[1], "off") == 0)
+        return DEVICE_ENCRYPTION_OFF;
     if (c->nargs > 0 && strcmp(c->args[0], "changepw") == 0)
         return DEVICE_CHANGEPW;
     return -1; /* cmd_device says the usage */

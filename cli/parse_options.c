@@ -1,5 +1,6 @@
 /* parse_options.c - argv against one command's option table (see
  * parse_options.h for the contract). */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,10 +286,30 @@ static int check_mode(const cli_command *cmd, const cli *c, const cli_option *co
     return 0;
 }
 
+#ifndef NDEBUG
+/* The contract's promise: a name means the same in every table, so that
+ * the words before the command word are read alike for every command. */
+static int tables_agree(const cli_command *const *commands, size_t n)
+{
+    for (size_t a = 0; a < n; a++)
+        for (size_t i = 0; i < table_len(commands[a]->options); i++)
+            for (size_t b = a + 1; b < n; b++)
+                for (size_t k = 0; k < table_len(commands[b]->options); k++) {
+                    const cli_option *const x = &commands[a]->options[i];
+                    const cli_option *const y = &commands[b]->options[k];
+                    if (strcmp(x->name, y->name) == 0 &&
+                        (x->kind != y->kind || x->short_name != y->short_name))
+                        return 0;
+                }
+    return 1;
+}
+#endif
+
 cli_parse_result cli_parse(const cli_command *const *commands, size_t n, int argc, char **argv,
                            cli *c, const cli_command **cmd)
 {
     int word = -1, dashdash = argc;
+    assert(tables_agree(commands, n));
     *cmd = NULL;
     c->nargs = 0;
     c->args = calloc((size_t)argc + 1, sizeof *c->args);

@@ -24,6 +24,9 @@
  *     cairn: CMD MODE does not take --OPT (see 'cairn help CMD')
  *   A near option is one within Damerau-Levenshtein distance 2 of an
  *   option the command (or mode) takes.
+ * - An option name means the same in every table (same kind, same short
+ *   letter): before the command word is known, whether an option takes the
+ *   next word as its value is judged from all the tables.
  * - The parser prints nothing on success and never exits; cli_parse
  *   returns what main() does next.
  */
