@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "engine/core/catalog.h"
-#include "engine/core/chains.h"
 #include "engine/ios/backup_folder.h"
 #include "engine/core/restore.h"
 #include "engine/core/snapshot_list.h"

@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/core/chains.h"
 #include "engine/core/prune.h"
-#include "engine/core/snapshot_list.h"
 #include "cli.h"
 
 static void say_waiting(void *ctx)

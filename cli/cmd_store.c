@@ -4,16 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "engine/core/backup.h"
-#include "engine/core/check.h"
 #include "engine/core/chains.h"
-#include "engine/core/chunker.h"
 #include "engine/ios/backup_folder.h"
 #include "engine/core/restore.h"
 #include "engine/core/snapshot_list.h"
-#include "util/fsutil.h"
 #include "cli.h"
 #include "password.h"
 
