@@ -1,5 +1,7 @@
 /* cli.h - what the command implementations share: parsed options, exit
- * codes, output helpers and opening the store. */
+ * codes, output helpers and opening the store.  Each command file declares
+ * its options and usage as a cli_command (parse_options.h); main.c holds
+ * the table of them. */
 #ifndef CAIRN_CLI_H
 #define CAIRN_CLI_H
 
@@ -12,6 +14,7 @@
 #include "engine/core/snapshot.h"
 #include "engine/ios/device_workflow.h"
 #include "store/store.h"
+#include "parse_options.h"
 #include "password.h"
 
 /* Exit codes: documented in docs/CLI.md. */
@@ -82,14 +85,14 @@ void cli_json_str(const char *s);
 cairn_err cli_open_store(cli *c, unsigned flags, store **out);
 void cli_warn_item(void *ctx, const char *path, const char *msg);
 
-/* Encrypted device backups (encrypted.c): the device workflows' password
- * request, answered from --backup-password-file / CAIRN_BACKUP_PASSWORD
+/* Device workflows (device_ui.c): the backup password a workflow asks for,
+ * answered from --backup-password-file / CAIRN_BACKUP_PASSWORD
  * (a new one from --new-backup-password-file / CAIRN_NEW_BACKUP_PASSWORD)
  * or a prompt.  ctx is the cli. */
 cairn_err cli_device_password(void *ctx, const device_password_request *req, char **text,
                               size_t *len);
 
-/* What the user sees while a device workflow runs (cmd_devices.c): notes
+/* What the user sees while a device workflow runs (device_ui.c): notes
  * on stdout, events and warnings on stderr, progress on stderr (one line
  * redrawn on a terminal, else every few seconds). */
 typedef struct cli_device_ui {
@@ -122,18 +125,26 @@ int cmd_target(cli *c);
 int cmd_copy(cli *c);
 int cmd_status(cli *c);
 int cmd_repair(cli *c);
+int cmd_help(cli *c);
+int cmd_version(cli *c);
 
-/* Copy targets as stores (cmd_copy.c): check --target runs here whole;
- * restore --from-target points the store at the target's folder (a network
- * target is first brought into its local mirror). */
-int cli_check_target(cli *c);
+/* restore --from-target points the store at the target's folder (a network
+ * target is first brought into its local mirror) (target_common.c). */
 cairn_err cli_from_target(cli *c);
 
 /* A device straight through libimobiledevice (cmd_devices.c): backup
  * --device and restore --device run here whole. */
 int cmd_devices(cli *c);
 int cmd_device(cli *c);
-int cli_backup_device(cli *c);
-int cli_restore_device(cli *c);
+
+/* The commands, each defined in its own file (cmd_NAME.c), and the
+ * table of them in main.c (in the order 'cairn help' lists them). */
+extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cmd_restore,
+    cli_cmd_check, cli_cmd_diff, cli_cmd_forget, cli_cmd_prune, cli_cmd_key, cli_cmd_index,
+    cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
+    cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
+    cli_cmd_version;
+extern const cli_command *const cli_commands[];
+extern const size_t cli_ncommands;
 
 #endif

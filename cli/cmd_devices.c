@@ -1,96 +1,15 @@
-/* The commands that talk to a device itself: devices, backup --device,
- * restore --device, device encryption / changepw.  Each runs one engine
- * workflow (engine/ios/device_*.h) and prints what it says. */
+/* cmd_devices.c - the commands that talk to a device itself: devices (what
+ * is connected) and device encryption on|off / device changepw.  Each runs
+ * one engine workflow (engine/ios/device_*.h) and prints what it says. */
 #include <inttypes.h>
-#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "engine/core/snapshot_list.h"
-#include "engine/ios/device_backup.h"
 #include "engine/ios/device_password.h"
-#include "engine/ios/device_restore.h"
+#include "engine/ios/device_workflow.h"
 #include "cli.h"
-
-enum { PROGRESS_EVERY_SEC = 10 };
-
-/* ---- what the user sees while the device works ---- */
-
-void cli_device_ui_end(cli_device_ui *ui)
-{
-    if (atomic_exchange(&ui->drawn, 0))
-        fputc('\n', stderr);
-}
-
-static void on_warning(void *ctx, const char *path, const char *msg)
-{
-    cli_device_ui_end(ctx);
-    if (path)
-        fprintf(stderr, "cairn: warning: %s: %s\n", path, msg);
-    else
-        fprintf(stderr, "cairn: warning: %s\n", msg);
-}
-
-static void on_event(void *ctx, const char *msg)
-{
-    cli_device_ui_end(ctx);
-    fprintf(stderr, "cairn: %s\n", msg);
-}
-
-static void on_note(void *ctx, const char *line)
-{
-    cli_device_ui_end(ctx);
-    printf("%s\n", line);
-    fflush(stdout);
-}
-
-static void on_progress(void *ctx, const device_progress *p)
-{
-    cli_device_ui *const w = ctx;
-    char a[32], b[32];
-    const time_t now = time(NULL);
-    if (!w->tty && now - w->last < PROGRESS_EVERY_SEC)
-        return;
-    w->last = now;
-    cli_human(p->bytes_received, a, sizeof a);
-    cli_human(p->bytes_sent, b, sizeof b);
-    fprintf(stderr, "%s  %" PRIu64 " files received (%s), %" PRIu64 " sent (%s); device at %.0f%%",
-            w->tty ? "\r" : "", p->files_received, a, p->files_sent, b, p->device_percent);
-    if (w->tty) {
-        fputs("   ", stderr);
-        atomic_store(&w->drawn, 1);
-    } else {
-        fputc('\n', stderr);
-    }
-    fflush(stderr);
-}
-
-static cairn_err on_password(void *ctx, const device_password_request *req, char **text,
-                             size_t *len)
-{
-    cli_device_ui *const w = ctx;
-    cli_device_ui_end(w);
-    return cli_device_password(w->c, req, text, len);
-}
-
-device_callbacks cli_device_callbacks(cli_device_ui *ui, cli *c)
-{
-    memset(ui, 0, sizeof *ui);
-    atomic_init(&ui->drawn, 0);
-    ui->c = c;
-    ui->tty = isatty(STDERR_FILENO);
-    ui->last = time(NULL);
-    const device_callbacks cb = {.ctx = ui,
-                                 .password = on_password,
-                                 .progress = on_progress,
-                                 .warning = on_warning,
-                                 .note = on_note,
-                                 .event = on_event};
-    return cb;
-}
 
 /* ---- cairn devices ---- */
 
@@ -149,104 +68,6 @@ int cmd_devices(cli *c)
     return EXIT_OK;
 }
 
-/* ---- backup --device ---- */
-
-int cli_backup_device(cli *c)
-{
-    store *s = NULL;
-    device_backup_result r;
-    cli_device_ui ui;
-    char id[9], par[9], a[32], b[32], d[32], e[32];
-    if (c->nargs != 0) {
-        fprintf(stderr, "cairn: usage: cairn backup --device [UDID] [--full] [--allow-incomplete]"
-                        "\n");
-        return EXIT_USAGE;
-    }
-    const device_callbacks cb = cli_device_callbacks(&ui, c);
-    /* the store first: a locked store or a wrong password costs no device time */
-    cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
-    if (!rc) {
-        const device_backup_device_opts o = {.device = c->device,
-                                             .full = c->full,
-                                             .allow_incomplete = c->allow_incomplete,
-                                             .threads = c->threads};
-        rc = device_backup_from_device(s, &o, &cb, &r);
-        cli_device_ui_end(&ui);
-    }
-    store_close(s);
-    if (rc)
-        return cli_fail(rc);
-    snaplist_short_id(r.id, id);
-    if (r.has_parent)
-        snaplist_short_id(r.parent, par);
-    cli_human(r.bytes, a, sizeof a);
-    cli_human(r.new_bytes, b, sizeof b);
-    cli_human(r.new_raw, d, sizeof d);
-    cli_human(r.bytes_received, e, sizeof e);
-    printf("snapshot %s saved%s%s%s\n", id, r.has_parent ? " (parent " : "",
-           r.has_parent ? par : "", r.has_parent ? ")" : "");
-    printf("  files: %" PRIu64 " in %" PRIu64 " folders, %s (%" PRIu64 " received, %s)\n", r.files,
-           r.dirs, a, r.files_received, e);
-    printf("  added: %" PRIu64 " new chunks, %s stored (%s before compression)\n", r.new_chunks, b,
-           d);
-    if (r.errors) {
-        fprintf(stderr,
-                "cairn: %" PRIu64 " item(s) could not be backed up; the snapshot is marked "
-                "partial\n",
-                r.errors);
-        return EXIT_PARTIAL;
-    }
-    return EXIT_OK;
-}
-
-/* ---- restore --device ---- */
-
-int cli_restore_device(cli *c)
-{
-    store *s = NULL;
-    snaplist l = {NULL, 0, 0};
-    const snapshot *sn = NULL;
-    device_restore_result r;
-    cli_device_ui ui;
-    char id[9], size[32];
-    memset(&r, 0, sizeof r);
-    if (c->nargs != 1 || c->to) {
-        fprintf(stderr, "cairn: usage: cairn restore SNAPSHOT --device UDID [--system] "
-                        "[--settings] [--no-reboot] [--remove]\n");
-        return EXIT_USAGE;
-    }
-    const device_callbacks cb = cli_device_callbacks(&ui, c);
-    cairn_err rc = cli_open_store(c, 0, &s);
-    if (!rc)
-        rc = snaplist_load(s, &l);
-    if (!rc)
-        rc = snaplist_find(&l, c->args[0], &sn);
-    if (!rc) {
-        const device_restore_device_opts o = {.device = c->device,
-                                              .system = c->restore_system,
-                                              .settings = c->restore_settings,
-                                              .no_reboot = c->no_reboot,
-                                              .remove = c->restore_remove};
-        rc = device_restore_to_device(s, sn, &o, &cb, &r);
-        cli_device_ui_end(&ui);
-    }
-    if (r.restored) {
-        snaplist_short_id(sn->id, id);
-        cli_human(r.bytes_sent, size, sizeof size);
-        printf("restored snapshot %s to device %s: %" PRIu64 " files, %s\n", id, r.device_udid,
-               r.files_sent, size);
-    }
-    snaplist_free(&l);
-    store_close(s);
-    if (rc)
-        return cli_fail(rc);
-    if (r.refused) {
-        fprintf(stderr, "cairn: %" PRIu64 " item(s) could not be sent to the device\n", r.refused);
-        return EXIT_PARTIAL;
-    }
-    return EXIT_OK;
-}
-
 /* ---- device encryption on|off, device changepw ---- */
 
 int cmd_device(cli *c)
@@ -277,3 +98,71 @@ int cmd_device(cli *c)
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
 }
+
+/* ---- options: devices and device (parse_options.h) ---- */
+
+static const cli_option devices_options[] = {
+    {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
+    CLI_OPT_END,
+};
+
+static const char *const devices_synopsis[] = {
+    "[--json]",
+    NULL,
+};
+
+const cli_command cli_cmd_devices = {
+    .name = "devices",
+    .summary = "list the devices connected over USB or Wi-Fi",
+    .synopsis = devices_synopsis,
+    .options = devices_options,
+    .run = cmd_devices,
+};
+
+enum { MODE_ENCRYPTION_ON, MODE_ENCRYPTION_OFF, MODE_CHANGEPW };
+
+static const char *const device_modes[] = {"device encryption on", "device encryption off",
+                                           "device changepw"};
+
+static int device_mode(const cli *c)
+{
+    if (c->nargs > 1 && strcmp(c->args[0], "encryption") == 0 && strcmp(c->args[1], "on") == 0)
+        return MODE_ENCRYPTION_ON;
+    if (c->nargs > 1 && strcmp(c->args[0], "encryption") == 0 && strcmp(c->args[1], "off") == 0)
+        return MODE_ENCRYPTION_OFF;
+    if (c->nargs > 0 && strcmp(c->args[0], "changepw") == 0)
+        return MODE_CHANGEPW;
+    return -1; /* cmd_device says the usage */
+}
+
+static const cli_option device_options[] = {
+    {.name = "backup-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, backup_password_file),
+     .arg_name = "FILE",
+     .help = "the current backup password (else $CAIRN_BACKUP_PASSWORD)",
+     .modes = CLI_MODE(MODE_ENCRYPTION_OFF) | CLI_MODE(MODE_CHANGEPW)},
+    {.name = "new-backup-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, new_backup_password_file),
+     .arg_name = "FILE",
+     .help = "the new backup password (else $CAIRN_NEW_BACKUP_PASSWORD)",
+     .modes = CLI_MODE(MODE_ENCRYPTION_ON) | CLI_MODE(MODE_CHANGEPW)},
+    CLI_OPT_END,
+};
+
+static const char *const device_synopsis[] = {
+    "encryption on|off [UDID]",
+    "changepw [UDID]",
+    NULL,
+};
+
+const cli_command cli_cmd_device = {
+    .name = "device",
+    .summary = "turn a device's backup encryption on or off, or change its backup password",
+    .synopsis = device_synopsis,
+    .options = device_options,
+    .mode_names = device_modes,
+    .mode_of = device_mode,
+    .run = cmd_device,
+};

@@ -1,5 +1,6 @@
 /* cairn diff [A] B: what changed from A (default: B's parent) to B. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,11 +43,8 @@ int cmd_diff(cli *c)
     diff_summary sum;
     print_ctx p = {c->json, 0};
     char ida[9], idb[9], added[32], removed[32], stored[32];
-    if (c->nargs < 1 || c->nargs > 2) {
-        fprintf(stderr,
-                "cairn: usage: cairn diff [--store DIR] [--json] [SNAPSHOT_A] SNAPSHOT_B\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs < 1 || c->nargs > 2)
+        return cli_usage_error(&cli_cmd_diff);
     cairn_err rc = cli_open_store(c, 0, &s);
     if (!rc)
         rc = snaplist_load(s, &l);
@@ -100,3 +98,24 @@ int cmd_diff(cli *c)
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
 }
+
+static const cli_option diff_options[] = {
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "print one JSON object"},
+    CLI_OPT_END,
+};
+
+static const char *const diff_synopsis[] = {
+    "[--json] [SNAPSHOT_A] SNAPSHOT_B",
+    NULL,
+};
+
+const cli_command cli_cmd_diff = {
+    .name = "diff",
+    .summary = "show what changed between two snapshots (A defaults to B's parent)",
+    .synopsis = diff_synopsis,
+    .options = diff_options,
+    .run = cmd_diff,
+};

@@ -3,6 +3,7 @@
  * key file and no data. */
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,8 @@ int cmd_key(cli *c)
     const char *const sub = c->nargs > 0 ? c->args[0] : "";
     const int list = strcmp(sub, "list") == 0, add = strcmp(sub, "add") == 0,
               remove = strcmp(sub, "remove") == 0, passwd = strcmp(sub, "passwd") == 0;
-    if (!(list || add || passwd) == !(remove && c->nargs == 2) || (!remove && c->nargs != 1)) {
-        fprintf(stderr, "cairn: usage: cairn key list | key add | key remove ID | key passwd\n");
-        return EXIT_USAGE;
-    }
+    if (!(list || add || passwd) == !(remove && c->nargs == 2) || (!remove && c->nargs != 1))
+        return cli_usage_error(&cli_cmd_key);
     cairn_err rc = cli_open_store(c, list ? 0 : STORE_WRITE, &s);
     if (rc)
         return cli_fail(rc);
@@ -88,3 +87,49 @@ int cmd_key(cli *c)
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
 }
+
+enum { KEY_LIST, KEY_ADD, KEY_REMOVE, KEY_PASSWD };
+
+static const char *const key_modes[] = {"key list", "key add", "key remove", "key passwd"};
+
+static int key_mode(const cli *c)
+{
+    static const char *const subs[] = {"list", "add", "remove", "passwd"};
+    for (int i = 0; c->nargs > 0 && i < 4; i++)
+        if (strcmp(c->args[0], subs[i]) == 0)
+            return i;
+    return -1; /* cmd_key says the usage */
+}
+
+static const cli_option key_options[] = {
+    {.name = "new-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, new_password_file),
+     .arg_name = "FILE",
+     .help = "the new password (else $CAIRN_NEW_PASSWORD, else a prompt)",
+     .modes = CLI_MODE(KEY_ADD) | CLI_MODE(KEY_PASSWD)},
+    {.name = "kdf",
+     .short_name = 'k',
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, kdf),
+     .arg_name = "COST",
+     .help = "key file cost: interactive, moderate (default), sensitive",
+     .modes = CLI_MODE(KEY_ADD) | CLI_MODE(KEY_PASSWD)},
+    CLI_OPT_END,
+};
+
+static const char *const key_synopsis[] = {
+    "list",      "add [--new-password-file FILE] [--kdf COST]",
+    "remove ID", "passwd [--new-password-file FILE] [--kdf COST]",
+    NULL,
+};
+
+const cli_command cli_cmd_key = {
+    .name = "key",
+    .summary = "list, add or remove the passwords (key files) that open the store",
+    .synopsis = key_synopsis,
+    .options = key_options,
+    .mode_names = key_modes,
+    .mode_of = key_mode,
+    .run = cmd_key,
+};

@@ -1,6 +1,7 @@
 /* cairn repair: heals a damaged store from a copy target and salvages the
  * rest, saying what was lost. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,11 +101,8 @@ int cmd_repair(cli *c)
     store *s = NULL;
     repair_result r;
     char url[PATH_MAX] = "";
-    if (c->nargs != 0 || (c->from_target && c->from_url)) {
-        fprintf(stderr,
-                "cairn: usage: cairn repair [--dry-run] [--from-target NAME | --from URL]\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs != 0 || (c->from_target && c->from_url))
+        return cli_usage_error(&cli_cmd_repair);
     memset(&r, 0, sizeof r);
     cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
     if (!rc)
@@ -132,3 +130,34 @@ int cmd_repair(cli *c)
     printf("the store checks clean\n");
     return EXIT_OK;
 }
+
+static const cli_option repair_options[] = {
+    {.name = "dry-run",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, dry_run),
+     .help = "verify and show the plan, change nothing"},
+    {.name = "from-target",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, from_target),
+     .arg_name = "NAME|URL",
+     .help = "heal from this copy target (a name or a URL)"},
+    {.name = "from",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, from_url),
+     .arg_name = "URL",
+     .help = "heal from any copy of this store"},
+    CLI_OPT_END,
+};
+
+static const char *const repair_synopsis[] = {
+    "[--dry-run] [--from-target NAME|URL | --from URL]",
+    NULL,
+};
+
+const cli_command cli_cmd_repair = {
+    .name = "repair",
+    .summary = "heal a damaged store from a copy, salvage the rest, list what is lost",
+    .synopsis = repair_synopsis,
+    .options = repair_options,
+    .run = cmd_repair,
+};

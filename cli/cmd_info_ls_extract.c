@@ -1,7 +1,9 @@
-/* The commands that see a snapshot as a device backup: info, ls, extract,
- * chains. */
+/* cmd_info_ls_extract.c - the commands that see a snapshot as a device
+ * backup: info (its details), ls (its catalog by domain and path) and
+ * extract (files out of it by domain and path). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,6 @@
 #include <unistd.h>
 
 #include "engine/core/catalog.h"
-#include "engine/core/chains.h"
 #include "engine/core/restore.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree_store.h"
@@ -54,10 +55,8 @@ int cmd_info(cli *c)
     snaplist l = {NULL, 0, 0};
     const snapshot *sn = NULL;
     char hex[2 * ID_LEN + 1], when[32], size[32];
-    if (c->nargs != 1) {
-        fprintf(stderr, "cairn: usage: cairn info [--store DIR] SNAPSHOT\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs != 1)
+        return cli_usage_error(&cli_cmd_info);
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc) {
         fs_hex(sn->id, ID_LEN, hex);
@@ -97,10 +96,8 @@ int cmd_ls(cli *c)
     catalog cat;
     size_t shown = 0;
     catalog_init(&cat);
-    if (c->nargs < 1 || c->nargs > 2) {
-        fprintf(stderr, "cairn: usage: cairn ls [--store DIR] SNAPSHOT [DOMAIN[/PATH]]\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs < 1 || c->nargs > 2)
+        return cli_usage_error(&cli_cmd_ls);
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc)
         rc = load_catalog(s, sn, &cat);
@@ -173,11 +170,8 @@ int cmd_extract(cli *c)
     char size[32];
     catalog_init(&cat);
     cbuf_init(&buf);
-    if (c->nargs < 2 || !c->to) {
-        fprintf(stderr,
-                "cairn: usage: cairn extract [--store DIR] SNAPSHOT DOMAIN/PATH... --to DIR\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs < 2 || !c->to)
+        return cli_usage_error(&cli_cmd_extract);
     uint8_t *done = NULL;
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc)
@@ -224,108 +218,49 @@ int cmd_extract(cli *c)
     return rc ? cli_fail(rc) : EXIT_OK;
 }
 
-int cmd_chains(cli *c)
-{
-    store *s = NULL;
-    snaplist l = {NULL, 0, 0};
-    chain_list chains = {NULL, 0};
-    cairn_err rc = cli_open_store(c, 0, &s);
-    if (!rc)
-        rc = snaplist_load(s, &l);
-    if (!rc)
-        rc = chains_load(s, &chains);
-    store_close(s);
-    if (rc) {
-        snaplist_free(&l);
-        return cli_fail(rc);
-    }
-    printf("%-8s  %-19s  %-19s  %5s  %10s  %-24s  %s\n", "State", "First", "Last", "Count", "Added",
-           "Device", "Chain");
-    /* snapshots are sorted by time: a chain's first occurrence is its oldest */
-    for (size_t i = 0; i < l.count; i++) {
-        const snapshot *const first = &l.items[i];
-        const snapshot *last = first;
-        size_t count = 0;
-        uint64_t added = 0;
-        int seen_before = 0;
-        for (size_t k = 0; k < i && !seen_before; k++)
-            seen_before = strcmp(l.items[k].chain, first->chain) == 0;
-        if (seen_before)
-            continue;
-        for (size_t k = i; k < l.count; k++) {
-            if (strcmp(l.items[k].chain, first->chain) != 0)
-                continue;
-            last = &l.items[k];
-            count++;
-            added += l.items[k].new_bytes;
-        }
-        char t1[32], t2[32], size[32], device[256] = "-";
-        cli_time(first->time_sec, t1, sizeof t1, 0);
-        cli_time(last->time_sec, t2, sizeof t2, 0);
-        cli_human(added, size, sizeof size);
-        const char *const name = snapshot_device_name(last);
-        const char *const type = snapshot_get_meta(last, SNAP_META_PRODUCT_TYPE);
-        if (name)
-            snprintf(device, sizeof device, "%s%s%s%s", name, type ? " (" : "", type ? type : "",
-                     type ? ")" : "");
-        const int archived = chains_is_archived(&chains, first->chain);
-        printf("%-8s  %-19s  %-19s  %5zu  %10s  %-24s  %s\n", archived ? "archived" : "active", t1,
-               t2, count, size, device, first->chain);
-        for (size_t k = 0; archived && k < chains.count; k++)
-            if (strcmp(chains.items[k].name, first->chain) == 0)
-                printf("          archived: %s\n", chains.items[k].reason);
-    }
-    chains_free(&chains);
-    snaplist_free(&l);
-    return EXIT_OK;
-}
+static const char *const info_synopsis[] = {
+    "SNAPSHOT",
+    NULL,
+};
 
-int cmd_chain(cli *c)
-{
-    store *s = NULL;
-    snaplist l = {NULL, 0, 0};
-    chain_list chains = {NULL, 0};
-    const char *name = NULL;
-    const int archive = c->nargs == 2 && strcmp(c->args[0], "archive") == 0;
-    const int delete = c->nargs == 2 && strcmp(c->args[0], "delete") == 0;
-    size_t removed = 0;
-    if (!archive && !delete) {
-        fprintf(stderr,
-                "cairn: usage: cairn chain archive CHAIN | chain delete CHAIN [--dry-run]\n");
-        return EXIT_USAGE;
-    }
-    cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
-    if (!rc)
-        rc = snaplist_load(s, &l);
-    if (!rc)
-        rc = chains_load(s, &chains);
-    if (!rc)
-        rc = chains_resolve(&l, c->args[1], &name);
-    if (!rc && archive) {
-        if (chains_is_archived(&chains, name))
-            printf("chain %s is already archived\n", name);
-        else if (!(rc = chains_archive(s, name, "archived by hand")))
-            printf("chain %s archived\n", name);
-    } else if (!rc) {
-        /* only archived chains are deleted, and only when named */
-        if (!chains_is_archived(&chains, name))
-            rc = err_set(CAIRN_EINVAL,
-                         "chain %s is active: archive it first ('cairn chain archive')", name);
-        for (size_t i = 0; !rc && i < l.count; i++) {
-            if (strcmp(l.items[i].chain, name) != 0)
-                continue;
-            removed++;
-            if (!c->dry_run)
-                rc = store_delete_snapshot(s, l.items[i].id);
-        }
-        if (!rc && !c->dry_run)
-            rc = chains_drop(s, name);
-        if (!rc)
-            printf("%s chain %s: %zu snapshot(s); run 'cairn prune' to free their data\n",
-                   c->dry_run ? "would delete" : "deleted", name, removed);
-    }
-    chains_free(&chains);
-    snaplist_free(&l);
-    store_close(s);
-    return rc ? cli_fail(rc) : EXIT_OK;
-}
+const cli_command cli_cmd_info = {
+    .name = "info",
+    .summary = "show a snapshot's details (device, model, iOS, backup date)",
+    .synopsis = info_synopsis,
+    .run = cmd_info,
+};
+
+static const char *const ls_synopsis[] = {
+    "SNAPSHOT [DOMAIN[/PATH]]",
+    NULL,
+};
+
+const cli_command cli_cmd_ls = {
+    .name = "ls",
+    .summary = "list a device snapshot's files by domain and path",
+    .synopsis = ls_synopsis,
+    .run = cmd_ls,
+};
+
+static const cli_option extract_options[] = {
+    {.name = "to",
+     .short_name = 't',
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, to),
+     .arg_name = "DIR",
+     .help = "the folder to write the files into"},
+    CLI_OPT_END,
+};
+
+static const char *const extract_synopsis[] = {
+    "SNAPSHOT DOMAIN[/PATH]... --to DIR",
+    NULL,
+};
+
+const cli_command cli_cmd_extract = {
+    .name = "extract",
+    .summary = "write files of a device snapshot, by domain and path, into a folder",
+    .synopsis = extract_synopsis,
+    .options = extract_options,
+    .run = cmd_extract,
+};

@@ -1,0 +1,172 @@
+/* cmd_backup.c - cairn backup: a folder (a MobileSync backup becomes a
+ * snapshot of its device's chain), or --device straight from a device. */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/ios/device_backup.h"
+#include "engine/core/snapshot_list.h"
+#include "cli.h"
+
+static cairn_err open_store_for_backup(void *ctx, store **out)
+{
+    return cli_open_store(ctx, STORE_WRITE, out);
+}
+
+/* ---- backup --device ---- */
+
+static int backup_from_device(cli *c)
+{
+    store *s = NULL;
+    device_backup_result r;
+    cli_device_ui ui;
+    char id[9], par[9], a[32], b[32], d[32], e[32];
+    if (c->nargs != 0) {
+        fprintf(stderr, "cairn: usage: cairn backup --device [UDID] [--full] [--allow-incomplete]"
+                        "\n");
+        return EXIT_USAGE;
+    }
+    const device_callbacks cb = cli_device_callbacks(&ui, c);
+    /* the store first: a locked store or a wrong password costs no device time */
+    cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
+    if (!rc) {
+        const device_backup_device_opts o = {.device = c->device,
+                                             .full = c->full,
+                                             .allow_incomplete = c->allow_incomplete,
+                                             .threads = c->threads};
+        rc = device_backup_from_device(s, &o, &cb, &r);
+        cli_device_ui_end(&ui);
+    }
+    store_close(s);
+    if (rc)
+        return cli_fail(rc);
+    snaplist_short_id(r.id, id);
+    if (r.has_parent)
+        snaplist_short_id(r.parent, par);
+    cli_human(r.bytes, a, sizeof a);
+    cli_human(r.new_bytes, b, sizeof b);
+    cli_human(r.new_raw, d, sizeof d);
+    cli_human(r.bytes_received, e, sizeof e);
+    printf("snapshot %s saved%s%s%s\n", id, r.has_parent ? " (parent " : "",
+           r.has_parent ? par : "", r.has_parent ? ")" : "");
+    printf("  files: %" PRIu64 " in %" PRIu64 " folders, %s (%" PRIu64 " received, %s)\n", r.files,
+           r.dirs, a, r.files_received, e);
+    printf("  added: %" PRIu64 " new chunks, %s stored (%s before compression)\n", r.new_chunks, b,
+           d);
+    if (r.errors) {
+        fprintf(stderr,
+                "cairn: %" PRIu64 " item(s) could not be backed up; the snapshot is marked "
+                "partial\n",
+                r.errors);
+        return EXIT_PARTIAL;
+    }
+    return EXIT_OK;
+}
+
+int cmd_backup(cli *c)
+{
+    device_backup_result r;
+    cli_device_ui ui;
+    char id[9], parent[9], a[32], b[32], d[32];
+    if (c->device)
+        return backup_from_device(c);
+    if (c->nargs != 1) {
+        fprintf(stderr,
+                "cairn: usage: cairn backup [--store DIR] [--allow-incomplete] SOURCE_DIR\n");
+        return EXIT_USAGE;
+    }
+    const device_callbacks cb = cli_device_callbacks(&ui, c);
+    const device_backup_folder_opts o = {.source = c->args[0],
+                                         .threads = c->threads,
+                                         .force_read = c->force,
+                                         .allow_incomplete = c->allow_incomplete,
+                                         .open_store = open_store_for_backup,
+                                         .open_ctx = c};
+    const cairn_err rc = device_backup_folder(&o, &cb, &r);
+    if (rc && rc != CAIRN_EPARTIAL)
+        return cli_fail(rc);
+    snaplist_short_id(r.id, id);
+    if (r.has_parent)
+        snaplist_short_id(r.parent, parent);
+    cli_human(r.bytes, a, sizeof a);
+    cli_human(r.new_bytes, b, sizeof b);
+    cli_human(r.new_raw, d, sizeof d);
+    printf("snapshot %s saved%s%s%s\n", id, r.has_parent ? " (parent " : "",
+           r.has_parent ? parent : "", r.has_parent ? ")" : "");
+    printf("  files: %" PRIu64 " in %" PRIu64 " folders, %s (%" PRIu64 " read, %" PRIu64
+           " unchanged)\n",
+           r.files, r.dirs, a, r.files_read, r.files - r.files_read);
+    printf("  added: %" PRIu64 " new chunks, %s stored (%s before compression)\n", r.new_chunks, b,
+           d);
+    if (rc == CAIRN_EPARTIAL) {
+        fprintf(stderr, "cairn: %s; the snapshot is marked partial\n", err_msg());
+        return EXIT_PARTIAL;
+    }
+    return EXIT_OK;
+}
+
+/* ---- options (parse_options.h) ---- */
+
+enum { BACKUP_FOLDER, BACKUP_DEVICE };
+
+static const char *const backup_modes[] = {"backup SOURCE_DIR", "backup --device"};
+
+static int backup_mode(const cli *c)
+{
+    return c->device ? BACKUP_DEVICE : BACKUP_FOLDER;
+}
+
+static const cli_option backup_options[] = {
+    {.name = "device",
+     .kind = OPT_MAYBE_VALUE,
+     .offset = offsetof(cli, device),
+     .arg_name = "UDID",
+     .help = "from the device (without UDID: the only one connected)",
+     .modes = CLI_MODE(BACKUP_DEVICE)},
+    {.name = "threads",
+     .short_name = 'j',
+     .kind = OPT_INT,
+     .offset = offsetof(cli, threads),
+     .min = 1,
+     .max = 64,
+     .arg_name = "N",
+     .help = "worker threads (default: one per core)"},
+    {.name = "force",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, force),
+     .help = "read every file, even those that look unchanged",
+     .modes = CLI_MODE(BACKUP_FOLDER)},
+    {.name = "full",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, full),
+     .help = "ask the device for a full backup",
+     .modes = CLI_MODE(BACKUP_DEVICE)},
+    {.name = "allow-incomplete",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, allow_incomplete),
+     .help = "store an incomplete device backup, marked so"},
+    {.name = "backup-password-file",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, backup_password_file),
+     .arg_name = "FILE",
+     .help = "the device backup's password (else $CAIRN_BACKUP_PASSWORD)"},
+    CLI_OPT_END,
+};
+
+static const char *const backup_synopsis[] = {
+    "[--threads N] [--force] [--allow-incomplete] [--backup-password-file FILE] SOURCE_DIR",
+    "--device [UDID] [--full] [--allow-incomplete] [--threads N] [--backup-password-file FILE]",
+    NULL,
+};
+
+const cli_command cli_cmd_backup = {
+    .name = "backup",
+    .summary = "store a snapshot of a folder, a MobileSync backup folder or a device",
+    .synopsis = backup_synopsis,
+    .options = backup_options,
+    .mode_names = backup_modes,
+    .mode_of = backup_mode,
+    .run = cmd_backup,
+};

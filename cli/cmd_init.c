@@ -1,0 +1,54 @@
+/* cmd_init.c - cairn init: creates a store and its first key file. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "engine/core/chunker.h"
+#include "cli.h"
+#include "password.h"
+
+int cmd_init(cli *c)
+{
+    password pw = {NULL, 0};
+    keys_kdf kdf;
+    const store_params params = {CHUNKER_MIN_DEFAULT, CHUNKER_AVG_DEFAULT, CHUNKER_MAX_DEFAULT,
+                                 PACK_TARGET_DEFAULT, 3};
+    /* words left over were once ignored: now they are an error */
+    if (c->nargs != 0)
+        return cli_usage_error(&cli_cmd_init);
+    cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
+    if (!rc)
+        rc = keys_kdf_preset(c->kdf, &kdf);
+    if (!rc)
+        rc = password_get(c->password_file, "CAIRN_PASSWORD", "New store password: ", 1, &pw);
+    if (!rc)
+        rc = store_create(c->store_path, pw.text, pw.len, &kdf, &params);
+    password_free(&pw);
+    if (rc)
+        return cli_fail(rc);
+    printf("created cairn store at %s\n", c->store_path);
+    printf("keep the password safe: without it the backups cannot be read\n");
+    return EXIT_OK;
+}
+
+static const cli_option init_options[] = {
+    {.name = "kdf",
+     .short_name = 'k',
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, kdf),
+     .arg_name = "COST",
+     .help = "key file cost: interactive, moderate (default), sensitive"},
+    CLI_OPT_END,
+};
+
+static const char *const init_synopsis[] = {
+    "[--kdf COST]",
+    NULL,
+};
+
+const cli_command cli_cmd_init = {
+    .name = "init",
+    .summary = "create a store (asks for its password twice)",
+    .synopsis = init_synopsis,
+    .options = init_options,
+    .run = cmd_init,
+};

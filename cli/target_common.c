@@ -1,0 +1,171 @@
+/* target_common.c - what the commands on copy targets share (see
+ * target_common.h). */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/backend/backend.h"
+#include "target_common.h"
+
+/* Resolves the store path and requires a store there (no password: the
+ * target list and the 3-2-1 report need none). */
+cairn_err cli_local_store(cli *c)
+{
+    struct stat st;
+    char cfg[PATH_MAX + 8];
+    cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
+    if (!rc)
+        rc = store_object_path(c->store_path, STORE_NAME_CONFIG, cfg, sizeof cfg);
+    if (rc)
+        return rc;
+    if (stat(cfg, &st) != 0)
+        return err_set(CAIRN_ENOSTORE, "%s: no store here (run 'cairn init' first)", c->store_path);
+    return CAIRN_OK;
+}
+
+/* The folder of a folder target's URL, or NULL for a network target. */
+const char *cli_folder_of(const char *url)
+{
+    if (strncmp(url, "file://", 7) == 0)
+        return url + 7;
+    return url[0] == '/' ? url : NULL;
+}
+
+static cairn_err do_record(void *ctx, target_list *l)
+{
+    const record_ctx *const r = ctx;
+    target *const t = targets_find(l, r->name);
+    if (!t)
+        return CAIRN_OK; /* removed while we copied */
+    if (r->checked) {
+        targets_set_checked(t, r->when, r->checked);
+        return CAIRN_OK;
+    }
+    if (r->failed)
+        return targets_set_failed(t, r->when, r->failed);
+    return targets_set_copied(t, r->when, r->copied->objects, r->copied->bytes,
+                              (const uint8_t(*)[ID_LEN])r->copied->held, r->copied->nheld);
+}
+
+/* Recording is bookkeeping for 'status': a failure to write it is worth a
+ * warning, never the copy's result. */
+void cli_record(const char *store_dir, record_ctx *r)
+{
+    const cairn_err rc = targets_update(store_dir, do_record, r);
+    if (rc)
+        fprintf(stderr, "cairn: warning: target %s: could not record the result: %s\n", r->name,
+                err_msg());
+}
+
+void cli_print_time_or_null(int64_t t)
+{
+    char when[32];
+    if (!t) {
+        printf("null");
+        return;
+    }
+    cli_time(t, when, sizeof when, 1);
+    printf("\"%s\"", when);
+}
+
+/* A running count on a terminal, overwritten in place and erased at the end. */
+void cli_show_progress(void *ctx, const copy_result *r)
+{
+    char size[32];
+    (void)ctx;
+    cli_human(r->bytes, size, sizeof size);
+    fprintf(stderr, "\r\033[K  %" PRIu64 " objects, %s", r->objects, size);
+}
+
+void cli_end_progress(const copy_opts *o)
+{
+    if (o->progress)
+        fprintf(stderr, "\r\033[K");
+}
+
+/* NAME from the targets file, else a URL given as is (a target opened on
+ * another machine, where no targets file knows it). */
+cairn_err cli_resolve_target(cli *c, const char *name, char *url, size_t cap, int *named)
+{
+    target_list l = {NULL, 0};
+    *named = 0;
+    cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
+    if (!rc)
+        rc = targets_load(c->store_path, &l);
+    if (rc)
+        return rc;
+    const target *const t = targets_find(&l, name);
+    if (t) {
+        snprintf(url, cap, "%s", t->url);
+        *named = 1;
+    } else if (strstr(name, "://") || name[0] == '/') {
+        snprintf(url, cap, "%s", name);
+    } else {
+        rc = err_set(CAIRN_ENOTFOUND,
+                     "no target named '%s' (see 'cairn target list'; a URL works "
+                     "too)",
+                     name);
+    }
+    targets_free(&l);
+    return rc;
+}
+
+/* The folder a target can be opened from: a folder target itself, else
+ * its local mirror brought up to date (every object downloaded again with
+ * refetch, so a check reads what the target holds now). */
+cairn_err cli_target_folder(const char *label, const char *url, int refetch, char *out, size_t cap)
+{
+    const char *const folder = cli_folder_of(url);
+    backend *b = NULL;
+    copy_result r;
+    int lock = -1;
+    char size[32];
+    if (folder) {
+        if (snprintf(out, cap, "%s", folder) >= (int)cap)
+            return err_set(CAIRN_EINVAL, "%s: path too long", folder);
+        return CAIRN_OK;
+    }
+    memset(&r, 0, sizeof r);
+    const copy_opts opts = {.refetch = refetch,
+                            .progress = isatty(STDERR_FILENO) ? cli_show_progress : NULL};
+    cairn_err rc = copy_mirror_dir(url, out, cap);
+    if (!rc)
+        rc = copy_lock(url, &lock);
+    if (!rc)
+        rc = backend_open(url, &b);
+    if (!rc)
+        rc = copy_fetch(b, out, &opts, &r);
+    if (rc) {
+        char msg[1024]; /* a backend's close may leave its own message */
+        snprintf(msg, sizeof msg, "target %s: %s", label, err_msg());
+        cli_end_progress(&opts);
+        backend_close(b);
+        copy_unlock(lock);
+        return err_set(rc, "%s", msg);
+    }
+    cli_end_progress(&opts);
+    backend_close(b);
+    copy_unlock(lock);
+    cli_human(r.bytes, size, sizeof size);
+    printf("target %s: fetched %" PRIu64 " objects, %" PRIu64 " bytes (%s) into its local mirror "
+           "%s\n",
+           label, r.objects, r.bytes, size, out);
+    copy_result_free(&r);
+    return CAIRN_OK;
+}
+
+cairn_err cli_from_target(cli *c)
+{
+    char url[PATH_MAX];
+    int named;
+    cairn_err rc = cli_resolve_target(c, c->from_target, url, sizeof url, &named);
+    if (!rc)
+        rc = cli_target_folder(c->from_target, url, 0, c->target_store, sizeof c->target_store);
+    if (!rc)
+        c->store_arg = c->target_store;
+    return rc;
+}
