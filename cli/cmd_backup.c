@@ -23,11 +23,8 @@ static int backup_from_device(cli *c)
     device_backup_result r;
     cli_device_ui ui;
     char id[9], par[9], a[32], b[32], d[32], e[32];
-    if (c->nargs != 0) {
-        fprintf(stderr, "cairn: usage: cairn backup --device [UDID] [--full] [--allow-incomplete]"
-                        "\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs != 0)
+        return cli_usage_error(&cli_cmd_backup);
     const device_callbacks cb = cli_device_callbacks(&ui, c);
     /* the store first: a locked store or a wrong password costs no device time */
     cairn_err rc = cli_open_store(c, STORE_WRITE, &s);
@@ -72,11 +69,8 @@ int cmd_backup(cli *c)
     char id[9], parent[9], a[32], b[32], d[32];
     if (c->device)
         return backup_from_device(c);
-    if (c->nargs != 1) {
-        fprintf(stderr,
-                "cairn: usage: cairn backup [--store DIR] [--allow-incomplete] SOURCE_DIR\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs != 1)
+        return cli_usage_error(&cli_cmd_backup);
     const device_callbacks cb = cli_device_callbacks(&ui, c);
     const device_backup_folder_opts o = {.source = c->args[0],
                                          .threads = c->threads,

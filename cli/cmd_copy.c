@@ -11,7 +11,6 @@
 
 #include "engine/core/copy.h"
 #include "engine/core/snapshot_list.h"
-#include "store/backend/backend.h"
 #include "target_common.h"
 
 static void print_copy(const cli *c, const target *t, const copy_result *r, const char *error,
@@ -48,21 +47,12 @@ static void print_copy(const cli *c, const target *t, const copy_result *r, cons
 /* One target: take its lock, open it, push, record.  Returns the exit code. */
 static int copy_one(cli *c, store *s, const target *t, const copy_opts *opts, int first)
 {
-    backend *b = NULL;
-    int lock = -1;
     copy_result r;
     char msg[1024];
     memset(&r, 0, sizeof r);
-    cairn_err rc = copy_lock(t->url, &lock);
-    if (!rc)
-        rc = backend_open(t->url, &b);
-    if (!rc)
-        rc = copy_push(s, b, opts, &r);
-    /* before closing: a backend's close may leave its own message */
+    const cairn_err rc = copy_to_url(s, t->url, opts, &r);
     snprintf(msg, sizeof msg, "%s", *err_msg() ? err_msg() : err_name(rc));
     cli_end_progress(opts);
-    backend_close(b);
-    copy_unlock(lock);
     record_ctx rec = {t->name, (int64_t)time(NULL), NULL, NULL, NULL};
     if (rc) {
         fprintf(stderr, "cairn: target %s: %s\n", t->name, msg);

@@ -17,10 +17,8 @@ int cmd_devices(cli *c)
 {
     device_summary *list = NULL;
     size_t n = 0;
-    if (c->nargs != 0) {
-        fprintf(stderr, "cairn: usage: cairn devices [--json]\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs != 0)
+        return cli_usage_error(&cli_cmd_devices);
     const cairn_err rc = device_list(&list, &n);
     if (rc)
         return cli_fail(rc);
@@ -78,11 +76,8 @@ int cmd_device(cli *c)
     const int enc = c->nargs >= 2 && c->nargs <= 3 && strcmp(c->args[0], "encryption") == 0 &&
                     (strcmp(c->args[1], "on") == 0 || strcmp(c->args[1], "off") == 0);
     const int changepw = c->nargs >= 1 && c->nargs <= 2 && strcmp(c->args[0], "changepw") == 0;
-    if (!enc && !changepw) {
-        fprintf(stderr, "cairn: usage: cairn device encryption on|off [UDID]\n"
-                        "       cairn device changepw [UDID]\n");
-        return EXIT_USAGE;
-    }
+    if (!enc && !changepw)
+        return cli_usage_error(&cli_cmd_device);
     const device_password_opts o = {
         .action = changepw                        ? DEVICE_CHANGE_PASSWORD
                   : strcmp(c->args[1], "on") == 0 ? DEVICE_ENCRYPTION_ON

@@ -11,9 +11,8 @@
 #include <unistd.h>
 
 #include "engine/core/catalog.h"
-#include "engine/core/restore.h"
+#include "engine/core/extract.h"
 #include "engine/core/snapshot_list.h"
-#include "engine/core/tree_store.h"
 #include "util/fsutil.h"
 #include "cli.h"
 
@@ -25,27 +24,6 @@ static cairn_err open_snapshot(cli *c, store **s, snaplist *l, const snapshot **
         rc = snaplist_load(*s, l);
     if (!rc)
         rc = snaplist_find(l, c->args[0], sn);
-    return rc;
-}
-
-static cairn_err load_catalog(store *s, const snapshot *sn, catalog *cat)
-{
-    store_worker *w = NULL;
-    char id[9];
-    snaplist_short_id(sn->id, id);
-    if (sn->ncatalog == 0) {
-        if (snapshot_is_encrypted_backup(sn))
-            return err_set(CAIRN_EINVAL,
-                           "snapshot %s is an encrypted device backup stored without its "
-                           "password: its files cannot be listed; back the device up again "
-                           "with --backup-password-file or CAIRN_BACKUP_PASSWORD",
-                           id);
-        return err_set(CAIRN_EINVAL, "snapshot %s is not a device backup (use restore)", id);
-    }
-    cairn_err rc = store_worker_new(s, &w);
-    if (!rc)
-        rc = catalog_load(s, w, (const uint8_t(*)[ID_LEN])sn->catalog, sn->ncatalog, cat);
-    store_worker_free(w);
     return rc;
 }
 
@@ -100,7 +78,7 @@ int cmd_ls(cli *c)
         return cli_usage_error(&cli_cmd_ls);
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc)
-        rc = load_catalog(s, sn, &cat);
+        rc = extract_catalog(s, sn, &cat);
     for (size_t i = 0; !rc && i < cat.count; i++) {
         const catalog_entry *const e = &cat.entries[i];
         char when[32];
@@ -120,99 +98,23 @@ int cmd_ls(cli *c)
     return rc ? cli_fail(rc) : EXIT_OK;
 }
 
-/* Writes one catalog entry under to/<domain>/<path>. */
-static cairn_err extract_one(store *s, store_worker *w, const snapshot *sn, const catalog_entry *e,
-                             const char *to, cbuf *buf, uint64_t *bytes)
-{
-    char path[PATH_MAX], content[44];
-    if (snprintf(path, sizeof path, "%s/%s/%s", to, e->domain, e->path) >= (int)sizeof path)
-        return err_set(CAIRN_EINVAL, "%s/%s: path too long", e->domain, e->path);
-    if (strstr(e->path, "..") && (strncmp(e->path, "../", 3) == 0 || strstr(e->path, "/../")))
-        return err_set(CAIRN_ECORRUPT, "%s/%s: path escapes the target", e->domain, e->path);
-    if (e->flags == CATALOG_DIR)
-        return fs_mkdirs(path, 0755);
-    char *const slash = strrchr(path, '/');
-    *slash = '\0';
-    cairn_err rc = fs_mkdirs(path, 0755);
-    *slash = '/';
-    if (rc)
-        return rc;
-    if (e->flags == CATALOG_SYMLINK) {
-        if (symlink(e->target ? e->target : "", path) != 0)
-            return err_errno(errno, path);
-        return CAIRN_OK;
-    }
-    tree_node n;
-    uint64_t written;
-    catalog_content_path(e, content);
-    rc = treestore_lookup(s, w, (const uint8_t(*)[ID_LEN])sn->tree, sn->ntree, content, &n);
-    if (rc == CAIRN_ENOTFOUND)
-        return err_set(CAIRN_ENOTFOUND, "%s/%s: content file %s is not in the snapshot", e->domain,
-                       e->path, content);
-    if (rc)
-        return rc;
-    rc = restore_node(s, w, &n, NULL, path, 0, (e->mode & 07777) ? (e->mode & 07777) : 0644,
-                      e->mtime, 0, buf, &written);
-    tree_node_free(&n);
-    *bytes += written;
-    return rc;
-}
-
 int cmd_extract(cli *c)
 {
     store *s = NULL;
-    store_worker *w = NULL;
     snaplist l = {NULL, 0, 0};
     const snapshot *sn = NULL;
-    catalog cat;
-    cbuf buf;
-    uint64_t files = 0, bytes = 0, failed = 0;
+    extract_result r;
     char size[32];
-    catalog_init(&cat);
-    cbuf_init(&buf);
     if (c->nargs < 2 || !c->to)
         return cli_usage_error(&cli_cmd_extract);
-    uint8_t *done = NULL;
     cairn_err rc = open_snapshot(c, &s, &l, &sn);
     if (!rc)
-        rc = load_catalog(s, sn, &cat);
-    if (!rc)
-        rc = store_worker_new(s, &w);
-    if (!rc && !(done = calloc(cat.count ? cat.count : 1, 1)))
-        rc = err_set(CAIRN_ENOMEM, "out of memory");
-    for (int a = 1; !rc && a < c->nargs; a++) {
-        size_t matched = 0;
-        for (size_t i = 0; !rc && i < cat.count; i++) {
-            if (!catalog_matches(&cat.entries[i], c->args[a]))
-                continue;
-            matched++;
-            /* overlapping arguments name some entries twice: write them once */
-            if (done[i])
-                continue;
-            done[i] = 1;
-            const cairn_err one = extract_one(s, w, sn, &cat.entries[i], c->to, &buf, &bytes);
-            if (one == CAIRN_ENOMEM || one == CAIRN_ENOSPC) {
-                rc = one;
-            } else if (one) {
-                cli_warn_item(NULL, c->args[a], err_msg());
-                failed++;
-            } else if (cat.entries[i].flags == CATALOG_FILE) {
-                files++;
-            }
-        }
-        if (!rc && matched == 0)
-            rc = err_set(CAIRN_ENOTFOUND, "%s: nothing in this snapshot matches", c->args[a]);
+        rc = extract_run(s, sn, (const char *const *)c->args + 1, (size_t)c->nargs - 1, c->to,
+                         cli_warn_item, NULL, &r);
+    if (!rc || rc == CAIRN_EPARTIAL) {
+        cli_human(r.bytes, size, sizeof size);
+        printf("extracted %" PRIu64 " files (%s) to %s\n", r.files, size, c->to);
     }
-    if (!rc) {
-        cli_human(bytes, size, sizeof size);
-        printf("extracted %" PRIu64 " files (%s) to %s\n", files, size, c->to);
-        if (failed)
-            rc = err_set(CAIRN_EPARTIAL, "%" PRIu64 " item(s) could not be extracted", failed);
-    }
-    free(done);
-    cbuf_free(&buf);
-    store_worker_free(w);
-    catalog_free(&cat);
     snaplist_free(&l);
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;

@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "engine/core/chunker.h"
+#include "engine/core/backup.h"
 #include "cli.h"
 #include "password.h"
 
@@ -10,8 +10,6 @@ int cmd_init(cli *c)
 {
     password pw = {NULL, 0};
     keys_kdf kdf;
-    const store_params params = {CHUNKER_MIN_DEFAULT, CHUNKER_AVG_DEFAULT, CHUNKER_MAX_DEFAULT,
-                                 PACK_TARGET_DEFAULT, 3};
     /* words left over were once ignored: now they are an error */
     if (c->nargs != 0)
         return cli_usage_error(&cli_cmd_init);
@@ -21,7 +19,7 @@ int cmd_init(cli *c)
     if (!rc)
         rc = password_get(c->password_file, "CAIRN_PASSWORD", "New store password: ", 1, &pw);
     if (!rc)
-        rc = store_create(c->store_path, pw.text, pw.len, &kdf, &params);
+        rc = backup_store_create(c->store_path, pw.text, pw.len, &kdf);
     password_free(&pw);
     if (rc)
         return cli_fail(rc);

@@ -21,11 +21,8 @@ static int restore_to_device(cli *c)
     cli_device_ui ui;
     char id[9], size[32];
     memset(&r, 0, sizeof r);
-    if (c->nargs != 1 || c->to) {
-        fprintf(stderr, "cairn: usage: cairn restore SNAPSHOT --device UDID [--system] "
-                        "[--settings] [--no-reboot] [--remove]\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs != 1 || c->to)
+        return cli_usage_error(&cli_cmd_restore);
     const device_callbacks cb = cli_device_callbacks(&ui, c);
     cairn_err rc = cli_open_store(c, 0, &s);
     if (!rc)
@@ -69,11 +66,8 @@ int cmd_restore(cli *c)
     memset(&r, 0, sizeof r);
     if (c->device)
         return restore_to_device(c);
-    if (c->nargs != 1 || !c->to) {
-        fprintf(stderr, "cairn: usage: cairn restore [--store DIR] SNAPSHOT --to DIR "
-                        "[--overwrite]\n");
-        return EXIT_USAGE;
-    }
+    if (c->nargs != 1 || !c->to)
+        return cli_usage_error(&cli_cmd_restore);
     const device_callbacks cb = cli_device_callbacks(&ui, c);
     cairn_err rc = c->from_target ? cli_from_target(c) : CAIRN_OK;
     if (!rc)

@@ -8,7 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/backend/backend.h"
 #include "target_common.h"
 
 /* Resolves the store path and requires a store there (no password: the
@@ -119,41 +118,24 @@ cairn_err cli_resolve_target(cli *c, const char *name, char *url, size_t cap, in
  * refetch, so a check reads what the target holds now). */
 cairn_err cli_target_folder(const char *label, const char *url, int refetch, char *out, size_t cap)
 {
-    const char *const folder = cli_folder_of(url);
-    backend *b = NULL;
     copy_result r;
-    int lock = -1;
+    int fetched = 0;
     char size[32];
-    if (folder) {
-        if (snprintf(out, cap, "%s", folder) >= (int)cap)
-            return err_set(CAIRN_EINVAL, "%s: path too long", folder);
-        return CAIRN_OK;
-    }
     memset(&r, 0, sizeof r);
     const copy_opts opts = {.refetch = refetch,
                             .progress = isatty(STDERR_FILENO) ? cli_show_progress : NULL};
-    cairn_err rc = copy_mirror_dir(url, out, cap);
-    if (!rc)
-        rc = copy_lock(url, &lock);
-    if (!rc)
-        rc = backend_open(url, &b);
-    if (!rc)
-        rc = copy_fetch(b, out, &opts, &r);
-    if (rc) {
-        char msg[1024]; /* a backend's close may leave its own message */
-        snprintf(msg, sizeof msg, "target %s: %s", label, err_msg());
-        cli_end_progress(&opts);
-        backend_close(b);
-        copy_unlock(lock);
-        return err_set(rc, "%s", msg);
-    }
+    const cairn_err rc = copy_target_folder(url, &opts, out, cap, &fetched, &r);
     cli_end_progress(&opts);
-    backend_close(b);
-    copy_unlock(lock);
-    cli_human(r.bytes, size, sizeof size);
-    printf("target %s: fetched %" PRIu64 " objects, %" PRIu64 " bytes (%s) into its local mirror "
-           "%s\n",
-           label, r.objects, r.bytes, size, out);
+    if (rc) {
+        copy_result_free(&r);
+        return err_set(rc, "target %s: %s", label, err_msg());
+    }
+    if (fetched) {
+        cli_human(r.bytes, size, sizeof size);
+        printf("target %s: fetched %" PRIu64 " objects, %" PRIu64 " bytes (%s) into its local "
+               "mirror %s\n",
+               label, r.objects, r.bytes, size, out);
+    }
     copy_result_free(&r);
     return CAIRN_OK;
 }

@@ -833,3 +833,11 @@ done:
         close(rootfd);
     return rc;
 }
+
+cairn_err backup_store_create(const char *path, const char *password, size_t password_len,
+                              const keys_kdf *kdf)
+{
+    const store_params params = {CHUNKER_MIN_DEFAULT, CHUNKER_AVG_DEFAULT, CHUNKER_MAX_DEFAULT,
+                                 PACK_TARGET_DEFAULT, 3};
+    return store_create(path, password, password_len, kdf, &params);
+}

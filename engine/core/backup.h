@@ -53,4 +53,8 @@ typedef struct backup_result {
  * read (each reported through warn). */
 cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result);
 
+/* A new store with cairn's chunking and packing defaults (cairn init). */
+cairn_err backup_store_create(const char *path, const char *password, size_t password_len,
+                              const keys_kdf *kdf);
+
 #endif

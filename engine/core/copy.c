@@ -656,3 +656,63 @@ cairn_err copy_store_snapshots(const char *store_dir, uint8_t (**ids)[SNAPSHOT_I
     *count = n;
     return CAIRN_OK;
 }
+
+/* Keeps the first failure's message: a backend's close may set its own. */
+static cairn_err keep_message(cairn_err rc, char *msg, size_t cap)
+{
+    if (rc)
+        snprintf(msg, cap, "%s", *err_msg() ? err_msg() : err_name(rc));
+    return rc;
+}
+
+cairn_err copy_to_url(store *s, const char *url, const copy_opts *opts, copy_result *r)
+{
+    backend *b = NULL;
+    int lock = -1;
+    char msg[ERR_MSG_MAX];
+    cairn_err rc = copy_lock(url, &lock);
+    if (!rc)
+        rc = backend_open(url, &b);
+    if (!rc)
+        rc = copy_push(s, b, opts, r);
+    keep_message(rc, msg, sizeof msg);
+    backend_close(b);
+    copy_unlock(lock);
+    return rc ? err_set(rc, "%s", msg) : CAIRN_OK;
+}
+
+static const char *folder_of_url(const char *url)
+{
+    if (strncmp(url, "file://", 7) == 0)
+        return url + 7;
+    return url[0] == '/' ? url : NULL;
+}
+
+cairn_err copy_target_folder(const char *url, const copy_opts *opts, char *out, size_t cap,
+                             int *fetched, copy_result *r)
+{
+    const char *const folder = folder_of_url(url);
+    backend *b = NULL;
+    int lock = -1;
+    char msg[ERR_MSG_MAX];
+    *fetched = 0;
+    if (folder) {
+        if (snprintf(out, cap, "%s", folder) >= (int)cap)
+            return err_set(CAIRN_EINVAL, "%s: path too long", folder);
+        return CAIRN_OK;
+    }
+    cairn_err rc = copy_mirror_dir(url, out, cap);
+    if (!rc)
+        rc = copy_lock(url, &lock);
+    if (!rc)
+        rc = backend_open(url, &b);
+    if (!rc)
+        rc = copy_fetch(b, out, opts, r);
+    keep_message(rc, msg, sizeof msg);
+    backend_close(b);
+    copy_unlock(lock);
+    if (rc)
+        return err_set(rc, "%s", msg);
+    *fetched = 1;
+    return CAIRN_OK;
+}

@@ -72,6 +72,18 @@ cairn_err copy_mirror_dir(const char *url, char *out, size_t cap);
 cairn_err copy_lock(const char *url, int *fd);
 void copy_unlock(int fd);
 
+/* The whole copy to one target, as the front-ends run it: its lock, the
+ * backend for url, copy_push, then everything closed.  The message of a
+ * failure is the copy's own (a backend's close cannot overwrite it). */
+cairn_err copy_to_url(store *s, const char *url, const copy_opts *opts, copy_result *r);
+
+/* The folder a target opens from with store_open: a folder target itself
+ * (*fetched 0), else its local mirror brought up to date under the
+ * target's lock (*fetched 1, r says what came; every object is downloaded
+ * again with opts->refetch, so a check reads what the target holds now). */
+cairn_err copy_target_folder(const char *url, const copy_opts *opts, char *out, size_t cap,
+                             int *fetched, copy_result *r);
+
 /* The snapshot IDs of a store folder, read from its file names (no
  * password needed: for reports). */
 cairn_err copy_store_snapshots(const char *store_dir, uint8_t (**ids)[SNAPSHOT_ID_LEN],
