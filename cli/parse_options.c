@@ -231,9 +231,9 @@ static int takes_next_word(const cli_command *const *commands, size_t n, int arg
             o = find_long(commands[k]->options, arg + 2, strlen(arg + 2), &ambiguous);
             /* "--keep 3 forget": the command's table will call it ambiguous;
              * its value must not be taken for the command word meanwhile */
-            for (size_t i = 0; !o && ambiguous && i < table_len(commands[k]->options); i++)
-                if (strncmp(commands[k]->options[i].name, arg + 2, strlen(arg + 2)) == 0)
-                    o = &commands[k]->options[i];
+            for (size_t j = 0; !o && ambiguous && j < table_len(commands[k]->options); j++)
+                if (strncmp(commands[k]->options[j].name, arg + 2, strlen(arg + 2)) == 0)
+                    o = &commands[k]->options[j];
         } else if (!arg[2]) {
             o = find_short(commands[k]->options, arg[1]);
         }

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "engine/ios/backup_encryption.h"
+#include "fuzz/fuzz.h"
 
 enum { CHEAP = 8 };
 

@@ -29,6 +29,7 @@
 
 #include "util/codec.h"
 #include "store/keys.h"
+#include "fuzz/fuzz.h"
 
 enum { KF_OPS = 16, KF_MEM = 24, KF_CHECK = 120, KF_CHECK_LEN = 16 };
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine/ios/mobilesync.h"
+#include "fuzz/fuzz.h"
 
 /* Reading every byte we were handed lets ASan catch a pointer that outlived
  * or overran its storage. */

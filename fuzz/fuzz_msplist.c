@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/ios/mobilesync.h"
+#include "fuzz/fuzz.h"
 
 static volatile size_t sink;
 

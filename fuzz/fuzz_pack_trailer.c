@@ -23,6 +23,7 @@
 
 #include "util/codec.h"
 #include "store/pack.h"
+#include "fuzz/fuzz.h"
 
 /* The key the corpus was sealed with (fuzz/corpus/pack_trailer). */
 static uint8_t key[SEAL_KEY_LEN];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store/backend/backend.h"
+#include "fuzz/fuzz.h"
 
 typedef struct seen {
     size_t len;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/core/snapshot.h"
+#include "fuzz/fuzz.h"
 
 static volatile size_t sink;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/core/tree.h"
+#include "fuzz/fuzz.h"
 
 static void check(const tree *t)
 {

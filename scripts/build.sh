@@ -14,4 +14,5 @@ case " $* " in
     asserts=(-DCAIRN_ASSERT=ON) ;;
 esac
 cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${asserts[@]}" "$@" >/dev/null
-cmake --build "$dir" -j"$(nproc)" >/dev/null
+# quiet when it builds; the whole log (warnings, errors) when it does not
+cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; exit 1; }

@@ -7,13 +7,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 
 echo "== build and test (RelWithDebInfo)"
-"$top/scripts/build.sh" "$top/build"
+"$top/scripts/build.sh" "$top/build" -DCAIRN_WERROR=ON
 (cd "$top/build" && ctest --output-on-failure -j"$jobs" --timeout 600)
 
 echo "== build and test (ASan + UBSan, asserts on)"
-"$top/scripts/build.sh" "$top/build-asan" -DCAIRN_SANITIZE=ON
+"$top/scripts/build.sh" "$top/build-asan" -DCAIRN_SANITIZE=ON -DCAIRN_WERROR=ON
 (cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900 -LE "slow|heavy")
 
 echo "== fuzz every decoder of untrusted bytes for a short while (clang libFuzzer)"
-CC=clang "$top/scripts/build.sh" "$top/build-fuzz" -DCAIRN_FUZZ=ON -DCAIRN_FUZZ_SECONDS=10
+CC=clang "$top/scripts/build.sh" "$top/build-fuzz" -DCAIRN_FUZZ=ON -DCAIRN_FUZZ_SECONDS=10 -DCAIRN_WERROR=ON
 (cd "$top/build-fuzz" && ctest --output-on-failure -j"$jobs" -L fuzz)

@@ -70,7 +70,11 @@ cairn_err forget_plan(const snaplist *l, const char *chain, const forget_policy 
                 struct tm tm;
                 const time_t t = (time_t)it[i].snap->time_sec;
                 localtime_r(&t, &tm);
+/* the format comes from the constant rules table above */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
                 strftime(cur, sizeof cur, rules[r].format, &tm);
+#pragma GCC diagnostic pop
                 if (strcmp(cur, prev) == 0)
                     continue; /* the newest of this bucket is already kept */
                 memcpy(prev, cur, sizeof prev);

@@ -109,7 +109,8 @@ typedef struct rp_snap {
     uint64_t nlost, lost_over;
 } rp_snap;
 
-static void vemit(repair_report_fn fn, void *ctx, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vemit(repair_report_fn fn, void *ctx,
+                                                        const char *fmt, va_list ap)
 {
     char line[2048];
     vsnprintf(line, sizeof line, fmt, ap);

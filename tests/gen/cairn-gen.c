@@ -6,6 +6,7 @@
 #include "gen.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +40,13 @@ static const command commands[] = {
     {"edit", " seed ", gen_edit},
 };
 
-static int usage(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2))) static int usage(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fputs("cairn-gen: ", stderr);
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputc('\n', stderr);
     fputs(usage_text, stderr);
     return EXIT_USAGE;
