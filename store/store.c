@@ -41,7 +41,7 @@ struct store {
     uint8_t store_id[STORE_ID_LEN];
     chunk_index *ix;
     int lock_fd;
-    int read_only; /* on a read-only file system: no locks, index cached elsewhere */
+    int read_only;                /* on a read-only file system: no locks, index cached elsewhere */
     int readers_fd;               /* shared by readers, exclusive while prune deletes */
     int index_rebuilt;            /* the index was damaged and read back from packs */
     char key_id[KEYS_ID_HEX + 1]; /* the key file that opened the store */
