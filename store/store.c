@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ struct store {
     uint8_t store_id[STORE_ID_LEN];
     chunk_index *ix;
     int lock_fd;
+    int read_only;                /* on a read-only file system: no locks, index cached elsewhere */
     int readers_fd;               /* shared by readers, exclusive while prune deletes */
     int index_rebuilt;            /* the index was damaged and read back from packs */
     char key_id[KEYS_ID_HEX + 1]; /* the key file that opened the store */
@@ -193,6 +195,15 @@ done:
     return rc;
 }
 
+/* A store on a read-only medium (a write-protected drive, a read-only
+ * mount): nothing can write there, so readers need no lock and the index
+ * cache lives in the user's cache folder. */
+static int is_read_only_fs(const char *path)
+{
+    struct statvfs sv;
+    return statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
 /* Network filesystems where LMDB's locking and mmap are unsafe. */
 static int is_network_fs(const char *path)
 {
@@ -217,7 +228,7 @@ static int is_network_fs(const char *path)
 static cairn_err index_dir(const store *s, char *out, size_t cap)
 {
     char hex[2 * STORE_ID_LEN + 1];
-    if (!is_network_fs(s->path)) {
+    if (!is_network_fs(s->path) && !s->read_only) {
         snprintf(out, cap, "%s/" STORE_DIR_INDEX, s->path);
         return CAIRN_OK;
     }
@@ -230,8 +241,8 @@ static cairn_err index_dir(const store *s, char *out, size_t cap)
         snprintf(out, cap, "%s/.cache/cairn/index-%s", home, hex);
     else
         return err_set(CAIRN_EINVAL,
-                       "%s: store is on a network share and there is no local "
-                       "cache folder for its index (set XDG_CACHE_HOME)",
+                       "%s: store is on a network share or a read-only medium and there "
+                       "is no local cache folder for its index (set XDG_CACHE_HOME)",
                        s->path);
     return CAIRN_OK;
 }
@@ -492,12 +503,20 @@ cairn_err store_open(const char *path, const char *password, size_t password_len
     s->params.chunk_max = get_u32le(body + 24);
     s->params.pack_target = get_u32le(body + 28);
     s->params.zstd_level = (int)get_u32le(body + 32);
+    s->read_only = is_read_only_fs(path);
+    if ((flags & STORE_WRITE) && s->read_only) {
+        rc = err_set(CAIRN_EIO,
+                     "%s: store is on a read-only file system; it can be listed, browsed, "
+                     "restored and checked, not changed",
+                     path);
+        goto fail;
+    }
     if (flags & STORE_WRITE) {
         rc = take_writer_lock(s);
         if (rc)
             goto fail;
         remove_tmp_files(s);
-    } else {
+    } else if (!s->read_only) {
         rc = take_reader_lock(s);
         if (rc)
             goto fail;
