@@ -16,13 +16,28 @@ static void print_line(void *ctx, const char *line)
     printf("%s\n", line);
 }
 
+/* Checks the open store s (and closes it), printing what was checked. */
+static cairn_err run_check(const cli *c, store *s)
+{
+    check_result r;
+    char size[32];
+    memset(&r, 0, sizeof r);
+    const check_opts opts = {.read_data = c->read_data, .report = print_line};
+    const cairn_err rc = check_run(s, &opts, &r);
+    store_close(s);
+    cli_human(r.bytes_read, size, sizeof size);
+    printf("checked %" PRIu64 " packs, %" PRIu64 " snapshots", r.packs, r.snapshots);
+    if (c->read_data)
+        printf(", read %" PRIu64 " chunks (%s)", r.chunks_read, size);
+    printf("\n");
+    return rc;
+}
+
 static int check_target(cli *c)
 {
-    char url[PATH_MAX], local[PATH_MAX], size[32];
+    char url[PATH_MAX], local[PATH_MAX];
     store *s = NULL;
-    check_result r;
     int named;
-    memset(&r, 0, sizeof r);
     cairn_err rc = cli_resolve_target(c, c->target, url, sizeof url, &named);
     if (rc)
         return cli_fail(rc);
@@ -33,16 +48,8 @@ static int check_target(cli *c)
         c->store_arg = c->target_store;
         rc = cli_open_store(c, 0, &s);
     }
-    if (!rc) {
-        const check_opts opts = {.read_data = c->read_data, .report = print_line};
-        rc = check_run(s, &opts, &r);
-        store_close(s);
-        cli_human(r.bytes_read, size, sizeof size);
-        printf("checked %" PRIu64 " packs, %" PRIu64 " snapshots", r.packs, r.snapshots);
-        if (c->read_data)
-            printf(", read %" PRIu64 " chunks (%s)", r.chunks_read, size);
-        printf("\n");
-    }
+    if (!rc)
+        rc = run_check(c, s);
     if (named) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", err_msg()); /* recording may overwrite it */
@@ -62,8 +69,6 @@ static int check_target(cli *c)
 int cmd_check(cli *c)
 {
     store *s = NULL;
-    check_result r;
-    char size[32];
     /* words left over were once ignored: now they are an error */
     if (c->nargs != 0)
         return cli_usage_error(&cli_cmd_check);
@@ -72,14 +77,7 @@ int cmd_check(cli *c)
     cairn_err rc = cli_open_store(c, 0, &s);
     if (rc)
         return cli_fail(rc);
-    const check_opts opts = {.read_data = c->read_data, .report = print_line};
-    rc = check_run(s, &opts, &r);
-    store_close(s);
-    cli_human(r.bytes_read, size, sizeof size);
-    printf("checked %" PRIu64 " packs, %" PRIu64 " snapshots", r.packs, r.snapshots);
-    if (c->read_data)
-        printf(", read %" PRIu64 " chunks (%s)", r.chunks_read, size);
-    printf("\n");
+    rc = run_check(c, s);
     if (rc)
         return cli_fail(rc);
     printf("no errors were found\n");

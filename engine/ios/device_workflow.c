@@ -84,28 +84,32 @@ void device_secret_wipe(device_secret *s)
     s->len = 0;
 }
 
-void device_note(const device_callbacks *cb, const char *fmt, ...)
+__attribute__((format(printf, 3, 0))) static void say(void (*fn)(void *, const char *), void *ctx,
+                                                      const char *fmt, va_list ap)
 {
     char line[LINE_MAX_LEN];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fn(ctx, line);
+}
+
+void device_note(const device_callbacks *cb, const char *fmt, ...)
+{
     va_list ap;
     if (!cb->note)
         return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    say(cb->note, cb->ctx, fmt, ap);
     va_end(ap);
-    cb->note(cb->ctx, line);
 }
 
 void device_event(const device_callbacks *cb, const char *fmt, ...)
 {
-    char line[LINE_MAX_LEN];
     va_list ap;
     if (!cb->event)
         return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    say(cb->event, cb->ctx, fmt, ap);
     va_end(ap);
-    cb->event(cb->ctx, line);
 }
 
 void device_warn(const device_callbacks *cb, const char *path, const char *fmt, ...)
