@@ -55,13 +55,18 @@ for i in 0 1; do
 done
 
 info "a backup while prune holds the store is refused, and changes nothing"
-flock -x "$STORE/lock" sleep 3 &
-bg_track $!
-sleep 0.3
+# held until both commands have been refused: a fixed hold time raced with
+# slow (sanitizer, loaded) runs of the two commands
+flock -x "$STORE/lock" sleep 600 >/dev/null 2>&1 </dev/null &
+holder=$!
+bg_track $holder
+for _ in $(seq 50); do flock -n -x "$STORE/lock" true 2>/dev/null || break; sleep 0.1; done
 run 8 backup "$T/src"
 grep -q "in use" "$T/err" || fail "locked backup does not say the store is in use"
 run 8 prune
-wait
+pkill -P "$holder" sleep 2>/dev/null
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 
 info "kill -9 during prune, again and again"
 kills=0
