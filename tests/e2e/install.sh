@@ -64,7 +64,7 @@ for f in bin/cairn share/man/man1/cairn.1 share/bash-completion/completions/cair
 done
 
 info "bash: every command, each command's options, subcommands and values"
-# complete LINE: what the completion offers at the end of LINE, sorted, one a line
+# offer LINE: what the completion offers at the end of LINE, sorted, one a line
 cat >"$T/complete.sh" <<'EOF'
 . "$1"
 complete -p cairn | grep -q -- '-F _cairn' || { echo "not registered: $(complete -p cairn)"; exit 1; }
@@ -78,39 +78,39 @@ COMPREPLY=()
 _cairn
 printf '%s\n' "${COMPREPLY[@]}" | sort
 EOF
-complete() {
+offer() {
     bash "$T/complete.sh" "$P/share/bash-completion/completions/cairn" "$1" >"$T/offer" ||
         fail "bash completion of '$1': $(cat "$T/offer")"
 }
-complete "cairn "
+offer "cairn "
 sort "$T/commands" | cmp -s - "$T/offer" || fail "'cairn <TAB>' offers: $(cat "$T/offer")"
-complete "cairn --store $T ch"
+offer "cairn --store $T ch"
 printf 'chain\nchains\ncheck\n' | cmp -s - "$T/offer" || fail "'cairn ch<TAB>': $(cat "$T/offer")"
 while read -r cmd; do
     options_of "$cmd" | sort >"$T/want"
-    complete "cairn $cmd --"
+    offer "cairn $cmd --"
     cmp -s "$T/want" "$T/offer" ||
         fail "'cairn $cmd --<TAB>' offers $(tr '\n' ' ' <"$T/offer"), not $(tr '\n' ' ' <"$T/want")"
     # an option before the command word, with its value, does not hide the command
-    complete "cairn -s $T $cmd --"
+    offer "cairn -s $T $cmd --"
     cmp -s "$T/want" "$T/offer" || fail "'cairn -s DIR $cmd --<TAB>': $(cat "$T/offer")"
 done <"$T/commands"
-complete "cairn target "
+offer "cairn target "
 printf 'add\nlist\nremove\n' | cmp -s - "$T/offer" || fail "'target <TAB>': $(cat "$T/offer")"
-complete "cairn key "
+offer "cairn key "
 printf 'add\nlist\npasswd\nremove\n' | cmp -s - "$T/offer" || fail "'key <TAB>': $(cat "$T/offer")"
-complete "cairn device encryption "
+offer "cairn device encryption "
 printf 'off\non\n' | cmp -s - "$T/offer" || fail "'device encryption <TAB>': $(cat "$T/offer")"
-complete "cairn target add nas sftp://h/x --media "
+offer "cairn target add nas sftp://h/x --media "
 printf 'cloud\ndisk\nnas\n' | cmp -s - "$T/offer" || fail "'--media <TAB>': $(cat "$T/offer")"
-complete "cairn target add nas sftp://h/x --media=c"
+offer "cairn target add nas sftp://h/x --media=c"
 [ "$(cat "$T/offer")" = cloud ] || fail "'--media=c<TAB>': $(cat "$T/offer")"
-complete "cairn help ba"
+offer "cairn help ba"
 [ "$(cat "$T/offer")" = backup ] || fail "'help ba<TAB>': $(cat "$T/offer")"
 mkdir -p "$T/dirs/photos" && : >"$T/dirs/pfile"
-complete "cairn restore latest --to $T/dirs/p"
+offer "cairn restore latest --to $T/dirs/p"
 [ "$(cat "$T/offer")" = "$T/dirs/photos" ] || fail "'--to DIR<TAB>' offers $(cat "$T/offer")"
-complete "cairn --password-file $T/dirs/pf"
+offer "cairn --password-file $T/dirs/pf"
 [ "$(cat "$T/offer")" = "$T/dirs/pfile" ] || fail "'--password-file <TAB>': $(cat "$T/offer")"
 
 info "zsh: the script parses and declares every command and option"
