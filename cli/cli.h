@@ -71,6 +71,9 @@ typedef struct cli {
     int restore_settings; /* restore --device --settings */
     int no_reboot;        /* restore --device --no-reboot */
     int restore_remove;   /* restore --device --remove */
+    /* help (help_gen.h) */
+    int man;                /* help --man: cairn(1) in roff */
+    const char *completion; /* help --completion bash|zsh */
     char **args;
     int nargs;
     char store_path[PATH_MAX];

@@ -18,6 +18,11 @@ static const cli_option global_options[] = {
     CLI_OPT_END,
 };
 
+const cli_option *cli_global_option_table(void)
+{
+    return global_options;
+}
+
 enum { GLOBAL_HELP = 2, MAX_SUGGEST = 2, USAGE_COLUMN = 32 };
 
 int cli_edit_distance(const char *a, const char *b)

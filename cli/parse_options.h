@@ -104,6 +104,10 @@ int cli_usage_error(const cli_command *cmd);
  * the nearest one. */
 const cli_command *cli_find_command(const cli_command *const *commands, size_t n, const char *name);
 
+/* The global options (--store, --password-file, --help), ending with
+ * CLI_OPT_END: the manual page and the completions list them (help_gen.h). */
+const cli_option *cli_global_option_table(void);
+
 /* Damerau-Levenshtein (optimal string alignment) distance, capped at 9. */
 int cli_edit_distance(const char *a, const char *b);
 

@@ -11,6 +11,7 @@ packages=(
   sqlite3 util-linux python3 libplist-utils openssl procps
   libimobiledevice-dev libimobiledevice-utils usbmuxd
   clang libclang-rt-14-dev
+  groff-base man-db zsh
 )
 
 missing=()
