@@ -147,6 +147,7 @@ cairn_err cli_open_store(cli *c, unsigned flags, store **out)
         if (rc)
             return rc;
     }
+    password_warn_readable(c->password_file);
     rc = password_get(c->password_file, "CAIRN_PASSWORD", "Store password: ", 0, &pw);
     if (rc)
         return rc;
