@@ -37,18 +37,17 @@ kill -STOP "$bpid" 2>/dev/null
 grep -q -x "$bpid" "$STORE/lock" || fail "the background backup never took the lock (or finished first)"
 
 info "without --wait: exit 8 at once"
-start=$(date +%s.%N)
+# (no timing here: opening the key file alone can take seconds on a busy
+# machine; one line and no waiting line say it did not wait)
 run 8 backup "$SRC"
-took=$(echo "$(date +%s.%N) - $start" | bc)
-[ "$(echo "$took < 0.9" | bc)" = 1 ] || fail "backup without --wait took ${took}s"
-grep -q -F "store is in use by another cairn process (pid $bpid)" "$T/err" ||
-    fail "locked store: $(cat "$T/err")"
+printf '%s\n' "cairn: $STORE: store is in use by another cairn process (pid $bpid); try again when it has finished" >"$T/want"
+diff "$T/want" "$T/err" || fail "backup without --wait: stderr is not the one line"
 
 info "--wait 1s: one line saying what it waits for, then exit 8"
 start=$(date +%s.%N)
 run 8 backup --wait 1s "$SRC"
 took=$(echo "$(date +%s.%N) - $start" | bc)
-[ "$(echo "$took >= 1.0 && $took < 5" | bc)" = 1 ] || fail "backup --wait 1s took ${took}s"
+[ "$(echo "$took >= 1.0 && $took < 60" | bc)" = 1 ] || fail "backup --wait 1s took ${took}s"
 want1="cairn: $STORE is in use by another cairn process (pid $bpid); waiting up to 1s for it to finish"
 want2="cairn: $STORE: store is still in use by another cairn process (pid $bpid) after waiting 1s"
 printf '%s\n%s\n' "$want1" "$want2" >"$T/want"
@@ -82,7 +81,7 @@ grep -q -F 'snapshots does not take --wait' "$T/err" || fail "snapshots --wait: 
 run 2 key list --wait 1s
 grep -q -F 'key list does not take --wait' "$T/err" || fail "key list --wait: $(cat "$T/err")"
 
-info "--wait 30s: the backup runs once the holder has finished"
+info "--wait 1m30s: the backup runs once the holder has finished"
 "$CAIRN" --store "$STORE" backup --wait 1m30s "$SRC" >"$T/w.out" 2>"$T/w.err" &
 wpid=$!
 bg_track "$wpid"
