@@ -55,7 +55,8 @@ typedef struct cli {
     int dry_run;
     int max_unused;
     const char *chain;
-    int keep[6]; /* last, hourly, daily, weekly, monthly, yearly */
+    const char *wait; /* --wait DURATION: for the writer lock */
+    int keep[6];      /* last, hourly, daily, weekly, monthly, yearly */
     /* copy targets (cmd_copy.c) */
     const char *target;          /* copy, check: --target NAME */
     const char *from_target;     /* restore: --from-target NAME */
@@ -85,7 +86,22 @@ int cli_exit_code(cairn_err rc);
 void cli_human(uint64_t n, char *out, size_t cap);
 void cli_time(int64_t sec, char *out, size_t cap, int iso);
 void cli_json_str(const char *s);
+/* Opens the store c names; with STORE_WRITE, waits for another writer as
+ * --wait says, with one line on stderr while it waits. */
 cairn_err cli_open_store(cli *c, unsigned flags, store **out);
+/* "30s", "10m", "2h", "1h30m", "90" (seconds) in *seconds; CAIRN_EINVAL,
+ * naming the option and the text, if it is not a duration. */
+cairn_err cli_parse_duration(const char *option, const char *text, unsigned *seconds);
+
+/* --wait: every command (in the modes, CLI_MODE bits, 0: all) that takes
+ * the store's writer lock has it. */
+#define CLI_OPT_WAIT(mode_bits)                                                                    \
+    {                                                                                              \
+        .name = "wait", .kind = OPT_STRING, .offset = offsetof(struct cli, wait),                  \
+        .arg_name = "DURATION",                                                                    \
+        .help = "if another cairn process has the store, wait up to DURATION (30s, 10m, 2h)",      \
+        .modes = (mode_bits)                                                                       \
+    }
 void cli_warn_item(void *ctx, const char *path, const char *msg);
 
 /* Device workflows (device_ui.c): the backup password a workflow asks for,

@@ -146,6 +146,7 @@ static const cli_option backup_options[] = {
      .offset = offsetof(cli, backup_password_file),
      .arg_name = "FILE",
      .help = "the device backup's password (else $CAIRN_BACKUP_PASSWORD)"},
+    CLI_OPT_WAIT(0),
     CLI_OPT_END,
 };
 

@@ -146,6 +146,7 @@ static const cli_option chain_options[] = {
      .offset = offsetof(cli, dry_run),
      .help = "show what would be deleted, delete nothing",
      .modes = CLI_MODE(CHAIN_DELETE)},
+    CLI_OPT_WAIT(0),
     CLI_OPT_END,
 };
 

@@ -143,6 +143,7 @@ static const cli_option device_options[] = {
      .arg_name = "FILE",
      .help = "the new backup password (else $CAIRN_NEW_BACKUP_PASSWORD)",
      .modes = CLI_MODE(MODE_ENCRYPTION_ON) | CLI_MODE(MODE_CHANGEPW)},
+    CLI_OPT_WAIT(CLI_MODE(MODE_CHANGEPW)),
     CLI_OPT_END,
 };
 

@@ -114,6 +114,7 @@ static const cli_option forget_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, dry_run),
      .help = "show what would be removed, remove nothing"},
+    CLI_OPT_WAIT(0),
     CLI_OPT_END,
 };
 

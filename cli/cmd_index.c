@@ -23,6 +23,11 @@ int cmd_index(cli *c)
     return EXIT_OK;
 }
 
+static const cli_option index_options[] = {
+    CLI_OPT_WAIT(0),
+    CLI_OPT_END,
+};
+
 static const char *const index_synopsis[] = {
     "rebuild",
     NULL,
@@ -32,5 +37,6 @@ const cli_command cli_cmd_index = {
     .name = "index",
     .summary = "rebuild the index (a cache) from the packs",
     .synopsis = index_synopsis,
+    .options = index_options,
     .run = cmd_index,
 };

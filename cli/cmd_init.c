@@ -16,8 +16,16 @@ int cmd_init(cli *c)
     cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
     if (!rc)
         rc = keys_kdf_preset(c->kdf, &kdf);
-    if (!rc)
+    if (!rc) {
+        password_warn_readable(c->password_file);
         rc = password_get(c->password_file, "CAIRN_PASSWORD", "New store password: ", 1, &pw);
+    }
+    /* a warning, not a refusal: the user may have reasons (a test store) */
+    if (!rc && password_chars(&pw) < PASSWORD_WARN_BELOW)
+        fprintf(stderr,
+                "cairn: warning: the password has %zu characters; anyone with a copy of the "
+                "store can try passwords offline, so use %d or more\n",
+                password_chars(&pw), PASSWORD_WARN_BELOW);
     if (!rc)
         rc = backup_store_create(c->store_path, pw.text, pw.len, &kdf);
     password_free(&pw);

@@ -115,6 +115,7 @@ static const cli_option key_options[] = {
      .arg_name = "COST",
      .help = "key file cost: interactive, moderate (default), sensitive",
      .modes = CLI_MODE(KEY_ADD) | CLI_MODE(KEY_PASSWD)},
+    CLI_OPT_WAIT(CLI_MODE(KEY_ADD) | CLI_MODE(KEY_REMOVE) | CLI_MODE(KEY_PASSWD)),
     CLI_OPT_END,
 };
 

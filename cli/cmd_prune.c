@@ -57,6 +57,7 @@ static const cli_option prune_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, dry_run),
      .help = "show what would be deleted, change nothing"},
+    CLI_OPT_WAIT(0),
     CLI_OPT_END,
 };
 

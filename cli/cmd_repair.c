@@ -146,6 +146,7 @@ static const cli_option repair_options[] = {
      .offset = offsetof(cli, from_url),
      .arg_name = "URL",
      .help = "heal from any copy of this store"},
+    CLI_OPT_WAIT(0),
     CLI_OPT_END,
 };
 

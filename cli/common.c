@@ -91,16 +91,67 @@ void cli_json_str(const char *s)
     putchar('"');
 }
 
+cairn_err cli_parse_duration(const char *option, const char *text, unsigned *seconds)
+{
+    /* eight days: longer is surely a typo, and stays well inside unsigned */
+    const unsigned long long max = 8ull * 24 * 3600;
+    const size_t len = strlen(text);
+    const int bare = len > 0 && strspn(text, "0123456789") == len; /* "90": seconds */
+    unsigned long long total = 0;
+    const char *p = text;
+    if (!len)
+        goto bad;
+    while (*p) {
+        unsigned long long n = 0, unit = 1;
+        if (*p < '0' || *p > '9')
+            goto bad;
+        while (*p >= '0' && *p <= '9' && n <= max)
+            n = n * 10 + (unsigned)(*p++ - '0');
+        if (*p == 'h')
+            unit = 3600;
+        else if (*p == 'm')
+            unit = 60;
+        else if (*p != 's' && !bare)
+            goto bad;
+        if (*p)
+            p++;
+        if (n > max || (total += n * unit) > max)
+            return err_set(CAIRN_EINVAL, "%s %s: longer than the most that can be waited (192h)",
+                           option, text);
+    }
+    *seconds = (unsigned)total;
+    return CAIRN_OK;
+bad:
+    return err_set(CAIRN_EINVAL, "%s %s: not a duration (say 30s, 10m, 2h or 1h30m)", option, text);
+}
+
+static void say_waiting(void *ctx, const char *pid)
+{
+    const cli *const c = ctx;
+    fprintf(stderr,
+            "cairn: %s is in use by another cairn process (pid %s); waiting up to %s for it to "
+            "finish\n",
+            c->store_path, pid, c->wait);
+}
+
 cairn_err cli_open_store(cli *c, unsigned flags, store **out)
 {
     password pw = {NULL, 0};
+    store_wait wait = {0, say_waiting, c};
     cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
     if (rc)
         return rc;
+    /* a bad --wait is known before anything is asked */
+    if (c->wait && (flags & STORE_WRITE)) {
+        rc = cli_parse_duration("--wait", c->wait, &wait.seconds);
+        if (rc)
+            return rc;
+    }
+    password_warn_readable(c->password_file);
     rc = password_get(c->password_file, "CAIRN_PASSWORD", "Store password: ", 0, &pw);
     if (rc)
         return rc;
-    rc = store_open(c->store_path, pw.text, pw.len, flags, out);
+    rc = store_open_wait(c->store_path, pw.text, pw.len, flags, &wait, out);
     password_free(&pw);
     if (!rc && store_index_was_rebuilt(*out))
         fprintf(stderr, "cairn: note: the index was damaged and has been rebuilt from the packs\n");

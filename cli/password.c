@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -147,6 +148,23 @@ cairn_err password_get_optional(const char *file, const char *env, const char *p
     }
     *have = 1;
     return CAIRN_OK;
+}
+
+void password_warn_readable(const char *file)
+{
+    struct stat st;
+    /* as ssh does for a private key: whoever can read it can open the store */
+    if (file && stat(file, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)))
+        fprintf(stderr, "cairn: warning: %s: password file is readable by %s (chmod 600 %s)\n",
+                file, (st.st_mode & S_IROTH) ? "others" : "its group", file);
+}
+
+size_t password_chars(const password *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->len; i++)
+        n += ((unsigned char)p->text[i] & 0xC0) != 0x80; /* not a UTF-8 continuation */
+    return n;
 }
 
 void password_free(password *p)

@@ -247,22 +247,69 @@ static cairn_err index_dir(const store *s, char *out, size_t cap)
     return CAIRN_OK;
 }
 
-static cairn_err take_writer_lock(store *s)
+/* The pid the lock's holder wrote into the lock file ("unknown" if none). */
+static void lock_holder(int fd, char *out, size_t cap)
+{
+    const ssize_t n = pread(fd, out, cap - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    if (!*out)
+        snprintf(out, cap, "unknown");
+}
+
+/* A wait in the units a user wrote it in: 2h, 10m or 45s. */
+static void wait_text(unsigned seconds, char *out, size_t cap)
+{
+    if (seconds >= 3600 && seconds % 3600 == 0)
+        snprintf(out, cap, "%uh", seconds / 3600);
+    else if (seconds >= 60 && seconds % 60 == 0)
+        snprintf(out, cap, "%um", seconds / 60);
+    else
+        snprintf(out, cap, "%us", seconds);
+}
+
+static double now_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static cairn_err take_writer_lock(store *s, const store_wait *wait)
 {
     char path[PATH_MAX + 8], pidbuf[32];
+    const unsigned limit = wait ? wait->seconds : 0;
     snprintf(path, sizeof path, "%s/" STORE_NAME_LOCK, s->path);
     s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd < 0)
         return err_errno(errno, path);
-    /* flock dies with its process, so a kill -9 never leaves a stale lock */
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        const ssize_t n = pread(s->lock_fd, pidbuf, sizeof pidbuf - 1, 0);
-        pidbuf[n > 0 ? n : 0] = '\0';
-        pidbuf[strcspn(pidbuf, "\n")] = '\0';
-        return err_set(CAIRN_ELOCKED,
-                       "%s: store is in use by another cairn process (pid %s); try again when it "
-                       "has finished",
-                       s->path, *pidbuf ? pidbuf : "unknown");
+    /* flock dies with its process, so a kill -9 never leaves a stale lock.
+     * Waiting polls rather than blocking in flock so that the wait has an
+     * end, and so that a new holder's pid is the one reported. */
+    const double start = now_monotonic();
+    int told = 0;
+    while (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return err_errno(errno, path);
+        lock_holder(s->lock_fd, pidbuf, sizeof pidbuf);
+        if (limit == 0)
+            return err_set(CAIRN_ELOCKED,
+                           "%s: store is in use by another cairn process (pid %s); try again "
+                           "when it has finished",
+                           s->path, pidbuf);
+        if (now_monotonic() - start >= (double)limit) {
+            char waited[16];
+            wait_text(limit, waited, sizeof waited);
+            return err_set(CAIRN_ELOCKED,
+                           "%s: store is still in use by another cairn process (pid %s) after "
+                           "waiting %s",
+                           s->path, pidbuf, waited);
+        }
+        if (!told && wait->waiting)
+            wait->waiting(wait->ctx, pidbuf);
+        told = 1;
+        const struct timespec tick = {0, 200 * 1000 * 1000};
+        nanosleep(&tick, NULL);
     }
     const int n = snprintf(pidbuf, sizeof pidbuf, "%ld\n", (long)getpid());
     if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pidbuf, (size_t)n, 0) != n)
@@ -467,6 +514,12 @@ static cairn_err read_config_head(const char *path, uint8_t **cfg, size_t *len)
 cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,
                      store **out)
 {
+    return store_open_wait(path, password, password_len, flags, NULL, out);
+}
+
+cairn_err store_open_wait(const char *path, const char *password, size_t password_len,
+                          unsigned flags, const store_wait *wait, store **out)
+{
     char keys_dir[PATH_MAX + 8], ixdir[PATH_MAX + 64];
     uint8_t *cfg = NULL;
     uint8_t body[CONFIG_BODY];
@@ -512,7 +565,7 @@ cairn_err store_open(const char *path, const char *password, size_t password_len
         goto fail;
     }
     if (flags & STORE_WRITE) {
-        rc = take_writer_lock(s);
+        rc = take_writer_lock(s, wait);
         if (rc)
             goto fail;
         remove_tmp_files(s);

@@ -53,6 +53,20 @@ cairn_err store_open(const char *path, const char *password, size_t password_len
                      store **out);
 void store_close(store *s);
 
+/* How store_open_wait waits when another process holds the writer lock. */
+typedef struct store_wait {
+    unsigned seconds; /* give up (CAIRN_ELOCKED) after this long; 0: at once */
+    /* Called once, when the lock is first found held, with the holder's pid
+     * as its lock file names it ("unknown" if it does not). */
+    void (*waiting)(void *ctx, const char *holder_pid);
+    void *ctx;
+} store_wait;
+
+/* store_open, but with STORE_WRITE a lock held by another process is
+ * waited for as wait says (NULL: not at all). */
+cairn_err store_open_wait(const char *path, const char *password, size_t password_len,
+                          unsigned flags, const store_wait *wait, store **out);
+
 const char *store_path(const store *s);
 const keyring *store_keys(const store *s);
 const store_params *store_get_params(const store *s);

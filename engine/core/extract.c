@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/fsutil.h"
@@ -72,6 +74,50 @@ static cairn_err extract_one(store *s, store_worker *w, const snapshot *sn, cons
     return rc;
 }
 
+typedef struct dir_ref {
+    size_t depth, index;
+} dir_ref;
+
+static int deeper_first(const void *a, const void *b)
+{
+    const dir_ref *const x = a, *const y = b;
+    return x->depth < y->depth ? 1 : x->depth > y->depth ? -1 : 0;
+}
+
+/* Gives the folders extracted their mode and mtime from the backup's
+ * MBFile, once everything is written in them (writing changes a folder's
+ * mtime): deepest first, so that a folder without write permission is
+ * closed after its children are done. */
+static cairn_err set_dir_attrs(const catalog *cat, const uint8_t *done, const char *to)
+{
+    size_t n = 0;
+    dir_ref *const dirs = malloc((cat->count ? cat->count : 1) * sizeof *dirs);
+    if (!dirs)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < cat->count; i++) {
+        if (!done[i] || cat->entries[i].flags != CATALOG_DIR)
+            continue;
+        size_t d = 1;
+        for (const char *p = cat->entries[i].path; *p; p++)
+            d += *p == '/';
+        dirs[n++] = (dir_ref){d, i};
+    }
+    qsort(dirs, n, sizeof *dirs, deeper_first);
+    for (size_t k = 0; k < n; k++) {
+        const catalog_entry *const e = &cat->entries[dirs[k].index];
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s/%s", to, e->domain, e->path) >= (int)sizeof path)
+            continue; /* extract_one refused it already */
+        const struct timespec ts[2] = {{e->mtime, 0}, {e->mtime, 0}};
+        /* best effort, as for restore's folders: the files are what matters */
+        if (e->mode & 07777)
+            chmod(path, e->mode & 07777);
+        utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+    }
+    free(dirs);
+    return CAIRN_OK;
+}
+
 cairn_err extract_run(store *s, const snapshot *sn, const char *const *patterns, size_t npatterns,
                       const char *to, restore_warn_fn warn, void *warn_ctx, extract_result *r)
 {
@@ -111,6 +157,8 @@ cairn_err extract_run(store *s, const snapshot *sn, const char *const *patterns,
         if (!rc && matched == 0)
             rc = err_set(CAIRN_ENOTFOUND, "%s: nothing in this snapshot matches", patterns[a]);
     }
+    if (!rc)
+        rc = set_dir_attrs(&cat, done, to);
     if (!rc && r->failed)
         rc = err_set(CAIRN_EPARTIAL, "%" PRIu64 " item(s) could not be extracted", r->failed);
     free(done);

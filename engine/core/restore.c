@@ -104,28 +104,78 @@ static cairn_err out_write(rs_out *o, const void *data, size_t len)
     return CAIRN_OK;
 }
 
+/* The name a file is written under until it is whole: in its own folder
+ * (so the rename is atomic), hidden, and derived from the final name, so
+ * that running the restore again replaces what a killed one left. */
+static cairn_err part_path(const char *path, char *out, size_t cap)
+{
+    const char *const slash = strrchr(path, '/');
+    const size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *const name = path + dirlen;
+    int n;
+    if (strlen(name) + sizeof "." RESTORE_PART_SUFFIX <= NAME_MAX + 1) {
+        n = snprintf(out, cap, "%.*s.%s" RESTORE_PART_SUFFIX, (int)dirlen, path, name);
+    } else { /* too long with the suffix: a hash of the name (FNV-1a) */
+        uint64_t h = 14695981039346656037ull;
+        for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+            h = (h ^ *p) * 1099511628211ull;
+        n = snprintf(out, cap, "%.*s.%016llx" RESTORE_PART_SUFFIX, (int)dirlen, path,
+                     (unsigned long long)h);
+    }
+    if (n < 0 || (size_t)n >= cap)
+        return err_set(CAIRN_EINVAL, "%s: path too long", path);
+    return CAIRN_OK;
+}
+
+/* Gives the whole file at part its final name: replacing what is there
+ * with overwrite, else failing (EEXIST) as O_EXCL did. */
+static cairn_err install_part(const char *part, const char *path, int overwrite)
+{
+    if (overwrite)
+        return rename(part, path) == 0 ? CAIRN_OK : err_errno(errno, path);
+    if (renameat2(AT_FDCWD, part, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return CAIRN_OK;
+    if (errno != EINVAL && errno != ENOSYS)
+        return err_errno(errno, path);
+    /* a file system without RENAME_NOREPLACE (some FUSE and network ones) */
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return err_errno(EEXIST, path);
+    return rename(part, path) == 0 ? CAIRN_OK : err_errno(errno, path);
+}
+
 cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
                        const file_encrypter *encrypter, const char *path, int overwrite,
                        uint32_t mode, int64_t mtime_sec, uint32_t mtime_nsec, cbuf *buf,
                        uint64_t *written)
 {
+    char part[PATH_MAX];
     cairn_err rc = CAIRN_OK;
     void *enc = NULL;
     uint8_t *ct = NULL; /* ciphertext of one chunk */
     size_t ct_cap = 0, ct_len = 0;
     const int encrypt = encrypter && n->cipher;
-    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (overwrite ? O_TRUNC : O_EXCL);
     uint64_t plain = 0;
     *written = 0;
+    rc = part_path(path, part, sizeof part);
+    if (rc)
+        return rc;
+    if (!overwrite) { /* fail before the work, as the O_EXCL open once did */
+        struct stat st;
+        if (lstat(path, &st) == 0)
+            return err_errno(EEXIST, path);
+    }
     if (encrypt && (rc = encrypter->open(encrypter->ctx, n, &enc)) != CAIRN_OK)
         return err_wrap(rc, path);
-    if (overwrite)
-        unlink(path); /* replace, never write through a hard link or other type */
-    const int fd = open(path, flags, 0600);
+    /* a fresh file: never written through a link a killed run left, or
+     * planted, under the temporary name */
+    unlink(part);
+    const int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
+        rc = err_errno(errno, path);
         if (enc)
             encrypter->close(enc);
-        return err_errno(errno, path);
+        return rc;
     }
     rs_out out = {fd, path, 0, 0};
     for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
@@ -169,8 +219,13 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
     if (enc)
         encrypter->close(enc);
     free(ct);
+    /* only a whole file gets its name: a restore that is killed or fails
+     * leaves no truncated file looking whole (the old one, with overwrite,
+     * stays until the new one replaces it) */
+    if (!rc)
+        rc = install_part(part, path, overwrite);
     if (rc)
-        unlink(path); /* no half-restored file is left looking whole */
+        unlink(part);
     return rc;
 }
 
@@ -360,10 +415,33 @@ static cairn_err prepare_target(const restore_opts *o)
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
             entries++;
     closedir(d);
-    if (entries)
+    if (entries) {
+        char marker[PATH_MAX + sizeof RESTORE_MARKER + 1];
+        struct stat ms;
+        snprintf(marker, sizeof marker, "%s/" RESTORE_MARKER, o->target);
+        if (lstat(marker, &ms) == 0)
+            return err_set(CAIRN_EEXIST,
+                           "%s: holds an interrupted restore (" RESTORE_MARKER
+                           "); run it again with --overwrite to finish it",
+                           o->target);
         return err_set(CAIRN_EEXIST, "%s: folder is not empty (use --overwrite to restore into it)",
                        o->target);
+    }
     return CAIRN_OK;
+}
+
+/* The note in the target that the restore is not finished: written before
+ * the first file, removed once the run has ended. */
+static cairn_err write_marker(const char *dir, const snapshot *snap)
+{
+    char id[2 * ID_LEN + 1], text[512];
+    fs_hex(snap->id, ID_LEN, id);
+    const int n = snprintf(text, sizeof text,
+                           "cairn is restoring snapshot %s into this folder, or was stopped "
+                           "before it finished:\nfiles may be missing. Run the restore again "
+                           "with --overwrite to finish it; this file goes when it completes.\n",
+                           id);
+    return fs_write_atomic(dir, RESTORE_MARKER, text, (size_t)n, 0644);
 }
 
 cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
@@ -387,6 +465,9 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
         rc = err_errno(errno, opts->target);
         goto done;
     }
+    rc = write_marker(path, snap);
+    if (rc)
+        goto done;
     rc = store_worker_new(s, &c.main_worker);
     if (rc)
         goto done;
@@ -401,6 +482,14 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
     pool_join(workers);
     if (!rc && c.failed)
         rc = err_set(c.failed, "%s", c.failed_msg);
+    if (!rc) {
+        /* the run has ended (files that failed were each reported): before
+         * the root gets its mode, which may forbid writing to it */
+        char marker[PATH_MAX + sizeof RESTORE_MARKER + 1];
+        snprintf(marker, sizeof marker, "%s/" RESTORE_MARKER, path);
+        if (unlink(marker) != 0 && errno != ENOENT)
+            rc = err_errno(errno, marker);
+    }
     if (!rc) {
         /* deepest first: children were recorded after their parents */
         for (size_t i = c.ndirs; i-- > 0;) {

@@ -1,5 +1,13 @@
 /* restore.h - a snapshot back into a folder: same names, bytes, layout,
- * modes and mtimes. */
+ * modes and mtimes.
+ *
+ * A file is written under a hidden temporary name beside its final one
+ * (".NAME" RESTORE_PART_SUFFIX) and renamed when whole, so an interrupted
+ * restore never leaves a truncated file under its real name.  While
+ * restore_run works, the target folder holds RESTORE_MARKER, a note saying
+ * the restore is incomplete; it is removed when the run ends (also when
+ * some files could not be restored: those are reported), and stays when
+ * the run is killed or stops on an error. */
 #ifndef CAIRN_RESTORE_H
 #define CAIRN_RESTORE_H
 
@@ -7,6 +15,9 @@
 #include "engine/core/file_cipher.h"
 #include "engine/core/snapshot.h"
 #include "engine/core/tree.h"
+
+#define RESTORE_PART_SUFFIX ".cairn-part"
+#define RESTORE_MARKER ".cairn-restore-incomplete"
 
 typedef void (*restore_warn_fn)(void *ctx, const char *path, const char *message);
 
@@ -28,7 +39,8 @@ typedef struct restore_result {
 } restore_result;
 
 /* Writes one file node's content to path with the given mode and mtime,
- * verifying every chunk; on failure nothing is left at path.  With an
+ * verifying every chunk; on failure nothing is left at path (nor under
+ * its temporary name), and with overwrite the file that was there stays.  With an
  * encrypter, a
  * node the source stored encrypted is written as that exact ciphertext. */
 cairn_err restore_node(store *s, store_worker *w, const tree_node *n,

@@ -407,13 +407,19 @@ static void post(idev *d, const char *name)
 {
     lockdownd_service_descriptor_t svc = NULL;
     np_client_t np = NULL;
-    if (start_service(d, NP_SERVICE_NAME, 0, &svc) != CAIRN_OK)
-        return;
-    if (np_client_new(d->device, svc, &np) == NP_E_SUCCESS) {
-        np_post_notification(np, name);
-        np_client_free(np);
+    char kept[ERR_MSG_MAX];
+    /* a failure here is no one's business: the message of the failure that
+     * came first (the connection was lost) stays the one the user reads,
+     * not this later "lockdown: Mux error (-8)" */
+    snprintf(kept, sizeof kept, "%s", err_msg());
+    if (start_service(d, NP_SERVICE_NAME, 0, &svc) == CAIRN_OK) {
+        if (np_client_new(d->device, svc, &np) == NP_E_SUCCESS) {
+            np_post_notification(np, name);
+            np_client_free(np);
+        }
+        lockdownd_service_descriptor_free(svc);
     }
-    lockdownd_service_descriptor_free(svc);
+    err_set(CAIRN_OK, "%s", kept);
 }
 
 static cairn_err afc_open(idev *d)

@@ -218,6 +218,18 @@ grep -q "backup session 2 done: .* 0 failed" "$T/cut.log" || fail "the second se
 run 0 restore latest --to "$T/r-cut"
 diff -r -x Info.plist "$T/r-cut" "$DEV" >"$T/diff" || fail "the backup after the cut differs from the device"
 
+info "unplugged in the middle of the upload: the first error is the one reported"
+# after the loss, the sync-finished notice cannot reach the device
+# ("lockdown: Mux error (-8)"): that later failure must not replace the first
+start_standin unplug --disconnect-after 1000000 --unplug
+n=$(snap_count)
+run 10 backup --device --full
+grep -q "unplugged" "$T/unplug.log" || fail "the stand-in did not unplug the device"
+grep -q "connection was lost" "$T/err" ||
+    fail "an unplugged device does not say the connection was lost: $(cat "$T/err")"
+! grep -q "Mux error" "$T/err" || fail "a later Mux error replaced the first error: $(cat "$T/err")"
+[ "$(snap_count)" = "$n" ] || fail "an unplugged backup saved a snapshot"
+
 info "a file the device cannot read"
 FID=$(awk -F'\t' '$1 == "M" { printf "%s-%s", $2, $3; exit }' "$T/c3" | sha1sum | cut -c1-40)
 start_standin bad --fail-file "$FID"

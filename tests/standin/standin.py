@@ -457,7 +457,7 @@ class MuxHandler(socketserver.BaseRequestHandler):
                 elif kind == "Connect":
                     raw = msg.get("PortNumber", 0)
                     port = ((raw & 0xFF) << 8) | ((raw >> 8) & 0xFF)   # sent as htons(port)
-                    if msg.get("DeviceID") != dev.device_id:
+                    if msg.get("DeviceID") != dev.device_id or getattr(dev, "unplugged", False):
                         log(cid, "usbmuxd", "-> Result BadDevice")
                         self.reply(s, tag, {"MessageType": "Result", "Number": RESULT_BADDEV})
                         continue
@@ -1072,6 +1072,9 @@ class MobileBackup2:
                         self.log("   fault: dropping the connection after %d upload bytes, inside %s"
                                  % (self.uploaded_bytes, host))
                         self.s.drop()
+                        if self.dev.args.unplug:
+                            self.log("   fault: the device is unplugged: usbmuxd refuses it from now on")
+                            self.dev.unplugged = True
                         raise Disconnect("fault injected (--disconnect-after)")
                     self.s.write(struct.pack(">IB", len(chunk) + 1, CODE_FILE_DATA) + chunk)
                     self.uploaded_bytes += len(chunk)
@@ -1377,6 +1380,9 @@ def main(argv=None):
     ap.add_argument("--full", action="store_true", help="always do full backups (as if the host asked for one)")
     ap.add_argument("--disconnect-after", type=int, metavar="BYTES",
                     help="fault: drop the mobilebackup2 connection after BYTES bytes of file data uploaded")
+    ap.add_argument("--unplug", action="store_true",
+                    help="fault: with --disconnect-after, the device is unplugged then: usbmuxd answers "
+                         "every later Connect to it with BadDevice")
     ap.add_argument("--fail-file", action="append", metavar="NAME",
                     help="fault: answer this file with a per-file error (CODE_ERROR_REMOTE) instead of its "
                          "data; NAME is a fileID, a host path, DOMAIN/PATH or a relative path (repeatable)")
