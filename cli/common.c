@@ -97,6 +97,10 @@ cairn_err cli_open_store(cli *c, unsigned flags, store **out)
     cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
     if (rc)
         return rc;
+    /* a missing store is said before a password is asked for */
+    rc = store_probe(c->store_path);
+    if (rc)
+        return rc;
     rc = password_get(c->password_file, "CAIRN_PASSWORD", "Store password: ", 0, &pw);
     if (rc)
         return rc;
