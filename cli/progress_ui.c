@@ -44,9 +44,11 @@ void cli_count(uint64_t n, char *out, size_t cap)
 static void json_event(cli_progress *p, const work_progress *w)
 {
     const double t = now_sec() - p->start;
-    printf("{\"type\":\"progress\",\"phase\":\"%s\",\"seconds\":%.1f,\"files_done\":%" PRIu64
-           ",\"files_total\":%" PRIu64 ",\"bytes_done\":%" PRIu64 ",\"bytes_total\":%" PRIu64,
-           w->phase, t, w->files_done, w->files_total, w->bytes_done, w->bytes_total);
+    printf("{\"type\":\"progress\",\"phase\":\"%s\",\"unit\":\"%s\",\"seconds\":%.1f,"
+           "\"files_done\":%" PRIu64 ",\"files_total\":%" PRIu64 ",\"bytes_done\":%" PRIu64
+           ",\"bytes_total\":%" PRIu64,
+           w->phase, w->unit ? w->unit : "files", t, w->files_done, w->files_total, w->bytes_done,
+           w->bytes_total);
     if (w->bytes_total)
         printf(",\"percent\":%.1f", 100.0 * (double)w->bytes_done / (double)w->bytes_total);
     printf("}\n");
@@ -59,14 +61,15 @@ static void draw(cli_progress *p, const work_progress *w)
     const double t = now_sec() - p->start;
     const double bps = t > 0 ? (double)w->bytes_done / t : 0;
     size_t len = 0;
+    const char *const unit = w->unit ? w->unit : "files";
     cli_count(w->files_done, n1, sizeof n1);
     cli_human(w->bytes_done, a, sizeof a);
     if (w->files_total) {
         cli_count(w->files_total, n2, sizeof n2);
-        len +=
-            (size_t)snprintf(line + len, sizeof line - len, "%s: %s of %s files", w->phase, n1, n2);
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s: %s of %s %s", w->phase, n1, n2,
+                                unit);
     } else {
-        len += (size_t)snprintf(line + len, sizeof line - len, "%s: %s files", w->phase, n1);
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s: %s %s", w->phase, n1, unit);
     }
     if (w->bytes_total) {
         cli_human(w->bytes_total, b, sizeof b);

@@ -14,8 +14,9 @@
 #include <stdint.h>
 
 typedef struct work_progress {
-    const char *phase;    /* "backup", "restore", "check", "prune", "copy" */
-    uint64_t files_done;  /* files (check: packs; prune: packs; copy: objects) */
+    const char *phase; /* "backup", "restore", "check", "prune", "copy" */
+    const char *unit;  /* what files_done counts: NULL "files", or "packs" */
+    uint64_t files_done;
     uint64_t files_total; /* 0: not known */
     uint64_t bytes_done;
     uint64_t bytes_total; /* 0: not known */
