@@ -6,11 +6,13 @@
 #define CAIRN_CLI_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "engine/core/progress.h"
 #include "engine/core/snapshot.h"
 #include "engine/ios/device_workflow.h"
 #include "store/store.h"
@@ -124,6 +126,28 @@ typedef struct cli_device_ui {
 device_callbacks cli_device_callbacks(cli_device_ui *ui, cli *c);
 /* Ends a progress line still on the terminal. */
 void cli_device_ui_end(cli_device_ui *ui);
+
+/* Progress and Ctrl-C of a long command (progress_ui.c).  begin returns
+ * the hooks to hand to the engine; catch (once the store is open: Ctrl-C at
+ * a password prompt still ends cairn at once) catches SIGINT, so that the
+ * engine ends with CAIRN_EINTERRUPTED; end restores SIGINT, emits the last
+ * JSON event and clears the terminal line. */
+typedef struct cli_progress {
+    work_hooks hooks;
+    int json, tty;
+    int shown, pending, drawn, caught;
+    double start, last;
+    work_progress last_state;
+    struct sigaction old_sigint;
+} cli_progress;
+const work_hooks *cli_progress_begin(cli_progress *p, const cli *c);
+void cli_progress_catch(cli_progress *p);
+void cli_progress_end(cli_progress *p);
+int cli_interrupted(void);
+/* n with thousands separators: 1,204 */
+void cli_count(uint64_t n, char *out, size_t cap);
+/* Ctrl-C: the conventional 128 + SIGINT */
+enum { EXIT_INTERRUPTED = 130 };
 
 int cmd_init(cli *c);
 int cmd_backup(cli *c);

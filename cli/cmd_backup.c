@@ -10,9 +10,18 @@
 #include "engine/core/snapshot_list.h"
 #include "cli.h"
 
+typedef struct backup_open_ctx {
+    cli *c;
+    cli_progress *prog;
+} backup_open_ctx;
+
 static cairn_err open_store_for_backup(void *ctx, store **out)
 {
-    return cli_open_store(ctx, STORE_WRITE, out);
+    backup_open_ctx *const o = ctx;
+    const cairn_err rc = cli_open_store(o->c, STORE_WRITE, out);
+    if (!rc)
+        cli_progress_catch(o->prog);
+    return rc;
 }
 
 /* ---- backup --device ---- */
@@ -62,25 +71,67 @@ static int backup_from_device(cli *c)
     return EXIT_OK;
 }
 
+/* backup --json: the new snapshot as one JSON line (after the progress
+ * events) */
+static void print_json_summary(const device_backup_result *r, int partial)
+{
+    char hex[2 * ID_LEN + 1], id[9];
+    for (size_t i = 0; i < ID_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", r->id[i]);
+    snaplist_short_id(r->id, id);
+    printf("{\"type\":\"summary\",\"id\":\"%s\",\"short_id\":\"%s\",\"parent\":", hex, id);
+    if (r->has_parent) {
+        for (size_t i = 0; i < ID_LEN; i++)
+            snprintf(hex + 2 * i, 3, "%02x", r->parent[i]);
+        printf("\"%s\"", hex);
+    } else {
+        printf("null");
+    }
+    printf(",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
+           ",\"files_read\":%" PRIu64 ",\"files_unchanged\":%" PRIu64 ",\"bytes_read\":%" PRIu64
+           ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64 ",\"new_raw\":%" PRIu64
+           ",\"partial\":%s}\n",
+           r->files, r->dirs, r->bytes, r->files_read, r->files - r->files_read, r->bytes_read,
+           r->new_chunks, r->new_bytes, r->new_raw, partial ? "true" : "false");
+}
+
 int cmd_backup(cli *c)
 {
     device_backup_result r;
     cli_device_ui ui;
+    cli_progress prog;
     char id[9], parent[9], a[32], b[32], d[32];
     if (c->device)
         return backup_from_device(c);
     if (c->nargs != 1)
         return cli_usage_error(&cli_cmd_backup);
     const device_callbacks cb = cli_device_callbacks(&ui, c);
+    const work_hooks *const hooks = cli_progress_begin(&prog, c);
+    backup_open_ctx open_ctx = {c, &prog};
     const device_backup_folder_opts o = {.source = c->args[0],
                                          .threads = c->threads,
                                          .force_read = c->force,
                                          .allow_incomplete = c->allow_incomplete,
                                          .open_store = open_store_for_backup,
-                                         .open_ctx = c};
+                                         .open_ctx = &open_ctx,
+                                         .hooks = hooks};
     const cairn_err rc = device_backup_folder(&o, &cb, &r);
+    cli_progress_end(&prog);
+    if (rc == CAIRN_EINTERRUPTED && cli_interrupted()) {
+        /* the chunks packed so far are kept for the next backup (or prune) */
+        fprintf(stderr, "cairn: interrupted: nothing stored\n");
+        return EXIT_INTERRUPTED;
+    }
     if (rc && rc != CAIRN_EPARTIAL)
         return cli_fail(rc);
+    if (c->json) {
+        print_json_summary(&r, rc == CAIRN_EPARTIAL);
+        if (rc == CAIRN_EPARTIAL) {
+            fprintf(stderr, "cairn: %s; the snapshot is marked partial\n", err_msg());
+            return EXIT_PARTIAL;
+        }
+        return EXIT_OK;
+    }
     snaplist_short_id(r.id, id);
     if (r.has_parent)
         snaplist_short_id(r.parent, parent);
@@ -147,11 +198,17 @@ static const cli_option backup_options[] = {
      .arg_name = "FILE",
      .help = "the device backup's password (else $CAIRN_BACKUP_PASSWORD)"},
     CLI_OPT_WAIT(0),
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "progress events and a summary as JSON lines",
+     .modes = CLI_MODE(BACKUP_FOLDER)},
     CLI_OPT_END,
 };
 
 static const char *const backup_synopsis[] = {
-    "[--threads N] [--force] [--allow-incomplete] [--backup-password-file FILE] SOURCE_DIR",
+    "[--threads N] [--force] [--allow-incomplete] [--backup-password-file FILE] [--json] "
+    "SOURCE_DIR",
     "--device [UDID] [--full] [--allow-incomplete] [--threads N] [--backup-password-file FILE]",
     NULL,
 };

@@ -4,33 +4,97 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "util/grow.h"
 #include "engine/core/check.h"
 #include "target_common.h"
 
+/* --json: the problems are collected for the summary object */
+typedef struct check_lines {
+    const cli *c;
+    char **lines;
+    size_t count, cap;
+} check_lines;
+
 static void print_line(void *ctx, const char *line)
 {
-    (void)ctx;
-    printf("%s\n", line);
+    check_lines *const l = ctx;
+    if (!l->c->json) {
+        printf("%s\n", line);
+        return;
+    }
+    char *const copy = strdup(line);
+    if (copy && util_grow(&l->lines, &l->cap, l->count + 1, sizeof *l->lines) == CAIRN_OK)
+        l->lines[l->count++] = copy;
+    else
+        free(copy);
+}
+
+static void print_json_summary(const check_result *r, cairn_err rc, const check_lines *l)
+{
+    printf("{\"type\":\"summary\",\"ok\":%s,\"error\":", rc ? "false" : "true");
+    if (rc)
+        cli_json_str(*err_msg() ? err_msg() : err_name(rc));
+    else
+        printf("null");
+    printf(",\"packs\":%" PRIu64 ",\"packs_damaged\":%" PRIu64 ",\"chunks_read\":%" PRIu64
+           ",\"chunks_damaged\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"snapshots\":%" PRIu64
+           ",\"snapshots_damaged\":%" PRIu64 ",\"files_damaged\":%" PRIu64
+           ",\"keys_damaged\":%" PRIu64 ",\"problems\":[",
+           r->packs, r->packs_damaged, r->chunks_read, r->chunks_damaged, r->bytes_read,
+           r->snapshots, r->snapshots_damaged, r->files_damaged, r->keys_damaged);
+    for (size_t i = 0; i < l->count; i++) {
+        if (i)
+            putchar(',');
+        cli_json_str(l->lines[i]);
+    }
+    printf("]}\n");
 }
 
 /* Checks the open store s (and closes it), printing what was checked. */
 static cairn_err run_check(const cli *c, store *s)
 {
     check_result r;
+    cli_progress prog;
+    check_lines lines = {c, NULL, 0, 0};
     char size[32];
     memset(&r, 0, sizeof r);
-    const check_opts opts = {.read_data = c->read_data, .report = print_line};
+    const work_hooks *const hooks = cli_progress_begin(&prog, c);
+    cli_progress_catch(&prog);
+    const check_opts opts = {
+        .read_data = c->read_data, .report = print_line, .report_ctx = &lines, .hooks = hooks};
     const cairn_err rc = check_run(s, &opts, &r);
+    cli_progress_end(&prog);
     store_close(s);
+    if (c->json && !(rc == CAIRN_EINTERRUPTED && cli_interrupted()))
+        print_json_summary(&r, rc, &lines);
+    for (size_t i = 0; i < lines.count; i++)
+        free(lines.lines[i]);
+    free(lines.lines);
+    if (c->json)
+        return rc;
     cli_human(r.bytes_read, size, sizeof size);
     printf("checked %" PRIu64 " packs, %" PRIu64 " snapshots", r.packs, r.snapshots);
     if (c->read_data)
         printf(", read %" PRIu64 " chunks (%s)", r.chunks_read, size);
     printf("\n");
     return rc;
+}
+
+static int check_exit(const cli *c, cairn_err rc)
+{
+    if (rc == CAIRN_EINTERRUPTED && cli_interrupted()) {
+        fprintf(stderr, "cairn: interrupted: the check is incomplete\n");
+        return EXIT_INTERRUPTED;
+    }
+    if (rc)
+        return cli_fail(rc);
+    if (!c->json)
+        printf("no errors were found\n");
+    return EXIT_OK;
 }
 
 static int check_target(cli *c)
@@ -42,7 +106,8 @@ static int check_target(cli *c)
     if (rc)
         return cli_fail(rc);
     snprintf(local, sizeof local, "%s", c->store_path);
-    printf("checking target %s (%s)\n", c->target, url);
+    if (!c->json)
+        printf("checking target %s (%s)\n", c->target, url);
     rc = cli_target_folder(c->target, url, c->read_data, c->target_store, sizeof c->target_store);
     if (!rc) {
         c->store_arg = c->target_store;
@@ -60,10 +125,7 @@ static int check_target(cli *c)
         cli_record(local, &rec);
         err_set(rc, "%s", msg);
     }
-    if (rc)
-        return cli_fail(rc);
-    printf("no errors were found\n");
-    return EXIT_OK;
+    return check_exit(c, rc);
 }
 
 int cmd_check(cli *c)
@@ -78,10 +140,7 @@ int cmd_check(cli *c)
     if (rc)
         return cli_fail(rc);
     rc = run_check(c, s);
-    if (rc)
-        return cli_fail(rc);
-    printf("no errors were found\n");
-    return EXIT_OK;
+    return check_exit(c, rc);
 }
 
 static const cli_option check_options[] = {
@@ -94,12 +153,16 @@ static const cli_option check_options[] = {
      .offset = offsetof(cli, target),
      .arg_name = "NAME|URL",
      .help = "check a copy target instead of the store"},
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "progress events and the findings as JSON lines"},
     CLI_OPT_END,
 };
 
 static const char *const check_synopsis[] = {
-    "[--read-data]",
-    "--target NAME|URL [--read-data]",
+    "[--read-data] [--json]",
+    "--target NAME|URL [--read-data] [--json]",
     NULL,
 };
 

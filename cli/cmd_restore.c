@@ -77,19 +77,44 @@ int cmd_restore(cli *c)
     if (!rc)
         rc = snaplist_find(&l, c->args[0], &sn);
     if (!rc) {
+        cli_progress prog;
+        const work_hooks *const hooks = cli_progress_begin(&prog, c);
+        cli_progress_catch(&prog);
         const device_restore_folder_opts o = {.target = c->to,
                                               .overwrite = c->overwrite,
                                               .threads = c->threads,
-                                              .reencrypt = c->reencrypt};
+                                              .reencrypt = c->reencrypt,
+                                              .hooks = hooks};
         rc = device_restore_to_folder(s, sn, &o, &cb, &r);
+        cli_progress_end(&prog);
+        if (rc == CAIRN_EINTERRUPTED && cli_interrupted()) {
+            char n1[32], n2[32];
+            cli_count(r.files, n1, sizeof n1);
+            cli_count(sn->files, n2, sizeof n2);
+            fprintf(stderr,
+                    "cairn: interrupted: %s of %s files restored; run again with --overwrite\n", n1,
+                    n2);
+            snaplist_free(&l);
+            store_close(s);
+            return EXIT_INTERRUPTED;
+        }
     }
-    if (r.restored) {
+    if (r.restored && c->json) {
+        char hex[2 * ID_LEN + 1];
+        for (size_t i = 0; i < ID_LEN; i++)
+            snprintf(hex + 2 * i, 3, "%02x", sn->id[i]);
+        printf("{\"type\":\"summary\",\"snapshot\":\"%s\",\"to\":", hex);
+        cli_json_str(c->to);
+        printf(",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
+               ",\"failed\":%" PRIu64 ",\"reencrypted\":%s}\n",
+               r.files, r.dirs, r.bytes, r.failed, r.reencrypted ? "true" : "false");
+    } else if (r.restored) {
         snaplist_short_id(sn->id, id);
         cli_human(r.bytes, size, sizeof size);
         printf("restored snapshot %s to %s: %" PRIu64 " files, %" PRIu64 " folders, %s\n", id,
                c->to, r.files, r.dirs, size);
     }
-    if (r.reencrypted)
+    if (r.reencrypted && !c->json)
         printf("re-encrypted: the new backup password opens %s\n", c->to);
     snaplist_free(&l);
     store_close(s);
@@ -170,6 +195,11 @@ static const cli_option restore_options[] = {
      .offset = offsetof(cli, restore_settings),
      .help = "restore the device's settings",
      .modes = CLI_MODE(RESTORE_DEVICE)},
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "progress events and a summary as JSON lines",
+     .modes = CLI_MODE(RESTORE_TO) | CLI_MODE(RESTORE_FROM_TARGET)},
     {.name = "no-reboot",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, no_reboot),
@@ -185,8 +215,8 @@ static const cli_option restore_options[] = {
 
 static const char *const restore_synopsis[] = {
     "SNAPSHOT --to DIR [--overwrite] [--threads N] [--backup-password-file FILE] [--reencrypt "
-    "[--new-backup-password-file FILE]]",
-    "--from-target NAME|URL SNAPSHOT --to DIR [--overwrite] [--threads N]",
+    "[--new-backup-password-file FILE]] [--json]",
+    "--from-target NAME|URL SNAPSHOT --to DIR [--overwrite] [--threads N] [--json]",
     "SNAPSHOT --device [UDID] [--system] [--settings] [--no-reboot] [--remove] "
     "[--backup-password-file FILE]",
     NULL,

@@ -147,6 +147,10 @@ cairn_err cli_open_store(cli *c, unsigned flags, store **out)
         if (rc)
             return rc;
     }
+    /* a missing store is said before a password is asked for */
+    rc = store_probe(c->store_path);
+    if (rc)
+        return rc;
     password_warn_readable(c->password_file);
     rc = password_get(c->password_file, "CAIRN_PASSWORD", "Store password: ", 0, &pw);
     if (rc)

@@ -26,8 +26,11 @@ static cairn_err alloc_text(password *out)
 static cairn_err from_file(const char *path, password *out)
 {
     const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* no password available is a usage error (exit 2), not "not found" (12,
+     * which scripts read as a missing snapshot) */
     if (fd < 0)
-        return err_errno(errno, path);
+        return err_set(CAIRN_EINVAL, "%s: cannot read the password file: %s", path,
+                       strerror(errno));
     ssize_t n;
     do
         n = read(fd, out->text, PASSWORD_MAX);

@@ -490,6 +490,9 @@ static cairn_err read_config_head(const char *path, uint8_t **cfg, size_t *len)
     snprintf(cfg_path, sizeof cfg_path, "%s/" STORE_NAME_CONFIG, path);
     if (stat(path, &st) != 0)
         return err_set(CAIRN_ENOSTORE, "%s: no store here (run 'cairn init' first)", path);
+    /* a file where the store should be is "no store here", not an I/O error */
+    if (!S_ISDIR(st.st_mode))
+        return err_set(CAIRN_ENOSTORE, "%s: not a cairn store (not a folder)", path);
     cairn_err rc = fs_read_file(cfg_path, 4096, cfg, len);
     if (rc == CAIRN_ENOTFOUND)
         return err_set(CAIRN_ENOSTORE, "%s: not a cairn store (no config file)", path);
@@ -509,6 +512,15 @@ static cairn_err read_config_head(const char *path, uint8_t **cfg, size_t *len)
                        path, (unsigned)version, STORE_FORMAT_VERSION);
     }
     return CAIRN_OK;
+}
+
+cairn_err store_probe(const char *path)
+{
+    uint8_t *cfg = NULL;
+    size_t len = 0;
+    const cairn_err rc = read_config_head(path, &cfg, &len);
+    free(cfg);
+    return rc;
 }
 
 cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,

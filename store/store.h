@@ -47,6 +47,10 @@ cairn_err store_default_path(const char *explicit_path, char *out, size_t cap);
 cairn_err store_create(const char *path, const char *password, size_t password_len,
                        const keys_kdf *kdf, const store_params *params);
 
+/* Is there a store at path that this cairn reads?  Checks the folder and
+ * its config header only (no password): CAIRN_ENOSTORE, CAIRN_EVERSION, or
+ * CAIRN_OK.  Front-ends call it before asking for a password. */
+cairn_err store_probe(const char *path);
 /* CAIRN_ENOSTORE, CAIRN_EVERSION, CAIRN_EPASSWORD, CAIRN_EKEYFILE or
  * CAIRN_ELOCKED say why a store does not open. */
 cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,

@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "engine/core/catalog.h"
 #include "engine/core/file_cipher.h"
+#include "engine/core/progress.h"
 #include "engine/core/snapshot.h"
 #include "engine/core/snapshot_list.h"
 
@@ -32,6 +33,11 @@ typedef struct backup_opts {
                                   * them loaded; NULL: loaded here */
     backup_warn_fn warn;         /* unreadable items; the backup goes on */
     void *warn_ctx;
+    const work_hooks *hooks; /* progress (files and bytes of the source, counted
+                              * first when progress is wanted) and stop; NULL:
+                              * neither.  Stopped: CAIRN_EINTERRUPTED and no
+                              * snapshot (chunks already packed stay for the
+                              * next backup to reuse, or prune) */
 } backup_opts;
 
 typedef struct backup_result {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/fsutil.h"
@@ -22,6 +23,7 @@
 typedef struct ck_pack {
     uint8_t id[PACK_ID_LEN];
     char *path;
+    uint64_t size; /* of the file, for progress */
 } ck_pack;
 
 typedef struct ck_ctx {
@@ -32,6 +34,7 @@ typedef struct ck_ctx {
     pthread_mutex_t mu;
     ck_pack *packs;
     size_t npacks, cap_packs, next_pack;
+    work_progress prog; /* under mu */
     const check_opts *opts;
     check_result *res;
     idset bad_chunks; /* damaged chunks found in packs */
@@ -127,7 +130,11 @@ static cairn_err collect_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const 
     if (rc)
         return rc;
     ck_pack *const p = &c->packs[c->npacks];
+    struct stat st;
     memcpy(p->id, pack, PACK_ID_LEN);
+    p->size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    c->prog.files_total++;
+    c->prog.bytes_total += p->size;
     if (!(p->path = strdup(path)))
         return err_set(CAIRN_ENOMEM, "out of memory");
     c->npacks++;
@@ -140,17 +147,20 @@ static void pack_worker(void *ctx, store_worker *w)
     for (;;) {
         pthread_mutex_lock(&c->mu);
         const size_t i = c->next_pack++;
+        if (!c->fatal && work_stopped(c->opts->hooks))
+            c->fatal = CAIRN_EINTERRUPTED;
         const int stop = c->fatal != CAIRN_OK;
         pthread_mutex_unlock(&c->mu);
         if (stop || i >= c->npacks)
             return;
         const cairn_err rc = check_pack(c, w, c->packs[i].id, c->packs[i].path);
-        if (rc) {
-            pthread_mutex_lock(&c->mu);
-            if (!c->fatal)
-                c->fatal = rc;
-            pthread_mutex_unlock(&c->mu);
-        }
+        pthread_mutex_lock(&c->mu);
+        if (rc && !c->fatal)
+            c->fatal = rc;
+        c->prog.files_done++;
+        c->prog.bytes_done += c->packs[i].size;
+        work_report(c->opts->hooks, &c->prog);
+        pthread_mutex_unlock(&c->mu);
     }
 }
 
@@ -160,6 +170,10 @@ static cairn_err check_packs(ck_ctx *c)
 {
     pool *workers = NULL;
     cairn_err rc = store_each_pack_file(c->s, collect_pack, c);
+    c->prog.phase = "check";
+    c->prog.unit = "packs";
+    if (!rc)
+        work_report(c->opts->hooks, &c->prog);
     if (!rc)
         rc = pool_start(c->s, 0, pack_worker, c, &workers);
     if (!rc)
@@ -330,6 +344,10 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
         goto done;
     for (size_t i = 0; i < snaps.count && !c.fatal; i++) {
         char name[9];
+        if (work_stopped(opts->hooks)) {
+            c.fatal = CAIRN_EINTERRUPTED;
+            break;
+        }
         int damaged = 0;
         snaplist_short_id(snaps.items[i].id, name);
         c.snap_name = name;
@@ -340,7 +358,9 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
         else if (damaged)
             result->snapshots_damaged++;
     }
-    rc = c.fatal ? err_set(c.fatal, "out of memory during check") : CAIRN_OK;
+    rc = c.fatal == CAIRN_EINTERRUPTED ? err_set(c.fatal, "interrupted: the check is incomplete")
+         : c.fatal                     ? err_set(c.fatal, "out of memory during check")
+                                       : CAIRN_OK;
     if (!rc && (result->packs_damaged || result->chunks_damaged || result->snapshots_damaged ||
                 result->keys_damaged))
         rc = err_set(CAIRN_ECORRUPT,

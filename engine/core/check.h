@@ -8,6 +8,7 @@
 #define CAIRN_CHECK_H
 
 #include "store/store.h"
+#include "engine/core/progress.h"
 
 typedef void (*check_report_fn)(void *ctx, const char *line);
 
@@ -15,6 +16,8 @@ typedef struct check_opts {
     int read_data;
     check_report_fn report;
     void *report_ctx;
+    const work_hooks *hooks; /* progress over the packs, and stop (CAIRN_EINTERRUPTED,
+                              * the check incomplete); NULL: neither */
 } check_opts;
 
 typedef struct check_result {

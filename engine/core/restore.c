@@ -51,6 +51,7 @@ typedef struct rs_ctx {
 
     rs_dir *dirs;
     size_t ndirs, capdirs;
+    work_progress prog; /* under mu */
 } rs_ctx;
 
 enum { MAX_QUEUED_FILES = 4096 };
@@ -246,6 +247,9 @@ static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_fi
     pthread_mutex_lock(&c->mu);
     c->res->files++;
     c->res->bytes += written;
+    c->prog.files_done++;
+    c->prog.bytes_done += written;
+    work_report(c->opts->hooks, &c->prog);
     pthread_mutex_unlock(&c->mu);
     return CAIRN_OK;
 }
@@ -275,7 +279,7 @@ static void worker_main(void *ctx, store_worker *w)
             assert(c->queued >= 0 && (c->queued == 0) == (c->head == NULL));
             pthread_cond_broadcast(&c->cv);
         }
-        const int skip = c->failed != CAIRN_OK;
+        const int skip = c->failed != CAIRN_OK || work_stopped(c->opts->hooks);
         pthread_mutex_unlock(&c->mu);
         if (!f)
             break;
@@ -360,6 +364,10 @@ static cairn_err walk(rs_ctx *c, char *path, const uint8_t (*ids)[ID_LEN], uint3
     const size_t base = strlen(path);
     for (size_t i = 0; i < t.count && !rc; i++) {
         const tree_node *const n = &t.nodes[i];
+        if (work_stopped(c->opts->hooks)) {
+            rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
+            break;
+        }
         if (base + 1 + strlen(n->name) >= PATH_MAX) {
             report(c, path, "path too long");
             continue;
@@ -474,12 +482,18 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
     rc = pool_start(s, opts->threads, worker_main, &c, &workers);
     if (rc)
         goto done;
+    c.prog.phase = "restore";
+    c.prog.files_total = snap->files;
+    c.prog.bytes_total = snap->bytes;
+    work_report(opts->hooks, &c.prog);
     rc = walk(&c, path, (const uint8_t(*)[ID_LEN])snap->tree, snap->ntree);
     pthread_mutex_lock(&c.mu);
     c.done_walking = 1;
     pthread_cond_broadcast(&c.cv);
     pthread_mutex_unlock(&c.mu);
     pool_join(workers);
+    if (!rc && work_stopped(opts->hooks))
+        rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
     if (!rc && c.failed)
         rc = err_set(c.failed, "%s", c.failed_msg);
     if (!rc) {

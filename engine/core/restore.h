@@ -13,6 +13,7 @@
 
 #include "store/store.h"
 #include "engine/core/file_cipher.h"
+#include "engine/core/progress.h"
 #include "engine/core/snapshot.h"
 #include "engine/core/tree.h"
 
@@ -29,6 +30,9 @@ typedef struct restore_opts {
                                       * encrypted; NULL: write their plaintext */
     restore_warn_fn warn;            /* a file that could not be restored; the rest goes on */
     void *warn_ctx;
+    const work_hooks *hooks; /* progress (totals from the snapshot) and stop; NULL: neither.
+                              * Stopped: CAIRN_EINTERRUPTED, the files restored so far in
+                              * result */
 } restore_opts;
 
 typedef struct restore_result {

@@ -133,7 +133,8 @@ cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_
                               .decoder = crypt ? &decoder : NULL,
                               .snaps = &l,
                               .warn = forward_warning,
-                              .warn_ctx = (void *)cb};
+                              .warn_ctx = (void *)cb,
+                              .hooks = o->hooks};
     rc = backup_run(s, &opts, &br);
     if (!rc || rc == CAIRN_EPARTIAL) {
         memcpy(r->id, br.id, ID_LEN);

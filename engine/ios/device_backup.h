@@ -13,6 +13,7 @@
 #define CAIRN_DEVICE_BACKUP_H
 
 #include "store/store.h"
+#include "engine/core/progress.h"
 #include "engine/ios/device_workflow.h"
 
 typedef struct device_backup_result {
@@ -47,6 +48,7 @@ typedef struct device_backup_folder_opts {
     int allow_incomplete;
     device_store_opener open_store; /* opened for writing; the call closes it */
     void *open_ctx;
+    const work_hooks *hooks; /* the backup's progress and stop (backup.h); may be NULL */
 } device_backup_folder_opts;
 
 /* CAIRN_EPARTIAL (with the result filled) when the snapshot was saved but

@@ -88,14 +88,16 @@ cairn_err device_restore_to_folder(store *s, const snapshot *sn,
                                .threads = o->threads,
                                .encrypter = device_keys_encrypter(keys),
                                .warn = forward_warning,
-                               .warn_ctx = (void *)cb};
+                               .warn_ctx = (void *)cb,
+                               .hooks = o->hooks};
     rc = restore_run(s, sn, &opts, &rr);
+    /* counted also when stopped: the caller says how much is there */
+    r->files = rr.files;
+    r->dirs = rr.dirs;
+    r->bytes = rr.bytes;
+    r->failed = rr.failed;
     if (!rc || rc == CAIRN_EPARTIAL) {
         r->restored = 1;
-        r->files = rr.files;
-        r->dirs = rr.dirs;
-        r->bytes = rr.bytes;
-        r->failed = rr.failed;
         r->partial = rc == CAIRN_EPARTIAL;
     }
     if (!rc && o->reencrypt) {

@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "engine/core/file_cipher.h"
 #include "engine/core/snapshot.h"
+#include "engine/core/progress.h"
 #include "engine/ios/device_workflow.h"
 
 /* What a restore of a snapshot needs to re-encrypt: the class keys of its
@@ -43,9 +44,12 @@ typedef struct device_restore_result {
 
 typedef struct device_restore_folder_opts {
     const char *target;
-    int overwrite; /* allow a non-empty target */
-    int threads;   /* 0: one per core */
-    int reencrypt; /* re-key the restored backup under a new backup password */
+    int overwrite;           /* allow a non-empty target */
+    int threads;             /* 0: one per core */
+    int reencrypt;           /* re-key the restored backup under a new backup password */
+    const work_hooks *hooks; /* the restore's progress and stop (restore.h); may be NULL.
+                              * Stopped: CAIRN_EINTERRUPTED, files/dirs/bytes say what
+                              * was restored */
 } device_restore_folder_opts;
 
 /* Any snapshot into a folder.  CAIRN_EPARTIAL (result filled) when some
