@@ -54,6 +54,7 @@ typedef struct cli {
     int read_data;
     int force;
     int allow_incomplete;
+    int as_folder; /* backup --as-folder */
     int dry_run;
     int max_unused;
     const char *chain;

@@ -95,12 +95,47 @@ static void print_json_summary(const device_backup_result *r, int partial)
            r->new_chunks, r->new_bytes, r->new_raw, partial ? "true" : "false");
 }
 
+/* The lines of a folder's snapshot saved. */
+static void print_saved(const device_backup_result *r)
+{
+    char id[9], parent[9], a[32], b[32], d[32];
+    snaplist_short_id(r->id, id);
+    if (r->has_parent)
+        snaplist_short_id(r->parent, parent);
+    cli_human(r->bytes, a, sizeof a);
+    cli_human(r->new_bytes, b, sizeof b);
+    cli_human(r->new_raw, d, sizeof d);
+    printf("snapshot %s saved%s%s%s\n", id, r->has_parent ? " (parent " : "",
+           r->has_parent ? parent : "", r->has_parent ? ")" : "");
+    printf("  files: %" PRIu64 " in %" PRIu64 " folders, %s (%" PRIu64 " read, %" PRIu64
+           " unchanged)\n",
+           r->files, r->dirs, a, r->files_read, r->files - r->files_read);
+    printf("  added: %" PRIu64 " new chunks, %s stored (%s before compression)\n", r->new_chunks, b,
+           d);
+}
+
+/* A folder of device backups: each one as it is done. */
+static void print_each(void *ctx, const char *source, cairn_err rc, const device_backup_result *r)
+{
+    const cli *const c = ctx;
+    if (rc == CAIRN_OK || rc == CAIRN_EPARTIAL) {
+        if (c->json)
+            print_json_summary(r, rc == CAIRN_EPARTIAL);
+        else
+            print_saved(r);
+        if (rc == CAIRN_EPARTIAL)
+            fprintf(stderr, "cairn: %s: %s; the snapshot is marked partial\n", source, err_msg());
+    } else {
+        fprintf(stderr, "cairn: %s\n", *err_msg() ? err_msg() : err_name(rc));
+    }
+    fflush(stdout);
+}
+
 int cmd_backup(cli *c)
 {
     device_backup_result r;
     cli_device_ui ui;
     cli_progress prog;
-    char id[9], parent[9], a[32], b[32], d[32];
     if (c->device)
         return backup_from_device(c);
     if (c->nargs != 1)
@@ -112,9 +147,12 @@ int cmd_backup(cli *c)
                                          .threads = c->threads,
                                          .force_read = c->force,
                                          .allow_incomplete = c->allow_incomplete,
+                                         .as_folder = c->as_folder,
                                          .open_store = open_store_for_backup,
                                          .open_ctx = &open_ctx,
-                                         .hooks = hooks};
+                                         .hooks = hooks,
+                                         .each = print_each,
+                                         .each_ctx = c};
     const cairn_err rc = device_backup_folder(&o, &cb, &r);
     cli_progress_end(&prog);
     if (rc == CAIRN_EINTERRUPTED && cli_interrupted()) {
@@ -122,29 +160,26 @@ int cmd_backup(cli *c)
         fprintf(stderr, "cairn: interrupted: nothing stored\n");
         return EXIT_INTERRUPTED;
     }
-    if (rc && rc != CAIRN_EPARTIAL)
-        return cli_fail(rc);
-    if (c->json) {
-        print_json_summary(&r, rc == CAIRN_EPARTIAL);
+    if (r.sources) {
+        /* a folder of device backups: each was reported as it was done */
+        if (!c->json) {
+            printf("%zu device backup(s) in %s: %zu saved%s", r.sources, c->args[0],
+                   r.sources - r.failed, r.failed ? ", " : "\n");
+            if (r.failed)
+                printf("%zu not saved\n", r.failed);
+        }
         if (rc == CAIRN_EPARTIAL) {
-            fprintf(stderr, "cairn: %s; the snapshot is marked partial\n", err_msg());
+            fprintf(stderr, "cairn: %s\n", err_msg());
             return EXIT_PARTIAL;
         }
-        return EXIT_OK;
+        return rc ? cli_fail(rc) : EXIT_OK;
     }
-    snaplist_short_id(r.id, id);
-    if (r.has_parent)
-        snaplist_short_id(r.parent, parent);
-    cli_human(r.bytes, a, sizeof a);
-    cli_human(r.new_bytes, b, sizeof b);
-    cli_human(r.new_raw, d, sizeof d);
-    printf("snapshot %s saved%s%s%s\n", id, r.has_parent ? " (parent " : "",
-           r.has_parent ? parent : "", r.has_parent ? ")" : "");
-    printf("  files: %" PRIu64 " in %" PRIu64 " folders, %s (%" PRIu64 " read, %" PRIu64
-           " unchanged)\n",
-           r.files, r.dirs, a, r.files_read, r.files - r.files_read);
-    printf("  added: %" PRIu64 " new chunks, %s stored (%s before compression)\n", r.new_chunks, b,
-           d);
+    if (rc && rc != CAIRN_EPARTIAL)
+        return cli_fail(rc);
+    if (c->json)
+        print_json_summary(&r, rc == CAIRN_EPARTIAL);
+    else
+        print_saved(&r);
     if (rc == CAIRN_EPARTIAL) {
         fprintf(stderr, "cairn: %s; the snapshot is marked partial\n", err_msg());
         return EXIT_PARTIAL;
@@ -188,6 +223,11 @@ static const cli_option backup_options[] = {
      .offset = offsetof(cli, full),
      .help = "ask the device for a full backup",
      .modes = CLI_MODE(BACKUP_DEVICE)},
+    {.name = "as-folder",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, as_folder),
+     .help = "store the folder as it is, even if it holds or looks like device backups",
+     .modes = CLI_MODE(BACKUP_FOLDER)},
     {.name = "allow-incomplete",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, allow_incomplete),
@@ -207,7 +247,8 @@ static const cli_option backup_options[] = {
 };
 
 static const char *const backup_synopsis[] = {
-    "[--threads N] [--force] [--allow-incomplete] [--backup-password-file FILE] [--json] "
+    "[--threads N] [--force] [--allow-incomplete] [--as-folder] [--backup-password-file FILE] "
+    "[--json] "
     "SOURCE_DIR",
     "--device [UDID] [--full] [--allow-incomplete] [--threads N] [--backup-password-file FILE]",
     NULL,

@@ -49,9 +49,9 @@ int cmd_diff(cli *c)
     if (!rc)
         rc = snaplist_load(s, &l);
     if (!rc)
-        rc = snaplist_find(&l, c->args[c->nargs - 1], &b);
+        rc = snaplist_find_for(&l, c->args[c->nargs - 1], c->device, 0, &b);
     if (!rc && c->nargs == 2) {
-        rc = snaplist_find(&l, c->args[0], &a);
+        rc = snaplist_find_for(&l, c->args[0], c->device, 0, &a);
     } else if (!rc) {
         char hex[2 * ID_LEN + 1];
         snaplist_short_id(b->id, idb);
@@ -104,11 +104,16 @@ static const cli_option diff_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),
      .help = "print one JSON object"},
+    {.name = "device",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, device),
+     .arg_name = "NAME|UDID",
+     .help = "'latest' is this device's newest snapshot"},
     CLI_OPT_END,
 };
 
 static const char *const diff_synopsis[] = {
-    "[--json] [SNAPSHOT_A] SNAPSHOT_B",
+    "[--json] [--device NAME|UDID] [SNAPSHOT_A] SNAPSHOT_B",
     NULL,
 };
 

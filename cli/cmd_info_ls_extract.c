@@ -16,14 +16,16 @@
 #include "util/fsutil.h"
 #include "cli.h"
 
-/* Opens the store and finds the snapshot named by the first argument. */
-static cairn_err open_snapshot(cli *c, store **s, snaplist *l, const snapshot **sn)
+/* Opens the store and finds the snapshot named by the first argument
+ * ("latest" scoped by --device; device_only: a command that reads a device
+ * backup's catalog, where "latest" is the only device's). */
+static cairn_err open_snapshot(cli *c, int device_only, store **s, snaplist *l, const snapshot **sn)
 {
     cairn_err rc = cli_open_store(c, 0, s);
     if (!rc)
         rc = snaplist_load(*s, l);
     if (!rc)
-        rc = snaplist_find(l, c->args[0], sn);
+        rc = snaplist_find_for(l, c->args[0], c->device, device_only, sn);
     return rc;
 }
 
@@ -35,7 +37,7 @@ int cmd_info(cli *c)
     char hex[2 * ID_LEN + 1], when[32], size[32];
     if (c->nargs != 1)
         return cli_usage_error(&cli_cmd_info);
-    cairn_err rc = open_snapshot(c, &s, &l, &sn);
+    cairn_err rc = open_snapshot(c, 0, &s, &l, &sn);
     if (!rc) {
         fs_hex(sn->id, ID_LEN, hex);
         cli_time(sn->time_sec, when, sizeof when, 0);
@@ -76,7 +78,7 @@ int cmd_ls(cli *c)
     catalog_init(&cat);
     if (c->nargs < 1 || c->nargs > 2)
         return cli_usage_error(&cli_cmd_ls);
-    cairn_err rc = open_snapshot(c, &s, &l, &sn);
+    cairn_err rc = open_snapshot(c, 1, &s, &l, &sn);
     if (!rc)
         rc = extract_catalog(s, sn, &cat);
     for (size_t i = 0; !rc && i < cat.count; i++) {
@@ -107,7 +109,7 @@ int cmd_extract(cli *c)
     char size[32];
     if (c->nargs < 2 || !c->to)
         return cli_usage_error(&cli_cmd_extract);
-    cairn_err rc = open_snapshot(c, &s, &l, &sn);
+    cairn_err rc = open_snapshot(c, 1, &s, &l, &sn);
     if (!rc)
         rc = extract_run(s, sn, (const char *const *)c->args + 1, (size_t)c->nargs - 1, c->to,
                          cli_warn_item, NULL, &r);
@@ -120,8 +122,17 @@ int cmd_extract(cli *c)
     return rc ? cli_fail(rc) : EXIT_OK;
 }
 
+static const cli_option info_options[] = {
+    {.name = "device",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, device),
+     .arg_name = "NAME|UDID",
+     .help = "'latest' is this device's newest snapshot"},
+    CLI_OPT_END,
+};
+
 static const char *const info_synopsis[] = {
-    "SNAPSHOT",
+    "[--device NAME|UDID] SNAPSHOT",
     NULL,
 };
 
@@ -129,11 +140,21 @@ const cli_command cli_cmd_info = {
     .name = "info",
     .summary = "show a snapshot's details (device, model, iOS, backup date)",
     .synopsis = info_synopsis,
+    .options = info_options,
     .run = cmd_info,
 };
 
+static const cli_option ls_options[] = {
+    {.name = "device",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, device),
+     .arg_name = "NAME|UDID",
+     .help = "'latest' is this device's newest snapshot"},
+    CLI_OPT_END,
+};
+
 static const char *const ls_synopsis[] = {
-    "SNAPSHOT [DOMAIN[/PATH]]",
+    "[--device NAME|UDID] SNAPSHOT [DOMAIN[/PATH]]",
     NULL,
 };
 
@@ -141,6 +162,7 @@ const cli_command cli_cmd_ls = {
     .name = "ls",
     .summary = "list a device snapshot's files by domain and path",
     .synopsis = ls_synopsis,
+    .options = ls_options,
     .run = cmd_ls,
 };
 
@@ -151,11 +173,16 @@ static const cli_option extract_options[] = {
      .offset = offsetof(cli, to),
      .arg_name = "DIR",
      .help = "the folder to write the files into"},
+    {.name = "device",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, device),
+     .arg_name = "NAME|UDID",
+     .help = "'latest' is this device's newest snapshot"},
     CLI_OPT_END,
 };
 
 static const char *const extract_synopsis[] = {
-    "SNAPSHOT DOMAIN[/PATH]... --to DIR",
+    "[--device NAME|UDID] SNAPSHOT DOMAIN[/PATH]... --to DIR",
     NULL,
 };
 

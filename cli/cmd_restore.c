@@ -12,6 +12,15 @@
 
 /* ---- restore --device ---- */
 
+/* --device NAME|UDID with --to names the device whose newest snapshot
+ * "latest" is (the restore goes into the folder); otherwise --device is the
+ * device to restore onto, and a bare --device with --to stays the usage
+ * error it always was (onto a device, or into a folder?). */
+static int restore_onto_device(const cli *c)
+{
+    return c->device && (!c->to || !*c->device);
+}
+
 static int restore_to_device(cli *c)
 {
     store *s = NULL;
@@ -64,7 +73,7 @@ int cmd_restore(cli *c)
     cli_device_ui ui;
     char id[9], size[32];
     memset(&r, 0, sizeof r);
-    if (c->device)
+    if (restore_onto_device(c))
         return restore_to_device(c);
     if (c->nargs != 1 || !c->to)
         return cli_usage_error(&cli_cmd_restore);
@@ -75,7 +84,7 @@ int cmd_restore(cli *c)
     if (!rc)
         rc = snaplist_load(s, &l);
     if (!rc)
-        rc = snaplist_find(&l, c->args[0], &sn);
+        rc = snaplist_find_for(&l, c->args[0], c->device, 0, &sn);
     if (!rc) {
         cli_progress prog;
         const work_hooks *const hooks = cli_progress_begin(&prog, c);
@@ -130,7 +139,7 @@ static const char *const restore_modes[] = {"restore --to", "restore --from-targ
 
 static int restore_mode(const cli *c)
 {
-    if (c->device)
+    if (restore_onto_device(c))
         return RESTORE_DEVICE;
     return c->from_target ? RESTORE_FROM_TARGET : RESTORE_TO;
 }
@@ -183,8 +192,8 @@ static const cli_option restore_options[] = {
      .kind = OPT_MAYBE_VALUE,
      .offset = offsetof(cli, device),
      .arg_name = "UDID",
-     .help = "restore to the device over USB or Wi-Fi",
-     .modes = CLI_MODE(RESTORE_DEVICE)},
+     .help = "restore to the device over USB or Wi-Fi; with --to: 'latest' is the newest "
+             "snapshot of this device (NAME|UDID)"},
     {.name = "system",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, restore_system),
@@ -214,9 +223,10 @@ static const cli_option restore_options[] = {
 };
 
 static const char *const restore_synopsis[] = {
-    "SNAPSHOT --to DIR [--overwrite] [--threads N] [--backup-password-file FILE] [--reencrypt "
-    "[--new-backup-password-file FILE]] [--json]",
-    "--from-target NAME|URL SNAPSHOT --to DIR [--overwrite] [--threads N] [--json]",
+    "SNAPSHOT --to DIR [--device NAME|UDID] [--overwrite] [--threads N] [--backup-password-file "
+    "FILE] [--reencrypt [--new-backup-password-file FILE]] [--json]",
+    "--from-target NAME|URL SNAPSHOT --to DIR [--device NAME|UDID] [--overwrite] [--threads N] "
+    "[--json]",
     "SNAPSHOT --device [UDID] [--system] [--settings] [--no-reboot] [--remove] "
     "[--backup-password-file FILE]",
     NULL,

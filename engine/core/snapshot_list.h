@@ -21,6 +21,26 @@ void snaplist_free(snaplist *l);
  * CAIRN_ENOTFOUND or CAIRN_EAMBIGUOUS with a message naming the input. */
 cairn_err snaplist_find(const snaplist *l, const char *name, const snapshot **out);
 
+/* The device a user's selector names among the device snapshots of the
+ * list (a device is known by its UDID; its name is the newest snapshot's):
+ * its UDID in any case, its name in any case, or a prefix of either that
+ * fits one device only.  selector NULL or "": the only device in the list.
+ * *udid points into the list.  CAIRN_ENOTFOUND (no such device, or none
+ * at all) or CAIRN_EAMBIGUOUS (several fit: each named with its UDID),
+ * with a message naming the selector. */
+cairn_err snaplist_device(const snaplist *l, const char *selector, const char **udid);
+
+/* How a command names its snapshot, scoped to a device:
+ *  - device non-NULL ("" included): "latest" is the newest snapshot of the
+ *    device snaplist_device picks;
+ *  - device NULL and device_only (the command reads a device backup's
+ *    catalog): "latest" is the newest snapshot of the only device in the
+ *    store; with several devices it is CAIRN_EAMBIGUOUS naming them;
+ *  - otherwise "latest" is the newest snapshot of all.
+ * A snapshot ID is never scoped (it names one snapshot already). */
+cairn_err snaplist_find_for(const snaplist *l, const char *name, const char *device,
+                            int device_only, const snapshot **out);
+
 /* The newest snapshot of a chain, or NULL. */
 const snapshot *snaplist_latest_in_chain(const snaplist *l, const char *chain);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "util/fsutil.h"
@@ -25,6 +26,140 @@ cairn_err device_detect(const char *dir, int *is_device)
                        "%s/Manifest.mbdb: legacy (before iOS 10) backups are not supported", dir);
     *is_device = kind == MS_BACKUP;
     return CAIRN_OK;
+}
+
+/* The files a MobileSync backup cannot do without, in the order a message
+ * names them; the first and last make a folder look like a backup. */
+static const char *const REQUIRED[] = {"Info.plist", "Manifest.plist", "Status.plist",
+                                       "Manifest.db"};
+
+/* The kind of dir, BACKUP, BROKEN or PLAIN (PARENT is the caller's). */
+static cairn_err classify_one(const char *dir, device_folder_kind *kind, char *missing, size_t size)
+{
+    int is_device = 0, present[4];
+    struct stat st;
+    cairn_err rc = device_detect(dir, &is_device);
+    if (rc)
+        return rc;
+    *kind = is_device ? DEVICE_FOLDER_BACKUP : DEVICE_FOLDER_PLAIN;
+    if (is_device)
+        return CAIRN_OK;
+    const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return errno == ENOTDIR ? CAIRN_OK : err_errno(errno, dir);
+    for (size_t i = 0; i < 4; i++)
+        present[i] = fstatat(dfd, REQUIRED[i], &st, 0) == 0 && S_ISREG(st.st_mode);
+    close(dfd);
+    if (!present[0] && !present[3])
+        return CAIRN_OK;
+    *kind = DEVICE_FOLDER_BROKEN;
+    size_t used = 0;
+    if (size)
+        missing[0] = '\0';
+    for (size_t i = 0; i < 4; i++)
+        if (!present[i] && used < size)
+            used += (size_t)snprintf(missing + used, size - used, "%s%s", used ? ", " : "",
+                                     REQUIRED[i]);
+    return CAIRN_OK;
+}
+
+static cairn_err push_name(char ***names, size_t *n, const char *name)
+{
+    char **const grown = realloc(*names, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    *names = grown;
+    if (!(grown[*n] = strdup(name)))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    (*n)++;
+    return CAIRN_OK;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void device_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+cairn_err device_classify(const char *dir, device_folder_kind *kind, char *missing,
+                          size_t missing_size, char ***subdirs, size_t *nsubdirs, char ***others,
+                          size_t *nothers)
+{
+    char **subs = NULL, **rest = NULL;
+    size_t nsubs = 0, nrest = 0;
+    DIR *d = NULL;
+    *subdirs = *others = NULL;
+    *nsubdirs = *nothers = 0;
+    cairn_err rc = classify_one(dir, kind, missing, missing_size);
+    if (rc || *kind != DEVICE_FOLDER_PLAIN)
+        return rc;
+    if (!(d = opendir(dir)))
+        return errno == ENOTDIR ? CAIRN_OK : err_errno(errno, dir);
+    for (;;) {
+        errno = 0;
+        const struct dirent *const e = readdir(d);
+        if (!e) {
+            if (errno)
+                rc = err_errno(errno, dir);
+            break;
+        }
+        if (e->d_name[0] == '.')
+            continue;
+        struct stat st;
+        device_folder_kind sub = DEVICE_FOLDER_PLAIN;
+        char *const path = fs_join(dir, e->d_name);
+        if (!path) {
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+            break;
+        }
+        /* a symlink to a backup elsewhere is not one of this folder's */
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = classify_one(path, &sub, NULL, 0);
+        free(path);
+        /* a legacy backup or a subfolder that cannot be examined is one of
+         * the others (a plain folder's backup reports unreadable items) */
+        if (rc && rc != CAIRN_ENOMEM) {
+            rc = CAIRN_OK;
+            sub = DEVICE_FOLDER_PLAIN;
+        }
+        if (!rc)
+            rc = sub == DEVICE_FOLDER_PLAIN ? push_name(&rest, &nrest, e->d_name)
+                                            : push_name(&subs, &nsubs, e->d_name);
+        if (rc)
+            break;
+    }
+    closedir(d);
+    /* one whole device backup inside makes it a folder of them (a stray
+     * Manifest.db in a subfolder of a plain folder does not) */
+    int whole = 0;
+    for (size_t i = 0; !rc && i < nsubs && !whole; i++) {
+        char *const path = fs_join(dir, subs[i]);
+        int is_device = 0;
+        if (!path)
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+        else if (device_detect(path, &is_device) == CAIRN_OK && is_device)
+            whole = 1;
+        free(path);
+    }
+    if (!rc && whole) {
+        qsort(subs, nsubs, sizeof *subs, by_name);
+        qsort(rest, nrest, sizeof *rest, by_name);
+        *kind = DEVICE_FOLDER_PARENT;
+        *subdirs = subs;
+        *nsubdirs = nsubs;
+        *others = rest;
+        *nothers = nrest;
+        return CAIRN_OK;
+    }
+    device_names_free(subs, nsubs);
+    device_names_free(rest, nrest);
+    return rc;
 }
 
 static cairn_err add_meta(device_info *d, const char *name, const char *value)

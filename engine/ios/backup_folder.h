@@ -23,6 +23,26 @@ typedef struct device_info {
 /* Sets *is_device when dir is a MobileSync backup (iOS 10 or later). */
 cairn_err device_detect(const char *dir, int *is_device);
 
+/* What a folder given to backup is. */
+typedef enum device_folder_kind {
+    DEVICE_FOLDER_PLAIN,  /* neither of the below: a plain folder */
+    DEVICE_FOLDER_BACKUP, /* a MobileSync backup (device_detect) */
+    DEVICE_FOLDER_BROKEN, /* looks like one (Info.plist or Manifest.db) but lacks a required file */
+    DEVICE_FOLDER_PARENT, /* not one itself, but a subfolder is BACKUP or BROKEN (MobileSync's
+                             Backup/ folder, one subfolder per device) */
+} device_folder_kind;
+
+/* Sorts dir into a kind.  BROKEN sets missing to the required files absent
+ * ("Status.plist, Manifest.plist"); PARENT sets *subdirs (sorted, each
+ * malloc'd, the array too; the caller frees them) to the subfolders that
+ * are BACKUP or BROKEN and *others to the other entries (names starting
+ * with '.' left out).  A missing dir is CAIRN_ENOTFOUND; a legacy backup
+ * CAIRN_ESOURCE as device_detect says. */
+cairn_err device_classify(const char *dir, device_folder_kind *kind, char *missing,
+                          size_t missing_size, char ***subdirs, size_t *nsubdirs, char ***others,
+                          size_t *nothers);
+void device_names_free(char **names, size_t n);
+
 /* Reads the plists: the device, its chain and metadata.  The completeness
  * check and the catalog come from device_read_contents or
  * device_reuse_contents.  A malformed plist gives CAIRN_ESOURCE naming it. */

@@ -1,12 +1,16 @@
 #include "engine/ios/device_backup.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/core/backup.h"
 #include "engine/core/snapshot_edit.h"
+#include "util/fsutil.h"
 #include "engine/ios/device_steps.h"
 #include "engine/ios/encrypted_folder.h"
 #include "engine/ios/received_backup.h"
@@ -94,35 +98,32 @@ static void forward_warning(void *ctx, const char *path, const char *msg)
         cb->warning(cb->ctx, path, msg);
 }
 
-cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_callbacks *cb,
-                               device_backup_result *r)
+/* One folder into a snapshot: a device backup (is_device) or a plain
+ * folder.  *s is opened when first needed (the source checked first) and
+ * left open for the caller to close. */
+static cairn_err backup_one(const device_backup_folder_opts *o, const char *source, int is_device,
+                            const device_callbacks *cb, store **s, device_backup_result *r)
 {
-    store *s = NULL;
     snaplist l = {NULL, 0, 0};
     device_info dev;
     devcrypt *crypt = NULL;
     backup_result br;
-    int is_device = 0;
     memset(r, 0, sizeof *r);
     memset(&dev, 0, sizeof dev);
     catalog_init(&dev.cat);
-    cairn_err rc = device_detect(o->source, &is_device);
-    if (rc == CAIRN_ENOTFOUND)
-        rc = err_set(CAIRN_ESOURCE, "%s: no such folder", o->source);
-    if (!rc && is_device)
-        rc = inspect_folder(o->source, &dev, cb, &crypt);
+    cairn_err rc = is_device ? inspect_folder(source, &dev, cb, &crypt) : CAIRN_OK;
+    if (!rc && !*s)
+        rc = o->open_store(o->open_ctx, s);
     if (!rc)
-        rc = o->open_store(o->open_ctx, &s);
-    if (!rc)
-        rc = snaplist_load(s, &l);
+        rc = snaplist_load(*s, &l);
     if (!rc && is_device)
-        rc = folder_contents(s, &l, o->source, &dev, o->allow_incomplete, cb);
+        rc = folder_contents(*s, &l, source, &dev, o->allow_incomplete, cb);
     if (!rc && is_device)
-        rc = device_rotate_chain(s, &l, &dev, cb, r->archived_chain, sizeof r->archived_chain);
+        rc = device_rotate_chain(*s, &l, &dev, cb, r->archived_chain, sizeof r->archived_chain);
     if (rc)
         goto done;
     const file_decoder decoder = crypt ? devcrypt_file_decoder(crypt) : (file_decoder){0};
-    const backup_opts opts = {.source = o->source,
+    const backup_opts opts = {.source = source,
                               .chain = is_device ? dev.chain : NULL,
                               .threads = o->threads,
                               .force_read = o->force_read,
@@ -135,7 +136,7 @@ cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_
                               .warn = forward_warning,
                               .warn_ctx = (void *)cb,
                               .hooks = o->hooks};
-    rc = backup_run(s, &opts, &br);
+    rc = backup_run(*s, &opts, &br);
     if (!rc || rc == CAIRN_EPARTIAL) {
         memcpy(r->id, br.id, ID_LEN);
         r->has_parent = br.has_parent;
@@ -155,9 +156,117 @@ cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_
     }
 done:
     snaplist_free(&l);
-    store_close(s);
     devcrypt_close(crypt);
     device_info_free(&dev);
+    return rc;
+}
+
+static cairn_err refuse_broken(const char *dir, const char *missing)
+{
+    return err_set(CAIRN_ESOURCE,
+                   "%s: looks like a device backup but %s %s missing; nothing stored "
+                   "(--as-folder stores it as a plain folder)",
+                   dir, missing, strchr(missing, ',') ? "are" : "is");
+}
+
+/* MobileSync's Backup/ folder: each device backup inside into its own
+ * chain, the store opened once. */
+static cairn_err backup_parent(const device_backup_folder_opts *o, char *const *subdirs,
+                               size_t nsubdirs, char *const *others, size_t nothers,
+                               const device_callbacks *cb, device_backup_result *total)
+{
+    store *s = NULL;
+    device_backup_result r;
+    cairn_err first = CAIRN_OK, rc = CAIRN_OK;
+    size_t partial = 0;
+    memset(total, 0, sizeof *total);
+    total->sources = nsubdirs;
+    for (size_t i = 0; i < nothers; i++) {
+        char *const path = fs_join(o->source, others[i]);
+        if (!path)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        forward_warning((void *)cb, path, "not a device backup: left out");
+        free(path);
+    }
+    for (size_t i = 0; i < nsubdirs; i++) {
+        device_folder_kind kind;
+        char missing[128];
+        char **sub = NULL, **rest = NULL;
+        size_t nsub = 0, nrest = 0;
+        char *const path = fs_join(o->source, subdirs[i]);
+        if (!path) {
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+            break;
+        }
+        memset(&r, 0, sizeof r);
+        rc = device_classify(path, &kind, missing, sizeof missing, &sub, &nsub, &rest, &nrest);
+        device_names_free(sub, nsub);
+        device_names_free(rest, nrest);
+        if (!rc && kind == DEVICE_FOLDER_BROKEN)
+            rc = refuse_broken(path, missing);
+        else if (!rc && kind != DEVICE_FOLDER_BACKUP) /* changed since the scan */
+            rc = err_set(CAIRN_ESOURCE, "%s: no longer a device backup; nothing stored", path);
+        if (!rc)
+            rc = backup_one(o, path, 1, cb, &s, &r);
+        if (o->each)
+            o->each(o->each_ctx, path, rc, &r);
+        free(path);
+        if (rc == CAIRN_EPARTIAL) {
+            partial++;
+            rc = CAIRN_OK;
+        }
+        if (rc && !first)
+            first = rc;
+        if (rc)
+            total->failed++;
+        /* one bad backup does not cost the others theirs; anything else
+         * (the store, the disk, an interrupt) ends the run */
+        if (rc && rc != CAIRN_ESOURCE)
+            break;
+        rc = CAIRN_OK;
+    }
+    store_close(s);
+    if (rc)
+        return rc;
+    if (first)
+        return err_set(first, "%zu of %zu device backups in %s were not saved", total->failed,
+                       nsubdirs, o->source);
+    if (partial)
+        return err_set(CAIRN_EPARTIAL, "%zu of %zu device backups in %s are marked partial",
+                       partial, nsubdirs, o->source);
+    return CAIRN_OK;
+}
+
+cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_callbacks *cb,
+                               device_backup_result *r)
+{
+    store *s = NULL;
+    device_folder_kind kind = DEVICE_FOLDER_PLAIN;
+    char missing[128];
+    char **subdirs = NULL, **others = NULL;
+    size_t nsubdirs = 0, nothers = 0;
+    memset(r, 0, sizeof *r);
+    cairn_err rc = CAIRN_OK;
+    if (o->as_folder) {
+        struct stat st;
+        if (stat(o->source, &st) != 0)
+            rc = errno == ENOENT ? CAIRN_ENOTFOUND : err_errno(errno, o->source);
+    } else {
+        rc = device_classify(o->source, &kind, missing, sizeof missing, &subdirs, &nsubdirs,
+                             &others, &nothers);
+    }
+    if (rc == CAIRN_ENOTFOUND)
+        rc = err_set(CAIRN_ESOURCE, "%s: no such folder", o->source);
+    if (!rc && kind == DEVICE_FOLDER_BROKEN)
+        rc = refuse_broken(o->source, missing);
+    if (!rc && kind == DEVICE_FOLDER_PARENT)
+        rc = backup_parent(o, subdirs, nsubdirs, others, nothers, cb, r);
+    else if (!rc) {
+        rc = backup_one(o, o->source, kind == DEVICE_FOLDER_BACKUP, cb, &s, r);
+        store_close(s);
+    }
+    device_names_free(subdirs, nsubdirs);
+    device_names_free(others, nothers);
     return rc;
 }
 

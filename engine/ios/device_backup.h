@@ -35,7 +35,15 @@ typedef struct device_backup_result {
     uint64_t new_raw;
     uint64_t errors;          /* items left out; the snapshot is marked partial */
     char archived_chain[256]; /* the chain archived before this backup, or "" */
+    size_t sources;           /* a folder of device backups: how many were found */
+    size_t failed;            /* and how many of them were not saved */
 } device_backup_result;
+
+/* A folder of device backups reports each one as it is done: rc is
+ * CAIRN_OK or CAIRN_EPARTIAL with r filled, or the error (err_msg() says
+ * it) with nothing saved for that source. */
+typedef void (*device_backup_each_fn)(void *ctx, const char *source, cairn_err rc,
+                                      const device_backup_result *r);
 
 /* Opens the store once the source is known to be worth it (a missing or
  * malformed source costs no store password). */
@@ -46,12 +54,28 @@ typedef struct device_backup_folder_opts {
     int threads;        /* 0: one per core */
     int force_read;     /* read every file even if unchanged */
     int allow_incomplete;
-    device_store_opener open_store; /* opened for writing; the call closes it */
+    int as_folder;                  /* a plain folder, whatever it holds: no device detection */
+    device_store_opener open_store; /* opened for writing (once); the call closes it */
     void *open_ctx;
     const work_hooks *hooks; /* the backup's progress and stop (backup.h); may be NULL */
+    device_backup_each_fn each; /* a folder of device backups: each one (may be NULL) */
+    void *each_ctx;
 } device_backup_folder_opts;
 
-/* CAIRN_EPARTIAL (with the result filled) when the snapshot was saved but
+/* What the source is decides (unless as_folder):
+ *  - a MobileSync backup: a snapshot of its device's chain;
+ *  - a folder that looks like one (Info.plist or Manifest.db) but lacks a
+ *    required file: CAIRN_ESOURCE naming the missing files, nothing stored;
+ *  - a folder holding device backups (MobileSync's Backup/): each one into
+ *    its own chain, reported through o->each in name order; the store is
+ *    opened once; an entry that is not a device backup is warned about and
+ *    left out.  A source that fails (CAIRN_ESOURCE) or is stored partial
+ *    does not stop the others; any other error does.  The result then
+ *    counts sources and failed; the return is CAIRN_OK when all were saved
+ *    whole, CAIRN_EPARTIAL when some were partial, else the first failure's
+ *    code with a message counting them;
+ *  - any other folder: a snapshot of its path's chain.
+ * CAIRN_EPARTIAL (with the result filled) when the snapshot was saved but
  * some items could not be read (each warned).  A source that is missing
  * is CAIRN_ESOURCE "DIR: no such folder". */
 cairn_err device_backup_folder(const device_backup_folder_opts *o, const device_callbacks *cb,

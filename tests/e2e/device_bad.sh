@@ -2,8 +2,9 @@
 # device_bad.sh - damaged or incomplete MobileSync backups: each is refused
 # with exit 10 and a one-line message naming the file and the problem, and
 # leaves the store exactly as it was; --allow-incomplete keeps an unfinished
-# backup marked incomplete; without Manifest.plist the folder is no longer a
-# device backup and is backed up as a plain folder.
+# backup marked incomplete; without Manifest.plist the folder is refused as a
+# device backup lacking a required file, and --as-folder stores it as a plain
+# folder.
 #
 # The messages cairn gives (checked below by their key words):
 #   uploading:     cairn: Status.plist: SnapshotState is 'uploading', backup is incomplete;
@@ -13,6 +14,8 @@
 #   truncated db:  cairn: Manifest.db: database disk image is malformed
 #   garbage db:    cairn: Manifest.db: file is not a database
 #   bad Info.plist cairn: Info.plist: not a valid property list
+#   no Manifest.plist cairn: DIR: looks like a device backup but Manifest.plist is missing;
+#                  nothing stored (--as-folder stores it as a plain folder)
 #
 # usage: device_bad.sh CAIRN CAIRN-GEN
 . "$(dirname "$0")/lib.sh" "$@"
@@ -153,10 +156,15 @@ run 0 --threads 2 restore "$ID" --to "$T/r-upkeep"
 compare_trees "$SRC" "$T/r-upkeep"
 rm -rf "$T/r-upkeep"
 
-info "Manifest.plist missing: no longer a device backup, stored as a plain folder"
+info "Manifest.plist missing: refused (issue 16 item 3); with --as-folder stored as a plain folder"
 fresh nomanifest
 rm "$SRC/Manifest.plist"
-run 0 backup "$SRC"
+run 10 backup "$SRC"
+[ "$(cat "$T/err")" = "cairn: $SRC: looks like a device backup but Manifest.plist is missing; nothing stored (--as-folder stores it as a plain folder)" ] ||
+    fail "a folder without Manifest.plist: $(cat "$T/err")"
+snap_invalidate
+[ "$(snap_count)" = 2 ] || fail "a refused folder without Manifest.plist stored a snapshot"
+run 0 backup --as-folder "$SRC"
 grep -q "device backup" "$T/out" && fail "a folder without Manifest.plist was taken for a device backup"
 [ -s "$T/err" ] && fail "backup of a folder without Manifest.plist wrote to stderr"
 ID=$(sed -n 's/^snapshot \([0-9a-f]*\) saved.*/\1/p' "$T/out")
