@@ -137,10 +137,17 @@ int cmd_target(cli *c)
     if (strcmp(sub, "list") == 0)
         return target_list_cmd(c);
     if (strcmp(sub, "remove") == 0) {
-        rc = targets_update(c->store_path, do_remove, c->args[1]);
+        int named = 0;
+        rc = cli_resolve_target(c, c->args[1], url, sizeof url, &named);
+        if (!rc)
+            rc = targets_update(c->store_path, do_remove, c->args[1]);
         if (rc)
             return cli_fail(rc);
         printf("target %s removed; nothing was deleted on the target itself\n", c->args[1]);
+        /* its local cache (restore --from-target, check --target) goes too */
+        if (named && !cli_folder_of(url) && copy_cache_remove(url) != CAIRN_OK)
+            fprintf(stderr, "cairn: warning: target %s: could not remove its local cache: %s\n",
+                    c->args[1], err_msg());
         return EXIT_OK;
     }
     rc = normalize_url(c->args[2], url, sizeof url);

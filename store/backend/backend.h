@@ -52,6 +52,10 @@ typedef struct backend_ops {
     /* Downloads name into local_path (written in place: the caller gives a
      * temporary path and renames). */
     cairn_err (*get_file)(backend *b, const char *name, const char *local_path);
+    /* Reads len bytes of name from offset into buf (S3: a Range request;
+     * SFTP: seek and read; folder: pread), counted in bytes_received.
+     * CAIRN_ENOTFOUND if absent, CAIRN_EREMOTE if the object is shorter. */
+    cairn_err (*get_range)(backend *b, const char *name, uint64_t offset, size_t len, uint8_t *buf);
     /* Removes name; absent is not an error. */
     cairn_err (*remove)(backend *b, const char *name);
     void (*close)(backend *b);
@@ -89,6 +93,11 @@ static inline cairn_err backend_put_file(backend *b, const char *name, const cha
 static inline cairn_err backend_get_file(backend *b, const char *name, const char *local_path)
 {
     return b->ops->get_file(b, name, local_path);
+}
+static inline cairn_err backend_get_range(backend *b, const char *name, uint64_t offset, size_t len,
+                                          uint8_t *buf)
+{
+    return b->ops->get_range(b, name, offset, len, buf);
 }
 static inline cairn_err backend_remove(backend *b, const char *name)
 {

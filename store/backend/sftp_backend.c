@@ -1072,10 +1072,10 @@ static void drain(sftp_backend *sb, sftp_file f, const pending *q, unsigned head
     }
 }
 
-/* Reads the size bytes of f in order, READ_DEPTH requests in flight, and
- * hands them to sink. */
-static cairn_err read_all(sftp_backend *sb, sftp_file f, uint64_t size, const char *what,
-                          sink_fn sink, void *ctx)
+/* Reads size bytes of f from start (where f is positioned) in order,
+ * READ_DEPTH requests in flight, and hands them to sink. */
+static cairn_err read_all(sftp_backend *sb, sftp_file f, uint64_t start, uint64_t size,
+                          const char *what, sink_fn sink, void *ctx)
 {
     pending q[READ_DEPTH];
     unsigned head = 0, count = 0;
@@ -1121,7 +1121,7 @@ static cairn_err read_all(sftp_backend *sb, sftp_file f, uint64_t size, const ch
                 rc = sftp_fail(sb, "read", what);
                 goto fail;
             }
-            if (sftp_seek64(f, done) < 0) {
+            if (sftp_seek64(f, start + done) < 0) {
                 rc = sftp_fail(sb, "seek", what);
                 goto fail;
             }
@@ -1205,7 +1205,7 @@ static cairn_err verify(sftp_backend *sb, const char *tmp, const char *name, uin
         goto out;
     }
     crypto_generichash_init(&h, NULL, 0, sizeof got);
-    rc = read_all(sb, f, len, tmp, hash_sink, &h);
+    rc = read_all(sb, f, 0, len, tmp, hash_sink, &h);
     if (rc)
         goto out;
     crypto_generichash_final(&h, got, sizeof got);
@@ -1450,7 +1450,7 @@ static cairn_err get_op(sftp_backend *sb, void *arg)
         rc = local_fail(errno, ga->local);
         goto out;
     }
-    rc = read_all(sb, f, size, ga->name, file_sink, &gs);
+    rc = read_all(sb, f, 0, size, ga->name, file_sink, &gs);
     if (rc)
         goto out;
     if (fsync(gs.fd) != 0)
@@ -1469,6 +1469,57 @@ static cairn_err sftp_get_file(backend *b, const char *name, const char *local_p
     get_arg ga = {name, local_path};
     const cairn_err rc = check_name(sb, name);
     return rc ? rc : run_op(sb, get_op, &ga, NULL);
+}
+
+/* ---- get_range ---- */
+
+typedef struct range_arg {
+    const char *name;
+    uint64_t offset;
+    size_t len;
+    uint8_t *buf;
+    size_t got;
+} range_arg;
+
+static cairn_err mem_sink(void *ctx, const uint8_t *p, size_t n)
+{
+    range_arg *const ra = ctx;
+    if (n > ra->len - ra->got)
+        n = ra->len - ra->got; /* never more than asked */
+    memcpy(ra->buf + ra->got, p, n);
+    ra->got += n;
+    return CAIRN_OK;
+}
+
+static cairn_err range_op(sftp_backend *sb, void *arg)
+{
+    range_arg *const ra = arg;
+    cairn_err rc = CAIRN_OK;
+    char *const path = remote_path(sb, ra->name);
+    if (!path)
+        return no_memory();
+    sftp_file f = sftp_open(sb->sftp, path, O_RDONLY, 0);
+    free(path);
+    if (!f)
+        return sftp_fail(sb, "get", ra->name);
+    ra->got = 0;
+    if (sftp_seek64(f, ra->offset) < 0)
+        rc = sftp_fail(sb, "seek", ra->name);
+    if (!rc)
+        rc = read_all(sb, f, ra->offset, ra->len, ra->name, mem_sink, ra);
+    if (!rc)
+        sb->head.bytes_received += ra->got;
+    sftp_close(f);
+    return rc;
+}
+
+static cairn_err sftp_get_range(backend *b, const char *name, uint64_t offset, size_t len,
+                                uint8_t *buf)
+{
+    sftp_backend *const sb = (sftp_backend *)b;
+    range_arg ra = {name, offset, len, buf, 0};
+    const cairn_err rc = check_name(sb, name);
+    return rc ? rc : run_op(sb, range_op, &ra, NULL);
 }
 
 /* ---- stat, remove ---- */
@@ -1677,6 +1728,7 @@ static const backend_ops sftp_ops = {
     .stat = sftp_stat_obj,
     .put_file = sftp_put_file,
     .get_file = sftp_get_file,
+    .get_range = sftp_get_range,
     .remove = sftp_remove_obj,
     .close = sftp_close_backend,
 };
