@@ -178,10 +178,10 @@ void cli_from_target_end(cli *c)
     cli_human(copy_view_bytes(c->view), size, sizeof size);
     cli_human(copy_view_cached(c->view), kept, sizeof kept);
     cli_human(cli_cache_max(c), max, sizeof max);
-    printf("target %s: fetched %" PRIu64 " bytes (%s); its local cache %s holds %" PRIu64
-           " bytes of packs (%s, at most %s)\n",
-           c->from_target, copy_view_bytes(c->view), size, copy_view_folder(c->view),
-           copy_view_cached(c->view), kept, max);
+    printf("target %s: fetched %" PRIu64 " objects, %" PRIu64 " bytes (%s); its local cache %s "
+           "holds %" PRIu64 " bytes of packs (%s, at most %s)\n",
+           c->from_target, copy_view_objects(c->view), copy_view_bytes(c->view), size,
+           copy_view_folder(c->view), copy_view_cached(c->view), kept, max);
     copy_view_close(c->view);
     c->view = NULL;
 }

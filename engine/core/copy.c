@@ -827,6 +827,7 @@ struct copy_view {
     backend *b;
     int lock;
     uint64_t cache_max, cached;
+    uint64_t objects; /* fetched whole: small objects and packs */
     store_pack_source src;
 };
 
@@ -878,6 +879,8 @@ static cairn_err view_ensure(void *ctx, const uint8_t pack[PACK_ID_LEN], const c
         rc = backend_get_file(v->b, name, tmp);
     if (!rc)
         rc = install(v->dir, tmp, name);
+    if (!rc)
+        v->objects++;
     if (rc) {
         unlink(tmp);
         return rc == CAIRN_ENOTFOUND
@@ -912,6 +915,7 @@ cairn_err copy_view_open(const char *url, uint64_t cache_max, const copy_opts *o
         rc = copy_fetch(v->b, v->dir, &o, r);
     if (!rc)
         rc = cache_evict(v->dir, v->cache_max, NULL, &v->cached);
+    v->objects = r->objects;
     if (rc) {
         keep_message(rc, msg, sizeof msg);
         copy_view_close(v);
@@ -935,6 +939,11 @@ const char *copy_view_folder(const copy_view *v)
 uint64_t copy_view_bytes(const copy_view *v)
 {
     return v->b ? v->b->bytes_received : 0;
+}
+
+uint64_t copy_view_objects(const copy_view *v)
+{
+    return v->objects;
 }
 
 uint64_t copy_view_cached(const copy_view *v)

@@ -112,6 +112,8 @@ cairn_err copy_view_store(copy_view *v, const char *password, size_t password_le
  * (small objects, trailers and packs). */
 const char *copy_view_folder(const copy_view *v);
 uint64_t copy_view_bytes(const copy_view *v);
+/* The objects fetched whole since copy_view_open (small objects, packs). */
+uint64_t copy_view_objects(const copy_view *v);
 /* The bytes of packs in the cache now. */
 uint64_t copy_view_cached(const copy_view *v);
 /* Trims the cache to its limit and closes everything (NULL is fine). */
