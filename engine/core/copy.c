@@ -677,6 +677,9 @@ cairn_err copy_to_url(store *s, const char *url, const copy_opts *opts, copy_res
     cairn_err rc = copy_lock(url, &lock);
     if (!rc)
         rc = backend_open(url, &b);
+    /* under the lock no upload of ours runs: our leftovers can go */
+    if (!rc)
+        rc = backend_clean_parts(b);
     if (!rc)
         rc = copy_push(s, b, opts, r);
     keep_message(rc, msg, sizeof msg);

@@ -59,6 +59,11 @@ typedef struct backend_ops {
     /* Removes name; absent is not an error. */
     cairn_err (*remove)(backend *b, const char *name);
     void (*close)(backend *b);
+    /* Removes every temporary file of an interrupted put by this machine,
+     * whatever its age; the caller holds the target's local lock (no put
+     * of this machine runs).  NULL: nothing to do (a folder target removes
+     * them at open; S3 aborts stale uploads at open). */
+    cairn_err (*clean_parts)(backend *b);
 } backend_ops;
 
 /* The common head of every backend (each implementation embeds it first). */
@@ -102,6 +107,10 @@ static inline cairn_err backend_get_range(backend *b, const char *name, uint64_t
 static inline cairn_err backend_remove(backend *b, const char *name)
 {
     return b->ops->remove(b, name);
+}
+static inline cairn_err backend_clean_parts(backend *b)
+{
+    return b->ops->clean_parts ? b->ops->clean_parts(b) : CAIRN_OK;
 }
 void backend_close(backend *b);
 

@@ -41,8 +41,11 @@
  * SlowDown, InternalError and RequestTimeout are retried up to 5 attempts
  * with exponential backoff and jitter (0.2 s doubling to 3 s, each delay
  * drawn from its upper half); other answers are final.  Connecting times
- * out after 10 s, and a transfer that moves less than 1 KiB/s for 30 s is
- * dropped (a dead server or network).
+ * out after 10 s, and a transfer that moves less than 1 KiB/s for the
+ * timeout ($CAIRN_S3_TIMEOUT seconds, 1..3600, default 30, like SFTP's
+ * $CAIRN_SFTP_TIMEOUT) is dropped (a dead server or network); a request that
+ * stalls so is tried once more only, so a server that stops answering is
+ * given up after about twice the timeout, not five times.
  *
  * Byte counters count what went over the wire: every payload byte handed to
  * curl (bytes_sent) or received into the local file (bytes_received),
@@ -56,7 +59,7 @@
  * the HTTP status and the S3 error code of the answer's XML body.
  *
  * Test knobs (environment): CAIRN_S3_RETRIES (attempts, 1..20),
- * CAIRN_S3_STALL_SECS (the 30 s of the low-speed limit), CAIRN_S3_LIST_PAGE
+ * CAIRN_S3_STALL_SECS (the older name of $CAIRN_S3_TIMEOUT), CAIRN_S3_LIST_PAGE
  * (max-keys of a listing page, 1..1000) and CAIRN_S3_STALE_SECS (the age of
  * an incomplete upload that the first put aborts; 0 aborts them all). */
 #include "store/backend/backend.h"
@@ -760,7 +763,7 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
         rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
         goto out;
     }
-    for (int n = 1;; n++) {
+    for (int n = 1, stalls = 0;; n++) {
         struct curl_slist *hdrs = NULL;
         r->status = 0;
         r->length = -1;
@@ -823,7 +826,10 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
         } else {
             snprintf(why, sizeof why, "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(ce));
         }
-        if (n >= s->attempts) {
+        /* a stalled server gets one more try, not all of them (see top) */
+        if (ce == CURLE_OPERATION_TIMEDOUT)
+            stalls++;
+        if (n >= s->attempts || stalls >= 2) {
             rc = err_set(CAIRN_EREMOTE, "%s: %s %s: %s (%d attempts)", s->b.url, op, name, why, n);
             goto out;
         }
@@ -1681,6 +1687,8 @@ static cairn_err setup_env(s3_backend *s, const char *url)
     cairn_err rc = env_long(url, "CAIRN_S3_RETRIES", 1, 20, &attempts);
     if (!rc)
         rc = env_long(url, "CAIRN_S3_STALL_SECS", 1, 3600, &stall);
+    if (!rc)
+        rc = env_long(url, "CAIRN_S3_TIMEOUT", 1, 3600, &stall);
     if (!rc)
         rc = env_long(url, "CAIRN_S3_LIST_PAGE", 1, 1000, &page);
     if (!rc)

@@ -110,6 +110,7 @@ enum {
     SPACE_SLACK = 1 << 20,  /* "full" means less free than this or the rest */
     HASH_LEN = 32,          /* BLAKE2b-256 of the bytes sent and read back */
     TMP_RANDOM = 8,         /* random bytes in a .part name */
+    HOST_TAG = 4,           /* bytes of this machine's tag in a .part name */
     MSG_MAX = 512,          /* saved message of a first failed attempt */
     SSH_FX_NO_SPACE = 14,   /* SFTP v5+ status codes (OpenSSH never sends them) */
     SSH_FX_QUOTA = 15,
@@ -1009,9 +1010,27 @@ static cairn_err mkdirs(sftp_backend *sb, const char *dir)
                    status_name(status));
 }
 
-/* Removes the .part files of tmp/ nobody wrote to for PART_MAX_AGE (see top). */
-static cairn_err clean_tmp(sftp_backend *sb)
+/* This machine's tag, which starts the name of every .part it writes
+ * (<tag>-<random>.part): a copy holding the target's local lock knows that
+ * no upload of this machine is running, so its own leftovers can go at once
+ * (backend_clean_parts), whatever their age. */
+static void host_tag(char out[2 * HOST_TAG + 1])
 {
+    char host[256] = "";
+    uint8_t h[HOST_TAG];
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    crypto_generichash(h, sizeof h, (const uint8_t *)host, strlen(host), NULL, 0);
+    fs_hex(h, sizeof h, out);
+}
+
+/* Removes the .part files of tmp/ nobody wrote to for PART_MAX_AGE (see
+ * top), and with mine_too every one this machine wrote. */
+static cairn_err clean_tmp_parts(sftp_backend *sb, int mine_too)
+{
+    char tag[2 * HOST_TAG + 2];
+    host_tag(tag);
+    strcat(tag, "-");
     cairn_err rc = CAIRN_OK;
     char *const tmp = remote_path(sb, STORE_DIR_TMP);
     if (!tmp)
@@ -1029,8 +1048,10 @@ static cairn_err clean_tmp(sftp_backend *sb)
     sftp_attributes a;
     while ((a = sftp_readdir(sb->sftp, dir)) != NULL) {
         wd_kick(sb);
+        const int mine = mine_too && strncmp(a->name, tag, strlen(tag)) == 0;
         if (a->type == SSH_FILEXFER_TYPE_REGULAR && ends_with(a->name, ".part") &&
-            (a->flags & SSH_FILEXFER_ATTR_ACMODTIME) && (time_t)a->mtime + PART_MAX_AGE < now) {
+            (mine ||
+             ((a->flags & SSH_FILEXFER_ATTR_ACMODTIME) && (time_t)a->mtime + PART_MAX_AGE < now))) {
             char *const path = fs_join(tmp, a->name);
             if (!path) {
                 sftp_attributes_free(a);
@@ -1051,6 +1072,22 @@ static cairn_err clean_tmp(sftp_backend *sb)
     sftp_closedir(dir);
     free(tmp);
     return rc;
+}
+
+static cairn_err clean_tmp(sftp_backend *sb)
+{
+    return clean_tmp_parts(sb, 0);
+}
+
+static cairn_err clean_mine_op(sftp_backend *sb, void *arg)
+{
+    (void)arg;
+    return clean_tmp_parts(sb, 1);
+}
+
+static cairn_err sftp_clean_parts(backend *b)
+{
+    return run_op((sftp_backend *)b, clean_mine_op, NULL, NULL);
 }
 
 /* ---- reads ---- */
@@ -1278,10 +1315,11 @@ static cairn_err publish(sftp_backend *sb, const char *tmp, const char *final, c
 static cairn_err put_tmp_name(sftp_backend *sb, put_arg *pa)
 {
     uint8_t rnd[TMP_RANDOM];
-    char hex[2 * TMP_RANDOM + 1], rel[2 * TMP_RANDOM + 16];
+    char hex[2 * TMP_RANDOM + 1], tag[2 * HOST_TAG + 1], rel[2 * TMP_RANDOM + 2 * HOST_TAG + 16];
     randombytes_buf(rnd, sizeof rnd);
     fs_hex(rnd, sizeof rnd, hex);
-    snprintf(rel, sizeof rel, STORE_DIR_TMP "/%s.part", hex);
+    host_tag(tag);
+    snprintf(rel, sizeof rel, STORE_DIR_TMP "/%s-%s.part", tag, hex);
     pa->tmp = remote_path(sb, rel);
     return pa->tmp ? CAIRN_OK : no_memory();
 }
@@ -1729,6 +1767,7 @@ static const backend_ops sftp_ops = {
     .put_file = sftp_put_file,
     .get_file = sftp_get_file,
     .get_range = sftp_get_range,
+    .clean_parts = sftp_clean_parts,
     .remove = sftp_remove_obj,
     .close = sftp_close_backend,
 };

@@ -9,6 +9,8 @@
 #     needs), restores it byte for byte, and the cache holds that one pack;
 #   - restoring the big snapshot with --cache-size-mb 20 works and leaves
 #     at most 20 MiB of packs (plus the pack in use) in the cache;
+#   - a copy killed in the middle of an upload leaves a .part on the server;
+#     the next copy removes it (not an hour later);
 #   - 'target remove' deletes the target's local cache.
 # Skipped (77) when sshd cannot be installed.
 #   target_cache_sftp.sh CAIRN CAIRN_GEN
@@ -67,6 +69,24 @@ run 0 restore --from-target nas "$BIG" --to "$T/r-big" --cache-size-mb 20
 sums "$T/big" | cmp -s - <(sums "$T/r-big") || fail "the big snapshot restores differently"
 packs=$(find "$CACHE/packs" -type f -printf '%s\n' | awk '{b += $1} END {print b + 0}')
 [ "$packs" -le $((20 * MiB + 17 * MiB)) ] || fail "the cache holds $packs bytes of packs (limit 20 MiB)"
+
+info "a copy killed mid-upload: the next copy removes its .part"
+mkdir -p "$T/more"
+for i in 1 2 3; do gen_random "$T/more/m$i.bin" $((16 * MiB)) "more$i"; done
+run 0 backup "$T/more"
+export CAIRN_SFTP_TIMEOUT=2
+"$CAIRN" --store "$STORE" copy --target nas >"$T/int.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+    [ -n "$(find "$REMOTE/tmp" -name '*.part' -size +1M 2>/dev/null)" ] && break
+    sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+[ -n "$(find "$REMOTE/tmp" -name '*.part')" ] || fail "the killed copy left no .part to test with"
+run 0 copy --target nas
+left=$(find "$REMOTE/tmp" -name '*.part')
+[ -z "$left" ] || fail "the next copy left the stale upload: $left"
 
 info "target remove deletes the local cache"
 run 0 target remove nas
