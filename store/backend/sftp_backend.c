@@ -17,7 +17,7 @@
  * secret is ever copied or put in a message.
  *
  * Layout on the server: objects at <root>/<name>; uploads in progress at
- * <root>/tmp/<random>.part.  Folders are created 0700, files 0600.
+ * <root>/tmp/<host tag>-<random>.part.  Folders are created 0700, files 0600.
  *
  * put_file: upload to tmp/<random>.part in pieces (64 KiB when the server
  * advertises limits@openssh.com, which OpenSSH >= 8.7 does and which means
@@ -39,12 +39,13 @@
  * concurrent copy): we keep it and drop our temporary file.  A file of
  * another size cannot be ours; it is removed and the rename repeated.
  *
- * Leftover temporary files: an interrupted copy leaves tmp/<random>.part
- * behind.  Opening the backend removes the .part files that were not
+ * Leftover temporary files: an interrupted copy leaves
+ * tmp/<host tag>-<random>.part behind.  A copy, holding the target's local
+ * lock, removes this machine's at once (backend_clean_parts: no upload of
+ * ours can be running).  Opening the backend removes every .part not
  * modified for an hour (by the client's clock): an upload in progress keeps
- * its file's mtime fresh, so a second copy running against the same target
- * does not lose its upload, and a crash's leftovers go at the next open that
- * comes an hour later.  A failed put removes its own .part when the
+ * its file's mtime fresh, so another machine's copy running against the
+ * same target does not lose its upload.  A failed put removes its own .part when the
  * connection still works.
  *
  * Disk full: OpenSSH's sftp-server maps ENOSPC (and EDQUOT, and most other

@@ -5,7 +5,7 @@
 #     the store's objects byte for byte; check --target --read-data is clean
 #     and restore --from-target is byte-identical (through the local mirror);
 #   - a second copy after one new backup sends exactly the new objects, and
-#     the mirror fetches exactly those too;
+#     a restore of the newest snapshot fetches at most those (on demand);
 #   - the server paused in the middle of a copy: exit 14 with one line
 #     naming the target; the target is consistent (whole objects only, the
 #     new snapshot not visible); resumed, the next copy sends exactly what
