@@ -137,8 +137,16 @@ int cmd_target(cli *c)
     if (strcmp(sub, "list") == 0)
         return target_list_cmd(c);
     if (strcmp(sub, "remove") == 0) {
+        /* the URL, for its cache; an unknown name is targets_remove's error */
+        target_list l = {NULL, 0};
         int named = 0;
-        rc = cli_resolve_target(c, c->args[1], url, sizeof url, &named);
+        rc = targets_load(c->store_path, &l);
+        const target *const t = rc ? NULL : targets_find(&l, c->args[1]);
+        if (t) {
+            snprintf(url, sizeof url, "%s", t->url);
+            named = 1;
+        }
+        targets_free(&l);
         if (!rc)
             rc = targets_update(c->store_path, do_remove, c->args[1]);
         if (rc)
