@@ -68,6 +68,8 @@ typedef struct cli {
     int all_targets;             /* copy --all */
     int only_snapshots;          /* copy --snapshots: the arguments are snapshot IDs */
     char target_store[PATH_MAX]; /* the folder a target is opened from */
+    struct copy_view *view;      /* restore --from-target of a network target: read on demand */
+    int cache_mb;                /* restore --from-target, check --target: --cache-size-mb */
     const char *from_url;        /* repair: --from URL (repair also takes --from-target) */
     /* devices (cmd_devices.c) */
     int full;             /* backup --device --full */
@@ -175,6 +177,8 @@ int cmd_version(cli *c);
 /* restore --from-target points the store at the target's folder (a network
  * target is first brought into its local mirror) (target_common.c). */
 cairn_err cli_from_target(cli *c);
+/* After the command: what a view of a network target fetched, and its close. */
+void cli_from_target_end(cli *c);
 
 /* A device straight through libimobiledevice (cmd_devices.c): backup
  * --device and restore --device run here whole. */

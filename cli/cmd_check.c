@@ -115,6 +115,16 @@ static int check_target(cli *c)
     }
     if (!rc)
         rc = run_check(c, s);
+    /* the mirror fetched for the check is a cache like restore's: bounded */
+    if (!cli_folder_of(url)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        const cairn_err trc = copy_cache_trim(url, cli_cache_max(c));
+        if (trc)
+            fprintf(stderr, "cairn: warning: target %s: could not trim its local cache: %s\n",
+                    c->target, err_msg());
+        err_set(rc, "%s", msg);
+    }
     if (named) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", err_msg()); /* recording may overwrite it */
@@ -148,6 +158,14 @@ static const cli_option check_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, read_data),
      .help = "read and verify every chunk (a target: fetch all again)"},
+    {.name = "cache-size-mb",
+     .kind = OPT_INT,
+     .offset = offsetof(cli, cache_mb),
+     .min = 1,
+     .max = 1 << 20,
+     .arg_name = "MIB",
+     .help = "afterwards keep at most this much of a network target's packs in its local cache "
+             "(default 256)"},
     {.name = "target",
      .kind = OPT_STRING,
      .offset = offsetof(cli, target),
@@ -162,7 +180,7 @@ static const cli_option check_options[] = {
 
 static const char *const check_synopsis[] = {
     "[--read-data] [--json]",
-    "--target NAME|URL [--read-data] [--json]",
+    "--target NAME|URL [--read-data] [--cache-size-mb MIB] [--json]",
     NULL,
 };
 

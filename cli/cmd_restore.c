@@ -127,6 +127,7 @@ int cmd_restore(cli *c)
         printf("re-encrypted: the new backup password opens %s\n", c->to);
     snaplist_free(&l);
     store_close(s);
+    cli_from_target_end(c);
     return rc ? cli_fail(rc) : EXIT_OK;
 }
 
@@ -171,6 +172,15 @@ static const cli_option restore_options[] = {
      .offset = offsetof(cli, from_target),
      .arg_name = "NAME|URL",
      .help = "restore from a copy target instead of the store",
+     .modes = CLI_MODE(RESTORE_FROM_TARGET)},
+    {.name = "cache-size-mb",
+     .kind = OPT_INT,
+     .offset = offsetof(cli, cache_mb),
+     .min = 1,
+     .max = 1 << 20,
+     .arg_name = "MIB",
+     .help = "keep at most this much of a network target's packs in its local cache (default "
+             "256)",
      .modes = CLI_MODE(RESTORE_FROM_TARGET)},
     {.name = "backup-password-file",
      .kind = OPT_STRING,
@@ -226,7 +236,7 @@ static const char *const restore_synopsis[] = {
     "SNAPSHOT --to DIR [--device NAME|UDID] [--overwrite] [--threads N] [--backup-password-file "
     "FILE] [--reencrypt [--new-backup-password-file FILE]] [--json]",
     "--from-target NAME|URL SNAPSHOT --to DIR [--device NAME|UDID] [--overwrite] [--threads N] "
-    "[--json]",
+    "[--cache-size-mb MIB] [--json]",
     "SNAPSHOT --device [UDID] [--system] [--settings] [--no-reboot] [--remove] "
     "[--backup-password-file FILE]",
     NULL,

@@ -137,10 +137,25 @@ int cmd_target(cli *c)
     if (strcmp(sub, "list") == 0)
         return target_list_cmd(c);
     if (strcmp(sub, "remove") == 0) {
-        rc = targets_update(c->store_path, do_remove, c->args[1]);
+        /* the URL, for its cache; an unknown name is targets_remove's error */
+        target_list l = {NULL, 0};
+        int named = 0;
+        rc = targets_load(c->store_path, &l);
+        const target *const t = rc ? NULL : targets_find(&l, c->args[1]);
+        if (t) {
+            snprintf(url, sizeof url, "%s", t->url);
+            named = 1;
+        }
+        targets_free(&l);
+        if (!rc)
+            rc = targets_update(c->store_path, do_remove, c->args[1]);
         if (rc)
             return cli_fail(rc);
         printf("target %s removed; nothing was deleted on the target itself\n", c->args[1]);
+        /* its local cache (restore --from-target, check --target) goes too */
+        if (named && !cli_folder_of(url) && copy_cache_remove(url) != CAIRN_OK)
+            fprintf(stderr, "cairn: warning: target %s: could not remove its local cache: %s\n",
+                    c->args[1], err_msg());
         return EXIT_OK;
     }
     rc = normalize_url(c->args[2], url, sizeof url);

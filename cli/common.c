@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/core/copy.h"
 #include "cli.h"
 #include "password.h"
 
@@ -155,7 +156,9 @@ cairn_err cli_open_store(cli *c, unsigned flags, store **out)
     rc = password_get(c->password_file, "CAIRN_PASSWORD", "Store password: ", 0, &pw);
     if (rc)
         return rc;
-    rc = store_open_wait(c->store_path, pw.text, pw.len, flags, &wait, out);
+    rc = c->view && !(flags & STORE_WRITE)
+             ? copy_view_store(c->view, pw.text, pw.len, out)
+             : store_open_wait(c->store_path, pw.text, pw.len, flags, &wait, out);
     password_free(&pw);
     if (!rc && store_index_was_rebuilt(*out))
         fprintf(stderr, "cairn: note: the index was damaged and has been rebuilt from the packs\n");

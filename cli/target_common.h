@@ -41,4 +41,7 @@ cairn_err cli_resolve_target(cli *c, const char *name, char *url, size_t cap, in
  * to date (every object downloaded again with refetch). */
 cairn_err cli_target_folder(const char *label, const char *url, int refetch, char *out, size_t cap);
 
+/* The limit of a target's cache of packs: --cache-size-mb, else the default. */
+uint64_t cli_cache_max(const cli *c);
+
 #endif

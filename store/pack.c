@@ -254,24 +254,36 @@ cairn_err pack_decode_entries(const uint8_t *plain, size_t len, pack_entry **ent
     return CAIRN_OK;
 }
 
+static cairn_err fd_read(void *ctx, uint64_t off, size_t len, uint8_t *buf, const char *path)
+{
+    return fs_pread_all(*(const int *)ctx, buf, len, off, path);
+}
+
 cairn_err pack_read_trailer(int fd, const char *path, const uint8_t key[SEAL_KEY_LEN],
                             pack_entry **entries, size_t *count, uint64_t *file_size)
 {
     struct stat st;
+    if (fstat(fd, &st) != 0)
+        return err_errno(errno, path);
+    return pack_read_trailer_with(fd_read, &fd, (uint64_t)st.st_size, path, key, entries, count,
+                                  file_size);
+}
+
+cairn_err pack_read_trailer_with(pack_read_fn rd, void *ctx, uint64_t size, const char *path,
+                                 const uint8_t key[SEAL_KEY_LEN], pack_entry **entries,
+                                 size_t *count, uint64_t *file_size)
+{
     uint8_t head[PACK_HEADER_LEN], foot[PACK_FOOTER_LEN];
     uint8_t *sealed = NULL, *plain = NULL;
     pack_entry *e = NULL;
     size_t n = 0;
     cairn_err rc;
-    if (fstat(fd, &st) != 0)
-        return err_errno(errno, path);
-    const uint64_t size = (uint64_t)st.st_size;
     if (size < PACK_HEADER_LEN + PACK_FOOTER_LEN + SEAL_OVERHEAD)
         return err_set(CAIRN_ECORRUPT, "%s: pack is truncated (%llu bytes)", path,
                        (unsigned long long)size);
-    rc = fs_pread_all(fd, head, sizeof head, 0, path);
+    rc = rd(ctx, 0, sizeof head, head, path);
     if (rc == CAIRN_OK)
-        rc = fs_pread_all(fd, foot, sizeof foot, size - PACK_FOOTER_LEN, path);
+        rc = rd(ctx, size - PACK_FOOTER_LEN, sizeof foot, foot, path);
     if (rc)
         return rc;
     if (memcmp(head, pack_magic, sizeof pack_magic) != 0)
@@ -288,7 +300,7 @@ cairn_err pack_read_trailer(int fd, const char *path, const uint8_t key[SEAL_KEY
         goto done;
     }
     const uint64_t toff = size - PACK_FOOTER_LEN - tlen;
-    rc = fs_pread_all(fd, sealed, tlen, toff, path);
+    rc = rd(ctx, toff, tlen, sealed, path);
     if (rc)
         goto done;
     rc = seal_open(key, trailer_ad, sizeof trailer_ad, sealed, tlen, plain);

@@ -64,6 +64,14 @@ void pack_writer_free(pack_writer *w);
 cairn_err pack_read_trailer(int fd, const char *path, const uint8_t key[SEAL_KEY_LEN],
                             pack_entry **entries, size_t *count, uint64_t *file_size);
 
+/* The same from a pack of size bytes that is read through rd (a copy
+ * target's pack read by range: header, footer and trailer only). */
+typedef cairn_err (*pack_read_fn)(void *ctx, uint64_t off, size_t len, uint8_t *buf,
+                                  const char *path);
+cairn_err pack_read_trailer_with(pack_read_fn rd, void *ctx, uint64_t size, const char *path,
+                                 const uint8_t key[SEAL_KEY_LEN], pack_entry **entries,
+                                 size_t *count, uint64_t *file_size);
+
 /* Decodes a trailer's plaintext (exposed for the fuzzer). */
 cairn_err pack_decode_entries(const uint8_t *plain, size_t len, pack_entry **entries,
                               size_t *count);

@@ -46,6 +46,8 @@ struct store {
     int readers_fd;               /* shared by readers, exclusive while prune deletes */
     int index_rebuilt;            /* the index was damaged and read back from packs */
     char key_id[KEYS_ID_HEX + 1]; /* the key file that opened the store */
+    const store_pack_source *src; /* packs read on demand (store_open_remote), or NULL */
+    pthread_mutex_t src_mu;       /* one call of src at a time */
 
     pthread_mutex_t seen_mu; /* guards seen */
     idset seen;              /* chunks put or found during this session */
@@ -375,6 +377,7 @@ struct sync_ctx {
     store *s;
     uint8_t (*gone)[PACK_ID_LEN];
     size_t ngone, capgone;
+    const idset *listed; /* packs read on demand: the source's, else NULL (the folder's) */
 };
 
 /* A pack's trailer entries and size; with data, its whole contents too
@@ -434,11 +437,17 @@ static cairn_err sync_gone_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], uint
     char path[PATH_MAX];
     struct stat st;
     (void)size;
-    cairn_err rc = pack_path(c->s->packs, pack, path, sizeof path);
-    if (rc)
-        return rc;
-    if (stat(path, &st) == 0 || errno != ENOENT)
-        return CAIRN_OK;
+    cairn_err rc = CAIRN_OK;
+    if (c->listed) {
+        if (idset_has(c->listed, pack))
+            return CAIRN_OK;
+    } else {
+        rc = pack_path(c->s->packs, pack, path, sizeof path);
+        if (rc)
+            return rc;
+        if (stat(path, &st) == 0 || errno != ENOENT)
+            return CAIRN_OK;
+    }
     rc = util_grow(&c->gone, &c->capgone, c->ngone + 1, sizeof *c->gone);
     if (rc)
         return rc;
@@ -446,17 +455,72 @@ static cairn_err sync_gone_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], uint
     return CAIRN_OK;
 }
 
+/* ---- packs of a copy target, read on demand ---- */
+
+typedef struct remote_sync {
+    store *s;
+    idset listed;
+} remote_sync;
+
+typedef struct range_ctx {
+    const store *s;
+    const uint8_t *pack;
+} range_ctx;
+
+static cairn_err source_read(void *ctx, uint64_t off, size_t len, uint8_t *buf, const char *path)
+{
+    const range_ctx *const rc = ctx;
+    (void)path;
+    return rc->s->src->read(rc->s->src->ctx, rc->pack, off, len, buf);
+}
+
+/* A pack of the source the index lacks: its trailer, read by range. */
+static cairn_err remote_new_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], uint64_t size)
+{
+    remote_sync *const c = ctx;
+    char name[STORE_NAME_MAX];
+    pack_entry *e = NULL;
+    size_t n = 0;
+    uint64_t got;
+    int has, added;
+    cairn_err rc = idset_add(&c->listed, pack, &added);
+    if (!rc)
+        rc = index_has_pack(c->s->ix, pack, &has);
+    if (rc || has)
+        return rc;
+    store_name_pack(pack, name);
+    range_ctx r = {c->s, pack};
+    rc = pack_read_trailer_with(source_read, &r, size, name, keyring_seal_key(c->s->keys), &e, &n,
+                                &got);
+    if (!rc)
+        rc = index_add_pack(c->s->ix, pack, got, e, n);
+    free(e);
+    /* as for a local pack: a damaged one must not keep the store from opening */
+    return rc == CAIRN_ECORRUPT ? CAIRN_OK : rc;
+}
+
 /* Brings the index in line with the packs on disk: a writer killed between
  * renaming a pack and indexing it left a pack the index does not know. */
 static cairn_err index_sync(store *s)
 {
-    struct sync_ctx c = {s, NULL, 0, 0};
-    cairn_err rc = store_each_pack_file(s, sync_new_pack, s);
+    struct sync_ctx c = {s, NULL, 0, 0, NULL};
+    remote_sync rs;
+    rs.s = s;
+    idset_init(&rs.listed);
+    cairn_err rc;
+    if (s->src) {
+        /* a copy target's packs: listed there, trailers read by range */
+        rc = s->src->list(s->src->ctx, remote_new_pack, &rs);
+        c.listed = &rs.listed;
+    } else {
+        rc = store_each_pack_file(s, sync_new_pack, s);
+    }
     if (!rc)
         rc = index_each_pack(s->ix, sync_gone_pack, &c);
     for (size_t i = 0; i < c.ngone && !rc; i++)
         rc = index_remove_pack(s->ix, c.gone[i], NULL, 0);
     free(c.gone);
+    idset_free(&rs.listed);
     return rc;
 }
 
@@ -523,14 +587,9 @@ cairn_err store_probe(const char *path)
     return rc;
 }
 
-cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,
-                     store **out)
-{
-    return store_open_wait(path, password, password_len, flags, NULL, out);
-}
-
-cairn_err store_open_wait(const char *path, const char *password, size_t password_len,
-                          unsigned flags, const store_wait *wait, store **out)
+static cairn_err open_with(const char *path, const char *password, size_t password_len,
+                           unsigned flags, const store_wait *wait, const store_pack_source *src,
+                           store **out)
 {
     char keys_dir[PATH_MAX + 8], ixdir[PATH_MAX + 64];
     uint8_t *cfg = NULL;
@@ -544,8 +603,10 @@ cairn_err store_open_wait(const char *path, const char *password, size_t passwor
     s->readers_fd = -1;
     pthread_mutex_init(&s->seen_mu, NULL);
     pthread_mutex_init(&s->pack_mu, NULL);
+    pthread_mutex_init(&s->src_mu, NULL);
     pthread_cond_init(&s->pack_cv, NULL);
     idset_init(&s->seen);
+    s->src = src;
     rc = set_paths(s, path);
     if (rc)
         goto fail;
@@ -600,6 +661,24 @@ fail:
     return rc;
 }
 
+cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,
+                     store **out)
+{
+    return open_with(path, password, password_len, flags, NULL, NULL, out);
+}
+
+cairn_err store_open_wait(const char *path, const char *password, size_t password_len,
+                          unsigned flags, const store_wait *wait, store **out)
+{
+    return open_with(path, password, password_len, flags, wait, NULL, out);
+}
+
+cairn_err store_open_remote(const char *path, const char *password, size_t password_len,
+                            const store_pack_source *src, store **out)
+{
+    return open_with(path, password, password_len, 0, NULL, src, out);
+}
+
 void store_close(store *s)
 {
     if (!s)
@@ -617,6 +696,7 @@ void store_close(store *s)
         close(s->readers_fd);
     pthread_mutex_destroy(&s->seen_mu);
     pthread_mutex_destroy(&s->pack_mu);
+    pthread_mutex_destroy(&s->src_mu);
     pthread_cond_destroy(&s->pack_cv);
     free(s);
 }
@@ -849,7 +929,21 @@ static cairn_err worker_pack_fd(store_worker *w, const uint8_t pack[PACK_ID_LEN]
             return CAIRN_OK;
         }
     }
-    const int nfd = open(path, O_RDONLY | O_CLOEXEC);
+    int nfd;
+    if (w->s->src) {
+        /* fetched if absent, then opened before another fetch can evict it
+         * from the cache (an open descriptor outlives the eviction) */
+        pthread_mutex_lock(&w->s->src_mu);
+        const cairn_err rc = w->s->src->ensure(w->s->src->ctx, pack, path);
+        nfd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+        const int e = errno;
+        pthread_mutex_unlock(&w->s->src_mu);
+        if (rc)
+            return rc;
+        errno = e;
+    } else {
+        nfd = open(path, O_RDONLY | O_CLOEXEC);
+    }
     if (nfd < 0)
         return errno == ENOENT ? err_set(CAIRN_ECORRUPT, "%s: pack is missing", path)
                                : err_errno(errno, path);

@@ -71,6 +71,31 @@ typedef struct store_wait {
 cairn_err store_open_wait(const char *path, const char *password, size_t password_len,
                           unsigned flags, const store_wait *wait, store **out);
 
+/* Where the packs of a store opened with store_open_remote live: a copy
+ * target read on demand, the folder at path holding everything else (config,
+ * keys, snapshots, chains) and a cache of packs. */
+typedef cairn_err (*store_source_pack_fn)(void *fnctx, const uint8_t pack[PACK_ID_LEN],
+                                          uint64_t size);
+typedef struct store_pack_source {
+    /* Every pack the source holds, with its size. */
+    cairn_err (*list)(void *ctx, store_source_pack_fn fn, void *fnctx);
+    /* len bytes of a pack from off (its header, footer, trailer). */
+    cairn_err (*read)(void *ctx, const uint8_t pack[PACK_ID_LEN], uint64_t off, size_t len,
+                      uint8_t *buf);
+    /* Makes the whole pack present at path (packs/xx/<id> below the store
+     * folder), fetching it if absent, and marks it just used.  Called by one
+     * thread at a time. */
+    cairn_err (*ensure)(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path);
+    void *ctx;
+} store_pack_source;
+
+/* store_open (for reading) of the folder at path, whose packs come from src:
+ * the index is filled from the trailers src reads by range, and a pack is
+ * fetched whole only when a chunk in it is read.  src must outlive the
+ * store. */
+cairn_err store_open_remote(const char *path, const char *password, size_t password_len,
+                            const store_pack_source *src, store **out);
+
 const char *store_path(const store *s);
 const keyring *store_keys(const store *s);
 const store_params *store_get_params(const store *s);

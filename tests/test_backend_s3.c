@@ -82,6 +82,7 @@ static int teardown(void **state)
     free(f);
     unsetenv("CAIRN_S3_RETRIES");
     unsetenv("CAIRN_S3_STALL_SECS");
+    unsetenv("CAIRN_S3_TIMEOUT");
     unsetenv("CAIRN_S3_LIST_PAGE");
     unsetenv("CAIRN_S3_STALE_SECS");
     return 0;
@@ -494,6 +495,35 @@ static void test_server_paused(void **state)
     assert_int_equal(got, 1000);
     assert_int_equal(backend_put_file(b, "other", f->file), CAIRN_OK);
     fprintf(stderr, "  paused server: CAIRN_EREMOTE after %.1f s\n", took);
+    backend_close(c);
+    backend_close(b);
+}
+
+/* $CAIRN_S3_TIMEOUT is the S3 twin of $CAIRN_SFTP_TIMEOUT (issue 16): a
+ * server that stops answering is given up after about twice the timeout,
+ * with the default number of attempts (5 x 30 s, about 158 s, before). */
+static void test_timeout_setting(void **state)
+{
+    fixture *const f = *state;
+    uint64_t got = 0;
+    if (!env("S3_SCRIPT") || !env("S3_DIR")) {
+        skip();
+        return;
+    }
+    backend *const b = open_at("t-timeout");
+    put_get_check(f, b, "config", 1000, 3);
+    setenv("CAIRN_S3_TIMEOUT", "2", 1);
+    backend *const c = open_at("t-timeout");
+    assert_int_equal(backend_stat(c, "config", &got), CAIRN_OK);
+    assert_int_equal(s3_script("pause"), 0);
+    const double t0 = now_s();
+    const cairn_err rc = backend_stat(c, "config", &got);
+    const double took = now_s() - t0;
+    assert_int_equal(s3_script("resume"), 0);
+    assert_int_equal(rc, CAIRN_EREMOTE);
+    assert_true(took < 10);
+    fprintf(stderr, "  paused server, CAIRN_S3_TIMEOUT=2: CAIRN_EREMOTE after %.1f s\n", took);
+    assert_int_equal(backend_stat(c, "config", &got), CAIRN_OK);
     backend_close(c);
     backend_close(b);
 }
@@ -926,6 +956,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_paused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_setting, setup, teardown),
     };
     return cmocka_run_group_tests_name("backend_s3", tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 #include "engine/core/copy.h"
 
 #include <dirent.h>
+#include <ftw.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,8 +52,9 @@ typedef struct side {
 
 typedef struct job {
     side src, dst;
-    int fetch;   /* dst is a local mirror (a cache: reset, never refuse) */
-    int refetch; /* transfer even what the destination has */
+    int fetch;    /* dst is a local mirror (a cache: reset, never refuse) */
+    int refetch;  /* transfer even what the destination has */
+    int no_packs; /* fetch: leave the packs (read on demand) */
     const idset *only_packs, *only_snaps;
     const copy_opts *opts; /* may be NULL */
     objlist s, d;
@@ -251,7 +254,7 @@ static cairn_err send_kind(job *sy, int kind)
 {
     for (size_t i = 0; i < sy->s.n; i++) {
         obj *const o = &sy->s.v[i];
-        if (o->kind != kind)
+        if (o->kind != kind || (kind == STORE_OBJ_PACK && sy->no_packs))
             continue;
         const obj *const d = find(&sy->d, o->name);
         if (!selected(sy, o)) {
@@ -544,6 +547,7 @@ cairn_err copy_fetch(backend *src, const char *mirror, const copy_opts *opts, co
         sy.opts = opts;
         sy.fetch = 1;
         sy.refetch = opts && opts->refetch;
+        sy.no_packs = opts && opts->no_packs;
         sy.r = r;
         rc = sync_run(&sy);
     }
@@ -673,6 +677,9 @@ cairn_err copy_to_url(store *s, const char *url, const copy_opts *opts, copy_res
     cairn_err rc = copy_lock(url, &lock);
     if (!rc)
         rc = backend_open(url, &b);
+    /* under the lock no upload of ours runs: our leftovers can go */
+    if (!rc)
+        rc = backend_clean_parts(b);
     if (!rc)
         rc = copy_push(s, b, opts, r);
     keep_message(rc, msg, sizeof msg);
@@ -715,4 +722,279 @@ cairn_err copy_target_folder(const char *url, const copy_opts *opts, char *out, 
         return err_set(rc, "%s", msg);
     *fetched = 1;
     return CAIRN_OK;
+}
+
+/* ---- the cache of a network target's packs ---- */
+
+typedef struct cached {
+    char *path;
+    uint64_t size;
+    struct timespec used; /* mtime: set when fetched and at every use */
+} cached;
+
+typedef struct cache_list {
+    cached *v;
+    size_t n, cap;
+    uint64_t total;
+} cache_list;
+
+static void cache_list_free(cache_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].path);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* Every pack file in root/packs/xx/. */
+static cairn_err cache_scan(const char *root, cache_list *l)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/" STORE_DIR_PACKS, root);
+    DIR *const top = opendir(dir);
+    if (!top)
+        return errno == ENOENT ? CAIRN_OK : err_errno(errno, dir);
+    cairn_err rc = CAIRN_OK;
+    struct dirent *de;
+    while (!rc && (de = readdir(top)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name) >= (int)sizeof sub)
+            continue;
+        DIR *const d = opendir(sub);
+        if (!d)
+            continue;
+        struct dirent *fe;
+        while (!rc && (fe = readdir(d)) != NULL) {
+            char path[PATH_MAX];
+            struct stat st;
+            if (fe->d_name[0] == '.' ||
+                snprintf(path, sizeof path, "%s/%s", sub, fe->d_name) >= (int)sizeof path ||
+                stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+                continue;
+            rc = util_grow(&l->v, &l->cap, l->n + 1, sizeof *l->v);
+            if (rc)
+                break;
+            l->v[l->n].path = strdup(path);
+            if (!l->v[l->n].path) {
+                rc = err_set(CAIRN_ENOMEM, "out of memory");
+                break;
+            }
+            l->v[l->n].size = (uint64_t)st.st_size;
+            l->v[l->n].used = st.st_mtim;
+            l->total += (uint64_t)st.st_size;
+            l->n++;
+        }
+        closedir(d);
+    }
+    closedir(top);
+    return rc;
+}
+
+static int by_use(const void *a, const void *b)
+{
+    const struct timespec *const x = &((const cached *)a)->used;
+    const struct timespec *const y = &((const cached *)b)->used;
+    if (x->tv_sec != y->tv_sec)
+        return x->tv_sec < y->tv_sec ? -1 : 1;
+    return x->tv_nsec < y->tv_nsec ? -1 : x->tv_nsec > y->tv_nsec;
+}
+
+/* Removes the least recently used packs of root until they fit in max,
+ * never keep (the pack being read); *left gets what stays. */
+static cairn_err cache_evict(const char *root, uint64_t max, const char *keep, uint64_t *left)
+{
+    cache_list l;
+    memset(&l, 0, sizeof l);
+    cairn_err rc = cache_scan(root, &l);
+    if (!rc && l.n)
+        qsort(l.v, l.n, sizeof *l.v, by_use);
+    for (size_t i = 0; !rc && i < l.n && l.total > max; i++) {
+        if (keep && strcmp(l.v[i].path, keep) == 0)
+            continue;
+        if (unlink(l.v[i].path) != 0 && errno != ENOENT)
+            rc = err_errno(errno, l.v[i].path);
+        else
+            l.total -= l.v[i].size;
+    }
+    if (left)
+        *left = l.total;
+    cache_list_free(&l);
+    return rc;
+}
+
+struct copy_view {
+    char *url;
+    char dir[PATH_MAX];
+    backend *b;
+    int lock;
+    uint64_t cache_max, cached;
+    uint64_t objects; /* fetched whole: small objects and packs */
+    store_pack_source src;
+};
+
+static cairn_err view_list_one(void *ctx, const char *name, uint64_t size)
+{
+    void **const a = ctx;
+    uint8_t id[ID_LEN];
+    if (store_name_parse(name, id) != STORE_OBJ_PACK)
+        return CAIRN_OK;
+    return ((store_source_pack_fn)a[0])(a[1], id, size);
+}
+
+static cairn_err view_list(void *ctx, store_source_pack_fn fn, void *fnctx)
+{
+    copy_view *const v = ctx;
+    void *a[2] = {(void *)fn, fnctx};
+    return backend_list(v->b, store_name_prefix(STORE_OBJ_PACK), view_list_one, a);
+}
+
+static cairn_err view_read(void *ctx, const uint8_t pack[PACK_ID_LEN], uint64_t off, size_t len,
+                           uint8_t *buf)
+{
+    copy_view *const v = ctx;
+    char name[STORE_NAME_MAX];
+    store_name_pack(pack, name);
+    return backend_get_range(v->b, name, off, len, buf);
+}
+
+static cairn_err view_ensure(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    copy_view *const v = ctx;
+    char name[STORE_NAME_MAX], tmp[PATH_MAX], rhex[33];
+    uint8_t rnd[16];
+    store_name_pack(pack, name);
+    /* a pack in the cache is the target's: its name is its content's hash,
+     * and every blob read from it is verified anyway */
+    if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+        return CAIRN_OK;
+    if (errno != ENOENT)
+        return err_errno(errno, path);
+    randombytes_buf(rnd, sizeof rnd);
+    fs_hex(rnd, sizeof rnd, rhex);
+    snprintf(tmp, sizeof tmp, "%s/" STORE_DIR_TMP "/%s.part", v->dir, rhex);
+    char *const slash = strrchr(tmp, '/');
+    *slash = '\0';
+    cairn_err rc = fs_mkdirs(tmp, 0700);
+    *slash = '/';
+    if (!rc)
+        rc = backend_get_file(v->b, name, tmp);
+    if (!rc)
+        rc = install(v->dir, tmp, name);
+    if (!rc)
+        v->objects++;
+    if (rc) {
+        unlink(tmp);
+        return rc == CAIRN_ENOTFOUND
+                   ? err_set(CAIRN_ECORRUPT, "%s: %s: pack is missing", v->url, name)
+                   : rc;
+    }
+    return cache_evict(v->dir, v->cache_max, path, &v->cached);
+}
+
+cairn_err copy_view_open(const char *url, uint64_t cache_max, const copy_opts *opts,
+                         copy_view **out, copy_result *r)
+{
+    copy_opts o = opts ? *opts : (copy_opts){0};
+    char msg[ERR_MSG_MAX];
+    *out = NULL;
+    memset(r, 0, sizeof *r);
+    copy_view *const v = calloc(1, sizeof *v);
+    if (!v)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    v->lock = -1;
+    v->cache_max = cache_max;
+    v->url = strdup(url);
+    cairn_err rc = v->url ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
+    if (!rc)
+        rc = copy_mirror_dir(url, v->dir, sizeof v->dir);
+    if (!rc)
+        rc = copy_lock(url, &v->lock);
+    if (!rc)
+        rc = backend_open(url, &v->b);
+    o.no_packs = 1;
+    if (!rc)
+        rc = copy_fetch(v->b, v->dir, &o, r);
+    if (!rc)
+        rc = cache_evict(v->dir, v->cache_max, NULL, &v->cached);
+    v->objects = r->objects;
+    if (rc) {
+        keep_message(rc, msg, sizeof msg);
+        copy_view_close(v);
+        return err_set(rc, "%s", msg);
+    }
+    v->src = (store_pack_source){view_list, view_read, view_ensure, v};
+    *out = v;
+    return CAIRN_OK;
+}
+
+cairn_err copy_view_store(copy_view *v, const char *password, size_t password_len, store **out)
+{
+    return store_open_remote(v->dir, password, password_len, &v->src, out);
+}
+
+const char *copy_view_folder(const copy_view *v)
+{
+    return v->dir;
+}
+
+uint64_t copy_view_bytes(const copy_view *v)
+{
+    return v->b ? v->b->bytes_received : 0;
+}
+
+uint64_t copy_view_objects(const copy_view *v)
+{
+    return v->objects;
+}
+
+uint64_t copy_view_cached(const copy_view *v)
+{
+    return v->cached;
+}
+
+void copy_view_close(copy_view *v)
+{
+    if (!v)
+        return;
+    backend_close(v->b);
+    copy_unlock(v->lock);
+    free(v->url);
+    free(v);
+}
+
+cairn_err copy_cache_trim(const char *url, uint64_t cache_max)
+{
+    char dir[PATH_MAX];
+    const cairn_err rc = copy_mirror_dir(url, dir, sizeof dir);
+    return rc ? rc : cache_evict(dir, cache_max, NULL, NULL);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+cairn_err copy_cache_remove(const char *url)
+{
+    char dir[PATH_MAX], lock[PATH_MAX + 8];
+    int fd = -1;
+    cairn_err rc = copy_mirror_dir(url, dir, sizeof dir);
+    if (rc)
+        return rc;
+    /* not under a running restore, check or copy of this target */
+    rc = copy_lock(url, &fd);
+    if (rc)
+        return rc;
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        rc = err_errno(errno, dir);
+    snprintf(lock, sizeof lock, "%s.lock", dir);
+    if (!rc && unlink(lock) != 0 && errno != ENOENT)
+        rc = err_errno(errno, lock);
+    copy_unlock(fd);
+    return rc;
 }

@@ -32,6 +32,8 @@ typedef struct copy_opts {
     /* fetch: download every object again, replacing the mirror's copy (so a
      * check reads what the target holds now) */
     int refetch;
+    /* fetch: everything but the packs (a copy_view reads those on demand) */
+    int no_packs;
     /* called after every object transferred, with the counts so far (NULL:
      * quiet); a copy of a whole store to a slow target takes hours */
     void (*progress)(void *ctx, const struct copy_result *so_far);
@@ -83,6 +85,47 @@ cairn_err copy_to_url(store *s, const char *url, const copy_opts *opts, copy_res
  * again with opts->refetch, so a check reads what the target holds now). */
 cairn_err copy_target_folder(const char *url, const copy_opts *opts, char *out, size_t cap,
                              int *fetched, copy_result *r);
+
+/* ---- a network target opened for reading, fetching only what is read ----
+ *
+ * The target's small objects (config, key files, snapshot objects, chain
+ * records) are brought into its local cache folder (copy_mirror_dir) as
+ * copy_fetch brings them; its packs stay there until a chunk in one is
+ * read: the index is filled from the pack trailers, read by range (S3
+ * Range, SFTP seek), and a pack is fetched whole into the cache on first
+ * need.  The packs in the cache are kept to cache_max bytes, the least
+ * recently used removed first (the pack being read is never removed, so one
+ * larger than the limit still works).  The target's lock is held from open
+ * to close: one cairn reads or copies a target at a time. */
+
+typedef struct copy_view copy_view;
+
+enum { COPY_CACHE_DEFAULT_MB = 256 };
+
+/* Opens url (a network target; a folder target needs no cache and is opened
+ * with store_open) and fetches its small objects (r says what came). */
+cairn_err copy_view_open(const char *url, uint64_t cache_max, const copy_opts *opts,
+                         copy_view **out, copy_result *r);
+/* The store of the view (store_open_remote); close it before the view. */
+cairn_err copy_view_store(copy_view *v, const char *password, size_t password_len, store **out);
+/* The cache folder, and the payload bytes downloaded since copy_view_open
+ * (small objects, trailers and packs). */
+const char *copy_view_folder(const copy_view *v);
+uint64_t copy_view_bytes(const copy_view *v);
+/* The objects fetched whole since copy_view_open (small objects, packs). */
+uint64_t copy_view_objects(const copy_view *v);
+/* The bytes of packs in the cache now. */
+uint64_t copy_view_cached(const copy_view *v);
+/* Trims the cache to its limit and closes everything (NULL is fine). */
+void copy_view_close(copy_view *v);
+
+/* Trims the packs in the cache folder of a target (a full mirror that
+ * check --target fetched) to cache_max bytes, least recently used first. */
+cairn_err copy_cache_trim(const char *url, uint64_t cache_max);
+
+/* Removes the local cache folder of a target URL and its lock (target
+ * remove); nothing there is not a cache. */
+cairn_err copy_cache_remove(const char *url);
 
 /* The snapshot IDs of a store folder, read from its file names (no
  * password needed: for reports). */

@@ -52,9 +52,18 @@ typedef struct backend_ops {
     /* Downloads name into local_path (written in place: the caller gives a
      * temporary path and renames). */
     cairn_err (*get_file)(backend *b, const char *name, const char *local_path);
+    /* Reads len bytes of name from offset into buf (S3: a Range request;
+     * SFTP: seek and read; folder: pread), counted in bytes_received.
+     * CAIRN_ENOTFOUND if absent, CAIRN_EREMOTE if the object is shorter. */
+    cairn_err (*get_range)(backend *b, const char *name, uint64_t offset, size_t len, uint8_t *buf);
     /* Removes name; absent is not an error. */
     cairn_err (*remove)(backend *b, const char *name);
     void (*close)(backend *b);
+    /* Removes every temporary file of an interrupted put by this machine,
+     * whatever its age; the caller holds the target's local lock (no put
+     * of this machine runs).  NULL: nothing to do (a folder target removes
+     * them at open; S3 aborts stale uploads at open). */
+    cairn_err (*clean_parts)(backend *b);
 } backend_ops;
 
 /* The common head of every backend (each implementation embeds it first). */
@@ -90,9 +99,18 @@ static inline cairn_err backend_get_file(backend *b, const char *name, const cha
 {
     return b->ops->get_file(b, name, local_path);
 }
+static inline cairn_err backend_get_range(backend *b, const char *name, uint64_t offset, size_t len,
+                                          uint8_t *buf)
+{
+    return b->ops->get_range(b, name, offset, len, buf);
+}
 static inline cairn_err backend_remove(backend *b, const char *name)
 {
     return b->ops->remove(b, name);
+}
+static inline cairn_err backend_clean_parts(backend *b)
+{
+    return b->ops->clean_parts ? b->ops->clean_parts(b) : CAIRN_OK;
 }
 void backend_close(backend *b);
 

@@ -41,8 +41,11 @@
  * SlowDown, InternalError and RequestTimeout are retried up to 5 attempts
  * with exponential backoff and jitter (0.2 s doubling to 3 s, each delay
  * drawn from its upper half); other answers are final.  Connecting times
- * out after 10 s, and a transfer that moves less than 1 KiB/s for 30 s is
- * dropped (a dead server or network).
+ * out after 10 s, and a transfer that moves less than 1 KiB/s for the
+ * timeout ($CAIRN_S3_TIMEOUT seconds, 1..3600, default 30, like SFTP's
+ * $CAIRN_SFTP_TIMEOUT) is dropped (a dead server or network); a request that
+ * stalls so is tried once more only, so a server that stops answering is
+ * given up after about twice the timeout, not five times.
  *
  * Byte counters count what went over the wire: every payload byte handed to
  * curl (bytes_sent) or received into the local file (bytes_received),
@@ -56,7 +59,7 @@
  * the HTTP status and the S3 error code of the answer's XML body.
  *
  * Test knobs (environment): CAIRN_S3_RETRIES (attempts, 1..20),
- * CAIRN_S3_STALL_SECS (the 30 s of the low-speed limit), CAIRN_S3_LIST_PAGE
+ * CAIRN_S3_STALL_SECS (the older name of $CAIRN_S3_TIMEOUT), CAIRN_S3_LIST_PAGE
  * (max-keys of a listing page, 1..1000) and CAIRN_S3_STALE_SECS (the age of
  * an incomplete upload that the first put aborts; 0 aborts them all). */
 #include "store/backend/backend.h"
@@ -477,8 +480,9 @@ typedef struct s3_req {
     int body_fd;              /* a range of a file (-1: none) */
     const char *body_path;
     uint64_t body_off, body_len;
-    int count_sent; /* the body is object payload: count it in bytes_sent */
-    int sink_fd;    /* a 2xx answer's body goes to this file (-1: to resp) */
+    int count_sent;    /* the body is object payload: count it in bytes_sent */
+    const char *range; /* a "Range: bytes=A-B" header line, or NULL */
+    int sink_fd;       /* a 2xx answer's body goes to this file (-1: to resp) */
     const char *sink_path;
     /* what came back (of the last attempt) */
     long status;
@@ -759,7 +763,7 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
         rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
         goto out;
     }
-    for (int n = 1;; n++) {
+    for (int n = 1, stalls = 0;; n++) {
         struct curl_slist *hdrs = NULL;
         r->status = 0;
         r->length = -1;
@@ -776,6 +780,14 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
         }
         rc = sign(s, r->method, cbuf_text(&path), r->query,
                   r->payload_hash ? r->payload_hash : empty_sha256, r->content_md5, &hdrs);
+        /* Range is not signed: SigV4 lets unsigned headers through */
+        if (!rc && r->range) {
+            struct curl_slist *const h = curl_slist_append(hdrs, r->range);
+            if (h)
+                hdrs = h;
+            else
+                rc = err_set(CAIRN_ENOMEM, "%s: out of memory", s->b.url);
+        }
         if (rc) {
             curl_slist_free_all(hdrs);
             goto out;
@@ -814,7 +826,10 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
         } else {
             snprintf(why, sizeof why, "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(ce));
         }
-        if (n >= s->attempts) {
+        /* a stalled server gets one more try, not all of them (see top) */
+        if (ce == CURLE_OPERATION_TIMEDOUT)
+            stalls++;
+        if (n >= s->attempts || stalls >= 2) {
             rc = err_set(CAIRN_EREMOTE, "%s: %s %s: %s (%d attempts)", s->b.url, op, name, why, n);
             goto out;
         }
@@ -915,6 +930,41 @@ static cairn_err s3_get_file(backend *b, const char *name, const char *local_pat
         rc = err_errno(errno, local_path);
     if (rc)
         unlink(local_path); /* ours: we created it */
+    cbuf_free(&r.resp);
+    free(key);
+    return rc;
+}
+
+/* len bytes from offset: a GET with a Range header.  A server that ignores
+ * Range answers 200 with the whole object; we take our slice of it then
+ * (bounded by RESP_MAX, like every answer held in memory). */
+static cairn_err s3_get_range(backend *b, const char *name, uint64_t offset, size_t len,
+                              uint8_t *buf)
+{
+    s3_backend *const s = (s3_backend *)b;
+    s3_req r;
+    char *key, range[80];
+    if (len == 0)
+        return CAIRN_OK;
+    cairn_err rc = key_of(s, name, &key);
+    if (rc)
+        return rc;
+    snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)offset,
+             (unsigned long long)(offset + len - 1));
+    req_init(&r, s, "GET", key, NULL);
+    r.range = range;
+    rc = s3_do(s, &r, "get", name);
+    if (!rc) {
+        const uint64_t skip = r.status == 206 ? 0 : offset;
+        if (r.resp.len < skip || r.resp.len - skip < len)
+            rc =
+                err_set(CAIRN_EREMOTE, "%s: get %s: bytes %llu-%llu: the object is shorter", b->url,
+                        name, (unsigned long long)offset, (unsigned long long)(offset + len - 1));
+        else
+            memcpy(buf, r.resp.data + skip, len);
+    }
+    if (!rc)
+        b->bytes_received += r.resp.len;
     cbuf_free(&r.resp);
     free(key);
     return rc;
@@ -1414,6 +1464,7 @@ static const backend_ops s3_ops = {
     .stat = s3_stat,
     .put_file = s3_put_file,
     .get_file = s3_get_file,
+    .get_range = s3_get_range,
     .remove = s3_remove,
     .close = s3_close,
 };
@@ -1636,6 +1687,8 @@ static cairn_err setup_env(s3_backend *s, const char *url)
     cairn_err rc = env_long(url, "CAIRN_S3_RETRIES", 1, 20, &attempts);
     if (!rc)
         rc = env_long(url, "CAIRN_S3_STALL_SECS", 1, 3600, &stall);
+    if (!rc)
+        rc = env_long(url, "CAIRN_S3_TIMEOUT", 1, 3600, &stall);
     if (!rc)
         rc = env_long(url, "CAIRN_S3_LIST_PAGE", 1, 1000, &page);
     if (!rc)

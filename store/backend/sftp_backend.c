@@ -17,7 +17,7 @@
  * secret is ever copied or put in a message.
  *
  * Layout on the server: objects at <root>/<name>; uploads in progress at
- * <root>/tmp/<random>.part.  Folders are created 0700, files 0600.
+ * <root>/tmp/<host tag>-<random>.part.  Folders are created 0700, files 0600.
  *
  * put_file: upload to tmp/<random>.part in pieces (64 KiB when the server
  * advertises limits@openssh.com, which OpenSSH >= 8.7 does and which means
@@ -39,12 +39,13 @@
  * concurrent copy): we keep it and drop our temporary file.  A file of
  * another size cannot be ours; it is removed and the rename repeated.
  *
- * Leftover temporary files: an interrupted copy leaves tmp/<random>.part
- * behind.  Opening the backend removes the .part files that were not
+ * Leftover temporary files: an interrupted copy leaves
+ * tmp/<host tag>-<random>.part behind.  A copy, holding the target's local
+ * lock, removes this machine's at once (backend_clean_parts: no upload of
+ * ours can be running).  Opening the backend removes every .part not
  * modified for an hour (by the client's clock): an upload in progress keeps
- * its file's mtime fresh, so a second copy running against the same target
- * does not lose its upload, and a crash's leftovers go at the next open that
- * comes an hour later.  A failed put removes its own .part when the
+ * its file's mtime fresh, so another machine's copy running against the
+ * same target does not lose its upload.  A failed put removes its own .part when the
  * connection still works.
  *
  * Disk full: OpenSSH's sftp-server maps ENOSPC (and EDQUOT, and most other
@@ -110,6 +111,7 @@ enum {
     SPACE_SLACK = 1 << 20,  /* "full" means less free than this or the rest */
     HASH_LEN = 32,          /* BLAKE2b-256 of the bytes sent and read back */
     TMP_RANDOM = 8,         /* random bytes in a .part name */
+    HOST_TAG = 4,           /* bytes of this machine's tag in a .part name */
     MSG_MAX = 512,          /* saved message of a first failed attempt */
     SSH_FX_NO_SPACE = 14,   /* SFTP v5+ status codes (OpenSSH never sends them) */
     SSH_FX_QUOTA = 15,
@@ -1009,9 +1011,27 @@ static cairn_err mkdirs(sftp_backend *sb, const char *dir)
                    status_name(status));
 }
 
-/* Removes the .part files of tmp/ nobody wrote to for PART_MAX_AGE (see top). */
-static cairn_err clean_tmp(sftp_backend *sb)
+/* This machine's tag, which starts the name of every .part it writes
+ * (<tag>-<random>.part): a copy holding the target's local lock knows that
+ * no upload of this machine is running, so its own leftovers can go at once
+ * (backend_clean_parts), whatever their age. */
+static void host_tag(char out[2 * HOST_TAG + 1])
 {
+    char host[256] = "";
+    uint8_t h[HOST_TAG];
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    crypto_generichash(h, sizeof h, (const uint8_t *)host, strlen(host), NULL, 0);
+    fs_hex(h, sizeof h, out);
+}
+
+/* Removes the .part files of tmp/ nobody wrote to for PART_MAX_AGE (see
+ * top), and with mine_too every one this machine wrote. */
+static cairn_err clean_tmp_parts(sftp_backend *sb, int mine_too)
+{
+    char tag[2 * HOST_TAG + 2];
+    host_tag(tag);
+    strcat(tag, "-");
     cairn_err rc = CAIRN_OK;
     char *const tmp = remote_path(sb, STORE_DIR_TMP);
     if (!tmp)
@@ -1029,8 +1049,10 @@ static cairn_err clean_tmp(sftp_backend *sb)
     sftp_attributes a;
     while ((a = sftp_readdir(sb->sftp, dir)) != NULL) {
         wd_kick(sb);
+        const int mine = mine_too && strncmp(a->name, tag, strlen(tag)) == 0;
         if (a->type == SSH_FILEXFER_TYPE_REGULAR && ends_with(a->name, ".part") &&
-            (a->flags & SSH_FILEXFER_ATTR_ACMODTIME) && (time_t)a->mtime + PART_MAX_AGE < now) {
+            (mine ||
+             ((a->flags & SSH_FILEXFER_ATTR_ACMODTIME) && (time_t)a->mtime + PART_MAX_AGE < now))) {
             char *const path = fs_join(tmp, a->name);
             if (!path) {
                 sftp_attributes_free(a);
@@ -1053,6 +1075,22 @@ static cairn_err clean_tmp(sftp_backend *sb)
     return rc;
 }
 
+static cairn_err clean_tmp(sftp_backend *sb)
+{
+    return clean_tmp_parts(sb, 0);
+}
+
+static cairn_err clean_mine_op(sftp_backend *sb, void *arg)
+{
+    (void)arg;
+    return clean_tmp_parts(sb, 1);
+}
+
+static cairn_err sftp_clean_parts(backend *b)
+{
+    return run_op((sftp_backend *)b, clean_mine_op, NULL, NULL);
+}
+
 /* ---- reads ---- */
 
 typedef cairn_err (*sink_fn)(void *ctx, const uint8_t *p, size_t n);
@@ -1072,10 +1110,10 @@ static void drain(sftp_backend *sb, sftp_file f, const pending *q, unsigned head
     }
 }
 
-/* Reads the size bytes of f in order, READ_DEPTH requests in flight, and
- * hands them to sink. */
-static cairn_err read_all(sftp_backend *sb, sftp_file f, uint64_t size, const char *what,
-                          sink_fn sink, void *ctx)
+/* Reads size bytes of f from start (where f is positioned) in order,
+ * READ_DEPTH requests in flight, and hands them to sink. */
+static cairn_err read_all(sftp_backend *sb, sftp_file f, uint64_t start, uint64_t size,
+                          const char *what, sink_fn sink, void *ctx)
 {
     pending q[READ_DEPTH];
     unsigned head = 0, count = 0;
@@ -1121,7 +1159,7 @@ static cairn_err read_all(sftp_backend *sb, sftp_file f, uint64_t size, const ch
                 rc = sftp_fail(sb, "read", what);
                 goto fail;
             }
-            if (sftp_seek64(f, done) < 0) {
+            if (sftp_seek64(f, start + done) < 0) {
                 rc = sftp_fail(sb, "seek", what);
                 goto fail;
             }
@@ -1205,7 +1243,7 @@ static cairn_err verify(sftp_backend *sb, const char *tmp, const char *name, uin
         goto out;
     }
     crypto_generichash_init(&h, NULL, 0, sizeof got);
-    rc = read_all(sb, f, len, tmp, hash_sink, &h);
+    rc = read_all(sb, f, 0, len, tmp, hash_sink, &h);
     if (rc)
         goto out;
     crypto_generichash_final(&h, got, sizeof got);
@@ -1278,10 +1316,11 @@ static cairn_err publish(sftp_backend *sb, const char *tmp, const char *final, c
 static cairn_err put_tmp_name(sftp_backend *sb, put_arg *pa)
 {
     uint8_t rnd[TMP_RANDOM];
-    char hex[2 * TMP_RANDOM + 1], rel[2 * TMP_RANDOM + 16];
+    char hex[2 * TMP_RANDOM + 1], tag[2 * HOST_TAG + 1], rel[2 * TMP_RANDOM + 2 * HOST_TAG + 16];
     randombytes_buf(rnd, sizeof rnd);
     fs_hex(rnd, sizeof rnd, hex);
-    snprintf(rel, sizeof rel, STORE_DIR_TMP "/%s.part", hex);
+    host_tag(tag);
+    snprintf(rel, sizeof rel, STORE_DIR_TMP "/%s-%s.part", tag, hex);
     pa->tmp = remote_path(sb, rel);
     return pa->tmp ? CAIRN_OK : no_memory();
 }
@@ -1450,7 +1489,7 @@ static cairn_err get_op(sftp_backend *sb, void *arg)
         rc = local_fail(errno, ga->local);
         goto out;
     }
-    rc = read_all(sb, f, size, ga->name, file_sink, &gs);
+    rc = read_all(sb, f, 0, size, ga->name, file_sink, &gs);
     if (rc)
         goto out;
     if (fsync(gs.fd) != 0)
@@ -1469,6 +1508,57 @@ static cairn_err sftp_get_file(backend *b, const char *name, const char *local_p
     get_arg ga = {name, local_path};
     const cairn_err rc = check_name(sb, name);
     return rc ? rc : run_op(sb, get_op, &ga, NULL);
+}
+
+/* ---- get_range ---- */
+
+typedef struct range_arg {
+    const char *name;
+    uint64_t offset;
+    size_t len;
+    uint8_t *buf;
+    size_t got;
+} range_arg;
+
+static cairn_err mem_sink(void *ctx, const uint8_t *p, size_t n)
+{
+    range_arg *const ra = ctx;
+    if (n > ra->len - ra->got)
+        n = ra->len - ra->got; /* never more than asked */
+    memcpy(ra->buf + ra->got, p, n);
+    ra->got += n;
+    return CAIRN_OK;
+}
+
+static cairn_err range_op(sftp_backend *sb, void *arg)
+{
+    range_arg *const ra = arg;
+    cairn_err rc = CAIRN_OK;
+    char *const path = remote_path(sb, ra->name);
+    if (!path)
+        return no_memory();
+    sftp_file f = sftp_open(sb->sftp, path, O_RDONLY, 0);
+    free(path);
+    if (!f)
+        return sftp_fail(sb, "get", ra->name);
+    ra->got = 0;
+    if (sftp_seek64(f, ra->offset) < 0)
+        rc = sftp_fail(sb, "seek", ra->name);
+    if (!rc)
+        rc = read_all(sb, f, ra->offset, ra->len, ra->name, mem_sink, ra);
+    if (!rc)
+        sb->head.bytes_received += ra->got;
+    sftp_close(f);
+    return rc;
+}
+
+static cairn_err sftp_get_range(backend *b, const char *name, uint64_t offset, size_t len,
+                                uint8_t *buf)
+{
+    sftp_backend *const sb = (sftp_backend *)b;
+    range_arg ra = {name, offset, len, buf, 0};
+    const cairn_err rc = check_name(sb, name);
+    return rc ? rc : run_op(sb, range_op, &ra, NULL);
 }
 
 /* ---- stat, remove ---- */
@@ -1677,6 +1767,8 @@ static const backend_ops sftp_ops = {
     .stat = sftp_stat_obj,
     .put_file = sftp_put_file,
     .get_file = sftp_get_file,
+    .get_range = sftp_get_range,
+    .clean_parts = sftp_clean_parts,
     .remove = sftp_remove_obj,
     .close = sftp_close_backend,
 };

@@ -5,7 +5,7 @@
 #     the store's objects byte for byte; check --target --read-data is clean
 #     and restore --from-target is byte-identical (through the local mirror);
 #   - a second copy after one new backup sends exactly the new objects, and
-#     the mirror fetches exactly those too;
+#     a restore of the newest snapshot fetches at most those (on demand);
 #   - the server paused in the middle of a copy: exit 14 with one line
 #     naming the target; the target is consistent (whole objects only, the
 #     new snapshot not visible); resumed, the next copy sends exactly what
@@ -136,7 +136,10 @@ run 0 copy --target nas --json
     fail "incremental copy sent $(json_field '(j[0]["objects"], j[0]["bytes"])'), the new objects are ($new_n, $new_b)"
 echo "   incremental copy: $new_n objects, $new_b bytes"
 run 0 restore --from-target nas latest --to "$T/r3"
-grep -q "fetched $new_n objects, $new_b bytes" "$T/out" || fail "the mirror did not fetch exactly the new objects"
+read -r got_n got_b < <(sed -n 's/^target nas: fetched \([0-9]*\) objects, \([0-9]*\) bytes.*/\1 \2/p' "$T/out")
+# only what the restore reads: of the new objects at most all, plus the trailers of the new packs
+[ -n "$got_n" ] && [ "$got_n" -le "$new_n" ] && [ "$got_b" -le $((new_b + 65536)) ] ||
+    fail "the cache fetched $got_n objects, $got_b bytes; the new objects are $new_n, $new_b bytes"
 compare_trees "$T/src" "$T/r3"
 rm -rf "$T/r3"
 
