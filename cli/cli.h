@@ -107,6 +107,14 @@ cairn_err cli_parse_duration(const char *option, const char *text, unsigned *sec
         .help = "if another cairn process has the store, wait up to DURATION (30s, 10m, 2h)",      \
         .modes = (mode_bits)                                                                       \
     }
+/* --device NAME|UDID where it scopes 'latest' to a device (info, ls,
+ * extract, diff, restore to a folder). */
+#define CLI_OPT_DEVICE_SCOPE(mode_bits)                                                            \
+    {                                                                                              \
+        .name = "device", .kind = OPT_STRING, .offset = offsetof(struct cli, device),              \
+        .arg_name = "NAME|UDID", .help = "'latest' is this device's newest snapshot",              \
+        .modes = (mode_bits)                                                                       \
+    }
 void cli_warn_item(void *ctx, const char *path, const char *msg);
 
 /* Device workflows (device_ui.c): the backup password a workflow asks for,

@@ -104,11 +104,7 @@ static const cli_option diff_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),
      .help = "print one JSON object"},
-    {.name = "device",
-     .kind = OPT_STRING,
-     .offset = offsetof(cli, device),
-     .arg_name = "NAME|UDID",
-     .help = "'latest' is this device's newest snapshot"},
+    CLI_OPT_DEVICE_SCOPE(0),
     CLI_OPT_END,
 };
 

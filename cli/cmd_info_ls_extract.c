@@ -123,11 +123,7 @@ int cmd_extract(cli *c)
 }
 
 static const cli_option info_options[] = {
-    {.name = "device",
-     .kind = OPT_STRING,
-     .offset = offsetof(cli, device),
-     .arg_name = "NAME|UDID",
-     .help = "'latest' is this device's newest snapshot"},
+    CLI_OPT_DEVICE_SCOPE(0),
     CLI_OPT_END,
 };
 
@@ -145,11 +141,7 @@ const cli_command cli_cmd_info = {
 };
 
 static const cli_option ls_options[] = {
-    {.name = "device",
-     .kind = OPT_STRING,
-     .offset = offsetof(cli, device),
-     .arg_name = "NAME|UDID",
-     .help = "'latest' is this device's newest snapshot"},
+    CLI_OPT_DEVICE_SCOPE(0),
     CLI_OPT_END,
 };
 
@@ -173,11 +165,7 @@ static const cli_option extract_options[] = {
      .offset = offsetof(cli, to),
      .arg_name = "DIR",
      .help = "the folder to write the files into"},
-    {.name = "device",
-     .kind = OPT_STRING,
-     .offset = offsetof(cli, device),
-     .arg_name = "NAME|UDID",
-     .help = "'latest' is this device's newest snapshot"},
+    CLI_OPT_DEVICE_SCOPE(0),
     CLI_OPT_END,
 };
 
