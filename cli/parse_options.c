@@ -292,6 +292,16 @@ static int check_mode(const cli_command *cmd, const cli *c, const cli_option *co
 }
 
 #ifndef NDEBUG
+/* A value that may be left out (--device on backup and restore) and one
+ * that may not (--device scoping 'latest' on ls) both take a following word
+ * that is not an option, which is all the search for the command word asks. */
+static int same_reading(cli_option_kind a, cli_option_kind b)
+{
+    const int a_value = a == OPT_STRING || a == OPT_MAYBE_VALUE;
+    const int b_value = b == OPT_STRING || b == OPT_MAYBE_VALUE;
+    return a == b || (a_value && b_value);
+}
+
 /* The contract's promise: a name means the same in every table, so that
  * the words before the command word are read alike for every command. */
 static int tables_agree(const cli_command *const *commands, size_t n)
@@ -303,7 +313,7 @@ static int tables_agree(const cli_command *const *commands, size_t n)
                     const cli_option *const x = &commands[a]->options[i];
                     const cli_option *const y = &commands[b]->options[k];
                     if (strcmp(x->name, y->name) == 0 &&
-                        (x->kind != y->kind || x->short_name != y->short_name))
+                        (!same_reading(x->kind, y->kind) || x->short_name != y->short_name))
                         return 0;
                 }
     return 1;
