@@ -57,7 +57,7 @@ typedef struct device_backup_folder_opts {
     int as_folder;                  /* a plain folder, whatever it holds: no device detection */
     device_store_opener open_store; /* opened for writing (once); the call closes it */
     void *open_ctx;
-    const work_hooks *hooks; /* the backup's progress and stop (backup.h); may be NULL */
+    const work_hooks *hooks;    /* the backup's progress and stop (backup.h); may be NULL */
     device_backup_each_fn each; /* a folder of device backups: each one (may be NULL) */
     void *each_ctx;
 } device_backup_folder_opts;

@@ -138,7 +138,7 @@ static int get_bool(lockdownd_client_t ld, const char *domain, const char *key, 
 
 /* ---- listing ---- */
 
-static cairn_err summarize(const char *udid, enum idevice_connection_type type, idev_summary *s)
+static cairn_err summarize(const char *udid, enum idevice_connection_type type, device_summary *s)
 {
     idevice_t dev = NULL;
     lockdownd_client_t ld = NULL;
@@ -175,7 +175,7 @@ static cairn_err summarize(const char *udid, enum idevice_connection_type type, 
     return CAIRN_OK;
 }
 
-cairn_err idev_list(idev_summary **out, size_t *count)
+cairn_err idev_list(device_summary **out, size_t *count)
 {
     idevice_info_t *infos = NULL;
     int n = 0;
@@ -187,7 +187,7 @@ cairn_err idev_list(idev_summary **out, size_t *count)
             idevice_device_list_extended_free(infos);
         return CAIRN_OK; /* no usbmuxd or no device: nothing connected */
     }
-    idev_summary *const list = calloc((size_t)n, sizeof *list);
+    device_summary *const list = calloc((size_t)n, sizeof *list);
     if (!list) {
         idevice_device_list_extended_free(infos);
         return err_set(CAIRN_ENOMEM, "out of memory");
@@ -215,7 +215,7 @@ cairn_err idev_list(idev_summary **out, size_t *count)
     return CAIRN_OK;
 }
 
-void idev_list_free(idev_summary *list, size_t count)
+void idev_list_free(device_summary *list, size_t count)
 {
     for (size_t i = 0; list && i < count; i++) {
         free(list[i].udid);

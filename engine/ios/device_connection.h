@@ -20,7 +20,7 @@ typedef struct idev idev;
 
 /* One connected device as "cairn devices" shows it.  Strings are NULL when
  * unknown (the device did not let us ask). */
-typedef struct idev_summary {
+typedef struct device_summary {
     char *udid;
     char *name;
     char *product_type;
@@ -29,11 +29,11 @@ typedef struct idev_summary {
     int paired;        /* a trusted session opened */
     int encrypt;       /* backup encryption: 1 on, 0 off, -1 unknown */
     char problem[256]; /* why it is not paired, or "" */
-} idev_summary;
+} device_summary;
 
 /* Every device usbmuxd knows (USB and Wi-Fi), one entry per UDID. */
-cairn_err idev_list(idev_summary **out, size_t *count);
-void idev_list_free(idev_summary *list, size_t count);
+cairn_err idev_list(device_summary **out, size_t *count);
+void idev_list_free(device_summary *list, size_t count);
 
 /* Opens a trusted session with the device udid, or with the only device
  * connected when udid is NULL or "".  CAIRN_ESOURCE says why not: no such

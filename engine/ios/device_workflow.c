@@ -15,45 +15,12 @@ enum { LINE_MAX_LEN = 2048 };
 
 cairn_err device_list(device_summary **out, size_t *count)
 {
-    idev_summary *list = NULL;
-    size_t n = 0;
-    *out = NULL;
-    *count = 0;
-    cairn_err rc = idev_list(&list, &n);
-    if (rc)
-        return rc;
-    device_summary *const d = calloc(n ? n : 1, sizeof *d);
-    if (!d) {
-        idev_list_free(list, n);
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    }
-    /* the strings change owner: the list's copies are not freed twice */
-    for (size_t i = 0; i < n; i++) {
-        d[i].udid = list[i].udid;
-        d[i].name = list[i].name;
-        d[i].product_type = list[i].product_type;
-        d[i].product_version = list[i].product_version;
-        d[i].network = list[i].network;
-        d[i].paired = list[i].paired;
-        d[i].encrypt = list[i].encrypt;
-        memcpy(d[i].problem, list[i].problem, sizeof d[i].problem);
-        list[i].udid = list[i].name = list[i].product_type = list[i].product_version = NULL;
-    }
-    idev_list_free(list, n);
-    *out = d;
-    *count = n;
-    return CAIRN_OK;
+    return idev_list(out, count);
 }
 
 void device_list_free(device_summary *list, size_t count)
 {
-    for (size_t i = 0; list && i < count; i++) {
-        free(list[i].udid);
-        free(list[i].name);
-        free(list[i].product_type);
-        free(list[i].product_version);
-    }
-    free(list);
+    idev_list_free(list, count);
 }
 
 cairn_err device_ask(const device_callbacks *cb, device_password_kind kind, const char *prompt,

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "engine/ios/device_connection.h"
 
 typedef enum device_password_kind {
     DEVICE_PASSWORD_BACKUP,     /* the backup password a device backup is encrypted with */
@@ -57,19 +58,7 @@ typedef struct device_callbacks {
     void (*event)(void *ctx, const char *message);
 } device_callbacks;
 
-/* One connected device as "cairn devices" shows it.  Strings are NULL when
- * unknown (the device did not let us ask). */
-typedef struct device_summary {
-    char *udid;
-    char *name;
-    char *product_type;
-    char *product_version;
-    int network;       /* reached over Wi-Fi rather than USB */
-    int paired;        /* a trusted session opened */
-    int encrypt;       /* backup encryption: 1 on, 0 off, -1 unknown */
-    char problem[256]; /* why it is not paired, or "" */
-} device_summary;
-
+/* device_summary: one connected device (engine/ios/device_connection.h). */
 /* Every device usbmuxd knows (USB and Wi-Fi), one entry per UDID. */
 cairn_err device_list(device_summary **out, size_t *count);
 void device_list_free(device_summary *list, size_t count);
