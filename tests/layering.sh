@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # layering.sh - the layers of docs/DESIGN.md hold: every '#include "..."' of
-# every .c/.h under util/, store/, engine/ and cli/ points only down (or
-# sideways within its own layer):
+# every .c/.h under util/, store/, engine/, cli/ and mount/ points only down
+# (or sideways within its own layer):
 #   util/ <- store/ <- store/backend/ <- engine/core/ <- engine/ios/ <- cli/
-# and cli/ (the front-end) uses only the engine API, never the internals
-# listed in CLI_FORBIDDEN below.  One line per violation, then exit 1.
+# the front-ends (cli/, mount/) use only the engine API, never the internals
+# listed in CLI_FORBIDDEN below; mount/ (a front-end library) never includes
+# cli/, and cli/ (the launcher) includes only mount/'s public header,
+# mount/mount.h.  One line per violation, then exit 1.
 #
 #   layering.sh [ROOT]           self-test, then check ROOT (default: .)
 #   layering.sh --check-only ROOT  only check ROOT (what the self-test runs)
@@ -20,7 +22,7 @@
 # too, so a typo cannot hide a layer crossing.
 set -u
 
-# ---- cli/ must not include these: the internals below the engine API ----
+# ---- cli/ and mount/ must not include these: the internals below the engine API ----
 # (front-ends call the engine's operations; packs, blobs, the index,
 # sealing, backends, chunking, tree storage, snapshot editing, the worker
 # pool and the device plumbing are the engine's business).  A trailing
@@ -52,6 +54,7 @@ layer_of() {
     engine/core/*) LAYER=engine/core ;;
     engine/ios/*) LAYER=engine/ios ;;
     cli/*) LAYER=cli ;;
+    mount/*) LAYER=mount ;;
     *) LAYER="" ;;
     esac
 }
@@ -64,7 +67,8 @@ allowed_layers() {
     store/backend) ALLOWED="util store store/backend" ;;
     engine/core) ALLOWED="util store store/backend engine/core" ;;
     engine/ios) ALLOWED="util store store/backend engine/core engine/ios" ;;
-    cli) ALLOWED="util store store/backend engine/core engine/ios cli" ;;
+    cli) ALLOWED="util store store/backend engine/core engine/ios cli mount" ;;
+    mount) ALLOWED="util store engine/core engine/ios mount" ;;
     esac
 }
 
@@ -102,21 +106,24 @@ check() {
         layer_of "$target"
         tlayer=$LAYER
         if [ -z "$tlayer" ]; then
-            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ cli/)"
+            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ cli/ mount/)"
             bad=1
         elif [[ " $allowed " != *" $tlayer "* ]]; then
             echo "$file:$lineno: includes $target: $layer/ must not include $tlayer/ (it may include: ${allowed// //, }/)"
             bad=1
-        elif [ "$layer" = cli ]; then
+        elif [ "$layer" = cli ] && [ "$tlayer" = mount ] && [ "$target" != mount/mount.h ]; then
+            echo "$file:$lineno: includes $target: cli/ may include only mount/mount.h of mount/"
+            bad=1
+        elif [ "$layer" = cli ] || [ "$layer" = mount ]; then
             for pat in "${CLI_FORBIDDEN[@]}"; do
                 # shellcheck disable=SC2053 # pat is a glob on purpose
                 if [[ $target == $pat ]]; then
-                    echo "$file:$lineno: includes $target: cli/ must use the engine API, not $pat (CLI_FORBIDDEN in tests/layering.sh)"
+                    echo "$file:$lineno: includes $target: $layer/ must use the engine API, not $pat (CLI_FORBIDDEN in tests/layering.sh)"
                     bad=1
                 fi
             done
         fi
-    done < <(cd "$root" && find util store engine cli -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null |
+    done < <(cd "$root" && find util store engine cli mount -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null |
         sort | xargs -r awk "$INCLUDES_AWK")
     return $bad
 }
@@ -148,7 +155,7 @@ self_test() {
     # a small clean tree: one module per layer, each including everything
     # it may (cli/ only the API part of each layer)
     local t=$tmp/clean
-    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,cli}
+    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,cli,mount}
     : >"$t/util/err.h"
     printf '#include "util/err.h"\n' >"$t/store/store.h"
     printf '#include "util/err.h"\n#include "store/store.h"\n' >"$t/store/pack.h"
@@ -158,7 +165,10 @@ self_test() {
     : >"$t/engine/core/chunker.h"
     printf '#include "engine/core/backup.h"\n#include "store/pack.h"\n' >"$t/engine/ios/backup_folder.h"
     printf '  #  include "cli.h" /* next to it */\n#include <stdio.h>\n' >"$t/cli/main.c"
-    printf '#include "engine/ios/backup_folder.h"\n#include "store/store.h"\n#include "util/err.h"\n' >"$t/cli/cli.h"
+    printf '#include "engine/ios/backup_folder.h"\n#include "store/store.h"\n#include "util/err.h"\n#include "mount/mount.h"\n' >"$t/cli/cli.h"
+    printf '#include "engine/core/backup.h"\n#include "util/err.h"\n' >"$t/mount/mount.h"
+    printf '#include "mount/mount.h"\n#include "mount/vtree.h"\n#include "store/store.h"\n' >"$t/mount/mount.c"
+    : >"$t/mount/vtree.h"
     local out
     out=$(check "$t") || self_fail "a clean tree is reported: $out"
 
@@ -185,15 +195,25 @@ self_test() {
     bad_tree x cli/main.c store/pack.h
     expect_violation "$tmp/x" "cli -> store/pack.h" 'cli/main.c:3: includes store/pack.h: cli/ must use the engine API'
     bad_tree x2 cli/cli.h store/backend/backend.h
-    expect_violation "$tmp/x2" "cli -> store/backend/*" 'cli/cli.h:4: includes store/backend/backend.h: cli/ must use the engine API, not store/backend/\*'
+    expect_violation "$tmp/x2" "cli -> store/backend/*" 'cli/cli.h:5: includes store/backend/backend.h: cli/ must use the engine API, not store/backend/\*'
     bad_tree x3 cli/cli.h engine/core/chunker.h
-    expect_violation "$tmp/x3" "cli -> engine/core/chunker.h" 'cli/cli.h:4: includes engine/core/chunker.h: cli/ must use the engine API'
+    expect_violation "$tmp/x3" "cli -> engine/core/chunker.h" 'cli/cli.h:5: includes engine/core/chunker.h: cli/ must use the engine API'
+    bad_tree m mount/mount.c cli/cli.h
+    expect_violation "$tmp/m" "mount -> cli" 'mount/mount.c:4: includes cli/cli.h: mount/ must not include cli/'
+    bad_tree m2 mount/mount.c store/pack.h
+    expect_violation "$tmp/m2" "mount -> store/pack.h" 'mount/mount.c:4: includes store/pack.h: mount/ must use the engine API'
+    bad_tree m3 mount/mount.h store/backend/backend.h
+    expect_violation "$tmp/m3" "mount -> store/backend" 'mount/mount.h:3: includes store/backend/backend.h: mount/ must not include store/backend/'
+    bad_tree m4 cli/main.c mount/vtree.h
+    expect_violation "$tmp/m4" "cli -> a private header of mount" 'cli/main.c:3: includes mount/vtree.h: cli/ may include only mount/mount.h'
+    bad_tree m5 engine/ios/backup_folder.h mount/mount.h
+    expect_violation "$tmp/m5" "engine/ios -> mount" 'engine/ios/backup_folder.h:3: includes mount/mount.h: engine/ios/ must not include mount/'
     bad_tree n engine/core/backup.h engine/core/no_such.h
     expect_violation "$tmp/n" "unresolved include" 'engine/core/backup.h:3: #include "engine/core/no_such.h" is not a file of the tree'
 
     # the real tree with one bad include added: reported whatever else is
     mkdir -p "$tmp/real"
-    (cd "$root" && find util store engine cli -type f \( -name '*.c' -o -name '*.h' \) -print0 |
+    (cd "$root" && find util store engine cli mount -type f \( -name '*.c' -o -name '*.h' \) -print0 |
         xargs -0 cp -a --parents -t "$tmp/real/") || self_fail "cannot copy $root"
     printf '#include "engine/ios/mobilesync.h"\n' >>"$tmp/real/util/err.h"
     local n
