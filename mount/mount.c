@@ -37,6 +37,15 @@ typedef struct vnode {
     size_t nkids, cap;
 } vnode;
 
+/* What fi->fh holds: an open snapshot file, or the README's text; linked
+ * into the state's list, since files still open at unmount are never
+ * released by libfuse. */
+typedef struct open_file {
+    snapfiles_file *h;
+    const char *text;
+    struct open_file *prev, *next;
+} open_file;
+
 typedef struct mount_state {
     store *s;
     const mount_opts *o;
@@ -45,6 +54,7 @@ typedef struct mount_state {
     snapfiles_cache *cache;
     pthread_mutex_t open_mu; /* guards files */
     snapfiles **files;       /* per snapshot, opened on first use */
+    open_file *open;         /* guarded by open_mu */
     uid_t uid;
     gid_t gid;
 } mount_state;
@@ -435,12 +445,6 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     return rc == CAIRN_ENOMEM ? 0 : errno_of(rc); /* ENOMEM here: the reply is full */
 }
 
-/* What fi->fh holds: an open snapshot file, or the README's text. */
-typedef struct open_file {
-    snapfiles_file *h;
-    const char *text;
-} open_file;
-
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
     mount_state *const m = state();
@@ -472,6 +476,12 @@ static int op_open(const char *path, struct fuse_file_info *fi)
             warn(m, path);
         return rc == CAIRN_EINVAL ? -EISDIR : errno_of(rc);
     }
+    pthread_mutex_lock(&m->open_mu);
+    of->next = m->open;
+    if (m->open)
+        m->open->prev = of;
+    m->open = of;
+    pthread_mutex_unlock(&m->open_mu);
     fi->fh = (uint64_t)(uintptr_t)of;
     fi->keep_cache = 1; /* a snapshot never changes */
     return 0;
@@ -502,7 +512,16 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
+    mount_state *const m = state();
     open_file *const of = (open_file *)(uintptr_t)fi->fh;
+    pthread_mutex_lock(&m->open_mu);
+    if (of->prev)
+        of->prev->next = of->next;
+    else
+        m->open = of->next;
+    if (of->next)
+        of->next->prev = of->prev;
+    pthread_mutex_unlock(&m->open_mu);
     snapfiles_file_close(of->h);
     free(of);
     return 0;
@@ -587,6 +606,11 @@ done:
     if (fs)
         fuse_destroy(fs);
     fuse_opt_free_args(&args);
+    for (open_file *of = m.open, *next; of; of = next) {
+        next = of->next;
+        snapfiles_file_close(of->h);
+        free(of);
+    }
     for (size_t i = 0; m.files && i < m.l.count; i++)
         snapfiles_close(m.files[i]);
     free(m.files);
