@@ -63,11 +63,11 @@ wait_gone() {
     MPID=""
 }
 
-info "a device snapshot, a folder snapshot (with 10,000 small files), a ciphertext one"
+info "a device snapshot, a folder snapshot, one of 10,000 small files, a ciphertext one"
 "$GEN" device "$T/dev" --seed 17 --size-mb 3 --udid 00008120-00aa11bb22cc33dd >/dev/null ||
     fail "cairn-gen device"
 "$GEN" folder "$T/fold" --seed 18 --size-mb 2 >/dev/null || fail "cairn-gen folder"
-"$PY" - "$T/fold/many" <<'PYEOF' || fail "cannot write the small files"
+"$PY" - "$T/many" <<'PYEOF' || fail "cannot write the small files"
 import os, sys
 for d in range(100):
     p = os.path.join(sys.argv[1], "d%02d" % d)
@@ -83,6 +83,8 @@ run 0 backup "$T/dev"
 DEV_ID=$(snap_id 0)
 run 0 backup "$T/fold"
 FOLD_ID=$(snap_id 1)
+run 0 backup "$T/many"
+MANY_ID=$(snap_id 2)
 # the same device with backup encryption turned on, backed up without its
 # password: stored as ciphertext; the unencrypted chain is archived
 cp -a "$T/dev" "$T/dev-enc"
@@ -110,7 +112,8 @@ FOLD=$MNT/snapshots/${FOLD_ID:0:8}
 
 info "layout: latest, the archived chain, the ciphertext snapshot's README"
 [ "$(ls "$MNT")" = "$(printf 'devices\nsnapshots')" ] || fail "top level: $(ls "$MNT")"
-[ "$(ls "$MNT/snapshots")" = "${FOLD_ID:0:8}" ] || fail "snapshots/: $(ls "$MNT/snapshots")"
+[ "$(ls "$MNT/snapshots")" = "$(printf '%s\n' "${FOLD_ID:0:8}" "${MANY_ID:0:8}" | sort)" ] ||
+    fail "snapshots/: $(ls "$MNT/snapshots")"
 [ -L "$D/latest" ] || fail "latest is not a symlink"
 [ -f "$D/latest/README" ] || fail "the ciphertext snapshot has no README"
 grep -q "ciphertext" "$D/latest/README" || fail "README does not say ciphertext"
@@ -124,7 +127,7 @@ touch "$FOLD/new" 2>/dev/null && fail "created a file in the mount"
 echo x 2>/dev/null >>"$FOLD/large.bin" && fail "appended to a file in the mount"
 
 info "a stat storm over 10,000 files"
-"$PY" - "$T/fold/many" "$FOLD/many" <<'PYEOF' || fail "stat storm"
+"$PY" - "$T/many" "$MNT/snapshots/${MANY_ID:0:8}" <<'PYEOF' || fail "stat storm"
 import os, sys
 src, mnt = sys.argv[1], sys.argv[2]
 n = 0
