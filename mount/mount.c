@@ -306,6 +306,16 @@ static void warn(const mount_state *m, const char *path)
         m->o->warn(m->o->ctx, path, err_msg());
 }
 
+/* The snapfiles of the snapshot v, for the FUSE call on path: 0, or the
+ * negative errno to answer (a snapshot that does not open is warned of). */
+static int snap_of(mount_state *m, const vnode *v, const char *path, snapfiles **f)
+{
+    const cairn_err rc = files_of(m, v->snap, f);
+    if (rc)
+        warn(m, path);
+    return errno_of(rc);
+}
+
 static void fill_stat(const mount_state *m, struct stat *st, int type, uint32_t mode, uint64_t size,
                       int64_t sec, uint32_t nsec)
 {
@@ -346,18 +356,15 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
         fill_stat(m, st, SNAPFILES_SYMLINK, 0777, strlen(v->target), v->mtime, 0);
         return 0;
     }
-    cairn_err rc = files_of(m, v->snap, &f);
-    if (rc) {
-        warn(m, path);
-        return errno_of(rc);
-    }
+    if ((e = snap_of(m, v, path, &f)))
+        return e;
     if (snapfiles_ciphertext(f)) {
         if (strcmp(rest, README) != 0)
             return -ENOENT;
         fill_stat(m, st, SNAPFILES_FILE, 0444, strlen(snapfiles_ciphertext_note()), v->mtime, 0);
         return 0;
     }
-    rc = snapfiles_stat_path(f, rest, &s);
+    const cairn_err rc = snapfiles_stat_path(f, rest, &s);
     if (rc)
         return errno_of(rc);
     fill_stat(m, st, s.type, s.mode, s.size, s.mtime_sec, s.mtime_nsec);
@@ -427,11 +434,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
                 break;
         return 0;
     }
-    cairn_err rc = files_of(m, v->snap, &f);
-    if (rc) {
-        warn(m, path);
-        return errno_of(rc);
-    }
+    if ((e = snap_of(m, v, path, &f)))
+        return e;
     if (snapfiles_ciphertext(f)) {
         if (*rest)
             return -ENOENT;
@@ -439,7 +443,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         return 0;
     }
     fill_ctx fc = {buf, filler};
-    rc = snapfiles_list(f, rest, fill_one, &fc);
+    const cairn_err rc = snapfiles_list(f, rest, fill_one, &fc);
     if (rc == CAIRN_EINVAL)
         return -ENOTDIR;
     return rc == CAIRN_ENOMEM ? 0 : errno_of(rc); /* ENOMEM here: the reply is full */

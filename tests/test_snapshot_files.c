@@ -86,17 +86,9 @@ static void add_entry(catalog *cat, const char *domain, const char *path, uint8_
 static int setup(void **state)
 {
     fixture *const f = calloc(1, sizeof *f);
-    const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    const store_params params = {4096, 16384, CHUNK_MAX, 256 * 1024, 3};
     char src[128];
-    if (!f || sodium_init() < 0)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/cairn-test-snapfiles-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->path, sizeof f->path, "%s/store", f->dir);
-    if (store_create(f->path, PW, strlen(PW), &kdf, &params) != CAIRN_OK ||
-        store_open(f->path, PW, strlen(PW), STORE_WRITE, &f->s) != CAIRN_OK)
+    /* its chunks are at most CHUNK_MAX */
+    if (!f || test_store_new("snapfiles", PW, f->dir, f->path, &f->s) != 0)
         return -1;
     f->big = malloc(BIG);
     f->sms = malloc(SMS_LEN);

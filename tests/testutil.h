@@ -1,10 +1,17 @@
-/* testutil.h - what the unit tests share: removing a temporary tree. */
+/* testutil.h - what the unit tests share: removing a temporary tree, a
+ * new store to test on. */
 #ifndef CAIRN_TESTUTIL_H
 #define CAIRN_TESTUTIL_H
 
 #include <ftw.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+
+#include "store/keys.h"
+#include "store/store.h"
 
 static int testutil_remove(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -18,6 +25,24 @@ static int testutil_remove(const char *path, const struct stat *sb, int flag, st
 static inline int test_rmtree(const char *dir)
 {
     return nftw(dir, testutil_remove, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new store with small chunks (4 KiB / 16 KiB / 64 KiB, 256 KiB packs)
+ * and the cheapest KDF in a new folder /tmp/cairn-test-TAG-XXXXXX (dir),
+ * opened for writing (path: the store's folder); 0 on success. */
+static inline int test_store_new(const char *tag, const char *password, char dir[64],
+                                 char path[128], store **s)
+{
+    const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
+    const store_params params = {4096, 16384, 65536, 256 * 1024, 3};
+    snprintf(dir, 64, "/tmp/cairn-test-%s-XXXXXX", tag);
+    if (sodium_init() < 0 || !mkdtemp(dir))
+        return -1;
+    snprintf(path, 128, "%s/store", dir);
+    if (store_create(path, password, strlen(password), &kdf, &params) != CAIRN_OK ||
+        store_open(path, password, strlen(password), STORE_WRITE, s) != CAIRN_OK)
+        return -1;
+    return 0;
 }
 
 #endif

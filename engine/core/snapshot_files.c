@@ -581,14 +581,24 @@ cairn_err snapfiles_stat_path(snapfiles *f, const char *path, snapfiles_stat *st
     return rc;
 }
 
+/* The stat of path, which must be of the given type (CAIRN_EINVAL if not). */
+static cairn_err stat_as(snapfiles *f, const char *path, int type, snapfiles_stat *st)
+{
+    const cairn_err rc = snapfiles_stat_path(f, path, st);
+    if (rc || st->type == type)
+        return rc;
+    return err_set(CAIRN_EINVAL, "%s: not a %s", path,
+                   type == SNAPFILES_DIR    ? "folder"
+                   : type == SNAPFILES_FILE ? "file"
+                                            : "symbolic link");
+}
+
 cairn_err snapfiles_list(snapfiles *f, const char *path, snapfiles_list_fn fn, void *ctx)
 {
     snapfiles_stat st;
-    cairn_err rc = snapfiles_stat_path(f, path, &st);
+    cairn_err rc = stat_as(f, path, SNAPFILES_DIR, &st);
     if (rc)
         return rc;
-    if (st.type != SNAPFILES_DIR)
-        return err_set(CAIRN_EINVAL, "%s: not a folder", path);
     if (f->ciphertext)
         return CAIRN_OK;
     if (f->device) {
@@ -621,11 +631,9 @@ cairn_err snapfiles_list(snapfiles *f, const char *path, snapfiles_list_fn fn, v
 cairn_err snapfiles_readlink(snapfiles *f, const char *path, char **target)
 {
     snapfiles_stat st;
-    cairn_err rc = snapfiles_stat_path(f, path, &st);
+    cairn_err rc = stat_as(f, path, SNAPFILES_SYMLINK, &st);
     if (rc)
         return rc;
-    if (st.type != SNAPFILES_SYMLINK)
-        return err_set(CAIRN_EINVAL, "%s: not a symbolic link", path);
     const char *t;
     if (f->device) {
         t = f->cat.entries[find_dev_node(f, path)->cat].target;
@@ -712,11 +720,9 @@ cairn_err snapfiles_file_open(snapfiles *f, const char *path, snapfiles_file **o
 {
     snapfiles_stat st;
     const tree_node *n = NULL;
-    cairn_err rc = snapfiles_stat_path(f, path, &st);
+    cairn_err rc = stat_as(f, path, SNAPFILES_FILE, &st);
     if (rc)
         return rc;
-    if (st.type != SNAPFILES_FILE)
-        return err_set(CAIRN_EINVAL, "%s: not a file", path);
     if (f->device)
         rc = content_node(f, &f->cat.entries[find_dev_node(f, path)->cat], &n);
     else
