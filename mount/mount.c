@@ -400,15 +400,22 @@ static int op_readlink(const char *path, char *buf, size_t size)
 }
 
 typedef struct fill_ctx {
+    const mount_state *m;
     void *buf;
     fuse_fill_dir_t filler;
+    int plus; /* the kernel takes attributes with the names (readdirplus) */
 } fill_ctx;
 
 static cairn_err fill_one(void *ctx, const char *name, const snapfiles_stat *st)
 {
-    (void)st;
     const fill_ctx *const fc = ctx;
-    return fc->filler(fc->buf, name, NULL, 0, 0) ? CAIRN_ENOMEM : CAIRN_OK;
+    struct stat sb;
+    /* with the attributes, ls -l and find need no lookup per name */
+    if (fc->plus)
+        fill_stat(fc->m, &sb, st->type, st->mode, st->size, st->mtime_sec, st->mtime_nsec);
+    return fc->filler(fc->buf, name, fc->plus ? &sb : NULL, 0, fc->plus ? FUSE_FILL_DIR_PLUS : 0)
+               ? CAIRN_ENOMEM
+               : CAIRN_OK;
 }
 
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
@@ -416,7 +423,6 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 {
     (void)off;
     (void)fi;
-    (void)flags;
     mount_state *const m = state();
     const vnode *v;
     const char *rest;
@@ -442,7 +448,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         filler(buf, README, NULL, 0, 0);
         return 0;
     }
-    fill_ctx fc = {buf, filler};
+    fill_ctx fc = {m, buf, filler, (flags & FUSE_READDIR_PLUS) != 0};
     const cairn_err rc = snapfiles_list(f, rest, fill_one, &fc);
     if (rc == CAIRN_EINVAL)
         return -ENOTDIR;

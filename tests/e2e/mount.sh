@@ -199,21 +199,21 @@ a, b = open(orig, 'rb').read(), os.open(mnt, os.O_RDONLY)
 r = random.Random(seed)
 for _ in range(n):
     off = r.randrange(len(a) + 100)
-    ln = r.choice([1, 7, 4096, 65536, 1 << 20, r.randrange(1 << 20)])
+    ln = r.choice([1, 7, 4096, 65536, 300000, r.randrange(1 << 20)])
     got = os.pread(b, ln, off)
     if got != a[off:off + ln]:
         sys.exit(f"{mnt}: {ln} bytes at {off} differ from the original")
 os.close(b)
 PYEOF
 info "random-offset reads against the original bytes"
-"$PY" "$T/reader.py" "$T/fold/large.bin" "$FOLD/large.bin" 300 1 || fail "random reads differ"
+"$PY" "$T/reader.py" "$T/fold/large.bin" "$FOLD/large.bin" 200 1 || fail "random reads differ"
 
 info "eight concurrent readers"
 pids=()
 for i in 1 2 3 4 5 6 7 8; do
     if [ $((i % 2)) = 0 ]; then f=large.bin; else f=$(cd "$T/fold" && find . -type f -size +100k | sed -n "${i}p"); fi
     [ -n "$f" ] || f=large.bin
-    "$PY" "$T/reader.py" "$T/fold/$f" "$FOLD/$f" 60 "$i" &
+    "$PY" "$T/reader.py" "$T/fold/$f" "$FOLD/$f" 40 "$i" &
     pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || fail "a concurrent reader saw wrong bytes"; done
