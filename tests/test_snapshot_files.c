@@ -404,12 +404,70 @@ static void test_ciphertext(void **state)
     snapshot_free(&sn);
 }
 
+static int flip_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag != FTW_F)
+        return 0;
+    FILE *const fp = fopen(path, "r+b");
+    if (!fp)
+        return -1;
+    for (long i = 64; i + 64 < (long)sb->st_size; i += 4096) {
+        int ch;
+        if (fseek(fp, i, SEEK_SET) != 0 || (ch = fgetc(fp)) == EOF || fseek(fp, i, SEEK_SET) != 0 ||
+            fputc(ch ^ 0xff, fp) == EOF) {
+            fclose(fp);
+            return -1;
+        }
+    }
+    return fclose(fp) == 0 ? 0 : -1;
+}
+
+/* Flips (and flips back) one byte in every 4 KiB of every pack file. */
+static void flip_packs(const fixture *f)
+{
+    char packs[160];
+    snprintf(packs, sizeof packs, "%s/packs", f->path);
+    assert_int_equal(nftw(packs, flip_file, 16, FTW_PHYS), 0);
+}
+
+/* A damaged chunk: the read fails (naming what), nothing is cached, and
+ * the file reads whole again once the store is. */
+static void test_damaged_chunk(void **state)
+{
+    fixture *const f = *state;
+    snapfiles_cache *c;
+    snapfiles *sf;
+    snapfiles_file *h;
+    snapfiles_cache_stats cs;
+    uint8_t *const buf = malloc(BIG);
+    size_t got;
+    assert_non_null(buf);
+    assert_int_equal(snapfiles_cache_new(f->s, 0, &c), CAIRN_OK);
+    assert_int_equal(snapfiles_open(c, f->folder, &sf), CAIRN_OK);
+    assert_int_equal(snapfiles_file_open(sf, "big.bin", &h), CAIRN_OK);
+    flip_packs(f);
+    const cairn_err rc = snapfiles_read(h, 0, buf, BIG, &got);
+    flip_packs(f);
+    assert_int_equal(rc, CAIRN_ECORRUPT);
+    assert_non_null(strstr(err_msg(), "packs/"));
+    snapfiles_cache_get_stats(c, &cs);
+    assert_int_equal(cs.chunks, 0);
+    assert_int_equal(snapfiles_read(h, 0, buf, BIG, &got), CAIRN_OK);
+    assert_int_equal(got, BIG);
+    assert_memory_equal(buf, f->big, BIG);
+    free(buf);
+    snapfiles_file_close(h);
+    snapfiles_close(sf);
+    snapfiles_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_folder_random_reads), cmocka_unit_test(test_folder_paths),
         cmocka_unit_test(test_concurrent_readers),  cmocka_unit_test(test_device_view),
-        cmocka_unit_test(test_ciphertext),
+        cmocka_unit_test(test_ciphertext),          cmocka_unit_test(test_damaged_chunk),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
