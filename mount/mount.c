@@ -365,6 +365,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
         return 0;
     }
     const cairn_err rc = snapfiles_stat_path(f, rest, &s);
+    if (rc && rc != CAIRN_ENOTFOUND)
+        warn(m, path); /* a tree that cannot be read */
     if (rc)
         return errno_of(rc);
     fill_stat(m, st, s.type, s.mode, s.size, s.mtime_sec, s.mtime_nsec);

@@ -4,9 +4,9 @@
 # names, sizes, modes and mtimes), random-offset reads against the original
 # bytes, eight concurrent readers, a stat storm over 10,000 files, sqlite3
 # querying sms.db straight from the mount, the layout (latest, archived
-# chains, a ciphertext snapshot's README), read-only, and unmounting:
-# fusermount3 -u, and SIGTERM while a file is open.  Skipped (77) where
-# this machine cannot mount FUSE.
+# chains, a ciphertext snapshot's README), read-only, damaged packs (EIO and
+# a warning), and unmounting: fusermount3 -u, SIGTERM while a file is open,
+# SIGINT.  Skipped (77) where this machine cannot mount FUSE.
 #
 # usage: mount.sh CAIRN CAIRN-GEN
 . "$(dirname "$0")/lib.sh" "$@"
@@ -33,7 +33,11 @@ cleanup_hook() {
 # start_mount: cairn mount in the background until the mount is there
 start_mount() {
     mkdir -p "$MNT"
-    "$CAIRN" --store "$STORE" mount "$MNT" >"$T/mount.out" 2>"$T/mount.err" &
+    # a background job of a script starts with SIGINT ignored (cairn, like
+    # libfuse, leaves an ignored signal alone): give it back its default
+    "$PY" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$CAIRN" --store "$STORE" mount "$MNT" >"$T/mount.out" 2>"$T/mount.err" &
     MPID=$!
     bg_track "$MPID"
     for _ in $(seq 200); do
@@ -235,4 +239,24 @@ timeout 20 cat <&3 >/dev/null 2>&1
 exec 3<&-
 [ -z "$(ls -A "$MNT")" ] || fail "the mount point is not empty after the unmount"
 grep -q "warning" "$T/mount.err" && fail "cairn mount warned: $(cat "$T/mount.err")"
+
+info "damaged packs: EIO and a warning naming the file; the mount goes on; SIGINT unmounts"
+"$PY" - "$STORE/packs" <<'PYEOF' || fail "cannot damage the packs"
+import os, sys
+for d, _, fs in os.walk(sys.argv[1]):
+    for f in fs:
+        p = os.path.join(d, f)
+        b = bytearray(open(p, 'rb').read())
+        for i in range(64, len(b) - 64, 4096):
+            b[i] ^= 0xff
+        open(p, 'wb').write(b)
+PYEOF
+start_mount
+cat "$FOLD/large.bin" >/dev/null 2>"$T/cat.err" && fail "a damaged file reads"
+grep -q "Input/output error" "$T/cat.err" || fail "reading a damaged file: $(cat "$T/cat.err")"
+grep -q "^cairn: warning: /snapshots/${FOLD_ID:0:8}/.*packs/" "$T/mount.err" ||
+    fail "no warning naming the file and the pack: $(cat "$T/mount.err")"
+[ "$(ls "$MNT")" = "$(printf 'devices\nsnapshots')" ] || fail "the mount stopped serving"
+kill -INT "$MPID"
+wait_gone SIGINT
 echo "PASS"
