@@ -54,7 +54,8 @@ typedef struct mount_state {
     snapfiles_cache *cache;
     pthread_mutex_t open_mu; /* guards files */
     snapfiles **files;       /* per snapshot, opened on first use */
-    open_file *open;         /* guarded by open_mu */
+    pthread_mutex_t list_mu; /* guards open */
+    open_file *open;
     uid_t uid;
     gid_t gid;
 } mount_state;
@@ -288,16 +289,28 @@ static mount_state *state(void)
     return fuse_get_context()->private_data;
 }
 
-/* The snapfiles of snapshot i, opened on first use. */
+/* The snapfiles of snapshot i, opened on first use: outside the lock, so
+ * that a catalog loading holds up no other snapshot (two threads may both
+ * open it; the first to finish is kept). */
 static cairn_err files_of(mount_state *m, size_t i, snapfiles **out)
 {
-    cairn_err rc = CAIRN_OK;
+    snapfiles *f;
     pthread_mutex_lock(&m->open_mu);
-    if (!m->files[i])
-        rc = snapfiles_open(m->cache, &m->l.items[i], &m->files[i]);
     *out = m->files[i];
     pthread_mutex_unlock(&m->open_mu);
-    return rc;
+    if (*out)
+        return CAIRN_OK;
+    const cairn_err rc = snapfiles_open(m->cache, &m->l.items[i], &f);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&m->open_mu);
+    if (!m->files[i])
+        m->files[i] = f;
+    else
+        snapfiles_close(f);
+    *out = m->files[i];
+    pthread_mutex_unlock(&m->open_mu);
+    return CAIRN_OK;
 }
 
 static void warn(const mount_state *m, const char *path)
@@ -488,12 +501,12 @@ static int op_open(const char *path, struct fuse_file_info *fi)
             warn(m, path);
         return rc == CAIRN_EINVAL ? -EISDIR : errno_of(rc);
     }
-    pthread_mutex_lock(&m->open_mu);
+    pthread_mutex_lock(&m->list_mu);
     of->next = m->open;
     if (m->open)
         m->open->prev = of;
     m->open = of;
-    pthread_mutex_unlock(&m->open_mu);
+    pthread_mutex_unlock(&m->list_mu);
     fi->fh = (uint64_t)(uintptr_t)of;
     fi->keep_cache = 1; /* a snapshot never changes */
     return 0;
@@ -526,14 +539,14 @@ static int op_release(const char *path, struct fuse_file_info *fi)
     (void)path;
     mount_state *const m = state();
     open_file *const of = (open_file *)(uintptr_t)fi->fh;
-    pthread_mutex_lock(&m->open_mu);
+    pthread_mutex_lock(&m->list_mu);
     if (of->prev)
         of->prev->next = of->next;
     else
         m->open = of->next;
     if (of->next)
         of->next->prev = of->prev;
-    pthread_mutex_unlock(&m->open_mu);
+    pthread_mutex_unlock(&m->list_mu);
     snapfiles_file_close(of->h);
     free(of);
     return 0;
@@ -575,6 +588,7 @@ cairn_err mount_run(store *s, const mount_opts *o)
     m.uid = getuid();
     m.gid = getgid();
     pthread_mutex_init(&m.open_mu, NULL);
+    pthread_mutex_init(&m.list_mu, NULL);
     cairn_err rc = CAIRN_OK;
     if (stat(o->dir, &dst) != 0 || !S_ISDIR(dst.st_mode)) {
         rc = err_set(CAIRN_ENOTFOUND, "%s: not a folder", o->dir);
@@ -630,5 +644,6 @@ done:
     vnode_free(&m.root);
     snaplist_free(&m.l);
     pthread_mutex_destroy(&m.open_mu);
+    pthread_mutex_destroy(&m.list_mu);
     return rc;
 }
