@@ -414,7 +414,10 @@ static cairn_err not_found(const char *path)
 /* The decoded tree of the folder at dir ("" the root), loaded on first use. */
 static cairn_err get_tree(snapfiles *f, const char *dir, const tree **out)
 {
-    const size_t k = (size_t)(strlen(dir) * 31u + (unsigned char)dir[0]) % TREE_BUCKETS;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)dir; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    const size_t k = h % TREE_BUCKETS;
     pthread_mutex_lock(&f->mu);
     for (const tree_slot *t = f->trees[k]; t; t = t->next)
         if (strcmp(t->path, dir) == 0) {
