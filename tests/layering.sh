@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # layering.sh - the layers of docs/DESIGN.md hold: every '#include "..."' of
-# every .c/.h under util/, store/, engine/ and cli/ points only down (or
-# sideways within its own layer):
-#   util/ <- store/ <- store/backend/ <- engine/core/ <- engine/ios/ <- cli/
-# and cli/ (the front-end) uses only the engine API, never the internals
-# listed in CLI_FORBIDDEN below.  One line per violation, then exit 1.
+# every .c/.h under util/, store/, engine/, cli/ and web/ points only down
+# (or sideways within its own layer):
+#   util/ <- store/ <- store/backend/ <- engine/core/ <- engine/ios/ <- cli/, web/
+# and the front-ends (cli/, web/) use only the engine API, never the
+# internals listed in CLI_FORBIDDEN below; front-ends never include each
+# other, except that cli/ (the launcher) includes a front-end's one public
+# header (FRONTEND_PUBLIC).  One line per violation, then exit 1.
 #
 #   layering.sh [ROOT]           self-test, then check ROOT (default: .)
 #   layering.sh --check-only ROOT  only check ROOT (what the self-test runs)
@@ -20,7 +22,7 @@
 # too, so a typo cannot hide a layer crossing.
 set -u
 
-# ---- cli/ must not include these: the internals below the engine API ----
+# ---- front-ends must not include these: the internals below the engine API ----
 # (front-ends call the engine's operations; packs, blobs, the index,
 # sealing, backends, chunking, tree storage, snapshot editing, the worker
 # pool and the device plumbing are the engine's business).  A trailing
@@ -43,6 +45,11 @@ CLI_FORBIDDEN=(
     engine/ios/mobilesync.h
 )
 
+# ---- the one header of each other front-end that cli/ may include ----
+FRONTEND_PUBLIC=(
+    web/web.h
+)
+
 # layer_of PATH: sets LAYER to the layer of a root-relative path ("" if none)
 layer_of() {
     case $1 in
@@ -52,6 +59,7 @@ layer_of() {
     engine/core/*) LAYER=engine/core ;;
     engine/ios/*) LAYER=engine/ios ;;
     cli/*) LAYER=cli ;;
+    web/*) LAYER=web ;;
     *) LAYER="" ;;
     esac
 }
@@ -64,7 +72,8 @@ allowed_layers() {
     store/backend) ALLOWED="util store store/backend" ;;
     engine/core) ALLOWED="util store store/backend engine/core" ;;
     engine/ios) ALLOWED="util store store/backend engine/core engine/ios" ;;
-    cli) ALLOWED="util store store/backend engine/core engine/ios cli" ;;
+    cli) ALLOWED="util store store/backend engine/core engine/ios cli web" ;;
+    web) ALLOWED="util store store/backend engine/core engine/ios web" ;;
     esac
 }
 
@@ -102,21 +111,26 @@ check() {
         layer_of "$target"
         tlayer=$LAYER
         if [ -z "$tlayer" ]; then
-            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ cli/)"
+            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ cli/ web/)"
             bad=1
         elif [[ " $allowed " != *" $tlayer "* ]]; then
             echo "$file:$lineno: includes $target: $layer/ must not include $tlayer/ (it may include: ${allowed// //, }/)"
             bad=1
-        elif [ "$layer" = cli ]; then
+        elif [ "$layer" = cli ] || [ "$layer" = web ]; then
             for pat in "${CLI_FORBIDDEN[@]}"; do
                 # shellcheck disable=SC2053 # pat is a glob on purpose
                 if [[ $target == $pat ]]; then
-                    echo "$file:$lineno: includes $target: cli/ must use the engine API, not $pat (CLI_FORBIDDEN in tests/layering.sh)"
+                    echo "$file:$lineno: includes $target: $layer/ must use the engine API, not $pat (CLI_FORBIDDEN in tests/layering.sh)"
                     bad=1
                 fi
             done
+            if [ "$tlayer" != "$layer" ] && [ "$tlayer" = web ] &&
+                [[ " ${FRONTEND_PUBLIC[*]} " != *" $target "* ]]; then
+                echo "$file:$lineno: includes $target: cli/ may include only a front-end's public header (${FRONTEND_PUBLIC[*]})"
+                bad=1
+            fi
         fi
-    done < <(cd "$root" && find util store engine cli -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null |
+    done < <(cd "$root" && find util store engine cli web -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null |
         sort | xargs -r awk "$INCLUDES_AWK")
     return $bad
 }
@@ -148,7 +162,7 @@ self_test() {
     # a small clean tree: one module per layer, each including everything
     # it may (cli/ only the API part of each layer)
     local t=$tmp/clean
-    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,cli}
+    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,cli,web}
     : >"$t/util/err.h"
     printf '#include "util/err.h"\n' >"$t/store/store.h"
     printf '#include "util/err.h"\n#include "store/store.h"\n' >"$t/store/pack.h"
@@ -159,6 +173,10 @@ self_test() {
     printf '#include "engine/core/backup.h"\n#include "store/pack.h"\n' >"$t/engine/ios/backup_folder.h"
     printf '  #  include "cli.h" /* next to it */\n#include <stdio.h>\n' >"$t/cli/main.c"
     printf '#include "engine/ios/backup_folder.h"\n#include "store/store.h"\n#include "util/err.h"\n' >"$t/cli/cli.h"
+    printf '#include "web/web.h"\n' >"$t/cli/cmd_serve.c"
+    printf '#include "store/store.h"\n' >"$t/web/web.h"
+    printf '#include "web.h"\n#include "route.h"\n#include "engine/core/backup.h"\n' >"$t/web/server.c"
+    : >"$t/web/route.h"
     local out
     out=$(check "$t") || self_fail "a clean tree is reported: $out"
 
@@ -188,12 +206,20 @@ self_test() {
     expect_violation "$tmp/x2" "cli -> store/backend/*" 'cli/cli.h:4: includes store/backend/backend.h: cli/ must use the engine API, not store/backend/\*'
     bad_tree x3 cli/cli.h engine/core/chunker.h
     expect_violation "$tmp/x3" "cli -> engine/core/chunker.h" 'cli/cli.h:4: includes engine/core/chunker.h: cli/ must use the engine API'
+    bad_tree w web/server.c store/pack.h
+    expect_violation "$tmp/w" "web -> store/pack.h" 'web/server.c:4: includes store/pack.h: web/ must use the engine API'
+    bad_tree w2 web/route.h cli/cli.h
+    expect_violation "$tmp/w2" "web -> cli" 'web/route.h:1: includes cli/cli.h: web/ must not include cli/'
+    bad_tree w3 cli/cmd_serve.c web/route.h
+    expect_violation "$tmp/w3" "cli -> web internals" "cli/cmd_serve.c:2: includes web/route.h: cli/ may include only a front-end's public header"
+    bad_tree w4 engine/ios/backup_folder.h web/web.h
+    expect_violation "$tmp/w4" "engine/ios -> web" 'engine/ios/backup_folder.h:3: includes web/web.h: engine/ios/ must not include web/'
     bad_tree n engine/core/backup.h engine/core/no_such.h
     expect_violation "$tmp/n" "unresolved include" 'engine/core/backup.h:3: #include "engine/core/no_such.h" is not a file of the tree'
 
     # the real tree with one bad include added: reported whatever else is
     mkdir -p "$tmp/real"
-    (cd "$root" && find util store engine cli -type f \( -name '*.c' -o -name '*.h' \) -print0 |
+    (cd "$root" && find util store engine cli web -type f \( -name '*.c' -o -name '*.h' \) -print0 |
         xargs -0 cp -a --parents -t "$tmp/real/") || self_fail "cannot copy $root"
     printf '#include "engine/ios/mobilesync.h"\n' >>"$tmp/real/util/err.h"
     local n
