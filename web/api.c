@@ -458,13 +458,17 @@ done:
 }
 
 /* The app a domain belongs to ("AppDomain-com.example.app" and its group
- * and plugin domains), or NULL. */
+ * "AppDomainGroup-group.com.example.app" and plugin domains), or NULL. */
 static const char *app_of(const char *domain)
 {
     static const char *const prefixes[] = {"AppDomain-", "AppDomainGroup-", "AppDomainPlugin-"};
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-        if (strncmp(domain, prefixes[i], strlen(prefixes[i])) == 0)
-            return domain + strlen(prefixes[i]);
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        if (strncmp(domain, prefixes[i], strlen(prefixes[i])) == 0) {
+            const char *const app = domain + strlen(prefixes[i]);
+            /* an app group is named "group.<the app's ID>" */
+            return strncmp(app, "group.", 6) == 0 && app[6] ? app + 6 : app;
+        }
+    }
     return NULL;
 }
 
