@@ -27,8 +27,7 @@ static void say_ready(void *ctx, const char *url, unsigned port)
 {
     const cli *const c = ctx;
     (void)port;
-    fprintf(stderr, "cairn: serving %s read-only on 127.0.0.1 only; Ctrl-C stops\n",
-            c->store_path);
+    fprintf(stderr, "cairn: serving %s read-only on 127.0.0.1 only; Ctrl-C stops\n", c->store_path);
     /* the one line on stdout, for people and scripts alike */
     printf("%s\n", url);
     fflush(stdout);

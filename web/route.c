@@ -121,8 +121,8 @@ static int query_param(web_route *r, const char *kv, size_t n, unsigned *seen, c
     static const struct {
         const char *name;
         unsigned bit;
-    } known[] = {{"token", P_TOKEN}, {"snapshot", P_SNAPSHOT}, {"a", P_A}, {"b", P_B},
-                 {"path", P_PATH}};
+    } known[] = {
+        {"token", P_TOKEN}, {"snapshot", P_SNAPSHOT}, {"a", P_A}, {"b", P_B}, {"path", P_PATH}};
     unsigned bit = 0;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(key, known[i].name) == 0)

@@ -6,9 +6,10 @@
  *
  * Rules (docs/WEB.md lists the routes):
  *  - only GET and HEAD; anything else is 405;
- *  - a target longer than WEB_URI_MAX, or a parameter longer than its
- *    field, is 414; a bad %-escape, a NUL, a control byte, more than
- *    WEB_PARAMS_MAX parameters, a malformed snapshot name is 400;
+ *  - a target longer than WEB_URI_MAX, or a path or parameter value longer
+ *    than WEB_PATH_MAX, is 414; a bad %-escape, a NUL, a control byte, more
+ *    than WEB_PARAMS_MAX parameters, a parameter given twice, a malformed
+ *    snapshot name (too long included) is 400;
  *  - a path (the URL's or ?path=) is split on '/', empty and "." parts are
  *    dropped, and any ".." is 400: nothing can climb above the snapshot's
  *    root or the page's;
@@ -21,11 +22,11 @@
 #include <stddef.h>
 
 enum {
-    WEB_URI_MAX = 8192,     /* longest request target accepted */
-    WEB_PARAMS_MAX = 16,    /* most query parameters accepted */
-    WEB_TOKEN_HEX = 64,     /* the access token: 32 random bytes in hex */
-    WEB_SNAP_MAX = 64,      /* a snapshot name: "latest", an ID or a prefix */
-    WEB_PATH_MAX = 4096,    /* a path inside a snapshot, normalised */
+    WEB_URI_MAX = 8192,  /* longest request target accepted */
+    WEB_PARAMS_MAX = 16, /* most query parameters accepted */
+    WEB_TOKEN_HEX = 64,  /* the access token: 32 random bytes in hex */
+    WEB_SNAP_MAX = 64,   /* a snapshot name: "latest", an ID or a prefix */
+    WEB_PATH_MAX = 4096, /* a path inside a snapshot, normalised */
 };
 
 typedef enum web_route_kind {

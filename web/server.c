@@ -162,14 +162,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
     /* every request carries the token, whatever it asks for */
     const int by_query = r.has_token && token_is(sv, r.token);
-    if (!by_query && !token_is(sv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                               "X-Cairn-Token")) &&
+    if (!by_query &&
+        !token_is(sv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Cairn-Token")) &&
         !token_is(sv, MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cairn_token")))
-        return queue_error(conn, 401,
-                           r.has_token || MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                      "X-Cairn-Token")
-                               ? "wrong access token"
-                               : "missing access token: open the URL 'cairn serve' printed");
+        return queue_error(
+            conn, 401,
+            r.has_token || MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Cairn-Token")
+                ? "wrong access token"
+                : "missing access token: open the URL 'cairn serve' printed");
     if (r.kind == WEB_ROUTE_ERROR)
         return queue_error(conn, r.status, r.error);
     if (r.kind == WEB_ROUTE_ASSET) {

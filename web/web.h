@@ -21,7 +21,7 @@
 enum { WEB_DEFAULT_PORT = 8770 };
 
 typedef struct web_options {
-    unsigned port;         /* 0: any free port */
+    unsigned port; /* 0: any free port */
     /* called once, listening: the URL with the token, the port bound */
     void (*ready)(void *ctx, const char *url, unsigned port);
     int (*stop)(void *ctx); /* non-zero: shut down */
