@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -59,6 +60,18 @@ static int token_is(const server *sv, const char *given)
 {
     return given && strlen(given) == WEB_TOKEN_HEX &&
            sodium_memcmp(given, sv->token, WEB_TOKEN_HEX) == 0;
+}
+
+/* "127.0.0.1" or "localhost", with or without a port */
+static int loopback_host(const char *host)
+{
+    static const char *const names[] = {"127.0.0.1", "localhost"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const size_t n = strlen(names[i]);
+        if (strncasecmp(host, names[i], n) == 0 && (host[n] == '\0' || host[n] == ':'))
+            return 1;
+    }
+    return 0;
 }
 
 static void add_common_headers(struct MHD_Response *resp, const char *type)
@@ -160,32 +173,36 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     const char *const target = *req;
     web_route_parse(method, target, strlen(target), &r);
 
+    /* a web site that points its own name at 127.0.0.1 (DNS rebinding)
+     * sends its name as the Host: refused before anything else */
+    const char *const host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    if (host && !loopback_host(host))
+        return queue_error(conn, 403, "the page is served as 127.0.0.1 or localhost only");
     /* every request carries the token, whatever it asks for */
+    const char *const header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Cairn-Token");
+    const char *const cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cairn_token");
     const int by_query = r.has_token && token_is(sv, r.token);
-    if (!by_query &&
-        !token_is(sv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Cairn-Token")) &&
-        !token_is(sv, MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cairn_token")))
-        return queue_error(
-            conn, 401,
-            r.has_token || MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Cairn-Token")
-                ? "wrong access token"
-                : "missing access token: open the URL 'cairn serve' printed");
+    if (!by_query && !token_is(sv, header) && !token_is(sv, cookie))
+        return queue_error(conn, 401,
+                           r.has_token || header || cookie
+                               ? "wrong access token"
+                               : "missing access token: open the URL 'cairn serve' printed");
     if (r.kind == WEB_ROUTE_ERROR)
         return queue_error(conn, r.status, r.error);
     if (r.kind == WEB_ROUTE_ASSET) {
         /* opened with ?token=: the page's own requests then carry the cookie */
-        char cookie[WEB_TOKEN_HEX + 64];
-        snprintf(cookie, sizeof cookie, "cairn_token=%s; Path=/; HttpOnly; SameSite=Strict",
+        char set_cookie[WEB_TOKEN_HEX + 64];
+        snprintf(set_cookie, sizeof set_cookie, "cairn_token=%s; Path=/; HttpOnly; SameSite=Strict",
                  sv->token);
         for (size_t i = 0; i < web_nassets; i++)
             if (strcmp(web_assets[i].name, r.asset) == 0) {
                 const enum MHD_Result ok =
                     queue_buffer(conn, 200, web_assets[i].type, web_assets[i].data,
-                                 web_assets[i].len, by_query ? cookie : NULL);
-                sodium_memzero(cookie, sizeof cookie);
+                                 web_assets[i].len, by_query ? set_cookie : NULL);
+                sodium_memzero(set_cookie, sizeof set_cookie);
                 return ok;
             }
-        sodium_memzero(cookie, sizeof cookie);
+        sodium_memzero(set_cookie, sizeof set_cookie);
         return queue_error(conn, 404, "no such page");
     }
     web_reply reply;

@@ -4,7 +4,7 @@
 # made, a file downloaded byte-identical to the backup's; the token is
 # enforced (401 without it, with a wrong one; the page's cookie works);
 # bad requests get a 4xx JSON error (traversal, unknown snapshot, malformed
-# and huge query strings, POST) and the server lives on; it listens on
+# and huge query strings, POST, a foreign Host) and the server lives on; it listens on
 # 127.0.0.1 only; --port is checked; SIGTERM ends it cleanly.
 #
 # usage: web_api.sh CAIRN CAIRN-GEN
@@ -156,6 +156,10 @@ expect_error 400 "/api/diff"
 expect_error 414 "/api/devices?x=$(head -c 20000 /dev/zero | tr '\0' a)"
 expect_error 400 "/api/devices?$(for i in $(seq 40); do printf 'k%d=1&' "$i"; done)"
 expect_error 405 /api/devices -X POST -d x=1
+# DNS rebinding: another host name pointed at 127.0.0.1
+expect_error 403 /api/devices -H "Host: rebind.example:$PORT"
+get /api/devices -H "X-Cairn-Token: $TOKEN" -H "Host: localhost:$PORT"
+[ "$CODE" = 200 ] || fail "Host: localhost: HTTP $CODE"
 kill -0 $SERVER 2>/dev/null || fail "the server died"
 get /api/devices "${H[@]}"
 [ "$CODE" = 200 ] || fail "after the bad requests: HTTP $CODE"

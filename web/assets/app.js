@@ -67,8 +67,9 @@ function snapshotRows(chain) {
     el('th', { class: 'num' }, 'Added'), el('th', {}, '')));
   let prev = null;
   for (const s of chain.snapshots) {
-    const links = el('td', {}, el('a', { href: '#/browse/' + s.id + '/' }, 'browse'), ' · ',
-      el('a', { href: '#/storage/' + s.id }, 'storage'));
+    const links = el('td', {}, el('a', { href: '#/browse/' + s.id + '/' }, 'browse'));
+    // a backup kept as Apple ciphertext has no readable catalog to measure
+    if (s.contents !== 'encrypted') links.append(' · ', el('a', { href: '#/storage/' + s.id }, 'storage'));
     if (prev) links.append(' · ', el('a', { href: '#/diff/' + prev.id + '/' + s.id }, 'diff'));
     t.append(el('tr', { class: 'snapshot-row' }, el('td', {}, when(s.time)),
       el('td', {}, el('code', {}, short(s.id))), el('td', { class: 'num' }, s.files),
