@@ -9,6 +9,7 @@
 #
 # usage: web_api.sh CAIRN CAIRN-GEN
 . "$(dirname "$0")/lib.sh" "$@"
+. "$(dirname "$0")/web_lib.sh"
 
 GEN=${2:?usage: $0 /path/to/cairn /path/to/cairn-gen}
 case $GEN in /*) ;; *) GEN=$PWD/$GEN ;; esac
@@ -26,19 +27,7 @@ CHAIN=$(snap_json 's[0]["chain"]')
 run 0 chain archive "$CHAIN"
 
 # serve on any free port; the URL is the one line on stdout
-"$CAIRN" --store "$STORE" serve --port 0 >"$T/serve.out" 2>"$T/serve.err" &
-SERVER=$!
-bg_track $SERVER
-for _ in $(seq 600); do
-    [ -s "$T/serve.out" ] && break
-    kill -0 $SERVER 2>/dev/null || fail "serve exited: $(cat "$T/serve.err")"
-    sleep 0.1
-done
-URL=$(head -1 "$T/serve.out")
-[[ $URL =~ ^http://127\.0\.0\.1:([0-9]+)/\?token=([0-9a-f]{64})$ ]] || fail "serve printed '$URL'"
-PORT=${BASH_REMATCH[1]}
-TOKEN=${BASH_REMATCH[2]}
-BASE=http://127.0.0.1:$PORT
+serve_start
 grep -q "$TOKEN" "$T/serve.err" && fail "the token is on stderr too"
 
 # get PATH [curl args]: body in $T/body, status in $CODE
@@ -97,7 +86,7 @@ GOT=$(json '(len(j["devices"]), j["snapshots"], j["devices"][0]["snapshots"], [(
 [ "$(json 'j["devices"][0]["name"]')" = "$NAME" ] || fail "device name: $(json 'j["devices"][0]["name"]')"
 
 info "diff: a row the generator made"
-IFS=$'\t' read -r ST DOM REL _ < <(grep -m1 '^M	' "$T/c1")
+IFS=$'\t' read -r _ DOM REL _ < <(grep -m1 '^M	' "$T/c1")
 [ -n "${REL:-}" ] || fail "the generator modified nothing"
 FID=$(printf '%s-%s' "$DOM" "$REL" | sha1sum | cut -c1-40)
 NEWSIZE=$(stat -c %s "$DEV/${FID:0:2}/$FID")
@@ -160,7 +149,7 @@ expect_error 405 /api/devices -X POST -d x=1
 expect_error 403 /api/devices -H "Host: rebind.example:$PORT"
 get /api/devices -H "X-Cairn-Token: $TOKEN" -H "Host: localhost:$PORT"
 [ "$CODE" = 200 ] || fail "Host: localhost: HTTP $CODE"
-kill -0 $SERVER 2>/dev/null || fail "the server died"
+kill -0 "$SERVER" 2>/dev/null || fail "the server died"
 get /api/devices "${H[@]}"
 [ "$CODE" = 200 ] || fail "after the bad requests: HTTP $CODE"
 
@@ -181,8 +170,8 @@ run 1 serve --port "$PORT"
 grep -q "cannot listen on 127.0.0.1:$PORT" "$T/err" || fail "taken port: $(cat "$T/err")"
 
 info "SIGTERM ends it cleanly"
-kill -TERM $SERVER
-wait $SERVER
+kill -TERM "$SERVER"
+wait "$SERVER"
 RC=$?
 [ "$RC" = 0 ] || fail "serve exited $RC after SIGTERM"
 echo "PASS"

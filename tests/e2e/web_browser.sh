@@ -15,6 +15,7 @@
 #
 # usage: web_browser.sh CAIRN CAIRN-GEN
 . "$(dirname "$0")/lib.sh" "$@"
+. "$(dirname "$0")/web_lib.sh"
 
 GEN=${2:?usage: $0 /path/to/cairn /path/to/cairn-gen}
 case $GEN in /*) ;; *) GEN=$PWD/$GEN ;; esac
@@ -59,18 +60,7 @@ run 0 copy --target usb
 S0=$(snap_json 's[0]["id"]')
 S1=$(snap_json 's[1]["id"]')
 
-"$CAIRN" --store "$STORE" serve --port 0 >"$T/serve.out" 2>"$T/serve.err" &
-SERVER=$!
-bg_track $SERVER
-for _ in $(seq 600); do
-    [ -s "$T/serve.out" ] && break
-    kill -0 $SERVER 2>/dev/null || fail "serve exited: $(cat "$T/serve.err")"
-    sleep 0.1
-done
-URL=$(head -1 "$T/serve.out")
-[[ $URL =~ ^http://127\.0\.0\.1:([0-9]+)/\?token=([0-9a-f]{64})$ ]] || fail "serve printed '$URL'"
-BASE=http://127.0.0.1:${BASH_REMATCH[1]}
-TOKEN=${BASH_REMATCH[2]}
+serve_start
 
 # browse NAME FRAGMENT: the rendered DOM into $T/NAME.html and a screenshot
 # into $T/NAME.png, from one Chromium run (each run costs seconds)
