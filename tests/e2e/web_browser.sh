@@ -40,7 +40,9 @@ run 0 backup "$DEV"
 "$GEN" mutate "$DEV" --seed 23 --day 1 --changes "$T/c1" >/dev/null || fail "cairn-gen mutate"
 run 0 backup "$DEV"
 # a file the day-1 backup holds, as it was then
-IFS=$'\t' read -r _ DOM REL _ < <(grep -m1 '^M	' "$T/c1")
+# (one in a folder of many files when there is one: a fuller screenshot)
+IFS=$'\t' read -r _ DOM REL _ < <(grep -P '^M\tHomeDomain\tLibrary/Preferences/' "$T/c1" |
+    head -1 | grep . || grep -m1 '^M	' "$T/c1")
 [ -n "${REL:-}" ] || fail "the generator modified nothing"
 FID=$(printf '%s-%s' "$DOM" "$REL" | sha1sum | cut -c1-40)
 cp "$DEV/${FID:0:2}/$FID" "$T/day1-file" || fail "no content file for $DOM/$REL"
