@@ -182,6 +182,7 @@ int cmd_status(cli *c);
 int cmd_repair(cli *c);
 int cmd_help(cli *c);
 int cmd_version(cli *c);
+int cmd_mount(cli *c);
 int cmd_serve(cli *c);
 
 /* restore --from-target points the store at the target's folder (a network
@@ -202,6 +203,7 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
     cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
     cli_cmd_version;
+extern const cli_command cli_cmd_mount;
 extern const cli_command cli_cmd_serve;
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;

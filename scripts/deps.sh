@@ -9,6 +9,7 @@ packages=(
   libssh-dev libcurl4-openssl-dev
   libmicrohttpd-dev
   libcmocka-dev
+  libfuse3-dev fuse3
   sqlite3 util-linux python3 libplist-utils openssl procps
   libimobiledevice-dev libimobiledevice-utils usbmuxd
   clang libclang-rt-14-dev

@@ -654,7 +654,8 @@ cairn_err snapfiles_open(snapfiles_cache *c, const snapshot *sn, snapfiles **out
         rc = err_set(CAIRN_ENOMEM, "out of memory");
         goto fail;
     }
-    memcpy(f->root, sn->tree, sn->ntree * (size_t)ID_LEN);
+    if (sn->ntree)
+        memcpy(f->root, sn->tree, sn->ntree * (size_t)ID_LEN);
     f->root_st = (snapfiles_stat){SNAPFILES_DIR, 0755, 0, sn->time_sec, sn->time_nsec};
     const char *const mode = snapshot_get_meta(sn, SNAP_META_ROOT_MODE);
     const char *const mtime = snapshot_get_meta(sn, SNAP_META_ROOT_MTIME);
@@ -734,7 +735,8 @@ cairn_err snapfiles_file_open(snapfiles *f, const char *path, snapfiles_file **o
         rc = err_set(CAIRN_ENOMEM, "out of memory");
         goto fail;
     }
-    memcpy(h->ids, n->chunks, n->nchunks * (size_t)ID_LEN);
+    if (n->nchunks)
+        memcpy(h->ids, n->chunks, n->nchunks * (size_t)ID_LEN);
     /* the chunk lengths, from the index (no chunk is read here) */
     uint64_t end = 0;
     for (uint32_t k = 0; k < h->n; k++) {
