@@ -1,7 +1,8 @@
 #!/bin/bash
 # web_api.sh - "cairn serve" through curl: the JSON API gives the exact
 # device name, snapshot count and archived chain, a diff row the generator
-# made, a file downloaded byte-identical to the backup's; the token is
+# made, a file downloaded byte-identical to the backup's (of a device and of
+# a folder snapshot, browsed by path); the token is
 # enforced (401 without it, with a wrong one; the page's cookie works);
 # bad requests get a 4xx JSON error (traversal, unknown snapshot, malformed
 # and huge query strings, POST, a foreign Host) and the server lives on; it listens on
@@ -19,11 +20,16 @@ command -v ss >/dev/null || { echo "SKIP: ss (iproute2) is not installed" >&2; e
 DEV=$T/device
 NAME="Ada's iPhone \"work\""
 init_store
+# a folder first (the device's snapshots stay the newest: 'latest')
+mkdir -p "$T/folder/docs/sub dir"
+gen_random "$T/folder/docs/sub dir/data.bin" 200000 f
+printf 'hello web\n' >"$T/folder/readme.txt"
+run 0 backup "$T/folder"
 "$GEN" device "$DEV" --seed 17 --size-mb 3 --name "$NAME" >/dev/null || fail "cairn-gen device"
 run 0 backup "$DEV"
 "$GEN" mutate "$DEV" --seed 17 --day 1 --changes "$T/c1" >/dev/null || fail "cairn-gen mutate"
 run 0 backup "$DEV"
-CHAIN=$(snap_json 's[0]["chain"]')
+CHAIN=$(snap_json 's[1]["chain"]')
 run 0 chain archive "$CHAIN"
 
 # serve on any free port; the URL is the one line on stdout
@@ -77,11 +83,12 @@ grep -q "api('/api/devices')" "$T/body" || fail "app.js is not the built-in one"
 info "devices: exact name, count, archived chain"
 get /api/devices -b "$T/cookies"
 [ "$CODE" = 200 ] || fail "devices with the cookie: HTTP $CODE"
-S0=$(snap_json 's[0]["id"]')
-S1=$(snap_json 's[1]["id"]')
-ADDED1=$(snap_json 's[1]["new_bytes"]')
+F0=$(snap_json 's[0]["id"]')
+S0=$(snap_json 's[1]["id"]')
+S1=$(snap_json 's[2]["id"]')
+ADDED1=$(snap_json 's[2]["new_bytes"]')
 GOT=$(json '(len(j["devices"]), j["snapshots"], j["devices"][0]["snapshots"], [(c["archived"], c["reason"], [(x["id"], x["new_bytes"]) for x in c["snapshots"]]) for c in j["devices"][0]["chains"]])')
-[ "$GOT" = "(1, 2, 2, [(True, 'archived by hand', [('$S0', $(snap_json 's[0]["new_bytes"]')), ('$S1', $ADDED1)])])" ] ||
+[ "$GOT" = "(1, 3, 2, [(True, 'archived by hand', [('$S0', $(snap_json 's[1]["new_bytes"]')), ('$S1', $ADDED1)])])" ] ||
     fail "devices: $GOT"
 [ "$(json 'j["devices"][0]["name"]')" = "$NAME" ] || fail "device name: $(json 'j["devices"][0]["name"]')"
 
@@ -117,13 +124,25 @@ CODE=$(curl -s -I -o "$T/headers" -w '%{http_code}' "${H[@]}" "$BASE/api/file?sn
 [ "$CODE" = 200 ] || fail "HEAD: HTTP $CODE"
 grep -qi "^content-length: $NEWSIZE" "$T/headers" || fail "HEAD: $(cat "$T/headers")"
 
+info "a folder snapshot: listed by its source, browsed and downloaded by path"
+get /api/devices "${H[@]}"
+[ "$(json '(j["folders"][0]["source"], [x["id"] for c in j["folders"][0]["chains"] for x in c["snapshots"]])')" = "('$T/folder', ['$F0'])" ] ||
+    fail "folders: $(json 'j["folders"]')"
+get "/api/ls?snapshot=${F0:0:8}&path=docs" "${H[@]}"
+[ "$(json '[(e["name"], e["type"]) for e in j["entries"]]')" = "[('sub dir', 'dir')]" ] ||
+    fail "ls docs: $(cat "$T/body")"
+get "/api/file?snapshot=${F0:0:8}&path=docs/sub%20dir/data.bin" "${H[@]}"
+[ "$CODE" = 200 ] || fail "folder download: HTTP $CODE"
+cmp "$T/body" "$T/folder/docs/sub dir/data.bin" || fail "folder download differs"
+expect_error 400 "/api/storage?snapshot=${F0:0:8}"
+
 info "storage and targets"
 get "/api/storage?snapshot=latest" "${H[@]}"
 [ "$(DOM=$DOM json '[d["files"] for d in j["domains"] if d["domain"] == __import__("os").environ["DOM"]][0] > 0')" = True ] ||
     fail "storage of $DOM: $(head -c 300 "$T/body")"
 run 0 target add usb "$T/usb"
 get /api/targets "${H[@]}"
-[ "$(json '(j["snapshots"], j["copies"], j["met"], j["targets"][0]["name"], j["targets"][0]["missing"])')" = "(2, 1, False, 'usb', 2)" ] ||
+[ "$(json '(j["snapshots"], j["copies"], j["met"], j["targets"][0]["name"], j["targets"][0]["missing"])')" = "(3, 1, False, 'usb', 3)" ] ||
     fail "targets: $(cat "$T/body")"
 
 info "bad requests: a 4xx and a JSON error, the server lives on"
