@@ -2,11 +2,11 @@
 # web_api.sh - "cairn serve" through curl: the JSON API gives the exact
 # device name, snapshot count and archived chain, a diff row the generator
 # made, a file downloaded byte-identical to the backup's (of a device and of
-# a folder snapshot, browsed by path); the token is
-# enforced (401 without it, with a wrong one; the page's cookie works);
-# bad requests get a 4xx JSON error (traversal, unknown snapshot, malformed
-# and huge query strings, POST, a foreign Host) and the server lives on; it listens on
-# 127.0.0.1 only; --port is checked; SIGTERM ends it cleanly.
+# a folder snapshot, browsed by path); the token is enforced (401 without
+# it, with a wrong one; the page's cookie works); bad requests get a 4xx
+# JSON error (traversal, unknown snapshot, malformed and huge query strings,
+# POST, a foreign Host) and the server lives on; it listens on 127.0.0.1
+# only; --port is checked; SIGTERM ends it cleanly.
 #
 # usage: web_api.sh CAIRN CAIRN-GEN
 . "$(dirname "$0")/lib.sh" "$@"
