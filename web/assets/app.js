@@ -37,6 +37,8 @@ function when(sec) {
 
 const short = (id) => id.slice(0, 8);
 const q = encodeURIComponent;
+// a path in the fragment: each name encoded ('#', '%' and '?' are names too)
+const hashPath = (p) => p.split('/').map(encodeURIComponent).join('/');
 
 function show(title, ...nodes) {
   main.replaceChildren(el('h1', {}, title), ...nodes);
@@ -117,14 +119,14 @@ async function pageBrowse(id, path) {
   let acc = '';
   for (const part of path.split('/').filter(Boolean)) {
     acc += (acc ? '/' : '') + part;
-    crumbs.append('/ ', el('a', { href: '#/browse/' + id + '/' + acc }, part));
+    crumbs.append('/ ', el('a', { href: '#/browse/' + id + '/' + hashPath(acc) }, part));
   }
   const t = el('table', {}, el('tr', {}, el('th', {}, 'Name'), el('th', { class: 'num' }, 'Size'),
     el('th', {}, 'Modified')));
   for (const e of d.entries) {
     const p = (path ? path + '/' : '') + e.name;
     const link = e.type === 'dir'
-      ? el('a', { href: '#/browse/' + id + '/' + p }, e.name + '/')
+      ? el('a', { href: '#/browse/' + id + '/' + hashPath(p) }, e.name + '/')
       : e.type === 'file'
         ? el('a', { href: '/api/file?snapshot=' + q(id) + '&path=' + q(p), download: e.name }, e.name)
         : el('span', {}, e.name + ' →');
