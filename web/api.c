@@ -262,6 +262,9 @@ static void json_stat(cbuf *b, const snapfiles_stat *st)
 typedef struct list_ctx {
     cbuf *b;
     size_t n;
+    snapfiles *f;
+    const char *dir;
+    cbuf path; /* a symlink's path, to read its target */
 } list_ctx;
 
 static cairn_err list_entry(void *ctx, const char *name, const snapfiles_stat *st)
@@ -271,6 +274,19 @@ static cairn_err list_entry(void *ctx, const char *name, const snapfiles_stat *s
     json_str(lc->b, name);
     cbuf_puts(lc->b, ",");
     json_stat(lc->b, st);
+    if (st->type == SNAPFILES_SYMLINK) {
+        char *link = NULL;
+        cbuf_reset(&lc->path);
+        cbuf_printf(&lc->path, "%s%s%s", lc->dir, lc->dir[0] ? "/" : "", name);
+        const cairn_err rc =
+            lc->path.failed ? CAIRN_ENOMEM : snapfiles_readlink(lc->f, cbuf_text(&lc->path), &link);
+        if (rc == CAIRN_ENOMEM)
+            return rc;
+        /* a target that cannot be read leaves the entry without one */
+        cbuf_puts(lc->b, ",\"target\":");
+        json_str(lc->b, rc ? NULL : link);
+        free(link);
+    }
     cbuf_puts(lc->b, "}");
     return lc->b->failed ? CAIRN_ENOMEM : CAIRN_OK;
 }
@@ -308,8 +324,10 @@ static void api_ls(web_api *w, const web_route *r, web_reply *out)
         json_stat(b, &st);
         cbuf_puts(b, ",\"entries\":[");
         if (st.type == SNAPFILES_DIR) {
-            list_ctx lc = {b, 0};
+            list_ctx lc = {b, 0, f, r->path, {NULL, 0, 0, 0}};
+            cbuf_init(&lc.path);
             rc = snapfiles_list(f, r->path, list_entry, &lc);
+            cbuf_free(&lc.path);
         }
         cbuf_puts(b, "]}\n");
     }

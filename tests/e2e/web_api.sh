@@ -124,6 +124,14 @@ CODE=$(curl -s -I -o "$T/headers" -w '%{http_code}' "${H[@]}" "$BASE/api/file?sn
 [ "$CODE" = 200 ] || fail "HEAD: HTTP $CODE"
 grep -qi "^content-length: $NEWSIZE" "$T/headers" || fail "HEAD: $(cat "$T/headers")"
 
+# a symlink's target, as 'cairn ls' says it
+run 0 ls latest HomeDomain/Library/Preferences
+IFS=$'\t' read -r LNAME LTARGET < <(sed -n 's|^l .*  HomeDomain/Library/Preferences/\([^/]*\) -> \(.*\)$|\1\t\2|p' "$T/out" | head -1)
+[ -n "${LTARGET:-}" ] || fail "the generator made no symlink in HomeDomain/Library/Preferences"
+get "/api/ls?snapshot=latest&path=HomeDomain/Library/Preferences" "${H[@]}"
+[ "$(LNAME=$LNAME json '[(e["type"], e["target"]) for e in j["entries"] if e["name"] == __import__("os").environ["LNAME"]]')" = "[('link', '$LTARGET')]" ] ||
+    fail "symlink $LNAME: $(head -c 300 "$T/body")"
+
 info "a folder snapshot: listed by its source, browsed and downloaded by path"
 get /api/devices "${H[@]}"
 [ "$(json '(j["folders"][0]["source"], [x["id"] for c in j["folders"][0]["chains"] for x in c["snapshots"]])')" = "('$T/folder', ['$F0'])" ] ||

@@ -129,7 +129,7 @@ async function pageBrowse(id, path) {
       ? el('a', { href: '#/browse/' + id + '/' + hashPath(p) }, e.name + '/')
       : e.type === 'file'
         ? el('a', { href: '/api/file?snapshot=' + q(id) + '&path=' + q(p), download: e.name }, e.name)
-        : el('span', {}, e.name + ' →');
+        : el('span', { class: 'link' }, e.name + ' → ' + (e.target === null ? '?' : e.target));
     t.append(el('tr', { class: 'entry-row' }, el('td', {}, link),
       el('td', { class: 'num' }, e.type === 'dir' ? '' : human(e.size)),
       el('td', {}, e.mtime ? when(e.mtime) : '')));
