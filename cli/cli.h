@@ -80,6 +80,7 @@ typedef struct cli {
     /* help (help_gen.h) */
     int man;                /* help --man: cairn(1) in roff */
     const char *completion; /* help --completion bash|zsh */
+    const char *port;       /* serve --port N */
     char **args;
     int nargs;
     char store_path[PATH_MAX];
@@ -182,6 +183,7 @@ int cmd_repair(cli *c);
 int cmd_help(cli *c);
 int cmd_version(cli *c);
 int cmd_mount(cli *c);
+int cmd_serve(cli *c);
 
 /* restore --from-target points the store at the target's folder (a network
  * target is first brought into its local mirror) (target_common.c). */
@@ -202,6 +204,7 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
     cli_cmd_version;
 extern const cli_command cli_cmd_mount;
+extern const cli_command cli_cmd_serve;
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 

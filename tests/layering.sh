@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # layering.sh - the layers of docs/DESIGN.md hold: every '#include "..."' of
-# every .c/.h under util/, store/, engine/, cli/ and mount/ points only down
-# (or sideways within its own layer):
+# every .c/.h under util/, store/, engine/, cli/, mount/ and web/ points
+# only down (or sideways within its own layer):
 #   util/ <- store/ <- store/backend/ <- engine/core/ <- engine/ios/ <- cli/
-# the front-ends (cli/, mount/) use only the engine API, never the internals
-# listed in CLI_FORBIDDEN below; mount/ (a front-end library) never includes
-# cli/, and cli/ (the launcher) includes only mount/'s public header,
-# mount/mount.h.  One line per violation, then exit 1.
+# the front-ends (cli/, mount/, web/) use only the engine API, never the
+# internals listed in CLI_FORBIDDEN below; mount/ and web/ (front-end
+# libraries) never include cli/ or each other, and cli/ (the launcher)
+# includes only their public headers, mount/mount.h and web/web.h.  One line
+# per violation, then exit 1.
 #
 #   layering.sh [ROOT]           self-test, then check ROOT (default: .)
 #   layering.sh --check-only ROOT  only check ROOT (what the self-test runs)
@@ -22,7 +23,7 @@
 # too, so a typo cannot hide a layer crossing.
 set -u
 
-# ---- cli/ and mount/ must not include these: the internals below the engine API ----
+# ---- cli/, mount/ and web/ must not include these: the internals below the engine API ----
 # (front-ends call the engine's operations; packs, blobs, the index,
 # sealing, backends, chunking, tree storage, snapshot editing, the worker
 # pool and the device plumbing are the engine's business).  A trailing
@@ -55,6 +56,7 @@ layer_of() {
     engine/ios/*) LAYER=engine/ios ;;
     cli/*) LAYER=cli ;;
     mount/*) LAYER=mount ;;
+    web/*) LAYER=web ;;
     *) LAYER="" ;;
     esac
 }
@@ -67,8 +69,9 @@ allowed_layers() {
     store/backend) ALLOWED="util store store/backend" ;;
     engine/core) ALLOWED="util store store/backend engine/core" ;;
     engine/ios) ALLOWED="util store store/backend engine/core engine/ios" ;;
-    cli) ALLOWED="util store store/backend engine/core engine/ios cli mount" ;;
+    cli) ALLOWED="util store store/backend engine/core engine/ios cli mount web" ;;
     mount) ALLOWED="util store engine/core engine/ios mount" ;;
+    web) ALLOWED="util store engine/core engine/ios web" ;;
     esac
 }
 
@@ -106,7 +109,7 @@ check() {
         layer_of "$target"
         tlayer=$LAYER
         if [ -z "$tlayer" ]; then
-            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ cli/ mount/)"
+            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ cli/ mount/ web/)"
             bad=1
         elif [[ " $allowed " != *" $tlayer "* ]]; then
             echo "$file:$lineno: includes $target: $layer/ must not include $tlayer/ (it may include: ${allowed// //, }/)"
@@ -114,7 +117,10 @@ check() {
         elif [ "$layer" = cli ] && [ "$tlayer" = mount ] && [ "$target" != mount/mount.h ]; then
             echo "$file:$lineno: includes $target: cli/ may include only mount/mount.h of mount/"
             bad=1
-        elif [ "$layer" = cli ] || [ "$layer" = mount ]; then
+        elif [ "$layer" = cli ] && [ "$tlayer" = web ] && [ "$target" != web/web.h ]; then
+            echo "$file:$lineno: includes $target: cli/ may include only web/web.h of web/"
+            bad=1
+        elif [ "$layer" = cli ] || [ "$layer" = mount ] || [ "$layer" = web ]; then
             for pat in "${CLI_FORBIDDEN[@]}"; do
                 # shellcheck disable=SC2053 # pat is a glob on purpose
                 if [[ $target == $pat ]]; then
@@ -123,7 +129,7 @@ check() {
                 fi
             done
         fi
-    done < <(cd "$root" && find util store engine cli mount -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null |
+    done < <(cd "$root" && find util store engine cli mount web -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null |
         sort | xargs -r awk "$INCLUDES_AWK")
     return $bad
 }
@@ -155,7 +161,7 @@ self_test() {
     # a small clean tree: one module per layer, each including everything
     # it may (cli/ only the API part of each layer)
     local t=$tmp/clean
-    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,cli,mount}
+    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,cli,mount,web}
     : >"$t/util/err.h"
     printf '#include "util/err.h"\n' >"$t/store/store.h"
     printf '#include "util/err.h"\n#include "store/store.h"\n' >"$t/store/pack.h"
@@ -169,6 +175,10 @@ self_test() {
     printf '#include "engine/core/backup.h"\n#include "util/err.h"\n' >"$t/mount/mount.h"
     printf '#include "mount/mount.h"\n#include "mount/vtree.h"\n#include "store/store.h"\n' >"$t/mount/mount.c"
     : >"$t/mount/vtree.h"
+    printf '#include "web/web.h"\n' >"$t/cli/cmd_serve.c"
+    printf '#include "store/store.h"\n' >"$t/web/web.h"
+    printf '#include "web.h"\n#include "route.h"\n#include "engine/core/backup.h"\n' >"$t/web/server.c"
+    : >"$t/web/route.h"
     local out
     out=$(check "$t") || self_fail "a clean tree is reported: $out"
 
@@ -208,12 +218,22 @@ self_test() {
     expect_violation "$tmp/m4" "cli -> a private header of mount" 'cli/main.c:3: includes mount/vtree.h: cli/ may include only mount/mount.h'
     bad_tree m5 engine/ios/backup_folder.h mount/mount.h
     expect_violation "$tmp/m5" "engine/ios -> mount" 'engine/ios/backup_folder.h:3: includes mount/mount.h: engine/ios/ must not include mount/'
+    bad_tree w web/server.c store/pack.h
+    expect_violation "$tmp/w" "web -> store/pack.h" 'web/server.c:4: includes store/pack.h: web/ must use the engine API'
+    bad_tree w2 web/route.h cli/cli.h
+    expect_violation "$tmp/w2" "web -> cli" 'web/route.h:1: includes cli/cli.h: web/ must not include cli/'
+    bad_tree w3 cli/cmd_serve.c web/route.h
+    expect_violation "$tmp/w3" "cli -> a private header of web" 'cli/cmd_serve.c:2: includes web/route.h: cli/ may include only web/web.h'
+    bad_tree w4 engine/ios/backup_folder.h web/web.h
+    expect_violation "$tmp/w4" "engine/ios -> web" 'engine/ios/backup_folder.h:3: includes web/web.h: engine/ios/ must not include web/'
+    bad_tree w5 web/server.c mount/mount.h
+    expect_violation "$tmp/w5" "web -> mount" 'web/server.c:4: includes mount/mount.h: web/ must not include mount/'
     bad_tree n engine/core/backup.h engine/core/no_such.h
     expect_violation "$tmp/n" "unresolved include" 'engine/core/backup.h:3: #include "engine/core/no_such.h" is not a file of the tree'
 
     # the real tree with one bad include added: reported whatever else is
     mkdir -p "$tmp/real"
-    (cd "$root" && find util store engine cli mount -type f \( -name '*.c' -o -name '*.h' \) -print0 |
+    (cd "$root" && find util store engine cli mount web -type f \( -name '*.c' -o -name '*.h' \) -print0 |
         xargs -0 cp -a --parents -t "$tmp/real/") || self_fail "cannot copy $root"
     printf '#include "engine/ios/mobilesync.h"\n' >>"$tmp/real/util/err.h"
     local n
