@@ -2,7 +2,8 @@
 # layering.sh - the layers of docs/DESIGN.md hold: every '#include "..."' of
 # every .c/.h under util/, store/, engine/ and cli/ points only down (or
 # sideways within its own layer):
-#   util/ <- store/ <- store/backend/ <- engine/core/ <- engine/ios/ <- cli/
+#   util/ <- store/ <- store/backend/ <- engine/core/ <- engine/ios/ <-
+#   engine/service/ <- cli/
 # and cli/ (the front-end) uses only the engine API, never the internals
 # listed in CLI_FORBIDDEN below.  One line per violation, then exit 1.
 #
@@ -51,6 +52,7 @@ layer_of() {
     store/*) LAYER=store ;;
     engine/core/*) LAYER=engine/core ;;
     engine/ios/*) LAYER=engine/ios ;;
+    engine/service/*) LAYER=engine/service ;;
     cli/*) LAYER=cli ;;
     *) LAYER="" ;;
     esac
@@ -64,7 +66,8 @@ allowed_layers() {
     store/backend) ALLOWED="util store store/backend" ;;
     engine/core) ALLOWED="util store store/backend engine/core" ;;
     engine/ios) ALLOWED="util store store/backend engine/core engine/ios" ;;
-    cli) ALLOWED="util store store/backend engine/core engine/ios cli" ;;
+    engine/service) ALLOWED="util store store/backend engine/core engine/ios engine/service" ;;
+    cli) ALLOWED="util store store/backend engine/core engine/ios engine/service cli" ;;
     esac
 }
 
@@ -102,7 +105,7 @@ check() {
         layer_of "$target"
         tlayer=$LAYER
         if [ -z "$tlayer" ]; then
-            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ cli/)"
+            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ engine/service/ cli/)"
             bad=1
         elif [[ " $allowed " != *" $tlayer "* ]]; then
             echo "$file:$lineno: includes $target: $layer/ must not include $tlayer/ (it may include: ${allowed// //, }/)"
@@ -148,7 +151,7 @@ self_test() {
     # a small clean tree: one module per layer, each including everything
     # it may (cli/ only the API part of each layer)
     local t=$tmp/clean
-    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,cli}
+    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,engine/service,cli}
     : >"$t/util/err.h"
     printf '#include "util/err.h"\n' >"$t/store/store.h"
     printf '#include "util/err.h"\n#include "store/store.h"\n' >"$t/store/pack.h"
@@ -157,8 +160,10 @@ self_test() {
     printf '#include "store/backend/backend.h"\n#include "engine/core/chunker.h"\n' >"$t/engine/core/backup.h"
     : >"$t/engine/core/chunker.h"
     printf '#include "engine/core/backup.h"\n#include "store/pack.h"\n' >"$t/engine/ios/backup_folder.h"
+    printf '#include "engine/ios/backup_folder.h"\n' >"$t/engine/service/alarm_sink.h"
     printf '  #  include "cli.h" /* next to it */\n#include <stdio.h>\n' >"$t/cli/main.c"
     printf '#include "engine/ios/backup_folder.h"\n#include "store/store.h"\n#include "util/err.h"\n' >"$t/cli/cli.h"
+    printf '#include "engine/service/alarm_sink.h"\n' >"$t/cli/cmd_alarm.c"
     local out
     out=$(check "$t") || self_fail "a clean tree is reported: $out"
 
@@ -182,6 +187,10 @@ self_test() {
     expect_violation "$tmp/c2" "engine/core -> cli" 'engine/core/backup.h:3: includes cli/cli.h: engine/core/ must not include cli/'
     bad_tree i engine/ios/backup_folder.h cli/cli.h
     expect_violation "$tmp/i" "engine/ios -> cli" 'engine/ios/backup_folder.h:3: includes cli/cli.h: engine/ios/ must not include cli/'
+    bad_tree v engine/ios/backup_folder.h engine/service/alarm_sink.h
+    expect_violation "$tmp/v" "engine/ios -> engine/service" 'engine/ios/backup_folder.h:3: includes engine/service/alarm_sink.h: engine/ios/ must not include engine/service/'
+    bad_tree v2 engine/service/alarm_sink.h cli/cli.h
+    expect_violation "$tmp/v2" "engine/service -> cli" 'engine/service/alarm_sink.h:2: includes cli/cli.h: engine/service/ must not include cli/'
     bad_tree x cli/main.c store/pack.h
     expect_violation "$tmp/x" "cli -> store/pack.h" 'cli/main.c:3: includes store/pack.h: cli/ must use the engine API'
     bad_tree x2 cli/cli.h store/backend/backend.h
