@@ -112,7 +112,7 @@ cairn_err alarm_send_dbus(const alarm_sink *s, const struct alarm *a)
     cairn_err rc = CAIRN_OK;
     bus_address(address, sizeof address);
     if (!address[0])
-        return err_set(CAIRN_ENOTFOUND,
+        return err_set(CAIRN_EREMOTE,
                        "alarm sink dbus: no session bus (DBUS_SESSION_BUS_ADDRESS is not set and "
                        "there is no $XDG_RUNTIME_DIR/bus): a desktop notification needs a "
                        "logged-in desktop session");

@@ -58,10 +58,10 @@ typedef struct alarm_sink alarm_sink;
  * read here). */
 cairn_err alarm_sink_parse(const char *spec, alarm_sink **out);
 
-/* Delivers a to the sink.  CAIRN_EREMOTE when the receiver is down, refuses
- * or answers an error (a webhook's non-2xx status, an SMTP reply, a command's
- * non-zero exit or timeout); CAIRN_ENOTFOUND when there is no session bus
- * for "dbus"; CAIRN_EIO when a password file cannot be read. */
+/* Delivers a to the sink.  CAIRN_EREMOTE when the receiver is absent, down,
+ * refuses or answers an error (no session bus for "dbus", a webhook's non-2xx
+ * status, an SMTP reply, a command's non-zero exit or timeout); CAIRN_EIO
+ * when an SMTP password file cannot be read. */
 cairn_err alarm_sink_send(const alarm_sink *s, const struct alarm *a);
 
 void alarm_sink_free(alarm_sink *s);
