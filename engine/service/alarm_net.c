@@ -66,9 +66,10 @@ static cairn_err read_password(const alarm_sink *s, char **out)
 {
     *out = NULL;
     const int fd = open(s->password_file, O_RDONLY | O_CLOEXEC);
+    /* no password available is a usage error, as for the store's password */
     if (fd < 0)
-        return err_set(CAIRN_EIO, "alarm sink %s: %s: %s", s->shown, s->password_file,
-                       strerror(errno));
+        return err_set(CAIRN_EINVAL, "alarm sink %s: %s: cannot read the password file: %s",
+                       s->shown, s->password_file, strerror(errno));
     char *const pw = sodium_malloc(PASSWORD_MAX + 1);
     if (!pw) {
         close(fd);

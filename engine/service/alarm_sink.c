@@ -165,8 +165,8 @@ static cairn_err url_parse(const char *what, const char *url, const char *const 
         if (!strcmp(scheme, *a))
             rc = CAIRN_OK;
     if (rc)
-        err_set(rc, "alarm sink %s: scheme %s:// is not one of %s://%s%s", what, scheme, allowed[0],
-                allowed[1] ? " or " : "", allowed[1] ? allowed[1] : "");
+        err_set(rc, "alarm sink %s: scheme %s:// is not one of %s:// or %s://", what, scheme,
+                allowed[0], allowed[1]);
 fail:
     curl_free(scheme);
     curl_free(password);
@@ -267,11 +267,13 @@ static cairn_err parse_smtp(const char *spec, alarm_sink *s)
                              (int)(n > 40 ? 40 : n), p);
                 goto fail;
             }
+            /* a length of 0 would make libcurl decode up to the NUL */
+            const int inlen = (int)(p + n - eq - 1);
             int len = 0;
-            char *const raw = curl_easy_unescape(NULL, eq + 1, (int)(p + n - eq - 1), &len);
-            char *const value = raw ? dup_text(raw, (size_t)len) : NULL;
+            char *const raw = inlen ? curl_easy_unescape(NULL, eq + 1, inlen, &len) : NULL;
+            char *const value = dup_text(raw ? raw : "", (size_t)len);
             curl_free(raw);
-            if (!value || strlen(value) != (size_t)len) {
+            if (!value || (inlen && !raw) || strlen(value) != (size_t)len) {
                 free(value);
                 rc = err_set(CAIRN_EINVAL, "alarm sink %s: a parameter's value does not decode",
                              s->shown);

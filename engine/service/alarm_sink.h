@@ -60,8 +60,8 @@ cairn_err alarm_sink_parse(const char *spec, alarm_sink **out);
 
 /* Delivers a to the sink.  CAIRN_EREMOTE when the receiver is absent, down,
  * refuses or answers an error (no session bus for "dbus", a webhook's non-2xx
- * status, an SMTP reply, a command's non-zero exit or timeout); CAIRN_EIO
- * when an SMTP password file cannot be read. */
+ * status, an SMTP reply, a command's non-zero exit or timeout); CAIRN_EINVAL
+ * when an SMTP password file cannot be read or is empty. */
 cairn_err alarm_sink_send(const alarm_sink *s, const struct alarm *a);
 
 void alarm_sink_free(alarm_sink *s);
