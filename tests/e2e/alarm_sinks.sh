@@ -72,6 +72,9 @@ info "webhook: HTTP 500 is an error naming the sink, not the token"
 run 14 alarm test "webhook:http://127.0.0.1:$HPORT/fail?token=TOKEN-s3cr3t"
 grep -q "alarm sink webhook http://127.0.0.1:$HPORT: the receiver answered HTTP 500" "$T/err" || fail "500 message"
 [ -e "$T/http/post-1.json" ] || fail "the failing POST never arrived"
+info "webhook: a receiver that does not answer in time"
+run 14 alarm test "webhook:http://127.0.0.1:$HPORT/slow" --timeout 1
+grep -q "alarm sink webhook http://127.0.0.1:$HPORT: .*imed out" "$T/err" || fail "timeout message"
 kill "$PID_http"
 wait "$PID_http" 2>/dev/null
 info "webhook: receiver down"
@@ -122,12 +125,11 @@ grep -q "alarm sink smtp://127.0.0.1:$SPORT: .*onnect" "$T/err" || fail "smtp do
 
 # ---- D-Bus ----
 info "dbus: Notify on a private session bus"
-mkdir -p "$T/bus"
-dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$T/bus/address" 4>"$T/bus/pid" ||
+mkdir -p "$T/bus" "$T/run"
+dbus-daemon --session --address="unix:path=$T/run/bus" --fork --print-pid=4 4>"$T/bus/pid" ||
     fail "dbus-daemon did not start"
 bg_track "$(cat "$T/bus/pid")"
-DBUS_SESSION_BUS_ADDRESS=$(head -1 "$T/bus/address")
-export DBUS_SESSION_BUS_ADDRESS
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/run/bus"
 start notify notify
 wait_file "$T/notify/ready"
 run 0 alarm test dbus --kind check-failed --device "$DEV"
@@ -140,7 +142,8 @@ assert n["summary"] == "cairn: %s: test alarm (check-failed)" % os.environ["DEV"
 assert "cairn alarm test" in n["body"], n
 assert n["hints"]["urgency"] == 2, n
 PY
-run 0 alarm test dbus
+info "dbus: without \$DBUS_SESSION_BUS_ADDRESS, the user bus \$XDG_RUNTIME_DIR/bus"
+DBUS_SESSION_BUS_ADDRESS="" XDG_RUNTIME_DIR=$T/run run 0 alarm test dbus
 wait_file "$T/notify/notify-1.json"
 $PY -c 'import json,sys; n=json.load(open(sys.argv[1])); assert n["summary"]=="cairn: test alarm (overdue)" and n["hints"]["urgency"]==1, n' \
     "$T/notify/notify-1.json" || fail "second notification"
@@ -154,8 +157,8 @@ kill "$(cat "$T/bus/pid")"
 info "dbus: the bus is gone, and no bus at all"
 run 14 alarm test dbus
 grep -q "alarm sink dbus: cannot connect to the session bus" "$T/err" || fail "bus-gone message"
-mkdir -p "$T/run"
-DBUS_SESSION_BUS_ADDRESS="" XDG_RUNTIME_DIR=$T/run run 14 alarm test dbus
+mkdir -p "$T/nobus"
+DBUS_SESSION_BUS_ADDRESS="" XDG_RUNTIME_DIR=$T/nobus run 14 alarm test dbus
 grep -q "alarm sink dbus: no session bus" "$T/err" || fail "no-bus message"
 
 # ---- command ----

@@ -5,7 +5,7 @@ to, each writing what it received into a folder for the test to assert.
   alarm_receivers.py http DIR     HTTP on 127.0.0.1, a free port (DIR/port);
                                   each POST as DIR/post-N.json (its path,
                                   headers and body); a path starting with
-                                  /fail answers 500
+                                  /fail answers 500, /slow after 30 s
   alarm_receivers.py smtp DIR     SMTP (aiosmtpd) on 127.0.0.1, a free port
                                   (DIR/port); each message as DIR/mail-N.eml
                                   and its envelope as DIR/mail-N.json
@@ -18,6 +18,7 @@ Each runs until killed.  A file appears whole (written, then renamed)."""
 import json
 import os
 import sys
+import time
 
 
 def write_whole(path, data):
@@ -43,6 +44,8 @@ def http(folder):
             rec = {"path": self.path, "headers": dict(self.headers.items()),
                    "body": body.decode("utf-8", "replace")}
             write_whole(next_name(folder, "post", "json"), json.dumps(rec))
+            if self.path.startswith("/slow"):
+                time.sleep(30)
             status = 500 if self.path.startswith("/fail") else 200
             self.send_response(status)
             self.send_header("Content-Length", "2")
