@@ -264,6 +264,7 @@ cairn_err alarm_send_smtp(const alarm_sink *s, const struct alarm *a)
         (ce = curl_easy_setopt(c, CURLOPT_READDATA, &up)) != CURLE_OK ||
         (s->user && (ce = curl_easy_setopt(c, CURLOPT_USERNAME, s->user)) != CURLE_OK) ||
         (password && (ce = curl_easy_setopt(c, CURLOPT_PASSWORD, password)) != CURLE_OK) ||
+        (s->ca_file && (ce = curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file)) != CURLE_OK) ||
         (ce = curl_easy_perform(c)) != CURLE_OK)
         rc = curl_failed(s, ce, errbuf);
 fail:

@@ -93,6 +93,7 @@ void alarm_sink_free(alarm_sink *s)
     free_list(s->to, s->nto);
     free(s->user);
     free(s->password_file);
+    free(s->ca_file);
     if (s->argv) {
         size_t n = 0;
         while (s->argv[n])
@@ -200,6 +201,8 @@ static cairn_err smtp_param(alarm_sink *s, const char *key, size_t keylen, char 
         slot = &s->user;
     else if (keylen == 13 && !memcmp(key, "password-file", 13))
         slot = &s->password_file;
+    else if (keylen == 7 && !memcmp(key, "ca-file", 7))
+        slot = &s->ca_file;
     else if (keylen == 2 && !memcmp(key, "to", 2)) {
         if (s->nto == RCPT_MAX) {
             free(value);
@@ -218,9 +221,10 @@ static cairn_err smtp_param(alarm_sink *s, const char *key, size_t keylen, char 
         return CAIRN_OK;
     } else {
         free(value);
-        return err_set(CAIRN_EINVAL,
-                       "alarm sink %s: unknown parameter '%.*s' (from, to, user, password-file)",
-                       s->shown, (int)(keylen > 40 ? 40 : keylen), key);
+        return err_set(
+            CAIRN_EINVAL,
+            "alarm sink %s: unknown parameter '%.*s' (from, to, user, password-file, ca-file)",
+            s->shown, (int)(keylen > 40 ? 40 : keylen), key);
     }
     if (*slot) {
         free(value);

@@ -23,6 +23,7 @@ struct alarm_sink {
     size_t nto;
     char *user;          /* smtp: NULL without login */
     char *password_file; /* smtp: read at each send, never kept */
+    char *ca_file;       /* smtp: trust this CA (a private mail server), else the system's */
     char **argv;         /* command: NULL-terminated, argv[0] absolute */
     unsigned timeout_ms; /* the whole send */
 };

@@ -119,6 +119,27 @@ grep -q "alarm sink smtp://127.0.0.1:$SPORT: $T/missing: cannot read the passwor
     fail "password file message"
 kill "$PID_smtp"
 wait "$PID_smtp" 2>/dev/null
+info "smtp: STARTTLS and a login (a private CA through ca-file=)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$T/smtp.key" -out "$T/smtp.crt" 2>"$T/openssl.log" || fail "openssl: $(cat "$T/openssl.log")"
+ALARM_SMTP_CERT=$T/smtp.crt ALARM_SMTP_KEY=$T/smtp.key ALARM_SMTP_USER=ann \
+    ALARM_SMTP_PASSWORD=mail-PW-9x7 start smtptls smtp
+wait_file "$T/smtptls/port"
+TPORT=$(cat "$T/smtptls/port")
+run 0 alarm test "smtp://127.0.0.1:$TPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw&ca-file=$T/smtp.crt"
+wait_file "$T/smtptls/mail-0.eml"
+grep -q '"login": "ann", "ok": true' "$T/smtptls/auth-0.json" || fail "login: $(cat "$T/smtptls/auth-0.json")"
+grep -q "^Subject: cairn: test alarm (overdue)" "$T/smtptls/mail-0.eml" || fail "the mail over TLS"
+printf 'wrong-PW-1\n' >"$T/smtp-pw2"
+SECRETS+=("wrong-PW-1")
+run 14 alarm test "smtp://127.0.0.1:$TPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw2&ca-file=$T/smtp.crt"
+grep -q "alarm sink smtp://127.0.0.1:$TPORT: Login denied" "$T/err" || fail "wrong password message"
+run 14 alarm test "smtp://127.0.0.1:$TPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw"
+grep -q "alarm sink smtp://127.0.0.1:$TPORT: .*certificate" "$T/err" || fail "an unknown CA is not refused"
+[ -e "$T/smtptls/mail-1.eml" ] && fail "a mail went out with a wrong password or an unknown CA"
+kill "$PID_smtptls"
+wait "$PID_smtptls" 2>/dev/null
 info "smtp: receiver down"
 run 14 alarm test "smtp://127.0.0.1:$SPORT?from=a@host.test&to=b@host.test"
 grep -q "alarm sink smtp://127.0.0.1:$SPORT: .*onnect" "$T/err" || fail "smtp down message"

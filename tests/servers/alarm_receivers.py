@@ -8,7 +8,10 @@ to, each writing what it received into a folder for the test to assert.
                                   /fail answers 500, /slow after 30 s
   alarm_receivers.py smtp DIR     SMTP (aiosmtpd) on 127.0.0.1, a free port
                                   (DIR/port); each message as DIR/mail-N.eml
-                                  and its envelope as DIR/mail-N.json
+                                  and its envelope as DIR/mail-N.json; with
+                                  $ALARM_SMTP_CERT and _KEY, STARTTLS and a
+                                  login ($ALARM_SMTP_USER, _PASSWORD) are
+                                  required, each try as DIR/auth-N.json
   alarm_receivers.py notify DIR   org.freedesktop.Notifications on the
                                   session bus of $DBUS_SESSION_BUS_ADDRESS;
                                   DIR/ready once the name is owned, each
@@ -72,10 +75,28 @@ def smtp(folder):
             write_whole(path, envelope.original_content)
             return "250 OK"
 
+    kwargs = {}
+    cert = os.environ.get("ALARM_SMTP_CERT")
+    if cert:
+        import ssl
+        from aiosmtpd.smtp import AuthResult
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, os.environ["ALARM_SMTP_KEY"])
+        want = (os.environ["ALARM_SMTP_USER"].encode(), os.environ["ALARM_SMTP_PASSWORD"].encode())
+
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            ok = (auth_data.login, auth_data.password) == want
+            write_whole(next_name(folder, "auth", "json"), json.dumps(
+                {"mechanism": mechanism, "login": auth_data.login.decode(), "ok": ok}))
+            return AuthResult(success=ok, handled=False)
+
+        kwargs = dict(tls_context=ctx, require_starttls=True, auth_required=True,
+                      auth_require_tls=True, authenticator=authenticate)
+
     async def main():
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: SMTP(Handler(), hostname="receiver.test"),
-                                          "127.0.0.1", 0)
+        server = await loop.create_server(
+            lambda: SMTP(Handler(), hostname="receiver.test", **kwargs), "127.0.0.1", 0)
         write_whole(os.path.join(folder, "port"), str(server.sockets[0].getsockname()[1]))
         await asyncio.Event().wait()
 
