@@ -555,15 +555,26 @@ fail:
 cairn_err alarm_sink_send(const alarm_sink *s, const struct alarm *a)
 {
     assert(s && a);
-    switch (s->type) {
-    case SINK_DBUS:
-        return alarm_send_dbus(s, a);
-    case SINK_SMTP:
-        return alarm_send_smtp(s, a);
-    case SINK_WEBHOOK:
-        return alarm_send_webhook(s, a);
-    case SINK_COMMAND:
-        return send_command(s, a);
+    if (s->type == SINK_COMMAND)
+        return send_command(s, a); /* the environment takes any bytes */
+    /* the others carry UTF-8 only (a file name in a body may not be) */
+    struct alarm u = *a;
+    char *device = NULL, *title = NULL, *body = NULL;
+    cairn_err rc = CAIRN_OK;
+    if (!alarm_utf8_copy(a->device, &device) || !alarm_utf8_copy(a->title, &title) ||
+        !alarm_utf8_copy(a->body, &body)) {
+        rc = err_set(CAIRN_ENOMEM, "alarm sink %s: out of memory", s->shown);
+        goto fail;
     }
-    return err_set(CAIRN_EINVAL, "alarm sink: unknown type");
+    u.device = device;
+    u.title = title;
+    u.body = body;
+    rc = s->type == SINK_DBUS   ? alarm_send_dbus(s, &u)
+         : s->type == SINK_SMTP ? alarm_send_smtp(s, &u)
+                                : alarm_send_webhook(s, &u);
+fail:
+    free(device);
+    free(title);
+    free(body);
+    return rc;
 }

@@ -68,10 +68,14 @@ assert b["title"] == "test alarm (disk-full)", b
 assert "cairn alarm test" in b["body"], b
 assert abs(b["time"] - time.time()) < 3600, b
 PY
+info "webhook: text that is not UTF-8 still gives valid JSON"
+run 0 alarm test "webhook:http://127.0.0.1:$HPORT/hook" --device "$(printf 'caf\xe9 \xc3\xa9')"
+$PY -c 'import json,sys; r=json.load(open(sys.argv[1])); b=json.loads(r["body"]); assert b["device"]=="caf? ??", b' \
+    "$T/http/post-1.json" || fail "non-UTF-8 device"
 info "webhook: HTTP 500 is an error naming the sink, not the token"
 run 14 alarm test "webhook:http://127.0.0.1:$HPORT/fail?token=TOKEN-s3cr3t"
 grep -q "alarm sink webhook http://127.0.0.1:$HPORT: the receiver answered HTTP 500" "$T/err" || fail "500 message"
-[ -e "$T/http/post-1.json" ] || fail "the failing POST never arrived"
+[ -e "$T/http/post-2.json" ] || fail "the failing POST never arrived"
 info "webhook: a receiver that does not answer in time"
 run 14 alarm test "webhook:http://127.0.0.1:$HPORT/slow" --timeout 1
 grep -q "alarm sink webhook http://127.0.0.1:$HPORT: .*imed out" "$T/err" || fail "timeout message"
