@@ -26,20 +26,21 @@ fi
 
 # wait_file F: until F exists (the receiver is listening), at most ~20 s
 wait_file() {
-    local i
-    for i in $(seq 200); do
+    local _
+    for _ in $(seq 200); do
         [ -e "$1" ] && return 0
         sleep 0.1
     done
     fail "the receiver never wrote $1"
 }
 
-# start NAME KIND: a receiver writing into $T/NAME, killed on exit
+# start NAME KIND: a receiver writing into $T/NAME, killed on exit; its pid
+# in $LAST_PID
 start() {
     mkdir -p "$T/$1"
     $PY "$RECV" "$2" "$T/$1" 2>"$T/$1.log" &
-    bg_track $!
-    eval "PID_$1=$!"
+    LAST_PID=$!
+    bg_track $LAST_PID
 }
 
 # a port nothing listens on: bound by the kernel, then released
@@ -52,6 +53,7 @@ export DEV
 # ---- webhook ----
 info "webhook: a JSON POST with every field"
 start http http
+PID_http=$LAST_PID
 wait_file "$T/http/port"
 HPORT=$(cat "$T/http/port")
 run 0 alarm test "webhook:http://127.0.0.1:$HPORT/hook?token=TOKEN-s3cr3t" --kind disk-full --device "$DEV"
@@ -89,6 +91,7 @@ grep -q "TOKEN-s3cr3t" "$T/out" "$T/err" && fail "the URL's token shows in an er
 # ---- SMTP ----
 info "smtp: a mail with From, To, Subject, Date, Message-ID and the body"
 start smtp smtp
+PID_smtp=$LAST_PID
 wait_file "$T/smtp/port"
 SPORT=$(cat "$T/smtp/port")
 run 0 alarm test "smtp://127.0.0.1:$SPORT?from=cairn%40host.test&to=ann%40example.test&to=bob@example.test" \
@@ -129,6 +132,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -keyout "$T/smtp.key" -out "$T/smtp.crt" 2>"$T/openssl.log" || fail "openssl: $(cat "$T/openssl.log")"
 ALARM_SMTP_CERT=$T/smtp.crt ALARM_SMTP_KEY=$T/smtp.key ALARM_SMTP_USER=ann \
     ALARM_SMTP_PASSWORD=mail-PW-9x7 start smtptls smtp
+PID_smtptls=$LAST_PID
 wait_file "$T/smtptls/port"
 TPORT=$(cat "$T/smtptls/port")
 run 0 alarm test "smtp://127.0.0.1:$TPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw&ca-file=$T/smtp.crt"
@@ -156,6 +160,7 @@ dbus-daemon --session --address="unix:path=$T/run/bus" --fork --print-pid=4 4>"$
 bg_track "$(cat "$T/bus/pid")"
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/run/bus"
 start notify notify
+PID_notify=$LAST_PID
 wait_file "$T/notify/ready"
 run 0 alarm test dbus --kind check-failed --device "$DEV"
 wait_file "$T/notify/notify-0.json"
@@ -196,6 +201,7 @@ exit \${CMD_EXIT:-0}
 SCRIPT
 chmod +x "$T/cmd.sh"
 run 0 alarm test "command:$T/cmd.sh one  'two' \$HOME" --kind pairing-lost --device "$DEV"
+# shellcheck disable=SC2016 # a literal $HOME: no shell expands it for the program
 printf '%s\n' one "'two'" '$HOME' | cmp -s - "$T/cmd.args" || fail "command arguments: $(cat "$T/cmd.args")"
 grep -qx "CAIRN_ALARM_KIND=pairing-lost" "$T/cmd.env" || fail "CAIRN_ALARM_KIND"
 grep -qxF "CAIRN_ALARM_DEVICE=$DEV" "$T/cmd.env" || fail "CAIRN_ALARM_DEVICE"
