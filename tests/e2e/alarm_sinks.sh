@@ -148,6 +148,16 @@ grep -q "alarm sink smtp://127.0.0.1:$TPORT: .*certificate" "$T/err" || fail "an
 [ -e "$T/smtptls/mail-1.eml" ] && fail "a mail went out with a wrong password or an unknown CA"
 kill "$PID_smtptls"
 wait "$PID_smtptls" 2>/dev/null
+info "smtps: TLS from the first byte, with a login"
+ALARM_SMTP_IMPLICIT=1 ALARM_SMTP_CERT=$T/smtp.crt ALARM_SMTP_KEY=$T/smtp.key ALARM_SMTP_USER=ann \
+    ALARM_SMTP_PASSWORD=mail-PW-9x7 start smtps smtp
+PID_smtps=$LAST_PID
+wait_file "$T/smtps/port"
+run 0 alarm test "smtps://127.0.0.1:$(cat "$T/smtps/port")?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw&ca-file=$T/smtp.crt"
+wait_file "$T/smtps/mail-0.eml"
+grep -q '"login": "ann", "ok": true' "$T/smtps/auth-0.json" || fail "smtps login"
+kill "$PID_smtps"
+wait "$PID_smtps" 2>/dev/null
 info "smtp: receiver down"
 run 14 alarm test "smtp://127.0.0.1:$SPORT?from=a@host.test&to=b@host.test"
 grep -q "alarm sink smtp://127.0.0.1:$SPORT: .*onnect" "$T/err" || fail "smtp down message"

@@ -11,7 +11,9 @@ to, each writing what it received into a folder for the test to assert.
                                   and its envelope as DIR/mail-N.json; with
                                   $ALARM_SMTP_CERT and _KEY, STARTTLS and a
                                   login ($ALARM_SMTP_USER, _PASSWORD) are
-                                  required, each try as DIR/auth-N.json
+                                  required, each try as DIR/auth-N.json;
+                                  $ALARM_SMTP_IMPLICIT: TLS from the first
+                                  byte (smtps) instead of STARTTLS
   alarm_receivers.py notify DIR   org.freedesktop.Notifications on the
                                   session bus of $DBUS_SESSION_BUS_ADDRESS;
                                   DIR/ready once the name is owned, each
@@ -76,6 +78,7 @@ def smtp(folder):
             return "250 OK"
 
     kwargs = {}
+    server_ssl = None
     cert = os.environ.get("ALARM_SMTP_CERT")
     if cert:
         import ssl
@@ -90,13 +93,19 @@ def smtp(folder):
                 {"mechanism": mechanism, "login": auth_data.login.decode(), "ok": ok}))
             return AuthResult(success=ok, handled=False)
 
-        kwargs = dict(tls_context=ctx, require_starttls=True, auth_required=True,
-                      auth_require_tls=True, authenticator=authenticate)
+        kwargs = dict(auth_required=True, auth_require_tls=True, authenticator=authenticate)
+        if os.environ.get("ALARM_SMTP_IMPLICIT"):
+            # aiosmtpd sees only its own STARTTLS as TLS: the socket is TLS here
+            server_ssl = ctx
+            kwargs.update(auth_require_tls=False)
+        else:
+            kwargs.update(tls_context=ctx, require_starttls=True)
 
     async def main():
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: SMTP(Handler(), hostname="receiver.test", **kwargs), "127.0.0.1", 0)
+            lambda: SMTP(Handler(), hostname="receiver.test", **kwargs), "127.0.0.1", 0,
+            ssl=server_ssl)
         write_whole(os.path.join(folder, "port"), str(server.sockets[0].getsockname()[1]))
         await asyncio.Event().wait()
 
