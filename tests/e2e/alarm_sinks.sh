@@ -43,8 +43,11 @@ start() {
     bg_track $LAST_PID
 }
 
-# a port nothing listens on: bound by the kernel, then released
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# stop PID: a receiver, now
+stop() {
+    kill "$1"
+    wait "$1" 2>/dev/null
+}
 
 # A device name that needs escaping everywhere: quotes, backslash, tab, UTF-8
 DEV=$(printf 'Ann'"'"'s "iPhone" \\ 15\tPro \xc3\xa9')
@@ -81,8 +84,7 @@ grep -q "alarm sink webhook http://127.0.0.1:$HPORT: the receiver answered HTTP 
 info "webhook: a receiver that does not answer in time"
 run 14 alarm test "webhook:http://127.0.0.1:$HPORT/slow" --timeout 1
 grep -q "alarm sink webhook http://127.0.0.1:$HPORT: .*imed out" "$T/err" || fail "timeout message"
-kill "$PID_http"
-wait "$PID_http" 2>/dev/null
+stop "$PID_http"
 info "webhook: receiver down"
 run 14 alarm test "webhook:http://127.0.0.1:$HPORT/hook?token=TOKEN-s3cr3t"
 grep -q "alarm sink webhook http://127.0.0.1:$HPORT: .*onnect" "$T/err" || fail "down message"
@@ -124,8 +126,7 @@ grep -q "alarm sink smtp://127.0.0.1:$SPORT: " "$T/err" || fail "no-TLS message"
 run 2 alarm test "smtp://127.0.0.1:$SPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/missing"
 grep -q "alarm sink smtp://127.0.0.1:$SPORT: $T/missing: cannot read the password file: No such file" "$T/err" ||
     fail "password file message"
-kill "$PID_smtp"
-wait "$PID_smtp" 2>/dev/null
+stop "$PID_smtp"
 info "smtp: STARTTLS and a login (a private CA through ca-file=)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
@@ -146,8 +147,7 @@ grep -q "alarm sink smtp://127.0.0.1:$TPORT: Login denied" "$T/err" || fail "wro
 run 14 alarm test "smtp://127.0.0.1:$TPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw"
 grep -q "alarm sink smtp://127.0.0.1:$TPORT: .*certificate" "$T/err" || fail "an unknown CA is not refused"
 [ -e "$T/smtptls/mail-1.eml" ] && fail "a mail went out with a wrong password or an unknown CA"
-kill "$PID_smtptls"
-wait "$PID_smtptls" 2>/dev/null
+stop "$PID_smtptls"
 info "smtps: TLS from the first byte, with a login"
 ALARM_SMTP_IMPLICIT=1 ALARM_SMTP_CERT=$T/smtp.crt ALARM_SMTP_KEY=$T/smtp.key ALARM_SMTP_USER=ann \
     ALARM_SMTP_PASSWORD=mail-PW-9x7 start smtps smtp
@@ -156,8 +156,7 @@ wait_file "$T/smtps/port"
 run 0 alarm test "smtps://127.0.0.1:$(cat "$T/smtps/port")?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw&ca-file=$T/smtp.crt"
 wait_file "$T/smtps/mail-0.eml"
 grep -q '"login": "ann", "ok": true' "$T/smtps/auth-0.json" || fail "smtps login"
-kill "$PID_smtps"
-wait "$PID_smtps" 2>/dev/null
+stop "$PID_smtps"
 info "smtp: receiver down"
 run 14 alarm test "smtp://127.0.0.1:$SPORT?from=a@host.test&to=b@host.test"
 grep -q "alarm sink smtp://127.0.0.1:$SPORT: .*onnect" "$T/err" || fail "smtp down message"
@@ -188,8 +187,7 @@ wait_file "$T/notify/notify-1.json"
 $PY -c 'import json,sys; n=json.load(open(sys.argv[1])); assert n["summary"]=="cairn: test alarm (overdue)" and n["hints"]["urgency"]==1, n' \
     "$T/notify/notify-1.json" || fail "second notification"
 info "dbus: a bus without a notification daemon"
-kill "$PID_notify"
-wait "$PID_notify" 2>/dev/null
+stop "$PID_notify"
 run 14 alarm test dbus
 grep -q "alarm sink dbus: no notification shown: .*no notification daemon runs in this session" "$T/err" ||
     fail "no-listener message"
