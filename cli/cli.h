@@ -77,6 +77,9 @@ typedef struct cli {
     int restore_settings; /* restore --device --settings */
     int no_reboot;        /* restore --device --no-reboot */
     int restore_remove;   /* restore --device --remove */
+    /* alarm test (cmd_alarm.c) */
+    const char *alarm_kind;    /* --kind */
+    const char *alarm_timeout; /* --timeout DURATION */
     /* help (help_gen.h) */
     int man;                /* help --man: cairn(1) in roff */
     const char *completion; /* help --completion bash|zsh */
@@ -195,6 +198,10 @@ void cli_from_target_end(cli *c);
  * --device and restore --device run here whole. */
 int cmd_devices(cli *c);
 int cmd_device(cli *c);
+
+/* cairn alarm test: sends a test alarm to a sink (engine/service/alarm_sink.h). */
+int cmd_alarm(cli *c);
+extern const cli_command cli_cmd_alarm;
 
 /* The commands, each defined in its own file (cmd_NAME.c), and the
  * table of them in main.c (in the order 'cairn help' lists them). */

@@ -8,6 +8,7 @@ packages=(
   libsodium-dev libzstd-dev liblmdb-dev libxxhash-dev libsqlite3-dev libplist-dev libssl-dev
   libssh-dev libcurl4-openssl-dev
   libmicrohttpd-dev
+  libdbus-1-dev dbus python3-dbus python3-gi python3-aiosmtpd
   libcmocka-dev
   libfuse3-dev fuse3
   sqlite3 util-linux python3 libplist-utils openssl procps

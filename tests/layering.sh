@@ -2,7 +2,8 @@
 # layering.sh - the layers of docs/DESIGN.md hold: every '#include "..."' of
 # every .c/.h under util/, store/, engine/, cli/, mount/ and web/ points
 # only down (or sideways within its own layer):
-#   util/ <- store/ <- store/backend/ <- engine/core/ <- engine/ios/ <- cli/
+#   util/ <- store/ <- store/backend/ <- engine/core/ <- engine/ios/ <-
+#   engine/service/ <- cli/
 # the front-ends (cli/, mount/, web/) use only the engine API, never the
 # internals listed in CLI_FORBIDDEN below; mount/ and web/ (front-end
 # libraries) never include cli/ or each other, and cli/ (the launcher)
@@ -54,6 +55,7 @@ layer_of() {
     store/*) LAYER=store ;;
     engine/core/*) LAYER=engine/core ;;
     engine/ios/*) LAYER=engine/ios ;;
+    engine/service/*) LAYER=engine/service ;;
     cli/*) LAYER=cli ;;
     mount/*) LAYER=mount ;;
     web/*) LAYER=web ;;
@@ -69,7 +71,8 @@ allowed_layers() {
     store/backend) ALLOWED="util store store/backend" ;;
     engine/core) ALLOWED="util store store/backend engine/core" ;;
     engine/ios) ALLOWED="util store store/backend engine/core engine/ios" ;;
-    cli) ALLOWED="util store store/backend engine/core engine/ios cli mount web" ;;
+    engine/service) ALLOWED="util store store/backend engine/core engine/ios engine/service" ;;
+    cli) ALLOWED="util store store/backend engine/core engine/ios engine/service cli mount web" ;;
     mount) ALLOWED="util store engine/core engine/ios mount" ;;
     web) ALLOWED="util store engine/core engine/ios web" ;;
     esac
@@ -109,7 +112,7 @@ check() {
         layer_of "$target"
         tlayer=$LAYER
         if [ -z "$tlayer" ]; then
-            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ cli/ mount/ web/)"
+            echo "$file:$lineno: includes $target, which is in no layer (util/ store/ store/backend/ engine/core/ engine/ios/ engine/service/ cli/ mount/ web/)"
             bad=1
         elif [[ " $allowed " != *" $tlayer "* ]]; then
             echo "$file:$lineno: includes $target: $layer/ must not include $tlayer/ (it may include: ${allowed// //, }/)"
@@ -161,7 +164,7 @@ self_test() {
     # a small clean tree: one module per layer, each including everything
     # it may (cli/ only the API part of each layer)
     local t=$tmp/clean
-    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,cli,mount,web}
+    mkdir -p "$t"/{util,store/backend,engine/core,engine/ios,engine/service,cli,mount,web}
     : >"$t/util/err.h"
     printf '#include "util/err.h"\n' >"$t/store/store.h"
     printf '#include "util/err.h"\n#include "store/store.h"\n' >"$t/store/pack.h"
@@ -170,6 +173,7 @@ self_test() {
     printf '#include "store/backend/backend.h"\n#include "engine/core/chunker.h"\n' >"$t/engine/core/backup.h"
     : >"$t/engine/core/chunker.h"
     printf '#include "engine/core/backup.h"\n#include "store/pack.h"\n' >"$t/engine/ios/backup_folder.h"
+    printf '#include "engine/ios/backup_folder.h"\n' >"$t/engine/service/alarm_sink.h"
     printf '  #  include "cli.h" /* next to it */\n#include <stdio.h>\n' >"$t/cli/main.c"
     printf '#include "engine/ios/backup_folder.h"\n#include "store/store.h"\n#include "util/err.h"\n#include "mount/mount.h"\n' >"$t/cli/cli.h"
     printf '#include "engine/core/backup.h"\n#include "util/err.h"\n' >"$t/mount/mount.h"
@@ -179,6 +183,7 @@ self_test() {
     printf '#include "store/store.h"\n' >"$t/web/web.h"
     printf '#include "web.h"\n#include "route.h"\n#include "engine/core/backup.h"\n' >"$t/web/server.c"
     : >"$t/web/route.h"
+    printf '#include "engine/service/alarm_sink.h"\n' >"$t/cli/cmd_alarm.c"
     local out
     out=$(check "$t") || self_fail "a clean tree is reported: $out"
 
@@ -202,6 +207,10 @@ self_test() {
     expect_violation "$tmp/c2" "engine/core -> cli" 'engine/core/backup.h:3: includes cli/cli.h: engine/core/ must not include cli/'
     bad_tree i engine/ios/backup_folder.h cli/cli.h
     expect_violation "$tmp/i" "engine/ios -> cli" 'engine/ios/backup_folder.h:3: includes cli/cli.h: engine/ios/ must not include cli/'
+    bad_tree v engine/ios/backup_folder.h engine/service/alarm_sink.h
+    expect_violation "$tmp/v" "engine/ios -> engine/service" 'engine/ios/backup_folder.h:3: includes engine/service/alarm_sink.h: engine/ios/ must not include engine/service/'
+    bad_tree v2 engine/service/alarm_sink.h cli/cli.h
+    expect_violation "$tmp/v2" "engine/service -> cli" 'engine/service/alarm_sink.h:2: includes cli/cli.h: engine/service/ must not include cli/'
     bad_tree x cli/main.c store/pack.h
     expect_violation "$tmp/x" "cli -> store/pack.h" 'cli/main.c:3: includes store/pack.h: cli/ must use the engine API'
     bad_tree x2 cli/cli.h store/backend/backend.h
