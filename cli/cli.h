@@ -194,6 +194,7 @@ int cmd_photos(cli *c);
 int cmd_contacts(cli *c);
 int cmd_pin(cli *c);
 int cmd_unpin(cli *c);
+int cmd_usage(cli *c);
 
 /* What the content commands share (content_ui.c): the store open, the
  * snapshot named by the first argument opened as a device backup's
@@ -220,7 +221,8 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_check, cli_cmd_diff, cli_cmd_forget, cli_cmd_prune, cli_cmd_key, cli_cmd_index,
     cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
     cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
-    cli_cmd_version, cli_cmd_messages, cli_cmd_photos, cli_cmd_contacts, cli_cmd_pin, cli_cmd_unpin;
+    cli_cmd_version, cli_cmd_messages, cli_cmd_photos, cli_cmd_contacts, cli_cmd_pin, cli_cmd_unpin,
+    cli_cmd_usage;
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 

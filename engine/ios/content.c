@@ -56,6 +56,11 @@ const snapshot *content_snapshot(const content_snap *c)
     return c->sn;
 }
 
+const catalog *content_catalog(const content_snap *c)
+{
+    return &c->cat;
+}
+
 const catalog_entry *content_find(const content_snap *c, const char *domain, const char *path)
 {
     size_t lo = 0, hi = c->cat.count;

@@ -48,6 +48,7 @@ typedef struct content_snap content_snap;
 cairn_err content_open(store *s, const snapshot *sn, content_snap **out);
 void content_close(content_snap *c);
 const snapshot *content_snapshot(const content_snap *c);
+const catalog *content_catalog(const content_snap *c);
 /* The catalog entry of a regular file, or NULL. */
 const catalog_entry *content_find(const content_snap *c, const char *domain, const char *path);
 /* Writes a file of the snapshot to path (mode 0600 or the file's own,

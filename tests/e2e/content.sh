@@ -30,6 +30,42 @@ expect() { # expect FILE: stdout equals the heredoc
     diff -u - "$T/out" || fail "unexpected output"
 }
 
+# usage: the first snapshot refers to what it added; the newest alone holds
+# what it added; what forgetting the first would free is what prune then
+# finds unused; the bytes per app and domain are the catalog's
+run 0 usage --json
+$PY - "$T/out" "$S0" "$S1" <<'EOF2' || fail "usage --json"
+import json, sys
+u = {x['id']: x for x in json.load(open(sys.argv[1]))['snapshots']}
+a, b = u[sys.argv[2][:8]], u[sys.argv[3][:8]]
+assert a['referenced'] == a['added'] and b['exclusive'] == b['added'], (a, b)
+assert 0 < a['exclusive'] < a['added'] and b['referenced'] > b['exclusive'], (a, b)
+EOF2
+run 0 usage
+only0=$(awk -v id="${S0:0:8}" '$1 == id { print $8, $9 }' "$T/out")
+run 0 usage "$S1" --json
+$PY - "$T/out" "$T/d1" <<'EOF2' || fail "usage SNAPSHOT --json"
+import json, sqlite3, sys, plistlib
+u = json.load(open(sys.argv[1]))
+db = sqlite3.connect('file:%s/Manifest.db?mode=ro' % sys.argv[2], uri=True)
+want = {}
+for dom, blob in db.execute('select domain, file from Files where flags = 1'):
+    p = plistlib.loads(blob)
+    size = p['$objects'][p['$top']['root'].data]['Size']
+    want[dom] = (want.get(dom, (0, 0))[0] + 1, want.get(dom, (0, 0))[1] + size)
+got = {d['domain']: (d['files'], d['bytes']) for a in u['apps'] for d in a['domains']}
+assert got == want, (got, want)
+apps = {a['name']: [d['domain'] for d in a['domains']] for a in u['apps']}
+assert sorted(apps['com.example.chat']) == ['AppDomain-com.example.chat',
+                                            'AppDomainGroup-group.com.example.chat'], apps
+assert apps['HomeDomain'] == ['HomeDomain'], apps
+sizes = [a['bytes'] for a in u['apps']]
+assert sizes == sorted(sizes, reverse=True), sizes
+EOF2
+run 0 usage "$S1"
+sed -n 3p "$T/out" | grep -q '^APP / DOMAIN' || fail "usage table"
+grep -q '^  AppDomain-com.example.chat ' "$T/out" || fail "usage: domain under its app"
+
 run 0 messages "$S0"
 expect <<'OUT'
 3 conversations, 7 messages
@@ -159,12 +195,16 @@ assert d['messages_added'] == 2 and d['messages_removed'] == 1 and d['photos_rem
 assert d['contacts_changed'] == 1 and d['readers_failed'] == 0
 EOF2
 
+run 0 forget --keep-last 1
+grep -q "^  remove  ${S0:0:8} " "$T/out" || fail "forget the first snapshot"
+run 0 prune --dry-run
+grep -q "unused ($only0)" "$T/out" || fail "usage said forgetting it frees $only0: $(cat "$T/out")"
 # a Messages database without chat_message_join
 cp -a "$T/d1" "$T/bad"
 sms=$($PY -c "import hashlib;h=hashlib.sha1(b'HomeDomain-Library/SMS/sms.db').hexdigest();print(h[:2]+'/'+h)")
 $PY -c "import sqlite3,sys;c=sqlite3.connect(sys.argv[1]);c.execute('drop table chat_message_join');c.commit()" "$T/bad/$sms"
 run 0 backup "$T/bad"
-SB=$(snap_id 2)
+SB=$(snap_json "s[-1]['id']")
 run 10 messages "$SB"
 diff -u - "$T/err" <<'OUT' || fail "missing table message"
 cairn: Library/SMS/sms.db: no table chat_message_join: not a Messages database this cairn knows
@@ -181,12 +221,12 @@ grep -qx "cairn: note: messages not compared: Library/SMS/sms.db: no table chat_
 "$GEN" device "$T/enc" --content 0 --size-mb 1 --udid 00008120-0000000000000E0C --encrypt bk-pw \
     >/dev/null || fail "gen enc"
 run 0 backup "$T/enc"
-SE=$(snap_id 3)
+SE=$(snap_json "s[-1]['id']")
 run 2 contacts "$SE"
 grep -q "encrypted device backup stored without its password.*CAIRN_BACKUP_PASSWORD" "$T/err" ||
     fail "ciphertext: how to give the password"
 CAIRN_BACKUP_PASSWORD=bk-pw run 0 backup "$T/enc"
-SD=$(snap_id 4)
+SD=$(snap_json "s[-1]['id']")
 run 0 contacts "$SD"
 [ "$(tail -1 "$T/out")" = "3 contacts" ] || fail "decrypted snapshot"
 info "content: ok"
