@@ -182,6 +182,20 @@ const char *content_first_table(sqlite3 *db, const char *const *tables, size_t n
     return NULL;
 }
 
+const char *content_column_or_null(sqlite3 *db, const char *file, const char *table,
+                                   const char *col, const char *expr, content_warn_fn warn,
+                                   void *ctx)
+{
+    if (content_has_column(db, table, col))
+        return expr;
+    if (warn) {
+        char line[512];
+        snprintf(line, sizeof line, "%s: table %s has no column %s: left out", file, table, col);
+        warn(ctx, line);
+    }
+    return "NULL";
+}
+
 int64_t content_apple_time(int64_t v)
 {
     enum { APPLE_EPOCH = 978307200 };

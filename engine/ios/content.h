@@ -74,6 +74,11 @@ int content_has_table(sqlite3 *db, const char *table);
 int content_has_column(sqlite3 *db, const char *table, const char *column);
 /* The first of the tables that exists, or NULL. */
 const char *content_first_table(sqlite3 *db, const char *const *tables, size_t n);
+/* expr (a column, maybe qualified) when table has column col; else "NULL"
+ * and one line through warn: "<file>: table T has no column C: left out". */
+const char *content_column_or_null(sqlite3 *db, const char *file, const char *table,
+                                   const char *col, const char *expr, content_warn_fn warn,
+                                   void *ctx);
 /* Apple's epoch is 2001-01-01: seconds before iOS 11, nanoseconds since
  * (values above 10^11 cannot be seconds: that is year 5170). */
 int64_t content_apple_time(int64_t v);

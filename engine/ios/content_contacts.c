@@ -34,19 +34,6 @@ void content_contact_name(const content_contact *c, char *out, size_t cap)
         snprintf(out, cap, "%s", c->org ? c->org : "(no name)");
 }
 
-static const char *optional(sqlite3 *db, const char *file, const char *table, const char *col,
-                            content_warn_fn warn, void *ctx)
-{
-    if (content_has_column(db, table, col))
-        return col;
-    if (warn) {
-        char line[256];
-        snprintf(line, sizeof line, "%s: table %s has no column %s: left out", file, table, col);
-        warn(ctx, line);
-    }
-    return "NULL";
-}
-
 static content_contact *by_rowid(content_contacts *c, int64_t rowid)
 {
     size_t lo = 0, hi = c->n;
@@ -65,10 +52,11 @@ static content_contact *by_rowid(content_contacts *c, int64_t rowid)
 static cairn_err read_people(sqlite3 *db, const char *file, content_warn_fn warn, void *ctx,
                              content_contacts *out)
 {
-    char *const sql = sqlite3_mprintf("SELECT ROWID, %s, %s, %s FROM ABPerson ORDER BY ROWID",
-                                      optional(db, file, "ABPerson", "First", warn, ctx),
-                                      optional(db, file, "ABPerson", "Last", warn, ctx),
-                                      optional(db, file, "ABPerson", "Organization", warn, ctx));
+    char *const sql = sqlite3_mprintf(
+        "SELECT ROWID, %s, %s, %s FROM ABPerson ORDER BY ROWID",
+        content_column_or_null(db, file, "ABPerson", "First", "First", warn, ctx),
+        content_column_or_null(db, file, "ABPerson", "Last", "Last", warn, ctx),
+        content_column_or_null(db, file, "ABPerson", "Organization", "Organization", warn, ctx));
     if (!sql)
         return err_set(CAIRN_ENOMEM, "out of memory");
     sqlite3_stmt *st = NULL;

@@ -37,21 +37,6 @@ void content_messages_free(content_messages *m)
     free(m->chat);
     memset(m, 0, sizeof *m);
 }
-
-/* "m.<col>" when the column exists, else "NULL" and a line through warn. */
-static const char *column_or_null(sqlite3 *db, const char *file, const char *table, const char *col,
-                                  const char *expr, content_warn_fn warn, void *ctx)
-{
-    if (content_has_column(db, table, col))
-        return expr;
-    if (warn) {
-        char line[256];
-        snprintf(line, sizeof line, "%s: table %s has no column %s: left out", file, table, col);
-        warn(ctx, line);
-    }
-    return "NULL";
-}
-
 static content_chat *chat_by_rowid(content_messages *m, int64_t rowid)
 {
     size_t lo = 0, hi = m->nchat;
@@ -73,10 +58,10 @@ static cairn_err read_chats(sqlite3 *db, const char *file, content_warn_fn warn,
     size_t cap = 0;
     char *const sql = sqlite3_mprintf(
         "SELECT ROWID, %s, %s, %s, %s FROM chat ORDER BY ROWID",
-        column_or_null(db, file, "chat", "guid", "guid", warn, ctx),
-        column_or_null(db, file, "chat", "chat_identifier", "chat_identifier", warn, ctx),
-        column_or_null(db, file, "chat", "display_name", "display_name", warn, ctx),
-        column_or_null(db, file, "chat", "service_name", "service_name", warn, ctx));
+        content_column_or_null(db, file, "chat", "guid", "guid", warn, ctx),
+        content_column_or_null(db, file, "chat", "chat_identifier", "chat_identifier", warn, ctx),
+        content_column_or_null(db, file, "chat", "display_name", "display_name", warn, ctx),
+        content_column_or_null(db, file, "chat", "service_name", "service_name", warn, ctx));
     sqlite3_stmt *st = NULL;
     if (!sql)
         return err_set(CAIRN_ENOMEM, "out of memory");
@@ -135,15 +120,17 @@ static cairn_err read_messages(sqlite3 *db, const char *file, content_warn_fn wa
         warn(ctx, line);
     }
     const char *const handle_id =
-        column_or_null(db, file, "message", "handle_id", "m.handle_id", warn, ctx);
+        content_column_or_null(db, file, "message", "handle_id", "m.handle_id", warn, ctx);
     char *const sql = sqlite3_mprintf(
         "SELECT j.chat_id, m.ROWID, %s, %s, %s, %s, %s, %s FROM chat_message_join j "
         "JOIN message m ON m.ROWID = j.message_id ORDER BY j.chat_id, 6, m.ROWID",
-        column_or_null(db, file, "message", "guid", "m.guid", warn, ctx),
-        column_or_null(db, file, "message", "text", "m.text", warn, ctx),
-        column_or_null(db, file, "message", "attributedBody", "m.attributedBody", warn, ctx),
-        column_or_null(db, file, "message", "date", "m.date", warn, ctx),
-        column_or_null(db, file, "message", "is_from_me", "m.is_from_me", warn, ctx), handle_id);
+        content_column_or_null(db, file, "message", "guid", "m.guid", warn, ctx),
+        content_column_or_null(db, file, "message", "text", "m.text", warn, ctx),
+        content_column_or_null(db, file, "message", "attributedBody", "m.attributedBody", warn,
+                               ctx),
+        content_column_or_null(db, file, "message", "date", "m.date", warn, ctx),
+        content_column_or_null(db, file, "message", "is_from_me", "m.is_from_me", warn, ctx),
+        handle_id);
     sqlite3_stmt *st = NULL, *hs = NULL;
     if (!sql)
         return err_set(CAIRN_ENOMEM, "out of memory");
@@ -267,10 +254,11 @@ static cairn_err read_attachments(sqlite3 *db, const char *file, content_warn_fn
     char *const sql = sqlite3_mprintf(
         "SELECT j.message_id, %s, %s, %s, %s FROM message_attachment_join j JOIN attachment a "
         "ON a.ROWID = j.attachment_id ORDER BY j.message_id, a.ROWID",
-        column_or_null(db, file, "attachment", "filename", "a.filename", warn, ctx),
-        column_or_null(db, file, "attachment", "mime_type", "a.mime_type", warn, ctx),
-        column_or_null(db, file, "attachment", "transfer_name", "a.transfer_name", warn, ctx),
-        column_or_null(db, file, "attachment", "total_bytes", "a.total_bytes", warn, ctx));
+        content_column_or_null(db, file, "attachment", "filename", "a.filename", warn, ctx),
+        content_column_or_null(db, file, "attachment", "mime_type", "a.mime_type", warn, ctx),
+        content_column_or_null(db, file, "attachment", "transfer_name", "a.transfer_name", warn,
+                               ctx),
+        content_column_or_null(db, file, "attachment", "total_bytes", "a.total_bytes", warn, ctx));
     sqlite3_stmt *st = NULL;
     cairn_err rc = sql ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
     if (!rc && sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)

@@ -22,19 +22,6 @@ const char *content_photo_kind_name(content_photo_kind k)
     return k == CONTENT_PHOTO ? "photo" : k == CONTENT_VIDEO ? "video" : "other";
 }
 
-static const char *optional(sqlite3 *db, const char *file, const char *table, const char *col,
-                            content_warn_fn warn, void *ctx)
-{
-    if (content_has_column(db, table, col))
-        return col;
-    if (warn) {
-        char line[256];
-        snprintf(line, sizeof line, "%s: table %s has no column %s: left out", file, table, col);
-        warn(ctx, line);
-    }
-    return "NULL";
-}
-
 cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn warn, void *ctx,
                               content_photos *out)
 {
@@ -51,12 +38,14 @@ cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn war
         if (!content_has_column(db, t, needed[i]))
             return err_set(CAIRN_ESOURCE, "%s: table %s has no column %s", file, t, needed[i]);
     }
-    const char *const date = optional(db, file, t, "ZDATECREATED", warn, ctx);
-    char *const sql = sqlite3_mprintf("SELECT Z_PK, %s, %s, %s, %s, ZDIRECTORY, ZFILENAME FROM %s "
-                                      "WHERE ZFILENAME IS NOT NULL ORDER BY 2, Z_PK",
-                                      date, optional(db, file, t, "ZKIND", warn, ctx),
-                                      optional(db, file, t, "ZTRASHEDSTATE", warn, ctx),
-                                      optional(db, file, t, "ZUUID", warn, ctx), t);
+    const char *const date =
+        content_column_or_null(db, file, t, "ZDATECREATED", "ZDATECREATED", warn, ctx);
+    char *const sql = sqlite3_mprintf(
+        "SELECT Z_PK, %s, %s, %s, %s, ZDIRECTORY, ZFILENAME FROM %s "
+        "WHERE ZFILENAME IS NOT NULL ORDER BY 2, Z_PK",
+        date, content_column_or_null(db, file, t, "ZKIND", "ZKIND", warn, ctx),
+        content_column_or_null(db, file, t, "ZTRASHEDSTATE", "ZTRASHEDSTATE", warn, ctx),
+        content_column_or_null(db, file, t, "ZUUID", "ZUUID", warn, ctx), t);
     if (!sql)
         return err_set(CAIRN_ENOMEM, "out of memory");
     sqlite3_stmt *st = NULL;

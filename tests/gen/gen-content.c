@@ -160,17 +160,6 @@ int gen_attributed_body(const char *text, gen_buf *out)
 
 /* ---- writing ---- */
 
-static int exec_sql(const char *path, sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        gen_err(path, "SQL failed: %s", msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
 /* Runs sqlite3_mprintf-formatted SQL. */
 static int execf(const char *path, sqlite3 *db, const char *fmt, ...)
 {
@@ -180,7 +169,7 @@ static int execf(const char *path, sqlite3 *db, const char *fmt, ...)
     va_end(ap);
     if (!sql)
         return gen_err(path, "out of memory");
-    const int rc = exec_sql(path, db, sql);
+    const int rc = gen_sql_exec(path, db, sql);
     sqlite3_free(sql);
     return rc;
 }
@@ -340,17 +329,18 @@ static int write_photos(const char *path, sqlite3 *db, unsigned ios, unsigned st
 static int write_contacts(const char *path, sqlite3 *db, unsigned state)
 {
     /* property 3: phone numbers, 4: e-mail addresses (ABMultiValue) */
-    if (exec_sql(path, db,
-                 "CREATE TABLE ABPerson (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, First TEXT, "
-                 "Last TEXT, Middle TEXT, FirstPhonetic TEXT, MiddlePhonetic TEXT, LastPhonetic "
-                 "TEXT, Organization TEXT, Department TEXT, Note TEXT, Kind INTEGER, Birthday "
-                 "TEXT, JobTitle TEXT, Nickname TEXT, Prefix TEXT, Suffix TEXT, CreationDate "
-                 "INTEGER, ModificationDate INTEGER, guid TEXT);"
-                 "CREATE TABLE ABMultiValue (UID INTEGER PRIMARY KEY, record_id INTEGER, property "
-                 "INTEGER, identifier INTEGER, label INTEGER, value TEXT, guid TEXT);"
-                 "CREATE TABLE ABMultiValueLabel (value TEXT, UNIQUE(value));"
-                 "INSERT INTO ABMultiValueLabel VALUES('_$!<Mobile>!$_'), ('_$!<Home>!$_');"
-                 "CREATE INDEX ABMultiValueRecordIDIndex ON ABMultiValue(record_id);"))
+    if (gen_sql_exec(
+            path, db,
+            "CREATE TABLE ABPerson (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, First TEXT, "
+            "Last TEXT, Middle TEXT, FirstPhonetic TEXT, MiddlePhonetic TEXT, LastPhonetic "
+            "TEXT, Organization TEXT, Department TEXT, Note TEXT, Kind INTEGER, Birthday "
+            "TEXT, JobTitle TEXT, Nickname TEXT, Prefix TEXT, Suffix TEXT, CreationDate "
+            "INTEGER, ModificationDate INTEGER, guid TEXT);"
+            "CREATE TABLE ABMultiValue (UID INTEGER PRIMARY KEY, record_id INTEGER, property "
+            "INTEGER, identifier INTEGER, label INTEGER, value TEXT, guid TEXT);"
+            "CREATE TABLE ABMultiValueLabel (value TEXT, UNIQUE(value));"
+            "INSERT INTO ABMultiValueLabel VALUES('_$!<Mobile>!$_'), ('_$!<Home>!$_');"
+            "CREATE INDEX ABMultiValueRecordIDIndex ON ABMultiValue(record_id);"))
         return -1;
     int uid = 1;
     for (size_t i = 0; i < sizeof people / sizeof people[0]; i++) {
@@ -384,15 +374,16 @@ int gen_content_db(const char *path, gen_db_kind kind, const char *ios, unsigned
         sqlite3_close(db);
         return -1;
     }
-    int rc = exec_sql(path, db,
-                      "PRAGMA page_size=4096; PRAGMA auto_vacuum=NONE; PRAGMA journal_mode=DELETE;"
-                      "PRAGMA synchronous=OFF; BEGIN");
+    int rc =
+        gen_sql_exec(path, db,
+                     "PRAGMA page_size=4096; PRAGMA auto_vacuum=NONE; PRAGMA journal_mode=DELETE;"
+                     "PRAGMA synchronous=OFF; BEGIN");
     if (rc == 0)
         rc = kind == DB_SMS      ? write_sms(path, db, major, state)
              : kind == DB_PHOTOS ? write_photos(path, db, major, state)
                                  : write_contacts(path, db, state);
     if (rc == 0)
-        rc = exec_sql(path, db, "COMMIT");
+        rc = gen_sql_exec(path, db, "COMMIT");
     if (sqlite3_close(db) != SQLITE_OK)
         rc = gen_err(path, "cannot close database");
     return rc;

@@ -771,7 +771,7 @@ static const char manifest_schema[] =
     "CREATE INDEX FilesFlagsIdx ON Files(flags);"
     "CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);";
 
-static int manifest_exec(const char *path, sqlite3 *db, const char *sql)
+int gen_sql_exec(const char *path, sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -796,7 +796,7 @@ static int write_rows(const char *dir, plan *p, uint64_t seed, int64_t now, tall
         gen_err(db_path, "cannot create database: %s", db ? sqlite3_errmsg(db) : "out of memory");
         goto fail;
     }
-    if (manifest_exec(db_path, db, manifest_schema) || manifest_exec(db_path, db, "BEGIN"))
+    if (gen_sql_exec(db_path, db, manifest_schema) || gen_sql_exec(db_path, db, "BEGIN"))
         goto fail;
     if (!(ins = gen_manifest_insert_stmt(db_path, db)))
         goto fail;
@@ -805,7 +805,7 @@ static int write_rows(const char *dir, plan *p, uint64_t seed, int64_t now, tall
             gen_manifest_put(db_path, db, ins, &p->e[i].row, seed))
             goto fail;
     }
-    if (manifest_exec(db_path, db, "COMMIT"))
+    if (gen_sql_exec(db_path, db, "COMMIT"))
         goto fail;
     rc = 0;
 fail:

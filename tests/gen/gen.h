@@ -224,6 +224,8 @@ typedef struct gen_row {
     const uint8_t *encryption_key; /* encrypted backups: 44 bytes, else NULL */
 } gen_row;
 
+/* Runs SQL statements; a failure is reported naming path. */
+int gen_sql_exec(const char *path, sqlite3 *db, const char *sql);
 /* "<dir>/<fileID[0:2]>/<fileID>", malloc'd. */
 char *gen_content_path(const char *dir, const char *file_id);
 sqlite3_stmt *gen_manifest_insert_stmt(const char *db_path, sqlite3 *db);
