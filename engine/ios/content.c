@@ -80,6 +80,19 @@ const catalog_entry *content_find(const content_snap *c, const char *domain, con
     return NULL;
 }
 
+/* The tree node of a catalog entry's content file. */
+static cairn_err content_node(content_snap *c, const catalog_entry *e, tree_node *n)
+{
+    char content[44];
+    catalog_content_path(e, content);
+    const cairn_err rc = treestore_lookup(c->s, c->w, (const uint8_t(*)[ID_LEN])c->sn->tree,
+                                          c->sn->ntree, content, n);
+    if (rc == CAIRN_ENOTFOUND)
+        return err_set(CAIRN_ENOTFOUND, "%s/%s: content file %s is not in the snapshot", e->domain,
+                       e->path, content);
+    return rc;
+}
+
 cairn_err content_write_file(content_snap *c, const catalog_entry *e, const char *path,
                              uint32_t mode, int64_t mtime)
 {
@@ -97,6 +110,28 @@ cairn_err content_write_file(content_snap *c, const catalog_entry *e, const char
     rc = restore_node(c->s, c->w, &n, NULL, path, 1, mode, mtime, 0, &c->buf, &written);
     tree_node_free(&n);
     return rc;
+}
+
+cairn_err content_same_file(content_snap *a, content_snap *b, const char *domain, const char *path,
+                            int *same)
+{
+    const catalog_entry *const ea = content_find(a, domain, path);
+    const catalog_entry *const eb = content_find(b, domain, path);
+    tree_node na, nb;
+    *same = 0;
+    if (!ea || !eb || ea->size != eb->size)
+        return CAIRN_OK;
+    cairn_err rc = content_node(a, ea, &na);
+    if (rc)
+        return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc;
+    rc = content_node(b, eb, &nb);
+    if (!rc) {
+        *same = na.nchunks == nb.nchunks && na.cipher == nb.cipher &&
+                (!na.nchunks || memcmp(na.chunks, nb.chunks, (size_t)na.nchunks * ID_LEN) == 0);
+        tree_node_free(&nb);
+    }
+    tree_node_free(&na);
+    return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc;
 }
 
 cairn_err content_db_open(content_snap *c, const char *domain, const char *path, content_db *out)

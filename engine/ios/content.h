@@ -56,6 +56,11 @@ const catalog_entry *content_find(const content_snap *c, const char *domain, con
 cairn_err content_write_file(content_snap *c, const catalog_entry *e, const char *path,
                              uint32_t mode, int64_t mtime);
 
+/* *same: both snapshots hold domain/path with the same content (the same
+ * chunks), so whatever reads it reads the same; 0 when either lacks it. */
+cairn_err content_same_file(content_snap *a, content_snap *b, const char *domain, const char *path,
+                            int *same);
+
 typedef struct content_db {
     sqlite3 *db;
     char dir[PATH_MAX]; /* the private temporary folder */

@@ -359,9 +359,23 @@ cairn_err content_alarm_check(store *s, const snapshot *a, const snapshot *b,
                               unsigned photo_percent, int *fired, char *reason, size_t cap)
 {
     content_diff_summary sum;
+    content_snap *ca = NULL, *cb = NULL;
+    int same_sms = 0, same_photos = 0;
     *fired = 0;
     reason[0] = '\0';
-    cairn_err rc = content_diff_run(s, a, b, ignore_change, NULL, ignore_warning, NULL, &sum);
+    /* most backups leave both databases as they were: nothing to read */
+    cairn_err rc = content_open(s, a, &ca);
+    if (!rc)
+        rc = content_open(s, b, &cb);
+    if (!rc)
+        rc = content_same_file(ca, cb, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &same_sms);
+    if (!rc)
+        rc = content_same_file(ca, cb, CONTENT_PHOTOS_DOMAIN, CONTENT_PHOTOS_PATH, &same_photos);
+    content_close(ca);
+    content_close(cb);
+    if (rc || (same_sms && same_photos))
+        return rc;
+    rc = content_diff_run(s, a, b, ignore_change, NULL, ignore_warning, NULL, &sum);
     /* what could not be read cannot raise the alarm */
     if (rc && rc != CAIRN_EPARTIAL)
         return rc;
