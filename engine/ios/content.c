@@ -96,15 +96,9 @@ static cairn_err content_node(content_snap *c, const catalog_entry *e, tree_node
 cairn_err content_write_file(content_snap *c, const catalog_entry *e, const char *path,
                              uint32_t mode, int64_t mtime)
 {
-    char content[44];
     tree_node n;
     uint64_t written = 0;
-    catalog_content_path(e, content);
-    cairn_err rc = treestore_lookup(c->s, c->w, (const uint8_t(*)[ID_LEN])c->sn->tree, c->sn->ntree,
-                                    content, &n);
-    if (rc == CAIRN_ENOTFOUND)
-        return err_set(CAIRN_ENOTFOUND, "%s/%s: content file %s is not in the snapshot", e->domain,
-                       e->path, content);
+    cairn_err rc = content_node(c, e, &n);
     if (rc)
         return rc;
     rc = restore_node(c->s, c->w, &n, NULL, path, 1, mode, mtime, 0, &c->buf, &written);
