@@ -677,7 +677,10 @@ static int plan_content_file(void *ctx, const char *domain, const char *path, ge
 
 static int make_plan(plan *p, const device *d, const gen_opts *o)
 {
-    const budget b = budget_for(o->size_mb);
+    budget b = budget_for(o->size_mb);
+    /* a content backup is about its three databases: keep the rest small */
+    if (p->content >= 0)
+        b.small_files = 40;
     if ((p->content >= 0 ? gen_content_files((unsigned)p->content, plan_content_file, p)
                          : plan_media(p, b.media)) ||
         plan_dbs(p, d, b.db) || plan_fixed_plists(p, d) || plan_links(p, d))
