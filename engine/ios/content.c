@@ -253,6 +253,17 @@ cairn_err content_column_text(sqlite3_stmt *st, int i, char **out)
     return CAIRN_OK;
 }
 
+cairn_err content_prepare(sqlite3 *db, const char *file, char *sql, const char *what,
+                          sqlite3_stmt **st)
+{
+    *st = NULL;
+    if (!sql)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    const int ok = sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK;
+    sqlite3_free(sql);
+    return ok ? CAIRN_OK : content_sql_error(db, file, what);
+}
+
 cairn_err content_sql_error(sqlite3 *db, const char *file, const char *what)
 {
     const int code = sqlite3_errcode(db);

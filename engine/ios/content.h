@@ -89,6 +89,9 @@ const char *content_column_or_null(sqlite3 *db, const char *file, const char *ta
 int64_t content_apple_time(int64_t v);
 /* A copy of column i as text (NULL for SQL NULL); CAIRN_ENOMEM. */
 cairn_err content_column_text(sqlite3_stmt *st, int i, char **out);
+/* Prepares sql (sqlite3_mprintf'd, freed here; NULL: CAIRN_ENOMEM) into *st. */
+cairn_err content_prepare(sqlite3 *db, const char *file, char *sql, const char *what,
+                          sqlite3_stmt **st);
 /* CAIRN_ESOURCE "<file>: <what>: <sqlite message>" for a failed query. */
 cairn_err content_sql_error(sqlite3 *db, const char *file, const char *what);
 

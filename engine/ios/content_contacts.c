@@ -52,18 +52,16 @@ static content_contact *by_rowid(content_contacts *c, int64_t rowid)
 static cairn_err read_people(sqlite3 *db, const char *file, content_warn_fn warn, void *ctx,
                              content_contacts *out)
 {
-    char *const sql = sqlite3_mprintf(
-        "SELECT ROWID, %s, %s, %s FROM ABPerson ORDER BY ROWID",
-        content_column_or_null(db, file, "ABPerson", "First", "First", warn, ctx),
-        content_column_or_null(db, file, "ABPerson", "Last", "Last", warn, ctx),
-        content_column_or_null(db, file, "ABPerson", "Organization", "Organization", warn, ctx));
-    if (!sql)
-        return err_set(CAIRN_ENOMEM, "out of memory");
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
-    cairn_err rc = CAIRN_OK;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        rc = content_sql_error(db, file, "reading ABPerson");
+    cairn_err rc = content_prepare(
+        db, file,
+        sqlite3_mprintf("SELECT ROWID, %s, %s, %s FROM ABPerson ORDER BY ROWID",
+                        content_column_or_null(db, file, "ABPerson", "First", "First", warn, ctx),
+                        content_column_or_null(db, file, "ABPerson", "Last", "Last", warn, ctx),
+                        content_column_or_null(db, file, "ABPerson", "Organization", "Organization",
+                                               warn, ctx)),
+        "reading ABPerson", &st);
     int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         rc = util_grow(&out->contact, &cap, out->n + 1, sizeof *out->contact);
@@ -81,7 +79,6 @@ static cairn_err read_people(sqlite3 *db, const char *file, content_warn_fn warn
     if (!rc && step != SQLITE_DONE)
         rc = content_sql_error(db, file, "reading ABPerson");
     sqlite3_finalize(st);
-    sqlite3_free(sql);
     return rc;
 }
 

@@ -56,18 +56,17 @@ static cairn_err read_chats(sqlite3 *db, const char *file, content_warn_fn warn,
                             content_messages *out)
 {
     size_t cap = 0;
-    char *const sql = sqlite3_mprintf(
-        "SELECT ROWID, %s, %s, %s, %s FROM chat ORDER BY ROWID",
-        content_column_or_null(db, file, "chat", "guid", "guid", warn, ctx),
-        content_column_or_null(db, file, "chat", "chat_identifier", "chat_identifier", warn, ctx),
-        content_column_or_null(db, file, "chat", "display_name", "display_name", warn, ctx),
-        content_column_or_null(db, file, "chat", "service_name", "service_name", warn, ctx));
     sqlite3_stmt *st = NULL;
-    if (!sql)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    cairn_err rc = CAIRN_OK;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        rc = content_sql_error(db, file, "reading chats");
+    cairn_err rc = content_prepare(
+        db, file,
+        sqlite3_mprintf(
+            "SELECT ROWID, %s, %s, %s, %s FROM chat ORDER BY ROWID",
+            content_column_or_null(db, file, "chat", "guid", "guid", warn, ctx),
+            content_column_or_null(db, file, "chat", "chat_identifier", "chat_identifier", warn,
+                                   ctx),
+            content_column_or_null(db, file, "chat", "display_name", "display_name", warn, ctx),
+            content_column_or_null(db, file, "chat", "service_name", "service_name", warn, ctx)),
+        "reading chats", &st);
     int step;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         rc = util_grow(&out->chat, &cap, out->nchat + 1, sizeof *out->chat);
@@ -92,7 +91,6 @@ static cairn_err read_chats(sqlite3 *db, const char *file, content_warn_fn warn,
     if (!rc && step != SQLITE_DONE)
         rc = content_sql_error(db, file, "reading chats");
     sqlite3_finalize(st);
-    sqlite3_free(sql);
     return rc;
 }
 
@@ -121,22 +119,20 @@ static cairn_err read_messages(sqlite3 *db, const char *file, content_warn_fn wa
     }
     const char *const handle_id =
         content_column_or_null(db, file, "message", "handle_id", "m.handle_id", warn, ctx);
-    char *const sql = sqlite3_mprintf(
-        "SELECT j.chat_id, m.ROWID, %s, %s, %s, %s, %s, %s FROM chat_message_join j "
-        "JOIN message m ON m.ROWID = j.message_id ORDER BY j.chat_id, 6, m.ROWID",
-        content_column_or_null(db, file, "message", "guid", "m.guid", warn, ctx),
-        content_column_or_null(db, file, "message", "text", "m.text", warn, ctx),
-        content_column_or_null(db, file, "message", "attributedBody", "m.attributedBody", warn,
-                               ctx),
-        content_column_or_null(db, file, "message", "date", "m.date", warn, ctx),
-        content_column_or_null(db, file, "message", "is_from_me", "m.is_from_me", warn, ctx),
-        handle_id);
     sqlite3_stmt *st = NULL, *hs = NULL;
-    if (!sql)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    cairn_err rc = CAIRN_OK;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        rc = content_sql_error(db, file, "reading messages");
+    cairn_err rc = content_prepare(
+        db, file,
+        sqlite3_mprintf(
+            "SELECT j.chat_id, m.ROWID, %s, %s, %s, %s, %s, %s FROM chat_message_join j "
+            "JOIN message m ON m.ROWID = j.message_id ORDER BY j.chat_id, 6, m.ROWID",
+            content_column_or_null(db, file, "message", "guid", "m.guid", warn, ctx),
+            content_column_or_null(db, file, "message", "text", "m.text", warn, ctx),
+            content_column_or_null(db, file, "message", "attributedBody", "m.attributedBody", warn,
+                                   ctx),
+            content_column_or_null(db, file, "message", "date", "m.date", warn, ctx),
+            content_column_or_null(db, file, "message", "is_from_me", "m.is_from_me", warn, ctx),
+            handle_id),
+        "reading messages", &st);
     if (!rc && handles && content_has_column(db, "handle", "id") &&
         sqlite3_prepare_v2(db, "SELECT id FROM handle WHERE ROWID = ?1", -1, &hs, NULL) !=
             SQLITE_OK)
@@ -169,7 +165,6 @@ static cairn_err read_messages(sqlite3 *db, const char *file, content_warn_fn wa
         rc = content_sql_error(db, file, "reading messages");
     sqlite3_finalize(hs);
     sqlite3_finalize(st);
-    sqlite3_free(sql);
     return rc;
 }
 
@@ -251,18 +246,19 @@ static cairn_err read_attachments(sqlite3 *db, const char *file, content_warn_fn
             refs[n++] = (msg_ref){out->chat[i].msg[k].rowid, &out->chat[i].msg[k]};
     }
     qsort(refs, n, sizeof *refs, ref_cmp);
-    char *const sql = sqlite3_mprintf(
-        "SELECT j.message_id, %s, %s, %s, %s FROM message_attachment_join j JOIN attachment a "
-        "ON a.ROWID = j.attachment_id ORDER BY j.message_id, a.ROWID",
-        content_column_or_null(db, file, "attachment", "filename", "a.filename", warn, ctx),
-        content_column_or_null(db, file, "attachment", "mime_type", "a.mime_type", warn, ctx),
-        content_column_or_null(db, file, "attachment", "transfer_name", "a.transfer_name", warn,
-                               ctx),
-        content_column_or_null(db, file, "attachment", "total_bytes", "a.total_bytes", warn, ctx));
     sqlite3_stmt *st = NULL;
-    cairn_err rc = sql ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
-    if (!rc && sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        rc = content_sql_error(db, file, "reading attachments");
+    cairn_err rc = content_prepare(
+        db, file,
+        sqlite3_mprintf(
+            "SELECT j.message_id, %s, %s, %s, %s FROM message_attachment_join j JOIN attachment a "
+            "ON a.ROWID = j.attachment_id ORDER BY j.message_id, a.ROWID",
+            content_column_or_null(db, file, "attachment", "filename", "a.filename", warn, ctx),
+            content_column_or_null(db, file, "attachment", "mime_type", "a.mime_type", warn, ctx),
+            content_column_or_null(db, file, "attachment", "transfer_name", "a.transfer_name", warn,
+                                   ctx),
+            content_column_or_null(db, file, "attachment", "total_bytes", "a.total_bytes", warn,
+                                   ctx)),
+        "reading attachments", &st);
     int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const msg_ref key = {sqlite3_column_int64(st, 0), NULL};
@@ -276,7 +272,6 @@ static cairn_err read_attachments(sqlite3 *db, const char *file, content_warn_fn
     if (!rc && step != SQLITE_DONE)
         rc = content_sql_error(db, file, "reading attachments");
     sqlite3_finalize(st);
-    sqlite3_free(sql);
     free(refs);
     return rc;
 }

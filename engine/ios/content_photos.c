@@ -40,19 +40,17 @@ cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn war
     }
     const char *const date =
         content_column_or_null(db, file, t, "ZDATECREATED", "ZDATECREATED", warn, ctx);
-    char *const sql = sqlite3_mprintf(
-        "SELECT Z_PK, %s, %s, %s, %s, ZDIRECTORY, ZFILENAME FROM %s "
-        "WHERE ZFILENAME IS NOT NULL ORDER BY 2, Z_PK",
-        date, content_column_or_null(db, file, t, "ZKIND", "ZKIND", warn, ctx),
-        content_column_or_null(db, file, t, "ZTRASHEDSTATE", "ZTRASHEDSTATE", warn, ctx),
-        content_column_or_null(db, file, t, "ZUUID", "ZUUID", warn, ctx), t);
-    if (!sql)
-        return err_set(CAIRN_ENOMEM, "out of memory");
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
-    cairn_err rc = CAIRN_OK;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        rc = content_sql_error(db, file, "reading assets");
+    cairn_err rc = content_prepare(
+        db, file,
+        sqlite3_mprintf(
+            "SELECT Z_PK, %s, %s, %s, %s, ZDIRECTORY, ZFILENAME FROM %s "
+            "WHERE ZFILENAME IS NOT NULL ORDER BY 2, Z_PK",
+            date, content_column_or_null(db, file, t, "ZKIND", "ZKIND", warn, ctx),
+            content_column_or_null(db, file, t, "ZTRASHEDSTATE", "ZTRASHEDSTATE", warn, ctx),
+            content_column_or_null(db, file, t, "ZUUID", "ZUUID", warn, ctx), t),
+        "reading assets", &st);
     int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         rc = util_grow(&out->photo, &cap, out->n + 1, sizeof *out->photo);
@@ -86,7 +84,6 @@ cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn war
     if (!rc && step != SQLITE_DONE)
         rc = content_sql_error(db, file, "reading assets");
     sqlite3_finalize(st);
-    sqlite3_free(sql);
     if (rc)
         content_photos_free(out);
     return rc;
