@@ -50,14 +50,13 @@ static void print_apps(const content_usage *u)
     }
 }
 
-static cairn_err one_snapshot(cli *c, store *s, const snaplist *l, const usage_snapshot *u)
+static cairn_err one_snapshot(cli *c, store *s, const usage_snapshot *u)
 {
     const snapshot *const sn = u->snap;
     content_snap *cs = NULL;
     content_usage cu = {0, 0, 0, NULL};
     char id[9], size[32], added[32], only[32];
     snaplist_short_id(sn->id, id);
-    (void)l;
     cairn_err rc = CAIRN_OK;
     if (snapshot_is_device(sn)) {
         rc = content_open(s, sn, &cs);
@@ -144,7 +143,7 @@ int cmd_usage(cli *c)
     if (!rc)
         rc = usage_snapshots(s, &l, &u);
     if (!rc && sn)
-        rc = one_snapshot(c, s, &l, &u[sn - l.items]);
+        rc = one_snapshot(c, s, &u[sn - l.items]);
     else if (!rc)
         list_snapshots(c, &l, u);
     free(u);
