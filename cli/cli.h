@@ -14,6 +14,7 @@
 
 #include "engine/core/progress.h"
 #include "engine/core/snapshot.h"
+#include "engine/core/snapshot_list.h"
 #include "engine/ios/device_workflow.h"
 #include "store/store.h"
 #include "parse_options.h"
@@ -80,6 +81,14 @@ typedef struct cli {
     /* alarm test (cmd_alarm.c) */
     const char *alarm_kind;    /* --kind */
     const char *alarm_timeout; /* --timeout DURATION */
+    /* content (cmd_messages.c, cmd_photos.c, cmd_contacts.c, cmd_diff.c, cmd_pin.c) */
+    const char *chat;       /* messages --chat ID */
+    int csv;                /* messages --csv */
+    const char *html;       /* messages --html DIR */
+    const char *export_dir; /* photos --export DIR */
+    const char *vcard;      /* contacts --vcard FILE */
+    int content;            /* diff --content */
+    int photo_alarm;        /* backup --photo-alarm PERCENT (-1: default) */
     /* help (help_gen.h) */
     int man;                /* help --man: cairn(1) in roff */
     const char *completion; /* help --completion bash|zsh */
@@ -184,6 +193,19 @@ int cmd_copy(cli *c);
 int cmd_status(cli *c);
 int cmd_repair(cli *c);
 int cmd_help(cli *c);
+int cmd_messages(cli *c);
+int cmd_photos(cli *c);
+int cmd_contacts(cli *c);
+int cmd_pin(cli *c);
+int cmd_unpin(cli *c);
+int cmd_usage(cli *c);
+
+/* What the content commands share (content_ui.c): the store open, the
+ * snapshot named by the first argument opened as a device backup's
+ * content, and schema notes as warnings on stderr. */
+struct content_snap;
+cairn_err cli_open_content(cli *c, store **s, snaplist *l, struct content_snap **cs);
+void cli_content_warn(void *ctx, const char *message);
 int cmd_version(cli *c);
 int cmd_mount(cli *c);
 int cmd_serve(cli *c);
@@ -209,9 +231,8 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_check, cli_cmd_diff, cli_cmd_forget, cli_cmd_prune, cli_cmd_key, cli_cmd_index,
     cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
     cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
-    cli_cmd_version;
-extern const cli_command cli_cmd_mount;
-extern const cli_command cli_cmd_serve;
+    cli_cmd_version, cli_cmd_messages, cli_cmd_photos, cli_cmd_contacts, cli_cmd_pin, cli_cmd_unpin,
+    cli_cmd_usage, cli_cmd_mount, cli_cmd_serve;
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 

@@ -41,7 +41,8 @@ static int backup_from_device(cli *c)
         const device_backup_device_opts o = {.device = c->device,
                                              .full = c->full,
                                              .allow_incomplete = c->allow_incomplete,
-                                             .threads = c->threads};
+                                             .threads = c->threads,
+                                             .photo_alarm = c->photo_alarm};
         rc = device_backup_from_device(s, &o, &cb, &r);
         cli_device_ui_end(&ui);
     }
@@ -152,7 +153,8 @@ int cmd_backup(cli *c)
                                          .open_ctx = &open_ctx,
                                          .hooks = hooks,
                                          .each = print_each,
-                                         .each_ctx = c};
+                                         .each_ctx = c,
+                                         .photo_alarm = c->photo_alarm};
     const cairn_err rc = device_backup_folder(&o, &cb, &r);
     cli_progress_end(&prog);
     if (rc == CAIRN_EINTERRUPTED && cli_interrupted()) {
@@ -237,6 +239,14 @@ static const cli_option backup_options[] = {
      .offset = offsetof(cli, backup_password_file),
      .arg_name = "FILE",
      .help = "the device backup's password (else $CAIRN_BACKUP_PASSWORD)"},
+    {.name = "photo-alarm",
+     .kind = OPT_INT,
+     .offset = offsetof(cli, photo_alarm),
+     .min = 1,
+     .max = 100,
+     .arg_name = "PERCENT",
+     .help = "deletion alarm when a device backup lost more than PERCENT % of the photos "
+             "(default 5)"},
     CLI_OPT_WAIT(0),
     {.name = "json",
      .kind = OPT_FLAG,
@@ -248,9 +258,10 @@ static const cli_option backup_options[] = {
 
 static const char *const backup_synopsis[] = {
     "[--threads N] [--force] [--allow-incomplete] [--as-folder] [--backup-password-file FILE] "
-    "[--json] "
+    "[--photo-alarm PERCENT] [--json] "
     "SOURCE_DIR",
-    "--device [UDID] [--full] [--allow-incomplete] [--threads N] [--backup-password-file FILE]",
+    "--device [UDID] [--full] [--allow-incomplete] [--threads N] [--backup-password-file FILE] "
+    "[--photo-alarm PERCENT]",
     NULL,
 };
 

@@ -6,6 +6,7 @@
 
 #include "engine/core/diff.h"
 #include "engine/core/snapshot_list.h"
+#include "engine/ios/content_diff.h"
 #include "util/fsutil.h"
 #include "cli.h"
 
@@ -33,6 +34,125 @@ static void print_item(void *ctx, const diff_item *it)
                it->domain ? "/" : "", it->path, size);
     }
     p->count++;
+}
+
+/* diff --content: the changes grouped under a heading per conversation,
+ * photos and contacts */
+typedef struct content_print {
+    int json;
+    size_t count;
+    char heading[600];
+} content_print;
+
+static const char *const change_names[] = {
+    "chat_added",    "chat_removed",  "message_added",   "message_removed", "photo_added",
+    "photo_removed", "contact_added", "contact_removed", "contact_changed",
+};
+
+static void content_json(content_print *p, const content_change *ch)
+{
+    char when[32];
+    printf("%s{\"change\":\"%s\"", p->count ? "," : "", change_names[ch->kind]);
+    if (ch->chat) {
+        printf(",\"chat\":");
+        cli_json_str(ch->chat);
+    }
+    if (ch->kind == CONTENT_CHAT_ADDED || ch->kind == CONTENT_CHAT_REMOVED) {
+        printf(",\"messages\":%" PRIu64 "}", ch->count);
+        return;
+    }
+    printf(",\"%s\":", ch->chat ? "text" : ch->time ? "path" : "name");
+    cli_json_str(ch->item);
+    if (ch->detail) {
+        printf(",\"%s\":", ch->chat ? "sender" : ch->time ? "kind" : "what");
+        cli_json_str(ch->detail);
+    }
+    if (ch->time) {
+        cli_time(ch->time, when, sizeof when, 0);
+        printf(",\"time\":%" PRId64 ",\"date\":\"%s\"", ch->time, when);
+    }
+    printf("}");
+}
+
+static void print_content(void *ctx, const content_change *ch)
+{
+    content_print *const p = ctx;
+    if (p->json) {
+        content_json(p, ch);
+        p->count++;
+        return;
+    }
+    char heading[600], when[32] = "";
+    if (ch->chat)
+        snprintf(heading, sizeof heading, "conversation %s", ch->chat);
+    else
+        snprintf(heading, sizeof heading, "%s",
+                 ch->kind <= CONTENT_PHOTO_REMOVED ? "photos" : "contacts");
+    if (strcmp(heading, p->heading) != 0) {
+        printf("%s:\n", heading);
+        snprintf(p->heading, sizeof p->heading, "%s", heading);
+    }
+    if (ch->time)
+        cli_time(ch->time, when, sizeof when, 0);
+    switch (ch->kind) {
+    case CONTENT_CHAT_ADDED:
+    case CONTENT_CHAT_REMOVED:
+        printf("  %c whole conversation (%" PRIu64 " message%s)\n",
+               ch->kind == CONTENT_CHAT_ADDED ? '+' : '-', ch->count, ch->count == 1 ? "" : "s");
+        break;
+    case CONTENT_MESSAGE_ADDED:
+    case CONTENT_MESSAGE_REMOVED:
+        printf("  %c %s  %s: %s\n", ch->kind == CONTENT_MESSAGE_ADDED ? '+' : '-', when, ch->detail,
+               ch->item);
+        break;
+    case CONTENT_PHOTO_ADDED:
+    case CONTENT_PHOTO_REMOVED:
+        printf("  %c %s  %-5s  %s\n", ch->kind == CONTENT_PHOTO_ADDED ? '+' : '-', when, ch->detail,
+               ch->item);
+        break;
+    default:
+        printf("  %c %s%s%s%s\n",
+               ch->kind == CONTENT_CONTACT_ADDED     ? '+'
+               : ch->kind == CONTENT_CONTACT_REMOVED ? '-'
+                                                     : '~',
+               ch->item, ch->detail ? " (" : "", ch->detail ? ch->detail : "",
+               ch->detail ? ")" : "");
+    }
+    p->count++;
+}
+
+static cairn_err diff_content(cli *c, store *s, const snapshot *a, const snapshot *b)
+{
+    content_print p = {c->json, 0, ""};
+    content_diff_summary m;
+    char ida[9], idb[9];
+    snaplist_short_id(a->id, ida);
+    snaplist_short_id(b->id, idb);
+    if (c->json)
+        printf("{\"a\":\"%s\",\"b\":\"%s\",\"changes\":[", ida, idb);
+    else
+        printf("comparing the content of %s with %s\n", ida, idb);
+    const cairn_err rc = content_diff_run(s, a, b, print_content, &p, cli_content_warn, NULL, &m);
+    if (rc && rc != CAIRN_EPARTIAL)
+        return rc;
+    if (c->json)
+        printf("],\"chats_added\":%" PRIu64 ",\"chats_removed\":%" PRIu64
+               ",\"messages_added\":%" PRIu64 ",\"messages_removed\":%" PRIu64
+               ",\"photos_before\":%" PRIu64 ",\"photos_after\":%" PRIu64
+               ",\"photos_added\":%" PRIu64 ",\"photos_removed\":%" PRIu64
+               ",\"contacts_added\":%" PRIu64 ",\"contacts_removed\":%" PRIu64
+               ",\"contacts_changed\":%" PRIu64 ",\"readers_failed\":%u}\n",
+               m.chats_added, m.chats_removed, m.messages_added, m.messages_removed,
+               m.photos_before, m.photos_after, m.photos_added, m.photos_removed, m.contacts_added,
+               m.contacts_removed, m.contacts_changed, m.failed);
+    else
+        printf("messages +%" PRIu64 " -%" PRIu64 " (conversations +%" PRIu64 " -%" PRIu64
+               "); photos +%" PRIu64 " -%" PRIu64 " (%" PRIu64 " -> %" PRIu64
+               "); contacts +%" PRIu64 " -%" PRIu64 " ~%" PRIu64 "\n",
+               m.messages_added, m.messages_removed, m.chats_added, m.chats_removed, m.photos_added,
+               m.photos_removed, m.photos_before, m.photos_after, m.contacts_added,
+               m.contacts_removed, m.contacts_changed);
+    return rc;
 }
 
 int cmd_diff(cli *c)
@@ -69,6 +189,12 @@ int cmd_diff(cli *c)
                              idb);
         }
     }
+    if (!rc && c->content) {
+        rc = diff_content(c, s, a, b);
+        snaplist_free(&l);
+        store_close(s);
+        return rc ? cli_fail(rc) : EXIT_OK;
+    }
     if (!rc) {
         snaplist_short_id(a->id, ida);
         snaplist_short_id(b->id, idb);
@@ -104,12 +230,16 @@ static const cli_option diff_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),
      .help = "print one JSON object"},
+    {.name = "content",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, content),
+     .help = "compare messages, photos and contacts instead of files"},
     CLI_OPT_DEVICE_SCOPE(0),
     CLI_OPT_END,
 };
 
 static const char *const diff_synopsis[] = {
-    "[--json] [--device NAME|UDID] [SNAPSHOT_A] SNAPSHOT_B",
+    "[--json] [--content] [--device NAME|UDID] [SNAPSHOT_A] SNAPSHOT_B",
     NULL,
 };
 

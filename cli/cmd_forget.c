@@ -31,6 +31,8 @@ int cmd_forget(cli *c)
         rc = chains_resolve(&l, c->chain, &named);
     if (!rc)
         rc = forget_plan(&l, named, &p, &items, &n);
+    if (!rc)
+        forget_keep_pinned(&chains, items, n);
     const char *chain = "";
     for (size_t i = 0; !rc && i < n; i++) {
         char id[9], when[32];

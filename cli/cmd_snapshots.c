@@ -7,11 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/core/chains.h"
 #include "engine/core/snapshot_list.h"
 #include "util/fsutil.h"
 #include "cli.h"
 
-static void print_snapshot_json(const snapshot *sn)
+static void print_snapshot_json(const snapshot *sn, const char *pinned)
 {
     char hex[2 * ID_LEN + 1], when[32];
     fs_hex(sn->id, ID_LEN, hex);
@@ -43,10 +44,15 @@ static void print_snapshot_json(const snapshot *sn)
         putchar(':');
         cli_json_str(sn->meta[i].value);
     }
-    printf("}}");
+    printf("},\"pinned\":");
+    if (pinned)
+        cli_json_str(pinned);
+    else
+        printf("null");
+    printf("}");
 }
 
-static void print_snapshot_row(const snapshot *sn)
+static void print_snapshot_row(const snapshot *sn, const char *pinned)
 {
     char id[9], when[32], size[32], added[32], what[512];
     snaplist_short_id(sn->id, id);
@@ -66,10 +72,11 @@ static void print_snapshot_row(const snapshot *sn)
     } else {
         snprintf(what, sizeof what, "%s", sn->source);
     }
-    printf("%-8s  %-19s  %8" PRIu64 "  %10s  %10s  %s%s%s%s\n", id, when, sn->files, size, added,
-           what, (sn->flags & SNAP_PARTIAL) ? " (partial)" : "",
+    printf("%-8s  %-19s  %8" PRIu64 "  %10s  %10s  %s%s%s%s%s%s%s\n", id, when, sn->files, size,
+           added, what, (sn->flags & SNAP_PARTIAL) ? " (partial)" : "",
            (sn->flags & SNAP_INCOMPLETE) ? " (incomplete)" : "",
-           (sn->flags & SNAP_REPAIRED) ? " (repaired)" : "");
+           (sn->flags & SNAP_REPAIRED) ? " (repaired)" : "", pinned ? " (pinned: " : "",
+           pinned ? pinned : "", pinned ? ")" : "");
 }
 
 int cmd_snapshots(cli *c)
@@ -83,7 +90,13 @@ int cmd_snapshots(cli *c)
     cairn_err rc = cli_open_store(c, 0, &s);
     if (rc)
         return cli_fail(rc);
+    chain_list chains = {NULL, 0};
     rc = snaplist_load(s, &l);
+    if (!rc) {
+        rc = chains_load(s, &chains);
+        if (rc)
+            snaplist_free(&l);
+    }
     store_close(s);
     if (rc)
         return cli_fail(rc);
@@ -98,9 +111,11 @@ int cmd_snapshots(cli *c)
         if (c->json) {
             if (shown)
                 putchar(',');
-            print_snapshot_json(&l.items[i]);
+            print_snapshot_json(&l.items[i],
+                                chains_pinned(&chains, l.items[i].chain, l.items[i].id));
         } else {
-            print_snapshot_row(&l.items[i]);
+            print_snapshot_row(&l.items[i],
+                               chains_pinned(&chains, l.items[i].chain, l.items[i].id));
         }
         shown++;
     }
@@ -111,6 +126,7 @@ int cmd_snapshots(cli *c)
     if (l.damaged)
         fprintf(stderr, "cairn: warning: %zu snapshot object(s) are damaged; run 'cairn check'\n",
                 l.damaged);
+    chains_free(&chains);
     snaplist_free(&l);
     return EXIT_OK;
 }

@@ -5,16 +5,36 @@
 #include <string.h>
 #include <time.h>
 
-enum { CHAIN_VERSION = 1, STR_MAX = 4096 };
+/* Version 2 adds the pins; a record without pins is still written as
+ * version 1, so the records of stores that never pinned keep their bytes. */
+enum { CHAIN_VERSION = 1, CHAIN_VERSION_PINS = 2, STR_MAX = 4096, PINS_MAX = 100000 };
 
 cairn_err chain_record_encode(const chain_record *r, cbuf *out)
 {
-    cbuf_varint(out, CHAIN_VERSION);
+    cbuf_varint(out, r->npins ? CHAIN_VERSION_PINS : CHAIN_VERSION);
     cbuf_cstr(out, r->name);
     cbuf_u8(out, (uint8_t)(r->archived != 0));
     cbuf_svarint(out, r->archived_at);
     cbuf_cstr(out, r->reason);
+    if (r->npins) {
+        cbuf_varint(out, r->npins);
+        for (size_t i = 0; i < r->npins; i++) {
+            cbuf_put(out, r->pins[i].snapshot, ID_LEN);
+            cbuf_svarint(out, r->pins[i].at);
+            cbuf_cstr(out, r->pins[i].reason);
+        }
+    }
     return out->failed ? err_set(CAIRN_ENOMEM, "out of memory") : CAIRN_OK;
+}
+
+void chain_record_free(chain_record *r)
+{
+    for (size_t i = 0; i < r->npins; i++)
+        free(r->pins[i].reason);
+    free(r->pins);
+    free(r->name);
+    free(r->reason);
+    memset(r, 0, sizeof *r);
 }
 
 cairn_err chain_record_decode(const uint8_t *data, size_t len, chain_record *out)
@@ -28,9 +48,23 @@ cairn_err chain_record_decode(const uint8_t *data, size_t len, chain_record *out
     c.archived = cr_u8(&r);
     c.archived_at = cr_svarint(&r);
     c.reason = cr_cstr(&r, STR_MAX);
-    if (r.failed || r.left || version != CHAIN_VERSION || !c.name || !c.reason || c.archived > 1) {
-        free(c.name);
-        free(c.reason);
+    int bad = r.failed || (version != CHAIN_VERSION && version != CHAIN_VERSION_PINS);
+    if (!bad && version == CHAIN_VERSION_PINS) {
+        const uint64_t n = cr_varint(&r);
+        bad = r.failed || n == 0 || n > PINS_MAX || n > r.left / (ID_LEN + 2) ||
+              !(c.pins = calloc((size_t)n, sizeof *c.pins));
+        for (size_t i = 0; !bad && i < n; i++) {
+            const uint8_t *const sid = cr_bytes(&r, ID_LEN);
+            if (sid)
+                memcpy(c.pins[i].snapshot, sid, ID_LEN);
+            c.pins[i].at = cr_svarint(&r);
+            c.pins[i].reason = cr_cstr(&r, STR_MAX);
+            c.npins = i + 1;
+            bad = r.failed || !c.pins[i].reason;
+        }
+    }
+    if (bad || r.left || !c.name || !c.reason || c.archived > 1) {
+        chain_record_free(&c);
         return err_set(CAIRN_ECORRUPT, "chain record: malformed");
     }
     *out = c;
@@ -72,10 +106,8 @@ cairn_err chains_load(store *s, chain_list *out)
 
 void chains_free(chain_list *l)
 {
-    for (size_t i = 0; i < l->count; i++) {
-        free(l->items[i].name);
-        free(l->items[i].reason);
-    }
+    for (size_t i = 0; i < l->count; i++)
+        chain_record_free(&l->items[i]);
     free(l->items);
     l->items = NULL;
     l->count = 0;
@@ -89,18 +121,126 @@ int chains_is_archived(const chain_list *l, const char *name)
     return 0;
 }
 
-cairn_err chains_archive(store *s, const char *name, const char *reason)
+/* The chain's record as stored, or a fresh active one (no record yet). */
+static cairn_err load_record(store *s, const char *name, chain_record *out)
+{
+    uint8_t id[ID_LEN];
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    memset(out, 0, sizeof *out);
+    store_chain_id(s, name, id);
+    cairn_err rc = store_get_chain(s, id, &plain, &len);
+    if (rc == CAIRN_ENOTFOUND) {
+        out->name = strdup(name);
+        out->reason = strdup("");
+        return out->name && out->reason ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = chain_record_decode(plain, len, out);
+    free(plain);
+    return rc;
+}
+
+/* Writes the record, or removes it when it says nothing (active, no pins):
+ * a chain without a record is active. */
+static cairn_err save_record(store *s, const chain_record *r)
 {
     uint8_t id[ID_LEN];
     cbuf enc;
-    const chain_record r = {(char *)name, 1, (int64_t)time(NULL), (char *)reason};
+    store_chain_id(s, r->name, id);
+    if (!r->archived && !r->npins) {
+        const cairn_err rc = store_delete_chain(s, id);
+        return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc;
+    }
     cbuf_init(&enc);
-    cairn_err rc = chain_record_encode(&r, &enc);
-    store_chain_id(s, name, id);
+    cairn_err rc = chain_record_encode(r, &enc);
     if (!rc)
         rc = store_put_chain(s, id, enc.data, enc.len);
     cbuf_free(&enc);
     return rc;
+}
+
+cairn_err chains_archive(store *s, const char *name, const char *reason)
+{
+    chain_record r;
+    cairn_err rc = load_record(s, name, &r);
+    char *const why = rc ? NULL : strdup(reason);
+    if (!rc && !why)
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+    if (!rc) {
+        free(r.reason);
+        r.reason = why;
+        r.archived = 1;
+        r.archived_at = (int64_t)time(NULL);
+        rc = save_record(s, &r);
+    }
+    chain_record_free(&r);
+    return rc;
+}
+
+cairn_err chains_pin(store *s, const char *chain, const uint8_t id[ID_LEN], const char *reason,
+                     int *added)
+{
+    chain_record r;
+    *added = 0;
+    cairn_err rc = load_record(s, chain, &r);
+    for (size_t i = 0; !rc && i < r.npins; i++) {
+        if (memcmp(r.pins[i].snapshot, id, ID_LEN) == 0) {
+            chain_record_free(&r);
+            return CAIRN_OK;
+        }
+    }
+    chain_pin *const pins = rc ? NULL : realloc(r.pins, (r.npins + 1) * sizeof *pins);
+    if (!rc && !pins)
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+    if (!rc) {
+        r.pins = pins;
+        chain_pin *const p = &pins[r.npins];
+        memcpy(p->snapshot, id, ID_LEN);
+        p->at = (int64_t)time(NULL);
+        if (!(p->reason = strdup(reason)))
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+        else
+            r.npins++;
+    }
+    if (!rc)
+        rc = save_record(s, &r);
+    if (!rc)
+        *added = 1;
+    chain_record_free(&r);
+    return rc;
+}
+
+cairn_err chains_unpin(store *s, const char *chain, const uint8_t id[ID_LEN])
+{
+    chain_record r;
+    cairn_err rc = load_record(s, chain, &r);
+    size_t i = 0;
+    while (!rc && i < r.npins && memcmp(r.pins[i].snapshot, id, ID_LEN) != 0)
+        i++;
+    if (!rc && i == r.npins)
+        rc = err_set(CAIRN_ENOTFOUND, "the snapshot is not pinned");
+    if (!rc) {
+        free(r.pins[i].reason);
+        memmove(&r.pins[i], &r.pins[i + 1], (r.npins - i - 1) * sizeof *r.pins);
+        r.npins--;
+        rc = save_record(s, &r);
+    }
+    chain_record_free(&r);
+    return rc;
+}
+
+const char *chains_pinned(const chain_list *l, const char *chain, const uint8_t id[ID_LEN])
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (strcmp(l->items[i].name, chain) != 0)
+            continue;
+        for (size_t k = 0; k < l->items[i].npins; k++) {
+            if (memcmp(l->items[i].pins[k].snapshot, id, ID_LEN) == 0)
+                return l->items[i].pins[k].reason;
+        }
+    }
+    return NULL;
 }
 
 cairn_err chains_drop(store *s, const char *name)

@@ -3,18 +3,32 @@
  * encryption identity.  When a device's backup password changes (or
  * encryption is turned on or off) its current chain is archived: kept
  * read-only, never pruned by policy, still listable, diffable and
- * restorable; a new chain starts. */
+ * restorable; a new chain starts.
+ *
+ * A chain's record also holds its pins: snapshots that forget keeps,
+ * whatever the policy, until they are unpinned (cairn pin / unpin; the
+ * deletion alarm pins the snapshot before a loss).  Keeping them in the
+ * chain record, which copy re-sends when its bytes change, takes them to
+ * every copy target with the snapshots. */
 #ifndef CAIRN_CHAINS_H
 #define CAIRN_CHAINS_H
 
 #include "store/store.h"
 #include "engine/core/snapshot_list.h"
 
+typedef struct chain_pin {
+    uint8_t snapshot[ID_LEN];
+    int64_t at; /* Unix seconds */
+    char *reason;
+} chain_pin;
+
 typedef struct chain_record {
     char *name;
     int archived;
     int64_t archived_at;
     char *reason;
+    size_t npins;
+    chain_pin *pins;
 } chain_record;
 
 typedef struct chain_list {
@@ -36,6 +50,16 @@ cairn_err chains_drop(store *s, const char *name);
  * its name (malloc'd; NULL when nothing changed) and reason why. */
 cairn_err chains_rotate(store *s, const snaplist *snaps, const chain_list *chains, const char *udid,
                         const char *new_chain, char **archived, char *reason, size_t cap);
+
+/* Pins snapshot id of chain (a pin already there keeps its reason);
+ * *added says whether it was new. */
+cairn_err chains_pin(store *s, const char *chain, const uint8_t id[ID_LEN], const char *reason,
+                     int *added);
+/* Removes the pin; CAIRN_ENOTFOUND when the snapshot is not pinned. */
+cairn_err chains_unpin(store *s, const char *chain, const uint8_t id[ID_LEN]);
+/* Why snapshot id of chain is pinned, or NULL when it is not. */
+const char *chains_pinned(const chain_list *l, const char *chain, const uint8_t id[ID_LEN]);
+void chain_record_free(chain_record *r);
 
 /* Resolves a user's chain argument: a full name or a unique prefix. */
 cairn_err chains_resolve(const snaplist *snaps, const char *arg, const char **name);

@@ -89,6 +89,14 @@ cairn_err forget_plan(const snaplist *l, const char *chain, const forget_policy 
     return CAIRN_OK;
 }
 
+void forget_keep_pinned(const chain_list *chains, forget_item *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (chains_pinned(chains, items[i].snap->chain, items[i].snap->id))
+            add_reason(&items[i], "pinned");
+    }
+}
+
 /* ---- prune: mark ---- */
 
 typedef struct mark_ctx {

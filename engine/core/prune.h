@@ -11,6 +11,7 @@
 #define CAIRN_PRUNE_H
 
 #include "store/store.h"
+#include "engine/core/chains.h"
 #include "engine/core/snapshot_list.h"
 
 typedef struct forget_policy {
@@ -28,6 +29,10 @@ typedef struct forget_item {
  * first within each chain; *items is malloc'd. */
 cairn_err forget_plan(const snaplist *l, const char *chain, const forget_policy *p,
                       forget_item **items, size_t *count);
+
+/* Keeps the pinned snapshots among items (chains.h), whatever the policy
+ * decided: their reason says "pinned". */
+void forget_keep_pinned(const chain_list *chains, forget_item *items, size_t count);
 
 typedef struct prune_opts {
     int dry_run;

@@ -9,13 +9,63 @@
 #include <sys/stat.h>
 
 #include "engine/core/backup.h"
+#include "engine/core/chains.h"
 #include "engine/core/snapshot_edit.h"
 #include "util/fsutil.h"
+#include "engine/ios/content_diff.h"
 #include "engine/ios/device_steps.h"
 #include "engine/ios/encrypted_folder.h"
 #include "engine/ios/received_backup.h"
 
 static const char NO_PASSWORD_HOW[] = "--backup-password-file or CAIRN_BACKUP_PASSWORD";
+
+/* ---- the deletion alarm ---- */
+
+static void deletion_alarm(store *s, int percent, const device_callbacks *cb,
+                           device_backup_result *r)
+{
+    snaplist l = {NULL, 0, 0};
+    const snapshot *sn = NULL, *parent = NULL;
+    char hex[2 * ID_LEN + 1], id[9], pid[9], reason[200], line[400];
+    int fired = 0, added = 0;
+    if (percent < 0 || !r->is_device || !r->has_parent)
+        return;
+    cairn_err rc = snaplist_load(s, &l);
+    if (!rc) {
+        fs_hex(r->id, ID_LEN, hex);
+        rc = snaplist_find(&l, hex, &sn);
+    }
+    if (!rc) {
+        fs_hex(r->parent, ID_LEN, hex);
+        rc = snaplist_find(&l, hex, &parent);
+    }
+    if (!rc)
+        rc = content_alarm_check(s, parent, sn,
+                                 percent ? (unsigned)percent : DEVICE_PHOTO_ALARM_DEFAULT, &fired,
+                                 reason, sizeof reason);
+    if (!rc && fired) {
+        snaplist_short_id(sn->id, id);
+        snaplist_short_id(parent->id, pid);
+        snprintf(line, sizeof line, "deletion alarm: snapshot %s %s", id, reason);
+        rc = chains_pin(s, parent->chain, parent->id, line, &added);
+    }
+    if (!rc && fired) {
+        snprintf(r->alarm, sizeof r->alarm, "%s", reason);
+        if (cb->warning) {
+            snprintf(line, sizeof line,
+                     "deletion alarm: this backup %s; snapshot %s, before the loss, is pinned: "
+                     "forget keeps it until 'cairn unpin %s'",
+                     reason, pid, pid);
+            cb->warning(cb->ctx, NULL, line);
+        }
+    }
+    /* not a device backup cairn can read (ciphertext): no alarm to raise */
+    if (rc && rc != CAIRN_EINVAL && cb->warning) {
+        snprintf(line, sizeof line, "deletion alarm not checked: %s", err_msg());
+        cb->warning(cb->ctx, NULL, line);
+    }
+    snaplist_free(&l);
+}
 
 /* ---- a folder ---- */
 
@@ -153,6 +203,7 @@ static cairn_err backup_one(const device_backup_folder_opts *o, const char *sour
         r->new_raw = br.new_raw;
         r->errors = br.errors;
         r->partial = rc == CAIRN_EPARTIAL;
+        deletion_alarm(*s, o->photo_alarm, cb, r);
     }
 done:
     snaplist_free(&l);
@@ -377,6 +428,7 @@ cairn_err device_backup_from_device(store *s, const device_backup_device_opts *o
             r->new_raw = res.stats.new_raw;
             r->errors = mr.failed + mr.refused;
             r->partial = r->errors != 0;
+            deletion_alarm(s, o->photo_alarm, cb, r);
         }
     }
     if (rc)

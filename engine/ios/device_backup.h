@@ -35,6 +35,7 @@ typedef struct device_backup_result {
     uint64_t new_raw;
     uint64_t errors;          /* items left out; the snapshot is marked partial */
     char archived_chain[256]; /* the chain archived before this backup, or "" */
+    char alarm[256];          /* the deletion alarm's reason (the parent was pinned), or "" */
     size_t sources;           /* a folder of device backups: how many were found */
     size_t failed;            /* and how many of them were not saved */
 } device_backup_result;
@@ -60,7 +61,16 @@ typedef struct device_backup_folder_opts {
     const work_hooks *hooks;    /* the backup's progress and stop (backup.h); may be NULL */
     device_backup_each_fn each; /* a folder of device backups: each one (may be NULL) */
     void *each_ctx;
+    int photo_alarm; /* deletion alarm: % of photos lost (0: DEVICE_PHOTO_ALARM_DEFAULT; <0: off) */
 } device_backup_folder_opts;
+
+/* The deletion alarm.  After a device backup is saved its content is
+ * compared with its parent's (content_diff.h): when it lost more than
+ * photo_alarm % of the photos, or a whole conversation, a warning says so
+ * (path NULL), the parent is pinned (chains.h) with a reason naming the new
+ * snapshot and the loss, and the result's alarm holds that reason.  A
+ * parent stored as ciphertext, or without these databases, raises none. */
+enum { DEVICE_PHOTO_ALARM_DEFAULT = 5 };
 
 /* What the source is decides (unless as_folder):
  *  - a MobileSync backup: a snapshot of its device's chain;
@@ -86,6 +96,7 @@ typedef struct device_backup_device_opts {
     int full;           /* ask the device for everything, not what changed */
     int allow_incomplete;
     int threads;
+    int photo_alarm; /* as for a folder */
 } device_backup_device_opts;
 
 /* Backs the device up straight into the store s (open for writing): the

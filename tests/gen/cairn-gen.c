@@ -17,6 +17,7 @@ static const char usage_text[] =
     "usage: cairn-gen device DIR [--seed N] [--size-mb M] [--udid UDID] [--name NAME]\n"
     "                            [--product TYPE] [--ios VERSION] [--date UNIX_SECONDS]\n"
     "                            [--encrypt PASSWORD [--kdf-iter N] [--kdf-dpic N]]\n"
+    "                            [--content STATE]\n"
     "       cairn-gen mutate DIR [--seed N] [--day D] [--changes FILE] [--encrypt PASSWORD]\n"
     "       cairn-gen changepw DIR --old PASSWORD --new PASSWORD [--seed N] [--kdf-iter N]\n"
     "                              [--kdf-dpic N]\n"
@@ -32,7 +33,8 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"device", " seed size-mb udid name product ios date encrypt kdf-iter kdf-dpic ", gen_device},
+    {"device", " seed size-mb udid name product ios date encrypt kdf-iter kdf-dpic content ",
+     gen_device},
     {"mutate", " seed day changes encrypt ", gen_mutate},
     {"changepw", " seed old new kdf-iter kdf-dpic ", gen_changepw},
     {"decrypt", " to password ", gen_decrypt},
@@ -101,6 +103,11 @@ static int set_option(gen_opts *o, const char *opt, const char *val)
         return parse_u64(val, 10000000, &o->kdf_iter) || o->kdf_iter == 0;
     if (strcmp(opt, "kdf-dpic") == 0)
         return parse_u64(val, 100000000, &o->kdf_dpic);
+    if (strcmp(opt, "content") == 0) {
+        const int bad = parse_u64(val, 2, &v);
+        o->content = (int)v;
+        return bad;
+    }
     if (strcmp(opt, "date") == 0) {
         /* plist dates are 32-bit seconds from 2001. */
         const int bad = parse_u64(val, 0x7fffffffULL + GEN_MAC_EPOCH, &v) || v < GEN_MAC_EPOCH;
@@ -177,6 +184,7 @@ int main(int argc, char **argv)
         .ios = "17.5",
         .kdf_iter = 1000,
         .kdf_dpic = 1000,
+        .content = -1,
     };
     const char *dir = NULL;
     const int rc = parse_args(c, argc, argv, &dir, &o);

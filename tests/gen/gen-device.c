@@ -178,6 +178,8 @@ typedef struct plan {
     size_t n, cap;
     gen_rng r;
     int64_t now;
+    int content;     /* -1, or the state of gen-content.c's rows */
+    const char *ios; /* content: which schemas */
 } plan;
 
 static void plan_free(plan *p)
@@ -663,11 +665,25 @@ static void plan_sort_unique(plan *p)
     }
 }
 
+static int plan_content_file(void *ctx, const char *domain, const char *path, gen_media_kind kind,
+                             uint64_t size, int is_photo)
+{
+    entry *const e = plan_add(ctx, domain, path, E_MEDIA, kind, size);
+    if (!e)
+        return -1;
+    e->row.is_photo = is_photo;
+    return 0;
+}
+
 static int make_plan(plan *p, const device *d, const gen_opts *o)
 {
-    const budget b = budget_for(o->size_mb);
-    if (plan_media(p, b.media) || plan_dbs(p, d, b.db) || plan_fixed_plists(p, d) ||
-        plan_links(p, d))
+    budget b = budget_for(o->size_mb);
+    /* a content backup is about its three databases: keep the rest small */
+    if (p->content >= 0)
+        b.small_files = 40;
+    if ((p->content >= 0 ? gen_content_files((unsigned)p->content, plan_content_file, p)
+                         : plan_media(p, b.media)) ||
+        plan_dbs(p, d, b.db) || plan_fixed_plists(p, d) || plan_links(p, d))
         return -1;
     const size_t fixed = p->n;
     for (unsigned i = 0; p->n - fixed < b.small_files; i++) {
@@ -687,11 +703,14 @@ typedef struct tally {
     size_t files, dirs, links;
 } tally;
 
-static int write_content(const char *path, entry *e, uint64_t seed, int64_t now)
+static int write_content(const char *path, entry *e, const plan *p, uint64_t seed, int64_t now)
 {
     const uint64_t fseed = seed ^ gen_hash_str(e->row.file_id);
     int rc = 0;
-    if (e->kind == E_MEDIA) {
+    if (e->kind == E_DB && p->content >= 0 &&
+        (e->sub == DB_SMS || e->sub == DB_PHOTOS || e->sub == DB_ADDRESSBOOK)) {
+        rc = gen_content_db(path, (gen_db_kind)e->sub, p->ios, (unsigned)p->content);
+    } else if (e->kind == E_MEDIA) {
         rc = gen_media_file(path, (gen_media_kind)e->sub, e->row.size, fseed);
     } else if (e->kind == E_DB) {
         rc = gen_db_create(path, (gen_db_kind)e->sub, e->row.size, fseed, now);
@@ -716,8 +735,8 @@ static int seal_entry(const char *path, entry *e, uint64_t seed, gen_crypt *cryp
     return gen_set_meta(path, 0644, e->row.mtime);
 }
 
-static int write_entry(const char *dir, entry *e, uint64_t seed, int64_t now, tally *t,
-                       gen_crypt *crypt)
+static int write_entry(const char *dir, entry *e, const plan *p, uint64_t seed, int64_t now,
+                       tally *t, gen_crypt *crypt)
 {
     if (e->kind == E_DIR || e->kind == E_LINK) {
         t->dirs += e->kind == E_DIR;
@@ -727,7 +746,7 @@ static int write_entry(const char *dir, entry *e, uint64_t seed, int64_t now, ta
     char *const sub = gen_strf("%s/%.2s", dir, e->row.file_id);
     char *const path = gen_content_path(dir, e->row.file_id);
     int rc = -1;
-    if (!sub || !path || gen_mkdir_p(sub, 0755) || write_content(path, e, seed, now))
+    if (!sub || !path || gen_mkdir_p(sub, 0755) || write_content(path, e, p, seed, now))
         goto fail;
     if (crypt && seal_entry(path, e, seed, crypt))
         goto fail;
@@ -755,7 +774,7 @@ static const char manifest_schema[] =
     "CREATE INDEX FilesFlagsIdx ON Files(flags);"
     "CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);";
 
-static int manifest_exec(const char *path, sqlite3 *db, const char *sql)
+int gen_sql_exec(const char *path, sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -780,16 +799,16 @@ static int write_rows(const char *dir, plan *p, uint64_t seed, int64_t now, tall
         gen_err(db_path, "cannot create database: %s", db ? sqlite3_errmsg(db) : "out of memory");
         goto fail;
     }
-    if (manifest_exec(db_path, db, manifest_schema) || manifest_exec(db_path, db, "BEGIN"))
+    if (gen_sql_exec(db_path, db, manifest_schema) || gen_sql_exec(db_path, db, "BEGIN"))
         goto fail;
     if (!(ins = gen_manifest_insert_stmt(db_path, db)))
         goto fail;
     for (size_t i = 0; i < p->n; i++) {
-        if (write_entry(dir, &p->e[i], seed, now, t, crypt) ||
+        if (write_entry(dir, &p->e[i], p, seed, now, t, crypt) ||
             gen_manifest_put(db_path, db, ins, &p->e[i].row, seed))
             goto fail;
     }
-    if (manifest_exec(db_path, db, "COMMIT"))
+    if (gen_sql_exec(db_path, db, "COMMIT"))
         goto fail;
     rc = 0;
 fail:
@@ -920,7 +939,7 @@ static void print_tally(const char *dir, const tally *t)
 int gen_device(const char *dir, const gen_opts *o)
 {
     device d;
-    plan p = {.now = o->date};
+    plan p = {.now = o->date, .content = o->content, .ios = o->ios};
     tally t = {0};
     gen_crypt *crypt = NULL;
     int rc = -1;

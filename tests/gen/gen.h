@@ -193,6 +193,18 @@ int gen_db_mutate(const char *path, uint64_t growth, gen_rng *r, int64_t now);
 int gen_db_edit_middle(const char *path, gen_rng *r);
 int gen_is_sqlite(const char *path);
 
+/* ---- known content: Messages, Photos, Contacts (gen-content.c) ---- */
+
+/* Called for each media file a content state holds. */
+typedef int (*gen_content_file_fn)(void *ctx, const char *domain, const char *path,
+                                   gen_media_kind kind, uint64_t size, int is_photo);
+int gen_content_files(unsigned state, gen_content_file_fn fn, void *ctx);
+/* sms.db (DB_SMS), Photos.sqlite (DB_PHOTOS) or AddressBook.sqlitedb
+ * (DB_ADDRESSBOOK) of a state, in the schema of iOS version ios. */
+int gen_content_db(const char *path, gen_db_kind kind, const char *ios, unsigned state);
+/* Appends the typedstream NSAttributedString iOS stores for text. */
+int gen_attributed_body(const char *text, gen_buf *out);
+
 /* ---- device backup pieces shared by "device" and "mutate" (gen-device.c) ---- */
 
 enum { MB_FILE = 1, MB_DIR = 2, MB_LINK = 4 };
@@ -212,6 +224,8 @@ typedef struct gen_row {
     const uint8_t *encryption_key; /* encrypted backups: 44 bytes, else NULL */
 } gen_row;
 
+/* Runs SQL statements; a failure is reported naming path. */
+int gen_sql_exec(const char *path, sqlite3 *db, const char *sql);
 /* "<dir>/<fileID[0:2]>/<fileID>", malloc'd. */
 char *gen_content_path(const char *dir, const char *file_id);
 sqlite3_stmt *gen_manifest_insert_stmt(const char *db_path, sqlite3 *db);
@@ -274,6 +288,7 @@ typedef struct gen_opts {
     const char *new_pw;
     const char *password; /* decrypt */
     const char *to;
+    int content; /* device: -1 random databases and media, else a content state */
 } gen_opts;
 
 int gen_device(const char *dir, const gen_opts *o);

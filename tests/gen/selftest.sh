@@ -133,4 +133,20 @@ same_tree f1 f2
 cmp -s e1 e2 || fail "edit reports differ"
 [ "$(grep -c '^[ADM]	' e1)" = 3 ] || fail "edit did not report one A, D and M"
 
+# --content: equal options give equal backups; each photo Photos.sqlite names
+# is in the backup, in both schemas
+for v in 13.7 17.5; do
+    "$gen" device c1-$v --content 1 --ios $v --size-mb 1 >/dev/null
+    "$gen" device c2-$v --content 1 --ios $v --size-mb 1 >/dev/null
+    same_tree c1-$v c2-$v
+    check_backup c1-$v
+done
+photos=$(sqlite3 c1-17.5/Manifest.db "SELECT fileID FROM Files WHERE relativePath='Media/PhotoData/Photos.sqlite'")
+[ "$(sqlite3 "c1-17.5/${photos:0:2}/$photos" 'SELECT count(*) FROM ZASSET')" = 20 ] ||
+    fail "content 1: not 20 assets in ZASSET"
+photos13=$(sqlite3 c1-13.7/Manifest.db "SELECT fileID FROM Files WHERE relativePath='Media/PhotoData/Photos.sqlite'")
+sqlite3 "c1-13.7/${photos13:0:2}/$photos13" "SELECT 'Media/' || ZDIRECTORY || '/' || ZFILENAME FROM ZGENERICASSET ORDER BY 1" >named
+sqlite3 c1-13.7/Manifest.db "SELECT relativePath FROM Files WHERE relativePath LIKE 'Media/DCIM/%' AND flags=1 ORDER BY 1" >held
+cmp -s named held || fail "content 1: Photos.sqlite and the backup's DCIM files differ"
+
 echo "selftest: ok"
