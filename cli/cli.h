@@ -52,6 +52,8 @@ typedef struct cli {
     int json;
     int overwrite;
     int read_data;
+    const char *read_data_subset; /* check --read-data-subset N% */
+    int subset_pct;               /* its percentage, once parsed */
     int force;
     int allow_incomplete;
     int as_folder; /* backup --as-folder */
@@ -77,6 +79,12 @@ typedef struct cli {
     int restore_settings; /* restore --device --settings */
     int no_reboot;        /* restore --device --no-reboot */
     int restore_remove;   /* restore --device --remove */
+    /* the service (cmd_daemon.c, cmd_service.c, cmd_policy.c) */
+    int once;               /* daemon --once */
+    const char *policy;     /* daemon, policy, status: --policy FILE */
+    int unit_user;          /* service install --user */
+    int unit_system;        /* service install --system */
+    const char *unit_dir;   /* service install --unit-dir DIR */
     /* help (help_gen.h) */
     int man;                /* help --man: cairn(1) in roff */
     const char *completion; /* help --completion bash|zsh */
@@ -180,6 +188,9 @@ int cmd_copy(cli *c);
 int cmd_status(cli *c);
 int cmd_repair(cli *c);
 int cmd_help(cli *c);
+int cmd_daemon(cli *c);
+int cmd_service(cli *c);
+int cmd_policy(cli *c);
 int cmd_version(cli *c);
 
 /* restore --from-target points the store at the target's folder (a network
@@ -200,6 +211,7 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
     cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
     cli_cmd_version;
+extern const cli_command cli_cmd_daemon, cli_cmd_service, cli_cmd_policy;
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 

@@ -64,8 +64,11 @@ static cairn_err run_check(const cli *c, store *s)
     memset(&r, 0, sizeof r);
     const work_hooks *const hooks = cli_progress_begin(&prog, c);
     cli_progress_catch(&prog);
-    const check_opts opts = {
-        .read_data = c->read_data, .report = print_line, .report_ctx = &lines, .hooks = hooks};
+    const check_opts opts = {.read_data = c->read_data,
+                             .read_data_subset = c->subset_pct,
+                             .report = print_line,
+                             .report_ctx = &lines,
+                             .hooks = hooks};
     const cairn_err rc = check_run(s, &opts, &r);
     cli_progress_end(&prog);
     store_close(s);
@@ -80,6 +83,9 @@ static cairn_err run_check(const cli *c, store *s)
     printf("checked %" PRIu64 " packs, %" PRIu64 " snapshots", r.packs, r.snapshots);
     if (c->read_data)
         printf(", read %" PRIu64 " chunks (%s)", r.chunks_read, size);
+    else if (c->subset_pct)
+        printf(", read %" PRIu64 " chunks (%s) of %" PRIu64 " packs (%d%%)", r.chunks_read, size,
+               r.packs_read, c->subset_pct);
     printf("\n");
     return rc;
 }
@@ -144,6 +150,16 @@ int cmd_check(cli *c)
     /* words left over were once ignored: now they are an error */
     if (c->nargs != 0)
         return cli_usage_error(&cli_cmd_check);
+    if (c->read_data_subset) {
+        char *end;
+        const long v = strtol(c->read_data_subset, &end, 10);
+        if (end == c->read_data_subset || (*end && strcmp(end, "%") != 0) || v < 1 || v > 100) {
+            fprintf(stderr, "cairn: --read-data-subset: '%s' is not a percentage from 1%% to 100%%\n",
+                    c->read_data_subset);
+            return EXIT_USAGE;
+        }
+        c->subset_pct = (int)v;
+    }
     if (c->target)
         return check_target(c);
     cairn_err rc = cli_open_store(c, 0, &s);
@@ -158,6 +174,11 @@ static const cli_option check_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, read_data),
      .help = "read and verify every chunk (a target: fetch all again)"},
+    {.name = "read-data-subset",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, read_data_subset),
+     .arg_name = "N%",
+     .help = "read and verify every chunk of N percent of the packs, chosen at random"},
     {.name = "cache-size-mb",
      .kind = OPT_INT,
      .offset = offsetof(cli, cache_mb),
@@ -179,7 +200,7 @@ static const cli_option check_options[] = {
 };
 
 static const char *const check_synopsis[] = {
-    "[--read-data] [--json]",
+    "[--read-data | --read-data-subset N%] [--json]",
     "--target NAME|URL [--read-data] [--cache-size-mb MIB] [--json]",
     NULL,
 };
