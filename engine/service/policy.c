@@ -559,7 +559,7 @@ static void edit_text(const char *data, size_t len, const char *section, const c
         cbuf_put(&add, "\n", out->len ? 1 : 0);
     const size_t at = found ? insert_at : is_default ? 0 : out->len;
     /* insert add at offset at */
-    if (cbuf_reserve(out, add.len)) {
+    if (cbuf_reserve(out, add.len + 1)) {
         memmove(out->data + at + add.len, out->data + at, out->len - at);
         memcpy(out->data + at, add.data, add.len);
         out->len += add.len;

@@ -720,6 +720,7 @@ static void run_job(svc *v, const svc_present *pr)
            " received, %" PRIu64 " new bytes%s",
         udid, hex, r.files, r.files_received, r.new_bytes, r.partial ? " (partial)" : "");
     job_succeeded(v, d, r.id);
+    newest_snapshot(s, udid, d->name, sizeof d->name); /* its name, for status and alarms */
     save_state(v);
     size_t failed = copy_targets(v, s, &p, udid);
     if (apply_retention(v, s, &p, r.id) && !failed)
