@@ -172,7 +172,8 @@ static void raise_alarm(svc *v, const policy *p, alarm_kind kind, const char *ke
         else
             sent++;
     }
-    say(v, "alarm %s: %s (sent to %zu of %zu sink(s))", alarm_kind_name(kind), title, sent, tried);
+    say(v, "alarm %s%s%s: %s (sent to %zu of %zu sink(s))", alarm_kind_name(kind),
+        device ? " for " : "", device ? device : "", title, sent, tried);
 }
 
 static void clear_alarm(svc *v, const char *key)
