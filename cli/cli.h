@@ -85,6 +85,9 @@ typedef struct cli {
     int unit_user;          /* service install --user */
     int unit_system;        /* service install --system */
     const char *unit_dir;   /* service install --unit-dir DIR */
+    /* alarm test (cmd_alarm.c) */
+    const char *alarm_kind;    /* --kind */
+    const char *alarm_timeout; /* --timeout DURATION */
     /* help (help_gen.h) */
     int man;                /* help --man: cairn(1) in roff */
     const char *completion; /* help --completion bash|zsh */
@@ -203,6 +206,10 @@ void cli_from_target_end(cli *c);
  * --device and restore --device run here whole. */
 int cmd_devices(cli *c);
 int cmd_device(cli *c);
+
+/* cairn alarm test: sends a test alarm to a sink (engine/service/alarm_sink.h). */
+int cmd_alarm(cli *c);
+extern const cli_command cli_cmd_alarm;
 
 /* The commands, each defined in its own file (cmd_NAME.c), and the
  * table of them in main.c (in the order 'cairn help' lists them). */

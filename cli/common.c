@@ -80,16 +80,11 @@ void cli_time(int64_t sec, char *out, size_t cap, int iso)
 
 void cli_json_str(const char *s)
 {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
+    cbuf b;
+    cbuf_init(&b);
+    cbuf_json_str(&b, s);
+    fputs(cbuf_text(&b), stdout);
+    cbuf_free(&b);
 }
 
 cairn_err cli_parse_duration(const char *option, const char *text, unsigned *seconds)

@@ -256,3 +256,17 @@ char *cr_cstr(creader *r, size_t max)
     s[n] = '\0';
     return s;
 }
+
+void cbuf_json_str(cbuf *b, const char *s)
+{
+    cbuf_puts(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            cbuf_printf(b, "\\%c", *p);
+        else if (*p < 0x20)
+            cbuf_printf(b, "\\u%04x", *p);
+        else
+            cbuf_put(b, p, 1);
+    }
+    cbuf_puts(b, "\"");
+}

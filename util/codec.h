@@ -43,6 +43,9 @@ const char *cbuf_text(const cbuf *b);
 /* Hands the contents over as a malloc'd C string (the caller frees it) and
  * leaves the buffer empty; NULL after a failure (the buffer is freed). */
 char *cbuf_take_text(cbuf *b);
+/* Appends s as a JSON string, quotes included: '"' and '\\' escaped, control
+ * characters as \u00XX, other bytes as they are (UTF-8 passes through). */
+void cbuf_json_str(cbuf *b, const char *s);
 void cbuf_u8(cbuf *b, uint8_t v);
 void cbuf_u32(cbuf *b, uint32_t v);
 void cbuf_u64(cbuf *b, uint64_t v);

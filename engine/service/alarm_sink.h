@@ -40,14 +40,16 @@ typedef enum alarm_kind {
 enum { ALARM_KIND_COUNT = ALARM_DELETION + 1 };
 
 /* What an alarm says.  device may be NULL (an alarm about the store);
- * title is one line; body may be several; time is Unix seconds. */
-typedef struct alarm {
+ * title is one line; body may be several; time is Unix seconds.
+ * Always written "struct alarm": a typedef named alarm would clash with
+ * alarm(2) of <unistd.h> in every file that includes both. */
+struct alarm {
     alarm_kind kind;
     const char *device;
     const char *title;
     const char *body;
     int64_t time;
-} alarm;
+};
 
 typedef struct alarm_sink alarm_sink;
 
@@ -56,13 +58,18 @@ typedef struct alarm_sink alarm_sink;
  * read here). */
 cairn_err alarm_sink_parse(const char *spec, alarm_sink **out);
 
-/* Delivers a to the sink.  CAIRN_EREMOTE when the receiver is down, refuses
- * or answers an error (a webhook's non-2xx status, an SMTP reply, a command's
- * non-zero exit or timeout); CAIRN_ENOTFOUND when there is no session bus
- * for "dbus"; CAIRN_EIO when a password file cannot be read. */
-cairn_err alarm_sink_send(const alarm_sink *s, const alarm *a);
+/* Delivers a to the sink.  CAIRN_EREMOTE when the receiver is absent, down,
+ * refuses or answers an error (no session bus for "dbus", a webhook's non-2xx
+ * status, an SMTP reply, a command's non-zero exit or timeout); CAIRN_EINVAL
+ * when an SMTP password file cannot be read or is empty. */
+cairn_err alarm_sink_send(const alarm_sink *s, const struct alarm *a);
 
 void alarm_sink_free(alarm_sink *s);
+
+/* How long a send may take, whole (default 30 s for the network sinks and
+ * D-Bus, 60 s for a command, which is then killed with its process group);
+ * seconds > 0. */
+void alarm_sink_set_timeout(alarm_sink *s, unsigned seconds);
 
 /* The sink's kind as a word: "dbus", "smtp", "webhook", "command". */
 const char *alarm_sink_type(const alarm_sink *s);

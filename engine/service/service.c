@@ -21,9 +21,6 @@
 #include "engine/core/snapshot_list.h"
 #include "engine/ios/device_backup.h"
 #include "engine/ios/device_events.h"
-/* alarm_sink.h's "alarm" meets unistd.h's alarm(): the type gets another
- * name in this file until the header renames it */
-#define alarm service_alarm
 #include "engine/service/alarm_sink.h"
 
 enum {
@@ -151,7 +148,7 @@ static void raise_alarm(svc *v, const policy *p, alarm_kind kind, const char *ke
         return;
     }
     save_state(v);
-    const alarm a = {kind, device, title, body, t};
+    const struct alarm a = {kind, device, title, body, t};
     size_t sent = 0, tried = 0;
     char specs[sizeof p->alarms];
     snprintf(specs, sizeof specs, "%s", p->alarms);
