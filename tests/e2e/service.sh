@@ -124,10 +124,13 @@ for u in $U1 $U2; do
     [ "$(grep -c "alarm unlock-device for $u: unlock the iPhone to let the backup start" "$L")" = 1 ] ||
         fail "$u: the unlock alarm was not raised once"
 done
-if grep -q "alarm unlock-device for $U1: .*(sent to 1 of 1 sink(s))" "$L"; then
-    grep -qx "unlock-device $U1 unlock the iPhone to let the backup start" "$T/alarms" ||
-        fail "the command sink did not receive the unlock alarm of $U1"
-fi
+# the command sink received each once
+for u in $U1 $U2; do
+    grep -q "alarm unlock-device for $u: .*(sent to 1 of 1 sink(s))" "$L" || fail "$u: the alarm was not sent"
+    [ "$(grep -cx "unlock-device $u unlock the iPhone to let the backup start" "$T/alarms")" = 1 ] ||
+        fail "the command sink did not receive the unlock alarm of $u once: $(cat "$T/alarms")"
+done
+[ "$(wc -l <"$T/alarms")" = 2 ] || fail "other alarms were sent: $(cat "$T/alarms")"
 grep -q "check: .* read whole (50%), .* no errors" "$L" || fail "no sample check after the backup"
 
 info "the store: one snapshot per device, whole; the target in sync"
