@@ -43,9 +43,9 @@ static void print_json_summary(const check_result *r, cairn_err rc, const check_
     printf(",\"packs\":%" PRIu64 ",\"packs_damaged\":%" PRIu64 ",\"chunks_read\":%" PRIu64
            ",\"chunks_damaged\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"snapshots\":%" PRIu64
            ",\"snapshots_damaged\":%" PRIu64 ",\"files_damaged\":%" PRIu64
-           ",\"keys_damaged\":%" PRIu64 ",\"problems\":[",
+           ",\"keys_damaged\":%" PRIu64 ",\"packs_read\":%" PRIu64 ",\"problems\":[",
            r->packs, r->packs_damaged, r->chunks_read, r->chunks_damaged, r->bytes_read,
-           r->snapshots, r->snapshots_damaged, r->files_damaged, r->keys_damaged);
+           r->snapshots, r->snapshots_damaged, r->files_damaged, r->keys_damaged, r->packs_read);
     for (size_t i = 0; i < l->count; i++) {
         if (i)
             putchar(',');

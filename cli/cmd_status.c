@@ -194,8 +194,10 @@ int cmd_status(cli *c)
         snprintf(path, sizeof path, "%s", c->policy);
     else if (!rc)
         rc = policy_default_path(path, sizeof path);
-    if (!rc)
-        rc = policy_load(path, &pf);
+    if (!rc && policy_load(path, &pf)) {
+        fprintf(stderr, "cairn: warning: %s (the defaults are used)\n", err_msg());
+        rc = policy_parse("", 0, path, &pf);
+    }
     if (!rc)
         rc = targets_load(c->store_path, &l);
     if (!rc)
