@@ -366,7 +366,7 @@ static cairn_err parse_command(const char *text, alarm_sink *s)
         p += len;
     }
     for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        if (*p < ' ' && *p != '\t')
+        if ((*p < ' ' && *p != '\t') || *p == 0x7f)
             return err_set(CAIRN_EINVAL, "alarm sink command: a control character in the "
                                          "command line");
     if (s->argv[0][0] != '/')
@@ -406,10 +406,14 @@ cairn_err alarm_sink_parse(const char *spec, alarm_sink **out)
         s->timeout_ms = COMMAND_TIMEOUT_MS;
         rc = parse_command(spec + 8, s);
     } else {
+        /* the message stays one line whatever the spec holds */
+        size_t shown = 0;
+        while (shown < 60 && (unsigned char)spec[shown] >= ' ' && spec[shown] != 0x7f)
+            shown++;
         rc = err_set(CAIRN_EINVAL,
-                     "alarm sink '%.60s': not one of dbus, smtp://..., smtps://..., "
+                     "alarm sink '%.*s': not one of dbus, smtp://..., smtps://..., "
                      "webhook:URL, command:/PATH",
-                     spec);
+                     (int)shown, spec);
     }
     if (rc) {
         alarm_sink_free(s);
