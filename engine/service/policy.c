@@ -359,8 +359,9 @@ static cairn_err parse_line(char *line, line_kind *kind, char **a, char **b)
         char *const name = trim(t + 1);
         if (strcmp(name, "default") == 0) {
             *a = name;
-        } else if (strncmp(name, "device", 6) == 0 && (name[6] == ' ' || name[6] == '\t')) {
-            *a = trim(name + 7);
+        } else if (strncmp(name, "device", 6) == 0 &&
+                   (name[6] == ' ' || name[6] == '\t' || name[6] == '\0')) {
+            *a = name[6] ? trim(name + 7) : name + 6;
             if (!**a || strlen(*a) >= SECTION_NAME_MAX || strchr(*a, ']') || strchr(*a, '['))
                 return err_set(CAIRN_EINVAL, "[device NAME]: a device name or UDID is needed");
             if (strcmp(*a, "default") == 0)
