@@ -388,6 +388,14 @@ static void job_event(void *ctx, const char *message)
     }
 }
 
+static void local_time(int64_t t, char *out, size_t cap)
+{
+    const time_t tt = (time_t)t;
+    struct tm tm;
+    localtime_r(&tt, &tm);
+    strftime(out, cap, "%Y-%m-%d %H:%M", &tm);
+}
+
 static int in_hours(const policy *p, int64_t t)
 {
     if (p->hour_from == p->hour_to)
@@ -653,15 +661,12 @@ static void run_job(svc *v, const svc_present *pr)
         return;
     }
     if (d->next_try > t) {
-        say(v, "device %s: backing off after %d failure(s) until %" PRId64 "", udid, d->failures,
-            d->next_try);
+        local_time(d->next_try, when, sizeof when);
+        say(v, "device %s: backing off after %d failure(s) until %s", udid, d->failures, when);
         return;
     }
     if (d->last_success && t - d->last_success < p.interval) {
-        const time_t due = (time_t)(d->last_success + p.interval);
-        struct tm tm;
-        localtime_r(&due, &tm);
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        local_time(d->last_success + p.interval, when, sizeof when);
         say(v, "device %s: not due (next due %s)", udid, when);
         return;
     }
