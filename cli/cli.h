@@ -80,11 +80,11 @@ typedef struct cli {
     int no_reboot;        /* restore --device --no-reboot */
     int restore_remove;   /* restore --device --remove */
     /* the service (cmd_daemon.c, cmd_service.c, cmd_policy.c) */
-    int once;               /* daemon --once */
-    const char *policy;     /* daemon, policy, status: --policy FILE */
-    int unit_user;          /* service install --user */
-    int unit_system;        /* service install --system */
-    const char *unit_dir;   /* service install --unit-dir DIR */
+    int once;             /* daemon --once */
+    const char *policy;   /* daemon, policy, status: --policy FILE */
+    int unit_user;        /* service install --user */
+    int unit_system;      /* service install --system */
+    const char *unit_dir; /* service install --unit-dir DIR */
     /* alarm test (cmd_alarm.c) */
     const char *alarm_kind;    /* --kind */
     const char *alarm_timeout; /* --timeout DURATION */

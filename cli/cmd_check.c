@@ -154,7 +154,8 @@ int cmd_check(cli *c)
         char *end;
         const long v = strtol(c->read_data_subset, &end, 10);
         if (end == c->read_data_subset || (*end && strcmp(end, "%") != 0) || v < 1 || v > 100) {
-            fprintf(stderr, "cairn: --read-data-subset: '%s' is not a percentage from 1%% to 100%%\n",
+            fprintf(stderr,
+                    "cairn: --read-data-subset: '%s' is not a percentage from 1%% to 100%%\n",
                     c->read_data_subset);
             return EXIT_USAGE;
         }

@@ -28,8 +28,7 @@ static int policy_show(const cli *c, const char *path)
         cli_json_str(path);
         printf(",\"sections\":[");
     } else {
-        printf("# %s (effective values: built-in defaults, [default], then the device's)\n",
-               path);
+        printf("# %s (effective values: built-in defaults, [default], then the device's)\n", path);
     }
     for (size_t i = 0; i < policy_sections(f); i++) {
         const char *name;
@@ -76,8 +75,8 @@ int cmd_policy(cli *c)
         rc = policy_set(path, c->args[1], c->args[i]);
         if (rc)
             return cli_fail(rc);
-        printf("%s: [%s%s] %s\n", path, strcmp(c->args[1], "default") ? "device " : "",
-               c->args[1], c->args[i]);
+        printf("%s: [%s%s] %s\n", path, strcmp(c->args[1], "default") ? "device " : "", c->args[1],
+               c->args[i]);
     }
     return EXIT_OK;
 }

@@ -78,15 +78,14 @@ static int install(cli *c, const char *dir)
         return cli_fail(err_errno(errno, c->policy));
     cbuf u;
     cbuf_init(&u);
-    cbuf_printf(&u,
-                "# written by 'cairn service install'; 'cairn service remove' removes it\n"
-                "[Unit]\n"
-                "Description=cairn: back up iPhones and iPads when they appear\n"
-                "Documentation=man:cairn(1)\n"
-                "After=usbmuxd.service network-online.target\n"
-                "\n"
-                "[Service]\n"
-                "Type=simple\n");
+    cbuf_printf(&u, "# written by 'cairn service install'; 'cairn service remove' removes it\n"
+                    "[Unit]\n"
+                    "Description=cairn: back up iPhones and iPads when they appear\n"
+                    "Documentation=man:cairn(1)\n"
+                    "After=usbmuxd.service network-online.target\n"
+                    "\n"
+                    "[Service]\n"
+                    "Type=simple\n");
     if (*pwfile)
         /* the password file reaches the daemon as a credential: readable by it only */
         cbuf_printf(&u, "LoadCredential=cairn-store-password:%s\n", pwfile);

@@ -67,8 +67,8 @@ static void print_devices(const cli *c, const svcstate *st, const policy_file *p
             snprintf(next, sizeof next, "now");
         if (failing)
             cli_time(d->last_failure, when, sizeof when, 0);
-        printf("  %-40s  %-20s  %-19s  %-19s  %s\n", d->udid, *d->name ? d->name : "?", last,
-               next, failing ? when : "-");
+        printf("  %-40s  %-20s  %-19s  %-19s  %s\n", d->udid, *d->name ? d->name : "?", last, next,
+               failing ? when : "-");
         if (failing)
             printf("      why: %s\n", d->reason);
     }

@@ -78,7 +78,8 @@ static void test_strict(void **state)
 {
     (void)state;
     parse_fails("interval = 1h\n", "p.conf:1: 'interval' comes before any [section]");
-    parse_fails("[default]\nintervall = 1h\n", "p.conf:2: unknown key 'intervall' (see docs/SERVICE.md)");
+    parse_fails("[default]\nintervall = 1h\n",
+                "p.conf:2: unknown key 'intervall' (see docs/SERVICE.md)");
     parse_fails("[default]\ninterval = 1h\ninterval = 2h\n",
                 "p.conf:3: 'interval' given twice in this section");
     parse_fails("[default]\n[default]\n", "p.conf:2: section [default] given twice");
@@ -93,11 +94,14 @@ static void test_strict(void **state)
                 "p.conf:2: keep-daily: '-1' is not a number from 0 to 100000");
     parse_fails("[default]\ncheck-subset = 101%\n",
                 "p.conf:2: check-subset: '101' is not a number from 0 to 100");
-    parse_fails("[default]\ninterval = 0s\n", "p.conf:2: interval: '0s': must be longer than nothing");
-    parse_fails("[default]\ntargets = a b\n",
-                "p.conf:2: targets: 'a b' is not 'all', 'none' or target names separated by commas");
-    parse_fails("[default]\nstore-password-file = pw.txt\n",
-                "p.conf:2: store-password-file: 'pw.txt' is not an absolute path or credential:NAME");
+    parse_fails("[default]\ninterval = 0s\n",
+                "p.conf:2: interval: '0s': must be longer than nothing");
+    parse_fails(
+        "[default]\ntargets = a b\n",
+        "p.conf:2: targets: 'a b' is not 'all', 'none' or target names separated by commas");
+    parse_fails(
+        "[default]\nstore-password-file = pw.txt\n",
+        "p.conf:2: store-password-file: 'pw.txt' is not an absolute path or credential:NAME");
     parse_fails("[default]\nalarms = a\tb\n", "p.conf:2: a control character");
     parse_fails("[default]\njust words\n", "p.conf:2: expected 'key = value'");
     policy_file *f = NULL;
@@ -149,7 +153,8 @@ static void test_set(void **state)
     assert_int_equal(policy_set(path, U, "hours=01-05"), CAIRN_OK);
     s = slurp(path);
     assert_string_equal(s, "# top\n[default]\n# about interval\ninterval = 2h\n\n[device Phone]\n"
-                           "network = usb\nkeep-last = 3\n# end\n\n[device " "00008110-000A1B2C3D4E5F60]\nhours = 01-05\n");
+                           "network = usb\nkeep-last = 3\n# end\n\n[device "
+                           "00008110-000A1B2C3D4E5F60]\nhours = 01-05\n");
     /* refused: nothing changes */
     assert_int_equal(policy_set(path, "Phone", "keep-last=many"), CAIRN_EINVAL);
     assert_int_equal(policy_set(path, "Phone", "nokey"), CAIRN_EINVAL);
@@ -257,9 +262,9 @@ static void test_clock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merge),       cmocka_unit_test(test_strict),
-        cmocka_unit_test(test_set),         cmocka_unit_test(test_secret_path),
-        cmocka_unit_test(test_state),       cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_merge), cmocka_unit_test(test_strict),
+        cmocka_unit_test(test_set),   cmocka_unit_test(test_secret_path),
+        cmocka_unit_test(test_state), cmocka_unit_test(test_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

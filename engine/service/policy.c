@@ -30,10 +30,22 @@ struct policy_file {
 };
 
 const char *const policy_keys[] = {
-    "interval",      "hours",          "network",           "keep-last",
-    "keep-hourly",   "keep-daily",     "keep-weekly",       "keep-monthly",
-    "keep-yearly",   "targets",        "alarms",            "overdue-days",
-    "copies-behind-days", "check-subset", "store-password-file", "backup-password-file",
+    "interval",
+    "hours",
+    "network",
+    "keep-last",
+    "keep-hourly",
+    "keep-daily",
+    "keep-weekly",
+    "keep-monthly",
+    "keep-yearly",
+    "targets",
+    "alarms",
+    "overdue-days",
+    "copies-behind-days",
+    "check-subset",
+    "store-password-file",
+    "backup-password-file",
     NULL,
 };
 
@@ -62,12 +74,28 @@ cairn_err policy_parse_duration(const char *text, int64_t *seconds)
         const unsigned long long v = strtoull(p, &end, 10);
         int64_t unit = 1;
         switch (*end) {
-        case 's': unit = 1; end++; break;
-        case 'm': unit = 60; end++; break;
-        case 'h': unit = 3600; end++; break;
-        case 'd': unit = 86400; end++; break;
-        case '\0': if (p != text) return err_set(CAIRN_EINVAL, "'%s': a number needs a unit here (s, m, h, d)", text); break;
-        default: return err_set(CAIRN_EINVAL, "'%s' is not a duration (30m, 24h, 7d)", text);
+        case 's':
+            unit = 1;
+            end++;
+            break;
+        case 'm':
+            unit = 60;
+            end++;
+            break;
+        case 'h':
+            unit = 3600;
+            end++;
+            break;
+        case 'd':
+            unit = 86400;
+            end++;
+            break;
+        case '\0':
+            if (p != text)
+                return err_set(CAIRN_EINVAL, "'%s': a number needs a unit here (s, m, h, d)", text);
+            break;
+        default:
+            return err_set(CAIRN_EINVAL, "'%s' is not a duration (30m, 24h, 7d)", text);
         }
         if (errno || v > (uint64_t)(INT64_MAX / 86400 / 4) || total > INT64_MAX / 4)
             return err_set(CAIRN_EINVAL, "'%s': too long", text);
@@ -100,8 +128,7 @@ static cairn_err parse_hours(const char *v, int *from, int *to)
     }
     if (sscanf(v, "%2d-%2d%n", &a, &b, &n) != 2 || (size_t)n != strlen(v) ||
         !isdigit((unsigned char)v[0]) || a < 0 || a > 23 || b < 0 || b > 24 || a == b)
-        return err_set(CAIRN_EINVAL, "hours: '%s' is not 'any' or a range of hours like 01-06",
-                       v);
+        return err_set(CAIRN_EINVAL, "hours: '%s' is not 'any' or a range of hours like 01-06", v);
     *from = a;
     *to = b;
     return CAIRN_OK;
@@ -138,8 +165,7 @@ static cairn_err parse_targets(const char *v, char *out, size_t cap)
 static cairn_err parse_secret(const char *key, const char *v, char *out, size_t cap)
 {
     if (strncmp(v, "credential:", 11) == 0 ? !v[11] || strchr(v + 11, '/') : v[0] != '/')
-        return err_set(CAIRN_EINVAL, "%s: '%s' is not an absolute path or credential:NAME", key,
-                       v);
+        return err_set(CAIRN_EINVAL, "%s: '%s' is not an absolute path or credential:NAME", key, v);
     return copy_text(key, v, out, cap);
 }
 
@@ -445,8 +471,8 @@ cairn_err policy_parse(const char *text, size_t len, const char *name, policy_fi
         }
         for (size_t k = 0; k < cur->count; k++)
             if (strcmp(cur->pairs[k].key, a) == 0) {
-                rc = err_set(CAIRN_EINVAL, "%s:%zu: '%s' given twice in this section", name,
-                             lineno, a);
+                rc = err_set(CAIRN_EINVAL, "%s:%zu: '%s' given twice in this section", name, lineno,
+                             a);
                 goto fail;
             }
         policy scratch;
@@ -588,8 +614,7 @@ cairn_err policy_set(const char *path, const char *device, const char *assignmen
         device[strlen(device) - 1] == ' ')
         return err_set(CAIRN_EINVAL, "'%s' cannot name a device section", device);
     if (!printable(value) || strlen(value) > LINE_MAX_LEN - 200)
-        return err_set(CAIRN_EINVAL, "%s: the value holds a control character or is too long",
-                       key);
+        return err_set(CAIRN_EINVAL, "%s: the value holds a control character or is too long", key);
     policy scratch;
     defaults(&scratch);
     cairn_err rc = apply(&scratch, key, value);

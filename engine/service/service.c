@@ -474,8 +474,9 @@ static size_t copy_targets(svc *v, store *s, const policy *p, const char *udid)
             raise_alarm(v, p, rc == CAIRN_ENOSPC ? ALARM_DISK_FULL : ALARM_JOB_FAILED, key, udid,
                         title, msg);
         } else {
-            say(v, "copied to %s: %" PRIu64 " objects, %" PRIu64 " bytes sent, %" PRIu64
-                   " deleted; it holds %zu snapshot(s)",
+            say(v,
+                "copied to %s: %" PRIu64 " objects, %" PRIu64 " bytes sent, %" PRIu64
+                " deleted; it holds %zu snapshot(s)",
                 t->name, r.objects, r.bytes, r.deleted, r.nheld);
             clear_alarm(v, key);
         }
@@ -520,8 +521,9 @@ static size_t apply_retention(svc *v, store *s, const policy *p, const uint8_t i
     if (prune_run(s, &po, &pr))
         say(v, "retention: removed %zu snapshot(s); prune failed: %s", removed, err_msg());
     else
-        say(v, "retention: removed %zu snapshot(s); prune freed %" PRIu64 " bytes (%" PRIu64
-               " packs deleted, %" PRIu64 " repacked)",
+        say(v,
+            "retention: removed %zu snapshot(s); prune freed %" PRIu64 " bytes (%" PRIu64
+            " packs deleted, %" PRIu64 " repacked)",
             removed, pr.bytes_freed, pr.packs_deleted, pr.packs_repacked);
     return removed;
 }
@@ -535,8 +537,9 @@ static void check_sample(svc *v, store *s, const policy *p, const char *udid)
     const check_opts o = {.read_data_subset = p->check_subset};
     const cairn_err rc = check_run(s, &o, &r);
     if (!rc) {
-        say(v, "check: %" PRIu64 " packs, %" PRIu64 " read whole (%d%%), %" PRIu64
-               " snapshots: no errors",
+        say(v,
+            "check: %" PRIu64 " packs, %" PRIu64 " read whole (%d%%), %" PRIu64
+            " snapshots: no errors",
             r.packs, r.packs_read, p->check_subset, r.snapshots);
         clear_alarm(v, "check-failed");
         return;
@@ -672,8 +675,8 @@ static void run_job(svc *v, const svc_present *pr)
     }
     store *s = NULL;
     const store_wait w = {v->o->wait_seconds, store_waiting, v};
-    cairn_err rc = store_open_wait(v->o->store_path, v->password, v->password_len, STORE_WRITE,
-                                   &w, &s);
+    cairn_err rc =
+        store_open_wait(v->o->store_path, v->password, v->password_len, STORE_WRITE, &w, &s);
     if (rc) {
         char msg[ERR_MSG_MAX];
         snprintf(msg, sizeof msg, "%s", err_msg());
@@ -719,8 +722,9 @@ static void run_job(svc *v, const svc_present *pr)
     }
     char hex[2 * ID_LEN + 1];
     fs_hex(r.id, ID_LEN, hex);
-    say(v, "device %s: saved snapshot %.8s: %" PRIu64 " files, %" PRIu64
-           " received, %" PRIu64 " new bytes%s",
+    say(v,
+        "device %s: saved snapshot %.8s: %" PRIu64 " files, %" PRIu64 " received, %" PRIu64
+        " new bytes%s",
         udid, hex, r.files, r.files_received, r.new_bytes, r.partial ? " (partial)" : "");
     job_succeeded(v, d, r.id);
     newest_snapshot(s, udid, d->name, sizeof d->name); /* its name, for status and alarms */
@@ -775,10 +779,10 @@ cairn_err service_run(const service_opts *o)
     v.o = o;
     pthread_mutex_init(&v.mu, NULL);
     pthread_cond_init(&v.cv, NULL);
-    cairn_err rc = o->policy_path
-                       ? (snprintf(v.policy_path, sizeof v.policy_path, "%s", o->policy_path),
-                          CAIRN_OK)
-                       : policy_default_path(v.policy_path, sizeof v.policy_path);
+    cairn_err rc =
+        o->policy_path
+            ? (snprintf(v.policy_path, sizeof v.policy_path, "%s", o->policy_path), CAIRN_OK)
+            : policy_default_path(v.policy_path, sizeof v.policy_path);
     if (!rc)
         rc = o->state_path
                  ? (snprintf(v.state_path, sizeof v.state_path, "%s", o->state_path), CAIRN_OK)

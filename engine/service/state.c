@@ -73,7 +73,8 @@ cairn_err svcstate_alarm_raise(svcstate *st, const char *key, int64_t now)
         return CAIRN_OK;
     if (strlen(key) >= sizeof st->alarms[0].key)
         return err_set(CAIRN_EINVAL, "alarm key too long");
-    const cairn_err rc = util_grow(&st->alarms, &st->cap_alarms, st->nalarms + 1, sizeof *st->alarms);
+    const cairn_err rc =
+        util_grow(&st->alarms, &st->cap_alarms, st->nalarms + 1, sizeof *st->alarms);
     if (rc)
         return rc;
     svcstate_alarm *const a = &st->alarms[st->nalarms++];
@@ -172,8 +173,7 @@ static int parse_record(svcstate *st, char **f, int n)
     if (strcmp(f[0], "job") == 0 && n == 5) {
         int64_t when;
         if (parse_i64(f[1], &when) || strlen(f[2]) >= sizeof st->jobs[0].udid ||
-            strlen(f[3]) >= sizeof st->jobs[0].result ||
-            strlen(f[4]) >= sizeof st->jobs[0].message)
+            strlen(f[3]) >= sizeof st->jobs[0].result || strlen(f[4]) >= sizeof st->jobs[0].message)
             return -1;
         return svcstate_add_job(st, when, f[2], f[3], f[4]) ? -1 : 0;
     }
@@ -263,8 +263,8 @@ cairn_err svcstate_save(const char *path, const svcstate *st)
         cbuf_printf(&b,
                     "device\t%s\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
                     "\t%d\t%s\t%s\n",
-                    d->udid, name, d->first_seen, d->last_attempt, d->last_success,
-                    d->last_failure, d->next_try, d->failures, d->last_snapshot, reason);
+                    d->udid, name, d->first_seen, d->last_attempt, d->last_success, d->last_failure,
+                    d->next_try, d->failures, d->last_snapshot, reason);
     }
     for (size_t i = 0; i < st->nalarms; i++)
         cbuf_printf(&b, "alarm\t%s\t%" PRId64 "\n", st->alarms[i].key, st->alarms[i].since);
