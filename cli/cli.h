@@ -118,6 +118,14 @@ cairn_err cli_parse_duration(const char *option, const char *text, unsigned *sec
         .help = "if another cairn process has the store, wait up to DURATION (30s, 10m, 2h)",      \
         .modes = (mode_bits)                                                                       \
     }
+/* --policy FILE: the service's policy file (daemon, policy, service, status). */
+#define CLI_OPT_POLICY(mode_bits)                                                                  \
+    {                                                                                              \
+        .name = "policy", .kind = OPT_STRING, .offset = offsetof(struct cli, policy),              \
+        .arg_name = "FILE",                                                                        \
+        .help = "the policy file (default $XDG_CONFIG_HOME/cairn/policy.conf)",                    \
+        .modes = (mode_bits)                                                                       \
+    }
 /* --device NAME|UDID where it scopes 'latest' to a device (info, ls,
  * extract, diff, restore to a folder). */
 #define CLI_OPT_DEVICE_SCOPE(mode_bits)                                                            \

@@ -64,7 +64,6 @@ int cmd_daemon(cli *c)
                             .policy_path = c->policy,
                             .once = c->once,
                             .wait_seconds = wait,
-                            .threads = c->threads,
                             .log = log_line,
                             .stop = &daemon_stop};
     rc = service_run(&o);
@@ -75,29 +74,17 @@ int cmd_daemon(cli *c)
 }
 
 static const cli_option daemon_options[] = {
-    {.name = "policy",
-     .kind = OPT_STRING,
-     .offset = offsetof(cli, policy),
-     .arg_name = "FILE",
-     .help = "the policy file (default $XDG_CONFIG_HOME/cairn/policy.conf)"},
+    CLI_OPT_POLICY(0),
     {.name = "once",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, once),
      .help = "handle the devices connected now, then exit"},
-    {.name = "threads",
-     .short_name = 'j',
-     .kind = OPT_INT,
-     .offset = offsetof(cli, threads),
-     .min = 1,
-     .max = 64,
-     .arg_name = "N",
-     .help = "worker threads (default: one per core)"},
     CLI_OPT_WAIT(0),
     CLI_OPT_END,
 };
 
 static const char *const daemon_synopsis[] = {
-    "[--policy FILE] [--once] [--wait DURATION] [--threads N]",
+    "[--policy FILE] [--once] [--wait DURATION]",
     NULL,
 };
 

@@ -95,11 +95,7 @@ static int policy_mode(const cli *c)
 }
 
 static const cli_option policy_options[] = {
-    {.name = "policy",
-     .kind = OPT_STRING,
-     .offset = offsetof(cli, policy),
-     .arg_name = "FILE",
-     .help = "the policy file (default $XDG_CONFIG_HOME/cairn/policy.conf)"},
+    CLI_OPT_POLICY(0),
     {.name = "json",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),

@@ -171,11 +171,7 @@ static const cli_option service_options[] = {
      .offset = offsetof(cli, unit_dir),
      .arg_name = "DIR",
      .help = "write the unit here instead, and run no systemctl (packaging, tests)"},
-    {.name = "policy",
-     .kind = OPT_STRING,
-     .offset = offsetof(cli, policy),
-     .arg_name = "FILE",
-     .help = "the policy file (default $XDG_CONFIG_HOME/cairn/policy.conf)"},
+    CLI_OPT_POLICY(0),
     CLI_OPT_END,
 };
 

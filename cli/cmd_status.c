@@ -248,11 +248,7 @@ static const cli_option status_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),
      .help = "print one JSON object"},
-    {.name = "policy",
-     .kind = OPT_STRING,
-     .offset = offsetof(cli, policy),
-     .arg_name = "FILE",
-     .help = "the policy file (default $XDG_CONFIG_HOME/cairn/policy.conf)"},
+    CLI_OPT_POLICY(0),
     CLI_OPT_END,
 };
 
