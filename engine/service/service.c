@@ -820,6 +820,7 @@ cairn_err service_run(const service_opts *o)
     }
     struct timespec last_visit;
     clock_gettime(CLOCK_MONOTONIC, &last_visit);
+    evaluate_alarms(&v);
     while (!stopped(&v)) {
         drain_events(&v, 0);
         svc_present *const p = next_queued(&v);
@@ -829,17 +830,18 @@ cairn_err service_run(const service_opts *o)
             evaluate_alarms(&v);
             continue;
         }
-        evaluate_alarms(&v);
         if (o->once)
             break;
         drain_events(&v, 1000);
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         if (ts.tv_sec - last_visit.tv_sec >= REVISIT_SECONDS) {
-            /* a device that stays connected (Wi-Fi) is due again after its interval */
+            /* a device that stays connected (Wi-Fi) is due again after its
+             * interval; an absent one may have become overdue */
             last_visit = ts;
             for (size_t i = 0; i < v.npresent; i++)
                 v.present[i].queued = 1;
+            evaluate_alarms(&v);
         }
     }
     say(&v, "service stopped");

@@ -83,13 +83,23 @@ done
 [ -S "$T/mux.sock" ] || { cat "$T/standin.err" >&2; fail "the stand-in did not start"; }
 export USBMUXD_SOCKET_ADDRESS=UNIX:$T/mux.sock
 
-# another process holds the store's writer lock for 3 s
-flock "$STORE/lock" sleep 3 &
+# another process holds the store's writer lock until the daemon says it waits
+flock "$STORE/lock" sh -c "while [ ! -e '$T/release' ]; do sleep 0.1; done" &
 hold=$!
-sleep 0.3
+bg_track $hold
+for _ in $(seq 50); do
+    flock -n "$STORE/lock" true || break
+    sleep 0.1
+done
 "$CAIRN" --store "$STORE" daemon --wait 60s >"$T/daemon.log" 2>"$T/daemon.err" &
 dpid=$!
 bg_track $dpid
+for _ in $(seq 300); do
+    grep -q "the store is busy" "$T/daemon.log" && break
+    sleep 0.1
+done
+grep -q "device $U1: backing up" "$T/daemon.log" && fail "the daemon did not wait for the store"
+touch "$T/release"
 # until both are saved and copied (or the daemon dies)
 for _ in $(seq 600); do
     [ "$(grep -c 'copied to usbdisk' "$T/daemon.log")" -ge 2 ] && break
