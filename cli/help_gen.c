@@ -153,7 +153,7 @@ static const struct {
     {EXIT_NOSPACE, "disk full"},
     {EXIT_NOTFOUND, "snapshot or copy target not found, or an ambiguous prefix"},
     {EXIT_EXISTS, "the target exists (a store, a non-empty folder, a copy target)"},
-    {EXIT_REMOTE, "a copy target cannot be reached or answers wrongly"},
+    {EXIT_REMOTE, "a copy target or an alarm receiver cannot be reached or answers wrongly"},
 };
 
 void cli_print_man(FILE *f, const cli_command *const *commands, size_t n)

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libsodium-dev libzstd-dev liblmdb-dev libxxhash-dev libsqlite3-dev libplist-dev libssl-dev
   libssh-dev libcurl4-openssl-dev
-  libdbus-1-dev dbus
+  libdbus-1-dev dbus python3-dbus python3-gi python3-aiosmtpd
   libcmocka-dev
   sqlite3 util-linux python3 libplist-utils openssl procps
   libimobiledevice-dev libimobiledevice-utils usbmuxd

@@ -488,6 +488,7 @@ static int wait_child(pid_t pid, unsigned timeout_ms, int *status)
             (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (ms >= timeout_ms) {
             kill(-pid, SIGKILL);
+            kill(pid, SIGKILL); /* in case it left the group */
             while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
             }
             return 0;
