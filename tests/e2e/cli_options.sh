@@ -111,7 +111,7 @@ cp "$T/out" "$T/overview"
 run 0 --help
 cmp -s "$T/out" "$T/overview" || fail "'help' and '--help' differ"
 COMMANDS="init backup snapshots restore check diff forget prune key index repair chains chain
-info ls extract target copy status devices device alarm help version"
+info ls extract target copy status devices device daemon service policy alarm help version"
 for cmd in $COMMANDS; do
     grep -qE "^  $cmd " "$T/overview" || fail "the overview does not list $cmd"
     run 0 "$cmd" --help
