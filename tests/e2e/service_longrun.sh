@@ -8,6 +8,7 @@
 #     target holding exactly the store's);
 #   - the store grows only by the data: each day's new bytes are at most
 #     the bytes of the files the generator changed;
+#   - the 3-2-1 rule (one disk target) not met: copies-behind alarmed once;
 #   - then the device stays away: the overdue alarm is raised once (the
 #     next runs do not repeat it).
 #
@@ -68,6 +69,10 @@ for day in $(seq 1 $DAYS); do
 done
 [ "$(grep -c 'retention: removed 1 snapshot' "$T/all.log")" = $((DAYS - 5)) ] ||
     fail "retention did not remove one snapshot a day from day 6"
+# one disk target never meets 3-2-1: alarmed once, after copies-behind-days
+[ "$(grep -c 'alarm copies-behind: 3-2-1 not met for 4 days: need ' "$T/all.log")" = 1 ] &&
+    [ "$(grep -c 'alarm copies-behind' "$T/all.log")" = 1 ] ||
+    fail "copies-behind was not alarmed exactly once: $(grep 'alarm' "$T/all.log")"
 run 0 check --read-data
 "$CAIRN" --store "$T/target" check --read-data >"$T/out" 2>&1 || fail "the target does not check: $(cat "$T/out")"
 run 0 status --json
