@@ -57,6 +57,7 @@ typedef struct svc {
     svcstate st;
     char *password; /* sodium_malloc'd when read from the policy's file */
     size_t password_len;
+    store *held;          /* once: the store, open for the whole run */
     const char *job_udid; /* for the device callbacks */
     const policy *job_policy;
 } svc;
@@ -637,6 +638,13 @@ static int64_t newest_snapshot(store *s, const char *udid, char *name, size_t ca
     return t;
 }
 
+/* The store of a job goes back, unless the run holds it (once). */
+static void release_store(const svc *v, store *s)
+{
+    if (s != v->held)
+        store_close(s);
+}
+
 static void run_job(svc *v, const svc_present *pr)
 {
     const int64_t t = now(v);
@@ -673,10 +681,11 @@ static void run_job(svc *v, const svc_present *pr)
         say(v, "device %s: not due (next due %s)", udid, when);
         return;
     }
-    store *s = NULL;
+    store *s = v->held;
     const store_wait w = {v->o->wait_seconds, store_waiting, v};
-    cairn_err rc =
-        store_open_wait(v->o->store_path, v->password, v->password_len, STORE_WRITE, &w, &s);
+    cairn_err rc = s ? CAIRN_OK
+                     : store_open_wait(v->o->store_path, v->password, v->password_len,
+                                       STORE_WRITE, &w, &s);
     if (rc) {
         char msg[ERR_MSG_MAX];
         snprintf(msg, sizeof msg, "%s", err_msg());
@@ -689,7 +698,7 @@ static void run_job(svc *v, const svc_present *pr)
     /* snapshot times are the real clock; the service's may be simulated */
     if (newest && !d->last_success && t - newest < p.interval) {
         say(v, "device %s: its newest snapshot is recent: not due", udid);
-        store_close(s);
+        release_store(v, s);
         return;
     }
     d->last_attempt = t;
@@ -716,7 +725,7 @@ static void run_job(svc *v, const svc_present *pr)
     v->current[0] = '\0';
     pthread_mutex_unlock(&v->mu);
     if (rc) {
-        store_close(s);
+        release_store(v, s);
         job_failed(v, d, &p, rc, msg, left);
         return;
     }
@@ -733,7 +742,7 @@ static void run_job(svc *v, const svc_present *pr)
     if (apply_retention(v, s, &p, r.id) && !failed)
         failed = copy_targets(v, s, &p, udid); /* the targets mirror the removals */
     check_sample(v, s, &p, udid);
-    store_close(s);
+    release_store(v, s);
     svcstate_add_job(&v->st, now(v), udid, "ok",
                      failed ? "backed up; a copy failed" : "backed up and copied");
     save_state(v);
@@ -805,6 +814,16 @@ cairn_err service_run(const service_opts *o)
         else
             rc = read_secret(p.store_password_file, &v.password, &v.password_len);
     }
+    if (!rc && o->once) {
+        /* a short run holds the store throughout (one key derivation) */
+        const store_wait w = {o->wait_seconds, store_waiting, &v};
+        rc = store_open_wait(o->store_path, v.password, v.password_len, STORE_WRITE, &w, &v.held);
+    } else if (!rc) {
+        /* a wrong password or a missing store is said at once, not at every job */
+        store *s = NULL;
+        rc = store_open(o->store_path, v.password, v.password_len, 0, &s);
+        store_close(s);
+    }
     if (rc)
         goto done;
     say(&v, "service started: store %s, policy %s, state %s%s", o->store_path, v.policy_path,
@@ -848,6 +867,7 @@ cairn_err service_run(const service_opts *o)
 done:
     if (subscribed)
         devevents_unsubscribe();
+    store_close(v.held);
     if (v.password && v.password != o->password) {
         sodium_memzero(v.password, v.password_len);
         sodium_free(v.password);

@@ -63,6 +63,27 @@ run 2 policy show --policy "$T/bad.conf"
 grep -qx "cairn: $T/bad.conf:2: unknown key 'intervall' (see docs/SERVICE.md)" "$T/err" ||
     fail "a bad policy file is not named with its line: $(cat "$T/err")"
 
+info "the store password: none given is exit 4; from a systemd credential"
+USBMUXD_SOCKET_ADDRESS=UNIX:$T/none.sock env -u CAIRN_PASSWORD "$CAIRN" --store "$STORE" \
+    daemon --once >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 4 ] || fail "no password: exit $rc, not 4"
+grep -q "^cairn: no store password: give --password-file, set CAIRN_PASSWORD, or name store-password-file in \[default\] of " "$T/err" ||
+    fail "no password: $(cat "$T/err")"
+mkdir -p "$T/creds"
+printf '%s\n' "$CAIRN_PASSWORD" >"$T/creds/store-pw"
+run 0 policy set --policy "$T/cred.conf" default store-password-file=credential:store-pw
+CREDENTIALS_DIRECTORY=$T/creds USBMUXD_SOCKET_ADDRESS=UNIX:$T/none.sock env -u CAIRN_PASSWORD \
+    "$CAIRN" --store "$STORE" daemon --once --policy "$T/cred.conf" >"$T/out" 2>"$T/err" ||
+    fail "the daemon did not open the store with the credential: $(cat "$T/err")"
+no_password_in "$T/out" "$T/err"
+tail -1 "$T/out" | grep -q "service stopped$" || fail "the daemon with a credential: $(cat "$T/out")"
+echo "wrong password" >"$T/creds/store-pw"
+CREDENTIALS_DIRECTORY=$T/creds USBMUXD_SOCKET_ADDRESS=UNIX:$T/none.sock env -u CAIRN_PASSWORD \
+    "$CAIRN" --store "$STORE" daemon --once --policy "$T/cred.conf" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 4 ] || fail "a wrong password from the credential: exit $rc, not 4"
+
 # the command sink: one line per alarm
 cat >"$T/alarm.sh" <<EOF
 #!/bin/sh
@@ -87,17 +108,19 @@ export USBMUXD_SOCKET_ADDRESS=UNIX:$T/mux.sock
 flock "$STORE/lock" sh -c "while [ ! -e '$T/release' ]; do sleep 0.1; done" &
 hold=$!
 bg_track $hold
-for _ in $(seq 50); do
+for _ in $(seq 300); do
     flock -n "$STORE/lock" true || break
     sleep 0.1
 done
+flock -n "$STORE/lock" true && fail "the lock holder did not take the lock"
 "$CAIRN" --store "$STORE" daemon --wait 60s >"$T/daemon.log" 2>"$T/daemon.err" &
 dpid=$!
 bg_track $dpid
-for _ in $(seq 300); do
+for _ in $(seq 600); do
     grep -q "the store is busy" "$T/daemon.log" && break
     sleep 0.1
 done
+grep -q "the store is busy" "$T/daemon.log" || fail "the daemon did not say it waits: $(cat "$T/daemon.log")"
 grep -q "device $U1: backing up" "$T/daemon.log" && fail "the daemon did not wait for the store"
 touch "$T/release"
 # until both are saved and copied (or the daemon dies)
@@ -115,7 +138,7 @@ line_of() { grep -n -m1 -F -- "$1" "$L" | cut -d: -f1; }
 for u in $U1 $U2; do
     [ -n "$(line_of "device $u appeared (USB)")" ] || fail "no appearance of $u"
 done
-grep -q "the store is busy (pid unknown): waiting up to 60 s" "$L" || fail "the busy store is not said"
+grep -qE "the store is busy \(pid [0-9a-z]+\): waiting up to 60 s" "$L" || fail "the busy store is not said"
 [ "$(line_of "device $U2 queued")" -lt "$(line_of "device $U1: saved snapshot")" ] ||
     fail "the second device was not queued while the first was backed up"
 # one at a time: each "backing up" ends (saved or failed) before the next
