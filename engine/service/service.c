@@ -683,9 +683,9 @@ static void run_job(svc *v, const svc_present *pr)
     }
     store *s = v->held;
     const store_wait w = {v->o->wait_seconds, store_waiting, v};
-    cairn_err rc = s ? CAIRN_OK
-                     : store_open_wait(v->o->store_path, v->password, v->password_len,
-                                       STORE_WRITE, &w, &s);
+    cairn_err rc =
+        s ? CAIRN_OK
+          : store_open_wait(v->o->store_path, v->password, v->password_len, STORE_WRITE, &w, &s);
     if (rc) {
         char msg[ERR_MSG_MAX];
         snprintf(msg, sizeof msg, "%s", err_msg());
