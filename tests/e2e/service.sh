@@ -22,8 +22,6 @@
 GEN=${2:?usage: $0 /path/to/cairn /path/to/cairn-gen}
 case $GEN in /*) ;; *) GEN=$PWD/$GEN ;; esac
 [ -x "$GEN" ] || fail "$GEN is not executable"
-STANDIN=$(cd "$(dirname "$0")/../standin" && pwd)/standin.py
-[ -f "$STANDIN" ] || fail "no $STANDIN"
 command -v flock >/dev/null || { echo "SKIP: flock (util-linux) is missing" >&2; exit 77; }
 
 export XDG_CONFIG_HOME=$T/config XDG_CACHE_HOME=$T/cache
@@ -93,16 +91,8 @@ chmod +x "$T/alarm.sh"
 
 info "two devices, a busy store, a passcode wait, a detach mid-backup"
 mkdir -p "$T/ctl"
-"$PY" "$STANDIN" --socket "$T/mux.sock" --serve "$T/dev1" --also-serve "$T/dev2" \
-    --state "$T/pairing" --log "$T/standin.log" --control "$T/ctl" \
-    --passcode-wait 1 --disconnect-after 300000 --unplug --replug-after 1 2>"$T/standin.err" &
-bg_track $!
-for _ in $(seq 100); do
-    [ -S "$T/mux.sock" ] && break
-    sleep 0.1
-done
-[ -S "$T/mux.sock" ] || { cat "$T/standin.err" >&2; fail "the stand-in did not start"; }
-export USBMUXD_SOCKET_ADDRESS=UNIX:$T/mux.sock
+standin_start --serve "$T/dev1" --also-serve "$T/dev2" --state "$T/pairing" --control "$T/ctl" \
+    --passcode-wait 1 --disconnect-after 300000 --unplug --replug-after 1
 
 # another process holds the store's writer lock until the daemon says it waits
 flock "$STORE/lock" sh -c "while [ ! -e '$T/release' ]; do sleep 0.1; done" &

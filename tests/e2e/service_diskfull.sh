@@ -15,7 +15,6 @@ fi
 
 GEN=${2:?usage: $0 /path/to/cairn /path/to/cairn-gen}
 case $GEN in /*) ;; *) GEN=$PWD/$GEN ;; esac
-STANDIN=$(cd "$(dirname "$0")/../standin" && pwd)/standin.py
 
 SMALL=$T/small
 mkdir -p "$SMALL"
@@ -34,15 +33,7 @@ EOS
 chmod +x "$T/alarm.sh"
 run 0 policy set default "alarms=command:$T/alarm.sh" interval=24h
 
-"$PY" "$STANDIN" --socket "$T/mux.sock" --serve "$T/dev" --state "$T/pairing" \
-    --log "$T/standin.log" 2>"$T/standin.err" &
-bg_track $!
-for _ in $(seq 100); do
-    [ -S "$T/mux.sock" ] && break
-    sleep 0.1
-done
-[ -S "$T/mux.sock" ] || fail "the stand-in did not start"
-export USBMUXD_SOCKET_ADDRESS=UNIX:$T/mux.sock
+standin_start --serve "$T/dev" --state "$T/pairing"
 
 now=$(date +%s)
 for hour in 0 1 2; do

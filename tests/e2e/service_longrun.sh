@@ -17,7 +17,6 @@
 
 GEN=${2:?usage: $0 /path/to/cairn /path/to/cairn-gen}
 case $GEN in /*) ;; *) GEN=$PWD/$GEN ;; esac
-STANDIN=$(cd "$(dirname "$0")/../standin" && pwd)/standin.py
 
 export XDG_CONFIG_HOME=$T/config XDG_CACHE_HOME=$T/cache
 U=00008110-000A1B2C3D4E5F70
@@ -28,19 +27,12 @@ init_store
 run 0 target add usbdisk "$T/target"
 run 0 policy set default keep-last=5 check-subset=20 overdue-days=3
 
-"$PY" "$STANDIN" --socket "$T/mux.sock" --serve "$T/dev" --state "$T/pairing" \
-    --log "$T/standin.log" 2>"$T/standin.err" &
-spid=$!
-bg_track $spid
-for _ in $(seq 100); do
-    [ -S "$T/mux.sock" ] && break
-    sleep 0.1
-done
-[ -S "$T/mux.sock" ] || fail "the stand-in did not start"
-export USBMUXD_SOCKET_ADDRESS=UNIX:$T/mux.sock
+standin_start --serve "$T/dev" --state "$T/pairing"
+spid=$STANDIN_PID
 
-# names of the snapshot objects of a store folder (no password needed)
+# the device's files with their digests
 sums() { (cd "$T/dev" && find . -type f -exec md5sum {} + | sort); }
+# names of the snapshot objects of a store folder (no password needed)
 snaps_of() { find "$1/snapshots" -type f ! -name '*.tmp*' -printf '%f\n' | sort; }
 
 base=$(($(date +%s) + 86400))
