@@ -33,15 +33,21 @@ static void bus_address(char *out, size_t cap)
     }
 }
 
-/* libdbus refuses a string that is not UTF-8: anything else becomes '?'. */
-static char *valid_utf8(const char *text)
+int alarm_utf8_copy(const char *text, char **out)
 {
-    char *const t = strdup(text ? text : "");
-    if (t && !dbus_validate_utf8(t, NULL))
+    *out = NULL;
+    if (!text)
+        return 1;
+    char *const t = strdup(text);
+    if (!t)
+        return 0;
+    /* libdbus's own check: it refuses any string that fails it */
+    if (!dbus_validate_utf8(t, NULL))
         for (unsigned char *p = (unsigned char *)t; *p; p++)
             if (*p >= 0x80)
                 *p = '?';
-    return t;
+    *out = t;
+    return 1;
 }
 
 /* The urgency hint: what needs the user now stays on screen ("critical"). */
@@ -121,9 +127,9 @@ cairn_err alarm_send_dbus(const alarm_sink *s, const struct alarm *a)
     cbuf_init(&sum);
     cbuf_printf(&sum, "cairn: %s%s%s", a->device ? a->device : "", a->device ? ": " : "",
                 a->title ? a->title : alarm_kind_name(a->kind));
-    summary = sum.failed ? NULL : valid_utf8(cbuf_text(&sum));
+    summary = sum.failed ? NULL : strdup(cbuf_text(&sum));
     cbuf_free(&sum);
-    body = valid_utf8(a->body);
+    body = strdup(a->body ? a->body : "");
     if (!summary || !body) {
         rc = err_set(CAIRN_ENOMEM, "alarm sink dbus: out of memory");
         goto fail;

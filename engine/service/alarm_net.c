@@ -117,27 +117,32 @@ static int is_ascii(const char *text)
     return 1;
 }
 
-/* Subject: ASCII as it is, anything else as an RFC 2047 encoded word. */
+/* Subject: ASCII as it is, anything else as RFC 2047 encoded words of at
+ * most 45 bytes of text each (so each word stays under 75 characters), cut
+ * between UTF-8 characters, on folded lines. */
 static void put_subject(cbuf *b, const char *subject)
 {
     cbuf_puts(b, "Subject: ");
     if (is_ascii(subject)) {
         put_one_line(b, subject);
-    } else {
-        cbuf line;
-        cbuf_init(&line);
-        put_one_line(&line, subject);
-        const size_t cap = sodium_base64_ENCODED_LEN(line.len, sodium_base64_VARIANT_ORIGINAL);
-        char *const enc = cbuf_reserve(b, cap + 16) ? malloc(cap) : NULL;
-        if (enc && !line.failed) {
-            sodium_bin2base64(enc, cap, line.data, line.len, sodium_base64_VARIANT_ORIGINAL);
-            cbuf_printf(b, "=?UTF-8?B?%s?=", enc);
-        } else {
-            b->failed = 1;
-        }
-        free(enc);
-        cbuf_free(&line);
+        cbuf_puts(b, "\r\n");
+        return;
     }
+    cbuf line;
+    cbuf_init(&line);
+    put_one_line(&line, subject);
+    if (line.failed)
+        b->failed = 1;
+    char enc[sodium_base64_ENCODED_LEN(45, sodium_base64_VARIANT_ORIGINAL)];
+    for (size_t at = 0; at < line.len && !line.failed;) {
+        size_t n = line.len - at > 45 ? 45 : line.len - at;
+        while (at + n < line.len && n > 1 && (line.data[at + n] & 0xc0) == 0x80)
+            n--; /* the next byte continues a character: cut before it */
+        sodium_bin2base64(enc, sizeof enc, line.data + at, n, sodium_base64_VARIANT_ORIGINAL);
+        cbuf_printf(b, "%s=?UTF-8?B?%s?=", at ? "\r\n " : "", enc);
+        at += n;
+    }
+    cbuf_free(&line);
     cbuf_puts(b, "\r\n");
 }
 
@@ -264,6 +269,7 @@ cairn_err alarm_send_smtp(const alarm_sink *s, const struct alarm *a)
         (ce = curl_easy_setopt(c, CURLOPT_READDATA, &up)) != CURLE_OK ||
         (s->user && (ce = curl_easy_setopt(c, CURLOPT_USERNAME, s->user)) != CURLE_OK) ||
         (password && (ce = curl_easy_setopt(c, CURLOPT_PASSWORD, password)) != CURLE_OK) ||
+        (s->ca_file && (ce = curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file)) != CURLE_OK) ||
         (ce = curl_easy_perform(c)) != CURLE_OK)
         rc = curl_failed(s, ce, errbuf);
 fail:

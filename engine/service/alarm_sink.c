@@ -93,6 +93,7 @@ void alarm_sink_free(alarm_sink *s)
     free_list(s->to, s->nto);
     free(s->user);
     free(s->password_file);
+    free(s->ca_file);
     if (s->argv) {
         size_t n = 0;
         while (s->argv[n])
@@ -200,6 +201,8 @@ static cairn_err smtp_param(alarm_sink *s, const char *key, size_t keylen, char 
         slot = &s->user;
     else if (keylen == 13 && !memcmp(key, "password-file", 13))
         slot = &s->password_file;
+    else if (keylen == 7 && !memcmp(key, "ca-file", 7))
+        slot = &s->ca_file;
     else if (keylen == 2 && !memcmp(key, "to", 2)) {
         if (s->nto == RCPT_MAX) {
             free(value);
@@ -218,9 +221,10 @@ static cairn_err smtp_param(alarm_sink *s, const char *key, size_t keylen, char 
         return CAIRN_OK;
     } else {
         free(value);
-        return err_set(CAIRN_EINVAL,
-                       "alarm sink %s: unknown parameter '%.*s' (from, to, user, password-file)",
-                       s->shown, (int)(keylen > 40 ? 40 : keylen), key);
+        return err_set(
+            CAIRN_EINVAL,
+            "alarm sink %s: unknown parameter '%.*s' (from, to, user, password-file, ca-file)",
+            s->shown, (int)(keylen > 40 ? 40 : keylen), key);
     }
     if (*slot) {
         free(value);
@@ -551,15 +555,26 @@ fail:
 cairn_err alarm_sink_send(const alarm_sink *s, const struct alarm *a)
 {
     assert(s && a);
-    switch (s->type) {
-    case SINK_DBUS:
-        return alarm_send_dbus(s, a);
-    case SINK_SMTP:
-        return alarm_send_smtp(s, a);
-    case SINK_WEBHOOK:
-        return alarm_send_webhook(s, a);
-    case SINK_COMMAND:
-        return send_command(s, a);
+    if (s->type == SINK_COMMAND)
+        return send_command(s, a); /* the environment takes any bytes */
+    /* the others carry UTF-8 only (a file name in a body may not be) */
+    struct alarm u = *a;
+    char *device = NULL, *title = NULL, *body = NULL;
+    cairn_err rc = CAIRN_OK;
+    if (!alarm_utf8_copy(a->device, &device) || !alarm_utf8_copy(a->title, &title) ||
+        !alarm_utf8_copy(a->body, &body)) {
+        rc = err_set(CAIRN_ENOMEM, "alarm sink %s: out of memory", s->shown);
+        goto fail;
     }
-    return err_set(CAIRN_EINVAL, "alarm sink: unknown type");
+    u.device = device;
+    u.title = title;
+    u.body = body;
+    rc = s->type == SINK_DBUS   ? alarm_send_dbus(s, &u)
+         : s->type == SINK_SMTP ? alarm_send_smtp(s, &u)
+                                : alarm_send_webhook(s, &u);
+fail:
+    free(device);
+    free(title);
+    free(body);
+    return rc;
 }

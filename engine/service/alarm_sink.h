@@ -5,7 +5,7 @@
  * `cairn alarm test SPEC`):
  *   dbus                                  org.freedesktop.Notifications.Notify
  *                                         on the session bus
- *   smtp://HOST[:PORT]?from=A&to=B[&to=C][&user=U&password-file=F]
+ *   smtp://HOST[:PORT]?from=A&to=B[&to=C][&user=U&password-file=F][&ca-file=F]
  *   smtps://...                           the same over TLS from the start
  *                                         (smtp:// upgrades with STARTTLS when
  *                                         the server offers it)

@@ -23,6 +23,7 @@ struct alarm_sink {
     size_t nto;
     char *user;          /* smtp: NULL without login */
     char *password_file; /* smtp: read at each send, never kept */
+    char *ca_file;       /* smtp: trust this CA (a private mail server), else the system's */
     char **argv;         /* command: NULL-terminated, argv[0] absolute */
     unsigned timeout_ms; /* the whole send */
 };
@@ -30,6 +31,11 @@ struct alarm_sink {
 cairn_err alarm_send_smtp(const alarm_sink *s, const struct alarm *a);
 cairn_err alarm_send_webhook(const alarm_sink *s, const struct alarm *a);
 cairn_err alarm_send_dbus(const alarm_sink *s, const struct alarm *a);
+
+/* A malloc'd copy of text (NULL stays NULL, in *out) that is valid UTF-8:
+ * if text is not, its bytes from 0x80 up become '?'.  D-Bus, JSON and a
+ * mail declared UTF-8 all need it; 0 when out of memory. */
+int alarm_utf8_copy(const char *text, char **out);
 
 /* The alarm's time as "2026-12-06T11:20:00Z" (UTC). */
 void alarm_time_iso(int64_t t, char *out, size_t cap);

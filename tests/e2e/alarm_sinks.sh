@@ -26,24 +26,28 @@ fi
 
 # wait_file F: until F exists (the receiver is listening), at most ~20 s
 wait_file() {
-    local i
-    for i in $(seq 200); do
+    local _
+    for _ in $(seq 200); do
         [ -e "$1" ] && return 0
         sleep 0.1
     done
     fail "the receiver never wrote $1"
 }
 
-# start NAME KIND: a receiver writing into $T/NAME, killed on exit
+# start NAME KIND: a receiver writing into $T/NAME, killed on exit; its pid
+# in $LAST_PID
 start() {
     mkdir -p "$T/$1"
     $PY "$RECV" "$2" "$T/$1" 2>"$T/$1.log" &
-    bg_track $!
-    eval "PID_$1=$!"
+    LAST_PID=$!
+    bg_track $LAST_PID
 }
 
-# a port nothing listens on: bound by the kernel, then released
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# stop PID: a receiver, now
+stop() {
+    kill "$1"
+    wait "$1" 2>/dev/null
+}
 
 # A device name that needs escaping everywhere: quotes, backslash, tab, UTF-8
 DEV=$(printf 'Ann'"'"'s "iPhone" \\ 15\tPro \xc3\xa9')
@@ -52,6 +56,7 @@ export DEV
 # ---- webhook ----
 info "webhook: a JSON POST with every field"
 start http http
+PID_http=$LAST_PID
 wait_file "$T/http/port"
 HPORT=$(cat "$T/http/port")
 run 0 alarm test "webhook:http://127.0.0.1:$HPORT/hook?token=TOKEN-s3cr3t" --kind disk-full --device "$DEV"
@@ -68,12 +73,18 @@ assert b["title"] == "test alarm (disk-full)", b
 assert "cairn alarm test" in b["body"], b
 assert abs(b["time"] - time.time()) < 3600, b
 PY
+info "webhook: text that is not UTF-8 still gives valid JSON"
+run 0 alarm test "webhook:http://127.0.0.1:$HPORT/hook" --device "$(printf 'caf\xe9 \xc3\xa9')"
+$PY -c 'import json,sys; r=json.load(open(sys.argv[1])); b=json.loads(r["body"]); assert b["device"]=="caf? ??", b' \
+    "$T/http/post-1.json" || fail "non-UTF-8 device"
 info "webhook: HTTP 500 is an error naming the sink, not the token"
 run 14 alarm test "webhook:http://127.0.0.1:$HPORT/fail?token=TOKEN-s3cr3t"
 grep -q "alarm sink webhook http://127.0.0.1:$HPORT: the receiver answered HTTP 500" "$T/err" || fail "500 message"
-[ -e "$T/http/post-1.json" ] || fail "the failing POST never arrived"
-kill "$PID_http"
-wait "$PID_http" 2>/dev/null
+[ -e "$T/http/post-2.json" ] || fail "the failing POST never arrived"
+info "webhook: a receiver that does not answer in time"
+run 14 alarm test "webhook:http://127.0.0.1:$HPORT/slow" --timeout 1
+grep -q "alarm sink webhook http://127.0.0.1:$HPORT: .*imed out" "$T/err" || fail "timeout message"
+stop "$PID_http"
 info "webhook: receiver down"
 run 14 alarm test "webhook:http://127.0.0.1:$HPORT/hook?token=TOKEN-s3cr3t"
 grep -q "alarm sink webhook http://127.0.0.1:$HPORT: .*onnect" "$T/err" || fail "down message"
@@ -82,6 +93,7 @@ grep -q "TOKEN-s3cr3t" "$T/out" "$T/err" && fail "the URL's token shows in an er
 # ---- SMTP ----
 info "smtp: a mail with From, To, Subject, Date, Message-ID and the body"
 start smtp smtp
+PID_smtp=$LAST_PID
 wait_file "$T/smtp/port"
 SPORT=$(cat "$T/smtp/port")
 run 0 alarm test "smtp://127.0.0.1:$SPORT?from=cairn%40host.test&to=ann%40example.test&to=bob@example.test" \
@@ -114,21 +126,50 @@ grep -q "alarm sink smtp://127.0.0.1:$SPORT: " "$T/err" || fail "no-TLS message"
 run 2 alarm test "smtp://127.0.0.1:$SPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/missing"
 grep -q "alarm sink smtp://127.0.0.1:$SPORT: $T/missing: cannot read the password file: No such file" "$T/err" ||
     fail "password file message"
-kill "$PID_smtp"
-wait "$PID_smtp" 2>/dev/null
+stop "$PID_smtp"
+info "smtp: STARTTLS and a login (a private CA through ca-file=)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$T/smtp.key" -out "$T/smtp.crt" 2>"$T/openssl.log" || fail "openssl: $(cat "$T/openssl.log")"
+ALARM_SMTP_CERT=$T/smtp.crt ALARM_SMTP_KEY=$T/smtp.key ALARM_SMTP_USER=ann \
+    ALARM_SMTP_PASSWORD=mail-PW-9x7 start smtptls smtp
+PID_smtptls=$LAST_PID
+wait_file "$T/smtptls/port"
+TPORT=$(cat "$T/smtptls/port")
+run 0 alarm test "smtp://127.0.0.1:$TPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw&ca-file=$T/smtp.crt"
+wait_file "$T/smtptls/mail-0.eml"
+grep -q '"login": "ann", "ok": true' "$T/smtptls/auth-0.json" || fail "login: $(cat "$T/smtptls/auth-0.json")"
+grep -q "^Subject: cairn: test alarm (overdue)" "$T/smtptls/mail-0.eml" || fail "the mail over TLS"
+printf 'wrong-PW-1\n' >"$T/smtp-pw2"
+SECRETS+=("wrong-PW-1")
+run 14 alarm test "smtp://127.0.0.1:$TPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw2&ca-file=$T/smtp.crt"
+grep -q "alarm sink smtp://127.0.0.1:$TPORT: Login denied" "$T/err" || fail "wrong password message"
+run 14 alarm test "smtp://127.0.0.1:$TPORT?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw"
+grep -q "alarm sink smtp://127.0.0.1:$TPORT: .*certificate" "$T/err" || fail "an unknown CA is not refused"
+[ -e "$T/smtptls/mail-1.eml" ] && fail "a mail went out with a wrong password or an unknown CA"
+stop "$PID_smtptls"
+info "smtps: TLS from the first byte, with a login"
+ALARM_SMTP_IMPLICIT=1 ALARM_SMTP_CERT=$T/smtp.crt ALARM_SMTP_KEY=$T/smtp.key ALARM_SMTP_USER=ann \
+    ALARM_SMTP_PASSWORD=mail-PW-9x7 start smtps smtp
+PID_smtps=$LAST_PID
+wait_file "$T/smtps/port"
+run 0 alarm test "smtps://127.0.0.1:$(cat "$T/smtps/port")?from=a@host.test&to=b@host.test&user=ann&password-file=$T/smtp-pw&ca-file=$T/smtp.crt"
+wait_file "$T/smtps/mail-0.eml"
+grep -q '"login": "ann", "ok": true' "$T/smtps/auth-0.json" || fail "smtps login"
+stop "$PID_smtps"
 info "smtp: receiver down"
 run 14 alarm test "smtp://127.0.0.1:$SPORT?from=a@host.test&to=b@host.test"
 grep -q "alarm sink smtp://127.0.0.1:$SPORT: .*onnect" "$T/err" || fail "smtp down message"
 
 # ---- D-Bus ----
 info "dbus: Notify on a private session bus"
-mkdir -p "$T/bus"
-dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$T/bus/address" 4>"$T/bus/pid" ||
+mkdir -p "$T/bus" "$T/run"
+dbus-daemon --session --address="unix:path=$T/run/bus" --fork --print-pid=4 4>"$T/bus/pid" ||
     fail "dbus-daemon did not start"
 bg_track "$(cat "$T/bus/pid")"
-DBUS_SESSION_BUS_ADDRESS=$(head -1 "$T/bus/address")
-export DBUS_SESSION_BUS_ADDRESS
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/run/bus"
 start notify notify
+PID_notify=$LAST_PID
 wait_file "$T/notify/ready"
 run 0 alarm test dbus --kind check-failed --device "$DEV"
 wait_file "$T/notify/notify-0.json"
@@ -140,13 +181,13 @@ assert n["summary"] == "cairn: %s: test alarm (check-failed)" % os.environ["DEV"
 assert "cairn alarm test" in n["body"], n
 assert n["hints"]["urgency"] == 2, n
 PY
-run 0 alarm test dbus
+info "dbus: without \$DBUS_SESSION_BUS_ADDRESS, the user bus \$XDG_RUNTIME_DIR/bus"
+DBUS_SESSION_BUS_ADDRESS="" XDG_RUNTIME_DIR=$T/run run 0 alarm test dbus
 wait_file "$T/notify/notify-1.json"
 $PY -c 'import json,sys; n=json.load(open(sys.argv[1])); assert n["summary"]=="cairn: test alarm (overdue)" and n["hints"]["urgency"]==1, n' \
     "$T/notify/notify-1.json" || fail "second notification"
 info "dbus: a bus without a notification daemon"
-kill "$PID_notify"
-wait "$PID_notify" 2>/dev/null
+stop "$PID_notify"
 run 14 alarm test dbus
 grep -q "alarm sink dbus: no notification shown: .*no notification daemon runs in this session" "$T/err" ||
     fail "no-listener message"
@@ -154,8 +195,8 @@ kill "$(cat "$T/bus/pid")"
 info "dbus: the bus is gone, and no bus at all"
 run 14 alarm test dbus
 grep -q "alarm sink dbus: cannot connect to the session bus" "$T/err" || fail "bus-gone message"
-mkdir -p "$T/run"
-DBUS_SESSION_BUS_ADDRESS="" XDG_RUNTIME_DIR=$T/run run 14 alarm test dbus
+mkdir -p "$T/nobus"
+DBUS_SESSION_BUS_ADDRESS="" XDG_RUNTIME_DIR=$T/nobus run 14 alarm test dbus
 grep -q "alarm sink dbus: no session bus" "$T/err" || fail "no-bus message"
 
 # ---- command ----
@@ -168,6 +209,7 @@ exit \${CMD_EXIT:-0}
 SCRIPT
 chmod +x "$T/cmd.sh"
 run 0 alarm test "command:$T/cmd.sh one  'two' \$HOME" --kind pairing-lost --device "$DEV"
+# shellcheck disable=SC2016 # a literal $HOME: no shell expands it for the program
 printf '%s\n' one "'two'" '$HOME' | cmp -s - "$T/cmd.args" || fail "command arguments: $(cat "$T/cmd.args")"
 grep -qx "CAIRN_ALARM_KIND=pairing-lost" "$T/cmd.env" || fail "CAIRN_ALARM_KIND"
 grep -qxF "CAIRN_ALARM_DEVICE=$DEV" "$T/cmd.env" || fail "CAIRN_ALARM_DEVICE"

@@ -5,10 +5,15 @@ to, each writing what it received into a folder for the test to assert.
   alarm_receivers.py http DIR     HTTP on 127.0.0.1, a free port (DIR/port);
                                   each POST as DIR/post-N.json (its path,
                                   headers and body); a path starting with
-                                  /fail answers 500
+                                  /fail answers 500, /slow after 30 s
   alarm_receivers.py smtp DIR     SMTP (aiosmtpd) on 127.0.0.1, a free port
                                   (DIR/port); each message as DIR/mail-N.eml
-                                  and its envelope as DIR/mail-N.json
+                                  and its envelope as DIR/mail-N.json; with
+                                  $ALARM_SMTP_CERT and _KEY, STARTTLS and a
+                                  login ($ALARM_SMTP_USER, _PASSWORD) are
+                                  required, each try as DIR/auth-N.json;
+                                  $ALARM_SMTP_IMPLICIT: TLS from the first
+                                  byte (smtps) instead of STARTTLS
   alarm_receivers.py notify DIR   org.freedesktop.Notifications on the
                                   session bus of $DBUS_SESSION_BUS_ADDRESS;
                                   DIR/ready once the name is owned, each
@@ -18,6 +23,7 @@ Each runs until killed.  A file appears whole (written, then renamed)."""
 import json
 import os
 import sys
+import time
 
 
 def write_whole(path, data):
@@ -43,6 +49,8 @@ def http(folder):
             rec = {"path": self.path, "headers": dict(self.headers.items()),
                    "body": body.decode("utf-8", "replace")}
             write_whole(next_name(folder, "post", "json"), json.dumps(rec))
+            if self.path.startswith("/slow"):
+                time.sleep(30)
             status = 500 if self.path.startswith("/fail") else 200
             self.send_response(status)
             self.send_header("Content-Length", "2")
@@ -69,10 +77,35 @@ def smtp(folder):
             write_whole(path, envelope.original_content)
             return "250 OK"
 
+    kwargs = {}
+    server_ssl = None
+    cert = os.environ.get("ALARM_SMTP_CERT")
+    if cert:
+        import ssl
+        from aiosmtpd.smtp import AuthResult
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, os.environ["ALARM_SMTP_KEY"])
+        want = (os.environ["ALARM_SMTP_USER"].encode(), os.environ["ALARM_SMTP_PASSWORD"].encode())
+
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            ok = (auth_data.login, auth_data.password) == want
+            write_whole(next_name(folder, "auth", "json"), json.dumps(
+                {"mechanism": mechanism, "login": auth_data.login.decode(), "ok": ok}))
+            return AuthResult(success=ok, handled=False)
+
+        kwargs = dict(auth_required=True, auth_require_tls=True, authenticator=authenticate)
+        if os.environ.get("ALARM_SMTP_IMPLICIT"):
+            # aiosmtpd sees only its own STARTTLS as TLS: the socket is TLS here
+            server_ssl = ctx
+            kwargs.update(auth_require_tls=False)
+        else:
+            kwargs.update(tls_context=ctx, require_starttls=True)
+
     async def main():
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: SMTP(Handler(), hostname="receiver.test"),
-                                          "127.0.0.1", 0)
+        server = await loop.create_server(
+            lambda: SMTP(Handler(), hostname="receiver.test", **kwargs), "127.0.0.1", 0,
+            ssl=server_ssl)
         write_whole(os.path.join(folder, "port"), str(server.sockets[0].getsockname()[1]))
         await asyncio.Event().wait()
 
