@@ -36,7 +36,7 @@ sums() { (cd "$T/dev" && find . -type f -exec md5sum {} + | sort); }
 snaps_of() { find "$1/snapshots" -type f ! -name '*.tmp*' -printf '%f\n' | sort; }
 
 base=$(($(date +%s) + 86400))
-for day in $(seq 1 $DAYS); do
+for day in $(seq 1 "$DAYS"); do
     # the bytes of the files the generator changed or added today
     if [ "$day" = 1 ]; then
         : >"$T/before"
@@ -53,8 +53,9 @@ for day in $(seq 1 $DAYS); do
     grep -q "copied to usbdisk" "$T/day.log" || fail "day $day: not copied"
     grep -q "check: .* no errors" "$T/day.log" || fail "day $day: no clean sample check"
     new=$(sed -n "s/.*device $U: saved snapshot [0-9a-f]*: .* received, \([0-9]*\) new bytes.*/\1/p" "$T/day.log")
-    [ -n "$new" ] && [ "$new" -le "$changed" ] ||
+    if [ -z "$new" ] || [ "$new" -gt "$changed" ]; then
         fail "day $day: $new new bytes for $changed bytes changed"
+    fi
     want=$((day < 5 ? day : 5))
     [ "$(snaps_of "$STORE" | wc -l)" = "$want" ] || fail "day $day: $(snaps_of "$STORE" | wc -l) snapshots, not $want"
     [ "$(snaps_of "$STORE")" = "$(snaps_of "$T/target")" ] || fail "day $day: the target is not in sync"
@@ -62,9 +63,10 @@ done
 [ "$(grep -c 'retention: removed 1 snapshot' "$T/all.log")" = $((DAYS - 5)) ] ||
     fail "retention did not remove one snapshot a day from day 6"
 # one disk target never meets 3-2-1: alarmed once, after copies-behind-days
-[ "$(grep -c 'alarm copies-behind: 3-2-1 not met for 4 days: need ' "$T/all.log")" = 1 ] &&
-    [ "$(grep -c 'alarm copies-behind' "$T/all.log")" = 1 ] ||
+if [ "$(grep -c 'alarm copies-behind: 3-2-1 not met for 4 days: need ' "$T/all.log")" != 1 ] ||
+    [ "$(grep -c 'alarm copies-behind' "$T/all.log")" != 1 ]; then
     fail "copies-behind was not alarmed exactly once: $(grep 'alarm' "$T/all.log")"
+fi
 run 0 check --read-data
 "$CAIRN" --store "$T/target" check --read-data >"$T/out" 2>&1 || fail "the target does not check: $(cat "$T/out")"
 run 0 status --json
@@ -76,8 +78,8 @@ assert d["devices"][0]["udid"] == sys.argv[2] and d["devices"][0]["last_failure"
     "$T/out" "$U" || fail "status --json after $DAYS days: $(cat "$T/out")"
 
 info "the device stays away: overdue once"
-kill $spid
-wait $spid 2>/dev/null
+kill "$spid"
+wait "$spid" 2>/dev/null
 for day in $((DAYS + 4)) $((DAYS + 5)); do
     CAIRN_TEST_NOW=$((base + day * 86400)) "$CAIRN" --store "$STORE" daemon --once \
         >>"$T/away.log" 2>&1 || fail "day $day: the daemon failed"
