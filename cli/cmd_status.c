@@ -185,16 +185,17 @@ int cmd_status(cli *c)
     if (c->nargs)
         return cli_usage_error(&cli_cmd_status);
     cairn_err rc = cli_local_store(c);
-    /* the service's view: its state file and the policy */
-    if (!rc)
-        rc = svcstate_path(c->store_path, path, sizeof path);
-    if (!rc)
-        rc = svcstate_load(path, &st);
+    /* the service's view, its state file and the policy: a report, so a
+     * problem there is a warning, never the end of the status */
+    if (!rc && (svcstate_path(c->store_path, path, sizeof path) || svcstate_load(path, &st)))
+        fprintf(stderr, "cairn: warning: the service's state: %s\n", err_msg());
     if (!rc && c->policy)
         snprintf(path, sizeof path, "%s", c->policy);
-    else if (!rc)
-        rc = policy_default_path(path, sizeof path);
-    if (!rc && policy_load(path, &pf)) {
+    else if (!rc && policy_default_path(path, sizeof path))
+        path[0] = '\0'; /* no folder for one: the defaults */
+    if (!rc && !*path)
+        rc = policy_parse("", 0, "policy.conf", &pf);
+    else if (!rc && policy_load(path, &pf)) {
         fprintf(stderr, "cairn: warning: %s (the defaults are used)\n", err_msg());
         rc = policy_parse("", 0, path, &pf);
     }
