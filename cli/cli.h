@@ -53,6 +53,8 @@ typedef struct cli {
     int json;
     int overwrite;
     int read_data;
+    const char *read_data_subset; /* check --read-data-subset N% */
+    int subset_pct;               /* its percentage, once parsed */
     int force;
     int allow_incomplete;
     int as_folder; /* backup --as-folder */
@@ -78,6 +80,12 @@ typedef struct cli {
     int restore_settings; /* restore --device --settings */
     int no_reboot;        /* restore --device --no-reboot */
     int restore_remove;   /* restore --device --remove */
+    /* the service (cmd_daemon.c, cmd_service.c, cmd_policy.c) */
+    int once;             /* daemon --once */
+    const char *policy;   /* daemon, policy, status: --policy FILE */
+    int unit_user;        /* service install --user */
+    int unit_system;      /* service install --system */
+    const char *unit_dir; /* service install --unit-dir DIR */
     /* alarm test (cmd_alarm.c) */
     const char *alarm_kind;    /* --kind */
     const char *alarm_timeout; /* --timeout DURATION */
@@ -118,6 +126,14 @@ cairn_err cli_parse_duration(const char *option, const char *text, unsigned *sec
         .name = "wait", .kind = OPT_STRING, .offset = offsetof(struct cli, wait),                  \
         .arg_name = "DURATION",                                                                    \
         .help = "if another cairn process has the store, wait up to DURATION (30s, 10m, 2h)",      \
+        .modes = (mode_bits)                                                                       \
+    }
+/* --policy FILE: the service's policy file (daemon, policy, service, status). */
+#define CLI_OPT_POLICY(mode_bits)                                                                  \
+    {                                                                                              \
+        .name = "policy", .kind = OPT_STRING, .offset = offsetof(struct cli, policy),              \
+        .arg_name = "FILE",                                                                        \
+        .help = "the policy file (default $XDG_CONFIG_HOME/cairn/policy.conf)",                    \
         .modes = (mode_bits)                                                                       \
     }
 /* --device NAME|UDID where it scopes 'latest' to a device (info, ls,
@@ -206,6 +222,9 @@ int cmd_usage(cli *c);
 struct content_snap;
 cairn_err cli_open_content(cli *c, store **s, snaplist *l, struct content_snap **cs);
 void cli_content_warn(void *ctx, const char *message);
+int cmd_daemon(cli *c);
+int cmd_service(cli *c);
+int cmd_policy(cli *c);
 int cmd_version(cli *c);
 int cmd_mount(cli *c);
 int cmd_serve(cli *c);
@@ -232,7 +251,7 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
     cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
     cli_cmd_version, cli_cmd_messages, cli_cmd_photos, cli_cmd_contacts, cli_cmd_pin, cli_cmd_unpin,
-    cli_cmd_usage, cli_cmd_mount, cli_cmd_serve;
+    cli_cmd_usage, cli_cmd_mount, cli_cmd_serve, cli_cmd_daemon, cli_cmd_service, cli_cmd_policy;
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 

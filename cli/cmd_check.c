@@ -43,9 +43,9 @@ static void print_json_summary(const check_result *r, cairn_err rc, const check_
     printf(",\"packs\":%" PRIu64 ",\"packs_damaged\":%" PRIu64 ",\"chunks_read\":%" PRIu64
            ",\"chunks_damaged\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ",\"snapshots\":%" PRIu64
            ",\"snapshots_damaged\":%" PRIu64 ",\"files_damaged\":%" PRIu64
-           ",\"keys_damaged\":%" PRIu64 ",\"problems\":[",
+           ",\"keys_damaged\":%" PRIu64 ",\"packs_read\":%" PRIu64 ",\"problems\":[",
            r->packs, r->packs_damaged, r->chunks_read, r->chunks_damaged, r->bytes_read,
-           r->snapshots, r->snapshots_damaged, r->files_damaged, r->keys_damaged);
+           r->snapshots, r->snapshots_damaged, r->files_damaged, r->keys_damaged, r->packs_read);
     for (size_t i = 0; i < l->count; i++) {
         if (i)
             putchar(',');
@@ -64,8 +64,11 @@ static cairn_err run_check(const cli *c, store *s)
     memset(&r, 0, sizeof r);
     const work_hooks *const hooks = cli_progress_begin(&prog, c);
     cli_progress_catch(&prog);
-    const check_opts opts = {
-        .read_data = c->read_data, .report = print_line, .report_ctx = &lines, .hooks = hooks};
+    const check_opts opts = {.read_data = c->read_data,
+                             .read_data_subset = c->subset_pct,
+                             .report = print_line,
+                             .report_ctx = &lines,
+                             .hooks = hooks};
     const cairn_err rc = check_run(s, &opts, &r);
     cli_progress_end(&prog);
     store_close(s);
@@ -80,6 +83,9 @@ static cairn_err run_check(const cli *c, store *s)
     printf("checked %" PRIu64 " packs, %" PRIu64 " snapshots", r.packs, r.snapshots);
     if (c->read_data)
         printf(", read %" PRIu64 " chunks (%s)", r.chunks_read, size);
+    else if (c->subset_pct)
+        printf(", read %" PRIu64 " chunks (%s) of %" PRIu64 " packs (%d%%)", r.chunks_read, size,
+               r.packs_read, c->subset_pct);
     printf("\n");
     return rc;
 }
@@ -144,6 +150,17 @@ int cmd_check(cli *c)
     /* words left over were once ignored: now they are an error */
     if (c->nargs != 0)
         return cli_usage_error(&cli_cmd_check);
+    if (c->read_data_subset) {
+        char *end;
+        const long v = strtol(c->read_data_subset, &end, 10);
+        if (end == c->read_data_subset || (*end && strcmp(end, "%") != 0) || v < 1 || v > 100) {
+            fprintf(stderr,
+                    "cairn: --read-data-subset: '%s' is not a percentage from 1%% to 100%%\n",
+                    c->read_data_subset);
+            return EXIT_USAGE;
+        }
+        c->subset_pct = (int)v;
+    }
     if (c->target)
         return check_target(c);
     cairn_err rc = cli_open_store(c, 0, &s);
@@ -158,6 +175,11 @@ static const cli_option check_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, read_data),
      .help = "read and verify every chunk (a target: fetch all again)"},
+    {.name = "read-data-subset",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, read_data_subset),
+     .arg_name = "N%",
+     .help = "read and verify every chunk of N percent of the packs, chosen at random"},
     {.name = "cache-size-mb",
      .kind = OPT_INT,
      .offset = offsetof(cli, cache_mb),
@@ -179,7 +201,7 @@ static const cli_option check_options[] = {
 };
 
 static const char *const check_synopsis[] = {
-    "[--read-data] [--json]",
+    "[--read-data | --read-data-subset N%] [--json]",
     "--target NAME|URL [--read-data] [--cache-size-mb MIB] [--json]",
     NULL,
 };

@@ -11,13 +11,73 @@
 #include <unistd.h>
 
 #include "engine/core/copy.h"
+#include "engine/service/service.h"
 #include "engine/core/copy_targets.h"
 #include "util/fsutil.h"
 #include "target_common.h"
 
 enum { MISSING_SHOWN = 8 };
 
-static void print_status_json(const cli *c, const rule321 *r, size_t nsnaps, const char *needs)
+/* What the service knows of each device (its state file and policy); nothing
+ * when it never ran for this store. */
+static void print_devices(const cli *c, const svcstate *st, const policy_file *pf)
+{
+    char when[32];
+    if (c->json)
+        printf(",\"devices\":[");
+    else if (st->ndevices)
+        printf("devices (the service):\n  %-40s  %-20s  %-19s  %-19s  %s\n", "UDID", "NAME",
+               "LAST SUCCESS", "NEXT DUE", "LAST FAILURE");
+    for (size_t i = 0; i < st->ndevices; i++) {
+        const svcstate_device *const d = &st->devices[i];
+        policy p;
+        policy_for(pf, d->udid, d->name, &p);
+        const int64_t due = service_next_due(d, &p);
+        const int failing = d->last_failure > d->last_success;
+        if (c->json) {
+            printf("%s{\"udid\":", i ? "," : "");
+            cli_json_str(d->udid);
+            printf(",\"name\":");
+            *d->name ? cli_json_str(d->name) : (void)printf("null");
+            printf(",\"last_success\":");
+            cli_print_time_or_null(d->last_success);
+            printf(",\"next_due\":");
+            due ? cli_print_time_or_null(due) : (void)printf("\"now\"");
+            printf(",\"last_failure\":");
+            if (failing) {
+                printf("{\"time\":");
+                cli_print_time_or_null(d->last_failure);
+                printf(",\"reason\":");
+                cli_json_str(d->reason);
+                printf(",\"in_a_row\":%d}", d->failures);
+            } else {
+                printf("null");
+            }
+            putchar('}');
+            continue;
+        }
+        char last[32], next[32];
+        if (d->last_success)
+            cli_time(d->last_success, last, sizeof last, 0);
+        else
+            snprintf(last, sizeof last, "never");
+        if (due)
+            cli_time(due, next, sizeof next, 0);
+        else
+            snprintf(next, sizeof next, "now");
+        if (failing)
+            cli_time(d->last_failure, when, sizeof when, 0);
+        printf("  %-40s  %-20s  %-19s  %-19s  %s\n", d->udid, *d->name ? d->name : "?", last, next,
+               failing ? when : "-");
+        if (failing)
+            printf("      why: %s\n", d->reason);
+    }
+    if (c->json)
+        putchar(']');
+}
+
+static void print_status_json(const cli *c, const rule321 *r, size_t nsnaps, const char *needs,
+                              const svcstate *svc, const policy_file *pf)
 {
     static const char *const kinds[] = {"disk", "nas", "cloud"};
     char hex[2 * ID_LEN + 1];
@@ -68,6 +128,7 @@ static void print_status_json(const cli *c, const rule321 *r, size_t nsnaps, con
             printf("%s\"%s\"", n++ ? "," : "", kinds[m]);
     printf("],\"offsite_copies\":%u,\"met\":%s,\"need\":", r->offsite, r->met ? "true" : "false");
     cli_json_str(needs);
+    print_devices(c, svc, pf);
     printf("}\n");
 }
 
@@ -116,11 +177,28 @@ int cmd_status(cli *c)
     uint8_t(*snaps)[ID_LEN] = NULL;
     size_t nsnaps = 0;
     rule321 r;
-    char needs[256];
+    char needs[256], path[PATH_MAX];
+    svcstate st;
+    policy_file *pf = NULL;
     memset(&r, 0, sizeof r);
+    memset(&st, 0, sizeof st);
     if (c->nargs)
         return cli_usage_error(&cli_cmd_status);
     cairn_err rc = cli_local_store(c);
+    /* the service's view, its state file and the policy: a report, so a
+     * problem there is a warning, never the end of the status */
+    if (!rc && (svcstate_path(c->store_path, path, sizeof path) || svcstate_load(path, &st)))
+        fprintf(stderr, "cairn: warning: the service's state: %s\n", err_msg());
+    if (!rc && c->policy)
+        snprintf(path, sizeof path, "%s", c->policy);
+    else if (!rc && policy_default_path(path, sizeof path))
+        path[0] = '\0'; /* no folder for one: the defaults */
+    if (!rc && !*path)
+        rc = policy_parse("", 0, "policy.conf", &pf);
+    else if (!rc && policy_load(path, &pf)) {
+        fprintf(stderr, "cairn: warning: %s (the defaults are used)\n", err_msg());
+        rc = policy_parse("", 0, path, &pf);
+    }
     if (!rc)
         rc = targets_load(c->store_path, &l);
     if (!rc)
@@ -130,11 +208,13 @@ int cmd_status(cli *c)
     if (rc) {
         targets_free(&l);
         free(snaps);
+        svcstate_free(&st);
+        policy_file_free(pf);
         return cli_fail(rc);
     }
     targets_rule321_needs(&r, needs, sizeof needs);
     if (c->json) {
-        print_status_json(c, &r, nsnaps, needs);
+        print_status_json(c, &r, nsnaps, needs, &st, pf);
     } else {
         printf("store %s: %zu snapshot(s), on this machine (disk)\n", c->store_path, nsnaps);
         if (r.count)
@@ -154,7 +234,10 @@ int cmd_status(cli *c)
             printf("3-2-1: met\n");
         else
             printf("3-2-1: not met: need %s\n", needs);
+        print_devices(c, &st, pf);
     }
+    svcstate_free(&st);
+    policy_file_free(pf);
     targets_rule321_free(&r);
     targets_free(&l);
     free(snaps);
@@ -166,11 +249,12 @@ static const cli_option status_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),
      .help = "print one JSON object"},
+    CLI_OPT_POLICY(0),
     CLI_OPT_END,
 };
 
 static const char *const status_synopsis[] = {
-    "[--json]",
+    "[--json] [--policy FILE]",
     NULL,
 };
 

@@ -45,6 +45,7 @@ CLI_FORBIDDEN=(
     engine/ios/encrypted_folder.h
     engine/ios/backup_encryption.h
     engine/ios/mobilesync.h
+    engine/ios/device_events.h
 )
 
 # layer_of PATH: sets LAYER to the layer of a root-relative path ("" if none)

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "util/fsutil.h"
 #include "util/idset.h"
 #include "util/grow.h"
@@ -24,6 +26,7 @@ typedef struct ck_pack {
     uint8_t id[PACK_ID_LEN];
     char *path;
     uint64_t size; /* of the file, for progress */
+    int read;      /* read every chunk (read_data, or chosen for the subset) */
 } ck_pack;
 
 typedef struct ck_ctx {
@@ -83,14 +86,15 @@ static void on_bad_chunk(void *ctx, const pack_entry *e, const char *msg)
 }
 
 /* One pack, on a pool worker. */
-static cairn_err check_pack(ck_ctx *c, store_worker *w, const uint8_t pack[PACK_ID_LEN],
-                            const char *path)
+static cairn_err check_pack(ck_ctx *c, store_worker *w, const ck_pack *p)
 {
+    const uint8_t *const pack = p->id;
+    const char *const path = p->path;
     pack_entry *e = NULL;
     size_t n = 0;
     uint64_t bytes = 0;
     cairn_err rc;
-    if (c->opts->read_data) {
+    if (p->read) {
         bad_chunk_ctx b = {c, path};
         rc = store_verify_pack(c->s, w, path, &e, &n, on_bad_chunk, &b);
         for (size_t i = 0; i < n; i++)
@@ -109,10 +113,12 @@ static cairn_err check_pack(ck_ctx *c, store_worker *w, const uint8_t pack[PACK_
     pthread_mutex_lock(&c->mu);
     c->res->packs++;
     c->res->bytes_read += bytes;
-    if (c->opts->read_data)
+    if (p->read) {
         c->res->chunks_read += n;
+        c->res->packs_read++;
+    }
     /* n == 0: the trailer itself failed: every chunk indexed there is lost */
-    const int lost = rc && (!c->opts->read_data || n == 0);
+    const int lost = rc && (!p->read || n == 0);
     if (rc)
         c->res->packs_damaged++;
     if (lost)
@@ -133,6 +139,7 @@ static cairn_err collect_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const 
     struct stat st;
     memcpy(p->id, pack, PACK_ID_LEN);
     p->size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    p->read = c->opts->read_data;
     c->prog.files_total++;
     c->prog.bytes_total += p->size;
     if (!(p->path = strdup(path)))
@@ -153,7 +160,7 @@ static void pack_worker(void *ctx, store_worker *w)
         pthread_mutex_unlock(&c->mu);
         if (stop || i >= c->npacks)
             return;
-        const cairn_err rc = check_pack(c, w, c->packs[i].id, c->packs[i].path);
+        const cairn_err rc = check_pack(c, w, &c->packs[i]);
         pthread_mutex_lock(&c->mu);
         if (rc && !c->fatal)
             c->fatal = rc;
@@ -164,12 +171,31 @@ static void pack_worker(void *ctx, store_worker *w)
     }
 }
 
+/* read_data_subset: the first k packs of a random permutation (Fisher-Yates
+ * over the pack list's order) are read whole. */
+static void choose_subset(ck_ctx *c)
+{
+    const int pct = c->opts->read_data_subset;
+    if (c->opts->read_data || pct <= 0 || c->npacks == 0)
+        return;
+    size_t k = (c->npacks * (size_t)(pct > 100 ? 100 : pct) + 99) / 100;
+    for (size_t i = 0; i < k; i++) {
+        const size_t j = i + randombytes_uniform((uint32_t)(c->npacks - i));
+        const ck_pack t = c->packs[i];
+        c->packs[i] = c->packs[j];
+        c->packs[j] = t;
+        c->packs[i].read = 1;
+    }
+}
+
 /* Every pack: its trailer (and with read_data every chunk), in parallel,
  * the largest share of a check's work. */
 static cairn_err check_packs(ck_ctx *c)
 {
     pool *workers = NULL;
     cairn_err rc = store_each_pack_file(c->s, collect_pack, c);
+    if (!rc)
+        choose_subset(c);
     c->prog.phase = "check";
     c->prog.unit = "packs";
     if (!rc)

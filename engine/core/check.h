@@ -1,7 +1,8 @@
 /* check.h - is the store whole?  Structure: every pack trailer opens, every
  * snapshot and tree decodes, every chunk a snapshot needs (trees, files,
  * catalogs) is indexed in a sound pack, every key file is well-formed.
- * With read_data: every chunk of every pack decrypts and hashes to its ID.
+ * With read_data: every chunk of every pack decrypts and hashes to its ID;
+ * with read_data_subset, that of a random share of the packs.
  * Damage is reported with the pack, and with the snapshots and files it
  * affects. */
 #ifndef CAIRN_CHECK_H
@@ -14,6 +15,10 @@ typedef void (*check_report_fn)(void *ctx, const char *line);
 
 typedef struct check_opts {
     int read_data;
+    /* 1..100: read every chunk of this percent of the packs (rounded up),
+     * chosen at random each run, so that regular checks cover the store
+     * over time at a fraction of the cost; 0: read_data decides */
+    int read_data_subset;
     check_report_fn report;
     void *report_ctx;
     const work_hooks *hooks; /* progress over the packs, and stop (CAIRN_EINTERRUPTED,
@@ -30,6 +35,7 @@ typedef struct check_result {
     uint64_t files_damaged;
     uint64_t keys_damaged; /* key files that are not well-formed */
     uint64_t bytes_read;
+    uint64_t packs_read; /* packs whose chunks were all read (read_data or the subset) */
 } check_result;
 
 /* CAIRN_ECORRUPT if anything is damaged (all of it reported). */

@@ -21,6 +21,7 @@
 #   run_rc ARGS..  the same, but only records the exit code in $RC
 #   init_store     'init --kdf interactive' of $STORE
 #   bg_track PID   kill PID on exit (background cairn runs)
+#   standin_start ARGS..  the device stand-in on $T/mux.sock (USBMUXD_SOCKET_ADDRESS)
 #   gen_random F N SEED   N deterministic incompressible bytes into F
 #   gen_text F N          N bytes of compressible text into F
 #   tree_listing DIR      metadata listing (type mode size mtime link path)
@@ -68,6 +69,23 @@ trap 'exit 130' INT TERM
 
 # Remembers a background pid so cleanup kills it if the test dies early.
 bg_track() { _BG_PIDS="$_BG_PIDS $1"; }
+
+# standin_start ARGS...: the device stand-in (tests/standin/standin.py ARGS)
+# on $T/mux.sock, logging to $T/standin.log, killed on exit; waits for its
+# socket and exports USBMUXD_SOCKET_ADDRESS; its pid in STANDIN_PID.
+standin_start() {
+    local _
+    "$PY" "$(dirname "${BASH_SOURCE[0]}")/../standin/standin.py" --socket "$T/mux.sock" \
+        --log "$T/standin.log" "$@" 2>"$T/standin.err" &
+    STANDIN_PID=$!
+    bg_track $STANDIN_PID
+    for _ in $(seq 100); do
+        [ -S "$T/mux.sock" ] && break
+        sleep 0.1
+    done
+    [ -S "$T/mux.sock" ] || { cat "$T/standin.err" >&2; fail "the stand-in did not start"; }
+    export USBMUXD_SOCKET_ADDRESS=UNIX:$T/mux.sock
+}
 
 fail() {
     echo "FAIL: $*" >&2

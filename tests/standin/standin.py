@@ -220,10 +220,11 @@ def make_pair_material(log):
 class Device:
     """What the stand-in device is: its values, its content, its pairing."""
 
-    def __init__(self, args, log):
+    def __init__(self, args, log, serve=None, device_id=1):
         self.args = args
         self.log = log
-        self.source = os.path.abspath(args.serve)
+        self.first = serve is None           # --serve (the others: --also-serve)
+        self.source = os.path.abspath(serve or args.serve)
         self.lock = threading.Lock()
         self.ports = {}                      # port -> service name
         self.next_port = itertools.count(49300)
@@ -237,8 +238,9 @@ class Device:
         self.cloud_backup = False            # set by EnableCloudBackup
         self.retry = {}                      # target UDID -> files whose upload failed last time
         self.observers = []                  # (stream, name) of notification_proxy observers
+        self.unplugged = False               # detached: Connect refused, listeners told
         self.load_values()
-        self.device_id = 1
+        self.device_id = device_id
         self.load_pairing()
 
     # -- identity and lockdown values
@@ -252,7 +254,7 @@ class Device:
         manifest = load("Manifest.plist")
         info = load("Info.plist")
         lk = manifest.get("Lockdown", {}) if isinstance(manifest.get("Lockdown"), dict) else {}
-        udid = (self.args.udid or lk.get("UniqueDeviceID") or info.get("Target Identifier")
+        udid = ((self.args.udid if self.first else None) or lk.get("UniqueDeviceID") or info.get("Target Identifier")
                 or os.path.basename(self.source.rstrip("/")))
         self.udid = udid
         self.encrypted = bool(manifest.get("IsEncrypted", False))
@@ -279,7 +281,7 @@ class Device:
                          ("PhoneNumber", "Phone Number")):
             if info.get(src):
                 self.values[key] = info[src]
-        if self.args.name:
+        if self.args.name and self.first:
             self.values["DeviceName"] = self.args.name
 
     def applications(self):
@@ -405,9 +407,10 @@ class Device:
 
 class MuxHandler(socketserver.BaseRequestHandler):
     def handle(self):
-        dev = self.server.device
+        server = self.server
+        dev = server.device
         log = dev.log
-        cid = next(dev.conn_ids)
+        cid = next(server.conn_ids)
         s = Stream(self.request)
         try:
             while True:
@@ -423,23 +426,31 @@ class MuxHandler(socketserver.BaseRequestHandler):
                 log(cid, "usbmuxd", "<- %s %s" % (kind, brief({k: v for k, v in msg.items() if k != "MessageType"})))
                 if kind == "ListDevices":
                     self.reply(s, tag, {"DeviceList": [
-                        {"DeviceID": dev.device_id, "MessageType": "Attached", "Properties": dev.mux_properties()}]})
+                        {"DeviceID": d.device_id, "MessageType": "Attached", "Properties": d.mux_properties()}
+                        for d in server.devices if not d.unplugged]})
                 elif kind == "Listen":
-                    self.reply(s, tag, {"MessageType": "Result", "Number": RESULT_OK})
-                    self.reply(s, 0, {"DeviceID": dev.device_id, "MessageType": "Attached",
-                                      "Properties": dev.mux_properties()})
-                    # the listener stays until the client goes
+                    with server.events_lock:
+                        self.reply(s, tag, {"MessageType": "Result", "Number": RESULT_OK})
+                        for d in server.devices:
+                            if not d.unplugged:
+                                self.reply(s, 0, {"DeviceID": d.device_id, "MessageType": "Attached",
+                                                  "Properties": d.mux_properties()})
+                        server.listeners.append(s)
+                    # the listener stays until the client goes; Attached and
+                    # Detached events reach it through server.broadcast
                     try:
                         while s.sock.recv(4096):
                             pass
                     except OSError:
                         pass
+                    with server.events_lock:
+                        server.listeners.remove(s)
                     log(cid, "usbmuxd", "listener gone")
                     return
                 elif kind == "ReadBUID":
                     self.reply(s, tag, {"BUID": dev.buid})
                 elif kind == "ReadPairRecord":
-                    rec = dev.pair_records.get(msg.get("PairRecordID"))
+                    rec = server.pair_record(msg.get("PairRecordID"))
                     if rec is None:
                         self.reply(s, tag, {"MessageType": "Result", "Number": RESULT_BADDEV})
                     else:
@@ -457,11 +468,14 @@ class MuxHandler(socketserver.BaseRequestHandler):
                 elif kind == "Connect":
                     raw = msg.get("PortNumber", 0)
                     port = ((raw & 0xFF) << 8) | ((raw >> 8) & 0xFF)   # sent as htons(port)
-                    if msg.get("DeviceID") != dev.device_id or getattr(dev, "unplugged", False):
+                    dev = server.by_id(msg.get("DeviceID"))
+                    if dev is None or dev.unplugged:
                         log(cid, "usbmuxd", "-> Result BadDevice")
                         self.reply(s, tag, {"MessageType": "Result", "Number": RESULT_BADDEV})
                         continue
                     service = "lockdownd" if port == LOCKDOWN_PORT else dev.ports.get(port)
+                    cid_dev = "device %d" % dev.device_id
+                    log(cid, "usbmuxd", "Connect to %s" % cid_dev)
                     if service is None:
                         log(cid, "usbmuxd", "-> Result ConnectionRefused (port %d)" % port)
                         self.reply(s, tag, {"MessageType": "Result", "Number": RESULT_CONNREFUSED})
@@ -1074,7 +1088,10 @@ class MobileBackup2:
                         self.s.drop()
                         if self.dev.args.unplug:
                             self.log("   fault: the device is unplugged: usbmuxd refuses it from now on")
-                            self.dev.unplugged = True
+                            self.dev.server.set_plugged(self.dev, False, "fault")
+                            if self.dev.args.replug_after:
+                                threading.Timer(self.dev.args.replug_after, self.dev.server.set_plugged,
+                                                (self.dev, True, "--replug-after")).start()
                         raise Disconnect("fault injected (--disconnect-after)")
                     self.s.write(struct.pack(">IB", len(chunk) + 1, CODE_FILE_DATA) + chunk)
                     self.uploaded_bytes += len(chunk)
@@ -1363,6 +1380,56 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def setup_devices(self, devices, log):
+        self.devices = devices
+        self.device = devices[0]
+        self.log = log
+        self.conn_ids = itertools.count(1)
+        self.listeners = []                  # Listen connections: told of Attached/Detached
+        self.events_lock = threading.Lock()
+        for d in devices:
+            d.server = self
+            d.conn_ids = self.conn_ids
+
+    def by_id(self, device_id):
+        for d in self.devices:
+            if d.device_id == device_id:
+                return d
+        return None
+
+    def pair_record(self, udid):
+        for d in self.devices:
+            if udid in d.pair_records:
+                return d.pair_records[udid]
+        return None
+
+    def set_plugged(self, dev, plugged, why):
+        """Plugs a device in or out, as usbmuxd tells its listeners."""
+        with self.events_lock:
+            if dev.unplugged == (not plugged):
+                return
+            dev.unplugged = not plugged
+            if plugged:
+                msg = {"DeviceID": dev.device_id, "MessageType": "Attached", "Properties": dev.mux_properties()}
+            else:
+                msg = {"DeviceID": dev.device_id, "MessageType": "Detached"}
+            self.log(0, "usbmuxd", "-> %s %s (%s) to %d listener(s)" % (
+                msg["MessageType"], dev.udid, why, len(self.listeners)))
+            for s in list(self.listeners):
+                try:
+                    MuxHandler.reply(s, 0, msg)
+                except (Disconnect, OSError):
+                    pass
+
+    def watch_control(self, folder):
+        """--control DIR: DIR/UDID.detached present = that device unplugged."""
+        while True:
+            for d in self.devices:
+                want_out = os.path.exists(os.path.join(folder, d.udid + ".detached"))
+                if want_out != d.unplugged:
+                    self.set_plugged(d, not want_out, "--control")
+            time.sleep(0.1)
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
@@ -1383,6 +1450,14 @@ def main(argv=None):
     ap.add_argument("--unplug", action="store_true",
                     help="fault: with --disconnect-after, the device is unplugged then: usbmuxd answers "
                          "every later Connect to it with BadDevice")
+    ap.add_argument("--replug-after", type=float, default=0, metavar="SECONDS",
+                    help="fault: with --unplug, plug the device in again (Attached) this long after")
+    ap.add_argument("--also-serve", action="append", metavar="DIR",
+                    help="another device behind the same usbmuxd (DeviceID 2, 3, ...), its identity from "
+                         "DIR's Manifest.plist (repeatable; the faults apply to every device)")
+    ap.add_argument("--control", metavar="DIR",
+                    help="while DIR/UDID.detached exists that device is unplugged: Detached to the "
+                         "listeners, Connect refused; removing the file plugs it in again (Attached)")
     ap.add_argument("--fail-file", action="append", metavar="NAME",
                     help="fault: answer this file with a per-file error (CODE_ERROR_REMOTE) instead of its "
                          "data; NAME is a fileID, a host path, DOMAIN/PATH or a relative path (repeatable)")
@@ -1402,8 +1477,13 @@ def main(argv=None):
 
     if not os.path.isdir(args.serve):
         ap.error("--serve %s: not a folder" % args.serve)
+    for extra in args.also_serve or []:
+        if not os.path.isdir(extra):
+            ap.error("--also-serve %s: not a folder" % extra)
     log = Log(args.log)
     dev = Device(args, log)
+    devices = [dev] + [Device(args, log, serve=extra, device_id=2 + i)
+                       for i, extra in enumerate(args.also_serve or [])]
     # bind under a temporary name and rename once listening, so the socket
     # appears only when clients can connect
     tmp = args.socket + ".tmp%d" % os.getpid()
@@ -1412,7 +1492,9 @@ def main(argv=None):
             os.unlink(p)
     server = Server(tmp, MuxHandler)
     os.rename(tmp, args.socket)
-    server.device = dev
+    server.setup_devices(devices, log)
+    if args.control:
+        threading.Thread(target=server.watch_control, args=(args.control,), daemon=True).start()
     log(0, "standin", "serving %s as %s (%s, iOS %s) on %s" % (
         dev.source, dev.udid, dev.values["ProductType"], dev.values["ProductVersion"], args.socket))
     print("standin: %s (%s) on UNIX:%s" % (dev.udid, dev.values["DeviceName"], args.socket), file=sys.stderr)
