@@ -832,6 +832,8 @@ struct copy_view {
     uint64_t cache_max, cached;
     uint64_t objects; /* fetched whole: small objects and packs */
     store_pack_source src;
+    int refetch; /* a pack is fetched again at its first use (check) */
+    idset fresh; /* with refetch: the packs fetched since the view opened */
 };
 
 static cairn_err view_list_one(void *ctx, const char *name, uint64_t size)
@@ -866,11 +868,14 @@ static cairn_err view_ensure(void *ctx, const uint8_t pack[PACK_ID_LEN], const c
     uint8_t rnd[16];
     store_name_pack(pack, name);
     /* a pack in the cache is the target's: its name is its content's hash,
-     * and every blob read from it is verified anyway */
-    if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
-        return CAIRN_OK;
-    if (errno != ENOENT)
-        return err_errno(errno, path);
+     * and every blob read from it is verified anyway; a check reads what the
+     * target holds now, so it fetches each pack again once */
+    if (!v->refetch || idset_has(&v->fresh, pack)) {
+        if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+            return CAIRN_OK;
+        if (errno != ENOENT)
+            return err_errno(errno, path);
+    }
     randombytes_buf(rnd, sizeof rnd);
     fs_hex(rnd, sizeof rnd, rhex);
     snprintf(tmp, sizeof tmp, "%s/" STORE_DIR_TMP "/%s.part", v->dir, rhex);
@@ -884,6 +889,8 @@ static cairn_err view_ensure(void *ctx, const uint8_t pack[PACK_ID_LEN], const c
         rc = install(v->dir, tmp, name);
     if (!rc)
         v->objects++;
+    if (!rc && v->refetch)
+        rc = idset_add(&v->fresh, pack, &(int){0});
     if (rc) {
         unlink(tmp);
         return rc == CAIRN_ENOTFOUND
@@ -905,6 +912,8 @@ cairn_err copy_view_open(const char *url, uint64_t cache_max, const copy_opts *o
         return err_set(CAIRN_ENOMEM, "out of memory");
     v->lock = -1;
     v->cache_max = cache_max;
+    v->refetch = o.refetch;
+    idset_init(&v->fresh);
     v->url = strdup(url);
     cairn_err rc = v->url ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
     if (!rc)
@@ -960,6 +969,7 @@ void copy_view_close(copy_view *v)
         return;
     backend_close(v->b);
     copy_unlock(v->lock);
+    idset_free(&v->fresh);
     free(v->url);
     free(v);
 }
