@@ -974,13 +974,6 @@ void copy_view_close(copy_view *v)
     free(v);
 }
 
-cairn_err copy_cache_trim(const char *url, uint64_t cache_max)
-{
-    char dir[PATH_MAX];
-    const cairn_err rc = copy_mirror_dir(url, dir, sizeof dir);
-    return rc ? rc : cache_evict(dir, cache_max, NULL, NULL);
-}
-
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;

@@ -119,10 +119,6 @@ uint64_t copy_view_cached(const copy_view *v);
 /* Trims the cache to its limit and closes everything (NULL is fine). */
 void copy_view_close(copy_view *v);
 
-/* Trims the packs in the cache folder of a target (a full mirror that
- * check --target fetched) to cache_max bytes, least recently used first. */
-cairn_err copy_cache_trim(const char *url, uint64_t cache_max);
-
 /* Removes the local cache folder of a target URL and its lock (target
  * remove); nothing there is not a cache. */
 cairn_err copy_cache_remove(const char *url);
