@@ -146,9 +146,11 @@ void cli_device_ui_end(cli_device_ui *ui);
 typedef struct cli_progress {
     work_hooks hooks;
     int json, tty;
+    int json_stderr; /* progress events on stderr (stdout holds one JSON value) */
     int shown, pending, drawn, caught;
     double start, last;
     work_progress last_state;
+    const char *last_unit, *last_phase; /* of the last event */
     struct sigaction old_sigint;
 } cli_progress;
 const work_hooks *cli_progress_begin(cli_progress *p, const cli *c);

@@ -48,12 +48,27 @@ static void print_copy(const cli *c, const target *t, const copy_result *r, cons
 static int copy_one(cli *c, store *s, const target *t, const copy_opts *opts, int first)
 {
     copy_result r;
-    char msg[1024];
+    char msg[1024], size[32];
+    cli_progress prog;
     memset(&r, 0, sizeof r);
-    const cairn_err rc = copy_to_url(s, t->url, opts, &r);
+    copy_opts o = *opts;
+    o.hooks = cli_progress_begin(&prog, c);
+    prog.json_stderr = 1; /* stdout holds the one JSON array */
+    cli_progress_catch(&prog);
+    const cairn_err rc = copy_to_url(s, t->url, &o, &r);
     snprintf(msg, sizeof msg, "%s", *err_msg() ? err_msg() : err_name(rc));
-    cli_end_progress(opts);
+    cli_progress_end(&prog);
     record_ctx rec = {t->name, (int64_t)time(NULL), NULL, NULL, NULL};
+    if (rc == CAIRN_EINTERRUPTED && cli_interrupted()) {
+        /* objects are sent in an order that keeps the target consistent */
+        cli_human(r.bytes, size, sizeof size);
+        fprintf(stderr,
+                "cairn: interrupted: target %s: %" PRIu64 " objects sent (%s); the target is "
+                "consistent, run copy again to send the rest\n",
+                t->name, r.objects, size);
+        copy_result_free(&r);
+        return EXIT_INTERRUPTED;
+    }
     if (rc) {
         fprintf(stderr, "cairn: target %s: %s\n", t->name, msg);
         print_copy(c, t, NULL, msg, first);
@@ -118,8 +133,7 @@ int cmd_copy(cli *c)
         return cli_fail(rc);
     }
     const copy_opts opts = {.only = (const uint8_t(*)[ID_LEN])only,
-                            .nonly = only ? (size_t)c->nargs : 0,
-                            .progress = isatty(STDERR_FILENO) ? cli_show_progress : NULL};
+                            .nonly = only ? (size_t)c->nargs : 0};
     if (c->json)
         putchar('[');
     for (size_t i = 0; i < l.count; i++) {
@@ -128,6 +142,8 @@ int cmd_copy(cli *c)
         const int one = copy_one(c, s, &l.items[i], &opts, shown++ == 0);
         if (one != EXIT_OK && code == EXIT_OK)
             code = one;
+        if (one == EXIT_INTERRUPTED)
+            break;
     }
     if (c->json)
         printf("]\n");
@@ -151,7 +167,10 @@ static const cli_option copy_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, only_snapshots),
      .help = "copy only the SNAPSHOTs named (and the packs they need)"},
-    {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "print a JSON array (progress events as JSON lines on stderr)"},
     CLI_OPT_END,
 };
 

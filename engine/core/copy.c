@@ -59,6 +59,7 @@ typedef struct job {
     const copy_opts *opts; /* may be NULL */
     objlist s, d;
     copy_result *r;
+    work_progress prog; /* objects to transfer (unit "objects") */
 } job;
 
 /* The ID in an object name (packs, snapshots, chains). */
@@ -274,10 +275,21 @@ static cairn_err send_kind(job *sy, int kind)
             sy->r->present++;
             continue;
         }
+        if (!rc && sy->opts && work_stopped(sy->opts->hooks))
+            rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
         if (!rc)
             rc = sy->fetch ? fetch_one(sy, o, &done) : push_one(sy, o, &done);
         if (rc)
             return rc;
+        sy->prog.files_done++;
+        sy->prog.bytes_done += o->size;
+        /* a chain rewritten in place was not in the totals */
+        if (sy->prog.files_done > sy->prog.files_total)
+            sy->prog.files_total = sy->prog.files_done;
+        if (sy->prog.bytes_done > sy->prog.bytes_total)
+            sy->prog.bytes_total = sy->prog.bytes_done;
+        if (sy->opts)
+            work_report(sy->opts->hooks, &sy->prog);
         if (!done)
             continue;
         o->at_dst = 1;
@@ -298,6 +310,8 @@ static cairn_err delete_kind(job *sy, int kind)
         const obj *const d = &sy->d.v[i];
         if (d->kind != kind || find(&sy->s, d->name))
             continue;
+        if (sy->opts && work_stopped(sy->opts->hooks))
+            return err_set(CAIRN_EINTERRUPTED, "interrupted");
         const cairn_err rc = backend_remove(sy->dst.b, d->name);
         if (rc)
             return rc;
@@ -384,6 +398,19 @@ static cairn_err sync_run(job *sy)
         rc = err_set(CAIRN_ECORRUPT,
                      "%s lists snapshots but no packs; refusing to copy (run 'cairn check')",
                      sy->fetch ? sy->src.b->url : sy->src.root);
+    /* the totals of what is to be sent, for progress */
+    sy->prog = (work_progress){.phase = sy->fetch ? "fetch" : "copy", .unit = "objects"};
+    for (size_t i = 0; !rc && i < sy->s.n; i++) {
+        const obj *const o = &sy->s.v[i];
+        const obj *const d = find(&sy->d, o->name);
+        if ((o->kind == STORE_OBJ_PACK && sy->no_packs) || !selected(sy, o) ||
+            (d && d->size == o->size && !sy->refetch))
+            continue;
+        sy->prog.files_total++;
+        sy->prog.bytes_total += o->size;
+    }
+    if (!rc && sy->opts)
+        work_report(sy->opts->hooks, &sy->prog);
     for (size_t i = 0; !rc && i < sizeof send_order / sizeof send_order[0]; i++)
         rc = send_kind(sy, send_order[i]);
     for (size_t i = 0; !rc && i < sizeof delete_order / sizeof delete_order[0]; i++)

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/core/progress.h"
 #include "store/backend/backend.h"
 #include "store/store.h"
 
@@ -38,6 +39,10 @@ typedef struct copy_opts {
      * quiet); a copy of a whole store to a slow target takes hours */
     void (*progress)(void *ctx, const struct copy_result *so_far);
     void *progress_ctx;
+    /* progress over the objects to send (phase "copy", unit "objects") and
+     * stop (CAIRN_EINTERRUPTED between objects: the destination is as a
+     * kill would leave it, consistent); NULL: neither */
+    const work_hooks *hooks;
 } copy_opts;
 
 typedef struct copy_result {
