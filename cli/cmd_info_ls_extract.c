@@ -29,6 +29,32 @@ static cairn_err open_snapshot(cli *c, int device_only, store **s, snaplist *l, 
     return rc;
 }
 
+/* --json: the snapshot's fields and its metadata */
+static void print_info_json(const snapshot *sn, uint64_t missing)
+{
+    char hex[2 * ID_LEN + 1], when[32];
+    fs_hex(sn->id, ID_LEN, hex);
+    cli_time(sn->time_sec, when, sizeof when, 1);
+    printf("{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":\"%s\",\"hostname\":", hex, hex, when);
+    cli_json_str(sn->hostname);
+    printf(",\"source\":");
+    cli_json_str(sn->source);
+    printf(",\"chain\":");
+    cli_json_str(sn->chain);
+    printf(",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64
+           ",\"partial\":%s,\"incomplete\":%s,\"missing_files\":%" PRIu64 ",\"meta\":{",
+           sn->files, sn->bytes, (sn->flags & SNAP_PARTIAL) ? "true" : "false",
+           (sn->flags & SNAP_INCOMPLETE) ? "true" : "false", missing);
+    for (size_t i = 0; i < sn->nmeta; i++) {
+        if (i)
+            putchar(',');
+        cli_json_str(sn->meta[i].key);
+        putchar(':');
+        cli_json_str(sn->meta[i].value);
+    }
+    printf("}}\n");
+}
+
 int cmd_info(cli *c)
 {
     store *s = NULL;
@@ -39,6 +65,12 @@ int cmd_info(cli *c)
         return cli_usage_error(&cli_cmd_info);
     cairn_err rc = open_snapshot(c, 0, &s, &l, &sn);
     if (!rc) {
+        const char *const m = snapshot_get_meta(sn, SNAP_META_MISSING_COUNT);
+        const uint64_t missing = m ? strtoull(m, NULL, 10) : 0;
+        if (c->json) {
+            print_info_json(sn, missing);
+            goto done;
+        }
         fs_hex(sn->id, ID_LEN, hex);
         cli_time(sn->time_sec, when, sizeof when, 0);
         cli_human(sn->bytes, size, sizeof size);
@@ -51,6 +83,10 @@ int cmd_info(cli *c)
         if (sn->flags & (SNAP_PARTIAL | SNAP_INCOMPLETE))
             printf("state       %s%s\n", (sn->flags & SNAP_PARTIAL) ? " partial" : "",
                    (sn->flags & SNAP_INCOMPLETE) ? " incomplete" : "");
+        if (missing)
+            printf("missing      %" PRIu64 " file(s) listed in Manifest.db were not in the backup "
+                   "(stored with --allow-incomplete)\n",
+                   missing);
         for (size_t i = 0; i < sn->nmeta; i++) {
             const char *const field = snapshot_meta_device_field(sn->meta[i].key);
             if (!field)
@@ -63,6 +99,7 @@ int cmd_info(cli *c)
             }
         }
     }
+done:
     snaplist_free(&l);
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
@@ -86,14 +123,37 @@ int cmd_ls(cli *c)
         char when[32];
         if (c->nargs == 2 && !catalog_matches(e, c->args[1]))
             continue;
-        cli_time(e->mtime, when, sizeof when, 0);
         const char kind = e->flags == CATALOG_DIR ? 'd' : e->flags == CATALOG_SYMLINK ? 'l' : '-';
+        if (c->json) {
+            cli_time(e->mtime, when, sizeof when, 1);
+            printf("%s{\"type\":\"%s\",\"mode\":%u,\"size\":%" PRIu64
+                   ",\"mtime\":\"%s\",\"domain\":",
+                   shown ? "," : "[",
+                   kind == 'd'   ? "dir"
+                   : kind == 'l' ? "symlink"
+                                 : "file",
+                   (unsigned)e->mode, e->size, when);
+            cli_json_str(e->domain ? e->domain : "");
+            printf(",\"path\":");
+            cli_json_str(e->path);
+            printf(",\"target\":");
+            if (e->target)
+                cli_json_str(e->target);
+            else
+                printf("null");
+            putchar('}');
+            shown++;
+            continue;
+        }
+        cli_time(e->mtime, when, sizeof when, 0);
         printf("%c %06o %12" PRIu64 "  %s  %s/%s%s%s\n", kind, (unsigned)e->mode, e->size, when,
                e->domain, e->path, e->target ? " -> " : "", e->target ? e->target : "");
         shown++;
     }
     if (!rc && c->nargs == 2 && shown == 0)
         rc = err_set(CAIRN_ENOTFOUND, "%s: nothing in this snapshot matches", c->args[1]);
+    else if (!rc && c->json)
+        printf("%s]\n", shown ? "" : "[");
     catalog_free(&cat);
     snaplist_free(&l);
     store_close(s);
@@ -124,11 +184,15 @@ int cmd_extract(cli *c)
 
 static const cli_option info_options[] = {
     CLI_OPT_DEVICE_SCOPE(0),
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "print a JSON object"},
     CLI_OPT_END,
 };
 
 static const char *const info_synopsis[] = {
-    "[--device NAME|UDID] SNAPSHOT",
+    "[--device NAME|UDID] [--json] SNAPSHOT",
     NULL,
 };
 
@@ -142,11 +206,12 @@ const cli_command cli_cmd_info = {
 
 static const cli_option ls_options[] = {
     CLI_OPT_DEVICE_SCOPE(0),
+    {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
     CLI_OPT_END,
 };
 
 static const char *const ls_synopsis[] = {
-    "[--device NAME|UDID] SNAPSHOT [DOMAIN[/PATH]]",
+    "[--device NAME|UDID] [--json] SNAPSHOT [DOMAIN[/PATH]]",
     NULL,
 };
 
