@@ -44,6 +44,15 @@ static void print_copy(const cli *c, const target *t, const copy_result *r, cons
            r->nheld);
 }
 
+static void say_waiting_target(void *ctx, const char *url)
+{
+    const cli *const c = ctx;
+    fprintf(stderr,
+            "cairn: %s: another cairn is copying to or from this target; waiting up to %s for it "
+            "to finish\n",
+            url, c->wait);
+}
+
 /* One target: take its lock, open it, push, record.  Returns the exit code. */
 static int copy_one(cli *c, store *s, const target *t, const copy_opts *opts, int first)
 {
@@ -115,7 +124,10 @@ int cmd_copy(cli *c)
     int code = EXIT_OK, shown = 0;
     if ((c->target != NULL) == (c->all_targets != 0) || (c->only_snapshots != 0) != (c->nargs > 0))
         return cli_usage_error(&cli_cmd_copy);
-    cairn_err rc = cli_local_store(c);
+    unsigned wait = 0;
+    cairn_err rc = c->wait ? cli_parse_duration("--wait", c->wait, &wait) : CAIRN_OK;
+    if (!rc)
+        rc = cli_local_store(c);
     if (!rc)
         rc = targets_load(c->store_path, &l);
     if (!rc && c->target && !targets_find(&l, c->target))
@@ -133,7 +145,10 @@ int cmd_copy(cli *c)
         return cli_fail(rc);
     }
     const copy_opts opts = {.only = (const uint8_t(*)[ID_LEN])only,
-                            .nonly = only ? (size_t)c->nargs : 0};
+                            .nonly = only ? (size_t)c->nargs : 0,
+                            .wait_seconds = wait,
+                            .waiting = say_waiting_target,
+                            .waiting_ctx = c};
     if (c->json)
         putchar('[');
     for (size_t i = 0; i < l.count; i++) {
@@ -171,12 +186,18 @@ static const cli_option copy_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),
      .help = "print a JSON array (progress events as JSON lines on stderr)"},
+    {.name = "wait",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, wait),
+     .arg_name = "DURATION",
+     .help = "if another cairn copies to or from the target, or a prune deletes packs, wait up "
+             "to DURATION (30s, 10m, 2h)"},
     CLI_OPT_END,
 };
 
 static const char *const copy_synopsis[] = {
-    "--target NAME [--snapshots SNAPSHOT...] [--json]",
-    "--all [--snapshots SNAPSHOT...] [--json]",
+    "--target NAME [--snapshots SNAPSHOT...] [--json] [--wait DURATION]",
+    "--all [--snapshots SNAPSHOT...] [--json] [--wait DURATION]",
     NULL,
 };
 

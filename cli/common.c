@@ -143,7 +143,7 @@ cairn_err cli_open_store(cli *c, unsigned flags, store **out)
     if (rc)
         return rc;
     /* a bad --wait is known before anything is asked */
-    if (c->wait && (flags & STORE_WRITE)) {
+    if (c->wait) {
         rc = cli_parse_duration("--wait", c->wait, &wait.seconds);
         if (rc)
             return rc;

@@ -329,12 +329,43 @@ static cairn_err open_readers_lock(store *s)
     return s->readers_fd < 0 ? err_errno(errno, path) : CAIRN_OK;
 }
 
-/* Readers only wait while a prune is deleting packs. */
-static cairn_err take_reader_lock(store *s)
+/* Readers only wait while a prune is deleting packs: as long as it takes,
+ * or with a wait of some seconds that long at most, said once. */
+static cairn_err take_reader_lock(store *s, const store_wait *wait)
 {
+    char path[PATH_MAX + 8], pidbuf[32] = "unknown";
     cairn_err rc = open_readers_lock(s);
     if (rc)
         return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc; /* read-only copy of a store */
+    const double start = now_monotonic();
+    int told = 0;
+    while (wait && wait->seconds && flock(s->readers_fd, LOCK_SH | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return err_errno(errno, s->path);
+        if (now_monotonic() - start >= (double)wait->seconds) {
+            char waited[16];
+            wait_text(wait->seconds, waited, sizeof waited);
+            return err_set(CAIRN_ELOCKED,
+                           "%s: a prune (pid %s) is still deleting packs after waiting %s", s->path,
+                           pidbuf, waited);
+        }
+        if (!told) {
+            /* the prune holds the writer lock, which names it */
+            snprintf(path, sizeof path, "%s/" STORE_NAME_LOCK, s->path);
+            const int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                lock_holder(fd, pidbuf, sizeof pidbuf);
+                close(fd);
+            }
+            if (wait->waiting)
+                wait->waiting(wait->ctx, pidbuf);
+        }
+        told = 1;
+        const struct timespec tick = {0, 200 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    if (wait && wait->seconds)
+        return CAIRN_OK;
     while (flock(s->readers_fd, LOCK_SH) != 0)
         if (errno != EINTR)
             return err_errno(errno, s->path);
@@ -650,7 +681,7 @@ static cairn_err open_with(const char *path, const char *password, size_t passwo
             goto fail;
         remove_tmp_files(s);
     } else if (!s->read_only) {
-        rc = take_reader_lock(s);
+        rc = take_reader_lock(s, wait);
         if (rc)
             goto fail;
     }

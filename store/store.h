@@ -67,7 +67,9 @@ typedef struct store_wait {
 } store_wait;
 
 /* store_open, but with STORE_WRITE a lock held by another process is
- * waited for as wait says (NULL: not at all). */
+ * waited for as wait says (NULL: not at all).  A reader waits while a prune
+ * deletes packs: as long as that takes, or with wait->seconds at most that
+ * long (CAIRN_ELOCKED after), calling waiting once. */
 cairn_err store_open_wait(const char *path, const char *password, size_t password_len,
                           unsigned flags, const store_wait *wait, store **out);
 

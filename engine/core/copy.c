@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -702,6 +703,21 @@ cairn_err copy_to_url(store *s, const char *url, const copy_opts *opts, copy_res
     int lock = -1;
     char msg[ERR_MSG_MAX];
     cairn_err rc = copy_lock(url, &lock);
+    const unsigned limit = opts ? opts->wait_seconds : 0;
+    const time_t start = time(NULL);
+    if (rc == CAIRN_ELOCKED && limit && opts->waiting)
+        opts->waiting(opts->waiting_ctx, url);
+    /* polled, so that the wait has an end */
+    while (rc == CAIRN_ELOCKED && limit && time(NULL) - start < (time_t)limit) {
+        const struct timespec tick = {0, 200 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+        rc = copy_lock(url, &lock);
+    }
+    if (rc == CAIRN_ELOCKED && limit)
+        rc = err_set(CAIRN_ELOCKED,
+                     "%s: another cairn is still copying to or from this target after waiting "
+                     "%us",
+                     url, limit);
     if (!rc)
         rc = backend_open(url, &b);
     /* under the lock no upload of ours runs: our leftovers can go */

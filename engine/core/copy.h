@@ -43,6 +43,11 @@ typedef struct copy_opts {
      * stop (CAIRN_EINTERRUPTED between objects: the destination is as a
      * kill would leave it, consistent); NULL: neither */
     const work_hooks *hooks;
+    /* copy_to_url: when another cairn holds the target's lock, wait up to
+     * this long (0: CAIRN_ELOCKED at once), calling waiting once */
+    unsigned wait_seconds;
+    void (*waiting)(void *ctx, const char *url);
+    void *waiting_ctx;
 } copy_opts;
 
 typedef struct copy_result {
