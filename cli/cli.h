@@ -91,6 +91,9 @@ int cli_exit_code(cairn_err rc);
 void cli_human(uint64_t n, char *out, size_t cap);
 void cli_time(int64_t sec, char *out, size_t cap, int iso);
 void cli_json_str(const char *s);
+/* A snapshot as a JSON object ('snapshots --json', 'info --json'), with
+ * extra members ("\"k\":v", or NULL) before its meta. */
+void cli_snapshot_json(const snapshot *sn, const char *extra);
 /* Opens the store c names; with STORE_WRITE, waits for another writer as
  * --wait says, with one line on stderr while it waits. */
 cairn_err cli_open_store(cli *c, unsigned flags, store **out);

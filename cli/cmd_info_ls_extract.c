@@ -29,32 +29,6 @@ static cairn_err open_snapshot(cli *c, int device_only, store **s, snaplist *l, 
     return rc;
 }
 
-/* --json: the snapshot's fields and its metadata */
-static void print_info_json(const snapshot *sn, uint64_t missing)
-{
-    char hex[2 * ID_LEN + 1], when[32];
-    fs_hex(sn->id, ID_LEN, hex);
-    cli_time(sn->time_sec, when, sizeof when, 1);
-    printf("{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":\"%s\",\"hostname\":", hex, hex, when);
-    cli_json_str(sn->hostname);
-    printf(",\"source\":");
-    cli_json_str(sn->source);
-    printf(",\"chain\":");
-    cli_json_str(sn->chain);
-    printf(",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64
-           ",\"partial\":%s,\"incomplete\":%s,\"missing_files\":%" PRIu64 ",\"meta\":{",
-           sn->files, sn->bytes, (sn->flags & SNAP_PARTIAL) ? "true" : "false",
-           (sn->flags & SNAP_INCOMPLETE) ? "true" : "false", missing);
-    for (size_t i = 0; i < sn->nmeta; i++) {
-        if (i)
-            putchar(',');
-        cli_json_str(sn->meta[i].key);
-        putchar(':');
-        cli_json_str(sn->meta[i].value);
-    }
-    printf("}}\n");
-}
-
 int cmd_info(cli *c)
 {
     store *s = NULL;
@@ -68,7 +42,10 @@ int cmd_info(cli *c)
         const char *const m = snapshot_get_meta(sn, SNAP_META_MISSING_COUNT);
         const uint64_t missing = m ? strtoull(m, NULL, 10) : 0;
         if (c->json) {
-            print_info_json(sn, missing);
+            char extra[64];
+            snprintf(extra, sizeof extra, "\"missing_files\":%" PRIu64, missing);
+            cli_snapshot_json(sn, extra);
+            putchar('\n');
             goto done;
         }
         fs_hex(sn->id, ID_LEN, hex);

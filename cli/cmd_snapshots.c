@@ -11,41 +11,6 @@
 #include "util/fsutil.h"
 #include "cli.h"
 
-static void print_snapshot_json(const snapshot *sn)
-{
-    char hex[2 * ID_LEN + 1], when[32];
-    fs_hex(sn->id, ID_LEN, hex);
-    cli_time(sn->time_sec, when, sizeof when, 1);
-    printf("{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":\"%s\",\"hostname\":", hex, hex, when);
-    cli_json_str(sn->hostname);
-    printf(",\"source\":");
-    cli_json_str(sn->source);
-    printf(",\"chain\":");
-    cli_json_str(sn->chain);
-    if (sn->has_parent) {
-        fs_hex(sn->parent, ID_LEN, hex);
-        printf(",\"parent\":\"%s\"", hex);
-    } else {
-        printf(",\"parent\":null");
-    }
-    printf(",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
-           ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64 ",\"new_raw\":%" PRIu64
-           ",\"errors\":%" PRIu64 ",\"partial\":%s,\"incomplete\":%s,\"repaired\":%s,"
-           "\"meta\":{",
-           sn->files, sn->dirs, sn->bytes, sn->new_chunks, sn->new_bytes, sn->new_raw, sn->errors,
-           (sn->flags & SNAP_PARTIAL) ? "true" : "false",
-           (sn->flags & SNAP_INCOMPLETE) ? "true" : "false",
-           (sn->flags & SNAP_REPAIRED) ? "true" : "false");
-    for (size_t i = 0; i < sn->nmeta; i++) {
-        if (i)
-            putchar(',');
-        cli_json_str(sn->meta[i].key);
-        putchar(':');
-        cli_json_str(sn->meta[i].value);
-    }
-    printf("}}");
-}
-
 static void print_snapshot_row(const snapshot *sn)
 {
     char id[9], when[32], size[32], added[32], what[512];
@@ -98,7 +63,7 @@ int cmd_snapshots(cli *c)
         if (c->json) {
             if (shown)
                 putchar(',');
-            print_snapshot_json(&l.items[i]);
+            cli_snapshot_json(&l.items[i], NULL);
         } else {
             print_snapshot_row(&l.items[i]);
         }

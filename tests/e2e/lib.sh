@@ -28,6 +28,8 @@
 #   snap_json EXPR        a Python expression over s = 'snapshots --json'
 #                         (cached until the next run/run_rc/snap_invalidate)
 #   snap_count, snap_id IDX, files_read (the "N read" of the last backup)
+#   interrupt_at RE FILE PID  SIGINT to PID once FILE has a line matching RE
+#                  (the first progress event), then waits; its exit code in $RC
 
 set -u
 set -o pipefail
@@ -68,6 +70,18 @@ trap 'exit 130' INT TERM
 
 # Remembers a background pid so cleanup kills it if the test dies early.
 bg_track() { _BG_PIDS="$_BG_PIDS $1"; }
+
+interrupt_at() {
+    local _
+    for _ in $(seq 1 1000); do
+        grep -q "$1" "$2" 2>/dev/null && break
+        kill -0 "$3" 2>/dev/null || break
+        sleep 0.01
+    done
+    kill -INT "$3" 2>/dev/null
+    wait "$3"
+    RC=$?
+}
 
 fail() {
     echo "FAIL: $*" >&2

@@ -34,16 +34,9 @@ PY
 
 info "Ctrl-C in the middle of prune: says what was deleted, exit 130, check clean"
 "$CAIRN" --store "$STORE" prune --json >"$T/pout" 2>"$T/perr" &
-PID=$!
-bg_track $PID
-for _ in $(seq 1 1000); do
-    grep -q '"unit":"packs"' "$T/pout" 2>/dev/null && break
-    sleep 0.01
-done
-kill -INT $PID
-wait $PID
-rc=$?
-[ "$rc" = 130 ] || fail "interrupted prune exited $rc, expected 130: $(cat "$T/perr")"
+bg_track $!
+interrupt_at '"unit":"packs"' "$T/pout" $!
+[ "$RC" = 130 ] || fail "interrupted prune exited $RC, expected 130: $(cat "$T/perr")"
 echo "   $(cat "$T/perr")"
 grep -q -x -E 'cairn: interrupted: (nothing deleted|[0-9]+ of [0-9]+ packs deleted; run prune again to finish)' "$T/perr" ||
     fail "interrupted prune said: $(cat "$T/perr")"
@@ -70,16 +63,9 @@ for i in $(seq 1 24); do gen_random "$SRC/b$i.bin" $((2 * MiB)) "b$i"; done
 run 0 backup "$SRC"
 run 0 target add usb "$T/usb"
 "$CAIRN" --store "$STORE" copy --target usb --json >"$T/cout" 2>"$T/cerr" &
-PID=$!
-bg_track $PID
-for _ in $(seq 1 1000); do
-    grep -q '"type":"progress"' "$T/cerr" 2>/dev/null && break
-    sleep 0.01
-done
-kill -INT $PID
-wait $PID
-rc=$?
-[ "$rc" = 130 ] || fail "interrupted copy exited $rc, expected 130: $(cat "$T/cerr")"
+bg_track $!
+interrupt_at '"type":"progress"' "$T/cerr" $!
+[ "$RC" = 130 ] || fail "interrupted copy exited $RC, expected 130: $(cat "$T/cerr")"
 echo "   $(cat "$T/cerr" | tail -n 1)"
 grep -q -x -E 'cairn: interrupted: target usb: [0-9]+ objects sent \(.*\); the target is consistent, run copy again to send the rest' "$T/cerr" ||
     fail "interrupted copy said: $(cat "$T/cerr")"
