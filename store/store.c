@@ -1318,9 +1318,13 @@ cairn_err store_check_pack(store *s, store_worker *w, const uint8_t pack[PACK_ID
         return data ? verify_pack(s, w, -1, path, entries, count, bad, ctx)
                     : read_pack_file(s, path, entries, count, &got, NULL);
     if (!data) {
+        /* the source is one connection: one reader at a time */
         range_ctx r = {s, pack};
-        return pack_read_trailer_with(source_read, &r, size, path, keyring_seal_key(s->keys),
-                                      entries, count, &got);
+        pthread_mutex_lock(&s->src_mu);
+        const cairn_err rc = pack_read_trailer_with(
+            source_read, &r, size, path, keyring_seal_key(s->keys), entries, count, &got);
+        pthread_mutex_unlock(&s->src_mu);
+        return rc;
     }
     /* opened before another fetch can evict it from the cache */
     pthread_mutex_lock(&s->src_mu);
