@@ -59,9 +59,12 @@ run 0 restore latest --to "$T/r1"
 compare_trees "$SRC" "$T/r1"
 
 info "copy --json: progress events on stderr, the array on stdout"
+# a target that is a store already (a first copy interrupted before its
+# config is sent leaves no store there yet)
+run 0 target add usb "$T/usb"
+run 0 copy --target usb
 for i in $(seq 1 24); do gen_random "$SRC/b$i.bin" $((2 * MiB)) "b$i"; done
 run 0 backup "$SRC"
-run 0 target add usb "$T/usb"
 "$CAIRN" --store "$STORE" copy --target usb --json >"$T/cout" 2>"$T/cerr" &
 bg_track $!
 interrupt_at '"type":"progress"' "$T/cerr" $!
