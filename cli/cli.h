@@ -112,6 +112,9 @@ int cli_exit_code(cairn_err rc);
 void cli_human(uint64_t n, char *out, size_t cap);
 void cli_time(int64_t sec, char *out, size_t cap, int iso);
 void cli_json_str(const char *s);
+/* A snapshot as a JSON object ('snapshots --json', 'info --json'), with
+ * extra members ("\"k\":v", or NULL) before its meta. */
+void cli_snapshot_json(const snapshot *sn, const char *extra);
 /* Opens the store c names; with STORE_WRITE, waits for another writer as
  * --wait says, with one line on stderr while it waits. */
 cairn_err cli_open_store(cli *c, unsigned flags, store **out);
@@ -175,9 +178,11 @@ void cli_device_ui_end(cli_device_ui *ui);
 typedef struct cli_progress {
     work_hooks hooks;
     int json, tty;
+    int json_stderr; /* progress events on stderr (stdout holds one JSON value) */
     int shown, pending, drawn, caught;
     double start, last;
     work_progress last_state;
+    const char *last_unit, *last_phase; /* of the last event */
     struct sigaction old_sigint;
 } cli_progress;
 const work_hooks *cli_progress_begin(cli_progress *p, const cli *c);

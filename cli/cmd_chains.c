@@ -1,5 +1,6 @@
 /* cmd_chains.c - cairn chains (one per device and backup encryption
  * identity) and cairn chain archive | delete. */
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,12 @@ int cmd_chains(cli *c)
         snaplist_free(&l);
         return cli_fail(rc);
     }
-    printf("%-8s  %-19s  %-19s  %5s  %10s  %-24s  %s\n", "State", "First", "Last", "Count", "Added",
-           "Device", "Chain");
+    size_t shown = 0;
+    if (c->json)
+        putchar('[');
+    else
+        printf("%-8s  %-19s  %-19s  %5s  %10s  %-24s  %s\n", "State", "First", "Last", "Count",
+               "Added", "Device", "Chain");
     /* snapshots are sorted by time: a chain's first occurrence is its oldest */
     for (size_t i = 0; i < l.count; i++) {
         const snapshot *const first = &l.items[i];
@@ -48,8 +53,8 @@ int cmd_chains(cli *c)
             added += l.items[k].new_bytes;
         }
         char t1[32], t2[32], size[32], device[256] = "-";
-        cli_time(first->time_sec, t1, sizeof t1, 0);
-        cli_time(last->time_sec, t2, sizeof t2, 0);
+        cli_time(first->time_sec, t1, sizeof t1, c->json);
+        cli_time(last->time_sec, t2, sizeof t2, c->json);
         cli_human(added, size, sizeof size);
         const char *const name = snapshot_device_name(last);
         const char *const type = snapshot_get_meta(last, SNAP_META_PRODUCT_TYPE);
@@ -57,12 +62,41 @@ int cmd_chains(cli *c)
             snprintf(device, sizeof device, "%s%s%s%s", name, type ? " (" : "", type ? type : "",
                      type ? ")" : "");
         const int archived = chains_is_archived(&chains, first->chain);
+        if (c->json) {
+            printf("%s{\"chain\":", shown++ ? "," : "");
+            cli_json_str(first->chain);
+            printf(",\"state\":\"%s\",\"first\":\"%s\",\"last\":\"%s\",\"count\":%zu,"
+                   "\"added_bytes\":%" PRIu64 ",\"device\":",
+                   archived ? "archived" : "active", t1, t2, count, added);
+            if (name)
+                cli_json_str(name);
+            else
+                printf("null");
+            printf(",\"product_type\":");
+            if (type)
+                cli_json_str(type);
+            else
+                printf("null");
+            printf(",\"archived_reason\":");
+            const char *reason = NULL;
+            for (size_t k = 0; archived && k < chains.count; k++)
+                if (strcmp(chains.items[k].name, first->chain) == 0)
+                    reason = chains.items[k].reason;
+            if (reason)
+                cli_json_str(reason);
+            else
+                printf("null");
+            putchar('}');
+            continue;
+        }
         printf("%-8s  %-19s  %-19s  %5zu  %10s  %-24s  %s\n", archived ? "archived" : "active", t1,
                t2, count, size, device, first->chain);
         for (size_t k = 0; archived && k < chains.count; k++)
             if (strcmp(chains.items[k].name, first->chain) == 0)
                 printf("          archived: %s\n", chains.items[k].reason);
     }
+    if (c->json)
+        printf("]\n");
     chains_free(&chains);
     snaplist_free(&l);
     return EXIT_OK;
@@ -115,8 +149,13 @@ int cmd_chain(cli *c)
     return rc ? cli_fail(rc) : EXIT_OK;
 }
 
+static const cli_option chains_options[] = {
+    {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
+    CLI_OPT_END,
+};
+
 static const char *const chains_synopsis[] = {
-    "",
+    "[--json]",
     NULL,
 };
 
@@ -124,6 +163,7 @@ const cli_command cli_cmd_chains = {
     .name = "chains",
     .summary = "list the chains (one per device and backup encryption identity)",
     .synopsis = chains_synopsis,
+    .options = chains_options,
     .run = cmd_chains,
 };
 

@@ -114,33 +114,24 @@ static int check_target(cli *c)
     snprintf(local, sizeof local, "%s", c->store_path);
     if (!c->json)
         printf("checking target %s (%s)\n", c->target, url);
-    rc = cli_target_folder(c->target, url, c->read_data, c->target_store, sizeof c->target_store);
-    if (!rc) {
-        c->store_arg = c->target_store;
+    /* a network target is read through its bounded cache, each pack fetched
+     * again so that the check reads what the target holds now */
+    rc = cli_open_target(c, c->target, 1);
+    if (!rc)
         rc = cli_open_store(c, 0, &s);
-    }
     if (!rc)
         rc = run_check(c, s);
-    /* the mirror fetched for the check is a cache like restore's: bounded */
-    if (!cli_folder_of(url)) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", err_msg());
-        const cairn_err trc = copy_cache_trim(url, cli_cache_max(c));
-        if (trc)
-            fprintf(stderr, "cairn: warning: target %s: could not trim its local cache: %s\n",
-                    c->target, err_msg());
-        err_set(rc, "%s", msg);
-    }
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", err_msg()); /* closing and recording may overwrite it */
+    cli_open_target_end(c, c->target);
     if (named) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", err_msg()); /* recording may overwrite it */
         record_ctx rec = {c->target, (int64_t)time(NULL), NULL, NULL,
                           !rc                    ? "ok"
                           : rc == CAIRN_ECORRUPT ? "damaged"
                                                  : "failed"};
         cli_record(local, &rec);
-        err_set(rc, "%s", msg);
     }
+    err_set(rc, "%s", msg);
     return check_exit(c, rc);
 }
 
@@ -186,7 +177,7 @@ static const cli_option check_options[] = {
      .min = 1,
      .max = 1 << 20,
      .arg_name = "MIB",
-     .help = "afterwards keep at most this much of a network target's packs in its local cache "
+     .help = "keep at most this much of a network target's packs in its local cache "
              "(default 256)"},
     {.name = "target",
      .kind = OPT_STRING,

@@ -44,16 +44,40 @@ static void print_copy(const cli *c, const target *t, const copy_result *r, cons
            r->nheld);
 }
 
+static void say_waiting_target(void *ctx, const char *url)
+{
+    const cli *const c = ctx;
+    fprintf(stderr,
+            "cairn: %s: another cairn is copying to or from this target; waiting up to %s for it "
+            "to finish\n",
+            url, c->wait);
+}
+
 /* One target: take its lock, open it, push, record.  Returns the exit code. */
 static int copy_one(cli *c, store *s, const target *t, const copy_opts *opts, int first)
 {
     copy_result r;
-    char msg[1024];
+    char msg[1024], size[32];
+    cli_progress prog;
     memset(&r, 0, sizeof r);
-    const cairn_err rc = copy_to_url(s, t->url, opts, &r);
+    copy_opts o = *opts;
+    o.hooks = cli_progress_begin(&prog, c);
+    prog.json_stderr = 1; /* stdout holds the one JSON array */
+    cli_progress_catch(&prog);
+    const cairn_err rc = copy_to_url(s, t->url, &o, &r);
     snprintf(msg, sizeof msg, "%s", *err_msg() ? err_msg() : err_name(rc));
-    cli_end_progress(opts);
+    cli_progress_end(&prog);
     record_ctx rec = {t->name, (int64_t)time(NULL), NULL, NULL, NULL};
+    if (rc == CAIRN_EINTERRUPTED && cli_interrupted()) {
+        /* objects are sent in an order that keeps the target consistent */
+        cli_human(r.bytes, size, sizeof size);
+        fprintf(stderr,
+                "cairn: interrupted: target %s: %" PRIu64 " objects sent (%s); the target is "
+                "consistent, run copy again to send the rest\n",
+                t->name, r.objects, size);
+        copy_result_free(&r);
+        return EXIT_INTERRUPTED;
+    }
     if (rc) {
         fprintf(stderr, "cairn: target %s: %s\n", t->name, msg);
         print_copy(c, t, NULL, msg, first);
@@ -100,7 +124,10 @@ int cmd_copy(cli *c)
     int code = EXIT_OK, shown = 0;
     if ((c->target != NULL) == (c->all_targets != 0) || (c->only_snapshots != 0) != (c->nargs > 0))
         return cli_usage_error(&cli_cmd_copy);
-    cairn_err rc = cli_local_store(c);
+    unsigned wait = 0;
+    cairn_err rc = c->wait ? cli_parse_duration("--wait", c->wait, &wait) : CAIRN_OK;
+    if (!rc)
+        rc = cli_local_store(c);
     if (!rc)
         rc = targets_load(c->store_path, &l);
     if (!rc && c->target && !targets_find(&l, c->target))
@@ -119,7 +146,9 @@ int cmd_copy(cli *c)
     }
     const copy_opts opts = {.only = (const uint8_t(*)[ID_LEN])only,
                             .nonly = only ? (size_t)c->nargs : 0,
-                            .progress = isatty(STDERR_FILENO) ? cli_show_progress : NULL};
+                            .wait_seconds = wait,
+                            .waiting = say_waiting_target,
+                            .waiting_ctx = c};
     if (c->json)
         putchar('[');
     for (size_t i = 0; i < l.count; i++) {
@@ -128,6 +157,8 @@ int cmd_copy(cli *c)
         const int one = copy_one(c, s, &l.items[i], &opts, shown++ == 0);
         if (one != EXIT_OK && code == EXIT_OK)
             code = one;
+        if (one == EXIT_INTERRUPTED)
+            break;
     }
     if (c->json)
         printf("]\n");
@@ -151,13 +182,22 @@ static const cli_option copy_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, only_snapshots),
      .help = "copy only the SNAPSHOTs named (and the packs they need)"},
-    {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "print a JSON array (progress events as JSON lines on stderr)"},
+    {.name = "wait",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, wait),
+     .arg_name = "DURATION",
+     .help = "if another cairn copies to or from the target, or a prune deletes packs, wait up "
+             "to DURATION (30s, 10m, 2h)"},
     CLI_OPT_END,
 };
 
 static const char *const copy_synopsis[] = {
-    "--target NAME [--snapshots SNAPSHOT...] [--json]",
-    "--all [--snapshots SNAPSHOT...] [--json]",
+    "--target NAME [--snapshots SNAPSHOT...] [--json] [--wait DURATION]",
+    "--all [--snapshots SNAPSHOT...] [--json] [--wait DURATION]",
     NULL,
 };
 

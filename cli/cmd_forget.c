@@ -8,6 +8,7 @@
 #include "engine/core/chains.h"
 #include "engine/core/prune.h"
 #include "engine/core/snapshot_list.h"
+#include "util/fsutil.h"
 #include "cli.h"
 
 int cmd_forget(cli *c)
@@ -34,10 +35,35 @@ int cmd_forget(cli *c)
     if (!rc)
         forget_keep_pinned(&chains, items, n);
     const char *chain = "";
+    size_t kept = 0;
+    const int json = !rc && c->json; /* an object is open on stdout */
+    if (json)
+        printf("{\"dry_run\":%s,\"snapshots\":[", c->dry_run ? "true" : "false");
     for (size_t i = 0; !rc && i < n; i++) {
-        char id[9], when[32];
+        char id[9], when[32], hex[2 * ID_LEN + 1];
         /* archived chains are history: policy touches them only when named */
         if (!named && chains_is_archived(&chains, items[i].snap->chain))
+            continue;
+        if (c->json) {
+            fs_hex(items[i].snap->id, ID_LEN, hex);
+            cli_time(items[i].snap->time_sec, when, sizeof when, 1);
+            printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":\"%s\",\"chain\":",
+                   kept + removed ? "," : "", hex, hex, when);
+            cli_json_str(items[i].snap->chain);
+            printf(",\"keep\":%s,\"reason\":", items[i].keep ? "true" : "false");
+            if (items[i].keep)
+                cli_json_str(items[i].reason);
+            else
+                printf("null");
+            putchar('}');
+        }
+        if (items[i].keep)
+            kept++;
+        else
+            removed++;
+        if (!items[i].keep && !c->dry_run)
+            rc = store_delete_snapshot(s, items[i].snap->id);
+        if (c->json)
             continue;
         if (strcmp(chain, items[i].snap->chain) != 0) {
             chain = items[i].snap->chain;
@@ -50,11 +76,10 @@ int cmd_forget(cli *c)
             continue;
         }
         printf("  %s  %s  %s\n", c->dry_run ? "would remove" : "remove", id, when);
-        removed++;
-        if (!c->dry_run)
-            rc = store_delete_snapshot(s, items[i].snap->id);
     }
-    if (!rc)
+    if (json) /* whole even after a failure, which is on stderr */
+        printf("],\"kept\":%zu,\"removed\":%zu}\n", kept, removed);
+    else if (!rc)
         printf("%zu snapshot(s) %s; run 'cairn prune' to free their data\n", removed,
                c->dry_run ? "would be removed" : "removed");
     free(items);
@@ -116,13 +141,17 @@ static const cli_option forget_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, dry_run),
      .help = "show what would be removed, remove nothing"},
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "print a JSON object"},
     CLI_OPT_WAIT(0),
     CLI_OPT_END,
 };
 
 static const char *const forget_synopsis[] = {
     "[--chain CHAIN] [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] "
-    "[--keep-monthly N] [--keep-yearly N] [--dry-run]",
+    "[--keep-monthly N] [--keep-yearly N] [--dry-run] [--json]",
     NULL,
 };
 

@@ -39,6 +39,15 @@ int cmd_info(cli *c)
         return cli_usage_error(&cli_cmd_info);
     cairn_err rc = open_snapshot(c, 0, &s, &l, &sn);
     if (!rc) {
+        const char *const m = snapshot_get_meta(sn, SNAP_META_MISSING_COUNT);
+        const uint64_t missing = m ? strtoull(m, NULL, 10) : 0;
+        if (c->json) {
+            char extra[64];
+            snprintf(extra, sizeof extra, "\"missing_files\":%" PRIu64, missing);
+            cli_snapshot_json(sn, extra);
+            putchar('\n');
+            goto done;
+        }
         fs_hex(sn->id, ID_LEN, hex);
         cli_time(sn->time_sec, when, sizeof when, 0);
         cli_human(sn->bytes, size, sizeof size);
@@ -51,6 +60,10 @@ int cmd_info(cli *c)
         if (sn->flags & (SNAP_PARTIAL | SNAP_INCOMPLETE))
             printf("state       %s%s\n", (sn->flags & SNAP_PARTIAL) ? " partial" : "",
                    (sn->flags & SNAP_INCOMPLETE) ? " incomplete" : "");
+        if (missing)
+            printf("missing      %" PRIu64 " file(s) listed in Manifest.db were not in the backup "
+                   "(stored with --allow-incomplete)\n",
+                   missing);
         for (size_t i = 0; i < sn->nmeta; i++) {
             const char *const field = snapshot_meta_device_field(sn->meta[i].key);
             if (!field)
@@ -63,6 +76,7 @@ int cmd_info(cli *c)
             }
         }
     }
+done:
     snaplist_free(&l);
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
@@ -86,14 +100,37 @@ int cmd_ls(cli *c)
         char when[32];
         if (c->nargs == 2 && !catalog_matches(e, c->args[1]))
             continue;
-        cli_time(e->mtime, when, sizeof when, 0);
         const char kind = e->flags == CATALOG_DIR ? 'd' : e->flags == CATALOG_SYMLINK ? 'l' : '-';
+        if (c->json) {
+            cli_time(e->mtime, when, sizeof when, 1);
+            printf("%s{\"type\":\"%s\",\"mode\":%u,\"size\":%" PRIu64
+                   ",\"mtime\":\"%s\",\"domain\":",
+                   shown ? "," : "[",
+                   kind == 'd'   ? "dir"
+                   : kind == 'l' ? "symlink"
+                                 : "file",
+                   (unsigned)e->mode, e->size, when);
+            cli_json_str(e->domain ? e->domain : "");
+            printf(",\"path\":");
+            cli_json_str(e->path);
+            printf(",\"target\":");
+            if (e->target)
+                cli_json_str(e->target);
+            else
+                printf("null");
+            putchar('}');
+            shown++;
+            continue;
+        }
+        cli_time(e->mtime, when, sizeof when, 0);
         printf("%c %06o %12" PRIu64 "  %s  %s/%s%s%s\n", kind, (unsigned)e->mode, e->size, when,
                e->domain, e->path, e->target ? " -> " : "", e->target ? e->target : "");
         shown++;
     }
     if (!rc && c->nargs == 2 && shown == 0)
         rc = err_set(CAIRN_ENOTFOUND, "%s: nothing in this snapshot matches", c->args[1]);
+    else if (!rc && c->json)
+        printf("%s]\n", shown ? "" : "[");
     catalog_free(&cat);
     snaplist_free(&l);
     store_close(s);
@@ -124,11 +161,15 @@ int cmd_extract(cli *c)
 
 static const cli_option info_options[] = {
     CLI_OPT_DEVICE_SCOPE(0),
+    {.name = "json",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, json),
+     .help = "print a JSON object"},
     CLI_OPT_END,
 };
 
 static const char *const info_synopsis[] = {
-    "[--device NAME|UDID] SNAPSHOT",
+    "[--device NAME|UDID] [--json] SNAPSHOT",
     NULL,
 };
 
@@ -142,11 +183,12 @@ const cli_command cli_cmd_info = {
 
 static const cli_option ls_options[] = {
     CLI_OPT_DEVICE_SCOPE(0),
+    {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
     CLI_OPT_END,
 };
 
 static const char *const ls_synopsis[] = {
-    "[--device NAME|UDID] SNAPSHOT [DOMAIN[/PATH]]",
+    "[--device NAME|UDID] [--json] SNAPSHOT [DOMAIN[/PATH]]",
     NULL,
 };
 

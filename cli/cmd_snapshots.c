@@ -9,48 +9,9 @@
 
 #include "engine/core/chains.h"
 #include "engine/core/snapshot_list.h"
+#include "util/codec.h"
 #include "util/fsutil.h"
 #include "cli.h"
-
-static void print_snapshot_json(const snapshot *sn, const char *pinned)
-{
-    char hex[2 * ID_LEN + 1], when[32];
-    fs_hex(sn->id, ID_LEN, hex);
-    cli_time(sn->time_sec, when, sizeof when, 1);
-    printf("{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":\"%s\",\"hostname\":", hex, hex, when);
-    cli_json_str(sn->hostname);
-    printf(",\"source\":");
-    cli_json_str(sn->source);
-    printf(",\"chain\":");
-    cli_json_str(sn->chain);
-    if (sn->has_parent) {
-        fs_hex(sn->parent, ID_LEN, hex);
-        printf(",\"parent\":\"%s\"", hex);
-    } else {
-        printf(",\"parent\":null");
-    }
-    printf(",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
-           ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64 ",\"new_raw\":%" PRIu64
-           ",\"errors\":%" PRIu64 ",\"partial\":%s,\"incomplete\":%s,\"repaired\":%s,"
-           "\"meta\":{",
-           sn->files, sn->dirs, sn->bytes, sn->new_chunks, sn->new_bytes, sn->new_raw, sn->errors,
-           (sn->flags & SNAP_PARTIAL) ? "true" : "false",
-           (sn->flags & SNAP_INCOMPLETE) ? "true" : "false",
-           (sn->flags & SNAP_REPAIRED) ? "true" : "false");
-    for (size_t i = 0; i < sn->nmeta; i++) {
-        if (i)
-            putchar(',');
-        cli_json_str(sn->meta[i].key);
-        putchar(':');
-        cli_json_str(sn->meta[i].value);
-    }
-    printf("},\"pinned\":");
-    if (pinned)
-        cli_json_str(pinned);
-    else
-        printf("null");
-    printf("}");
-}
 
 static void print_snapshot_row(const snapshot *sn, const char *pinned)
 {
@@ -111,8 +72,17 @@ int cmd_snapshots(cli *c)
         if (c->json) {
             if (shown)
                 putchar(',');
-            print_snapshot_json(&l.items[i],
-                                chains_pinned(&chains, l.items[i].chain, l.items[i].id));
+            /* what snapshots adds to the shared object: the pin, null when none */
+            const char *const pinned = chains_pinned(&chains, l.items[i].chain, l.items[i].id);
+            cbuf extra;
+            cbuf_init(&extra);
+            cbuf_printf(&extra, "\"pinned\":");
+            if (pinned)
+                cbuf_json_str(&extra, pinned);
+            else
+                cbuf_printf(&extra, "null");
+            cli_snapshot_json(&l.items[i], extra.failed ? NULL : cbuf_text(&extra));
+            cbuf_free(&extra);
         } else {
             print_snapshot_row(&l.items[i],
                                chains_pinned(&chains, l.items[i].chain, l.items[i].id));

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "engine/core/copy.h"
+#include "util/fsutil.h"
 #include "cli.h"
 #include "password.h"
 
@@ -138,7 +139,7 @@ cairn_err cli_open_store(cli *c, unsigned flags, store **out)
     if (rc)
         return rc;
     /* a bad --wait is known before anything is asked */
-    if (c->wait && (flags & STORE_WRITE)) {
+    if (c->wait) {
         rc = cli_parse_duration("--wait", c->wait, &wait.seconds);
         if (rc)
             return rc;
@@ -164,4 +165,41 @@ void cli_warn_item(void *ctx, const char *path, const char *msg)
 {
     (void)ctx;
     fprintf(stderr, "cairn: warning: %s: %s\n", path, msg);
+}
+
+/* A snapshot as 'snapshots --json' and 'info --json' print it (extra: more
+ * "key":value members, or NULL). */
+void cli_snapshot_json(const snapshot *sn, const char *extra)
+{
+    char hex[2 * ID_LEN + 1], when[32];
+    fs_hex(sn->id, ID_LEN, hex);
+    cli_time(sn->time_sec, when, sizeof when, 1);
+    printf("{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":\"%s\",\"hostname\":", hex, hex, when);
+    cli_json_str(sn->hostname);
+    printf(",\"source\":");
+    cli_json_str(sn->source);
+    printf(",\"chain\":");
+    cli_json_str(sn->chain);
+    if (sn->has_parent) {
+        fs_hex(sn->parent, ID_LEN, hex);
+        printf(",\"parent\":\"%s\"", hex);
+    } else {
+        printf(",\"parent\":null");
+    }
+    printf(",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
+           ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64 ",\"new_raw\":%" PRIu64
+           ",\"errors\":%" PRIu64 ",\"partial\":%s,\"incomplete\":%s,\"repaired\":%s,",
+           sn->files, sn->dirs, sn->bytes, sn->new_chunks, sn->new_bytes, sn->new_raw, sn->errors,
+           (sn->flags & SNAP_PARTIAL) ? "true" : "false",
+           (sn->flags & SNAP_INCOMPLETE) ? "true" : "false",
+           (sn->flags & SNAP_REPAIRED) ? "true" : "false");
+    printf("%s%s\"meta\":{", extra ? extra : "", extra ? "," : "");
+    for (size_t i = 0; i < sn->nmeta; i++) {
+        if (i)
+            putchar(',');
+        cli_json_str(sn->meta[i].key);
+        putchar(':');
+        cli_json_str(sn->meta[i].value);
+    }
+    printf("}}");
 }

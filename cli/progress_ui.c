@@ -44,15 +44,17 @@ void cli_count(uint64_t n, char *out, size_t cap)
 static void json_event(cli_progress *p, const work_progress *w)
 {
     const double t = now_sec() - p->start;
-    printf("{\"type\":\"progress\",\"phase\":\"%s\",\"unit\":\"%s\",\"seconds\":%.1f,"
-           "\"files_done\":%" PRIu64 ",\"files_total\":%" PRIu64 ",\"bytes_done\":%" PRIu64
-           ",\"bytes_total\":%" PRIu64,
-           w->phase, w->unit ? w->unit : "files", t, w->files_done, w->files_total, w->bytes_done,
-           w->bytes_total);
+    FILE *const out = p->json_stderr ? stderr : stdout;
+    fprintf(out,
+            "{\"type\":\"progress\",\"phase\":\"%s\",\"unit\":\"%s\",\"seconds\":%.1f,"
+            "\"files_done\":%" PRIu64 ",\"files_total\":%" PRIu64 ",\"bytes_done\":%" PRIu64
+            ",\"bytes_total\":%" PRIu64,
+            w->phase, w->unit ? w->unit : "files", t, w->files_done, w->files_total, w->bytes_done,
+            w->bytes_total);
     if (w->bytes_total)
-        printf(",\"percent\":%.1f", 100.0 * (double)w->bytes_done / (double)w->bytes_total);
-    printf("}\n");
-    fflush(stdout);
+        fprintf(out, ",\"percent\":%.1f", 100.0 * (double)w->bytes_done / (double)w->bytes_total);
+    fprintf(out, "}\n");
+    fflush(out);
 }
 
 static void draw(cli_progress *p, const work_progress *w)
@@ -97,8 +99,12 @@ static void on_progress(void *ctx, const work_progress *w)
     const double t = now_sec();
     p->last_state = *w;
     p->pending = 1;
-    /* a terminal ten times a second; JSON once a second (and the first) */
-    if (p->shown && t - p->last < (p->json ? 1.0 : 0.1))
+    /* a terminal ten times a second; JSON once a second (and the first of
+     * each phase: a script sees a prune move from snapshots to packs) */
+    const int same = p->shown && p->last_unit == w->unit && p->last_phase == w->phase;
+    p->last_unit = w->unit;
+    p->last_phase = w->phase;
+    if (same && t - p->last < (p->json ? 1.0 : 0.1))
         return;
     p->last = t;
     p->shown = 1;

@@ -147,22 +147,23 @@ uint64_t cli_cache_max(const cli *c)
 
 /* A folder target is opened where it is; a network target through a view
  * that fetches its small objects now and its packs as they are read. */
-cairn_err cli_from_target(cli *c)
+cairn_err cli_open_target(cli *c, const char *name, int refetch)
 {
     char url[PATH_MAX];
     int named;
     copy_result r;
     memset(&r, 0, sizeof r);
-    cairn_err rc = cli_resolve_target(c, c->from_target, url, sizeof url, &named);
+    cairn_err rc = cli_resolve_target(c, name, url, sizeof url, &named);
     if (!rc && cli_folder_of(url)) {
-        rc = cli_target_folder(c->from_target, url, 0, c->target_store, sizeof c->target_store);
+        rc = cli_target_folder(name, url, 0, c->target_store, sizeof c->target_store);
     } else if (!rc) {
-        const copy_opts opts = {.progress = isatty(STDERR_FILENO) ? cli_show_progress : NULL};
+        const copy_opts opts = {.refetch = refetch,
+                                .progress = isatty(STDERR_FILENO) ? cli_show_progress : NULL};
         rc = copy_view_open(url, cli_cache_max(c), &opts, &c->view, &r);
         cli_end_progress(&opts);
         copy_result_free(&r);
         if (rc)
-            return err_set(rc, "target %s: %s", c->from_target, err_msg());
+            return err_set(rc, "target %s: %s", name, err_msg());
         snprintf(c->target_store, sizeof c->target_store, "%s", copy_view_folder(c->view));
     }
     if (!rc)
@@ -170,7 +171,12 @@ cairn_err cli_from_target(cli *c)
     return rc;
 }
 
-void cli_from_target_end(cli *c)
+cairn_err cli_from_target(cli *c)
+{
+    return cli_open_target(c, c->from_target, 0);
+}
+
+void cli_open_target_end(cli *c, const char *name)
 {
     char size[32], kept[32], max[32];
     if (!c->view)
@@ -178,10 +184,17 @@ void cli_from_target_end(cli *c)
     cli_human(copy_view_bytes(c->view), size, sizeof size);
     cli_human(copy_view_cached(c->view), kept, sizeof kept);
     cli_human(cli_cache_max(c), max, sizeof max);
-    printf("target %s: fetched %" PRIu64 " objects, %" PRIu64 " bytes (%s); its local cache %s "
-           "holds %" PRIu64 " bytes of packs (%s, at most %s)\n",
-           c->from_target, copy_view_objects(c->view), copy_view_bytes(c->view), size,
-           copy_view_folder(c->view), copy_view_cached(c->view), kept, max);
+    /* --json keeps stdout for JSON */
+    fprintf(c->json ? stderr : stdout,
+            "target %s: fetched %" PRIu64 " objects, %" PRIu64 " bytes (%s); its local cache %s "
+            "holds %" PRIu64 " bytes of packs (%s, at most %s)\n",
+            name, copy_view_objects(c->view), copy_view_bytes(c->view), size,
+            copy_view_folder(c->view), copy_view_cached(c->view), kept, max);
     copy_view_close(c->view);
     c->view = NULL;
+}
+
+void cli_from_target_end(cli *c)
+{
+    cli_open_target_end(c, c->from_target);
 }

@@ -41,6 +41,14 @@ cairn_err cli_resolve_target(cli *c, const char *name, char *url, size_t cap, in
  * to date (every object downloaded again with refetch). */
 cairn_err cli_target_folder(const char *label, const char *url, int refetch, char *out, size_t cap);
 
+/* Opens the target NAME|URL for reading: a folder target where it is, a
+ * network one through a copy view (c->view: its small objects fetched now,
+ * with refetch again, and every pack fetched again at its first read);
+ * c->store_arg is then the folder to open.  _end says what was fetched and
+ * closes the view. */
+cairn_err cli_open_target(cli *c, const char *name, int refetch);
+void cli_open_target_end(cli *c, const char *name);
+
 /* The limit of a target's cache of packs: --cache-size-mb, else the default. */
 uint64_t cli_cache_max(const cli *c);
 

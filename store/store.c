@@ -329,12 +329,43 @@ static cairn_err open_readers_lock(store *s)
     return s->readers_fd < 0 ? err_errno(errno, path) : CAIRN_OK;
 }
 
-/* Readers only wait while a prune is deleting packs. */
-static cairn_err take_reader_lock(store *s)
+/* Readers only wait while a prune is deleting packs: as long as it takes,
+ * or with a wait of some seconds that long at most, said once. */
+static cairn_err take_reader_lock(store *s, const store_wait *wait)
 {
+    char path[PATH_MAX + 8], pidbuf[32] = "unknown";
     cairn_err rc = open_readers_lock(s);
     if (rc)
         return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc; /* read-only copy of a store */
+    const double start = now_monotonic();
+    int told = 0;
+    while (wait && wait->seconds && flock(s->readers_fd, LOCK_SH | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return err_errno(errno, s->path);
+        if (now_monotonic() - start >= (double)wait->seconds) {
+            char waited[16];
+            wait_text(wait->seconds, waited, sizeof waited);
+            return err_set(CAIRN_ELOCKED,
+                           "%s: a prune (pid %s) is still deleting packs after waiting %s", s->path,
+                           pidbuf, waited);
+        }
+        if (!told) {
+            /* the prune holds the writer lock, which names it */
+            snprintf(path, sizeof path, "%s/" STORE_NAME_LOCK, s->path);
+            const int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                lock_holder(fd, pidbuf, sizeof pidbuf);
+                close(fd);
+            }
+            if (wait->waiting)
+                wait->waiting(wait->ctx, pidbuf);
+        }
+        told = 1;
+        const struct timespec tick = {0, 200 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    if (wait && wait->seconds)
+        return CAIRN_OK;
     while (flock(s->readers_fd, LOCK_SH) != 0)
         if (errno != EINTR)
             return err_errno(errno, s->path);
@@ -382,12 +413,9 @@ struct sync_ctx {
 
 /* A pack's trailer entries and size; with data, its whole contents too
  * (malloc'd), for the callers that open every blob. */
-static cairn_err read_pack_file(const store *s, const char *path, pack_entry **entries,
-                                size_t *count, uint64_t *size, uint8_t **data)
+static cairn_err read_pack_fd(const store *s, int fd, const char *path, pack_entry **entries,
+                              size_t *count, uint64_t *size, uint8_t **data)
 {
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_errno(errno, path);
     cairn_err rc = pack_read_trailer(fd, path, keyring_seal_key(s->keys), entries, count, size);
     if (!rc && data) {
         *data = malloc(*size ? *size : 1);
@@ -401,6 +429,16 @@ static cairn_err read_pack_file(const store *s, const char *path, pack_entry **e
             *entries = NULL;
         }
     }
+    return rc;
+}
+
+static cairn_err read_pack_file(const store *s, const char *path, pack_entry **entries,
+                                size_t *count, uint64_t *size, uint8_t **data)
+{
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_errno(errno, path);
+    const cairn_err rc = read_pack_fd(s, fd, path, entries, count, size, data);
     close(fd);
     return rc;
 }
@@ -643,7 +681,7 @@ static cairn_err open_with(const char *path, const char *password, size_t passwo
             goto fail;
         remove_tmp_files(s);
     } else if (!s->read_only) {
-        rc = take_reader_lock(s);
+        rc = take_reader_lock(s, wait);
         if (rc)
             goto fail;
     }
@@ -1194,8 +1232,9 @@ cairn_err store_each_pack_file(store *s, store_pack_fn fn, void *ctx)
     return rc;
 }
 
-cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_entry **entries,
-                            size_t *count, store_bad_chunk_fn bad, void *ctx)
+/* store_verify_pack of the pack open at fd, or at path when fd < 0. */
+static cairn_err verify_pack(store *s, store_worker *w, int fd, const char *path,
+                             pack_entry **entries, size_t *count, store_bad_chunk_fn bad, void *ctx)
 {
     pack_entry *e = NULL;
     size_t n = 0, damaged = 0;
@@ -1203,7 +1242,8 @@ cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_en
     uint8_t *data = NULL;
     cbuf plain;
     cbuf_init(&plain);
-    cairn_err rc = read_pack_file(s, path, &e, &n, &size, &data);
+    cairn_err rc = fd >= 0 ? read_pack_fd(s, fd, path, &e, &n, &size, &data)
+                           : read_pack_file(s, path, &e, &n, &size, &data);
     if (rc)
         goto done;
     for (size_t i = 0; i < n; i++) {
@@ -1232,6 +1272,72 @@ done:
         }
     }
     free(e);
+    return rc;
+}
+
+cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_entry **entries,
+                            size_t *count, store_bad_chunk_fn bad, void *ctx)
+{
+    return verify_pack(s, w, -1, path, entries, count, bad, ctx);
+}
+
+typedef struct each_pack_ctx {
+    store *s;
+    store_pack_at_fn fn;
+    void *ctx;
+} each_pack_ctx;
+
+static cairn_err each_local_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    const each_pack_ctx *const c = ctx;
+    struct stat st;
+    return c->fn(c->ctx, pack, path, stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
+}
+
+static cairn_err each_source_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], uint64_t size)
+{
+    const each_pack_ctx *const c = ctx;
+    char path[PATH_MAX];
+    const cairn_err rc = pack_path(c->s->packs, pack, path, sizeof path);
+    return rc ? rc : c->fn(c->ctx, pack, path, size);
+}
+
+cairn_err store_each_pack(store *s, store_pack_at_fn fn, void *ctx)
+{
+    each_pack_ctx c = {s, fn, ctx};
+    return s->src ? s->src->list(s->src->ctx, each_source_pack, &c)
+                  : store_each_pack_file(s, each_local_pack, &c);
+}
+
+cairn_err store_check_pack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN],
+                           const char *path, uint64_t size, int data, pack_entry **entries,
+                           size_t *count, store_bad_chunk_fn bad, void *ctx)
+{
+    uint64_t got;
+    if (!s->src)
+        return data ? verify_pack(s, w, -1, path, entries, count, bad, ctx)
+                    : read_pack_file(s, path, entries, count, &got, NULL);
+    if (!data) {
+        /* the source is one connection: one reader at a time */
+        range_ctx r = {s, pack};
+        pthread_mutex_lock(&s->src_mu);
+        const cairn_err rc = pack_read_trailer_with(
+            source_read, &r, size, path, keyring_seal_key(s->keys), entries, count, &got);
+        pthread_mutex_unlock(&s->src_mu);
+        return rc;
+    }
+    /* opened before another fetch can evict it from the cache */
+    pthread_mutex_lock(&s->src_mu);
+    cairn_err rc = s->src->ensure(s->src->ctx, pack, path);
+    const int fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    const int e = errno;
+    pthread_mutex_unlock(&s->src_mu);
+    if (rc)
+        return rc;
+    if (fd < 0)
+        return err_errno(e, path);
+    rc = verify_pack(s, w, fd, path, entries, count, bad, ctx);
+    close(fd);
     return rc;
 }
 

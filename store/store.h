@@ -67,7 +67,9 @@ typedef struct store_wait {
 } store_wait;
 
 /* store_open, but with STORE_WRITE a lock held by another process is
- * waited for as wait says (NULL: not at all). */
+ * waited for as wait says (NULL: not at all).  A reader waits while a prune
+ * deletes packs: as long as that takes, or with wait->seconds at most that
+ * long (CAIRN_ELOCKED after), calling waiting once. */
 cairn_err store_open_wait(const char *path, const char *password, size_t password_len,
                           unsigned flags, const store_wait *wait, store **out);
 
@@ -159,6 +161,20 @@ cairn_err store_each_pack_file(store *s, store_pack_fn fn, void *ctx);
 typedef void (*store_bad_chunk_fn)(void *ctx, const pack_entry *e, const char *msg);
 cairn_err store_verify_pack(store *s, store_worker *w, const char *path, pack_entry **entries,
                             size_t *count, store_bad_chunk_fn bad, void *ctx);
+
+/* Every pack the store holds with where it is (or, for a store opened with
+ * store_open_remote, where its cache would hold it) and its size: the pack
+ * files, or the packs the source lists. */
+typedef cairn_err (*store_pack_at_fn)(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path,
+                                      uint64_t size);
+cairn_err store_each_pack(store *s, store_pack_at_fn fn, void *ctx);
+
+/* check's read of one pack as store_each_pack gave it: without data its
+ * trailer only (a source's read by range), with data as store_verify_pack
+ * (a source's pack fetched whole first, through its bounded cache). */
+cairn_err store_check_pack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN],
+                           const char *path, uint64_t size, int data, pack_entry **entries,
+                           size_t *count, store_bad_chunk_fn bad, void *ctx);
 
 /* A pack's entries, read from its trailer, and its size. */
 cairn_err store_pack_entries(store *s, const uint8_t pack[PACK_ID_LEN], pack_entry **entries,

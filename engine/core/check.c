@@ -93,22 +93,16 @@ static cairn_err check_pack(ck_ctx *c, store_worker *w, const ck_pack *p)
     pack_entry *e = NULL;
     size_t n = 0;
     uint64_t bytes = 0;
-    cairn_err rc;
-    if (p->read) {
-        bad_chunk_ctx b = {c, path};
-        rc = store_verify_pack(c->s, w, path, &e, &n, on_bad_chunk, &b);
+    bad_chunk_ctx b = {c, path};
+    const cairn_err rc =
+        store_check_pack(c->s, w, pack, path, p->size, p->read, &e, &n, on_bad_chunk, &b);
+    if (p->read)
         for (size_t i = 0; i < n; i++)
             bytes += e[i].stored_len;
-    } else {
-        uint64_t size;
-        const int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return err_errno(errno, path);
-        rc = pack_read_trailer(fd, path, keyring_seal_key(store_keys(c->s)), &e, &n, &size);
-        close(fd);
-    }
     free(e);
-    if (rc == CAIRN_ENOMEM)
+    /* a target that cannot be reached, or a full cache disk, says nothing
+     * about the pack: the check ends there */
+    if (rc == CAIRN_ENOMEM || rc == CAIRN_EREMOTE || rc == CAIRN_ENOSPC)
         return rc;
     pthread_mutex_lock(&c->mu);
     c->res->packs++;
@@ -129,16 +123,16 @@ static cairn_err check_pack(ck_ctx *c, store_worker *w, const ck_pack *p)
     return CAIRN_OK;
 }
 
-static cairn_err collect_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+static cairn_err collect_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path,
+                              uint64_t size)
 {
     ck_ctx *const c = ctx;
     const cairn_err rc = util_grow(&c->packs, &c->cap_packs, c->npacks + 1, sizeof *c->packs);
     if (rc)
         return rc;
     ck_pack *const p = &c->packs[c->npacks];
-    struct stat st;
     memcpy(p->id, pack, PACK_ID_LEN);
-    p->size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    p->size = size;
     p->read = c->opts->read_data;
     c->prog.files_total++;
     c->prog.bytes_total += p->size;
@@ -193,7 +187,7 @@ static void choose_subset(ck_ctx *c)
 static cairn_err check_packs(ck_ctx *c)
 {
     pool *workers = NULL;
-    cairn_err rc = store_each_pack_file(c->s, collect_pack, c);
+    cairn_err rc = store_each_pack(c->s, collect_pack, c);
     if (!rc)
         choose_subset(c);
     c->prog.phase = "check";

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -59,6 +60,7 @@ typedef struct job {
     const copy_opts *opts; /* may be NULL */
     objlist s, d;
     copy_result *r;
+    work_progress prog; /* objects to transfer (unit "objects") */
 } job;
 
 /* The ID in an object name (packs, snapshots, chains). */
@@ -274,10 +276,21 @@ static cairn_err send_kind(job *sy, int kind)
             sy->r->present++;
             continue;
         }
+        if (!rc && sy->opts && work_stopped(sy->opts->hooks))
+            rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
         if (!rc)
             rc = sy->fetch ? fetch_one(sy, o, &done) : push_one(sy, o, &done);
         if (rc)
             return rc;
+        sy->prog.files_done++;
+        sy->prog.bytes_done += o->size;
+        /* a chain rewritten in place was not in the totals */
+        if (sy->prog.files_done > sy->prog.files_total)
+            sy->prog.files_total = sy->prog.files_done;
+        if (sy->prog.bytes_done > sy->prog.bytes_total)
+            sy->prog.bytes_total = sy->prog.bytes_done;
+        if (sy->opts)
+            work_report(sy->opts->hooks, &sy->prog);
         if (!done)
             continue;
         o->at_dst = 1;
@@ -298,6 +311,8 @@ static cairn_err delete_kind(job *sy, int kind)
         const obj *const d = &sy->d.v[i];
         if (d->kind != kind || find(&sy->s, d->name))
             continue;
+        if (sy->opts && work_stopped(sy->opts->hooks))
+            return err_set(CAIRN_EINTERRUPTED, "interrupted");
         const cairn_err rc = backend_remove(sy->dst.b, d->name);
         if (rc)
             return rc;
@@ -384,6 +399,19 @@ static cairn_err sync_run(job *sy)
         rc = err_set(CAIRN_ECORRUPT,
                      "%s lists snapshots but no packs; refusing to copy (run 'cairn check')",
                      sy->fetch ? sy->src.b->url : sy->src.root);
+    /* the totals of what is to be sent, for progress */
+    sy->prog = (work_progress){.phase = sy->fetch ? "fetch" : "copy", .unit = "objects"};
+    for (size_t i = 0; !rc && i < sy->s.n; i++) {
+        const obj *const o = &sy->s.v[i];
+        const obj *const d = find(&sy->d, o->name);
+        if ((o->kind == STORE_OBJ_PACK && sy->no_packs) || !selected(sy, o) ||
+            (d && d->size == o->size && !sy->refetch))
+            continue;
+        sy->prog.files_total++;
+        sy->prog.bytes_total += o->size;
+    }
+    if (!rc && sy->opts)
+        work_report(sy->opts->hooks, &sy->prog);
     for (size_t i = 0; !rc && i < sizeof send_order / sizeof send_order[0]; i++)
         rc = send_kind(sy, send_order[i]);
     for (size_t i = 0; !rc && i < sizeof delete_order / sizeof delete_order[0]; i++)
@@ -675,6 +703,21 @@ cairn_err copy_to_url(store *s, const char *url, const copy_opts *opts, copy_res
     int lock = -1;
     char msg[ERR_MSG_MAX];
     cairn_err rc = copy_lock(url, &lock);
+    const unsigned limit = opts ? opts->wait_seconds : 0;
+    const time_t start = time(NULL);
+    if (rc == CAIRN_ELOCKED && limit && opts->waiting)
+        opts->waiting(opts->waiting_ctx, url);
+    /* polled, so that the wait has an end */
+    while (rc == CAIRN_ELOCKED && limit && time(NULL) - start < (time_t)limit) {
+        const struct timespec tick = {0, 200 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+        rc = copy_lock(url, &lock);
+    }
+    if (rc == CAIRN_ELOCKED && limit)
+        rc = err_set(CAIRN_ELOCKED,
+                     "%s: another cairn is still copying to or from this target after waiting "
+                     "%us",
+                     url, limit);
     if (!rc)
         rc = backend_open(url, &b);
     /* under the lock no upload of ours runs: our leftovers can go */
@@ -832,6 +875,8 @@ struct copy_view {
     uint64_t cache_max, cached;
     uint64_t objects; /* fetched whole: small objects and packs */
     store_pack_source src;
+    int refetch; /* a pack is fetched again at its first use (check) */
+    idset fresh; /* with refetch: the packs fetched since the view opened */
 };
 
 static cairn_err view_list_one(void *ctx, const char *name, uint64_t size)
@@ -866,11 +911,14 @@ static cairn_err view_ensure(void *ctx, const uint8_t pack[PACK_ID_LEN], const c
     uint8_t rnd[16];
     store_name_pack(pack, name);
     /* a pack in the cache is the target's: its name is its content's hash,
-     * and every blob read from it is verified anyway */
-    if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
-        return CAIRN_OK;
-    if (errno != ENOENT)
-        return err_errno(errno, path);
+     * and every blob read from it is verified anyway; a check reads what the
+     * target holds now, so it fetches each pack again once */
+    if (!v->refetch || idset_has(&v->fresh, pack)) {
+        if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+            return CAIRN_OK;
+        if (errno != ENOENT)
+            return err_errno(errno, path);
+    }
     randombytes_buf(rnd, sizeof rnd);
     fs_hex(rnd, sizeof rnd, rhex);
     snprintf(tmp, sizeof tmp, "%s/" STORE_DIR_TMP "/%s.part", v->dir, rhex);
@@ -884,6 +932,8 @@ static cairn_err view_ensure(void *ctx, const uint8_t pack[PACK_ID_LEN], const c
         rc = install(v->dir, tmp, name);
     if (!rc)
         v->objects++;
+    if (!rc && v->refetch)
+        rc = idset_add(&v->fresh, pack, &(int){0});
     if (rc) {
         unlink(tmp);
         return rc == CAIRN_ENOTFOUND
@@ -905,6 +955,8 @@ cairn_err copy_view_open(const char *url, uint64_t cache_max, const copy_opts *o
         return err_set(CAIRN_ENOMEM, "out of memory");
     v->lock = -1;
     v->cache_max = cache_max;
+    v->refetch = o.refetch;
+    idset_init(&v->fresh);
     v->url = strdup(url);
     cairn_err rc = v->url ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
     if (!rc)
@@ -960,15 +1012,9 @@ void copy_view_close(copy_view *v)
         return;
     backend_close(v->b);
     copy_unlock(v->lock);
+    idset_free(&v->fresh);
     free(v->url);
     free(v);
-}
-
-cairn_err copy_cache_trim(const char *url, uint64_t cache_max)
-{
-    char dir[PATH_MAX];
-    const cairn_err rc = copy_mirror_dir(url, dir, sizeof dir);
-    return rc ? rc : cache_evict(dir, cache_max, NULL, NULL);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

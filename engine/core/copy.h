@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/core/progress.h"
 #include "store/backend/backend.h"
 #include "store/store.h"
 
@@ -38,6 +39,15 @@ typedef struct copy_opts {
      * quiet); a copy of a whole store to a slow target takes hours */
     void (*progress)(void *ctx, const struct copy_result *so_far);
     void *progress_ctx;
+    /* progress over the objects to send (phase "copy", unit "objects") and
+     * stop (CAIRN_EINTERRUPTED between objects: the destination is as a
+     * kill would leave it, consistent); NULL: neither */
+    const work_hooks *hooks;
+    /* copy_to_url: when another cairn holds the target's lock, wait up to
+     * this long (0: CAIRN_ELOCKED at once), calling waiting once */
+    unsigned wait_seconds;
+    void (*waiting)(void *ctx, const char *url);
+    void *waiting_ctx;
 } copy_opts;
 
 typedef struct copy_result {
@@ -118,10 +128,6 @@ uint64_t copy_view_objects(const copy_view *v);
 uint64_t copy_view_cached(const copy_view *v);
 /* Trims the cache to its limit and closes everything (NULL is fine). */
 void copy_view_close(copy_view *v);
-
-/* Trims the packs in the cache folder of a target (a full mirror that
- * check --target fetched) to cache_max bytes, least recently used first. */
-cairn_err copy_cache_trim(const char *url, uint64_t cache_max);
 
 /* Removes the local cache folder of a target URL and its lock (target
  * remove); nothing there is not a cache. */

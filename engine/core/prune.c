@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -226,9 +227,16 @@ cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
                      l.damaged);
     if (!rc)
         rc = tree_walk_new(s, m.w, &mark_walk, &m, 0, &walker);
+    work_progress prog = {.phase = "prune", .unit = "snapshots", .files_total = l.count};
     for (size_t i = 0; !rc && i < l.count; i++) {
         int damaged;
+        work_report(opts->hooks, &prog);
+        if (work_stopped(opts->hooks)) {
+            rc = err_set(CAIRN_EINTERRUPTED, "interrupted: nothing deleted");
+            break;
+        }
         rc = tree_walk_snapshot(walker, &l.items[i], &damaged, NULL, NULL);
+        prog.files_done++;
         if (rc && rc != CAIRN_ENOMEM) {
             char id[9];
             snaplist_short_id(l.items[i].id, id);
@@ -239,6 +247,7 @@ cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
     if (!rc)
         rc = store_each_pack_file(s, collect_pack, &c);
     /* plan */
+    work_progress packs = {.phase = "prune", .unit = "packs"};
     for (size_t i = 0; !rc && i < c.n; i++) {
         pack_info *const p = &c.packs[i];
         for (size_t k = 0; k < p->count; k++) {
@@ -257,19 +266,38 @@ cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
         else if (p->unused_bytes * 100 >
                  (p->live_bytes + p->unused_bytes) * (uint64_t)opts->max_unused)
             p->action = 2;
+        /* a pack repacked counts twice: copied, then deleted */
+        if (p->action) {
+            r->packs_to_delete++;
+            packs.files_total++;
+            packs.bytes_total += p->size;
+        }
+        if (p->action == 2) {
+            packs.files_total++;
+            packs.bytes_total += p->live_bytes;
+        }
     }
+    prog = packs;
+    if (!rc)
+        work_report(opts->hooks, &prog);
     /* repack, and make the copies durable before anything is deleted */
     for (size_t i = 0; !rc && i < c.n; i++) {
         pack_info *const p = &c.packs[i];
         if (p->action != 2)
             continue;
-        r->packs_repacked++;
-        if (opts->dry_run) {
-            r->bytes_rewritten += p->live_bytes;
-            continue;
+        if (work_stopped(opts->hooks)) {
+            rc = err_set(CAIRN_EINTERRUPTED, "interrupted: nothing deleted");
+            break;
         }
+        r->packs_repacked++;
+        if (opts->dry_run)
+            r->bytes_rewritten += p->live_bytes;
         c.current = p;
-        rc = store_repack(s, m.w, p->id, keep_live, &c, &r->bytes_rewritten);
+        if (!opts->dry_run)
+            rc = store_repack(s, m.w, p->id, keep_live, &c, &r->bytes_rewritten);
+        prog.files_done++;
+        prog.bytes_done += p->live_bytes;
+        work_report(opts->hooks, &prog);
     }
     if (!rc && !opts->dry_run)
         rc = store_flush(s);
@@ -285,10 +313,19 @@ cairn_err prune_run(store *s, const prune_opts *opts, prune_result *r)
         const pack_info *const p = &c.packs[i];
         if (p->action == 0)
             continue;
+        if (work_stopped(opts->hooks)) {
+            rc =
+                err_set(CAIRN_EINTERRUPTED, "interrupted: %" PRIu64 " of %" PRIu64 " packs deleted",
+                        r->packs_deleted, r->packs_to_delete);
+            break;
+        }
         r->packs_deleted++;
         r->bytes_freed += p->size;
         if (!opts->dry_run)
             rc = store_delete_pack(s, p->id, p->entries, p->count);
+        prog.files_done++;
+        prog.bytes_done += p->size;
+        work_report(opts->hooks, &prog);
     }
     r->bytes_freed = r->bytes_freed > r->bytes_rewritten ? r->bytes_freed - r->bytes_rewritten : 0;
     for (size_t i = 0; i < c.n; i++)

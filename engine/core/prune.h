@@ -12,6 +12,7 @@
 
 #include "store/store.h"
 #include "engine/core/chains.h"
+#include "engine/core/progress.h"
 #include "engine/core/snapshot_list.h"
 
 typedef struct forget_policy {
@@ -40,12 +41,17 @@ typedef struct prune_opts {
                                    nothing in use is always deleted */
     void (*waiting)(void *ctx); /* called once if prune must wait for readers */
     void *waiting_ctx;
+    /* progress (phase "prune": the snapshots read, then the packs repacked
+     * or deleted) and stop (CAIRN_EINTERRUPTED; what was deleted so far is
+     * in the result, the rest is left for the next prune); NULL: neither */
+    const work_hooks *hooks;
 } prune_opts;
 
 typedef struct prune_result {
     uint64_t snapshots;
     uint64_t packs;
     uint64_t packs_deleted;
+    uint64_t packs_to_delete; /* planned (an interrupted prune deleted fewer) */
     uint64_t packs_repacked;
     uint64_t chunks_live;
     uint64_t chunks_unused;

@@ -78,6 +78,9 @@ const char *snapshot_get_meta(const snapshot *s, const char *key);
 #define SNAP_META_REPAIRED_FROM "cairn.repaired_from"
 #define SNAP_META_LOST "cairn.lost"
 #define SNAP_META_LOST_COUNT "cairn.lost_count"
+/* a device backup stored with --allow-incomplete: the content files its
+ * Manifest.db lists that were not there (decimal) */
+#define SNAP_META_MISSING_COUNT "cairn.missing_count"
 
 /* Values of SNAP_META_CONTENTS: an encrypted device backup stored as
  * plaintext (opened with its password) or as the device's ciphertext. */

@@ -514,6 +514,12 @@ static void afc_get(idev *d, const char *path, char **data, uint64_t *size)
     }
 }
 
+void idev_afc_remove(idev *d, const char *path)
+{
+    if (d->afc)
+        afc_remove_path(d->afc, path);
+}
+
 cairn_err idev_afc_put(idev *d, const char *path, const uint8_t *data, size_t len)
 {
     uint64_t handle = 0;

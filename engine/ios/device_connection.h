@@ -74,6 +74,9 @@ cairn_err idev_info_plist(idev *d, cbuf *xml);
 /* Writes a small file on the device's media partition (AFC), making its
  * folder first. */
 cairn_err idev_afc_put(idev *d, const char *path, const uint8_t *data, size_t len);
+/* Removes a file or an empty folder there, best effort and without a
+ * message (the cleanup after a failure keeps the failure's). */
+void idev_afc_remove(idev *d, const char *path);
 
 /* Starts mobilebackup2 (with the pair record's escrow bag, which newer
  * iOS asks for); free it with mobilebackup2_client_free. */

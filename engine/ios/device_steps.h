@@ -56,8 +56,8 @@ cairn_err device_snapshot_keys(store *s, const snapshot *sn, const device_secret
                                iosenc_keys **out);
 
 /* The completeness policy: an incomplete backup is refused unless
- * allow_incomplete, then stored marked incomplete (warned). */
-cairn_err device_completeness(const device_info *dev, int allow_incomplete,
-                              const device_callbacks *cb);
+ * allow_incomplete, then stored marked incomplete (warned), the number of
+ * content files missing recorded in its metadata (SNAP_META_MISSING_COUNT). */
+cairn_err device_completeness(device_info *dev, int allow_incomplete, const device_callbacks *cb);
 
 #endif

@@ -1,6 +1,7 @@
 #include "engine/ios/device_steps.h"
 
 #include <stdarg.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,8 +188,7 @@ cairn_err device_snapshot_keys(store *s, const snapshot *sn, const device_secret
     return rc;
 }
 
-cairn_err device_completeness(const device_info *dev, int allow_incomplete,
-                              const device_callbacks *cb)
+cairn_err device_completeness(device_info *dev, int allow_incomplete, const device_callbacks *cb)
 {
     if (dev->complete)
         return CAIRN_OK;
@@ -198,5 +198,9 @@ cairn_err device_completeness(const device_info *dev, int allow_incomplete,
                        "marked incomplete)",
                        dev->problem);
     device_warn(cb, NULL, "%s; storing it marked incomplete", dev->problem);
-    return CAIRN_OK;
+    if (!dev->missing)
+        return CAIRN_OK;
+    char count[24];
+    snprintf(count, sizeof count, "%" PRIu64, dev->missing);
+    return device_add_meta(dev, SNAP_META_MISSING_COUNT, count);
 }

@@ -835,6 +835,9 @@ static plist_t restore_applications(const uint8_t *info, size_t len)
     return copy;
 }
 
+#define RESTORE_APPS_DIR "/iTunesRestore"
+#define RESTORE_APPS_PATH RESTORE_APPS_DIR "/RestoreApplications.plist"
+
 cairn_err mb2host_restore(idev *d, stream *view, const mb2host_restore_opts *o,
                           const mb2host_events *ev, mb2host_result *r)
 {
@@ -848,11 +851,13 @@ cairn_err mb2host_restore(idev *d, stream *view, const mb2host_restore_opts *o,
     if (!rc)
         rc = idev_sync_begin(d);
     plist_t apps = rc ? NULL : restore_applications(o->info_plist, o->info_plist_len);
+    int apps_put = 0;
     if (apps) {
         char *xml = NULL;
         uint32_t len = 0;
         plist_to_xml(apps, &xml, &len);
-        rc = xml ? idev_afc_put(d, "/iTunesRestore/RestoreApplications.plist", (uint8_t *)xml, len)
+        apps_put = xml != NULL; /* even a failed write may have made the folder */
+        rc = xml ? idev_afc_put(d, RESTORE_APPS_PATH, (uint8_t *)xml, len)
                  : err_set(CAIRN_ENOMEM, "out of memory");
         if (xml)
             plist_to_xml_free(xml);
@@ -876,6 +881,12 @@ cairn_err mb2host_restore(idev *d, stream *view, const mb2host_restore_opts *o,
         rc = run_loop(h);
     if (!rc)
         rc = outcome(h, "restore");
+    /* a failed restore leaves no apps list behind for the device to act on
+     * later (as idevicebackup2 cleans up) */
+    if (rc && rc != CAIRN_EPARTIAL && apps_put) {
+        idev_afc_remove(d, RESTORE_APPS_PATH);
+        idev_afc_remove(d, RESTORE_APPS_DIR);
+    }
     idev_sync_end(d);
     idev_observe_end(d);
     host_free(h);

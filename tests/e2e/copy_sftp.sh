@@ -115,9 +115,9 @@ run 0 status --json
 info "check --read-data and restore through the local mirror"
 run 0 check --target nas --read-data
 grep -q "no errors were found" "$T/out" || fail "check --target nas: no verdict"
-MIRROR=$(sed -n 's/.*into its local mirror //p' "$T/out")
-[ -d "$MIRROR" ] || fail "no mirror folder reported"
-case $MIRROR in "$XDG_CACHE_HOME"/cairn/targets/*) ;; *) fail "mirror outside the cache: $MIRROR" ;; esac
+MIRROR=$(sed -n 's/.*its local cache \(.*\) holds.*/\1/p' "$T/out")
+[ -d "$MIRROR" ] || fail "no cache folder reported"
+case $MIRROR in "$XDG_CACHE_HOME"/cairn/targets/*) ;; *) fail "cache outside the cache folder: $MIRROR" ;; esac
 for i in 0 2; do
     run 0 restore --from-target nas "$(snap_id "$i")" --to "$T/r$i"
     grep -q "fetched 0 objects" "$T/out" || fail "an up-to-date mirror fetched again"

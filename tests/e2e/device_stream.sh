@@ -10,7 +10,8 @@
 #     idevicebackup2 writes against the same stand-in state (Info.plist: the
 #     host's own keys aside, as in standin_idevicebackup2.sh);
 #   - "restore --device" delivers the snapshot's files to the device, with
-#     the options asked for and the apps to reinstall;
+#     the options asked for and the apps to reinstall; one the device ends
+#     with an error removes /iTunesRestore/ from the device;
 #   - a connection dropped mid-upload saves nothing, leaves the store clean
 #     (check --read-data) and the next backup works; a file the device
 #     cannot read gives exit 3 and a partial snapshot, healed by the next;
@@ -202,6 +203,18 @@ o = plistlib.load(open(sys.argv[1], "rb"))["Options"]
 assert o["RestoreSystemFiles"] is False and "RestoreShouldReboot" not in o, o
 assert o["RestorePreserveSettings"] is False and o["RemoveItemsNotRestored"] is True, o
 ' "$T/restored/restore-request.plist" || fail "restore --device --settings --remove: options"
+info "a restore the device ends with an error removes /iTunesRestore/ from the device"
+start_standin rfail --restore-fail 3 --restore-dir "$T/restored-fail"
+run 10 restore "${S[3]}" --device "$U"
+grep -q "fault: ending the restore with an error after 3 file" "$T/rfail.log" ||
+    fail "the stand-in did not fail the restore: $(tail -5 "$T/rfail.log")"
+grep -q "stand-in fault" "$T/err" || fail "the device's error is not reported: $(cat "$T/err")"
+[ -d "$T/restored-fail/$U" ] || fail "the failed restore delivered nothing before the fault"
+grep -q "remove /iTunesRestore/RestoreApplications.plist -> status 0" "$T/rfail.log" ||
+    fail "RestoreApplications.plist was not removed: $(grep afc "$T/rfail.log" | tail -5)"
+[ ! -e "$T/restored-fail/afc/iTunesRestore" ] ||
+    fail "a failed restore left /iTunesRestore/ on the device: $(ls -R "$T/restored-fail/afc")"
+start_standin main2 --restore-dir "$T/restored"
 run 10 backup --device 0123456789abcdef0123456789abcdef01234567
 grep -q "is not connected" "$T/err" || fail "a device that is not there is not named as such"
 

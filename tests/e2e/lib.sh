@@ -29,6 +29,8 @@
 #   snap_json EXPR        a Python expression over s = 'snapshots --json'
 #                         (cached until the next run/run_rc/snap_invalidate)
 #   snap_count, snap_id IDX, files_read (the "N read" of the last backup)
+#   interrupt_at RE FILE PID  SIGINT to PID once FILE has a line matching RE
+#                  (the first progress event), then waits; its exit code in $RC
 
 set -u
 set -o pipefail
@@ -85,6 +87,18 @@ standin_start() {
     done
     [ -S "$T/mux.sock" ] || { cat "$T/standin.err" >&2; fail "the stand-in did not start"; }
     export USBMUXD_SOCKET_ADDRESS=UNIX:$T/mux.sock
+}
+
+interrupt_at() {
+    local _
+    for _ in $(seq 1 1000); do
+        grep -q "$1" "$2" 2>/dev/null && break
+        kill -0 "$3" 2>/dev/null || break
+        sleep 0.01
+    done
+    kill -INT "$3" 2>/dev/null
+    wait "$3"
+    RC=$?
 }
 
 fail() {

@@ -9,6 +9,10 @@
 #     needs), restores it byte for byte, and the cache holds that one pack;
 #   - restoring the big snapshot with --cache-size-mb 20 works and leaves
 #     at most 20 MiB of packs (plus the pack in use) in the cache;
+#   - check --target --read-data with --cache-size-mb 20 reads every pack
+#     but never holds more than the bound (plus the pack in use) in the
+#     cache while it runs, and finds damage made on the target after its
+#     pack was cached (each pack is fetched again);
 #   - a copy killed in the middle of an upload leaves a .part on the server;
 #     the next copy removes it (not an hour later);
 #   - 'target remove' deletes the target's local cache.
@@ -69,6 +73,44 @@ run 0 restore --from-target nas "$BIG" --to "$T/r-big" --cache-size-mb 20
 sums "$T/big" | cmp -s - <(sums "$T/r-big") || fail "the big snapshot restores differently"
 packs=$(find "$CACHE/packs" -type f -printf '%s\n' | awk '{b += $1} END {print b + 0}')
 [ "$packs" -le $((20 * MiB + 17 * MiB)) ] || fail "the cache holds $packs bytes of packs (limit 20 MiB)"
+
+info "check --target --read-data reads every pack through a 20 MiB cache"
+# the cache folder is watched while the check runs: a check that mirrored
+# the whole target first (and trimmed it afterwards) goes far past the bound
+"$CAIRN" --store "$STORE" check --target nas --read-data --cache-size-mb 20 --json \
+    >"$T/chk.out" 2>"$T/chk.err" &
+pid=$!
+bg_track "$pid"
+peak=0
+while kill -0 "$pid" 2>/dev/null; do
+    now=$(du_bytes "$CACHE/packs")
+    [ "$now" -gt "$peak" ] && peak=$now
+    sleep 0.02
+done
+wait "$pid" || fail "check --target exited $?: $(cat "$T/chk.err")"
+echo "   cache peak $peak bytes of packs"
+[ "$peak" -le $((20 * MiB + 17 * MiB)) ] || fail "the cache held $peak bytes of packs during the check (limit 20 MiB)"
+npacks=$(find "$REMOTE/packs" -type f | wc -l)
+$PY -c '
+import json, sys
+s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert s["type"] == "summary" and s["ok"] is True, s
+assert s["packs"] == int(sys.argv[2]) and s["packs_damaged"] == 0, s
+assert s["chunks_read"] > 0 and s["bytes_read"] > 60 << 20, s
+' "$T/chk.out" "$npacks" || fail "check --json: $(cat "$T/chk.out")"
+grep -q "^target nas: fetched [0-9]* objects" "$T/chk.err" || fail "no fetched line: $(cat "$T/chk.err")"
+
+info "check --target --read-data reads what the target holds now, not the cached pack"
+victim=$(find "$CACHE/packs" -type f | head -n 1)
+[ -n "$victim" ] || fail "no pack in the cache to damage on the target"
+rel=${victim#"$CACHE"/}
+cp "$REMOTE/$rel" "$T/orig.pack"
+chmod u+w "$REMOTE/$rel"
+printf 'XXXX' | dd of="$REMOTE/$rel" bs=1 seek=100 conv=notrunc status=none
+run 9 check --target nas --read-data --cache-size-mb 20
+grep -q "damaged" "$T/out" || fail "the damage on the target was not reported"
+cp "$T/orig.pack" "$REMOTE/$rel"
+run 0 check --target nas --read-data --cache-size-mb 20
 
 info "a copy killed mid-upload: the next copy removes its .part"
 mkdir -p "$T/more"

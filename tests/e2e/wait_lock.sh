@@ -9,6 +9,9 @@
 #     add/remove/passwd, chain archive/delete, index rebuild, repair) takes
 #     --wait; 'backup --wait 30s' started while the lock is held finishes
 #     (exit 0, its snapshot restores exactly) once the holder has finished
+#   - copy --wait: while another cairn holds the target's lock, or a prune
+#     deletes packs (the store's readers lock), it says what it waits for
+#     and exits 8 after the wait, or copies once the holder has finished
 #   - a bad DURATION is a usage error (exit 2) naming it, before any
 #     password is asked; commands that take no lock do not take --wait
 . "$(dirname "$0")/lib.sh" "$@"
@@ -103,4 +106,46 @@ run 0 snapshots
 run 0 restore latest --to "$T/r"
 compare_trees "$SRC" "$T/r"
 run 0 check --read-data
+
+info "copy --wait: the target's lock (another copy) and the store's (a prune deleting packs)"
+# the lock of a target is <cache>/cairn/targets/<BLAKE2b-128 of its URL>.lock,
+# held here by flock(1) as another cairn's copy holds it
+export XDG_CACHE_HOME=$T/cache
+run 0 target add usb "$T/usb"
+TLOCK=$XDG_CACHE_HOME/cairn/targets/$($PY -c 'import hashlib,sys; print(hashlib.blake2b(sys.argv[1].encode(), digest_size=16).hexdigest())' "$T/usb").lock
+mkdir -p "$(dirname "$TLOCK")"
+# hold FILE: one process holding an exclusive flock on FILE until killed
+hold() { "$PY" -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+time.sleep(300)' "$1" & }
+hold "$TLOCK"
+hpid=$!
+bg_track "$hpid"
+for _ in $(seq 1 200); do flock -n -x "$TLOCK" true || break; sleep 0.02; done
+run 8 copy --target usb
+grep -q -F -x "cairn: target usb: $T/usb: another cairn is copying to or from this target; try again when it has finished" "$T/err" ||
+    fail "copy without --wait: $(cat "$T/err")"
+run 8 copy --target usb --wait 1s
+printf '%s\n%s\n' "cairn: $T/usb: another cairn is copying to or from this target; waiting up to 1s for it to finish" \
+    "cairn: target usb: $T/usb: another cairn is still copying to or from this target after waiting 1s" >"$T/want"
+diff "$T/want" "$T/err" || fail "copy --wait 1s: stderr is not the two expected lines"
+"$CAIRN" --store "$STORE" copy --target usb --wait 2m >"$T/c.out" 2>"$T/c.err" &
+cpid=$!
+bg_track "$cpid"
+for _ in $(seq 1 600); do grep -q waiting "$T/c.err" && break; sleep 0.05; done
+grep -q -F "waiting up to 2m" "$T/c.err" || fail "copy --wait 2m: no waiting line: $(cat "$T/c.err")"
+kill "$hpid"
+wait "$hpid" 2>/dev/null
+wait "$cpid" || fail "the waiting copy failed: $(cat "$T/c.err")"
+grep -q "^target usb: sent [1-9]" "$T/c.out" || fail "the waiting copy sent nothing: $(cat "$T/c.out")"
+# a prune deleting packs holds lock.readers exclusively (and names itself in lock)
+hold "$STORE/lock.readers"
+hpid=$!
+bg_track "$hpid"
+for _ in $(seq 1 200); do flock -n -s "$STORE/lock.readers" true || break; sleep 0.02; done
+run 8 copy --target usb --wait 1s
+grep -q -F "waiting up to 1s for it to finish" "$T/err" || fail "copy --wait 1s under a prune: $(cat "$T/err")"
+grep -q -F "is still deleting packs after waiting 1s" "$T/err" || fail "copy --wait 1s under a prune: $(cat "$T/err")"
+kill "$hpid"
 echo "PASS"

@@ -737,6 +737,15 @@ class Afc:
             with open(dst, "wb") as f:
                 f.write(data)
 
+    def unrecord(self, path):
+        """A path removed over AFC leaves the record too (a folder when empty)."""
+        if self.dev.args.restore_dir:
+            dst = os.path.join(self.dev.args.restore_dir, "afc", path.lstrip("/"))
+            try:
+                os.rmdir(dst) if os.path.isdir(dst) else os.unlink(dst)
+            except OSError:
+                pass
+
     def op(self, num, op, params, payload):
         dev, log = self.dev, self.dev.log
         files, dirs = dev.afc_files, dev.afc_dirs
@@ -869,6 +878,8 @@ class Afc:
                     code = AFC_E_SUCCESS
                 else:
                     code = AFC_E_NOT_FOUND
+                if code == AFC_E_SUCCESS:
+                    self.unrecord(path)
                 self.status(num, code)
                 log(self.cid, "afc", "<- remove %s -> status %d" % (path, code))
             elif op == AFC_OP_RENAME_PATH:
@@ -1316,8 +1327,15 @@ class MobileBackup2:
         out = dev.args.restore_dir
         paths = sorted(src + "/" + p for p in files)
         received = 0
-        for i in range(0, len(paths), 256):
-            chunk = paths[i:i + 256]
+        fail_at = dev.args.restore_fail
+        step = min(256, fail_at) if fail_at else 256
+        for i in range(0, len(paths), step):
+            chunk = paths[i:i + step]
+            if fail_at and i >= fail_at:
+                self.log("   fault: ending the restore with an error after %d file(s) (--restore-fail)" % i)
+                self.process_message({"ErrorCode": 1, "ErrorDescription": "stand-in fault (--restore-fail)"})
+                self.send(["DLMessageDisconnect", "___EmptyParameterString___"])
+                return
             got = self.download(chunk, 100.0 * i / len(paths))
             missing = [p for p in chunk if p not in got]
             for p in missing:                  # the host stops at its first error
@@ -1471,6 +1489,8 @@ def main(argv=None):
     ap.add_argument("--ask-purge", action="store_true",
                     help="send DLMessagePurgeDiskSpace before asking for free space (idevicebackup2 "
                          "1.3.0 does not answer it: for other hosts)")
+    ap.add_argument("--restore-fail", type=int, default=0, metavar="N",
+                    help="fault: end a Restore with an error (ErrorCode 1) once N files have come")
     ap.add_argument("--restore-dir", metavar="DIR",
                     help="record what a host delivers in a Restore (and files written over AFC) here")
     args = ap.parse_args(argv)
