@@ -181,6 +181,7 @@ int cmd_status(cli *c);
 int cmd_repair(cli *c);
 int cmd_help(cli *c);
 int cmd_version(cli *c);
+int cmd_verify(cli *c);
 
 /* restore --from-target points the store at the target's folder (a network
  * target is first brought into its local mirror) (target_common.c). */
@@ -200,6 +201,7 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
     cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
     cli_cmd_version;
+extern const cli_command cli_cmd_verify;
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 

@@ -9,6 +9,8 @@
 
 #include "store/store.h"
 #include "engine/core/progress.h"
+#include "engine/core/snapshot.h"
+#include "engine/core/tree.h"
 
 typedef void (*check_report_fn)(void *ctx, const char *line);
 
@@ -34,5 +36,18 @@ typedef struct check_result {
 
 /* CAIRN_ECORRUPT if anything is damaged (all of it reported). */
 cairn_err check_run(store *s, const check_opts *opts, check_result *result);
+
+/* Each file of the snapshot as check_snapshot_data walks it: path below
+ * the snapshot root ("/ab/<40 hex>"), the node, and whether all its chunks
+ * read back sound. */
+typedef cairn_err (*check_file_fn)(void *ctx, const char *path, const tree_node *node, int sound);
+
+/* read_data for one snapshot: every chunk sn needs (its trees, files and
+ * catalog) is read and authenticated, each distinct chunk once, and each
+ * file is passed to on_file (may be NULL).  Damage is reported through
+ * opts->report; result counts chunks_read, chunks_damaged, bytes_read
+ * (plaintext) and files_damaged.  CAIRN_ECORRUPT if anything is damaged. */
+cairn_err check_snapshot_data(store *s, const snapshot *sn, const check_opts *opts,
+                              check_file_fn file_fn, void *file_ctx, check_result *result);
 
 #endif
