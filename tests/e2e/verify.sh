@@ -15,8 +15,10 @@ case $GEN in /*) ;; *) GEN=$PWD/$GEN ;; esac
 
 KDF=(--kdf-iter 10 --kdf-dpic 100)
 BPW="bpw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-SECRETS=("$BPW")
+BPW2="bpw2-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+SECRETS=("$BPW" "$BPW2")
 printf '%s\n' "$BPW" >"$T/bpw"
+printf '%s\n' "$BPW2" >"$T/bpw2"
 printf 'wrong-password\n' >"$T/bad"
 
 new_id() { sed -n 's/^snapshot \([0-9a-f]*\) saved.*/\1/p' "$T/out"; }
@@ -82,7 +84,9 @@ grep -q "Media/PhotoData/Photos.sqlite: content file [0-9a-f/]* is missing" "$T/
     fail "verify does not name the missing file"
 
 info "an encrypted snapshot: the password unlocks its keybag and every file key"
-"$GEN" device "$T/enc" --seed 20 --size-mb 2 --encrypt "$BPW" "${KDF[@]}" >/dev/null ||
+# the same phone as before, now encrypted: its unencrypted chain is archived
+UDID=$(snap_json "s[0]['meta']['device.udid']")
+"$GEN" device "$T/enc" --seed 20 --size-mb 2 --udid "$UDID" --encrypt "$BPW" "${KDF[@]}" >/dev/null ||
     fail "cairn-gen device --encrypt"
 run 0 --backup-password-file "$T/bpw" backup "$T/enc"
 ENC=$(new_id)
@@ -96,6 +100,28 @@ want password skipped
 run 4 verify "$ENC" --backup-password-file "$T/bad" --json
 want password failed
 want data ok
+
+info "device password-test: the password against each chain, offline"
+run 0 device password-test --backup-password-file "$T/bpw"
+grep -qE "^current +ok +device:.*/keybag-[0-9a-f]+ \(snapshot $ENC," "$T/out" ||
+    fail "password-test does not say the current chain opens"
+grep -qE "^archived +not-encrypted +device:.*/unencrypted " "$T/out" ||
+    fail "password-test does not list the unencrypted chain"
+run 4 device password-test --backup-password-file "$T/bad"
+grep -qE "^current +wrong " "$T/out" || fail "password-test does not say the password is wrong"
+grep -q "^cairn: the password is wrong for 1 of 1 encrypted chain" "$T/err" || fail "password-test: no summary"
+# the device's password changes: the old chain is archived, each password opens one chain
+"$GEN" changepw "$T/enc" --old "$BPW" --new "$BPW2" >/dev/null || fail "cairn-gen changepw"
+"$GEN" mutate "$T/enc" --seed 20 --day 1 --encrypt "$BPW2" >/dev/null || fail "cairn-gen mutate"
+run 0 --backup-password-file "$T/bpw2" backup "$T/enc"
+ENC2=$(new_id)
+run 4 device password-test --backup-password-file "$T/bpw"
+grep -qE "^archived +ok +device:.* \(snapshot $ENC," "$T/out" || fail "old password: archived chain"
+grep -qE "^current +wrong +device:.* \(snapshot $ENC2," "$T/out" || fail "old password: current chain"
+CAIRN_BACKUP_PASSWORD=$BPW2 run 4 device password-test --device "$UDID"
+grep -qE "^archived +wrong .* \(snapshot $ENC," "$T/out" || fail "new password: archived chain"
+grep -qE "^current +ok .* \(snapshot $ENC2," "$T/out" || fail "new password: current chain"
+run 12 device password-test --device no-such-phone --backup-password-file "$T/bpw"
 
 info "a flipped byte in a pack fails the data item"
 pack=$(find "$STORE/packs" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
