@@ -36,6 +36,7 @@ enum {
     EXIT_NOTFOUND = 12,
     EXIT_EXISTS = 13,
     EXIT_REMOTE = 14,
+    EXIT_REFUSED = 15,
 };
 
 typedef struct cli {
@@ -65,6 +66,11 @@ typedef struct cli {
     const char *from_target;     /* restore: --from-target NAME */
     const char *media;           /* target add: --media disk|nas|cloud */
     int offsite;                 /* target add: --offsite */
+    int append_only;             /* target add: --append-only */
+    const char *lock_mode;       /* target add: --lock-mode GOVERNANCE|COMPLIANCE (S3) */
+    int lock_days;               /* target add: --lock-days N (S3) */
+    int allow_deletes;           /* copy --allow-deletes */
+    int max_delete;              /* copy --max-delete-percent */
     int all_targets;             /* copy --all */
     int only_snapshots;          /* copy --snapshots: the arguments are snapshot IDs */
     char target_store[PATH_MAX]; /* the folder a target is opened from */

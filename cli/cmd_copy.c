@@ -30,8 +30,9 @@ static void print_copy(const cli *c, const target *t, const copy_result *r, cons
         }
         printf(",\"ok\":true,\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"packs\":%" PRIu64
                ",\"snapshots\":%" PRIu64 ",\"present\":%" PRIu64 ",\"deleted\":%" PRIu64
-               ",\"held\":%zu}",
-               r->objects, r->bytes, r->packs, r->snapshots, r->present, r->deleted, r->nheld);
+               ",\"kept\":%" PRIu64 ",\"held\":%zu}",
+               r->objects, r->bytes, r->packs, r->snapshots, r->present, r->deleted, r->kept,
+               r->nheld);
         return;
     }
     if (error)
@@ -42,6 +43,10 @@ static void print_copy(const cli *c, const target *t, const copy_result *r, cons
            " deleted; it holds %zu snapshot(s)\n",
            t->name, r->objects, r->bytes, size, r->packs, r->snapshots, r->present, r->deleted,
            r->nheld);
+    if (t->append_only)
+        printf("target %s is append-only: nothing there was deleted or overwritten (%" PRIu64
+               " object(s) left as they are)\n",
+               t->name, r->kept);
 }
 
 /* One target: take its lock, open it, push, record.  Returns the exit code. */
@@ -50,7 +55,9 @@ static int copy_one(cli *c, store *s, const target *t, const copy_opts *opts, in
     copy_result r;
     char msg[1024];
     memset(&r, 0, sizeof r);
-    const cairn_err rc = copy_to_url(s, t->url, opts, &r);
+    copy_opts o = *opts;
+    o.append_only = t->append_only;
+    const cairn_err rc = copy_to_url(s, t->url, &o, &r);
     snprintf(msg, sizeof msg, "%s", *err_msg() ? err_msg() : err_name(rc));
     cli_end_progress(opts);
     record_ctx rec = {t->name, (int64_t)time(NULL), NULL, NULL, NULL};
@@ -119,7 +126,9 @@ int cmd_copy(cli *c)
     }
     const copy_opts opts = {.only = (const uint8_t(*)[ID_LEN])only,
                             .nonly = only ? (size_t)c->nargs : 0,
-                            .progress = isatty(STDERR_FILENO) ? cli_show_progress : NULL};
+                            .progress = isatty(STDERR_FILENO) ? cli_show_progress : NULL,
+                            .max_delete_percent = (unsigned)c->max_delete,
+                            .allow_deletes = c->allow_deletes};
     if (c->json)
         putchar('[');
     for (size_t i = 0; i < l.count; i++) {
@@ -151,13 +160,25 @@ static const cli_option copy_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, only_snapshots),
      .help = "copy only the SNAPSHOTs named (and the packs they need)"},
+    {.name = "allow-deletes",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, allow_deletes),
+     .help = "delete there what the store no longer has, however much it is"},
+    {.name = "max-delete-percent",
+     .kind = OPT_INT,
+     .offset = offsetof(cli, max_delete),
+     .min = 1,
+     .max = 100,
+     .arg_name = "P",
+     .help = "refuse a copy that would delete more than P% of a target's snapshots or pack "
+             "bytes (default 10)"},
     {.name = "json", .kind = OPT_FLAG, .offset = offsetof(cli, json), .help = "print a JSON array"},
     CLI_OPT_END,
 };
 
 static const char *const copy_synopsis[] = {
-    "--target NAME [--snapshots SNAPSHOT...] [--json]",
-    "--all [--snapshots SNAPSHOT...] [--json]",
+    "--target NAME [--snapshots SNAPSHOT...] [--allow-deletes] [--max-delete-percent P] [--json]",
+    "--all [--snapshots SNAPSHOT...] [--allow-deletes] [--max-delete-percent P] [--json]",
     NULL,
 };
 

@@ -190,7 +190,7 @@ run 0 target remove quota
 info "forget + prune: deletions reach the bucket"
 run 0 forget --keep-last 1
 run 0 prune --max-unused 0
-run 0 copy --target cloud
+run 0 copy --target cloud --allow-deletes
 refresh_mirror
 [ "$(objects "$STORE")" = "$(objects "$MIRROR")" ] || fail "the bucket differs from the pruned store"
 run 0 status
