@@ -4,7 +4,7 @@
 #     nothing there is deleted (no --allow-deletes needed), new snapshots
 #     still arrive, the targets file records it;
 #   - an SFTP server that refuses deletes (internal-sftp -P remove,rmdir,
-#     posix-rename: the server is shown to refuse a delete): copies to it
+#     posix-rename,setstat,fsetstat,lsetstat: the server is shown to refuse a delete): copies to it
 #     succeed, append-only, also after forget + prune;
 # (S3 Object Lock is tested in copy_s3.sh, which starts radosgw anyway.)
 # The SFTP part is skipped when sshd cannot run.
@@ -53,7 +53,7 @@ STORE=$T/vault run 0 check --read-data
 
 info "an SFTP server that refuses deletes"
 SSHD=$HERE/../servers/sshd.sh
-assignments=$(SSHD_SFTP_FLAGS="-P remove,rmdir,posix-rename" bash "$SSHD" start "$T/sshd")
+assignments=$(SSHD_SFTP_FLAGS="-P remove,rmdir,posix-rename,setstat,fsetstat,lsetstat" bash "$SSHD" start "$T/sshd")
 rc=$?
 if [ "$rc" = 0 ]; then
     eval "$assignments"
