@@ -1493,3 +1493,33 @@ cairn_err store_set_aside(store *s, const char *rel)
     rc = fs_fsync_dir(to);
     return rc ? rc : fs_fsync_dir(from);
 }
+
+cairn_err store_import_chain(store *s, const uint8_t id[ID_LEN], const char *src, int install,
+                             uint8_t **plain, size_t *len)
+{
+    char hex[2 * ID_LEN + 1];
+    uint8_t *sealed = NULL, *out = NULL;
+    size_t n = 0;
+    cairn_err rc = fs_read_file(src, 64 << 20, &sealed, &n);
+    if (!rc && n < SEAL_OVERHEAD)
+        rc = err_set(CAIRN_ECORRUPT, "%s: chain object is truncated", src);
+    if (!rc && !(out = malloc(n - SEAL_OVERHEAD + 1)))
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+    if (!rc &&
+        seal_open(keyring_seal_key(s->keys), chain_ad, sizeof chain_ad, sealed, n, out) != CAIRN_OK)
+        rc = err_set(CAIRN_ECORRUPT, "%s: chain object is damaged (authentication failed)", src);
+    if (!rc && install) {
+        fs_hex(id, ID_LEN, hex);
+        rc = fs_mkdirs(s->chains, 0700);
+        if (!rc)
+            rc = fs_write_atomic(s->chains, hex, sealed, n, 0600);
+    }
+    free(sealed);
+    if (rc) {
+        free(out);
+        return rc;
+    }
+    *plain = out;
+    *len = n - SEAL_OVERHEAD;
+    return CAIRN_OK;
+}

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/fsutil.h"
+
 enum { CHAIN_VERSION = 1, STR_MAX = 4096 };
 
 cairn_err chain_record_encode(const chain_record *r, cbuf *out)
@@ -91,16 +93,8 @@ int chains_is_archived(const chain_list *l, const char *name)
 
 cairn_err chains_archive(store *s, const char *name, const char *reason)
 {
-    uint8_t id[ID_LEN];
-    cbuf enc;
     const chain_record r = {(char *)name, 1, (int64_t)time(NULL), (char *)reason};
-    cbuf_init(&enc);
-    cairn_err rc = chain_record_encode(&r, &enc);
-    store_chain_id(s, name, id);
-    if (!rc)
-        rc = store_put_chain(s, id, enc.data, enc.len);
-    cbuf_free(&enc);
-    return rc;
+    return chains_put(s, &r);
 }
 
 cairn_err chains_drop(store *s, const char *name)
@@ -164,4 +158,59 @@ cairn_err chains_resolve(const snaplist *snaps, const char *arg, const char **na
         return err_set(CAIRN_ENOTFOUND, "no chain '%s' in this store", arg);
     *name = found;
     return CAIRN_OK;
+}
+
+void chain_record_clear(chain_record *r)
+{
+    free(r->name);
+    free(r->reason);
+    memset(r, 0, sizeof *r);
+}
+
+cairn_err chains_verify_plain(store *s, const uint8_t id[ID_LEN], const uint8_t *plain, size_t len,
+                              chain_record *out)
+{
+    char hex[2 * ID_LEN + 1];
+    uint8_t want[ID_LEN];
+    chain_record r;
+    fs_hex(id, ID_LEN, hex);
+    cairn_err rc = chain_record_decode(plain, len, &r);
+    if (rc == CAIRN_ECORRUPT)
+        return err_set(rc, "chain record %.16s: malformed", hex);
+    if (rc)
+        return rc;
+    store_chain_id(s, r.name, want);
+    if (memcmp(want, id, ID_LEN) != 0) {
+        chain_record_clear(&r);
+        return err_set(CAIRN_ECORRUPT, "chain record %.16s: names another chain", hex);
+    }
+    if (out)
+        *out = r;
+    else
+        chain_record_clear(&r);
+    return CAIRN_OK;
+}
+
+cairn_err chains_verify(store *s, const uint8_t id[ID_LEN], chain_record *out)
+{
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    cairn_err rc = store_get_chain(s, id, &plain, &len);
+    if (!rc)
+        rc = chains_verify_plain(s, id, plain, len, out);
+    free(plain);
+    return rc;
+}
+
+cairn_err chains_put(store *s, const chain_record *r)
+{
+    uint8_t id[ID_LEN];
+    cbuf enc;
+    cbuf_init(&enc);
+    cairn_err rc = chain_record_encode(r, &enc);
+    store_chain_id(s, r->name, id);
+    if (!rc)
+        rc = store_put_chain(s, id, enc.data, enc.len);
+    cbuf_free(&enc);
+    return rc;
 }

@@ -40,6 +40,17 @@ cairn_err chains_rotate(store *s, const snaplist *snaps, const chain_list *chain
 /* Resolves a user's chain argument: a full name or a unique prefix. */
 cairn_err chains_resolve(const snaplist *snaps, const char *arg, const char **name);
 
+/* Whether the record chains/<id> opens, decodes and names a chain whose
+ * ID is id: CAIRN_ECORRUPT naming the record if not.  With out, the record
+ * is returned (chain_record_clear it). */
+cairn_err chains_verify(store *s, const uint8_t id[ID_LEN], chain_record *out);
+/* The same for a record's plaintext (one fetched from a copy target). */
+cairn_err chains_verify_plain(store *s, const uint8_t id[ID_LEN], const uint8_t *plain, size_t len,
+                              chain_record *out);
+void chain_record_clear(chain_record *r);
+/* Rewrites a chain record (repair: one rebuilt from the snapshots). */
+cairn_err chains_put(store *s, const chain_record *r);
+
 cairn_err chain_record_encode(const chain_record *r, cbuf *out);
 cairn_err chain_record_decode(const uint8_t *data, size_t len, chain_record *out);
 

@@ -15,6 +15,7 @@
 #include "util/idset.h"
 #include "util/grow.h"
 #include "store/keys.h"
+#include "engine/core/chains.h"
 #include "engine/core/worker_pool.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
@@ -308,6 +309,26 @@ static cairn_err check_keys(ck_ctx *c)
     return CAIRN_OK;
 }
 
+/* A damaged chain record hides whether its chain was archived (forget
+ * would prune an archived chain's snapshots by policy). */
+static cairn_err check_chains(ck_ctx *c)
+{
+    uint8_t(*ids)[ID_LEN] = NULL;
+    size_t n = 0;
+    cairn_err rc = store_list_chains(c->s, &ids, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const cairn_err why = chains_verify(c->s, ids[i], NULL);
+        if (why == CAIRN_ENOMEM)
+            rc = why;
+        else if (why) {
+            c->res->chains_damaged++;
+            say(c, "damaged: %s", err_msg());
+        }
+    }
+    free(ids);
+    return rc;
+}
+
 static cairn_err say_damaged(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN], cairn_err why)
 {
     (void)id;
@@ -335,6 +356,8 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
         rc = check_packs(&c);
     if (!rc)
         rc = check_keys(&c);
+    if (!rc)
+        rc = check_chains(&c);
     if (!rc)
         rc = snaplist_load(s, &snaps);
     if (rc)
@@ -368,14 +391,15 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
          : c.fatal                     ? err_set(c.fatal, "out of memory during check")
                                        : CAIRN_OK;
     if (!rc && (result->packs_damaged || result->chunks_damaged || result->snapshots_damaged ||
-                result->keys_damaged))
+                result->keys_damaged || result->chains_damaged))
         rc = err_set(CAIRN_ECORRUPT,
                      "the store is damaged: %llu pack(s), %llu snapshot(s), %llu "
-                     "file(s), %llu key file(s) affected (see 'cairn repair')",
+                     "file(s), %llu key file(s)%s affected (see 'cairn repair')",
                      (unsigned long long)result->packs_damaged,
                      (unsigned long long)result->snapshots_damaged,
                      (unsigned long long)result->files_damaged,
-                     (unsigned long long)result->keys_damaged);
+                     (unsigned long long)result->keys_damaged,
+                     result->chains_damaged ? ", chain records" : "");
 done:
     tree_walk_free(walker);
     snaplist_free(&snaps);

@@ -30,7 +30,8 @@ typedef struct check_result {
     uint64_t snapshots;
     uint64_t snapshots_damaged; /* objects that do not open, or with missing data */
     uint64_t files_damaged;
-    uint64_t keys_damaged; /* key files that are not well-formed */
+    uint64_t keys_damaged;   /* key files that are not well-formed */
+    uint64_t chains_damaged; /* chain records that do not open or decode */
     uint64_t bytes_read;
 } check_result;
 

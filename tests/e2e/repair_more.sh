@@ -68,4 +68,39 @@ for k in $(seq 1 "$KILLS"); do
     rm -rf "$T/r$k"
 done
 
+info "a damaged chain record: healed from a copy target, else rebuilt from the snapshots"
+STORE=$T/cs
+init_store
+mkdir -p "$T/old" "$T/new"
+gen_random "$T/old/a.bin" 200000 old
+gen_random "$T/new/b.bin" 200000 new
+run 0 backup "$T/old"
+run 0 chain archive "path:$T/old"
+run 0 backup "$T/new"
+run 0 target add usb "$T/usb"
+run 0 copy --target usb
+rec=$(find "$STORE/chains" -type f)
+[ "$(echo "$rec" | wc -l)" = 1 ] || fail "expected one chain record, found: $rec"
+flip_byte "$rec" 20
+cp -a "$STORE" "$T/cs-damaged"
+run 9 check
+grep -q "^damaged: .*chains/.*chain object is damaged" "$T/out" || fail "check does not name the chain record"
+grep -q "chain records affected" "$T/err" || fail "check's summary does not count the chain record"
+run 0 repair --from-target usb
+grep -q "^healed chain record [0-9a-f]* from " "$T/out" || fail "repair does not say it healed the chain record"
+cmp -s "$rec" "$T/usb/chains/$(basename "$rec")" || fail "the healed record is not the target's"
+run 0 check
+run 0 chains
+grep -qE "^archived .*path:$T/old\$" "$T/out" || fail "after healing, the old chain is not archived"
+
+STORE=$T/cs2
+cp -a "$T/cs-damaged" "$STORE"
+run 3 repair
+grep -q "^chain record [0-9a-f]* (chain path:$T/old): rebuilt as archived; lost: when it was archived and why" \
+    "$T/out" || fail "repair does not say what the rebuilt chain record lost"
+run 0 check
+run 0 chains
+grep -qE "^archived .*path:$T/old\$" "$T/out" || fail "after rebuilding, the old chain is not archived"
+grep -qE "^active .*path:$T/new\$" "$T/out" || fail "after rebuilding, the new chain is not active"
+
 echo PASS
