@@ -1523,3 +1523,42 @@ cairn_err store_import_chain(store *s, const uint8_t id[ID_LEN], const char *src
     *len = n - SEAL_OVERHEAD;
     return CAIRN_OK;
 }
+
+cairn_err store_verify_config(const char *path, const char *password, size_t password_len,
+                              const char *cfg)
+{
+    char keys_dir[PATH_MAX + 8];
+    uint8_t *bytes = NULL, body[CONFIG_BODY];
+    size_t len = 0;
+    keyring *keys = NULL;
+    char key_id[KEYS_ID_HEX + 1];
+    snprintf(keys_dir, sizeof keys_dir, "%s/" STORE_DIR_KEYS, path);
+    cairn_err rc = fs_read_file(cfg, 4096, &bytes, &len);
+    if (!rc)
+        rc = keys_unlock(keys_dir, password, password_len, &keys, key_id);
+    if (!rc && (len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD ||
+                memcmp(bytes, config_magic, sizeof config_magic) != 0 ||
+                seal_open(keyring_seal_key(keys), bytes, CONFIG_HEAD, bytes + CONFIG_HEAD,
+                          len - CONFIG_HEAD, body) != CAIRN_OK))
+        rc = err_set(CAIRN_ECORRUPT, "%s: not this store's config", cfg);
+    sodium_memzero(body, sizeof body);
+    keyring_free(keys);
+    free(bytes);
+    return rc;
+}
+
+cairn_err store_replace_config(const char *path, const char *cfg)
+{
+    char from[PATH_MAX + 16], dir[PATH_MAX + 16], to[PATH_MAX + 32];
+    snprintf(from, sizeof from, "%s/" STORE_NAME_CONFIG, path);
+    snprintf(dir, sizeof dir, "%s/" STORE_DIR_DAMAGED, path);
+    snprintf(to, sizeof to, "%s/" STORE_NAME_CONFIG, dir);
+    cairn_err rc = fs_mkdirs(dir, 0700);
+    if (!rc && rename(from, to) != 0 && errno != ENOENT)
+        rc = err_errno(errno, from);
+    if (!rc && rename(cfg, from) != 0)
+        rc = err_errno(errno, from);
+    if (!rc)
+        rc = fs_fsync_dir(dir);
+    return rc ? rc : fs_fsync_dir(path);
+}

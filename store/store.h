@@ -218,6 +218,16 @@ cairn_err store_verify_snapshot_file(store *s, const uint8_t id[SNAPSHOT_ID_LEN]
  * store_verify_snapshot_file accepts it (replacing a damaged one). */
 cairn_err store_import_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], const char *src);
 
+/* Whether the config file at cfg (one fetched from a copy target) belongs
+ * to the store at path: it opens with the seal key that password unlocks
+ * from the store's key files.  CAIRN_ECORRUPT (naming cfg) if not;
+ * CAIRN_EPASSWORD / CAIRN_EKEYFILE as store_open says them. */
+cairn_err store_verify_config(const char *path, const char *password, size_t password_len,
+                              const char *cfg);
+/* Installs cfg as the store's config (atomically), the damaged one moved
+ * to damaged/config first (kept for inspection). */
+cairn_err store_replace_config(const char *path, const char *cfg);
+
 /* Installs the chain record at src (fetched from a copy target) as
  * chains/<id> once it opens with the store's key (CAIRN_ECORRUPT if not);
  * *plain and *len (malloc'd) receive its content, for the caller to check

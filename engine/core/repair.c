@@ -370,6 +370,48 @@ static cairn_err scan_keys(rp_ctx *c)
     return rc;
 }
 
+/* ---- the config ---- */
+
+cairn_err repair_config(const char *store_dir, const char *url, const char *password,
+                        size_t password_len, int dry_run, repair_report_fn report, void *ctx,
+                        int *healed)
+{
+    char tmp[PATH_MAX];
+    backend *b = NULL;
+    *healed = 0;
+    if (snprintf(tmp, sizeof tmp, "%s/" STORE_DIR_TMP "/repair-config", store_dir) >=
+        (int)sizeof tmp)
+        return err_set(CAIRN_EINVAL, "%s: path too long", store_dir);
+    *strrchr(tmp, '/') = '\0';
+    cairn_err rc = fs_mkdirs(tmp, 0700);
+    tmp[strlen(tmp)] = '/';
+    if (!rc)
+        rc = backend_open(url, &b);
+    if (!rc) {
+        rc = fetch(b, STORE_NAME_CONFIG, tmp);
+        if (rc == CAIRN_ENOTFOUND)
+            rc = err_set(CAIRN_ENOSTORE, "%s: holds no copy of a store (no config)", url);
+    }
+    if (!rc) {
+        rc = store_verify_config(store_dir, password, password_len, tmp);
+        if (rc == CAIRN_ECORRUPT)
+            rc = err_set(CAIRN_EEXIST,
+                         "%s: holds another store (its config does not open with "
+                         "this store's keys)",
+                         url);
+    }
+    if (!rc && !dry_run)
+        rc = store_replace_config(store_dir, tmp);
+    if (!rc) {
+        *healed = 1;
+        emit(report, ctx, "%s the config from %s%s", dry_run ? "would heal" : "healed", url,
+             dry_run ? "" : " (the damaged one is in damaged/config)");
+    }
+    unlink(tmp);
+    backend_close(b);
+    return rc;
+}
+
 /* ---- chain records ---- */
 
 static cairn_err scan_chains(rp_ctx *c)

@@ -72,4 +72,13 @@ cairn_err repair_run(store *s, const repair_opts *opts, repair_result *result);
 cairn_err repair_keys(const char *store_dir, const char *url, int dry_run, repair_report_fn report,
                       void *ctx, unsigned *healed);
 
+/* A damaged config (store_open said CAIRN_ECORRUPT naming it) replaced by
+ * the copy target's at url, once that one opens with the keys password
+ * unlocks (the damaged one goes to damaged/config).  It cannot be rebuilt
+ * without a copy: the store id in it ties the store to its copies and its
+ * index.  *healed 1 when replaced (in a dry run: when it would be). */
+cairn_err repair_config(const char *store_dir, const char *url, const char *password,
+                        size_t password_len, int dry_run, repair_report_fn report, void *ctx,
+                        int *healed);
+
 #endif

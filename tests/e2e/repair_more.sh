@@ -7,7 +7,11 @@
 #     newest snapshot restores;
 #   - a damaged chain record: check names it; repair heals it from a copy
 #     target (byte-identical), and without a target rebuilds it from the
-#     snapshots (name and archived state) and says what was lost.
+#     snapshots (name and archived state) and says what was lost;
+#   - a damaged config: named by every command; repair without a copy
+#     says it cannot be rebuilt; --dry-run changes nothing; repair
+#     --from-target heals it (byte-identical, the damaged one kept in
+#     damaged/); another store's config is refused.
 #
 # usage: repair_more.sh CAIRN CAIRN-GEN
 . "$(dirname "$0")/lib.sh" "$@"
@@ -102,5 +106,26 @@ run 0 check
 run 0 chains
 grep -qE "^archived .*path:$T/old\$" "$T/out" || fail "after rebuilding, the old chain is not archived"
 grep -qE "^active .*path:$T/new\$" "$T/out" || fail "after rebuilding, the new chain is not active"
+
+info "a damaged config: healed from a copy target only"
+STORE=$T/cs
+flip_byte "$STORE/config" 40
+run 9 snapshots
+grep -q "config: store config is damaged" "$T/err" || fail "a damaged config is not named"
+run 9 repair
+grep -q "cannot be rebuilt .*--from-target" "$T/err" || fail "repair without a copy does not say how to heal the config"
+run 9 repair --dry-run --from-target usb
+grep -q "^would heal the config from " "$T/out" || fail "repair --dry-run does not say it would heal the config"
+run 0 repair --from-target usb
+grep -q "^healed the config from .*damaged/config" "$T/out" || fail "repair does not say it healed the config"
+cmp -s "$STORE/config" "$T/usb/config" || fail "the healed config is not the copy's"
+[ -f "$STORE/damaged/config" ] || fail "the damaged config was not kept in damaged/"
+run 0 check --read-data
+# a copy of another store cannot heal it
+OTHER=$T/other
+STORE=$OTHER init_store
+flip_byte "$STORE/config" 40
+run 13 repair --from "$OTHER"
+grep -q "holds another store" "$T/err" || fail "another store's config is not refused"
 
 echo PASS
