@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,7 +48,23 @@ typedef struct verify_ctx {
     char name[9];
     vfile *files;
     size_t nfiles, cap;
+    char tmp[PATH_MAX]; /* the private folder of materialised files, "" until made */
+    devcrypt *dc;       /* stored as ciphertext, with the password: its keys */
 } verify_ctx;
+
+/* The private folder (made once): files are copied there for SQLite. */
+static cairn_err private_dir(verify_ctx *v)
+{
+    if (v->tmp[0])
+        return CAIRN_OK;
+    const char *const t = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    if (snprintf(v->tmp, sizeof v->tmp, "%s/cairn-verify.XXXXXX", t) >= (int)sizeof v->tmp ||
+        !mkdtemp(v->tmp)) {
+        v->tmp[0] = '\0';
+        return err_errno(errno, t);
+    }
+    return CAIRN_OK;
+}
 
 const char *verify_verdict_name(verify_verdict v)
 {
@@ -197,6 +214,131 @@ static cairn_err verify_catalog(verify_ctx *v, catalog *cat, int *have)
     return CAIRN_OK;
 }
 
+/* The file rel of the snapshot, chunk by chunk (each authenticated),
+ * decrypted through dec when the device stored it encrypted (dec given),
+ * written to path (NULL: read only).  *padded (may be NULL): 1 when it
+ * was not decrypted, else whether its padding was valid. */
+static cairn_err materialise(verify_ctx *v, store_worker *w, const char *rel,
+                             const file_decoder *dec, const char *path, int *padded)
+{
+    tree_node n;
+    cbuf buf;
+    const uint8_t *wrapped = NULL;
+    void *d = NULL;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    int fd = -1, pad = 1;
+    memset(&n, 0, sizeof n);
+    cbuf_init(&buf);
+    cairn_err rc =
+        treestore_lookup(v->s, w, (const uint8_t(*)[ID_LEN])v->sn->tree, v->sn->ntree, rel, &n);
+    if (rc)
+        return rc;
+    if (dec && dec->lookup(dec->ctx, rel, &wrapped))
+        rc = dec->open(dec->ctx, wrapped, &d);
+    if (!rc && path && (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        rc = err_errno(errno, path);
+    for (uint32_t i = 0; !rc && i < n.nchunks; i++) {
+        rc = store_get_chunk(v->s, w, n.chunks[i], &buf);
+        const uint8_t *data = buf.data;
+        size_t len = buf.len;
+        if (!rc && d) {
+            uint8_t *const grown = realloc(out, buf.len + 2 * FILE_CIPHER_BLOCK_MAX);
+            if (!grown) {
+                rc = err_set(CAIRN_ENOMEM, "out of memory");
+                break;
+            }
+            out = grown;
+            rc = dec->update(d, buf.data, buf.len, out, &out_len);
+            data = out;
+            len = out_len;
+        }
+        if (!rc && fd >= 0)
+            rc = fs_write_all(fd, data, len, path);
+    }
+    if (!rc && d) {
+        uint8_t end[FILE_CIPHER_BLOCK_MAX];
+        rc = dec->final(d, end, &out_len, &pad);
+        if (!rc && fd >= 0)
+            rc = fs_write_all(fd, end, out_len, path);
+    }
+    if (d)
+        dec->close(d);
+    if (fd >= 0 && close(fd) != 0 && !rc)
+        rc = err_errno(errno, path);
+    if (padded)
+        *padded = pad;
+    free(out);
+    tree_node_free(&n);
+    cbuf_free(&buf);
+    return rc;
+}
+
+/* Stored as the device's ciphertext: Manifest.db is decrypted with the
+ * stored keybag (which checks the password), then every encrypted file
+ * is decrypted and must end in valid PKCS#7 padding, as Apple writes it. */
+static cairn_err password_ciphertext(verify_ctx *v, const device_secret *pw, int *wrong)
+{
+    store_worker *w = NULL;
+    tree_node n;
+    cbuf plist;
+    char enc[PATH_MAX];
+    uint64_t bad = 0, good = 0;
+    memset(&n, 0, sizeof n);
+    cbuf_init(&plist);
+    cairn_err rc = private_dir(v);
+    if (!rc)
+        rc = store_worker_new(v->s, &w);
+    if (!rc)
+        rc = treestore_lookup(v->s, w, (const uint8_t(*)[ID_LEN])v->sn->tree, v->sn->ntree,
+                              "Manifest.plist", &n);
+    if (!rc)
+        rc = treestore_load_bytes(v->s, w, (const uint8_t(*)[ID_LEN])n.chunks, n.nchunks, &plist);
+    snprintf(enc, sizeof enc, "%s/Manifest.db.encrypted", v->tmp);
+    if (!rc)
+        rc = materialise(v, w, "Manifest.db", NULL, enc, NULL);
+    if (!rc)
+        rc = devcrypt_open_parts(plist.data, plist.len, enc, pw->text, pw->len, &v->dc);
+    unlink(enc);
+    if (rc == CAIRN_EPASSWORD)
+        *wrong = 1;
+    if (rc && rc != CAIRN_ENOMEM) {
+        item(v, "password", VERIFY_FAILED, "%s", err_msg());
+        rc = CAIRN_OK;
+    }
+    const file_decoder fd = v->dc ? devcrypt_file_decoder(v->dc) : (file_decoder){0};
+    for (size_t i = 0; !rc && v->dc && i < v->nfiles; i++) {
+        const uint8_t *wrapped;
+        int padded = 0;
+        if (strcmp(v->files[i].path, "Manifest.db") == 0 ||
+            !fd.lookup(fd.ctx, v->files[i].path, &wrapped))
+            continue;
+        const cairn_err frc = materialise(v, w, v->files[i].path, &fd, NULL, &padded);
+        if (frc == CAIRN_ENOMEM) {
+            rc = frc;
+        } else if (frc || !padded) {
+            bad++;
+            problem(v, "snapshot %s: %s: %s", v->name, v->files[i].path,
+                    frc ? err_msg() : "does not decrypt to valid padding");
+        } else {
+            good++;
+        }
+    }
+    v->r->keys_checked = good;
+    if (!rc && v->dc && bad)
+        item(v, "password", VERIFY_FAILED,
+             "the keybag unlocks; %llu of %llu encrypted file(s) do not decrypt to valid padding",
+             (unsigned long long)bad, (unsigned long long)(bad + good));
+    else if (!rc && v->dc)
+        item(v, "password", VERIFY_OK,
+             "the keybag unlocks and all %llu encrypted file(s) decrypt with valid padding",
+             (unsigned long long)good);
+    tree_node_free(&n);
+    cbuf_free(&plist);
+    store_worker_free(w);
+    return rc;
+}
+
 static cairn_err verify_password(verify_ctx *v, const device_callbacks *cb, int *wrong)
 {
     device_secret pw = {NULL, 0};
@@ -214,6 +356,11 @@ static cairn_err verify_password(verify_ctx *v, const device_callbacks *cb, int 
                  ? "no backup password given: a restore needs it to re-encrypt the files"
                  : "no backup password given");
         return CAIRN_OK;
+    }
+    if (!snapshot_is_decrypted(v->sn)) {
+        rc = password_ciphertext(v, &pw, wrong);
+        device_secret_wipe(&pw);
+        return rc;
     }
     rc = device_snapshot_keys(v->s, v->sn, &pw, &keys);
     device_secret_wipe(&pw);
@@ -261,39 +408,10 @@ static cairn_err verify_password(verify_ctx *v, const device_callbacks *cb, int 
     if (bad)
         item(v, "password", VERIFY_FAILED, "the keybag unlocks; %llu file key(s) do not unwrap",
              (unsigned long long)bad);
-    else if (snapshot_is_decrypted(v->sn))
+    else
         item(v, "password", VERIFY_OK, "the keybag unlocks and all %llu file key(s) unwrap",
              (unsigned long long)v->r->keys_checked);
-    else
-        item(v, "password", VERIFY_OK,
-             "the keybag unlocks (the files are stored as the device's ciphertext)");
     return CAIRN_OK;
-}
-
-/* The content of f written to path, chunk by chunk (each authenticated). */
-static cairn_err materialise(verify_ctx *v, store_worker *w, const char *rel, const char *path)
-{
-    tree_node n;
-    cbuf buf;
-    memset(&n, 0, sizeof n);
-    cbuf_init(&buf);
-    cairn_err rc =
-        treestore_lookup(v->s, w, (const uint8_t(*)[ID_LEN])v->sn->tree, v->sn->ntree, rel, &n);
-    if (rc)
-        return rc;
-    const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        rc = err_errno(errno, path);
-    for (uint32_t i = 0; !rc && i < n.nchunks; i++) {
-        rc = store_get_chunk(v->s, w, n.chunks[i], &buf);
-        if (!rc)
-            rc = fs_write_all(fd, buf.data, buf.len, path);
-    }
-    if (fd >= 0 && close(fd) != 0 && !rc)
-        rc = err_errno(errno, path);
-    tree_node_free(&n);
-    cbuf_free(&buf);
-    return rc;
 }
 
 /* 1 when PRAGMA integrity_check says ok, else 0 and its findings in why. */
@@ -329,9 +447,10 @@ static cairn_err verify_db(verify_ctx *v, store_worker *w, const char *dir, cons
                            const char *rel)
 {
     char path[PATH_MAX], label[64], why[512];
+    const file_decoder fd = v->dc ? devcrypt_file_decoder(v->dc) : (file_decoder){0};
     snprintf(label, sizeof label, "sqlite %s", name);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    cairn_err rc = materialise(v, w, rel, path);
+    cairn_err rc = materialise(v, w, rel, v->dc ? &fd : NULL, path, NULL);
     if (rc == CAIRN_ENOMEM || rc == CAIRN_ENOSPC) {
         unlink(path);
         return rc;
@@ -352,35 +471,46 @@ static cairn_err verify_db(verify_ctx *v, store_worker *w, const char *dir, cons
     return CAIRN_OK;
 }
 
-static cairn_err verify_dbs(verify_ctx *v, const catalog *cat, int have_cat)
+static cairn_err verify_dbs(verify_ctx *v)
 {
-    if (snapshot_is_encrypted_backup(v->sn) && !snapshot_is_decrypted(v->sn)) {
-        item(v, "sqlite", VERIFY_SKIPPED, "stored as the device's ciphertext");
+    char why[512];
+    store_worker *w = NULL;
+    if (snapshot_is_encrypted_backup(v->sn) && !snapshot_is_decrypted(v->sn) && !v->dc) {
+        item(v, "sqlite", VERIFY_SKIPPED,
+             "stored as the device's ciphertext: the databases need the backup password");
         return CAIRN_OK;
     }
-    const char *const tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char dir[PATH_MAX];
-    store_worker *w = NULL;
-    if (snprintf(dir, sizeof dir, "%s/cairn-verify.XXXXXX", tmp) >= (int)sizeof dir ||
-        !mkdtemp(dir))
-        return err_errno(errno, tmp);
-    cairn_err rc = store_worker_new(v->s, &w);
+    cairn_err rc = private_dir(v);
     if (!rc)
-        rc = verify_db(v, w, dir, "Manifest.db", "Manifest.db");
-    for (size_t i = 0; !rc && have_cat && i < sizeof main_dbs / sizeof *main_dbs; i++) {
-        for (size_t k = 0; k < cat->count; k++) {
-            const catalog_entry *const e = &cat->entries[k];
-            if (e->flags != CATALOG_FILE || strcmp(e->domain, main_dbs[i].domain) != 0 ||
-                strcmp(e->path, main_dbs[i].path) != 0)
-                continue;
-            char content[44];
-            catalog_content_path(e, content);
-            rc = verify_db(v, w, dir, main_dbs[i].name, content);
+        rc = store_worker_new(v->s, &w);
+    if (!rc && v->dc) {
+        /* decrypted already, to read the file keys */
+        if (integrity(devcrypt_db_path(v->dc), why, sizeof why)) {
+            item(v, "sqlite Manifest.db", VERIFY_OK, "PRAGMA integrity_check: ok");
+        } else {
+            problem(v, "snapshot %s: Manifest.db: %s", v->name, why);
+            item(v, "sqlite Manifest.db", VERIFY_FAILED, "%s", why);
+        }
+    } else if (!rc) {
+        rc = verify_db(v, w, v->tmp, "Manifest.db", "Manifest.db");
+    }
+    /* found by their content file's name, SHA-1 of "domain-path": the
+     * catalog is not needed (a backup stored as ciphertext has none) */
+    for (size_t i = 0; !rc && i < sizeof main_dbs / sizeof *main_dbs; i++) {
+        char full[128], rel[44], hex[41];
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        const int n = snprintf(full, sizeof full, "%s-%s", main_dbs[i].domain, main_dbs[i].path);
+        if (!EVP_Digest(full, (size_t)n, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20) {
+            rc = err_set(CAIRN_EIO, "SHA-1 is not available");
             break;
         }
+        fs_hex(md, 20, hex);
+        snprintf(rel, sizeof rel, "%.2s/%s", hex, hex);
+        if (find_file(v, rel))
+            rc = verify_db(v, w, v->tmp, main_dbs[i].name, rel);
     }
     store_worker_free(w);
-    rmdir(dir);
     return rc;
 }
 
@@ -406,7 +536,7 @@ cairn_err device_verify(store *s, const snapshot *sn, const device_verify_opts *
         if (!rc)
             rc = verify_password(&v, cb, &wrong);
         if (!rc)
-            rc = verify_dbs(&v, &cat, have_cat);
+            rc = verify_dbs(&v);
         const char *const version = snapshot_get_meta(sn, SNAP_META_PRODUCT_VERSION);
         if (!rc && version) {
             snprintf(r->ios_version, sizeof r->ios_version, "%s", version);

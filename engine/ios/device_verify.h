@@ -7,11 +7,14 @@
  *   catalog     device backups: every file of the catalog is in the
  *               snapshot with its size
  *   password    encrypted device backups, with the backup password: the
- *               keybag unlocks and every file's key unwraps (stored
- *               decrypted), so a restore can give the device's ciphertext
+ *               keybag unlocks; stored decrypted, every file's key unwraps
+ *               (a restore can give back the device's ciphertext); stored
+ *               as the device's ciphertext, every encrypted file decrypts
+ *               to valid PKCS#7 padding
  *   sqlite X    the main databases (Manifest.db, sms.db, Photos.sqlite,
  *               AddressBook, CallHistory) pass PRAGMA integrity_check, run
- *               on a copy in a private temporary folder (removed after)
+ *               on a plaintext copy in a private temporary folder (removed
+ *               after); a backup stored as ciphertext needs the password
  *   ios         the iOS version the backup came from: a device restores it
  *               only with that version or later
  *

@@ -1,8 +1,10 @@
 #!/bin/bash
 # verify.sh - cairn verify, the restore drill: a good device snapshot
 # verifies (every item ok, the iOS version named, --json); an encrypted one
-# verifies with its password, is skipped without it and fails with a wrong
-# one (exit 4); a corrupt sms.db fails its sqlite item, a missing catalog
+# verifies with its password (stored decrypted: every file key unwraps;
+# stored as ciphertext: every file decrypts to valid padding and the
+# databases are checked decrypted), is skipped without it and fails with a
+# wrong one (exit 4); a corrupt sms.db fails its sqlite item, a missing catalog
 # file the catalog item, a flipped byte in a pack the data item (exit 9);
 # device password-test checks the password of each chain, offline.
 #
@@ -101,9 +103,28 @@ run 4 verify "$ENC" --backup-password-file "$T/bad" --json
 want password failed
 want data ok
 
+info "stored as the device's ciphertext: the password decrypts every file to valid padding"
+RUN_AS=(setsid -w)
+run 0 backup "$T/enc"
+OPAQUE=$(new_id)
+run 0 verify "$OPAQUE" --json
+RUN_AS=()
+want catalog skipped
+want password skipped
+want sqlite skipped
+run 0 verify "$OPAQUE" --backup-password-file "$T/bpw" --json
+want password ok
+grep -q '"detail":"the keybag unlocks and all [1-9][0-9]* encrypted file(s) decrypt with valid padding"' "$T/out" ||
+    fail "verify does not say every encrypted file decrypts"
+want "sqlite Manifest.db" ok
+want "sqlite sms.db" ok
+want "sqlite Photos.sqlite" ok
+run 4 verify "$OPAQUE" --backup-password-file "$T/bad" --json
+want password failed
+
 info "device password-test: the password against each chain, offline"
 run 0 device password-test --backup-password-file "$T/bpw"
-grep -qE "^current +ok +device:.*/keybag-[0-9a-f]+ \(snapshot $ENC," "$T/out" ||
+grep -qE "^current +ok +device:.*/keybag-[0-9a-f]+ \(snapshot $OPAQUE," "$T/out" ||
     fail "password-test does not say the current chain opens"
 grep -qE "^archived +not-encrypted +device:.*/unencrypted " "$T/out" ||
     fail "password-test does not list the unencrypted chain"
@@ -116,17 +137,18 @@ grep -q "^cairn: the password is wrong for 1 of 1 encrypted chain" "$T/err" || f
 run 0 --backup-password-file "$T/bpw2" backup "$T/enc"
 ENC2=$(new_id)
 run 4 device password-test --backup-password-file "$T/bpw"
-grep -qE "^archived +ok +device:.* \(snapshot $ENC," "$T/out" || fail "old password: archived chain"
+grep -qE "^archived +ok +device:.* \(snapshot $OPAQUE," "$T/out" || fail "old password: archived chain"
 grep -qE "^current +wrong +device:.* \(snapshot $ENC2," "$T/out" || fail "old password: current chain"
 CAIRN_BACKUP_PASSWORD=$BPW2 run 4 device password-test --device "$UDID"
-grep -qE "^archived +wrong .* \(snapshot $ENC," "$T/out" || fail "new password: archived chain"
+grep -qE "^archived +wrong .* \(snapshot $OPAQUE," "$T/out" || fail "new password: archived chain"
 grep -qE "^current +ok .* \(snapshot $ENC2," "$T/out" || fail "new password: current chain"
 run 12 device password-test --device no-such-phone --backup-password-file "$T/bpw"
 
 info "a flipped byte in a pack fails the data item"
-pack=$(find "$STORE/packs" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
-size=$(stat -c %s "$pack")
-"$PY" - "$pack" $((size / 3)) <<'EOF' || fail "flipping a byte"
+# a byte flipped in the middle of every pack: whatever pack holds its data
+for pack in $(find "$STORE/packs" -type f); do
+    size=$(stat -c %s "$pack")
+    "$PY" - "$pack" $((size / 3)) <<'EOF' || fail "flipping a byte"
 import sys
 with open(sys.argv[1], 'r+b') as f:
     f.seek(int(sys.argv[2]))
@@ -134,6 +156,7 @@ with open(sys.argv[1], 'r+b') as f:
     f.seek(int(sys.argv[2]))
     f.write(bytes([b[0] ^ 0x5a]))
 EOF
+done
 run 9 verify "$GOOD" --json
 want data failed
 grep -q '"type":"problem"' "$T/out" || fail "verify names no damaged chunk"
