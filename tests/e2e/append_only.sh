@@ -33,6 +33,8 @@ info "a folder target added --append-only keeps everything"
 run 0 target add vault "$T/vault" --append-only
 grep -q "^target vault added: .*append-only" "$T/out" || fail "target add does not say append-only"
 grep -q "^append_only yes$" "$STORE/targets" || fail "the targets file does not record append-only"
+run 0 target list --json
+grep -q '"name":"vault",.*"append_only":true' "$T/out" || fail "target list --json does not say append-only"
 run 0 copy --target vault
 objects "$T/vault" >"$T/vault.1"
 run 0 forget --keep-last 1
