@@ -214,3 +214,17 @@ cairn_err chains_put(store *s, const chain_record *r)
     cbuf_free(&enc);
     return rc;
 }
+
+cairn_err chains_each_damaged(store *s, cairn_err (*fn)(void *ctx, const uint8_t id[ID_LEN]),
+                              void *ctx)
+{
+    uint8_t(*ids)[ID_LEN] = NULL;
+    size_t n = 0;
+    cairn_err rc = store_list_chains(s, &ids, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const cairn_err why = chains_verify(s, ids[i], NULL);
+        rc = why == CAIRN_ENOMEM ? why : why ? fn(ctx, ids[i]) : CAIRN_OK;
+    }
+    free(ids);
+    return rc;
+}

@@ -48,6 +48,10 @@ cairn_err chains_verify(store *s, const uint8_t id[ID_LEN], chain_record *out);
 cairn_err chains_verify_plain(store *s, const uint8_t id[ID_LEN], const uint8_t *plain, size_t len,
                               chain_record *out);
 void chain_record_clear(chain_record *r);
+/* Calls fn for each chain record chains_verify rejects, with err_msg()
+ * saying why; running out of memory, or fn's error, ends the walk. */
+cairn_err chains_each_damaged(store *s, cairn_err (*fn)(void *ctx, const uint8_t id[ID_LEN]),
+                              void *ctx);
 /* Rewrites a chain record (repair: one rebuilt from the snapshots). */
 cairn_err chains_put(store *s, const chain_record *r);
 

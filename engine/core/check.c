@@ -311,22 +311,13 @@ static cairn_err check_keys(ck_ctx *c)
 
 /* A damaged chain record hides whether its chain was archived (forget
  * would prune an archived chain's snapshots by policy). */
-static cairn_err check_chains(ck_ctx *c)
+static cairn_err say_damaged_chain(void *ctx, const uint8_t id[ID_LEN])
 {
-    uint8_t(*ids)[ID_LEN] = NULL;
-    size_t n = 0;
-    cairn_err rc = store_list_chains(c->s, &ids, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
-        const cairn_err why = chains_verify(c->s, ids[i], NULL);
-        if (why == CAIRN_ENOMEM)
-            rc = why;
-        else if (why) {
-            c->res->chains_damaged++;
-            say(c, "damaged: %s", err_msg());
-        }
-    }
-    free(ids);
-    return rc;
+    ck_ctx *const c = ctx;
+    (void)id;
+    c->res->chains_damaged++;
+    say(c, "damaged: %s", err_msg());
+    return CAIRN_OK;
 }
 
 static cairn_err say_damaged(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN], cairn_err why)
@@ -357,7 +348,7 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
     if (!rc)
         rc = check_keys(&c);
     if (!rc)
-        rc = check_chains(&c);
+        rc = chains_each_damaged(s, say_damaged_chain, &c);
     if (!rc)
         rc = snaplist_load(s, &snaps);
     if (rc)

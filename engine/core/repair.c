@@ -414,24 +414,14 @@ cairn_err repair_config(const char *store_dir, const char *url, const char *pass
 
 /* ---- chain records ---- */
 
-static cairn_err scan_chains(rp_ctx *c)
+static cairn_err note_damaged_chain(void *ctx, const uint8_t id[ID_LEN])
 {
-    uint8_t(*ids)[ID_LEN] = NULL;
-    size_t n = 0;
-    cairn_err rc = store_list_chains(c->s, &ids, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
-        const cairn_err why = chains_verify(c->s, ids[i], NULL);
-        if (why == CAIRN_ENOMEM)
-            rc = why;
-        if (!why || rc)
-            continue;
-        say(c, "damaged: %s", err_msg());
-        c->r->chain_records++;
-        rc = util_grow(&c->chains, &c->capchains, c->nchains + 1, sizeof *c->chains);
-        if (!rc)
-            memcpy(c->chains[c->nchains++], ids[i], ID_LEN);
-    }
-    free(ids);
+    rp_ctx *const c = ctx;
+    say(c, "damaged: %s", err_msg());
+    c->r->chain_records++;
+    const cairn_err rc = util_grow(&c->chains, &c->capchains, c->nchains + 1, sizeof *c->chains);
+    if (!rc)
+        memcpy(c->chains[c->nchains++], id, ID_LEN);
     return rc;
 }
 
@@ -1351,7 +1341,7 @@ cairn_err repair_run(store *s, const repair_opts *opts, repair_result *result)
     if (!rc)
         rc = scan_keys(&c);
     if (!rc)
-        rc = scan_chains(&c);
+        rc = chains_each_damaged(s, note_damaged_chain, &c);
     if (!rc)
         rc = walk_all(&c, 0, 0);
     if (rc)

@@ -22,17 +22,6 @@ MiB=$((1024 * 1024))
 KILLS=${KILLS:-4}
 BASE=$T/base
 rand_below() { echo $(($(od -An -N4 -tu4 /dev/urandom) % $1)); }
-flip_byte() {
-    "$PY" - "$1" "$2" <<'EOF' || fail "flip_byte $1 $2"
-import sys
-path, off = sys.argv[1], int(sys.argv[2])
-with open(path, 'r+b') as f:
-    f.seek(off)
-    b = f.read(1)
-    f.seek(off)
-    f.write(bytes([b[0] ^ 0x5a]))
-EOF
-}
 reset_store() {
     rm -rf "$STORE"
     cp -a "$BASE" "$STORE"

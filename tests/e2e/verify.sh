@@ -148,14 +148,7 @@ info "a flipped byte in a pack fails the data item"
 # a byte flipped in the middle of every pack: whatever pack holds its data
 for pack in $(find "$STORE/packs" -type f); do
     size=$(stat -c %s "$pack")
-    "$PY" - "$pack" $((size / 3)) <<'EOF' || fail "flipping a byte"
-import sys
-with open(sys.argv[1], 'r+b') as f:
-    f.seek(int(sys.argv[2]))
-    b = f.read(1)
-    f.seek(int(sys.argv[2]))
-    f.write(bytes([b[0] ^ 0x5a]))
-EOF
+    flip_byte "$pack" $((size / 3))
 done
 run 9 verify "$GOOD" --json
 want data failed
