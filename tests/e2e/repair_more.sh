@@ -19,7 +19,7 @@ GEN=${2:?usage: $0 /path/to/cairn /path/to/cairn-gen}
 case $GEN in /*) ;; *) GEN=$PWD/$GEN ;; esac
 
 MiB=$((1024 * 1024))
-KILLS=${KILLS:-4}
+KILLS=${KILLS:-3}
 BASE=$T/base
 rand_below() { echo $(($(od -An -N4 -tu4 /dev/urandom) % $1)); }
 reset_store() {
