@@ -117,8 +117,8 @@ static int target_list_cmd(cli *c)
             cli_json_str(t->name);
             printf(",\"url\":");
             cli_json_str(t->url);
-            printf(",\"media\":\"%s\",\"offsite\":%s,\"append_only\":%s,\"last_copy\":",
-                   t->media, t->offsite ? "true" : "false", t->append_only ? "true" : "false");
+            printf(",\"media\":\"%s\",\"offsite\":%s,\"append_only\":%s,\"last_copy\":", t->media,
+                   t->offsite ? "true" : "false", t->append_only ? "true" : "false");
             cli_print_time_or_null(t->copy_time);
             printf(",\"last_check\":");
             cli_print_time_or_null(t->check_time);
