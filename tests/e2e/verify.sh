@@ -53,6 +53,15 @@ for i in data complete catalog "sqlite Manifest.db" "sqlite sms.db" "sqlite Phot
 done
 tail -1 "$T/out" | grep -q '"type":"summary".*"ok":true.*"failed":0' || fail "verify --json summary"
 
+info "a folder snapshot: its data and completeness"
+mkdir -p "$T/folder"
+gen_random "$T/folder/a.bin" 100000 folder
+run 0 backup "$T/folder"
+run 0 verify latest --json
+want data ok
+want complete ok
+[ "$(grep -c '"type":"item"' "$T/out")" = 2 ] || fail "verify of a folder snapshot judges other items"
+
 info "a corrupt sms.db fails its integrity check"
 cp -a "$T/dev" "$T/dev-sms"
 "$PY" - "$(content "$T/dev-sms" HomeDomain-Library/SMS/sms.db)" <<'EOF' || fail "corrupting sms.db"
