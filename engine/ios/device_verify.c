@@ -550,6 +550,9 @@ cairn_err device_verify(store *s, const snapshot *sn, const device_verify_opts *
                      "snapshot %s would not restore: %u of %u item(s) failed", v.name, r->failed,
                      r->items);
     catalog_free(&cat);
+    devcrypt_close(v.dc);
+    if (v.tmp[0])
+        rmdir(v.tmp);
     for (size_t i = 0; i < v.nfiles; i++)
         free(v.files[i].path);
     free(v.files);
