@@ -30,9 +30,9 @@ reset_store() {
 
 init_store
 mkdir -p "$T/src"
-for i in 1 2 3 4 5 6; do gen_random "$T/src/f$i.bin" $((3 * MiB + i)) "f$i"; done
+for i in 1 2 3 4 5 6; do gen_random "$T/src/f$i.bin" $((2 * MiB + i)) "f$i"; done
 run 0 backup "$T/src"
-gen_random "$T/src/f7.bin" $((3 * MiB)) f7
+gen_random "$T/src/f7.bin" $((2 * MiB)) f7
 run 0 backup "$T/src"
 # two packs damaged in their middle
 for p in $(find "$STORE/packs" -type f -printf '%s %p\n' | sort -n | tail -2 | cut -d' ' -f2); do
@@ -46,8 +46,9 @@ for k in $(seq 1 "$KILLS"); do
     "$CAIRN" --store "$STORE" repair >"$T/kill.out" 2>&1 &
     pid=$!
     bg_track "$pid"
-    # 0 to 1.5 s: before, during and (on a fast machine) after the work
-    sleep "$(($(rand_below 1500) / 1000)).$(printf '%03d' $(($(rand_below 1500) % 1000)))"
+    # 0 to 0.8 s: the repair takes about that on 2 idle cores, so a kill
+    # lands before, during or after each of its steps
+    sleep "0.$(printf '%03d' "$(rand_below 800)")"
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     run_rc check
