@@ -37,6 +37,7 @@ enum {
     EXIT_NOTFOUND = 12,
     EXIT_EXISTS = 13,
     EXIT_REMOTE = 14,
+    EXIT_REFUSED = 15,
 };
 
 typedef struct cli {
@@ -68,6 +69,11 @@ typedef struct cli {
     const char *from_target;     /* restore: --from-target NAME */
     const char *media;           /* target add: --media disk|nas|cloud */
     int offsite;                 /* target add: --offsite */
+    int append_only;             /* target add: --append-only */
+    const char *lock_mode;       /* target add: --lock-mode GOVERNANCE|COMPLIANCE (S3) */
+    int lock_days;               /* target add: --lock-days N (S3) */
+    int allow_deletes;           /* copy --allow-deletes */
+    int max_delete;              /* copy --max-delete-percent */
     int all_targets;             /* copy --all */
     int only_snapshots;          /* copy --snapshots: the arguments are snapshot IDs */
     char target_store[PATH_MAX]; /* the folder a target is opened from */
@@ -233,6 +239,7 @@ int cmd_policy(cli *c);
 int cmd_version(cli *c);
 int cmd_mount(cli *c);
 int cmd_serve(cli *c);
+int cmd_verify(cli *c);
 
 /* restore --from-target points the store at the target's folder (a network
  * target is first brought into its local mirror) (target_common.c). */
@@ -256,7 +263,8 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_repair, cli_cmd_chains, cli_cmd_chain, cli_cmd_info, cli_cmd_ls, cli_cmd_extract,
     cli_cmd_target, cli_cmd_copy, cli_cmd_status, cli_cmd_devices, cli_cmd_device, cli_cmd_help,
     cli_cmd_version, cli_cmd_messages, cli_cmd_photos, cli_cmd_contacts, cli_cmd_pin, cli_cmd_unpin,
-    cli_cmd_usage, cli_cmd_mount, cli_cmd_serve, cli_cmd_daemon, cli_cmd_service, cli_cmd_policy;
+    cli_cmd_usage, cli_cmd_mount, cli_cmd_serve, cli_cmd_daemon, cli_cmd_service, cli_cmd_policy,
+    cli_cmd_verify;
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 

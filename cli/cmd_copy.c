@@ -30,8 +30,9 @@ static void print_copy(const cli *c, const target *t, const copy_result *r, cons
         }
         printf(",\"ok\":true,\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"packs\":%" PRIu64
                ",\"snapshots\":%" PRIu64 ",\"present\":%" PRIu64 ",\"deleted\":%" PRIu64
-               ",\"held\":%zu}",
-               r->objects, r->bytes, r->packs, r->snapshots, r->present, r->deleted, r->nheld);
+               ",\"kept\":%" PRIu64 ",\"held\":%zu}",
+               r->objects, r->bytes, r->packs, r->snapshots, r->present, r->deleted, r->kept,
+               r->nheld);
         return;
     }
     if (error)
@@ -42,6 +43,10 @@ static void print_copy(const cli *c, const target *t, const copy_result *r, cons
            " deleted; it holds %zu snapshot(s)\n",
            t->name, r->objects, r->bytes, size, r->packs, r->snapshots, r->present, r->deleted,
            r->nheld);
+    if (t->append_only)
+        printf("target %s is append-only: nothing there was deleted or overwritten (%" PRIu64
+               " object(s) left as they are)\n",
+               t->name, r->kept);
 }
 
 static void say_waiting_target(void *ctx, const char *url)
@@ -64,6 +69,7 @@ static int copy_one(cli *c, store *s, const target *t, const copy_opts *opts, in
     o.hooks = cli_progress_begin(&prog, c);
     prog.json_stderr = 1; /* stdout holds the one JSON array */
     cli_progress_catch(&prog);
+    o.append_only = t->append_only;
     const cairn_err rc = copy_to_url(s, t->url, &o, &r);
     snprintf(msg, sizeof msg, "%s", *err_msg() ? err_msg() : err_name(rc));
     cli_progress_end(&prog);
@@ -148,7 +154,9 @@ int cmd_copy(cli *c)
                             .nonly = only ? (size_t)c->nargs : 0,
                             .wait_seconds = wait,
                             .waiting = say_waiting_target,
-                            .waiting_ctx = c};
+                            .waiting_ctx = c,
+                            .max_delete_percent = (unsigned)c->max_delete,
+                            .allow_deletes = c->allow_deletes};
     if (c->json)
         putchar('[');
     for (size_t i = 0; i < l.count; i++) {
@@ -182,6 +190,18 @@ static const cli_option copy_options[] = {
      .kind = OPT_FLAG,
      .offset = offsetof(cli, only_snapshots),
      .help = "copy only the SNAPSHOTs named (and the packs they need)"},
+    {.name = "allow-deletes",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, allow_deletes),
+     .help = "delete there what the store no longer has, however much it is"},
+    {.name = "max-delete-percent",
+     .kind = OPT_INT,
+     .offset = offsetof(cli, max_delete),
+     .min = 1,
+     .max = 100,
+     .arg_name = "P",
+     .help = "refuse a copy that would delete more than P% of a target's snapshots or pack "
+             "bytes (default 10)"},
     {.name = "json",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),
@@ -196,8 +216,10 @@ static const cli_option copy_options[] = {
 };
 
 static const char *const copy_synopsis[] = {
-    "--target NAME [--snapshots SNAPSHOT...] [--json] [--wait DURATION]",
-    "--all [--snapshots SNAPSHOT...] [--json] [--wait DURATION]",
+    "--target NAME [--snapshots SNAPSHOT...] [--allow-deletes] [--max-delete-percent P] [--json] "
+    "[--wait DURATION]",
+    "--all [--snapshots SNAPSHOT...] [--allow-deletes] [--max-delete-percent P] [--json] "
+    "[--wait DURATION]",
     NULL,
 };
 

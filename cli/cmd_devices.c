@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/core/snapshot_list.h"
 #include "engine/ios/device_password.h"
 #include "engine/ios/device_workflow.h"
 #include "cli.h"
@@ -66,6 +67,40 @@ int cmd_devices(cli *c)
     return EXIT_OK;
 }
 
+/* ---- device password-test ---- */
+
+static void print_pw_chain(void *ctx, const device_pw_chain *c)
+{
+    char id[9], when[32];
+    (void)ctx;
+    snaplist_short_id(c->newest->id, id);
+    cli_time(c->newest->time_sec, when, sizeof when, 0);
+    printf("%-8s %-13s %s (snapshot %s, %s)%s%s\n", c->archived ? "archived" : "current",
+           c->verdict == DEVICE_PW_OK            ? "ok"
+           : c->verdict == DEVICE_PW_WRONG       ? "wrong"
+           : c->verdict == DEVICE_PW_UNENCRYPTED ? "not-encrypted"
+                                                 : "unreadable",
+           c->chain, id, when, c->detail && *c->detail ? ": " : "", c->detail ? c->detail : "");
+}
+
+static int password_test(cli *c)
+{
+    store *s = NULL;
+    cli_device_ui ui;
+    device_pw_test_result r;
+    if (c->nargs != 1)
+        return cli_usage_error(&cli_cmd_device);
+    const device_callbacks cb = cli_device_callbacks(&ui, c);
+    cairn_err rc = cli_open_store(c, 0, &s);
+    if (!rc)
+        rc = device_password_test(s, c->device, &cb, print_pw_chain, NULL, &r);
+    cli_device_ui_end(&ui);
+    store_close(s);
+    if (!rc)
+        printf("the password opens every encrypted chain of device %s (%u)\n", r.device_udid, r.ok);
+    return rc ? cli_fail(rc) : EXIT_OK;
+}
+
 /* ---- device encryption on|off, device changepw ---- */
 
 int cmd_device(cli *c)
@@ -76,6 +111,8 @@ int cmd_device(cli *c)
     const int enc = c->nargs >= 2 && c->nargs <= 3 && strcmp(c->args[0], "encryption") == 0 &&
                     (strcmp(c->args[1], "on") == 0 || strcmp(c->args[1], "off") == 0);
     const int changepw = c->nargs >= 1 && c->nargs <= 2 && strcmp(c->args[0], "changepw") == 0;
+    if (c->nargs >= 1 && strcmp(c->args[0], "password-test") == 0)
+        return password_test(c);
     if (!enc && !changepw)
         return cli_usage_error(&cli_cmd_device);
     const device_password_opts o = {
@@ -114,10 +151,10 @@ const cli_command cli_cmd_devices = {
     .run = cmd_devices,
 };
 
-enum { MODE_ENCRYPTION_ON, MODE_ENCRYPTION_OFF, MODE_CHANGEPW };
+enum { MODE_ENCRYPTION_ON, MODE_ENCRYPTION_OFF, MODE_CHANGEPW, MODE_PASSWORD_TEST };
 
 static const char *const device_modes[] = {"device encryption on", "device encryption off",
-                                           "device changepw"};
+                                           "device changepw", "device password-test"};
 
 static int device_mode(const cli *c)
 {
@@ -127,6 +164,8 @@ static int device_mode(const cli *c)
         return MODE_ENCRYPTION_OFF;
     if (c->nargs > 0 && strcmp(c->args[0], "changepw") == 0)
         return MODE_CHANGEPW;
+    if (c->nargs > 0 && strcmp(c->args[0], "password-test") == 0)
+        return MODE_PASSWORD_TEST;
     return -1; /* cmd_device says the usage */
 }
 
@@ -136,7 +175,14 @@ static const cli_option device_options[] = {
      .offset = offsetof(cli, backup_password_file),
      .arg_name = "FILE",
      .help = "the current backup password (else $CAIRN_BACKUP_PASSWORD)",
-     .modes = CLI_MODE(MODE_ENCRYPTION_OFF) | CLI_MODE(MODE_CHANGEPW)},
+     .modes =
+         CLI_MODE(MODE_ENCRYPTION_OFF) | CLI_MODE(MODE_CHANGEPW) | CLI_MODE(MODE_PASSWORD_TEST)},
+    {.name = "device",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, device),
+     .arg_name = "NAME|UDID",
+     .help = "the device whose chains to test (default: the only device in the store)",
+     .modes = CLI_MODE(MODE_PASSWORD_TEST)},
     {.name = "new-backup-password-file",
      .kind = OPT_STRING,
      .offset = offsetof(cli, new_backup_password_file),
@@ -150,12 +196,13 @@ static const cli_option device_options[] = {
 static const char *const device_synopsis[] = {
     "encryption on|off [UDID]",
     "changepw [UDID]",
+    "password-test [--device NAME|UDID] [--backup-password-file FILE]",
     NULL,
 };
 
 const cli_command cli_cmd_device = {
     .name = "device",
-    .summary = "turn a device's backup encryption on or off, or change its backup password",
+    .summary = "turn a device's backup encryption on or off, change or test its backup password",
     .synopsis = device_synopsis,
     .options = device_options,
     .mode_names = device_modes,

@@ -57,11 +57,34 @@ static cairn_err resolve_source(cli *c, char *url, size_t cap)
     return rc;
 }
 
+/* A damaged config: the store does not open until a copy's heals it. */
+static cairn_err open_healing_config(cli *c, const char *src, store **s)
+{
+    password pw = {NULL, 0};
+    int healed = 0;
+    printf("damaged: %s\n", err_msg());
+    if (!src)
+        return err_set(CAIRN_ECORRUPT, "the store config is damaged and cannot be rebuilt (its "
+                                       "store id ties the store to its copies): heal it with "
+                                       "'cairn repair --from-target NAME'");
+    cairn_err rc = password_get(c->password_file, "CAIRN_PASSWORD", "Store password: ", 0, &pw);
+    if (!rc)
+        rc = repair_config(c->store_path, src, pw.text, pw.len, c->dry_run, print_line, NULL,
+                           &healed);
+    password_free(&pw);
+    if (!rc && c->dry_run)
+        return err_set(CAIRN_ECORRUPT,
+                       "the store config is damaged; nothing was changed (dry run)");
+    return rc ? rc : cli_open_store(c, STORE_WRITE, s);
+}
+
 /* Every key file damaged: the store does not open until one is healed. */
 static cairn_err open_healing_keys(cli *c, const char *src, store **s)
 {
     unsigned healed = 0;
     cairn_err rc = cli_open_store(c, STORE_WRITE, s);
+    if (rc == CAIRN_ECORRUPT)
+        return open_healing_config(c, src, s);
     if (rc != CAIRN_EKEYFILE || !src)
         return rc;
     printf("damaged: %s\n", err_msg());

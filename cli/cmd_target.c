@@ -62,13 +62,36 @@ static cairn_err not_in_store(const cli *c, const char *url)
 
 typedef struct add_ctx {
     const char *name, *url, *media;
-    int offsite;
+    int offsite, append_only;
 } add_ctx;
 
 static cairn_err do_add(void *ctx, target_list *l)
 {
     const add_ctx *const a = ctx;
-    return targets_add(l, a->name, a->url, a->media, a->offsite);
+    const cairn_err rc = targets_add(l, a->name, a->url, a->media, a->offsite);
+    if (!rc)
+        targets_find(l, a->name)->append_only = a->append_only;
+    return rc;
+}
+
+/* --lock-mode/--lock-days: Object Lock retention, which the S3 backend
+ * reads from its URL (lock_mode=, lock_days=). */
+static cairn_err add_lock(const cli *c, char *url, size_t cap)
+{
+    if (!c->lock_mode && !c->lock_days)
+        return CAIRN_OK;
+    if (strncmp(url, "s3://", 5) != 0)
+        return err_set(CAIRN_EINVAL, "--lock-mode and --lock-days are for s3:// targets (%s)", url);
+    if (!c->append_only)
+        return err_set(CAIRN_EINVAL, "--lock-mode and --lock-days need --append-only");
+    const char *const mode = c->lock_mode ? c->lock_mode : "GOVERNANCE";
+    if (strcmp(mode, "GOVERNANCE") != 0 && strcmp(mode, "COMPLIANCE") != 0)
+        return err_set(CAIRN_EINVAL, "--lock-mode %s: say GOVERNANCE or COMPLIANCE", mode);
+    const size_t n = strlen(url);
+    if (snprintf(url + n, cap - n, "%slock_mode=%s&lock_days=%d", strchr(url, '?') ? "&" : "?",
+                 mode, c->lock_days ? c->lock_days : 30) >= (int)(cap - n))
+        return err_set(CAIRN_EINVAL, "target URL too long");
+    return CAIRN_OK;
 }
 
 static cairn_err do_remove(void *ctx, target_list *l)
@@ -94,8 +117,8 @@ static int target_list_cmd(cli *c)
             cli_json_str(t->name);
             printf(",\"url\":");
             cli_json_str(t->url);
-            printf(",\"media\":\"%s\",\"offsite\":%s,\"last_copy\":", t->media,
-                   t->offsite ? "true" : "false");
+            printf(",\"media\":\"%s\",\"offsite\":%s,\"append_only\":%s,\"last_copy\":", t->media,
+                   t->offsite ? "true" : "false", t->append_only ? "true" : "false");
             cli_print_time_or_null(t->copy_time);
             printf(",\"last_check\":");
             cli_print_time_or_null(t->check_time);
@@ -161,14 +184,16 @@ int cmd_target(cli *c)
     rc = normalize_url(c->args[2], url, sizeof url);
     if (!rc)
         rc = not_in_store(c, url);
+    if (!rc)
+        rc = add_lock(c, url, sizeof url);
     const add_ctx a = {c->args[1], url, c->media ? c->media : targets_default_media(url),
-                       c->offsite};
+                       c->offsite, c->append_only};
     if (!rc)
         rc = targets_update(c->store_path, do_add, (void *)&a);
     if (rc)
         return cli_fail(rc);
-    printf("target %s added: %s (%s, %s)\n", a.name, url, a.media,
-           a.offsite ? "offsite" : "onsite");
+    printf("target %s added: %s (%s, %s%s)\n", a.name, url, a.media,
+           a.offsite ? "offsite" : "onsite", a.append_only ? ", append-only" : "");
     printf("copy the store there with: cairn copy --target %s\n", a.name);
     return EXIT_OK;
 }
@@ -198,6 +223,25 @@ static const cli_option target_options[] = {
      .offset = offsetof(cli, offsite),
      .help = "the copy lives elsewhere (never assumed)",
      .modes = CLI_MODE(TARGET_ADD)},
+    {.name = "append-only",
+     .kind = OPT_FLAG,
+     .offset = offsetof(cli, append_only),
+     .help = "copy never deletes or overwrites anything there",
+     .modes = CLI_MODE(TARGET_ADD)},
+    {.name = "lock-mode",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, lock_mode),
+     .arg_name = "GOVERNANCE|COMPLIANCE",
+     .help = "S3: write objects with Object Lock retention in this mode (default GOVERNANCE)",
+     .modes = CLI_MODE(TARGET_ADD)},
+    {.name = "lock-days",
+     .kind = OPT_INT,
+     .offset = offsetof(cli, lock_days),
+     .min = 1,
+     .max = 36500,
+     .arg_name = "N",
+     .help = "S3: Object Lock retention in days (default 30)",
+     .modes = CLI_MODE(TARGET_ADD)},
     {.name = "json",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),
@@ -207,7 +251,8 @@ static const cli_option target_options[] = {
 };
 
 static const char *const target_synopsis[] = {
-    "add NAME URL [--media disk|nas|cloud] [--offsite]",
+    "add NAME URL [--media disk|nas|cloud] [--offsite] [--append-only [--lock-mode "
+    "GOVERNANCE|COMPLIANCE] [--lock-days N]]",
     "list [--json]",
     "remove NAME",
     NULL,

@@ -40,6 +40,8 @@ int cli_exit_code(cairn_err rc)
         return EXIT_EXISTS;
     case CAIRN_EREMOTE:
         return EXIT_REMOTE;
+    case CAIRN_EREFUSED:
+        return EXIT_REFUSED;
     default:
         return EXIT_ERROR;
     }

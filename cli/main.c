@@ -11,13 +11,14 @@
 
 /* In the order 'cairn help' lists them. */
 const cli_command *const cli_commands[] = {
-    &cli_cmd_init,    &cli_cmd_backup,   &cli_cmd_snapshots, &cli_cmd_restore,  &cli_cmd_check,
-    &cli_cmd_diff,    &cli_cmd_forget,   &cli_cmd_prune,     &cli_cmd_key,      &cli_cmd_index,
-    &cli_cmd_repair,  &cli_cmd_chains,   &cli_cmd_chain,     &cli_cmd_info,     &cli_cmd_ls,
-    &cli_cmd_extract, &cli_cmd_target,   &cli_cmd_copy,      &cli_cmd_status,   &cli_cmd_devices,
-    &cli_cmd_device,  &cli_cmd_messages, &cli_cmd_photos,    &cli_cmd_contacts, &cli_cmd_pin,
-    &cli_cmd_unpin,   &cli_cmd_usage,    &cli_cmd_mount,     &cli_cmd_serve,    &cli_cmd_daemon,
-    &cli_cmd_service, &cli_cmd_policy,   &cli_cmd_alarm,     &cli_cmd_help,     &cli_cmd_version,
+    &cli_cmd_init,    &cli_cmd_backup,  &cli_cmd_snapshots, &cli_cmd_restore, &cli_cmd_check,
+    &cli_cmd_verify,  &cli_cmd_diff,    &cli_cmd_forget,    &cli_cmd_prune,   &cli_cmd_key,
+    &cli_cmd_index,   &cli_cmd_repair,  &cli_cmd_chains,    &cli_cmd_chain,   &cli_cmd_info,
+    &cli_cmd_ls,      &cli_cmd_extract, &cli_cmd_target,    &cli_cmd_copy,    &cli_cmd_status,
+    &cli_cmd_devices, &cli_cmd_device,  &cli_cmd_messages,  &cli_cmd_photos,  &cli_cmd_contacts,
+    &cli_cmd_pin,     &cli_cmd_unpin,   &cli_cmd_usage,     &cli_cmd_mount,   &cli_cmd_serve,
+    &cli_cmd_daemon,  &cli_cmd_service, &cli_cmd_policy,    &cli_cmd_alarm,   &cli_cmd_help,
+    &cli_cmd_version,
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 

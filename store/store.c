@@ -1599,3 +1599,72 @@ cairn_err store_set_aside(store *s, const char *rel)
     rc = fs_fsync_dir(to);
     return rc ? rc : fs_fsync_dir(from);
 }
+
+cairn_err store_import_chain(store *s, const uint8_t id[ID_LEN], const char *src, int install,
+                             uint8_t **plain, size_t *len)
+{
+    char hex[2 * ID_LEN + 1];
+    uint8_t *sealed = NULL, *out = NULL;
+    size_t n = 0;
+    cairn_err rc = fs_read_file(src, 64 << 20, &sealed, &n);
+    if (!rc && n < SEAL_OVERHEAD)
+        rc = err_set(CAIRN_ECORRUPT, "%s: chain object is truncated", src);
+    if (!rc && !(out = malloc(n - SEAL_OVERHEAD + 1)))
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+    if (!rc &&
+        seal_open(keyring_seal_key(s->keys), chain_ad, sizeof chain_ad, sealed, n, out) != CAIRN_OK)
+        rc = err_set(CAIRN_ECORRUPT, "%s: chain object is damaged (authentication failed)", src);
+    if (!rc && install) {
+        fs_hex(id, ID_LEN, hex);
+        rc = fs_mkdirs(s->chains, 0700);
+        if (!rc)
+            rc = fs_write_atomic(s->chains, hex, sealed, n, 0600);
+    }
+    free(sealed);
+    if (rc) {
+        free(out);
+        return rc;
+    }
+    *plain = out;
+    *len = n - SEAL_OVERHEAD;
+    return CAIRN_OK;
+}
+
+cairn_err store_verify_config(const char *path, const char *password, size_t password_len,
+                              const char *cfg)
+{
+    char keys_dir[PATH_MAX + 8];
+    uint8_t *bytes = NULL, body[CONFIG_BODY];
+    size_t len = 0;
+    keyring *keys = NULL;
+    char key_id[KEYS_ID_HEX + 1];
+    snprintf(keys_dir, sizeof keys_dir, "%s/" STORE_DIR_KEYS, path);
+    cairn_err rc = fs_read_file(cfg, 4096, &bytes, &len);
+    if (!rc)
+        rc = keys_unlock(keys_dir, password, password_len, &keys, key_id);
+    if (!rc && (len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD ||
+                memcmp(bytes, config_magic, sizeof config_magic) != 0 ||
+                seal_open(keyring_seal_key(keys), bytes, CONFIG_HEAD, bytes + CONFIG_HEAD,
+                          len - CONFIG_HEAD, body) != CAIRN_OK))
+        rc = err_set(CAIRN_ECORRUPT, "%s: not this store's config", cfg);
+    sodium_memzero(body, sizeof body);
+    keyring_free(keys);
+    free(bytes);
+    return rc;
+}
+
+cairn_err store_replace_config(const char *path, const char *cfg)
+{
+    char from[PATH_MAX + 16], dir[PATH_MAX + 16], to[PATH_MAX + 32];
+    snprintf(from, sizeof from, "%s/" STORE_NAME_CONFIG, path);
+    snprintf(dir, sizeof dir, "%s/" STORE_DIR_DAMAGED, path);
+    snprintf(to, sizeof to, "%s/" STORE_NAME_CONFIG, dir);
+    cairn_err rc = fs_mkdirs(dir, 0700);
+    if (!rc && rename(from, to) != 0 && errno != ENOENT)
+        rc = err_errno(errno, from);
+    if (!rc && rename(cfg, from) != 0)
+        rc = err_errno(errno, from);
+    if (!rc)
+        rc = fs_fsync_dir(dir);
+    return rc ? rc : fs_fsync_dir(path);
+}

@@ -234,6 +234,23 @@ cairn_err store_verify_snapshot_file(store *s, const uint8_t id[SNAPSHOT_ID_LEN]
  * store_verify_snapshot_file accepts it (replacing a damaged one). */
 cairn_err store_import_snapshot(store *s, const uint8_t id[SNAPSHOT_ID_LEN], const char *src);
 
+/* Whether the config file at cfg (one fetched from a copy target) belongs
+ * to the store at path: it opens with the seal key that password unlocks
+ * from the store's key files.  CAIRN_ECORRUPT (naming cfg) if not;
+ * CAIRN_EPASSWORD / CAIRN_EKEYFILE as store_open says them. */
+cairn_err store_verify_config(const char *path, const char *password, size_t password_len,
+                              const char *cfg);
+/* Installs cfg as the store's config (atomically), the damaged one moved
+ * to damaged/config first (kept for inspection). */
+cairn_err store_replace_config(const char *path, const char *cfg);
+
+/* Installs the chain record at src (fetched from a copy target) as
+ * chains/<id> once it opens with the store's key (CAIRN_ECORRUPT if not);
+ * *plain and *len (malloc'd) receive its content, for the caller to check
+ * the name it holds.  With install 0 it is only verified (a dry run). */
+cairn_err store_import_chain(store *s, const uint8_t id[ID_LEN], const char *src, int install,
+                             uint8_t **plain, size_t *len);
+
 /* Reads the sealed blob of a chunk where the index locates it and verifies
  * it (tag and ID): salvages what is still whole in a pack whose trailer is
  * damaged.  *e receives its entry; blob the sealed bytes (e->stored_len). */

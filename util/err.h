@@ -28,7 +28,8 @@ typedef enum cairn_err {
     CAIRN_EAMBIGUOUS = -14,   /* a snapshot prefix matches more than one */
     CAIRN_ESOURCE = -15,      /* the backup source is invalid or incomplete */
     CAIRN_EINTERRUPTED = -16, /* stopped by a signal */
-    CAIRN_EREMOTE = -17       /* a copy target cannot be reached, refuses us or answers wrongly */
+    CAIRN_EREMOTE = -17,      /* a copy target cannot be reached, refuses us or answers wrongly */
+    CAIRN_EREFUSED = -18      /* a safety limit stopped the command (copy --allow-deletes) */
 } cairn_err;
 
 /* The size of the message buffer: a message is at most ERR_MSG_MAX - 1

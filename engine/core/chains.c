@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/fsutil.h"
+
 /* Version 2 adds the pins; a record without pins is still written as
  * version 1, so the records of stores that never pinned keep their bytes. */
 enum { CHAIN_VERSION = 1, CHAIN_VERSION_PINS = 2, STR_MAX = 4096, PINS_MAX = 100000 };
@@ -145,19 +147,13 @@ static cairn_err load_record(store *s, const char *name, chain_record *out)
  * a chain without a record is active. */
 static cairn_err save_record(store *s, const chain_record *r)
 {
-    uint8_t id[ID_LEN];
-    cbuf enc;
-    store_chain_id(s, r->name, id);
     if (!r->archived && !r->npins) {
+        uint8_t id[ID_LEN];
+        store_chain_id(s, r->name, id);
         const cairn_err rc = store_delete_chain(s, id);
         return rc == CAIRN_ENOTFOUND ? CAIRN_OK : rc;
     }
-    cbuf_init(&enc);
-    cairn_err rc = chain_record_encode(r, &enc);
-    if (!rc)
-        rc = store_put_chain(s, id, enc.data, enc.len);
-    cbuf_free(&enc);
-    return rc;
+    return chains_put(s, r);
 }
 
 cairn_err chains_archive(store *s, const char *name, const char *reason)
@@ -304,4 +300,66 @@ cairn_err chains_resolve(const snaplist *snaps, const char *arg, const char **na
         return err_set(CAIRN_ENOTFOUND, "no chain '%s' in this store", arg);
     *name = found;
     return CAIRN_OK;
+}
+
+cairn_err chains_verify_plain(store *s, const uint8_t id[ID_LEN], const uint8_t *plain, size_t len,
+                              chain_record *out)
+{
+    char hex[2 * ID_LEN + 1];
+    uint8_t want[ID_LEN];
+    chain_record r;
+    fs_hex(id, ID_LEN, hex);
+    cairn_err rc = chain_record_decode(plain, len, &r);
+    if (rc == CAIRN_ECORRUPT)
+        return err_set(rc, "chain record %.16s: malformed", hex);
+    if (rc)
+        return rc;
+    store_chain_id(s, r.name, want);
+    if (memcmp(want, id, ID_LEN) != 0) {
+        chain_record_free(&r);
+        return err_set(CAIRN_ECORRUPT, "chain record %.16s: names another chain", hex);
+    }
+    if (out)
+        *out = r;
+    else
+        chain_record_free(&r);
+    return CAIRN_OK;
+}
+
+cairn_err chains_verify(store *s, const uint8_t id[ID_LEN], chain_record *out)
+{
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    cairn_err rc = store_get_chain(s, id, &plain, &len);
+    if (!rc)
+        rc = chains_verify_plain(s, id, plain, len, out);
+    free(plain);
+    return rc;
+}
+
+cairn_err chains_put(store *s, const chain_record *r)
+{
+    uint8_t id[ID_LEN];
+    cbuf enc;
+    cbuf_init(&enc);
+    cairn_err rc = chain_record_encode(r, &enc);
+    store_chain_id(s, r->name, id);
+    if (!rc)
+        rc = store_put_chain(s, id, enc.data, enc.len);
+    cbuf_free(&enc);
+    return rc;
+}
+
+cairn_err chains_each_damaged(store *s, cairn_err (*fn)(void *ctx, const uint8_t id[ID_LEN]),
+                              void *ctx)
+{
+    uint8_t(*ids)[ID_LEN] = NULL;
+    size_t n = 0;
+    cairn_err rc = store_list_chains(s, &ids, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const cairn_err why = chains_verify(s, ids[i], NULL);
+        rc = why == CAIRN_ENOMEM ? why : why ? fn(ctx, ids[i]) : CAIRN_OK;
+    }
+    free(ids);
+    return rc;
 }

@@ -64,6 +64,20 @@ void chain_record_free(chain_record *r);
 /* Resolves a user's chain argument: a full name or a unique prefix. */
 cairn_err chains_resolve(const snaplist *snaps, const char *arg, const char **name);
 
+/* Whether the record chains/<id> opens, decodes and names a chain whose
+ * ID is id: CAIRN_ECORRUPT naming the record if not.  With out, the record
+ * is returned (chain_record_free it). */
+cairn_err chains_verify(store *s, const uint8_t id[ID_LEN], chain_record *out);
+/* The same for a record's plaintext (one fetched from a copy target). */
+cairn_err chains_verify_plain(store *s, const uint8_t id[ID_LEN], const uint8_t *plain, size_t len,
+                              chain_record *out);
+/* Calls fn for each chain record chains_verify rejects, with err_msg()
+ * saying why; running out of memory, or fn's error, ends the walk. */
+cairn_err chains_each_damaged(store *s, cairn_err (*fn)(void *ctx, const uint8_t id[ID_LEN]),
+                              void *ctx);
+/* Rewrites a chain record (repair: one rebuilt from the snapshots). */
+cairn_err chains_put(store *s, const chain_record *r);
+
 cairn_err chain_record_encode(const chain_record *r, cbuf *out);
 cairn_err chain_record_decode(const uint8_t *data, size_t len, chain_record *out);
 

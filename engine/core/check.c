@@ -17,6 +17,7 @@
 #include "util/idset.h"
 #include "util/grow.h"
 #include "store/keys.h"
+#include "engine/core/chains.h"
 #include "engine/core/worker_pool.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
@@ -45,6 +46,12 @@ typedef struct ck_ctx {
     const char *snap_name;
     int snap_damaged;
     cairn_err fatal;
+    /* check_snapshot_data: chunks read sound, the reading buffer, the files' callback */
+    idset seen;
+    cbuf buf;
+    char why[512];
+    check_file_fn file_fn;
+    void *file_ctx;
 } ck_ctx;
 
 static void say(ck_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -322,6 +329,17 @@ static cairn_err check_keys(ck_ctx *c)
     return CAIRN_OK;
 }
 
+/* A damaged chain record hides whether its chain was archived (forget
+ * would prune an archived chain's snapshots by policy). */
+static cairn_err say_damaged_chain(void *ctx, const uint8_t id[ID_LEN])
+{
+    ck_ctx *const c = ctx;
+    (void)id;
+    c->res->chains_damaged++;
+    say(c, "damaged: %s", err_msg());
+    return CAIRN_OK;
+}
+
 static cairn_err say_damaged(void *ctx, const uint8_t id[SNAPSHOT_ID_LEN], cairn_err why)
 {
     (void)id;
@@ -349,6 +367,8 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
         rc = check_packs(&c);
     if (!rc)
         rc = check_keys(&c);
+    if (!rc)
+        rc = chains_each_damaged(s, say_damaged_chain, &c);
     if (!rc)
         rc = snaplist_load(s, &snaps);
     if (rc)
@@ -382,14 +402,15 @@ cairn_err check_run(store *s, const check_opts *opts, check_result *result)
          : c.fatal                     ? err_set(c.fatal, "out of memory during check")
                                        : CAIRN_OK;
     if (!rc && (result->packs_damaged || result->chunks_damaged || result->snapshots_damaged ||
-                result->keys_damaged))
+                result->keys_damaged || result->chains_damaged))
         rc = err_set(CAIRN_ECORRUPT,
                      "the store is damaged: %llu pack(s), %llu snapshot(s), %llu "
-                     "file(s), %llu key file(s) affected (see 'cairn repair')",
+                     "file(s), %llu key file(s)%s affected (see 'cairn repair')",
                      (unsigned long long)result->packs_damaged,
                      (unsigned long long)result->snapshots_damaged,
                      (unsigned long long)result->files_damaged,
-                     (unsigned long long)result->keys_damaged);
+                     (unsigned long long)result->keys_damaged,
+                     result->chains_damaged ? ", chain records" : "");
 done:
     tree_walk_free(walker);
     snaplist_free(&snaps);
@@ -400,5 +421,143 @@ done:
     pthread_mutex_destroy(&c.mu);
     idset_free(&c.bad_chunks);
     idset_free(&c.bad_packs);
+    return rc;
+}
+
+/* ---- one snapshot, every chunk read (check_snapshot_data) ---- */
+
+/* Reads and authenticates a chunk unless read already: NULL when sound,
+ * else why not (the chunk is then remembered as damaged). */
+static const char *read_chunk(ck_ctx *c, const uint8_t id[ID_LEN])
+{
+    if (idset_has(&c->seen, id))
+        return NULL;
+    if (idset_has(&c->bad_chunks, id))
+        return "damaged chunk (see above)";
+    const cairn_err rc = store_get_chunk(c->s, c->w, id, &c->buf);
+    if (rc == CAIRN_ENOMEM) {
+        c->fatal = rc;
+        return "out of memory";
+    }
+    if (rc) {
+        snprintf(c->why, sizeof c->why, "%s", err_msg());
+        c->res->chunks_damaged++;
+        add_id(c, &c->bad_chunks, id);
+        return c->why;
+    }
+    c->res->chunks_read++;
+    c->res->bytes_read += c->buf.len;
+    add_id(c, &c->seen, id);
+    return NULL;
+}
+
+static const char *read_chunks(ck_ctx *c, const uint8_t (*ids)[ID_LEN], uint32_t n)
+{
+    const char *first = NULL;
+    for (uint32_t i = 0; i < n && !c->fatal; i++) {
+        const char *const why = read_chunk(c, ids[i]);
+        if (why && !first)
+            first = why;
+    }
+    return first;
+}
+
+static cairn_err sd_tree_chunks(void *ctx, const char *path, const uint8_t (*ids)[ID_LEN],
+                                uint32_t n, int *damaged)
+{
+    ck_ctx *const c = ctx;
+    const char *const why = read_chunks(c, ids, n);
+    if (why) {
+        say(c, "snapshot %s: folder %s: %s", c->snap_name, folder_name(path), why);
+        *damaged = 1;
+    }
+    return c->fatal;
+}
+
+static cairn_err sd_file(void *ctx, const char *path, tree_node *node, int *damaged)
+{
+    ck_ctx *const c = ctx;
+    const char *why = NULL;
+    if (node->type == NODE_FILE)
+        why = read_chunks(c, (const uint8_t(*)[ID_LEN])node->chunks, node->nchunks);
+    if (c->fatal)
+        return c->fatal;
+    if (why) {
+        say(c, "snapshot %s: file %s: %s", c->snap_name, path, why);
+        c->res->files_damaged++;
+        *damaged = 1;
+    }
+    c->prog.files_done++;
+    c->prog.bytes_done += node->type == NODE_FILE ? node->size : 0;
+    work_report(c->opts->hooks, &c->prog);
+    if (work_stopped(c->opts->hooks))
+        return err_set(CAIRN_EINTERRUPTED, "interrupted: the verification is incomplete");
+    return c->file_fn ? c->file_fn(c->file_ctx, path, node, why == NULL) : CAIRN_OK;
+}
+
+static cairn_err sd_catalog(void *ctx, const snapshot *sn, int *damaged)
+{
+    ck_ctx *const c = ctx;
+    const char *const why = read_chunks(c, (const uint8_t(*)[ID_LEN])sn->catalog, sn->ncatalog);
+    if (why) {
+        say(c, "snapshot %s: catalog: %s", c->snap_name, why);
+        *damaged = 1;
+    }
+    return c->fatal;
+}
+
+static const tree_walk_ops snapshot_data_walk = {
+    .on_tree_chunks = sd_tree_chunks,
+    .on_file = sd_file,
+    .on_error = on_error,
+    .on_seen_damaged = on_seen_damaged,
+    .on_catalog = sd_catalog,
+};
+
+cairn_err check_snapshot_data(store *s, const snapshot *sn, const check_opts *opts,
+                              check_file_fn file_fn, void *file_ctx, check_result *result)
+{
+    ck_ctx c;
+    tree_walk *walker = NULL;
+    char name[9];
+    int damaged = 0;
+    memset(&c, 0, sizeof c);
+    memset(result, 0, sizeof *result);
+    c.s = s;
+    c.opts = opts;
+    c.res = result;
+    c.file_fn = file_fn;
+    c.file_ctx = file_ctx;
+    c.prog.phase = "verify";
+    c.prog.files_total = sn->files;
+    c.prog.bytes_total = sn->bytes;
+    snaplist_short_id(sn->id, name);
+    c.snap_name = name;
+    idset_init(&c.bad_chunks);
+    idset_init(&c.bad_packs);
+    idset_init(&c.seen);
+    cbuf_init(&c.buf);
+    pthread_mutex_init(&c.mu, NULL);
+    result->snapshots = 1;
+    cairn_err rc = store_worker_new(s, &c.w);
+    if (!rc)
+        rc = tree_walk_new(s, c.w, &snapshot_data_walk, &c, 0, &walker);
+    if (!rc)
+        rc = tree_walk_snapshot(walker, sn, &damaged, NULL, NULL);
+    if (!rc && c.fatal)
+        rc = err_set(c.fatal, "out of memory during verify");
+    if (!rc && damaged) {
+        result->snapshots_damaged = 1;
+        rc = err_set(CAIRN_ECORRUPT, "snapshot %s is damaged: %llu chunk(s), %llu file(s) affected",
+                     name, (unsigned long long)result->chunks_damaged,
+                     (unsigned long long)result->files_damaged);
+    }
+    tree_walk_free(walker);
+    store_worker_free(c.w);
+    cbuf_free(&c.buf);
+    pthread_mutex_destroy(&c.mu);
+    idset_free(&c.bad_chunks);
+    idset_free(&c.bad_packs);
+    idset_free(&c.seen);
     return rc;
 }

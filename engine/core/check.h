@@ -10,6 +10,8 @@
 
 #include "store/store.h"
 #include "engine/core/progress.h"
+#include "engine/core/snapshot.h"
+#include "engine/core/tree.h"
 
 typedef void (*check_report_fn)(void *ctx, const char *line);
 
@@ -33,12 +35,26 @@ typedef struct check_result {
     uint64_t snapshots;
     uint64_t snapshots_damaged; /* objects that do not open, or with missing data */
     uint64_t files_damaged;
-    uint64_t keys_damaged; /* key files that are not well-formed */
+    uint64_t keys_damaged;   /* key files that are not well-formed */
+    uint64_t chains_damaged; /* chain records that do not open or decode */
     uint64_t bytes_read;
     uint64_t packs_read; /* packs whose chunks were all read (read_data or the subset) */
 } check_result;
 
 /* CAIRN_ECORRUPT if anything is damaged (all of it reported). */
 cairn_err check_run(store *s, const check_opts *opts, check_result *result);
+
+/* Each file of the snapshot as check_snapshot_data walks it: path below
+ * the snapshot root ("/ab/<40 hex>"), the node, and whether all its chunks
+ * read back sound. */
+typedef cairn_err (*check_file_fn)(void *ctx, const char *path, const tree_node *node, int sound);
+
+/* read_data for one snapshot: every chunk sn needs (its trees, files and
+ * catalog) is read and authenticated, each distinct chunk once, and each
+ * file is passed to on_file (may be NULL).  Damage is reported through
+ * opts->report; result counts chunks_read, chunks_damaged, bytes_read
+ * (plaintext) and files_damaged.  CAIRN_ECORRUPT if anything is damaged. */
+cairn_err check_snapshot_data(store *s, const snapshot *sn, const check_opts *opts,
+                              check_file_fn file_fn, void *file_ctx, check_result *result);
 
 #endif

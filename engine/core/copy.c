@@ -56,6 +56,7 @@ typedef struct job {
     int fetch;    /* dst is a local mirror (a cache: reset, never refuse) */
     int refetch;  /* transfer even what the destination has */
     int no_packs; /* fetch: leave the packs (read on demand) */
+    int append_only;
     const idset *only_packs, *only_snaps;
     const copy_opts *opts; /* may be NULL */
     objlist s, d;
@@ -278,6 +279,13 @@ static cairn_err send_kind(job *sy, int kind)
         }
         if (!rc && sy->opts && work_stopped(sy->opts->hooks))
             rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
+        if (!rc && d && sy->append_only) {
+            /* never overwritten there: a chain record is an older state of
+             * the same chain, anything else a leftover it keeps */
+            o->at_dst = kind == STORE_OBJ_CHAIN;
+            sy->r->kept++;
+            continue;
+        }
         if (!rc)
             rc = sy->fetch ? fetch_one(sy, o, &done) : push_one(sy, o, &done);
         if (rc)
@@ -382,6 +390,45 @@ static cairn_err record_held(job *sy)
     return CAIRN_OK;
 }
 
+static int snapshot_or_pack(int kind)
+{
+    return kind == STORE_OBJ_SNAPSHOT || kind == STORE_OBJ_PACK;
+}
+
+/* The cap on deletions: an emptied or damaged local store must not empty
+ * its copies.  Judged before anything is sent, so a refused copy changes
+ * nothing there. */
+static cairn_err deletion_cap(const job *sy)
+{
+    const unsigned max = sy->opts && sy->opts->max_delete_percent ? sy->opts->max_delete_percent
+                                                                  : COPY_MAX_DELETE_DEFAULT;
+    uint64_t snaps = 0, gone_snaps = 0, bytes = 0, gone_bytes = 0;
+    if (sy->fetch || sy->append_only || (sy->opts && sy->opts->allow_deletes))
+        return CAIRN_OK;
+    for (size_t i = 0; i < sy->d.n; i++) {
+        const obj *const d = &sy->d.v[i];
+        if (!snapshot_or_pack(d->kind))
+            continue;
+        const int gone = !find(&sy->s, d->name);
+        if (d->kind == STORE_OBJ_SNAPSHOT) {
+            snaps++;
+            gone_snaps += gone;
+        } else {
+            bytes += d->size;
+            gone_bytes += gone ? d->size : 0;
+        }
+    }
+    if (gone_snaps * 100 > (uint64_t)max * snaps || gone_bytes * 100 > (uint64_t)max * bytes)
+        return err_set(CAIRN_EREFUSED,
+                       "%s: this copy would delete %llu of its %llu snapshot(s) and %llu of its "
+                       "%llu pack bytes, more than %u%%; nothing was changed there (if the "
+                       "local store lost them, run 'cairn repair --from-target'; if they were "
+                       "forgotten on purpose, copy again with --allow-deletes)",
+                       sy->dst.b->url, (unsigned long long)gone_snaps, (unsigned long long)snaps,
+                       (unsigned long long)gone_bytes, (unsigned long long)bytes, max);
+    return CAIRN_OK;
+}
+
 static cairn_err sync_run(job *sy)
 {
     static const int send_order[] = {STORE_OBJ_KEY, STORE_OBJ_CONFIG, STORE_OBJ_PACK,
@@ -399,6 +446,8 @@ static cairn_err sync_run(job *sy)
         rc = err_set(CAIRN_ECORRUPT,
                      "%s lists snapshots but no packs; refusing to copy (run 'cairn check')",
                      sy->fetch ? sy->src.b->url : sy->src.root);
+    if (!rc)
+        rc = deletion_cap(sy);
     /* the totals of what is to be sent, for progress */
     sy->prog = (work_progress){.phase = sy->fetch ? "fetch" : "copy", .unit = "objects"};
     for (size_t i = 0; !rc && i < sy->s.n; i++) {
@@ -414,7 +463,8 @@ static cairn_err sync_run(job *sy)
         work_report(sy->opts->hooks, &sy->prog);
     for (size_t i = 0; !rc && i < sizeof send_order / sizeof send_order[0]; i++)
         rc = send_kind(sy, send_order[i]);
-    for (size_t i = 0; !rc && i < sizeof delete_order / sizeof delete_order[0]; i++)
+    for (size_t i = 0; !rc && !sy->append_only && i < sizeof delete_order / sizeof delete_order[0];
+         i++)
         rc = delete_kind(sy, delete_order[i]);
     if (!rc)
         rc = record_held(sy);
@@ -546,6 +596,7 @@ cairn_err copy_push(store *s, backend *dst, const copy_opts *opts, copy_result *
         sy.src = (side){local, root};
         sy.dst = (side){dst, NULL};
         sy.opts = opts;
+        sy.append_only = opts && opts->append_only;
         sy.r = r;
         rc = sync_run(&sy);
     }
@@ -720,8 +771,9 @@ cairn_err copy_to_url(store *s, const char *url, const copy_opts *opts, copy_res
                      url, limit);
     if (!rc)
         rc = backend_open(url, &b);
-    /* under the lock no upload of ours runs: our leftovers can go */
-    if (!rc)
+    /* under the lock no upload of ours runs: our leftovers can go (not
+     * from an append-only target: nothing there is removed) */
+    if (!rc && !(opts && opts->append_only))
         rc = backend_clean_parts(b);
     if (!rc)
         rc = copy_push(s, b, opts, r);

@@ -48,15 +48,28 @@ typedef struct copy_opts {
     unsigned wait_seconds;
     void (*waiting)(void *ctx, const char *url);
     void *waiting_ctx;
+    /* push: an append-only target: nothing there is ever deleted or
+     * overwritten (forget and prune are not mirrored; a chain record that
+     * changed here, or an object held there with another size, is left as
+     * it is and counted in kept; leftovers of interrupted uploads stay) */
+    int append_only;
+    /* push: a copy that would delete more than this percentage of the
+     * target's snapshots, or of its pack bytes, is refused before anything
+     * is sent (CAIRN_EREFUSED) unless allow_deletes; 0: COPY_MAX_DELETE_DEFAULT */
+    unsigned max_delete_percent;
+    int allow_deletes;
 } copy_opts;
 
+enum { COPY_MAX_DELETE_DEFAULT = 10 };
+
 typedef struct copy_result {
-    uint64_t objects;                 /* transferred */
-    uint64_t bytes;                   /* payload bytes transferred (as the backend counted them) */
-    uint64_t packs;                   /* of the objects: packs */
-    uint64_t snapshots;               /* of the objects: snapshot objects */
-    uint64_t present;                 /* already at the destination, not sent */
-    uint64_t deleted;                 /* removed at the destination (gone at the source) */
+    uint64_t objects;   /* transferred */
+    uint64_t bytes;     /* payload bytes transferred (as the backend counted them) */
+    uint64_t packs;     /* of the objects: packs */
+    uint64_t snapshots; /* of the objects: snapshot objects */
+    uint64_t present;   /* already at the destination, not sent */
+    uint64_t deleted;   /* removed at the destination (gone at the source) */
+    uint64_t kept;      /* append-only: objects held there otherwise, left as they are */
     uint8_t (*held)[SNAPSHOT_ID_LEN]; /* snapshots the destination holds now (malloc'd) */
     size_t nheld;
 } copy_result;

@@ -169,6 +169,12 @@ static cairn_err parse_field(const parser *p, target *t, const char *key, const 
         t->offsite = strcmp(val, "yes") == 0;
         return CAIRN_OK;
     }
+    if (strcmp(key, "append_only") == 0) {
+        if (strcmp(val, "yes") && strcmp(val, "no"))
+            return bad_line(p, "append_only must be yes or no");
+        t->append_only = strcmp(val, "yes") == 0;
+        return CAIRN_OK;
+    }
     if (strcmp(key, "added") == 0)
         return parse_i64(val, &t->added) ? bad_line(p, "bad time") : CAIRN_OK;
     if (strcmp(key, "copied") == 0) {
@@ -294,6 +300,8 @@ static cairn_err serialize(const target_list *l, cbuf *out)
         const target *const t = &l->items[i];
         EMIT("target %s\nurl %s\nmedia %s\noffsite %s\nadded %" PRId64 "\n", t->name, t->url,
              t->media, t->offsite ? "yes" : "no", t->added);
+        if (t->append_only)
+            EMIT("append_only yes\n");
         if (t->copy_time)
             EMIT("copied %" PRId64 " %" PRIu64 " %" PRIu64 "\n", t->copy_time, t->copy_objects,
                  t->copy_bytes);

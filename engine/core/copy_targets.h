@@ -24,6 +24,7 @@ typedef struct target {
     char *url;
     char media[8]; /* "disk", "nas" or "cloud" */
     int offsite;
+    int append_only; /* copy never deletes or overwrites anything there */
     int64_t added;
     /* last successful copy (copy_time 0: never) */
     int64_t copy_time;

@@ -15,6 +15,7 @@
 #include "util/idset.h"
 #include "store/keys.h"
 #include "engine/core/catalog.h"
+#include "engine/core/chains.h"
 #include "engine/core/check.h"
 #include "engine/core/chunker.h"
 #include "engine/core/snapshot_list.h"
@@ -82,6 +83,8 @@ typedef struct rp_ctx {
     size_t nkeys, capkeys;
     rp_cand *cands;
     size_t ncands, capcands;
+    uint8_t (*chains)[ID_LEN]; /* damaged chain records */
+    size_t nchains, capchains;
     /* one walk over every snapshot */
     int final;        /* lost = not indexed (after salvage), and trees are rewritten */
     int loud;         /* report and count what snapshots lose */
@@ -364,6 +367,148 @@ static cairn_err scan_keys(rp_ctx *c)
         v[c->nkeys++].healed = 0;
     }
     free(k);
+    return rc;
+}
+
+/* ---- the config ---- */
+
+cairn_err repair_config(const char *store_dir, const char *url, const char *password,
+                        size_t password_len, int dry_run, repair_report_fn report, void *ctx,
+                        int *healed)
+{
+    char tmp[PATH_MAX];
+    backend *b = NULL;
+    *healed = 0;
+    if (snprintf(tmp, sizeof tmp, "%s/" STORE_DIR_TMP "/repair-config", store_dir) >=
+        (int)sizeof tmp)
+        return err_set(CAIRN_EINVAL, "%s: path too long", store_dir);
+    *strrchr(tmp, '/') = '\0';
+    cairn_err rc = fs_mkdirs(tmp, 0700);
+    tmp[strlen(tmp)] = '/';
+    if (!rc)
+        rc = backend_open(url, &b);
+    if (!rc) {
+        rc = fetch(b, STORE_NAME_CONFIG, tmp);
+        if (rc == CAIRN_ENOTFOUND)
+            rc = err_set(CAIRN_ENOSTORE, "%s: holds no copy of a store (no config)", url);
+    }
+    if (!rc) {
+        rc = store_verify_config(store_dir, password, password_len, tmp);
+        if (rc == CAIRN_ECORRUPT)
+            rc = err_set(CAIRN_EEXIST,
+                         "%s: holds another store (its config does not open with "
+                         "this store's keys)",
+                         url);
+    }
+    if (!rc && !dry_run)
+        rc = store_replace_config(store_dir, tmp);
+    if (!rc) {
+        *healed = 1;
+        emit(report, ctx, "%s the config from %s%s", dry_run ? "would heal" : "healed", url,
+             dry_run ? "" : " (the damaged one is in damaged/config)");
+    }
+    unlink(tmp);
+    backend_close(b);
+    return rc;
+}
+
+/* ---- chain records ---- */
+
+static cairn_err note_damaged_chain(void *ctx, const uint8_t id[ID_LEN])
+{
+    rp_ctx *const c = ctx;
+    say(c, "damaged: %s", err_msg());
+    c->r->chain_records++;
+    const cairn_err rc = util_grow(&c->chains, &c->capchains, c->nchains + 1, sizeof *c->chains);
+    if (!rc)
+        memcpy(c->chains[c->nchains++], id, ID_LEN);
+    return rc;
+}
+
+/* The copy target's record, verified (it opens and names this chain). */
+static cairn_err heal_chain(rp_ctx *c, const uint8_t id[ID_LEN], int *healed)
+{
+    char name[STORE_NAME_MAX], tmp[PATH_MAX], hex[HEX_ID + 1];
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    *healed = 0;
+    fs_hex(id, ID_LEN, hex);
+    store_name_chain(id, name);
+    cairn_err rc = store_tmp_path(c->s, "repair-fetch", tmp, sizeof tmp);
+    if (rc)
+        return rc;
+    cairn_err frc = fetch(c->src, name, tmp);
+    /* verified before it is installed: a damaged or foreign record changes nothing */
+    if (!frc)
+        frc = store_import_chain(c->s, id, tmp, 0, &plain, &len);
+    if (!frc)
+        frc = chains_verify_plain(c->s, id, plain, len, NULL);
+    free(plain);
+    plain = NULL;
+    if (!frc && !c->o->dry_run)
+        frc = store_import_chain(c->s, id, tmp, 1, &plain, &len);
+    free(plain);
+    unlink(tmp);
+    if (!frc) {
+        *healed = 1;
+        c->r->chains_healed++;
+        say(c, "%s chain record %.16s from %s", c->o->dry_run ? "would heal" : "healed", hex,
+            c->o->source);
+    } else if (soft_failure(frc)) {
+        say(c, "cannot heal chain record %.16s from %s: %s", hex, c->o->source, err_msg());
+    } else {
+        rc = frc;
+    }
+    return rc;
+}
+
+/* Without a copy: a record exists only for an archived chain (chains_archive
+ * is its one writer), so one that a snapshot's chain name hashes to is
+ * rewritten archived; when it was archived, and why, is lost.  A record no
+ * snapshot names (an archived chain whose snapshots are all gone) is set
+ * aside: nothing depends on it. */
+static cairn_err rebuild_chain(rp_ctx *c, const snaplist *l, const uint8_t id[ID_LEN])
+{
+    char hex[HEX_ID + 1], rel[STORE_NAME_MAX];
+    const snapshot *newest = NULL;
+    fs_hex(id, ID_LEN, hex);
+    for (size_t i = 0; i < l->count; i++) {
+        uint8_t cid[ID_LEN];
+        store_chain_id(c->s, l->items[i].chain, cid);
+        if (memcmp(cid, id, ID_LEN) == 0)
+            newest = &l->items[i]; /* oldest first: the last one found is the newest */
+    }
+    if (!newest) {
+        c->r->chains_set_aside++;
+        say(c, "chain record %.16s: no snapshot names its chain; %s", hex,
+            c->o->dry_run ? "would be set aside" : "set aside (nothing depends on it)");
+        store_name_chain(id, rel);
+        return c->o->dry_run ? CAIRN_OK : store_set_aside(c->s, rel);
+    }
+    c->r->chains_rebuilt++;
+    say(c,
+        "chain record %.16s (chain %s): %s as archived; lost: when it was archived and why "
+        "(the newest snapshot's time stands in)",
+        hex, newest->chain, c->o->dry_run ? "would be rebuilt" : "rebuilt");
+    if (c->o->dry_run)
+        return CAIRN_OK;
+    const chain_record r = {(char *)newest->chain, 1, newest->time_sec,
+                            (char *)"rebuilt by cairn repair: the record was damaged"};
+    return chains_put(c->s, &r);
+}
+
+static cairn_err repair_chains(rp_ctx *c)
+{
+    snaplist l = {NULL, 0, 0};
+    cairn_err rc = c->nchains ? snaplist_load(c->s, &l) : CAIRN_OK;
+    for (size_t i = 0; !rc && i < c->nchains; i++) {
+        int healed = 0;
+        if (c->src)
+            rc = heal_chain(c, c->chains[i], &healed);
+        if (!rc && !healed)
+            rc = rebuild_chain(c, &l, c->chains[i]);
+    }
+    snaplist_free(&l);
     return rc;
 }
 
@@ -1146,6 +1291,7 @@ static void free_ctx(rp_ctx *c)
     free(c->cands);
     free(c->objects);
     free(c->keys);
+    free(c->chains);
     free(c->salvage);
     for (size_t i = 0; i < c->nrepl; i++)
         snapshot_free(&c->repl[i].nw);
@@ -1195,10 +1341,12 @@ cairn_err repair_run(store *s, const repair_opts *opts, repair_result *result)
     if (!rc)
         rc = scan_keys(&c);
     if (!rc)
+        rc = chains_each_damaged(s, note_damaged_chain, &c);
+    if (!rc)
         rc = walk_all(&c, 0, 0);
     if (rc)
         goto done;
-    if (!c.npacks && !c.missing.count && !c.nobjects && !c.nkeys) {
+    if (!c.npacks && !c.missing.count && !c.nobjects && !c.nkeys && !c.nchains) {
         say(&c, "no damage found: %llu packs verified", (unsigned long long)result->packs);
         goto done;
     }
@@ -1217,7 +1365,9 @@ cairn_err repair_run(store *s, const repair_opts *opts, repair_result *result)
             goto done;
     }
     /* 3. salvage what is still damaged, and set aside what cannot be */
-    rc = salvage(&c);
+    rc = repair_chains(&c);
+    if (!rc)
+        rc = salvage(&c);
     if (!rc)
         rc = remove_damage(&c);
     if (rc)
@@ -1236,7 +1386,8 @@ cairn_err repair_run(store *s, const repair_opts *opts, repair_result *result)
     if (rc == CAIRN_ECORRUPT)
         rc = err_set(CAIRN_ECORRUPT, "the store is still damaged after repair (see above)");
     else if (!rc && (result->files_lost || result->folders_lost || result->catalogs_lost ||
-                     result->snapshots_set_aside || result->keys_set_aside))
+                     result->snapshots_set_aside || result->keys_set_aside ||
+                     result->chains_rebuilt || result->chains_set_aside))
         rc = err_set(CAIRN_EPARTIAL, "data was lost (listed above); the store is consistent "
                                      "again");
 done:

@@ -36,16 +36,20 @@ typedef struct repair_result {
     uint64_t chunks_missing;   /* needed by snapshots, in no pack (after healing) */
     uint64_t snapshot_objects; /* snapshot objects that do not open */
     uint64_t key_files;        /* key files that are not well-formed */
+    uint64_t chain_records;    /* chain records that do not open or decode */
     /* healed from the source */
     uint64_t packs_healed;
     uint64_t packs_fetched; /* target packs that held missing chunks */
     uint64_t snapshots_healed;
     uint64_t keys_healed;
+    uint64_t chains_healed;
     /* salvaged and set aside */
     uint64_t packs_salvaged; /* damaged packs deleted after their whole blobs were copied */
     uint64_t chunks_salvaged;
     uint64_t snapshots_set_aside; /* objects moved to damaged/ */
     uint64_t keys_set_aside;
+    uint64_t chains_rebuilt;   /* rewritten from the snapshots (archive time and reason lost) */
+    uint64_t chains_set_aside; /* no snapshot names their chain */
     /* what snapshots lost */
     uint64_t snapshots_repaired; /* replaced by a repaired snapshot */
     uint64_t files_lost;
@@ -67,5 +71,14 @@ cairn_err repair_run(store *s, const repair_opts *opts, repair_result *result);
  * (in a dry run: that would be). */
 cairn_err repair_keys(const char *store_dir, const char *url, int dry_run, repair_report_fn report,
                       void *ctx, unsigned *healed);
+
+/* A damaged config (store_open said CAIRN_ECORRUPT naming it) replaced by
+ * the copy target's at url, once that one opens with the keys password
+ * unlocks (the damaged one goes to damaged/config).  It cannot be rebuilt
+ * without a copy: the store id in it ties the store to its copies and its
+ * index.  *healed 1 when replaced (in a dry run: when it would be). */
+cairn_err repair_config(const char *store_dir, const char *url, const char *password,
+                        size_t password_len, int dry_run, repair_report_fn report, void *ctx,
+                        int *healed);
 
 #endif

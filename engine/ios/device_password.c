@@ -1,6 +1,7 @@
 #include "engine/ios/device_password.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/core/chains.h"
@@ -73,5 +74,88 @@ cairn_err device_change_password(store *s, const device_password_opts *o,
         rc = archive_device_chain(s, idev_udid(d), cb, r);
     }
     idev_close(d);
+    return rc;
+}
+
+cairn_err device_password_test(store *s, const char *device, const device_callbacks *cb,
+                               void (*fn)(void *ctx, const device_pw_chain *c), void *ctx,
+                               device_pw_test_result *r)
+{
+    snaplist l = {NULL, 0, 0};
+    chain_list chains = {NULL, 0};
+    device_secret pw = {NULL, 0};
+    const char *udid = NULL;
+    memset(r, 0, sizeof *r);
+    cairn_err rc = snaplist_load(s, &l);
+    if (!rc)
+        rc = chains_load(s, &chains);
+    if (!rc)
+        rc = snaplist_device(&l, device, &udid);
+    if (rc)
+        goto done;
+    snprintf(r->device_udid, sizeof r->device_udid, "%s", udid);
+    int encrypted = 0;
+    for (size_t i = 0; i < l.count; i++)
+        encrypted |=
+            snapshot_udid_is(&l.items[i], udid) && snapshot_is_encrypted_backup(&l.items[i]);
+    if (!encrypted) {
+        rc = err_set(CAIRN_EINVAL,
+                     "device %s has no encrypted backups in this store: no password "
+                     "to test",
+                     udid);
+        goto done;
+    }
+    rc = device_ask(cb, DEVICE_PASSWORD_BACKUP, "Backup password to test: ", 0, &pw);
+    /* each chain once, at its first snapshot in time order: the newest
+     * snapshot of the chain holds the keybag a restore would use */
+    for (size_t i = 0; !rc && i < l.count; i++) {
+        const snapshot *const sn = &l.items[i];
+        int seen = 0;
+        if (!snapshot_udid_is(sn, udid))
+            continue;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = snapshot_udid_is(&l.items[k], udid) && strcmp(l.items[k].chain, sn->chain) == 0;
+        if (seen)
+            continue;
+        device_pw_chain c = {.chain = sn->chain,
+                             .archived = chains_is_archived(&chains, sn->chain),
+                             .newest = snaplist_latest_in_chain(&l, sn->chain)};
+        iosenc_keys *keys = NULL;
+        char why[512] = "";
+        r->chains++;
+        if (!snapshot_is_encrypted_backup(c.newest)) {
+            c.verdict = DEVICE_PW_UNENCRYPTED;
+            r->unencrypted++;
+        } else {
+            const cairn_err krc = device_snapshot_keys(s, c.newest, &pw, &keys);
+            iosenc_keys_free(keys);
+            if (krc == CAIRN_ENOMEM) {
+                rc = krc;
+                break;
+            }
+            c.verdict = !krc                     ? DEVICE_PW_OK
+                        : krc == CAIRN_EPASSWORD ? DEVICE_PW_WRONG
+                                                 : DEVICE_PW_UNREADABLE;
+            if (c.verdict == DEVICE_PW_UNREADABLE)
+                snprintf(why, sizeof why, "%s", err_msg());
+            c.detail = why;
+            r->ok += c.verdict == DEVICE_PW_OK;
+            r->wrong += c.verdict == DEVICE_PW_WRONG;
+            r->unreadable += c.verdict == DEVICE_PW_UNREADABLE;
+        }
+        if (fn)
+            fn(ctx, &c);
+    }
+    if (!rc && r->wrong)
+        rc = err_set(CAIRN_EPASSWORD,
+                     "the password is wrong for %u of %u encrypted chain(s) of device %s", r->wrong,
+                     r->chains - r->unencrypted, udid);
+    else if (!rc && r->unreadable)
+        rc = err_set(CAIRN_ECORRUPT, "the keybag of %u chain(s) of device %s could not be read",
+                     r->unreadable, udid);
+done:
+    device_secret_wipe(&pw);
+    chains_free(&chains);
+    snaplist_free(&l);
     return rc;
 }

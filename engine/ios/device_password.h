@@ -8,6 +8,7 @@
 #define CAIRN_DEVICE_PASSWORD_H
 
 #include "store/store.h"
+#include "engine/core/snapshot.h"
 #include "engine/ios/device_workflow.h"
 
 typedef enum device_password_action {
@@ -31,5 +32,39 @@ typedef struct device_password_result {
  * is already in is CAIRN_EINVAL, as is changing a password that is off. */
 cairn_err device_change_password(store *s, const device_password_opts *o,
                                  const device_callbacks *cb, device_password_result *r);
+
+/* ---- device password-test: the backup password against each chain ----
+ * Offline: the password is tried on the keybag of the stored Manifest.plist
+ * of each chain's newest snapshot (current and archived chains alike), so
+ * a user can learn long before a restore whether they still know it. */
+
+typedef enum device_pw_verdict {
+    DEVICE_PW_OK,          /* the password unlocks the chain's keybag */
+    DEVICE_PW_WRONG,       /* it does not */
+    DEVICE_PW_UNENCRYPTED, /* the chain's backups are not encrypted */
+    DEVICE_PW_UNREADABLE,  /* the keybag could not be read (detail says why) */
+} device_pw_verdict;
+
+typedef struct device_pw_chain {
+    const char *chain;
+    int archived;
+    const snapshot *newest; /* the snapshot whose keybag was tried */
+    device_pw_verdict verdict;
+    const char *detail; /* DEVICE_PW_UNREADABLE: why */
+} device_pw_chain;
+
+typedef struct device_pw_test_result {
+    char device_udid[128];
+    unsigned chains, ok, wrong, unencrypted, unreadable;
+} device_pw_test_result;
+
+/* device: a selector as snaplist_device takes it (NULL: the only device in
+ * the store).  The password is asked once (required).  Each chain goes to
+ * fn, oldest chain first.  CAIRN_EPASSWORD when it is wrong for a chain,
+ * CAIRN_ECORRUPT when a keybag could not be read, CAIRN_EINVAL when the
+ * device has no encrypted chain. */
+cairn_err device_password_test(store *s, const char *device, const device_callbacks *cb,
+                               void (*fn)(void *ctx, const device_pw_chain *c), void *ctx,
+                               device_pw_test_result *r);
 
 #endif

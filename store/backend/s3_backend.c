@@ -1,7 +1,14 @@
 /* s3_backend.c - copy targets in an S3-compatible bucket (AWS S3, Ceph
  * radosgw, MinIO...), spoken to with libcurl and AWS Signature Version 4.
  *
- * URL: s3://bucket[/prefix][?endpoint=http[s]://host[:port]&region=R&style=path|virtual]
+ * URL: s3://bucket[/prefix][?endpoint=http[s]://host[:port]&region=R&style=path|virtual
+ *        &lock_mode=GOVERNANCE|COMPLIANCE&lock_days=N]
+ *   lock_mode (with lock_days, default 30): every object is written with
+ *   Object Lock retention (x-amz-object-lock-mode and
+ *   x-amz-object-lock-retain-until-date, signed; the bucket must have
+ *   Object Lock enabled): its version cannot be deleted or overwritten
+ *   before then, whatever credentials ask (GOVERNANCE: unless a user with
+ *   s3:BypassGovernanceRetention says so).
  *   Objects are stored as <prefix>/<name> (or <name> without a prefix).
  *   Percent-escapes in the prefix and in parameter values are decoded.
  *   Without an endpoint we talk to https://s3.<region>.amazonaws.com, by
@@ -130,7 +137,9 @@ typedef struct s3_backend {
     long stall_secs;
     unsigned list_page;
     long stale_secs;
-    int cleaned; /* stale multipart uploads were looked for */
+    int cleaned;        /* stale multipart uploads were looked for */
+    char lock_mode[16]; /* "" or GOVERNANCE / COMPLIANCE */
+    unsigned lock_days;
     char errbuf[CURL_ERROR_SIZE];
 } s3_backend;
 
@@ -380,8 +389,10 @@ static void hmac(uint8_t out[crypto_auth_hmacsha256_BYTES], const void *key, siz
 /* Appends the SigV4 headers of a request (and Host, Content-MD5) to
  * *hdrs.  path and query are exactly what the URL carries. */
 static cairn_err sign(s3_backend *s, const char *method, const char *path, const char *query,
-                      const char *payload_hash, const char *content_md5, struct curl_slist **hdrs)
+                      const char *payload_hash, const char *content_md5, int lock,
+                      struct curl_slist **hdrs)
 {
+    char until[24] = "";
     char amz_date[20], date[9], scope[128], creq_hash[SHA256_HEX], sig_hex[SHA256_HEX];
     char key0[4 + SECRET_MAX];
     uint8_t k[crypto_auth_hmacsha256_BYTES], sig[crypto_auth_hmacsha256_BYTES];
@@ -394,12 +405,19 @@ static cairn_err sign(s3_backend *s, const char *method, const char *path, const
     memcpy(date, amz_date, 8);
     date[8] = '\0';
     snprintf(scope, sizeof scope, "%s/%s/s3/aws4_request", date, s->region);
-    const char *const signed_headers =
-        content_md5 ? (s->token ? "content-md5;host;x-amz-content-sha256;x-amz-date;"
-                                  "x-amz-security-token"
-                                : "content-md5;host;x-amz-content-sha256;x-amz-date")
-                    : (s->token ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
-                                : "host;x-amz-content-sha256;x-amz-date");
+    const char *const lock_mode = lock && s->lock_mode[0] ? s->lock_mode : NULL;
+    if (lock_mode) {
+        const time_t t = now + (time_t)s->lock_days * 86400;
+        struct tm ut;
+        if (!gmtime_r(&t, &ut) || !strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &ut))
+            return err_set(CAIRN_EIO, "%s: cannot format the time", s->b.url);
+    }
+    char signed_headers[200];
+    /* sorted, as the canonical request lists them */
+    snprintf(signed_headers, sizeof signed_headers, "%shost;x-amz-content-sha256;x-amz-date%s%s",
+             content_md5 ? "content-md5;" : "",
+             lock_mode ? ";x-amz-object-lock-mode;x-amz-object-lock-retain-until-date" : "",
+             s->token ? ";x-amz-security-token" : "");
 
     /* canonical request: headers in sorted order, lowercase names */
     cbuf_printf(&creq, "%s\n%s\n%s\n", method, path, query);
@@ -407,6 +425,9 @@ static cairn_err sign(s3_backend *s, const char *method, const char *path, const
         cbuf_printf(&creq, "content-md5:%s\n", content_md5);
     cbuf_printf(&creq, "host:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n", s->host, payload_hash,
                 amz_date);
+    if (lock_mode)
+        cbuf_printf(&creq, "x-amz-object-lock-mode:%s\nx-amz-object-lock-retain-until-date:%s\n",
+                    lock_mode, until);
     if (s->token)
         cbuf_printf(&creq, "x-amz-security-token:%s\n", s->token);
     cbuf_printf(&creq, "\n%s\n%s", signed_headers, payload_hash);
@@ -432,9 +453,20 @@ static cairn_err sign(s3_backend *s, const char *method, const char *path, const
     hmac(sig, k, sizeof k, cbuf_text(&line));
     fs_hex(sig, sizeof sig, sig_hex);
 
-    const char *names[] = {"Host: ", "x-amz-date: ", "x-amz-content-sha256: ",
-                           "x-amz-security-token: ", "Content-MD5: "};
-    const char *values[] = {s->host, amz_date, payload_hash, s->token, content_md5};
+    const char *names[] = {"Host: ",
+                           "x-amz-date: ",
+                           "x-amz-content-sha256: ",
+                           "x-amz-security-token: ",
+                           "Content-MD5: ",
+                           "x-amz-object-lock-mode: ",
+                           "x-amz-object-lock-retain-until-date: "};
+    const char *values[] = {s->host,
+                            amz_date,
+                            payload_hash,
+                            s->token,
+                            content_md5,
+                            lock_mode,
+                            lock_mode ? until : NULL};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (!values[i])
             continue;
@@ -476,6 +508,7 @@ typedef struct s3_req {
     const char *query;        /* canonical query string, "" for none */
     const char *payload_hash; /* NULL: the empty payload */
     const char *content_md5;  /* NULL: none */
+    int lock;                 /* a new object: with the target's Object Lock retention */
     const uint8_t *body;      /* a body in memory, or */
     int body_fd;              /* a range of a file (-1: none) */
     const char *body_path;
@@ -779,7 +812,7 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
             goto out;
         }
         rc = sign(s, r->method, cbuf_text(&path), r->query,
-                  r->payload_hash ? r->payload_hash : empty_sha256, r->content_md5, &hdrs);
+                  r->payload_hash ? r->payload_hash : empty_sha256, r->content_md5, r->lock, &hdrs);
         /* Range is not signed: SigV4 lets unsigned headers through */
         if (!rc && r->range) {
             struct curl_slist *const h = curl_slist_append(hdrs, r->range);
@@ -1123,6 +1156,7 @@ static cairn_err put_single(s3_backend *s, const char *key, const char *name, in
     req_init(&r, s, "PUT", key, NULL);
     r.payload_hash = sha;
     r.content_md5 = md5;
+    r.lock = 1;
     r.body_fd = fd;
     r.body_path = path;
     r.body_len = size;
@@ -1139,6 +1173,7 @@ static cairn_err create_upload(s3_backend *s, const char *key, const char *name,
     s3_req r;
     req_init(&r, s, "POST", key, "uploads=");
     r.body = (const uint8_t *)"";
+    r.lock = 1;
     cairn_err rc = s3_do(s, &r, "start a multipart upload of", name);
     if (!rc &&
         (!xml_find(cbuf_text(&r.resp), cbuf_text(&r.resp) + r.resp.len, "UploadId", &a, &z) ||
@@ -1490,7 +1525,7 @@ static int bucket_ok(const char *b, int virtual_style)
 }
 
 typedef struct s3_url {
-    char *bucket, *prefix, *endpoint, *region, *style;
+    char *bucket, *prefix, *endpoint, *region, *style, *lock_mode, *lock_days;
 } s3_url;
 
 static void url_free(s3_url *u)
@@ -1500,6 +1535,8 @@ static void url_free(s3_url *u)
     free(u->endpoint);
     free(u->region);
     free(u->style);
+    free(u->lock_mode);
+    free(u->lock_days);
 }
 
 /* Stores one ?name=value of the URL. */
@@ -1516,11 +1553,15 @@ static cairn_err url_param(s3_url *u, const char *url, const char *a, const char
         slot = &u->region;
     else if (n == 5 && memcmp(a, "style", 5) == 0)
         slot = &u->style;
+    else if (n == 9 && memcmp(a, "lock_mode", 9) == 0)
+        slot = &u->lock_mode;
+    else if (n == 9 && memcmp(a, "lock_days", 9) == 0)
+        slot = &u->lock_days;
     /* not the URL: a mistyped parameter may hold a secret */
     if (!slot)
         return err_set(CAIRN_EINVAL,
-                       "s3:// URL: unknown parameter \"%.*s\" (endpoint, region and style are "
-                       "known)",
+                       "s3:// URL: unknown parameter \"%.*s\" (endpoint, region, style, "
+                       "lock_mode and lock_days are known)",
                        (int)n < 32 ? (int)n : 32, a);
     if (*slot)
         return err_set(CAIRN_EINVAL, "%s: parameter \"%.*s\" given twice", url, (int)n, a);
@@ -1599,6 +1640,23 @@ static cairn_err check_endpoint(const char *url, const char *ep, const char **au
                        url);
     *authority = a;
     *alen = n;
+    return CAIRN_OK;
+}
+
+/* lock_mode= and lock_days= of the URL: Object Lock retention of new objects. */
+static cairn_err setup_lock(s3_backend *s, const char *url, const s3_url *u)
+{
+    if (!u->lock_mode && !u->lock_days)
+        return CAIRN_OK;
+    const char *const mode = u->lock_mode ? u->lock_mode : "GOVERNANCE";
+    if (strcmp(mode, "GOVERNANCE") != 0 && strcmp(mode, "COMPLIANCE") != 0)
+        return err_set(CAIRN_EINVAL, "%s: lock_mode must be GOVERNANCE or COMPLIANCE", url);
+    char *end = NULL;
+    const unsigned long days = u->lock_days ? strtoul(u->lock_days, &end, 10) : 30;
+    if ((u->lock_days && (*end || u->lock_days[0] == '-')) || days < 1 || days > 36500)
+        return err_set(CAIRN_EINVAL, "%s: lock_days must be a number of days from 1 to 36500", url);
+    snprintf(s->lock_mode, sizeof s->lock_mode, "%s", mode);
+    s->lock_days = (unsigned)days;
     return CAIRN_OK;
 }
 
@@ -1727,6 +1785,8 @@ cairn_err backend_s3_open(const char *url, backend **out)
     if (rc)
         goto fail;
     rc = setup_target(s, url, &u);
+    if (!rc)
+        rc = setup_lock(s, url, &u);
     if (rc)
         goto fail;
     rc = setup_env(s, url);

@@ -110,7 +110,7 @@ run 0 help
 cp "$T/out" "$T/overview"
 run 0 --help
 cmp -s "$T/out" "$T/overview" || fail "'help' and '--help' differ"
-COMMANDS="init backup snapshots restore check diff forget prune key index repair chains chain
+COMMANDS="init backup snapshots restore check verify diff forget prune key index repair chains chain
 info ls extract target copy status devices device messages photos contacts pin unpin usage
 mount serve daemon service policy alarm help version"
 for cmd in $COMMANDS; do

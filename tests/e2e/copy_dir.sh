@@ -159,7 +159,7 @@ run 0 copy --target usb
 grep -q "sent 0 objects, 0 bytes" "$T/out" || fail "a copy with nothing new sent something"
 
 info "copy --all; 3-2-1 met; removing the offsite target breaks it"
-run 0 copy --all
+run 0 copy --all --allow-deletes
 [ "$(grep -c '^target ' "$T/out")" = 3 ] || fail "copy --all did not report 3 targets"
 run 0 status
 cat "$T/out"
@@ -204,12 +204,20 @@ run 0 status --json
 [ "$(json_field '[len(t["missing"]) for t in j["targets"] if t["name"] == "part"]')" = "[3]" ] ||
     fail "status: part should miss 3 of 5 snapshots"
 run 0 target remove part
-run 0 copy --all
+run 0 copy --all --allow-deletes
 
-info "forget + prune, then copy: deletions are mirrored"
+info "forget + prune, then copy: refused over the cap on deletions, mirrored with --allow-deletes"
 run 0 forget --keep-last 2
 run 0 prune --max-unused 0
-run 0 copy --target usb --json
+objects "$T/usb" >"$T/usb-before"
+run 15 copy --target usb
+grep -q "^cairn: target usb: .*: this copy would delete [0-9]* of its [0-9]* snapshot(s) .*more than 10%; nothing was changed there .*--allow-deletes" "$T/err" ||
+    fail "copy over the cap on deletions does not say why it stopped"
+objects "$T/usb" >"$T/usb-after"; cmp -s "$T/usb-before" "$T/usb-after" || fail "a refused copy changed the target"
+# a higher cap still refuses; the cap is judged on snapshots and on pack bytes
+run 15 copy --target usb --max-delete-percent 20
+objects "$T/usb" >"$T/usb-after"; cmp -s "$T/usb-before" "$T/usb-after" || fail "a refused copy changed the target"
+run 0 copy --target usb --json --allow-deletes
 [ "$(json_field 'j[0]["deleted"]')" -gt 3 ] || fail "copy after prune deleted $(json_field 'j[0]["deleted"]') objects"
 [ "$(objects "$STORE")" = "$(objects "$T/usb")" ] || fail "usb differs from the pruned store"
 run 0 check --target usb --read-data
@@ -218,7 +226,7 @@ grep -q "^2 snapshot(s)" "$T/out" || fail "usb does not have the 2 kept snapshot
 run 0 status --json
 [ "$(json_field '[t["current"] for t in j["targets"]]')" = "[True, True, True]" ] ||
     fail "targets with forgotten snapshots still present should be current"
-run 0 copy --all
+run 0 copy --all --allow-deletes
 
 info "a target written by another store is refused"
 objects "$T/usb" >"$T/usb.before"

@@ -13,7 +13,10 @@
 #     exactly what the bucket lacks;
 #   - a bucket over its quota (a full target): exit 11, one line naming it;
 #   - status counts the bucket as another kind of media and, marked
-#     --offsite, as the offsite copy.
+#     --offsite, as the offsite copy;
+#   - an append-only target in a bucket with Object Lock enabled (issue 19):
+#     its objects are written with GOVERNANCE retention, and deleting a
+#     locked object version fails even with the same credentials.
 # The server (radosgw over an in-memory OSD) loses its objects when it
 # stops, so "stopped, then started again" is played by pause and resume.
 # Skipped (77) when the S3 server cannot be installed.
@@ -220,9 +223,42 @@ run 0 target remove quota
 info "forget + prune: deletions reach the bucket"
 run 0 forget --keep-last 1
 run 0 prune --max-unused 0
-run 0 copy --target cloud
+run 0 copy --target cloud --allow-deletes
 refresh_mirror
 [ "$(objects "$STORE")" = "$(cat "$BUCKET")" ] || fail "the bucket differs from the pruned store"
 run 0 status
 grep -q "current" "$T/out" || fail "status: cloud is not current"
+info "append-only, S3 Object Lock: a locked object version cannot be deleted"
+s3c() {
+    curl -sS -m 30 --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}
+LOCKED=cairn-locked
+code=$(s3c -o "$T/mkb.out" -w '%{http_code}' -X PUT -H "x-amz-bucket-object-lock-enabled: true" \
+    "$S3_ENDPOINT/$LOCKED") || fail "cannot create the Object Lock bucket"
+[ "$code" = 200 ] || fail "creating a bucket with Object Lock: HTTP $code $(cat "$T/mkb.out")"
+run 2 target add cloud0 "s3://$LOCKED/x?endpoint=$S3_ENDPOINT" --lock-mode GOVERNANCE
+grep -q "need --append-only" "$T/err" || fail "--lock-mode without --append-only is not refused"
+run 2 target add cloud0 "s3://$LOCKED/x?endpoint=$S3_ENDPOINT" --append-only --lock-mode SOMETIMES
+run 0 target add vault "s3://$LOCKED/store?endpoint=$S3_ENDPOINT" --append-only \
+    --lock-mode GOVERNANCE --lock-days 1
+run 0 copy --target vault
+# the object's version and its retention, as the server reports them
+s3c -o "$T/versions.xml" "$S3_ENDPOINT/$LOCKED?prefix=store%2Fconfig&versions=" || fail "list versions"
+VID=$("$PY" -c 'import re,sys; print(re.search(r"<VersionId>([^<]+)</VersionId>", open(sys.argv[1]).read()).group(1))' \
+    "$T/versions.xml") || fail "no version of store/config: $(head -c 300 "$T/versions.xml")"
+s3c -o "$T/retention.xml" "$S3_ENDPOINT/$LOCKED/store/config?retention=&versionId=$VID" ||
+    fail "get retention"
+grep -q "<Mode>GOVERNANCE</Mode>" "$T/retention.xml" ||
+    fail "store/config has no GOVERNANCE retention: $(head -c 300 "$T/retention.xml")"
+code=$(s3c -o "$T/del.out" -w '%{http_code}' -X DELETE "$S3_ENDPOINT/$LOCKED/store/config?versionId=$VID")
+case $code in 2*) fail "a locked object version was deleted (HTTP $code)" ;; esac
+grep -q "AccessDenied" "$T/del.out" || fail "deleting a locked version: HTTP $code $(head -c 300 "$T/del.out")"
+code=$(s3c -o "$T/get.out" -w '%{http_code}' "$S3_ENDPOINT/$LOCKED/store/config?versionId=$VID")
+[ "$code" = 200 ] && cmp -s "$T/get.out" "$STORE/config" || fail "the locked object does not read back"
+# a second copy: everything is there, nothing is overwritten
+run 0 copy --target vault --json
+"$PY" -c 'import json,sys; j=json.load(open(sys.argv[1]))[0]; assert j["ok"] and j["objects"] == 0 and j["deleted"] == 0, j' \
+    "$T/out" || fail "a second copy to the locked bucket sent or deleted something"
+
 info "ok ($(($(date +%s) - START)) s)"

@@ -171,7 +171,7 @@ compare_trees "$T/src" "$T/r4"
 info "forget + prune: deletions reach the server"
 run 0 forget --keep-last 1
 run 0 prune --max-unused 0
-run 0 copy --target nas
+run 0 copy --target nas --allow-deletes
 [ "$(objects "$STORE")" = "$(objects "$REMOTE")" ] || fail "the server differs from the pruned store"
 run 0 check --target nas
 run 0 status

@@ -17,20 +17,6 @@
 MiB=$((1024 * 1024))
 SRC=$T/src
 
-# flip_byte FILE OFFSET: XORs the byte at OFFSET with a nonzero mask.
-flip_byte() {
-    "$PY" - "$1" "$2" <<'EOF' || fail "flip_byte $1 $2"
-import sys
-path, off = sys.argv[1], int(sys.argv[2])
-with open(path, 'r+b') as f:
-    f.seek(off)
-    b = f.read(1)
-    assert len(b) == 1, 'offset past the end'
-    f.seek(off)
-    f.write(bytes([b[0] ^ 0x5a]))
-EOF
-}
-
 rand_below() { echo $(($(od -An -N4 -tu4 /dev/urandom) % $1)); }
 
 packs() { find "$STORE/packs" -type f | sort; }

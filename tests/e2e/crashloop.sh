@@ -92,7 +92,7 @@ while [ "$kills" -lt "$KILLS" ]; do
         cmd=(--kdf interactive key passwd)
         ;;
     copy)
-        cmd=(copy --target usb)
+        cmd=(copy --target usb --allow-deletes)
         ;;
     esac
     CAIRN_NEW_PASSWORD=${newpw:-x} "$CAIRN" --store "$STORE" "${cmd[@]}" >"$T/op.out" 2>&1 &
@@ -131,7 +131,7 @@ adopt_new
 run 0 prune --max-unused 0
 run 0 check --read-data
 info "a last copy completes; the target restores every snapshot as backed up"
-run 0 copy --target usb
+run 0 copy --target usb --allow-deletes
 check_target
 for id in $(ids); do
     rm -rf "$T/r"

@@ -168,7 +168,7 @@ if command -v man >/dev/null && command -v groff >/dev/null; then
             grep -q -F -- "$s" "$T/section" ||
                 fail "the $cmd section lacks the synopsis '$s'"
         done <"$T/synopsis"
-        summary=$(grep -F "  $cmd " "$T/overview" | head -n 1 | sed 's/^  [^ ]* *//')
+        summary=$(grep -E "^  $cmd " "$T/overview" | head -n 1 | sed 's/^  [^ ]* *//')
         grep -q -F -- "$summary" "$T/section" || fail "the $cmd section lacks '$summary'"
         for o in $(options_of "$cmd"); do
             grep -q -e "^ *\(-[a-zA-Z], \)\{0,1\}$o\( \|$\)" "$T/section" ||

@@ -31,6 +31,7 @@
 #   snap_count, snap_id IDX, files_read (the "N read" of the last backup)
 #   interrupt_at RE FILE PID  SIGINT to PID once FILE has a line matching RE
 #                  (the first progress event), then waits; its exit code in $RC
+#   flip_byte FILE OFFSET  XORs the byte at OFFSET with a nonzero mask
 
 set -u
 set -o pipefail
@@ -238,3 +239,17 @@ snap_id() { snap_json "s[$1]['id']"; }
 
 # Value of a field of a backup's summary in $T/out, e.g. "read".
 files_read() { sed -n 's/.*(\([0-9]*\) read, .*/\1/p' "$T/out"; }
+
+# flip_byte FILE OFFSET: XORs the byte at OFFSET with a nonzero mask.
+flip_byte() {
+    "$PY" - "$1" "$2" <<'EOF' || fail "flip_byte $1 $2"
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, 'r+b') as f:
+    f.seek(off)
+    b = f.read(1)
+    assert len(b) == 1, 'offset past the end'
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0x5a]))
+EOF
+}

@@ -22,19 +22,6 @@ SRC=$T/src
 BASE=$T/base # the undamaged store, copied back before each case
 COPY=$T/copy # a folder copy target: the store folder without its index
 
-flip_byte() {
-    "$PY" - "$1" "$2" <<'EOF' || fail "flip_byte $1 $2"
-import sys
-path, off = sys.argv[1], int(sys.argv[2])
-with open(path, 'r+b') as f:
-    f.seek(off)
-    b = f.read(1)
-    assert len(b) == 1, 'offset past the end'
-    f.seek(off)
-    f.write(bytes([b[0] ^ 0x5a]))
-EOF
-}
-
 reset_store() {
     rm -rf "$STORE"
     cp -a "$BASE" "$STORE"

@@ -15,6 +15,9 @@
 #   sshd.sh drop DIR     SIGKILL to the sessions only (a dropped connection:
 #                        the server takes new ones)
 #
+# $SSHD_SFTP_FLAGS (start, restart): options of internal-sftp, e.g.
+# "-P remove,rmdir,posix-rename" for a server that refuses deletes.
+#
 # Nothing outside DIR changes, except that /run/sshd (the privilege
 # separation folder sshd insists on when it runs as root) is created if it
 # is missing.  /etc/ssh and account passwords are never touched: the server
@@ -163,7 +166,7 @@ UsePAM no
 StrictModes no
 PermitRootLogin prohibit-password
 AllowUsers $user
-Subsystem sftp internal-sftp
+Subsystem sftp internal-sftp ${SSHD_SFTP_FLAGS:-}
 LogLevel VERBOSE
 MaxStartups 100
 MaxSessions 100
