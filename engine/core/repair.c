@@ -487,13 +487,16 @@ static cairn_err rebuild_chain(rp_ctx *c, const snaplist *l, const uint8_t id[ID
     }
     c->r->chains_rebuilt++;
     say(c,
-        "chain record %.16s (chain %s): %s as archived; lost: when it was archived and why "
+        "chain record %.16s (chain %s): %s as archived; lost: when it was archived, why, and its "
+        "pins "
         "(the newest snapshot's time stands in)",
         hex, newest->chain, c->o->dry_run ? "would be rebuilt" : "rebuilt");
     if (c->o->dry_run)
         return CAIRN_OK;
-    const chain_record r = {(char *)newest->chain, 1, newest->time_sec,
-                            (char *)"rebuilt by cairn repair: the record was damaged"};
+    const chain_record r = {.name = (char *)newest->chain,
+                            .archived = 1,
+                            .archived_at = newest->time_sec,
+                            .reason = (char *)"rebuilt by cairn repair: the record was damaged"};
     return chains_put(c->s, &r);
 }
 

@@ -90,7 +90,7 @@ grep -qE "^archived .*path:$T/old\$" "$T/out" || fail "after healing, the old ch
 STORE=$T/cs2
 cp -a "$T/cs-damaged" "$STORE"
 run 3 repair
-grep -q "^chain record [0-9a-f]* (chain path:$T/old): rebuilt as archived; lost: when it was archived and why" \
+grep -q "^chain record [0-9a-f]* (chain path:$T/old): rebuilt as archived; lost: when it was archived, why, and its pins" \
     "$T/out" || fail "repair does not say what the rebuilt chain record lost"
 run 0 check
 run 0 chains
