@@ -201,7 +201,7 @@ static const cli_option copy_options[] = {
      .max = 100,
      .arg_name = "P",
      .help = "refuse a copy that would delete more than P% of a target's snapshots or pack "
-             "bytes (default 10)"},
+             "bytes (default 50)"},
     {.name = "json",
      .kind = OPT_FLAG,
      .offset = offsetof(cli, json),

@@ -60,7 +60,7 @@ typedef struct copy_opts {
     int allow_deletes;
 } copy_opts;
 
-enum { COPY_MAX_DELETE_DEFAULT = 10 };
+enum { COPY_MAX_DELETE_DEFAULT = 50 };
 
 typedef struct copy_result {
     uint64_t objects;   /* transferred */

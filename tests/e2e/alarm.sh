@@ -73,7 +73,7 @@ grep -q "^  keep    ${S2:0:8}  $W2  (last, pinned)$" "$T/out" || fail "kept: las
 [ "$(snap_json '[x["pinned"] for x in s]')" = "['before the trip']" ] || fail "pins after forget"
 run 0 unpin "$S2"
 [ -z "$(ls "$STORE/chains")" ] || fail "an active chain without pins keeps its record"
-run 0 copy --target usb
+run 0 copy --target usb --allow-deletes
 STORE=$T/usb run 0 snapshots --json
 grep -q '"pinned":"' "$T/out" && fail "the target kept a removed pin"
 
