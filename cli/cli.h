@@ -47,6 +47,9 @@ typedef struct cli {
     int reencrypt;
     const char *to;
     const char *kdf;
+    const char *sqlite_chunk; /* init: KiB */
+    const char *media_chunk;  /* init: KiB */
+    int zstd_level;           /* init */
     const char *device;
     int threads;
     int json;

@@ -9,6 +9,7 @@
 #include "engine/core/chunker.h"
 
 #include <sodium.h>
+#include <string.h>
 
 enum {
     /* Normalized chunking level: mask_small has log2(avg) + NC bits,
@@ -121,4 +122,62 @@ size_t chunker_next(const chunker *const c, const uint8_t *const data, const siz
     if (end == c->max_size || at_eof)
         return end;
     return 0;
+}
+
+/* The SQLite page size in the database header (big-endian u16 at offset 16,
+ * 1 meaning 65536), or 0 when head is not a SQLite database's start. */
+static size_t sqlite_page_size(const uint8_t *head, size_t len)
+{
+    static const char magic[16] = "SQLite format 3";
+    if (len < 18 || memcmp(head, magic, sizeof magic) != 0)
+        return 0;
+    const size_t v = (size_t)head[16] << 8 | head[17];
+    const size_t page = v == 1 ? 65536 : v;
+    if (page < 512 || page > 65536 || (page & (page - 1)) != 0)
+        return 0;
+    return page;
+}
+
+/* HEIC, JPEG, PNG, MOV/MP4 (an ISO BMFF or QuickTime box first). */
+static int is_media(const uint8_t *head, size_t len)
+{
+    static const uint8_t jpeg[3] = {0xff, 0xd8, 0xff};
+    static const uint8_t png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    static const char boxes[][4] = {"ftyp", "moov", "mdat", "wide"};
+    if (len >= sizeof jpeg && memcmp(head, jpeg, sizeof jpeg) == 0)
+        return 1;
+    if (len >= sizeof png && memcmp(head, png, sizeof png) == 0)
+        return 1;
+    for (size_t i = 0; len >= 8 && i < sizeof boxes / sizeof boxes[0]; i++)
+        if (memcmp(head + 4, boxes[i], 4) == 0)
+            return 1;
+    return 0;
+}
+
+chunk_plan chunker_plan_for(const chunker *c, const uint8_t *head, size_t len,
+                            uint32_t sqlite_chunk, uint32_t media_chunk)
+{
+    chunk_plan plan = {0, 0};
+    const size_t page = sqlite_chunk ? sqlite_page_size(head, len) : 0;
+    if (page)
+        plan.fixed = page > sqlite_chunk ? page : sqlite_chunk;
+    else if (media_chunk && is_media(head, len)) {
+        plan.fixed = media_chunk;
+        plan.no_zstd = 1;
+    }
+    if (plan.fixed > c->max_size) { /* a 64 KiB page under a smaller max */
+        plan.fixed = 0;
+        plan.no_zstd = 0;
+    }
+    return plan;
+}
+
+size_t chunker_next_planned(const chunker *c, const chunk_plan *plan, const uint8_t *data,
+                            size_t len, int at_eof)
+{
+    if (!plan->fixed)
+        return chunker_next(c, data, len, at_eof);
+    if (len >= plan->fixed)
+        return plan->fixed;
+    return at_eof ? len : 0;
 }

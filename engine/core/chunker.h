@@ -42,4 +42,31 @@ cairn_err chunker_init(chunker *c, size_t min_size, size_t avg_size, size_t max_
  * before it, so the answer does not depend on how much data was offered. */
 size_t chunker_next(const chunker *c, const uint8_t *data, size_t len, int at_eof);
 
+/* How one file is cut, decided from its first bytes (content-aware
+ * chunking, docs/FORMAT.md "Chunks and IDs"). */
+typedef struct chunk_plan {
+    size_t fixed; /* 0: FastCDC; else fixed chunks of this many bytes from offset 0 */
+    int no_zstd;  /* media: already compressed, store its chunks without trying */
+} chunk_plan;
+
+/* Bytes of a file's start that chunker_plan_for looks at (it decides from
+ * fewer only at the end of a short file). */
+enum { CHUNKER_PLAN_HEAD = 100 };
+
+/* The plan for a file whose first len bytes are head (all of the file if it
+ * is shorter than CHUNKER_PLAN_HEAD).  A SQLite database ("SQLite format 3\0"
+ * and a valid page size) is cut every sqlite_chunk bytes, or every page when
+ * pages are larger, so that chunks are page-aligned: an edited page changes
+ * one chunk and the others never shift.  HEIC, JPEG, PNG and MOV/MP4 (magic
+ * bytes) are cut every media_chunk bytes with no_zstd.  A size of 0 turns
+ * its kind off (FastCDC, compression tried), as do stores made before this
+ * existed.  Fixed sizes never exceed c's max_size. */
+chunk_plan chunker_plan_for(const chunker *c, const uint8_t *head, size_t len,
+                            uint32_t sqlite_chunk, uint32_t media_chunk);
+
+/* chunker_next under a plan: with plan->fixed, the next fixed-size piece
+ * (shorter only at the end of input; 0 while more data is needed). */
+size_t chunker_next_planned(const chunker *c, const chunk_plan *plan, const uint8_t *data,
+                            size_t len, int at_eof);
+
 #endif

@@ -50,6 +50,8 @@ struct stream_file {
     uint8_t cipher; /* stream_file_set_cipher */
     uint8_t cipher_key[TREE_CIPHER_KEY_LEN];
     stream_file *next_retired;
+    chunk_plan plan; /* how it is cut, from its first bytes */
+    int planned;
 };
 
 struct stream {
@@ -146,7 +148,8 @@ static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
         if (grown)
             return grown;
     }
-    const cairn_err rc = chunk_pipeline_put(st->pipeline, &f->owner, f->nchunks, data, len);
+    const cairn_err rc = chunk_pipeline_put_flags(st->pipeline, &f->owner, f->nchunks, data, len,
+                                                  f->plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
     if (rc)
         return rc;
     f->nchunks++;
@@ -558,8 +561,15 @@ static cairn_err cut(stream_file *f, int eof)
 {
     stream *const st = f->st;
     size_t pos = 0;
+    if (!f->planned) {
+        /* the first cut: the buffer holds the file's start (or all of it) */
+        const store_params *const p = store_get_params(st->s);
+        f->plan = chunker_plan_for(&st->ck, st->rbuf, st->have, p->sqlite_chunk, p->media_chunk);
+        f->planned = 1;
+    }
     while (pos < st->have) {
-        const size_t len = chunker_next(&st->ck, st->rbuf + pos, st->have - pos, eof);
+        const size_t len =
+            chunker_next_planned(&st->ck, &f->plan, st->rbuf + pos, st->have - pos, eof);
         if (len == 0)
             break;
         const cairn_err rc = submit(f, st->rbuf + pos, len);
