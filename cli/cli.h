@@ -50,6 +50,7 @@ typedef struct cli {
     const char *sqlite_chunk; /* init: KiB */
     const char *media_chunk;  /* init: KiB */
     int zstd_level;           /* init */
+    int sqlite_fixed;         /* init */
     const char *device;
     int threads;
     int json;

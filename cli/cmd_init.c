@@ -26,7 +26,8 @@ int cmd_init(cli *c)
 {
     password pw = {NULL, 0};
     keys_kdf kdf;
-    backup_store_choice choice = {c->zstd_level, BACKUP_CHUNK_DEFAULT, BACKUP_CHUNK_DEFAULT};
+    backup_store_choice choice = {c->zstd_level, BACKUP_CHUNK_DEFAULT, BACKUP_CHUNK_DEFAULT,
+                                  c->sqlite_fixed};
     /* words left over were once ignored: now they are an error */
     if (c->nargs != 0)
         return cli_usage_error(&cli_cmd_init);
@@ -69,7 +70,9 @@ static const cli_option init_options[] = {
      .kind = OPT_STRING,
      .offset = offsetof(cli, sqlite_chunk),
      .arg_name = "KIB",
-     .help = "SQLite databases: page-aligned chunks of KIB (default 16; 0: content-defined)"},
+     .help = "SQLite databases: chunks of KIB on average (default 16; 0: as other files)"},
+    CLI_OPT_FLAG("sqlite-fixed", sqlite_fixed,
+                 "SQLite databases: fixed page-aligned chunks of --sqlite-chunk KIB"),
     {.name = "media-chunk",
      .kind = OPT_STRING,
      .offset = offsetof(cli, media_chunk),
@@ -81,12 +84,12 @@ static const cli_option init_options[] = {
      .min = 1,
      .max = 19,
      .arg_name = "N",
-     .help = "compression level of new chunks (default 3)"},
+     .help = "compression level of new chunks (default 1)"},
     CLI_OPT_END,
 };
 
 static const char *const init_synopsis[] = {
-    "[--kdf COST] [--sqlite-chunk KIB] [--media-chunk KIB] [--zstd-level N]",
+    "[--kdf COST] [--sqlite-chunk KIB] [--sqlite-fixed] [--media-chunk KIB] [--zstd-level N]",
     NULL,
 };
 

@@ -35,7 +35,7 @@ static const uint8_t chain_ad[8] = {'C', 'A', 'I', 'R', 'N', 'C', 'H', 1};
 enum {
     CONFIG_HEAD = 12,
     CONFIG_BODY_V1 = 16 + 4 * 5 + 8,
-    CONFIG_BODY = CONFIG_BODY_V1 + 4 * 2,
+    CONFIG_BODY = CONFIG_BODY_V1 + 4 * 3,
     STORE_ID_LEN = 16,
     PACK_FD_CACHE = 8
 };
@@ -125,7 +125,7 @@ static cairn_err set_paths(store *s, const char *path)
 /* The length of the config body for these parameters. */
 static size_t config_body_len(const store_params *p)
 {
-    return p->sqlite_chunk || p->media_chunk ? CONFIG_BODY : CONFIG_BODY_V1;
+    return p->sqlite_chunk || p->media_chunk || p->chunk_flags ? CONFIG_BODY : CONFIG_BODY_V1;
 }
 
 /* A fixed chunk size of the content-aware chunking is 0 (off) or a power of
@@ -147,6 +147,7 @@ static void encode_config_body(const store *s, uint8_t body[CONFIG_BODY])
     put_u64le(body + 36, (uint64_t)time(NULL));
     put_u32le(body + 44, s->params.sqlite_chunk);
     put_u32le(body + 48, s->params.media_chunk);
+    put_u32le(body + 52, s->params.chunk_flags);
 }
 
 cairn_err store_create(const char *path, const char *password, size_t password_len,
@@ -187,9 +188,10 @@ cairn_err store_create(const char *path, const char *password, size_t password_l
         }
     }
     if (!fixed_chunk_ok(params->sqlite_chunk, params->chunk_max) ||
-        !fixed_chunk_ok(params->media_chunk, params->chunk_max)) {
+        !fixed_chunk_ok(params->media_chunk, params->chunk_max) ||
+        (params->chunk_flags & ~(uint32_t)STORE_SQLITE_FIXED)) {
         rc = err_set(CAIRN_EINVAL,
-                     "fixed chunk sizes %u and %u must be 0 or a power of two from 512 to %u",
+                     "chunk sizes %u and %u must be 0 or a power of two from 512 to %u",
                      (unsigned)params->sqlite_chunk, (unsigned)params->media_chunk,
                      (unsigned)params->chunk_max);
         goto done;
@@ -668,9 +670,12 @@ static cairn_err open_with(const char *path, const char *password, size_t passwo
     if (cfg_len == CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD) {
         s->params.sqlite_chunk = get_u32le(body + 44);
         s->params.media_chunk = get_u32le(body + 48);
+        s->params.chunk_flags = get_u32le(body + 52);
         if (!fixed_chunk_ok(s->params.sqlite_chunk, s->params.chunk_max) ||
-            !fixed_chunk_ok(s->params.media_chunk, s->params.chunk_max)) {
-            rc = err_set(CAIRN_ECORRUPT, "%s/" STORE_NAME_CONFIG ": bad fixed chunk sizes", path);
+            !fixed_chunk_ok(s->params.media_chunk, s->params.chunk_max) ||
+            (s->params.chunk_flags & ~(uint32_t)STORE_SQLITE_FIXED)) {
+            rc = err_set(CAIRN_ECORRUPT,
+                         "%s/" STORE_NAME_CONFIG ": bad content-aware chunking parameters", path);
             goto fail;
         }
     }

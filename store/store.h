@@ -34,15 +34,20 @@ typedef struct store_params {
     uint32_t chunk_max;
     uint32_t pack_target; /* a pack is closed once it reaches this size */
     int zstd_level;
-    /* Content-aware chunking (0: off, FastCDC for everything, as in stores
-     * made before it existed).  A SQLite database is cut at fixed
-     * boundaries every sqlite_chunk bytes (a power of two; a page larger
-     * than that is one chunk), media (HEIC, JPEG, PNG, MOV/MP4 by magic
-     * bytes) every media_chunk bytes and stored without a compression
-     * attempt.  Both at most chunk_max. */
+    /* Content-aware chunking (0: off, FastCDC with the sizes above for
+     * everything, as in stores made before it existed).  A SQLite database
+     * is cut with FastCDC at sqlite_chunk on average (min a quarter, max
+     * four times, at most chunk_max), or with STORE_SQLITE_FIXED at fixed
+     * page-aligned boundaries every sqlite_chunk bytes (a page larger than
+     * that is one chunk).  Media (HEIC, JPEG, PNG, MOV/MP4 by magic bytes)
+     * is cut every media_chunk bytes and stored without a compression
+     * attempt.  Sizes are powers of two from 512 to chunk_max. */
     uint32_t sqlite_chunk;
     uint32_t media_chunk;
+    uint32_t chunk_flags; /* STORE_SQLITE_FIXED */
 } store_params;
+
+enum { STORE_SQLITE_FIXED = 1 };
 
 /* What store_put_chunk is told about a chunk. */
 enum store_chunk_flags {

@@ -1,7 +1,8 @@
 /* test_content_chunks.c - content-aware chunking (store_params sqlite_chunk
  * and media_chunk), through both ways files reach the store: the folder
  * backup (backup_run) and the snapshot built from operations (stream_*).
- * A SQLite database is cut into page-aligned fixed chunks, so an edited
+ * A SQLite database is cut with FastCDC at its own small sizes or, with
+ * STORE_SQLITE_FIXED, into page-aligned fixed chunks, so that an edited
  * page changes exactly one chunk and no other chunk moves; media is cut
  * into fixed chunks and stored without compression; other files keep
  * FastCDC.  A store without the parameters (its config as before) keeps
@@ -59,11 +60,12 @@ static uint8_t *compressible(const char *magic, size_t magic_len)
     return b;
 }
 
-static fixture *make(void **state, uint32_t sqlite_chunk, uint32_t media_chunk)
+static fixture *make(void **state, uint32_t sqlite_chunk, uint32_t media_chunk, uint32_t flags)
 {
     fixture *const f = calloc(1, sizeof *f);
     const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    const store_params params = {4096, 16384, 65536, 256 * 1024, 3, sqlite_chunk, media_chunk};
+    const store_params params = {4096, 16384,        65536,       256 * 1024,
+                                 3,    sqlite_chunk, media_chunk, flags};
     char path[160];
     assert_non_null(f);
     snprintf(f->dir, sizeof f->dir, "/tmp/cairn-test-content-XXXXXX");
@@ -166,8 +168,15 @@ static void test_plan_from_first_bytes(void **state)
 {
     (void)state;
     chunker ck;
+    chunk_planner fixed, cdc, off;
     uint8_t secret[32] = {1}, head[CHUNKER_PLAN_HEAD];
     assert_int_equal(chunker_init(&ck, 4096, 16384, 65536, secret), CAIRN_OK);
+    assert_int_equal(chunk_planner_init(&fixed, SQ_CHUNK, 1, MEDIA_CHUNK, 65536, secret), CAIRN_OK);
+    assert_int_equal(chunk_planner_init(&cdc, SQ_CHUNK, 0, MEDIA_CHUNK, 65536, secret), CAIRN_OK);
+    assert_int_equal(chunk_planner_init(&off, 0, 0, 0, 65536, secret), CAIRN_OK);
+    assert_int_equal(cdc.sqlite_cdc.min_size, SQ_CHUNK / 4);
+    assert_int_equal(cdc.sqlite_cdc.avg_size, SQ_CHUNK);
+    assert_int_equal(cdc.sqlite_cdc.max_size, 65536);
     memset(head, 'x', sizeof head);
     memcpy(head, "SQLite format 3", 16);
     static const struct {
@@ -179,18 +188,28 @@ static void test_plan_from_first_bytes(void **state)
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         head[16] = pages[i].hi;
         head[17] = pages[i].lo;
-        const chunk_plan p = chunker_plan_for(&ck, head, sizeof head, SQ_CHUNK, MEDIA_CHUNK);
+        chunk_plan p = chunk_planner_plan(&fixed, head, sizeof head);
         assert_int_equal(p.fixed, pages[i].fixed);
+        assert_null(p.cdc);
         assert_int_equal(p.no_zstd, 0);
-        /* off in this store: FastCDC */
-        assert_int_equal(chunker_plan_for(&ck, head, sizeof head, 0, MEDIA_CHUNK).fixed, 0);
+        p = chunk_planner_plan(&cdc, head, sizeof head);
+        assert_int_equal(p.fixed, 0);
+        if (pages[i].fixed)
+            assert_ptr_equal(p.cdc, &cdc.sqlite_cdc);
+        else
+            assert_null(p.cdc);
+        /* off in this store: the main FastCDC */
+        p = chunk_planner_plan(&off, head, sizeof head);
+        assert_int_equal(p.fixed, 0);
+        assert_null(p.cdc);
     }
-    /* a header cut short is not a database */
+    /* a header cut short, or another format version, is not a database */
     head[16] = 0x10;
     head[17] = 0;
-    assert_int_equal(chunker_plan_for(&ck, head, 17, SQ_CHUNK, MEDIA_CHUNK).fixed, 0);
+    assert_int_equal(chunk_planner_plan(&fixed, head, 17).fixed, 0);
     head[14] = '4';
-    assert_int_equal(chunker_plan_for(&ck, head, sizeof head, SQ_CHUNK, MEDIA_CHUNK).fixed, 0);
+    assert_int_equal(chunk_planner_plan(&fixed, head, sizeof head).fixed, 0);
+    assert_null(chunk_planner_plan(&cdc, head, sizeof head).cdc);
 
     static const char *const media[] = {"\xff\xd8\xff\xe1",
                                         "\x89PNG\r\n\x1a\n",
@@ -206,22 +225,24 @@ static void test_plan_from_first_bytes(void **state)
     for (size_t i = 0; i < sizeof media / sizeof media[0]; i++) {
         memset(head, 0, sizeof head);
         memcpy(head, media[i], media_len[i]);
-        const chunk_plan p = chunker_plan_for(&ck, head, sizeof head, SQ_CHUNK, MEDIA_CHUNK);
+        const chunk_plan p = chunk_planner_plan(&cdc, head, sizeof head);
         assert_int_equal(p.fixed, MEDIA_CHUNK);
         assert_int_equal(p.no_zstd, 1);
-        assert_int_equal(chunker_plan_for(&ck, head, sizeof head, SQ_CHUNK, 0).fixed, 0);
+        assert_int_equal(chunk_planner_plan(&off, head, sizeof head).fixed, 0);
+        assert_int_equal(chunk_planner_plan(&off, head, sizeof head).no_zstd, 0);
     }
     /* anything else, and an empty file */
     memset(head, 'a', sizeof head);
-    chunk_plan p = chunker_plan_for(&ck, head, sizeof head, SQ_CHUNK, MEDIA_CHUNK);
+    chunk_plan p = chunk_planner_plan(&cdc, head, sizeof head);
     assert_int_equal(p.fixed, 0);
+    assert_null(p.cdc);
     assert_int_equal(p.no_zstd, 0);
-    p = chunker_plan_for(&ck, head, 0, SQ_CHUNK, MEDIA_CHUNK);
+    p = chunk_planner_plan(&cdc, head, 0);
     assert_int_equal(p.fixed, 0);
 
     /* fixed cutting: whole pieces, 0 while more is needed, the rest at the end */
     static uint8_t data[3 * SQ_CHUNK];
-    const chunk_plan fx = {SQ_CHUNK, 0};
+    const chunk_plan fx = {NULL, SQ_CHUNK, 0};
     assert_int_equal(chunker_next_planned(&ck, &fx, data, sizeof data, 0), SQ_CHUNK);
     assert_int_equal(chunker_next_planned(&ck, &fx, data, SQ_CHUNK - 1, 0), 0);
     assert_int_equal(chunker_next_planned(&ck, &fx, data, SQ_CHUNK - 1, 1), SQ_CHUNK - 1);
@@ -232,7 +253,7 @@ static void test_plan_from_first_bytes(void **state)
  * their IDs; pages appended add chunks at the end only. */
 static void test_backup_sqlite_page_edit(void **state)
 {
-    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK);
+    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK, STORE_SQLITE_FIXED);
     backup_result r1, r2, r3;
     uint32_t n1, n2, n3, where = 0;
     write_file(f, "db.sqlite", f->db, DB_LEN);
@@ -273,11 +294,87 @@ static void test_backup_sqlite_page_edit(void **state)
     free(c3);
 }
 
+/* One stream of operations with put files, committed; its stats. */
+static void stream_files(fixture *f, const char *const *names, const uint8_t *const *data,
+                         const size_t *len, size_t n, stream_stats *stats)
+{
+    stream *st = NULL;
+    stream_result res;
+    const stream_opts o = {.threads = 2};
+    const stream_commit_opts co = {.source = "test", .chain = "test:content"};
+    assert_int_equal(stream_begin(f->s, &o, &st), CAIRN_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(stream_put(st, names[i], data[i], len[i]), CAIRN_OK);
+    assert_int_equal(stream_commit(st, &co, &res), CAIRN_OK);
+    *stats = res.stats;
+    stream_free(st);
+}
+
+/* The IDs a planner from the store's own secret gives data, and their
+ * count in *n: what a backup must have recorded. */
+static uint8_t (*expected_chunks(fixture *f, const uint8_t *data, size_t len, uint32_t *n))[ID_LEN]
+{
+    const store_params *const p = store_get_params(f->s);
+    const uint8_t *const secret = keyring_chunker_secret(store_keys(f->s));
+    chunker ck;
+    chunk_planner pl;
+    assert_int_equal(chunker_init(&ck, p->chunk_min, p->chunk_avg, p->chunk_max, secret), CAIRN_OK);
+    assert_int_equal(chunk_planner_init(&pl, p->sqlite_chunk, p->chunk_flags & STORE_SQLITE_FIXED,
+                                        p->media_chunk, p->chunk_max, secret),
+                     CAIRN_OK);
+    const chunk_plan plan = chunk_planner_plan(&pl, data, len);
+    uint8_t(*ids)[ID_LEN] = malloc(len / 64 * ID_LEN);
+    assert_non_null(ids);
+    size_t off = 0;
+    *n = 0;
+    while (off < len) {
+        const size_t cut = chunker_next_planned(&ck, &plan, data + off, len - off, 1);
+        assert_true(cut > 0);
+        if (off + cut < len) /* all but the last within the SQLite bounds */
+            assert_in_range(cut, p->sqlite_chunk / 4 + 1, (size_t)p->sqlite_chunk * 4);
+        store_chunk_id(f->s, data + off, cut, ids[(*n)++]);
+        off += cut;
+    }
+    return ids;
+}
+
+/* The default: FastCDC at SQLite sizes (here 8 KiB on average, under a main
+ * chunker of 16 KiB), in both ways in, before and after an edit.  (That an
+ * edit or an insertion only changes the chunks around it is FastCDC's:
+ * e2e incremental.sh shows it on a real database.) */
+static void test_sqlite_cdc(void **state)
+{
+    fixture *const f = make(state, SQ_CHUNK / 2, MEDIA_CHUNK, 0);
+    backup_result r;
+    uint32_t n, m, k;
+    write_file(f, "db.sqlite", f->db, DB_LEN);
+    backup(f, &r);
+    uint8_t(*got)[ID_LEN] = latest_chunks(f, "db.sqlite", &n);
+    uint8_t(*want)[ID_LEN] = expected_chunks(f, f->db, DB_LEN, &m);
+    assert_int_equal(n, m);
+    assert_memory_equal(got, want, (size_t)n * ID_LEN);
+    free(got);
+    free(want);
+
+    f->db[37 * PAGE + 100] ^= 0x5a;
+    stream_stats stats;
+    const char *const names[] = {"db.sqlite"};
+    const uint8_t *const data[] = {f->db};
+    const size_t lens[] = {DB_LEN};
+    stream_files(f, names, data, lens, 1, &stats);
+    got = latest_chunks(f, "db.sqlite", &n);
+    want = expected_chunks(f, f->db, DB_LEN, &k);
+    assert_int_equal(n, k);
+    assert_memory_equal(got, want, (size_t)n * ID_LEN);
+    free(got);
+    free(want);
+}
+
 /* Media: fixed chunks, sealed without compression even when the bytes
  * would compress; the same bytes without the magic are compressed. */
 static void test_backup_media_not_compressed(void **state)
 {
-    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK);
+    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK, STORE_SQLITE_FIXED);
     uint8_t *const jpeg = compressible("\xff\xd8\xff\xe0", 4);
     backup_result r1, r2;
     uint32_t n;
@@ -301,7 +398,7 @@ static void test_backup_media_not_compressed(void **state)
  * before: the chunk sizes are not the fixed ones, and media is compressed. */
 static void test_old_store_keeps_fastcdc(void **state)
 {
-    fixture *const f = make(state, 0, 0);
+    fixture *const f = make(state, 0, 0, 0);
     const store_params *const p = store_get_params(f->s);
     assert_int_equal(p->sqlite_chunk, 0);
     assert_int_equal(p->media_chunk, 0);
@@ -337,28 +434,12 @@ static void test_old_store_keeps_fastcdc(void **state)
     free(jpeg);
 }
 
-/* One stream of operations with put files, committed; its stats. */
-static void stream_files(fixture *f, const char *const *names, const uint8_t *const *data,
-                         const size_t *len, size_t n, stream_stats *stats)
-{
-    stream *st = NULL;
-    stream_result res;
-    const stream_opts o = {.threads = 2};
-    const stream_commit_opts co = {.source = "test", .chain = "test:content"};
-    assert_int_equal(stream_begin(f->s, &o, &st), CAIRN_OK);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(stream_put(st, names[i], data[i], len[i]), CAIRN_OK);
-    assert_int_equal(stream_commit(st, &co, &res), CAIRN_OK);
-    *stats = res.stats;
-    stream_free(st);
-}
-
 /* The snapshot built from operations (the device path) cuts alike: the
  * copy of a database with one page edited shares all chunks but one, and a
  * PNG is cut into fixed chunks stored without compression. */
 static void test_stream_sqlite_and_media(void **state)
 {
-    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK);
+    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK, STORE_SQLITE_FIXED);
     uint8_t *const png = compressible("\x89PNG\r\n\x1a\n", 8);
     uint8_t *const edited = malloc(DB_LEN);
     assert_non_null(edited);
@@ -400,7 +481,7 @@ static void test_stream_sqlite_and_media(void **state)
  * of two, too small or above chunk_max are refused. */
 static void test_config_params(void **state)
 {
-    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK);
+    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK, STORE_SQLITE_FIXED);
     char path[160], cfg[200];
     struct stat sb;
     snprintf(path, sizeof path, "%s/store", f->dir);
@@ -410,19 +491,21 @@ static void test_config_params(void **state)
     assert_int_equal(store_get_params(f->s)->media_chunk, MEDIA_CHUNK);
     snprintf(cfg, sizeof cfg, "%s/config", path);
     assert_int_equal(stat(cfg, &sb), 0);
-    assert_int_equal(sb.st_size, 104); /* 96 + the two sizes */
+    assert_int_equal(sb.st_size, 108); /* 96 + two sizes and the flags */
+    assert_int_equal(store_get_params(f->s)->chunk_flags, STORE_SQLITE_FIXED);
 
     const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    static const uint32_t bad[][2] = {{3000, 0}, {256, 0}, {0, 131072}, {0, 65535}};
+    static const uint32_t bad[][3] = {
+        {3000, 0, 0}, {256, 0, 0}, {0, 131072, 0}, {0, 65535, 0}, {SQ_CHUNK, 0, 2}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const store_params p = {4096, 16384, 65536, 256 * 1024, 3, bad[i][0], bad[i][1]};
+        const store_params p = {4096, 16384, 65536, 256 * 1024, 3, bad[i][0], bad[i][1], bad[i][2]};
         snprintf(path, sizeof path, "%s/bad%zu", f->dir, i);
         assert_int_equal(store_create(path, PW, strlen(PW), &kdf, &p), CAIRN_EINVAL);
         snprintf(cfg, sizeof cfg, "%s/config", path);
         assert_int_not_equal(stat(cfg, &sb), 0);
     }
     /* without them: the config of before, 96 bytes */
-    const store_params p0 = {4096, 16384, 65536, 256 * 1024, 3, 0, 0};
+    const store_params p0 = {4096, 16384, 65536, 256 * 1024, 3, 0, 0, 0};
     snprintf(path, sizeof path, "%s/old", f->dir);
     assert_int_equal(store_create(path, PW, strlen(PW), &kdf, &p0), CAIRN_OK);
     snprintf(cfg, sizeof cfg, "%s/config", path);
@@ -437,6 +520,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_from_first_bytes),
         cmocka_unit_test_teardown(test_backup_sqlite_page_edit, teardown),
+        cmocka_unit_test_teardown(test_sqlite_cdc, teardown),
         cmocka_unit_test_teardown(test_backup_media_not_compressed, teardown),
         cmocka_unit_test_teardown(test_old_store_keeps_fastcdc, teardown),
         cmocka_unit_test_teardown(test_stream_sqlite_and_media, teardown),

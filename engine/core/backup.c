@@ -53,6 +53,7 @@ typedef struct bk_ctx {
     store *s;
     const backup_opts *opts;
     chunker ck;
+    chunk_planner planner; /* how a file is cut, from its first bytes */
     store_worker *main_worker;
     const uint8_t *file_secret;
 
@@ -250,7 +251,7 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int
     size_t have = 0;
     int eof = 0, planned = 0;
     uint64_t total = 0;
-    chunk_plan plan = {0, 0};
+    chunk_plan plan = {NULL, 0, 0};
     cairn_err rc = CAIRN_OK;
     XXH3_state_t *const st = XXH3_createState();
     if (!st)
@@ -273,8 +274,7 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int
         }
         if (!planned) {
             /* the buffer holds the file's start (or all of it) */
-            const store_params *const p = store_get_params(c->s);
-            plan = chunker_plan_for(&c->ck, c->rbuf, have, p->sqlite_chunk, p->media_chunk);
+            plan = chunk_planner_plan(&c->planner, c->rbuf, have);
             planned = 1;
         }
         size_t pos = 0;
@@ -807,6 +807,10 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     const store_params *const p = store_get_params(s);
     rc = chunker_init(&c.ck, p->chunk_min, p->chunk_avg, p->chunk_max,
                       keyring_chunker_secret(store_keys(s)));
+    if (!rc)
+        rc =
+            chunk_planner_init(&c.planner, p->sqlite_chunk, p->chunk_flags & STORE_SQLITE_FIXED,
+                               p->media_chunk, p->chunk_max, keyring_chunker_secret(store_keys(s)));
     if (rc)
         goto done;
     c.rbuf_cap = 2 * (size_t)p->chunk_max;
@@ -904,7 +908,7 @@ enum { ZSTD_LEVEL_MAX = 19 };
 cairn_err backup_store_create(const char *path, const char *password, size_t password_len,
                               const keys_kdf *kdf, const backup_store_choice *choice)
 {
-    const backup_store_choice none = {0, BACKUP_CHUNK_DEFAULT, BACKUP_CHUNK_DEFAULT};
+    const backup_store_choice none = {0, BACKUP_CHUNK_DEFAULT, BACKUP_CHUNK_DEFAULT, 0};
     const backup_store_choice *const ch = choice ? choice : &none;
     store_params params = {CHUNKER_MIN_DEFAULT,
                            CHUNKER_AVG_DEFAULT,
@@ -912,7 +916,8 @@ cairn_err backup_store_create(const char *path, const char *password, size_t pas
                            PACK_TARGET_DEFAULT,
                            ch->zstd_level ? ch->zstd_level : BACKUP_ZSTD_LEVEL_DEFAULT,
                            BACKUP_SQLITE_CHUNK_DEFAULT,
-                           BACKUP_MEDIA_CHUNK_DEFAULT};
+                           BACKUP_MEDIA_CHUNK_DEFAULT,
+                           ch->sqlite_fixed ? STORE_SQLITE_FIXED : 0};
     if (params.zstd_level < 1 || params.zstd_level > ZSTD_LEVEL_MAX)
         return err_set(CAIRN_EINVAL, "zstd level %d is not from 1 to %d", params.zstd_level,
                        ZSTD_LEVEL_MAX);

@@ -154,20 +154,39 @@ static int is_media(const uint8_t *head, size_t len)
     return 0;
 }
 
-chunk_plan chunker_plan_for(const chunker *c, const uint8_t *head, size_t len,
-                            uint32_t sqlite_chunk, uint32_t media_chunk)
+cairn_err chunk_planner_init(chunk_planner *pl, uint32_t sqlite_chunk, int sqlite_fixed,
+                             uint32_t media_chunk, size_t max_size, const uint8_t secret[32])
 {
-    chunk_plan plan = {0, 0};
-    const size_t page = sqlite_chunk ? sqlite_page_size(head, len) : 0;
-    if (page)
-        plan.fixed = page > sqlite_chunk ? page : sqlite_chunk;
-    else if (media_chunk && is_media(head, len)) {
-        plan.fixed = media_chunk;
-        plan.no_zstd = 1;
+    memset(pl, 0, sizeof *pl);
+    pl->sqlite_chunk = sqlite_chunk;
+    pl->media_chunk = media_chunk;
+    pl->max_size = max_size;
+    pl->sqlite_fixed = sqlite_fixed;
+    if (!sqlite_chunk || sqlite_fixed)
+        return CAIRN_OK;
+    /* a quarter to four times the average, like the main chunker's 256 KiB /
+     * 1 MiB / 4 MiB; the store keeps the maximum within chunk_max */
+    const size_t max = (size_t)sqlite_chunk * 4 < max_size ? (size_t)sqlite_chunk * 4 : max_size;
+    if (max <= sqlite_chunk) { /* no room above the average: fixed pieces */
+        pl->sqlite_fixed = 1;
+        return CAIRN_OK;
     }
-    if (plan.fixed > c->max_size) { /* a 64 KiB page under a smaller max */
-        plan.fixed = 0;
-        plan.no_zstd = 0;
+    return chunker_init(&pl->sqlite_cdc, sqlite_chunk / 4, sqlite_chunk, max, secret);
+}
+
+chunk_plan chunk_planner_plan(const chunk_planner *pl, const uint8_t *head, size_t len)
+{
+    chunk_plan plan = {NULL, 0, 0};
+    const size_t page = pl->sqlite_chunk ? sqlite_page_size(head, len) : 0;
+    if (page && !pl->sqlite_fixed) {
+        plan.cdc = &pl->sqlite_cdc;
+    } else if (page) {
+        plan.fixed = page > pl->sqlite_chunk ? page : pl->sqlite_chunk;
+        if (plan.fixed > pl->max_size) /* a 64 KiB page under a smaller max */
+            plan.fixed = 0;
+    } else if (pl->media_chunk && is_media(head, len)) {
+        plan.fixed = pl->media_chunk;
+        plan.no_zstd = 1;
     }
     return plan;
 }
@@ -176,7 +195,7 @@ size_t chunker_next_planned(const chunker *c, const chunk_plan *plan, const uint
                             size_t len, int at_eof)
 {
     if (!plan->fixed)
-        return chunker_next(c, data, len, at_eof);
+        return chunker_next(plan->cdc ? plan->cdc : c, data, len, at_eof);
     if (len >= plan->fixed)
         return plan->fixed;
     return at_eof ? len : 0;

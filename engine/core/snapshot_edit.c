@@ -57,7 +57,8 @@ struct stream_file {
 struct stream {
     store *s;
     chunker ck;
-    store_worker *w; /* the driving thread's: trees and reads */
+    chunk_planner planner; /* how a file is cut, from its first bytes */
+    store_worker *w;       /* the driving thread's: trees and reads */
     const uint8_t *file_secret;
     int read_only;
     const file_encrypter *encrypter; /* reads give the source's ciphertext */
@@ -468,6 +469,10 @@ cairn_err stream_begin(store *s, const stream_opts *opts, stream **out)
     cairn_err rc = chunker_init(&st->ck, p->chunk_min, p->chunk_avg, p->chunk_max,
                                 keyring_chunker_secret(store_keys(s)));
     if (!rc)
+        rc =
+            chunk_planner_init(&st->planner, p->sqlite_chunk, p->chunk_flags & STORE_SQLITE_FIXED,
+                               p->media_chunk, p->chunk_max, keyring_chunker_secret(store_keys(s)));
+    if (!rc)
         rc = store_worker_new(s, &st->w);
     if (!rc && opts->base && opts->base->ntree) {
         st->root.n.chunks = malloc((size_t)opts->base->ntree * ID_LEN);
@@ -563,8 +568,7 @@ static cairn_err cut(stream_file *f, int eof)
     size_t pos = 0;
     if (!f->planned) {
         /* the first cut: the buffer holds the file's start (or all of it) */
-        const store_params *const p = store_get_params(st->s);
-        f->plan = chunker_plan_for(&st->ck, st->rbuf, st->have, p->sqlite_chunk, p->media_chunk);
+        f->plan = chunk_planner_plan(&st->planner, st->rbuf, st->have);
         f->planned = 1;
     }
     while (pos < st->have) {
