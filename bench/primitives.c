@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0 || chunk == 0)
         return 1;
-    static const size_t sizes[] = {256, 1024, 4096, 16384, 65536, 1 << 20};
+    static const size_t sizes[] = {256, 1024, 2048, 4096, 16384, 65536, 1 << 20};
     static const char *const names[] = {"keyed BLAKE2b-256 (libsodium)",
                                         "seal XChaCha20-Poly1305, libsodium",
                                         "seal XChaCha20-Poly1305, HChaCha20 + OpenSSL",

@@ -19,7 +19,7 @@ _Static_assert((int)IDSET_ID_LEN == (int)ID_LEN, "util/idset.h holds IDs of this
  * SEAL_OSSL_MIN the cost of setting up an EVP context outweighs the faster
  * bulk (measured in bench/primitives.c, docs/BENCHMARKS.md), so small objects
  * keep libsodium's one call. */
-enum { SEAL_OSSL_MIN = 1024, IETF_NONCE_LEN = 12, HCHACHA_IN_LEN = 16 };
+enum { SEAL_OSSL_MIN = 2048, IETF_NONCE_LEN = 12, HCHACHA_IN_LEN = 16 };
 
 _Static_assert(crypto_core_hchacha20_INPUTBYTES == HCHACHA_IN_LEN, "HChaCha20 input");
 _Static_assert(crypto_core_hchacha20_OUTPUTBYTES == SEAL_KEY_LEN, "HChaCha20 subkey");
