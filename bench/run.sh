@@ -441,6 +441,15 @@ for rep in $(seq 1 "$repeats"); do
 done
 
 bench_end=$(date +%s)
+# the speed of each primitive a new byte goes through, in this run, on this machine
+# (bench/primitives.c; SQLite chunks of the generated day 0 for zstd)
+if [ -x "$bin_dir/cairn-primitives" ] || cmake --build "$bin_dir" --target cairn-primitives >/dev/null 2>&1; then
+    log "measuring the primitives"
+    mapfile -d '' dbs < <(find "$day0" -type f -size +8k -print0 | xargs -0 grep -l --null -m1 '^SQLite format 3' || true)
+    { "$bin_dir/cairn-primitives" --chunk 16384 "${dbs[@]}"; echo
+      "$bin_dir/cairn-primitives" --chunk 1048576 "${dbs[@]}" | tail -n 2; } >"$work/primitives.md" 2>&1 || true
+    mkdir -p "$out" && cp "$work/primitives.md" "$out/primitives.md"
+fi
 load_after=$(loadavg)
 log "load average after: $load_after"
 

@@ -49,6 +49,10 @@ typedef struct cli {
     int reencrypt;
     const char *to;
     const char *kdf;
+    const char *sqlite_chunk; /* init: KiB */
+    const char *media_chunk;  /* init: KiB */
+    int zstd_level;           /* init */
+    int sqlite_fixed;         /* init */
     const char *device;
     int threads;
     int json;

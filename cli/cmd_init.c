@@ -1,19 +1,42 @@
 /* cmd_init.c - cairn init: creates a store and its first key file. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "engine/core/backup.h"
 #include "cli.h"
 #include "password.h"
 
+/* A chunk size given in KiB (0: off), into bytes; NULL keeps the default. */
+static cairn_err chunk_kib(const char *opt, const char *arg, int64_t *bytes)
+{
+    char *end;
+    if (!arg)
+        return CAIRN_OK;
+    errno = 0;
+    const unsigned long kib = strtoul(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || kib > 64 * 1024)
+        return err_set(CAIRN_EINVAL, "--%s %s: not a size in KiB from 0 to 65536", opt, arg);
+    *bytes = (int64_t)kib * 1024;
+    return CAIRN_OK;
+}
+
 int cmd_init(cli *c)
 {
     password pw = {NULL, 0};
     keys_kdf kdf;
+    backup_store_choice choice = {c->zstd_level, BACKUP_CHUNK_DEFAULT, BACKUP_CHUNK_DEFAULT,
+                                  c->sqlite_fixed};
     /* words left over were once ignored: now they are an error */
     if (c->nargs != 0)
         return cli_usage_error(&cli_cmd_init);
-    cairn_err rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
+    cairn_err rc = chunk_kib("sqlite-chunk", c->sqlite_chunk, &choice.sqlite_chunk);
+    if (!rc)
+        rc = chunk_kib("media-chunk", c->media_chunk, &choice.media_chunk);
+    if (rc)
+        return cli_fail(rc);
+    rc = store_default_path(c->store_arg, c->store_path, sizeof c->store_path);
     if (!rc)
         rc = keys_kdf_preset(c->kdf, &kdf);
     if (!rc) {
@@ -27,7 +50,7 @@ int cmd_init(cli *c)
                 "store can try passwords offline, so use %d or more\n",
                 password_chars(&pw), PASSWORD_WARN_BELOW);
     if (!rc)
-        rc = backup_store_create(c->store_path, pw.text, pw.len, &kdf);
+        rc = backup_store_create(c->store_path, pw.text, pw.len, &kdf, &choice);
     password_free(&pw);
     if (rc)
         return cli_fail(rc);
@@ -43,11 +66,30 @@ static const cli_option init_options[] = {
      .offset = offsetof(cli, kdf),
      .arg_name = "COST",
      .help = "key file cost: interactive, moderate (default), sensitive"},
+    {.name = "sqlite-chunk",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, sqlite_chunk),
+     .arg_name = "KIB",
+     .help = "SQLite databases: chunks of KIB on average (default 16; 0: as other files)"},
+    CLI_OPT_FLAG("sqlite-fixed", sqlite_fixed,
+                 "SQLite databases: fixed page-aligned chunks of --sqlite-chunk KIB"),
+    {.name = "media-chunk",
+     .kind = OPT_STRING,
+     .offset = offsetof(cli, media_chunk),
+     .arg_name = "KIB",
+     .help = "photos and videos: fixed chunks, not compressed (default 4096; 0: as other files)"},
+    {.name = "zstd-level",
+     .kind = OPT_INT,
+     .offset = offsetof(cli, zstd_level),
+     .min = 1,
+     .max = 19,
+     .arg_name = "N",
+     .help = "compression level of new chunks (default 1)"},
     CLI_OPT_END,
 };
 
 static const char *const init_synopsis[] = {
-    "[--kdf COST]",
+    "[--kdf COST] [--sqlite-chunk KIB] [--sqlite-fixed] [--media-chunk KIB] [--zstd-level N]",
     NULL,
 };
 

@@ -70,10 +70,33 @@ int blob_incompressible(blob_ctx *c, const uint8_t *data, size_t len)
     return outlen * 100 > in * 97;
 }
 
+/* Seals payload (data itself, or its zstd frame when e->flags says so)
+ * into out with the chunk's ID and flags as associated data. */
+static cairn_err blob_seal(const uint8_t key[SEAL_KEY_LEN], const pack_entry *e,
+                           const uint8_t *payload, size_t payload_len, cbuf *out)
+{
+    uint8_t ad[ID_LEN + 1];
+    pack_blob_ad(e, ad);
+    cbuf_reset(out);
+    uint8_t *const sealed = cbuf_reserve(out, payload_len + SEAL_OVERHEAD);
+    if (!sealed)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    seal_box(key, ad, sizeof ad, payload, payload_len, sealed);
+    out->len = payload_len + SEAL_OVERHEAD;
+    return CAIRN_OK;
+}
+
+cairn_err blob_encode_raw(const uint8_t key[SEAL_KEY_LEN], pack_entry *e, const uint8_t *data,
+                          size_t len, cbuf *out)
+{
+    e->flags &= PACK_TREE;
+    e->raw_len = (uint32_t)len;
+    return blob_seal(key, e, data, len, out);
+}
+
 cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
                       const uint8_t *data, size_t len, cbuf *out)
 {
-    uint8_t ad[ID_LEN + 1];
     const uint8_t *payload = data;
     size_t payload_len = len;
     e->flags &= PACK_TREE;
@@ -94,14 +117,7 @@ cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *
             e->flags |= PACK_ZSTD;
         }
     }
-    pack_blob_ad(e, ad);
-    cbuf_reset(out);
-    uint8_t *const sealed = cbuf_reserve(out, payload_len + SEAL_OVERHEAD);
-    if (!sealed)
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    seal_box(key, ad, sizeof ad, payload, payload_len, sealed);
-    out->len = payload_len + SEAL_OVERHEAD;
-    return CAIRN_OK;
+    return blob_seal(key, e, payload, payload_len, out);
 }
 
 cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],

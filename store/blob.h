@@ -21,6 +21,11 @@ void blob_ctx_free(blob_ctx *c);
 cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
                       const uint8_t *data, size_t len, cbuf *out);
 
+/* blob_encode without a compression attempt: for data known not to
+ * compress (media, by its magic bytes), where even the probe is waste. */
+cairn_err blob_encode_raw(const uint8_t key[SEAL_KEY_LEN], pack_entry *e, const uint8_t *data,
+                          size_t len, cbuf *out);
+
 /* Opens a sealed blob described by e into out (e->raw_len bytes) and, with
  * an id_key, checks that its keyed hash is e->id.  CAIRN_ECORRUPT on any
  * mismatch.  Without id_key the blob is still authentic and bound to e->id

@@ -29,7 +29,16 @@
 static const uint8_t config_magic[8] = {'C', 'A', 'I', 'R', 'N', 'C', 'F', 'G'};
 static const uint8_t snapshot_ad[8] = {'C', 'A', 'I', 'R', 'N', 'S', 'N', 1};
 static const uint8_t chain_ad[8] = {'C', 'A', 'I', 'R', 'N', 'C', 'H', 1};
-enum { CONFIG_HEAD = 12, CONFIG_BODY = 16 + 4 * 5 + 8, STORE_ID_LEN = 16, PACK_FD_CACHE = 8 };
+/* The body is CONFIG_BODY_V1 bytes in a store without content-aware
+ * chunking (every store made before it, and any made with it off, so that
+ * such a store reads exactly as before) and CONFIG_BODY with it. */
+enum {
+    CONFIG_HEAD = 12,
+    CONFIG_BODY_V1 = 16 + 4 * 5 + 8,
+    CONFIG_BODY = CONFIG_BODY_V1 + 4 * 3,
+    STORE_ID_LEN = 16,
+    PACK_FD_CACHE = 8
+};
 
 struct store {
     char path[PATH_MAX];
@@ -113,6 +122,20 @@ static cairn_err set_paths(store *s, const char *path)
     return CAIRN_OK;
 }
 
+/* The length of the config body for these parameters. */
+static size_t config_body_len(const store_params *p)
+{
+    return p->sqlite_chunk || p->media_chunk || p->chunk_flags ? CONFIG_BODY : CONFIG_BODY_V1;
+}
+
+/* A fixed chunk size of the content-aware chunking is 0 (off) or a power of
+ * two from 512 bytes (the smallest SQLite page) up to chunk_max, which bounds
+ * every chunk buffer. */
+static int fixed_chunk_ok(uint32_t n, uint32_t chunk_max)
+{
+    return n == 0 || (n >= 512 && n <= chunk_max && (n & (n - 1)) == 0);
+}
+
 static void encode_config_body(const store *s, uint8_t body[CONFIG_BODY])
 {
     memcpy(body, s->store_id, STORE_ID_LEN);
@@ -122,6 +145,9 @@ static void encode_config_body(const store *s, uint8_t body[CONFIG_BODY])
     put_u32le(body + 28, s->params.pack_target);
     put_u32le(body + 32, (uint32_t)s->params.zstd_level);
     put_u64le(body + 36, (uint64_t)time(NULL));
+    put_u32le(body + 44, s->params.sqlite_chunk);
+    put_u32le(body + 48, s->params.media_chunk);
+    put_u32le(body + 52, s->params.chunk_flags);
 }
 
 cairn_err store_create(const char *path, const char *password, size_t password_len,
@@ -161,6 +187,15 @@ cairn_err store_create(const char *path, const char *password, size_t password_l
             goto done;
         }
     }
+    if (!fixed_chunk_ok(params->sqlite_chunk, params->chunk_max) ||
+        !fixed_chunk_ok(params->media_chunk, params->chunk_max) ||
+        (params->chunk_flags & ~(uint32_t)STORE_SQLITE_FIXED)) {
+        rc = err_set(CAIRN_EINVAL,
+                     "chunk sizes %u and %u must be 0 or a power of two from 512 to %u",
+                     (unsigned)params->sqlite_chunk, (unsigned)params->media_chunk,
+                     (unsigned)params->chunk_max);
+        goto done;
+    }
     s->params = *params;
     randombytes_buf(s->store_id, sizeof s->store_id);
     snprintf(keys_dir, sizeof keys_dir, "%s/" STORE_DIR_KEYS, path);
@@ -186,9 +221,11 @@ cairn_err store_create(const char *path, const char *password, size_t password_l
     memcpy(cfg, config_magic, sizeof config_magic);
     put_u32le(cfg + 8, STORE_FORMAT_VERSION);
     encode_config_body(s, body);
-    seal_box(keyring_seal_key(s->keys), cfg, CONFIG_HEAD, body, sizeof body, cfg + CONFIG_HEAD);
+    const size_t body_len = config_body_len(&s->params);
+    seal_box(keyring_seal_key(s->keys), cfg, CONFIG_HEAD, body, body_len, cfg + CONFIG_HEAD);
     /* the config goes last: until it exists the folder is not a store */
-    rc = fs_write_atomic(path, STORE_NAME_CONFIG, cfg, sizeof cfg, 0600);
+    rc =
+        fs_write_atomic(path, STORE_NAME_CONFIG, cfg, CONFIG_HEAD + body_len + SEAL_OVERHEAD, 0600);
     if (!rc)
         rc = fs_fsync_dir(path);
 done:
@@ -655,7 +692,8 @@ static cairn_err open_with(const char *path, const char *password, size_t passwo
     rc = keys_unlock(keys_dir, password, password_len, &s->keys, s->key_id);
     if (rc)
         goto fail;
-    if (cfg_len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD ||
+    if ((cfg_len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD &&
+         cfg_len != CONFIG_HEAD + CONFIG_BODY_V1 + SEAL_OVERHEAD) ||
         seal_open(keyring_seal_key(s->keys), cfg, CONFIG_HEAD, cfg + CONFIG_HEAD,
                   cfg_len - CONFIG_HEAD, body) != CAIRN_OK) {
         rc = err_set(CAIRN_ECORRUPT, "%s/" STORE_NAME_CONFIG ": store config is damaged", path);
@@ -667,6 +705,18 @@ static cairn_err open_with(const char *path, const char *password, size_t passwo
     s->params.chunk_max = get_u32le(body + 24);
     s->params.pack_target = get_u32le(body + 28);
     s->params.zstd_level = (int)get_u32le(body + 32);
+    if (cfg_len == CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD) {
+        s->params.sqlite_chunk = get_u32le(body + 44);
+        s->params.media_chunk = get_u32le(body + 48);
+        s->params.chunk_flags = get_u32le(body + 52);
+        if (!fixed_chunk_ok(s->params.sqlite_chunk, s->params.chunk_max) ||
+            !fixed_chunk_ok(s->params.media_chunk, s->params.chunk_max) ||
+            (s->params.chunk_flags & ~(uint32_t)STORE_SQLITE_FIXED)) {
+            rc = err_set(CAIRN_ECORRUPT,
+                         "%s/" STORE_NAME_CONFIG ": bad content-aware chunking parameters", path);
+            goto fail;
+        }
+    }
     s->read_only = is_read_only_fs(path);
     if ((flags & STORE_WRITE) && s->read_only) {
         rc = err_set(CAIRN_EIO,
@@ -891,7 +941,7 @@ static void forget_seen(store *s, const uint8_t id[ID_LEN])
 }
 
 cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
-                          size_t len, int is_tree, int *added, uint64_t *stored_bytes)
+                          size_t len, unsigned flags, int *added, uint64_t *stored_bytes)
 {
     pack_entry e;
     index_loc loc;
@@ -913,8 +963,10 @@ cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
     }
     memset(&e, 0, sizeof e);
     memcpy(e.id, id, ID_LEN);
-    e.flags = is_tree ? PACK_TREE : 0;
-    rc = blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
+    e.flags = (flags & STORE_CHUNK_TREE) ? PACK_TREE : 0;
+    rc = (flags & STORE_CHUNK_NO_ZSTD)
+             ? blob_encode_raw(keyring_seal_key(s->keys), &e, data, len, &w->blob)
+             : blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
     if (rc) {
         forget_seen(s, id);
         return rc;

@@ -34,7 +34,26 @@ typedef struct store_params {
     uint32_t chunk_max;
     uint32_t pack_target; /* a pack is closed once it reaches this size */
     int zstd_level;
+    /* Content-aware chunking (0: off, FastCDC with the sizes above for
+     * everything, as in stores made before it existed).  A SQLite database
+     * is cut with FastCDC at sqlite_chunk on average (min a quarter, max
+     * four times, at most chunk_max), or with STORE_SQLITE_FIXED at fixed
+     * page-aligned boundaries every sqlite_chunk bytes (a page larger than
+     * that is one chunk).  Media (HEIC, JPEG, PNG, MOV/MP4 by magic bytes)
+     * is cut every media_chunk bytes and stored without a compression
+     * attempt.  Sizes are powers of two from 512 to chunk_max. */
+    uint32_t sqlite_chunk;
+    uint32_t media_chunk;
+    uint32_t chunk_flags; /* STORE_SQLITE_FIXED */
 } store_params;
+
+enum { STORE_SQLITE_FIXED = 1 };
+
+/* What store_put_chunk is told about a chunk. */
+enum store_chunk_flags {
+    STORE_CHUNK_TREE = 1,    /* part of an encoded tree */
+    STORE_CHUNK_NO_ZSTD = 2, /* known not to compress: seal it as it is */
+};
 
 enum store_flags {
     STORE_WRITE = 1, /* take the writer lock (backup, index rebuild) */
@@ -118,7 +137,7 @@ void store_chunk_id(const store *s, const uint8_t *data, size_t len, uint8_t id[
  * threads at once (each with its own worker).  *added is 1 when the chunk
  * was new; *stored_bytes is what it added to the store. */
 cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
-                          size_t len, int is_tree, int *added, uint64_t *stored_bytes);
+                          size_t len, unsigned flags, int *added, uint64_t *stored_bytes);
 
 /* Puts an already sealed blob (copied from another pack) into the open
  * pack, unless this session put it already.  Used by prune to repack. */

@@ -51,7 +51,7 @@ static int setup(void **state)
     snprintf(f->mirror, sizeof f->mirror, "%s/mirror", f->dir);
     f->kdf.opslimit = crypto_pwhash_OPSLIMIT_MIN;
     f->kdf.memlimit = crypto_pwhash_MEMLIMIT_MIN;
-    f->params = (store_params){4096, 16384, 65536, 64 * 1024, 3};
+    f->params = (store_params){4096, 16384, 65536, 64 * 1024, 3, 0, 0, 0};
     *state = f;
     return 0;
 }

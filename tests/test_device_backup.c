@@ -46,7 +46,7 @@ static int setup(void **state)
 {
     fixture *const f = calloc(1, sizeof *f);
     const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    const store_params params = {4096, 16384, 65536, 256 * 1024, 3};
+    const store_params params = {4096, 16384, 65536, 256 * 1024, 3, 0, 0, 0};
     if (!f || sodium_init() < 0)
         return -1;
     snprintf(f->dir, sizeof f->dir, "/tmp/cairn-test-devbackup-XXXXXX");

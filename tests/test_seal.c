@@ -182,6 +182,96 @@ static void test_seal_id_keyed_and_deterministic(void **state)
     assert_memory_not_equal(a, b, ID_LEN);
 }
 
+/* The OpenSSL path writes libsodium's bytes: for random keys, nonces, AD
+ * and plaintexts of lengths on both sides of the switch between the two,
+ * seal_box_with_nonce equals libsodium's XChaCha20-Poly1305 byte for byte,
+ * each side opens what the other sealed, and seal_open (whichever path the
+ * length picks) opens both. */
+static void test_openssl_matches_libsodium(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {0,    1,    63,   64,    255,   1023,   1024,
+                                  2047, 2048, 2049, 16383, 65536, 1048577};
+    int via_openssl = 0;
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        const size_t n = lens[i];
+        uint8_t key[SEAL_KEY_LEN], nonce[SEAL_NONCE_LEN], ad[33];
+        randombytes_buf(key, sizeof key);
+        randombytes_buf(nonce, sizeof nonce);
+        randombytes_buf(ad, sizeof ad);
+        const size_t ad_len = i % 3 == 0 ? 0 : sizeof ad;
+        uint8_t *const plain = malloc(n + 1);
+        uint8_t *const ours = malloc(n + SEAL_OVERHEAD);
+        uint8_t *const ref = malloc(n + SEAL_OVERHEAD);
+        uint8_t *const back = malloc(n + 1);
+        assert_true(plain && ours && ref && back);
+        randombytes_buf(plain, n);
+        seal_box_with_nonce(key, nonce, ad, ad_len, plain, n, ours);
+        memcpy(ref, nonce, SEAL_NONCE_LEN);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(ref + SEAL_NONCE_LEN, NULL, plain, n, ad, ad_len,
+                                                   NULL, nonce, key);
+        assert_memory_equal(ours, ref, n + SEAL_OVERHEAD);
+        /* libsodium opens OpenSSL's box */
+        assert_int_equal(seal_open_sodium(key, ad, ad_len, ours, n + SEAL_OVERHEAD, back),
+                         CAIRN_OK);
+        assert_memory_equal(back, plain, n);
+        /* seal_open opens libsodium's box, and a random-nonce seal_box */
+        assert_int_equal(seal_open(key, ad, ad_len, ref, n + SEAL_OVERHEAD, back), CAIRN_OK);
+        assert_memory_equal(back, plain, n);
+        seal_box(key, ad, ad_len, plain, n, ours);
+        assert_int_equal(seal_open_sodium(key, ad, ad_len, ours, n + SEAL_OVERHEAD, back),
+                         CAIRN_OK);
+        assert_memory_equal(back, plain, n);
+        via_openssl += seal_open_uses_openssl(n + SEAL_OVERHEAD);
+        free(plain);
+        free(ours);
+        free(ref);
+        free(back);
+    }
+    /* both paths were exercised */
+    assert_in_range(via_openssl, 1, sizeof lens / sizeof lens[0] - 1);
+}
+
+/* Through OpenSSL, a flipped bit anywhere (nonce, ciphertext, tag), other
+ * AD or another key fails, and no unauthenticated plaintext is left in the
+ * output. */
+static void test_openssl_tamper_detected(void **state)
+{
+    (void)state;
+    enum { N = 4096 + 7, S = N + SEAL_OVERHEAD };
+    uint8_t key[SEAL_KEY_LEN], ad[ID_LEN + 1];
+    fill_key(key, 9);
+    randombytes_buf(ad, sizeof ad);
+    uint8_t *const plain = malloc(N), *const sealed = malloc(S), *const copy = malloc(S);
+    uint8_t *const out = malloc(N), *const zero = calloc(1, N);
+    assert_true(plain && sealed && copy && out && zero);
+    assert_true(seal_open_uses_openssl(S));
+    randombytes_buf(plain, N);
+    seal_box(key, ad, sizeof ad, plain, N, sealed);
+    static const size_t positions[] = {0, 23, 24, 25, 1000, N + 23, N + 24, S - 1};
+    for (size_t p = 0; p < sizeof positions / sizeof positions[0]; p++) {
+        memcpy(copy, sealed, S);
+        copy[positions[p]] ^= 0x04;
+        memset(out, 0xaa, N);
+        assert_int_equal(seal_open(key, ad, sizeof ad, copy, S, out), CAIRN_ECORRUPT);
+        assert_memory_equal(out, zero, N);
+    }
+    ad[3] ^= 1;
+    assert_int_equal(seal_open(key, ad, sizeof ad, sealed, S, out), CAIRN_ECORRUPT);
+    ad[3] ^= 1;
+    key[31] ^= 0x80;
+    assert_int_equal(seal_open(key, ad, sizeof ad, sealed, S, out), CAIRN_ECORRUPT);
+    key[31] ^= 0x80;
+    assert_int_equal(seal_open(key, ad, sizeof ad, sealed, S - 1, out), CAIRN_ECORRUPT);
+    assert_int_equal(seal_open(key, ad, sizeof ad, sealed, S, out), CAIRN_OK);
+    assert_memory_equal(out, plain, N);
+    free(plain);
+    free(sealed);
+    free(copy);
+    free(out);
+    free(zero);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -194,6 +284,8 @@ int main(void)
         cmocka_unit_test(test_wrong_ad_detected),
         cmocka_unit_test(test_wrong_key_detected),
         cmocka_unit_test(test_seal_id_keyed_and_deterministic),
+        cmocka_unit_test(test_openssl_matches_libsodium),
+        cmocka_unit_test(test_openssl_tamper_detected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

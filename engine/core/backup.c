@@ -53,6 +53,7 @@ typedef struct bk_ctx {
     store *s;
     const backup_opts *opts;
     chunker ck;
+    chunk_planner planner; /* how a file is cut, from its first bytes */
     store_worker *main_worker;
     const uint8_t *file_secret;
 
@@ -248,8 +249,9 @@ static cairn_err digest_file(bk_ctx *c, int fd, uint8_t digest[TREE_DIGEST_LEN],
 static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int *read_err)
 {
     size_t have = 0;
-    int eof = 0;
+    int eof = 0, planned = 0;
     uint64_t total = 0;
+    chunk_plan plan = {NULL, 0, 0};
     cairn_err rc = CAIRN_OK;
     XXH3_state_t *const st = XXH3_createState();
     if (!st)
@@ -270,9 +272,14 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int
             have += (size_t)n;
             total += (uint64_t)n;
         }
+        if (!planned) {
+            /* the buffer holds the file's start (or all of it) */
+            plan = chunk_planner_plan(&c->planner, c->rbuf, have);
+            planned = 1;
+        }
         size_t pos = 0;
         while (pos < have) {
-            const size_t cut = chunker_next(&c->ck, c->rbuf + pos, have - pos, eof);
+            const size_t cut = chunker_next_planned(&c->ck, &plan, c->rbuf + pos, have - pos, eof);
             if (cut == 0)
                 break;
             tree_node *n = &d->t.nodes[node_index];
@@ -281,8 +288,9 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int
                 if (rc)
                     goto done;
             }
-            rc = chunk_pipeline_put(c->pipeline, &d->chunks, (uintptr_t)n->chunks[n->nchunks],
-                                    c->rbuf + pos, cut);
+            rc = chunk_pipeline_put_flags(c->pipeline, &d->chunks, (uintptr_t)n->chunks[n->nchunks],
+                                          c->rbuf + pos, cut,
+                                          plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
             if (rc)
                 goto done;
             n->nchunks++;
@@ -799,6 +807,10 @@ cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result)
     const store_params *const p = store_get_params(s);
     rc = chunker_init(&c.ck, p->chunk_min, p->chunk_avg, p->chunk_max,
                       keyring_chunker_secret(store_keys(s)));
+    if (!rc)
+        rc =
+            chunk_planner_init(&c.planner, p->sqlite_chunk, p->chunk_flags & STORE_SQLITE_FIXED,
+                               p->media_chunk, p->chunk_max, keyring_chunker_secret(store_keys(s)));
     if (rc)
         goto done;
     c.rbuf_cap = 2 * (size_t)p->chunk_max;
@@ -889,10 +901,32 @@ done:
     return rc;
 }
 
+/* Above 19 zstd needs far more memory per worker for little gain on this
+ * data (docs/BENCHMARKS.md). */
+enum { ZSTD_LEVEL_MAX = 19 };
+
 cairn_err backup_store_create(const char *path, const char *password, size_t password_len,
-                              const keys_kdf *kdf)
+                              const keys_kdf *kdf, const backup_store_choice *choice)
 {
-    const store_params params = {CHUNKER_MIN_DEFAULT, CHUNKER_AVG_DEFAULT, CHUNKER_MAX_DEFAULT,
-                                 PACK_TARGET_DEFAULT, 3};
+    const backup_store_choice none = {0, BACKUP_CHUNK_DEFAULT, BACKUP_CHUNK_DEFAULT, 0};
+    const backup_store_choice *const ch = choice ? choice : &none;
+    store_params params = {CHUNKER_MIN_DEFAULT,
+                           CHUNKER_AVG_DEFAULT,
+                           CHUNKER_MAX_DEFAULT,
+                           PACK_TARGET_DEFAULT,
+                           ch->zstd_level ? ch->zstd_level : BACKUP_ZSTD_LEVEL_DEFAULT,
+                           BACKUP_SQLITE_CHUNK_DEFAULT,
+                           BACKUP_MEDIA_CHUNK_DEFAULT,
+                           ch->sqlite_fixed ? STORE_SQLITE_FIXED : 0};
+    if (params.zstd_level < 1 || params.zstd_level > ZSTD_LEVEL_MAX)
+        return err_set(CAIRN_EINVAL, "zstd level %d is not from 1 to %d", params.zstd_level,
+                       ZSTD_LEVEL_MAX);
+    if (ch->sqlite_chunk != BACKUP_CHUNK_DEFAULT)
+        params.sqlite_chunk = ch->sqlite_chunk < 0 || ch->sqlite_chunk > UINT32_MAX
+                                  ? 1 /* refused by store_create */
+                                  : (uint32_t)ch->sqlite_chunk;
+    if (ch->media_chunk != BACKUP_CHUNK_DEFAULT)
+        params.media_chunk =
+            ch->media_chunk < 0 || ch->media_chunk > UINT32_MAX ? 1 : (uint32_t)ch->media_chunk;
     return store_create(path, password, password_len, kdf, &params);
 }

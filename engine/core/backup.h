@@ -59,8 +59,25 @@ typedef struct backup_result {
  * read (each reported through warn). */
 cairn_err backup_run(store *s, const backup_opts *opts, backup_result *result);
 
-/* A new store with cairn's chunking and packing defaults (cairn init). */
+/* What cairn init may choose for a new store (docs/BENCHMARKS.md says how
+ * the defaults were measured). */
+enum {
+    BACKUP_CHUNK_DEFAULT = -1,                    /* a fixed chunk size: the default */
+    BACKUP_SQLITE_CHUNK_DEFAULT = 16 * 1024,      /* SQLite: page-aligned fixed chunks */
+    BACKUP_MEDIA_CHUNK_DEFAULT = 4 * 1024 * 1024, /* media: the largest chunk */
+    BACKUP_ZSTD_LEVEL_DEFAULT = 1,
+};
+typedef struct backup_store_choice {
+    int zstd_level;       /* 0: BACKUP_ZSTD_LEVEL_DEFAULT */
+    int64_t sqlite_chunk; /* bytes; 0: FastCDC for SQLite too; BACKUP_CHUNK_DEFAULT */
+    int64_t media_chunk;  /* bytes; 0: FastCDC and compression tried; BACKUP_CHUNK_DEFAULT */
+    int sqlite_fixed;     /* SQLite in fixed page-aligned chunks, not FastCDC */
+} backup_store_choice;
+
+/* A new store with cairn's chunking and packing defaults and what choice
+ * (NULL: all defaults) sets (cairn init).  CAIRN_EINVAL names a size or
+ * level out of range. */
 cairn_err backup_store_create(const char *path, const char *password, size_t password_len,
-                              const keys_kdf *kdf);
+                              const keys_kdf *kdf, const backup_store_choice *choice);
 
 #endif

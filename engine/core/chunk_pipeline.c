@@ -12,6 +12,7 @@ typedef struct chunk_job {
     uintptr_t where;
     uint8_t *data; /* chunk_max bytes */
     size_t len;
+    unsigned flags; /* store_chunk_flags */
     struct chunk_job *next;
 } chunk_job;
 
@@ -54,7 +55,7 @@ static void worker_main(void *ctx, store_worker *w)
         memset(id, 0, sizeof id);
         if (!skip) {
             store_chunk_id(p->s, job->data, job->len, id);
-            rc = store_put_chunk(p->s, w, id, job->data, job->len, 0, &added, &stored);
+            rc = store_put_chunk(p->s, w, id, job->data, job->len, job->flags, &added, &stored);
         }
 
         pthread_mutex_lock(&p->mu);
@@ -164,12 +165,19 @@ static cairn_err get_job(chunk_pipeline *p, chunk_job **out)
 cairn_err chunk_pipeline_put(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
                              const uint8_t *data, size_t len)
 {
+    return chunk_pipeline_put_flags(p, o, where, data, len, 0);
+}
+
+cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
+                                   const uint8_t *data, size_t len, unsigned flags)
+{
     chunk_job *job = NULL;
     const cairn_err rc = get_job(p, &job);
     if (rc)
         return rc;
     memcpy(job->data, data, len);
     job->len = len;
+    job->flags = flags;
     job->owner = o;
     job->where = where;
     job->next = NULL;

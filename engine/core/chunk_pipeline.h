@@ -61,6 +61,11 @@ void chunk_pipeline_free(chunk_pipeline *p);
 cairn_err chunk_pipeline_put(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
                              const uint8_t *data, size_t len);
 
+/* chunk_pipeline_put with store_chunk_flags for store_put_chunk
+ * (STORE_CHUNK_NO_ZSTD for media). */
+cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
+                                   const uint8_t *data, size_t len, unsigned flags);
+
 /* Whether o has chunks in flight. */
 int chunk_pipeline_busy(chunk_pipeline *p, const chunk_owner *o);
 

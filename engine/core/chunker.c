@@ -9,6 +9,7 @@
 #include "engine/core/chunker.h"
 
 #include <sodium.h>
+#include <string.h>
 
 enum {
     /* Normalized chunking level: mask_small has log2(avg) + NC bits,
@@ -121,4 +122,81 @@ size_t chunker_next(const chunker *const c, const uint8_t *const data, const siz
     if (end == c->max_size || at_eof)
         return end;
     return 0;
+}
+
+/* The SQLite page size in the database header (big-endian u16 at offset 16,
+ * 1 meaning 65536), or 0 when head is not a SQLite database's start. */
+static size_t sqlite_page_size(const uint8_t *head, size_t len)
+{
+    static const char magic[16] = "SQLite format 3";
+    if (len < 18 || memcmp(head, magic, sizeof magic) != 0)
+        return 0;
+    const size_t v = (size_t)head[16] << 8 | head[17];
+    const size_t page = v == 1 ? 65536 : v;
+    if (page < 512 || page > 65536 || (page & (page - 1)) != 0)
+        return 0;
+    return page;
+}
+
+/* HEIC, JPEG, PNG, MOV/MP4 (an ISO BMFF or QuickTime box first). */
+static int is_media(const uint8_t *head, size_t len)
+{
+    static const uint8_t jpeg[3] = {0xff, 0xd8, 0xff};
+    static const uint8_t png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    static const char boxes[][4] = {"ftyp", "moov", "mdat", "wide"};
+    if (len >= sizeof jpeg && memcmp(head, jpeg, sizeof jpeg) == 0)
+        return 1;
+    if (len >= sizeof png && memcmp(head, png, sizeof png) == 0)
+        return 1;
+    for (size_t i = 0; len >= 8 && i < sizeof boxes / sizeof boxes[0]; i++)
+        if (memcmp(head + 4, boxes[i], 4) == 0)
+            return 1;
+    return 0;
+}
+
+cairn_err chunk_planner_init(chunk_planner *pl, uint32_t sqlite_chunk, int sqlite_fixed,
+                             uint32_t media_chunk, size_t max_size, const uint8_t secret[32])
+{
+    memset(pl, 0, sizeof *pl);
+    pl->sqlite_chunk = sqlite_chunk;
+    pl->media_chunk = media_chunk;
+    pl->max_size = max_size;
+    pl->sqlite_fixed = sqlite_fixed;
+    if (!sqlite_chunk || sqlite_fixed)
+        return CAIRN_OK;
+    /* a quarter to four times the average, like the main chunker's 256 KiB /
+     * 1 MiB / 4 MiB; the store keeps the maximum within chunk_max */
+    const size_t max = (size_t)sqlite_chunk * 4 < max_size ? (size_t)sqlite_chunk * 4 : max_size;
+    if (max <= sqlite_chunk) { /* no room above the average: fixed pieces */
+        pl->sqlite_fixed = 1;
+        return CAIRN_OK;
+    }
+    return chunker_init(&pl->sqlite_cdc, sqlite_chunk / 4, sqlite_chunk, max, secret);
+}
+
+chunk_plan chunk_planner_plan(const chunk_planner *pl, const uint8_t *head, size_t len)
+{
+    chunk_plan plan = {NULL, 0, 0};
+    const size_t page = pl->sqlite_chunk ? sqlite_page_size(head, len) : 0;
+    if (page && !pl->sqlite_fixed) {
+        plan.cdc = &pl->sqlite_cdc;
+    } else if (page) {
+        plan.fixed = page > pl->sqlite_chunk ? page : pl->sqlite_chunk;
+        if (plan.fixed > pl->max_size) /* a 64 KiB page under a smaller max */
+            plan.fixed = 0;
+    } else if (pl->media_chunk && is_media(head, len)) {
+        plan.fixed = pl->media_chunk;
+        plan.no_zstd = 1;
+    }
+    return plan;
+}
+
+size_t chunker_next_planned(const chunker *c, const chunk_plan *plan, const uint8_t *data,
+                            size_t len, int at_eof)
+{
+    if (!plan->fixed)
+        return chunker_next(plan->cdc ? plan->cdc : c, data, len, at_eof);
+    if (len >= plan->fixed)
+        return plan->fixed;
+    return at_eof ? len : 0;
 }

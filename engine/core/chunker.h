@@ -42,4 +42,46 @@ cairn_err chunker_init(chunker *c, size_t min_size, size_t avg_size, size_t max_
  * before it, so the answer does not depend on how much data was offered. */
 size_t chunker_next(const chunker *c, const uint8_t *data, size_t len, int at_eof);
 
+/* How one file is cut, decided from its first bytes (content-aware
+ * chunking, docs/FORMAT.md "Chunks and IDs"). */
+typedef struct chunk_plan {
+    const chunker *cdc; /* FastCDC with these parameters (NULL: the main chunker) */
+    size_t fixed;       /* else fixed chunks of this many bytes from offset 0 */
+    int no_zstd;        /* media: already compressed, store its chunks without trying */
+} chunk_plan;
+
+/* What a store's content-aware chunking says (store_params). */
+typedef struct chunk_planner {
+    chunker sqlite_cdc; /* FastCDC at SQLite sizes, when sqlite_fixed is 0 */
+    size_t sqlite_chunk, media_chunk, max_size;
+    int sqlite_fixed;
+} chunk_planner;
+
+/* Bytes of a file's start that chunk_planner_plan looks at (it decides
+ * from fewer only at the end of a short file). */
+enum { CHUNKER_PLAN_HEAD = 100 };
+
+/* sqlite_chunk and media_chunk: 0 (off) or a power of two from 512 to
+ * max_size; the SQLite chunker's gear table comes from secret, like the
+ * main one's. */
+cairn_err chunk_planner_init(chunk_planner *pl, uint32_t sqlite_chunk, int sqlite_fixed,
+                             uint32_t media_chunk, size_t max_size, const uint8_t secret[32]);
+
+/* The plan for a file whose first len bytes are head (all of the file if it
+ * is shorter than CHUNKER_PLAN_HEAD).  A SQLite database ("SQLite format
+ * 3\0" and a valid page size) is cut with FastCDC at sqlite_chunk on average
+ * (an edited page changes a chunk or two of about that size, bytes inserted
+ * shift nothing), or with sqlite_fixed every sqlite_chunk bytes, or every
+ * page when pages are larger (page-aligned: an edited page changes exactly
+ * one chunk).  HEIC, JPEG, PNG and MOV/MP4 (magic bytes) are cut every
+ * media_chunk bytes with no_zstd.  Everything else, and any kind whose size
+ * is 0: the main chunker. */
+chunk_plan chunk_planner_plan(const chunk_planner *pl, const uint8_t *head, size_t len);
+
+/* chunker_next under a plan: plan->cdc's or c's cut, or with plan->fixed
+ * the next fixed-size piece (shorter only at the end of input; 0 while more
+ * data is needed). */
+size_t chunker_next_planned(const chunker *c, const chunk_plan *plan, const uint8_t *data,
+                            size_t len, int at_eof);
+
 #endif

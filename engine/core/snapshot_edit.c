@@ -50,12 +50,15 @@ struct stream_file {
     uint8_t cipher; /* stream_file_set_cipher */
     uint8_t cipher_key[TREE_CIPHER_KEY_LEN];
     stream_file *next_retired;
+    chunk_plan plan; /* how it is cut, from its first bytes */
+    int planned;
 };
 
 struct stream {
     store *s;
     chunker ck;
-    store_worker *w; /* the driving thread's: trees and reads */
+    chunk_planner planner; /* how a file is cut, from its first bytes */
+    store_worker *w;       /* the driving thread's: trees and reads */
     const uint8_t *file_secret;
     int read_only;
     const file_encrypter *encrypter; /* reads give the source's ciphertext */
@@ -146,7 +149,8 @@ static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
         if (grown)
             return grown;
     }
-    const cairn_err rc = chunk_pipeline_put(st->pipeline, &f->owner, f->nchunks, data, len);
+    const cairn_err rc = chunk_pipeline_put_flags(st->pipeline, &f->owner, f->nchunks, data, len,
+                                                  f->plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
     if (rc)
         return rc;
     f->nchunks++;
@@ -465,6 +469,10 @@ cairn_err stream_begin(store *s, const stream_opts *opts, stream **out)
     cairn_err rc = chunker_init(&st->ck, p->chunk_min, p->chunk_avg, p->chunk_max,
                                 keyring_chunker_secret(store_keys(s)));
     if (!rc)
+        rc =
+            chunk_planner_init(&st->planner, p->sqlite_chunk, p->chunk_flags & STORE_SQLITE_FIXED,
+                               p->media_chunk, p->chunk_max, keyring_chunker_secret(store_keys(s)));
+    if (!rc)
         rc = store_worker_new(s, &st->w);
     if (!rc && opts->base && opts->base->ntree) {
         st->root.n.chunks = malloc((size_t)opts->base->ntree * ID_LEN);
@@ -558,8 +566,14 @@ static cairn_err cut(stream_file *f, int eof)
 {
     stream *const st = f->st;
     size_t pos = 0;
+    if (!f->planned) {
+        /* the first cut: the buffer holds the file's start (or all of it) */
+        f->plan = chunk_planner_plan(&st->planner, st->rbuf, st->have);
+        f->planned = 1;
+    }
     while (pos < st->have) {
-        const size_t len = chunker_next(&st->ck, st->rbuf + pos, st->have - pos, eof);
+        const size_t len =
+            chunker_next_planned(&st->ck, &f->plan, st->rbuf + pos, st->have - pos, eof);
         if (len == 0)
             break;
         const cairn_err rc = submit(f, st->rbuf + pos, len);
