@@ -60,7 +60,7 @@ static void pins_on_a_store(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/store", dir);
     const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    const store_params params = {4096, 16384, 65536, 256 * 1024, 3};
+    const store_params params = {4096, 16384, 65536, 256 * 1024, 3, 0, 0, 0};
     store *s = NULL;
     assert_int_equal(store_create(path, PW, strlen(PW), &kdf, &params), CAIRN_OK);
     assert_int_equal(store_open(path, PW, strlen(PW), STORE_WRITE, &s), CAIRN_OK);

@@ -34,7 +34,7 @@ static inline int test_store_new(const char *tag, const char *password, char dir
                                  char path[128], store **s)
 {
     const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    const store_params params = {4096, 16384, 65536, 256 * 1024, 3};
+    const store_params params = {4096, 16384, 65536, 256 * 1024, 3, 0, 0, 0};
     snprintf(dir, 64, "/tmp/cairn-test-%s-XXXXXX", tag);
     if (sodium_init() < 0 || !mkdtemp(dir))
         return -1;
