@@ -1456,7 +1456,11 @@ cairn_err store_repack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN
             rc = err_wrap(rc, path);
             break;
         }
-        rc = store_put_sealed(s, &e[i], data + e[i].offset);
+        /* not store_put_sealed: its session set of seen chunks holds every
+         * chunk a backup in this session found in the index, this pack's
+         * among them, and a copy skipped as seen is lost with the pack */
+        pack_entry copy = e[i];
+        rc = append_blob(s, &copy, data + e[i].offset);
         *copied_bytes += e[i].stored_len;
     }
     free(data);
@@ -1478,6 +1482,13 @@ cairn_err store_delete_pack(store *s, const uint8_t pack[PACK_ID_LEN], const pac
     rc = fs_fsync_dir(path);
     if (!rc)
         rc = index_remove_pack(s->ix, pack, entries, count);
+    /* a chunk seen earlier in this session may have been in this pack: a
+     * later put must look again (a chunk still in an open pack may then be
+     * stored twice, which costs space, never data) */
+    pthread_mutex_lock(&s->seen_mu);
+    idset_free(&s->seen);
+    idset_init(&s->seen);
+    pthread_mutex_unlock(&s->seen_mu);
     return rc;
 }
 

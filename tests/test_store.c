@@ -991,6 +991,59 @@ static void test_put_after_failed_put(void **state)
     store_close(s);
 }
 
+static int keep_all(void *ctx, const pack_entry *e)
+{
+    (void)ctx;
+    (void)e;
+    return 1;
+}
+
+/* Regression (the service backs up, then prunes, in one store session): a
+ * chunk a backup found in the index is in the session's seen set; repacking
+ * its pack must still copy it, and a chunk of a deleted pack must be stored
+ * again by a later put of the same session. */
+static void test_repack_after_put_in_same_session(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    store_worker *w = NULL;
+    uint8_t id[ID_LEN];
+    first_pack fp;
+    int added = 0, has = 0;
+    uint64_t stored = 0, copied = 0;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    store_chunk_id(s, f->data[0], f->len[0], id);
+    assert_int_equal(store_put_chunk(s, w, id, f->data[0], f->len[0], 0, &added, &stored),
+                     CAIRN_OK);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    store_worker_free(w);
+    store_close(s);
+
+    s = open_or_fail(f, STORE_WRITE);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    /* the backup: found in the index, so not stored again, but now seen */
+    assert_int_equal(store_put_chunk(s, w, id, f->data[0], f->len[0], 0, &added, &stored),
+                     CAIRN_OK);
+    assert_int_equal(added, 0);
+    /* the prune: its pack repacked, then deleted */
+    memset(&fp, 0, sizeof fp);
+    assert_int_equal(store_each_pack_file(s, grab_pack, &fp), CAIRN_OK);
+    assert_true(fp.found);
+    assert_int_equal(store_repack(s, w, fp.id, keep_all, NULL, &copied), CAIRN_OK);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(store_delete_pack(s, fp.id, NULL, 0), CAIRN_OK);
+    assert_int_equal(store_has_chunk(s, id, &has), CAIRN_OK);
+    assert_int_equal(has, 1);
+    cbuf out;
+    cbuf_init(&out);
+    assert_int_equal(store_get_chunk(s, w, id, &out), CAIRN_OK);
+    assert_int_equal(out.len, f->len[0]);
+    assert_memory_equal(out.data, f->data[0], f->len[0]);
+    cbuf_free(&out);
+    store_worker_free(w);
+    store_close(s);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1014,6 +1067,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_after_failed_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repack_after_put_in_same_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misplaced_pack_is_ignored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

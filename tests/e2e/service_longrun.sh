@@ -51,7 +51,7 @@ for day in $(seq 1 "$DAYS"); do
     cat "$T/day.log" >>"$T/all.log"
     grep -q "device $U: saved snapshot" "$T/day.log" || fail "day $day: not backed up: $(cat "$T/day.log")"
     grep -q "copied to usbdisk" "$T/day.log" || fail "day $day: not copied"
-    grep -q "check: .* no errors" "$T/day.log" || fail "day $day: no clean sample check"
+    grep -q "check: .* no errors" "$T/day.log" || fail "day $day: no clean sample check: $(cat "$T/day.log")"
     new=$(sed -n "s/.*device $U: saved snapshot [0-9a-f]*: .* received, \([0-9]*\) new bytes.*/\1/p" "$T/day.log")
     if [ -z "$new" ] || [ "$new" -gt "$changed" ]; then
         fail "day $day: $new new bytes for $changed bytes changed"
