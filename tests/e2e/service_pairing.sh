@@ -15,11 +15,7 @@ U=00008110-000A1B2C3D4E5F81
 "$GEN" device "$T/dev" --seed 81 --size-mb 1 --udid "$U" --name "Lost Trust" >/dev/null ||
     fail "cairn-gen device"
 init_store
-cat >"$T/alarm.sh" <<EOF
-#!/bin/sh
-echo "\$CAIRN_ALARM_KIND \$CAIRN_ALARM_DEVICE \$CAIRN_ALARM_TITLE" >>"$T/alarms"
-EOF
-chmod +x "$T/alarm.sh"
+alarm_script
 run 0 policy set default "alarms=command:$T/alarm.sh" interval=24h
 
 info "pairing lost: one alarm, the state says why"
