@@ -62,8 +62,8 @@ static cairn_err lockdown_fail(const char *udid, lockdownd_error_t e)
     case LOCKDOWN_E_MISSING_PAIR_RECORD:
     case LOCKDOWN_E_INVALID_PAIR_RECORD:
         return err_set(CAIRN_ESOURCE,
-                       "device %s is not paired with this computer: unlock it and run "
-                       "'idevicepair pair'",
+                       "device %s is not paired with this computer: pair the iPhone again: "
+                       "unlock it and tap 'Trust'",
                        udid);
     default:
         return err_set(CAIRN_ESOURCE, "device %s: lockdown: %s (%d)", udid, lockdownd_strerror(e),

@@ -296,6 +296,9 @@ static void apply_event(svc *v, const svc_event *e)
         else
             p->usb = 1;
         say(v, "device %s appeared (%s)", e->udid, e->network ? "Wi-Fi" : "USB");
+        svcstate_device *const d = svcstate_device_get(&v->st, e->udid, 0);
+        if (d && strncmp(d->reason, "pairing lost: ", 14) == 0)
+            d->next_try = 0; /* replugged: perhaps paired again */
         if (!p->queued) {
             p->queued = 1;
             say(v, "device %s queued", e->udid);
@@ -588,7 +591,10 @@ static void job_failed(svc *v, svcstate_device *d, const policy *p, cairn_err rc
     } else if (strstr(msg, "not paired") || strstr(msg, "refused to trust") ||
                strstr(msg, "tap 'Trust'")) {
         snprintf(d->reason, sizeof d->reason, "pairing lost: %s", msg);
-        d->next_try = t + backoff(d->failures);
+        /* retrying cannot help until someone taps Trust, which needs the
+         * device in hand: wait for it to reappear (apply_event), at most an
+         * interval */
+        d->next_try = t + p->interval;
         device_key(key, sizeof key, "pairing", d->udid);
         snprintf(title, sizeof title, "%s no longer trusts this computer", who);
         raise_alarm(v, p, ALARM_PAIRING_LOST, key, d->udid, title, msg);

@@ -22,6 +22,8 @@
 #   init_store     'init --kdf interactive' of $STORE
 #   bg_track PID   kill PID on exit (background cairn runs)
 #   standin_start ARGS..  the device stand-in on $T/mux.sock (USBMUXD_SOCKET_ADDRESS)
+#   alarm_script          $T/alarm.sh: a command alarm sink, one line per alarm
+#                         ("KIND DEVICE TITLE") appended to $T/alarms
 #   gen_random F N SEED   N deterministic incompressible bytes into F
 #   gen_text F N          N bytes of compressible text into F
 #   tree_listing DIR      metadata listing (type mode size mtime link path)
@@ -88,6 +90,12 @@ standin_start() {
     done
     [ -S "$T/mux.sock" ] || { cat "$T/standin.err" >&2; fail "the stand-in did not start"; }
     export USBMUXD_SOCKET_ADDRESS=UNIX:$T/mux.sock
+}
+
+alarm_script() {
+    printf '#!/bin/sh\necho "$CAIRN_ALARM_KIND $CAIRN_ALARM_DEVICE $CAIRN_ALARM_TITLE" >>"%s"\n' \
+        "$T/alarms" >"$T/alarm.sh"
+    chmod +x "$T/alarm.sh"
 }
 
 interrupt_at() {

@@ -83,11 +83,7 @@ rc=$?
 [ $rc = 4 ] || fail "a wrong password from the credential: exit $rc, not 4"
 
 # the command sink: one line per alarm
-cat >"$T/alarm.sh" <<EOF
-#!/bin/sh
-echo "\$CAIRN_ALARM_KIND \$CAIRN_ALARM_DEVICE \$CAIRN_ALARM_TITLE" >>"$T/alarms"
-EOF
-chmod +x "$T/alarm.sh"
+alarm_script
 
 info "two devices, a busy store, a passcode wait, a detach mid-backup"
 mkdir -p "$T/ctl"

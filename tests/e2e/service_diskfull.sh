@@ -26,11 +26,7 @@ U=00008110-000A1B2C3D4E5F80
 "$GEN" device "$T/dev" --seed 80 --size-mb 6 --udid "$U" --name "Full Disk" >/dev/null ||
     fail "cairn-gen device"
 init_store
-cat >"$T/alarm.sh" <<EOS
-#!/bin/sh
-echo "\$CAIRN_ALARM_KIND \$CAIRN_ALARM_DEVICE \$CAIRN_ALARM_TITLE" >>"$T/alarms"
-EOS
-chmod +x "$T/alarm.sh"
+alarm_script
 run 0 policy set default "alarms=command:$T/alarm.sh" interval=24h
 
 standin_start --serve "$T/dev" --state "$T/pairing"

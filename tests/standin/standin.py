@@ -370,6 +370,17 @@ class Device:
         # usbmuxd reports 8-16 UDIDs without the dash; libusbmuxd puts it back
         if len(serial) == 25 and serial[8] == "-":
             serial = serial.replace("-", "")
+        if self.udid in (self.args.network or []):
+            # what usbmuxd sends for a device it found over Wi-Fi: the
+            # address is a struct sockaddr as bytes (here AF_INET 10.0.0.2)
+            return {
+                "ConnectionType": "Network",
+                "DeviceID": self.device_id,
+                "EscapedFullServiceName": "00:11:22:33:44:55@fe80::1._apple-mobdev2._tcp.local.",
+                "InterfaceIndex": 2,
+                "NetworkAddress": bytes([16, 2, 0, 0, 10, 0, 0, 2]) + bytes(8),
+                "SerialNumber": serial,
+            }
         return {
             "ConnectionSpeed": 480000000,
             "ConnectionType": "USB",
@@ -558,7 +569,8 @@ class Lockdown:
                     resp["EscrowBag"] = rec.get("EscrowBag", b"")
             elif name == "StartSession":
                 rec = dev.pair_records.get(dev.udid)
-                if rec is None or req.get("HostID") != rec.get("HostID"):
+                if (rec is None or req.get("HostID") != rec.get("HostID")
+                        or dev.udid in (dev.args.pairing_lost or [])):
                     resp["Error"] = "InvalidHostID"
                 else:
                     self.session = str(uuid.uuid4()).upper()
@@ -584,10 +596,12 @@ class Lockdown:
                 pass
             else:
                 resp["Error"] = "UnknownRequest"
+            # since iOS 5 a device answers an error with "Error" alone, no
+            # "Result": libimobiledevice then maps the string to its code
+            # (InvalidHostID -> LOCKDOWN_E_INVALID_HOST_ID); with "Result":
+            # "Failure" it would only say Unknown Error (-256)
             if "Error" not in resp:
                 resp["Result"] = "Success"
-            else:
-                resp["Result"] = "Failure"
             log(self.cid, "lockdown", "-> %s" % brief(resp))
             write_plist_frame(self.s, resp, binary=False)
             if name == "Goodbye":
@@ -1493,6 +1507,10 @@ def main(argv=None):
                     help="fault: end a Restore with an error (ErrorCode 1) once N files have come")
     ap.add_argument("--restore-dir", metavar="DIR",
                     help="record what a host delivers in a Restore (and files written over AFC) here")
+    ap.add_argument("--pairing-lost", action="append", metavar="UDID",
+                    help="fault: this device no longer trusts the host (StartSession: InvalidHostID)")
+    ap.add_argument("--network", action="append", metavar="UDID",
+                    help="present this device as found over Wi-Fi (ConnectionType Network)")
     args = ap.parse_args(argv)
 
     if not os.path.isdir(args.serve):
