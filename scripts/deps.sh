@@ -11,7 +11,7 @@ packages=(
   libdbus-1-dev dbus python3-dbus python3-gi python3-aiosmtpd
   libcmocka-dev
   libfuse3-dev fuse3
-  sqlite3 util-linux python3 libplist-utils openssl procps
+  sqlite3 util-linux python3 libplist-utils openssl procps curl iproute2
   libimobiledevice-dev libimobiledevice-utils usbmuxd
   clang libclang-rt-14-dev
   groff-base man-db zsh
