@@ -141,6 +141,15 @@ cairn_err cli_parse_duration(const char *option, const char *text, unsigned *sec
         .help = "if another cairn process has the store, wait up to DURATION (30s, 10m, 2h)",      \
         .modes = (mode_bits)                                                                       \
     }
+/* --cache-size-mb MIB: the bound of a cache (check and restore of a network
+ * target: its packs on disk; mount: opened chunks in memory). */
+#define CLI_OPT_CACHE_SIZE(what, mode_bits)                                                        \
+    {                                                                                              \
+        .name = "cache-size-mb", .kind = OPT_INT, .offset = offsetof(struct cli, cache_mb),        \
+        .min = 1, .max = 1 << 20, .arg_name = "MIB", .help = (what), .modes = (mode_bits)          \
+    }
+#define CLI_TARGET_CACHE_HELP                                                                      \
+    "keep at most this much of a network target's packs in its local cache (default 256)"
 /* --policy FILE: the service's policy file (daemon, policy, service, status). */
 #define CLI_OPT_POLICY(mode_bits)                                                                  \
     {                                                                                              \

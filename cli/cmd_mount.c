@@ -32,13 +32,7 @@ int cmd_mount(cli *c)
 }
 
 static const cli_option mount_options[] = {
-    {.name = "cache-size-mb",
-     .kind = OPT_INT,
-     .offset = offsetof(cli, cache_mb),
-     .min = 1,
-     .max = 1 << 20,
-     .arg_name = "MIB",
-     .help = "keep at most this much of the chunks read in memory (default 64)"},
+    CLI_OPT_CACHE_SIZE("keep at most this much of the chunks read in memory (default 64)", 0),
     CLI_OPT_END,
 };
 
