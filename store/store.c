@@ -720,15 +720,18 @@ static int session_try(void *ctx, const session_key_found *k)
 }
 
 /* Looks for the store at path's unlocked session (t->id_hex empty if none). */
-static cairn_err session_find(const char *path, session_search *t, uint8_t **cfg)
+static cairn_err session_find(const char *path, session_search *t)
 {
+    uint8_t *cfg = NULL;
     size_t len;
-    const cairn_err rc = read_config_head(path, cfg, &len);
+    const cairn_err rc = read_config_head(path, &cfg, &len);
     if (rc)
         return rc;
-    t->cfg = *cfg;
+    t->cfg = cfg;
     t->cfg_len = len;
     session_key_each(session_try, t);
+    free(cfg);
+    t->cfg = NULL;
     return CAIRN_OK;
 }
 
@@ -904,20 +907,16 @@ cairn_err store_session_unlock(const store *s, session_keyring where, unsigned s
 
 cairn_err store_session_status(const char *path, int64_t *until)
 {
-    uint8_t *cfg = NULL;
     session_search t = {0};
-    const cairn_err rc = session_find(path, &t, &cfg);
-    free(cfg);
+    const cairn_err rc = session_find(path, &t);
     *until = t.id_hex[0] ? t.until : 0;
     return rc;
 }
 
 cairn_err store_session_lock(const char *path, int *dropped)
 {
-    uint8_t *cfg = NULL;
     session_search t = {0};
-    const cairn_err rc = session_find(path, &t, &cfg);
-    free(cfg);
+    const cairn_err rc = session_find(path, &t);
     *dropped = 0;
     if (rc || !t.id_hex[0])
         return rc;
