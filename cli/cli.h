@@ -38,6 +38,7 @@ enum {
     EXIT_EXISTS = 13,
     EXIT_REMOTE = 14,
     EXIT_REFUSED = 15,
+    EXIT_UNSUPPORTED = 16, /* unlock: the kernel refuses keyrings here */
 };
 
 typedef struct cli {
@@ -111,6 +112,10 @@ typedef struct cli {
     int man;                /* help --man: cairn(1) in roff */
     const char *completion; /* help --completion bash|zsh */
     const char *port;       /* serve --port N */
+    /* unlock (cmd_unlock.c) */
+    const char *unlock_for; /* --for DURATION */
+    const char *keyring;    /* --keyring user|session */
+    int unlock_status;      /* --status */
     char **args;
     int nargs;
     char store_path[PATH_MAX];
@@ -278,6 +283,11 @@ extern const cli_command cli_cmd_init, cli_cmd_backup, cli_cmd_snapshots, cli_cm
     cli_cmd_version, cli_cmd_messages, cli_cmd_photos, cli_cmd_contacts, cli_cmd_pin, cli_cmd_unpin,
     cli_cmd_usage, cli_cmd_mount, cli_cmd_serve, cli_cmd_daemon, cli_cmd_service, cli_cmd_policy,
     cli_cmd_verify;
+/* cairn unlock and cairn lock: an unlocked session (store/session_key.h). */
+int cmd_unlock(cli *c);
+int cmd_lock(cli *c);
+extern const cli_command cli_cmd_unlock, cli_cmd_lock;
+
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 

@@ -43,7 +43,7 @@ int cmd_key(cli *c)
               remove = strcmp(sub, "remove") == 0, passwd = strcmp(sub, "passwd") == 0;
     if (!(list || add || passwd) == !(remove && c->nargs == 2) || (!remove && c->nargs != 1))
         return cli_usage_error(&cli_cmd_key);
-    cairn_err rc = cli_open_store(c, list ? 0 : STORE_WRITE, &s);
+    cairn_err rc = cli_open_store(c, (list ? 0 : STORE_WRITE) | STORE_NO_SESSION, &s);
     if (rc)
         return cli_fail(rc);
     keys_dir(c, dir, sizeof dir);

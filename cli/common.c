@@ -42,6 +42,8 @@ int cli_exit_code(cairn_err rc)
         return EXIT_REMOTE;
     case CAIRN_EREFUSED:
         return EXIT_REFUSED;
+    case CAIRN_EUNSUPPORTED:
+        return EXIT_UNSUPPORTED;
     default:
         return EXIT_ERROR;
     }
@@ -133,6 +135,14 @@ static void say_waiting(void *ctx, const char *pid)
             c->store_path, pid, c->wait);
 }
 
+static cairn_err open_with(cli *c, const char *pw, size_t len, unsigned flags,
+                           const store_wait *wait, store **out)
+{
+    return c->view && !(flags & STORE_WRITE)
+               ? copy_view_store(c->view, pw, len, out)
+               : store_open_wait(c->store_path, pw, len, flags, wait, out);
+}
+
 cairn_err cli_open_store(cli *c, unsigned flags, store **out)
 {
     password pw = {NULL, 0};
@@ -150,14 +160,18 @@ cairn_err cli_open_store(cli *c, unsigned flags, store **out)
     rc = store_probe(c->store_path);
     if (rc)
         return rc;
-    password_warn_readable(c->password_file);
-    rc = password_get(c->password_file, "CAIRN_PASSWORD", "Store password: ", 0, &pw);
-    if (rc)
-        return rc;
-    rc = c->view && !(flags & STORE_WRITE)
-             ? copy_view_store(c->view, pw.text, pw.len, out)
-             : store_open_wait(c->store_path, pw.text, pw.len, flags, &wait, out);
-    password_free(&pw);
+    /* an unlocked session (cairn unlock) opens it without a password */
+    rc = CAIRN_EPASSWORD;
+    if (!(flags & STORE_NO_SESSION))
+        rc = open_with(c, NULL, 0, flags, &wait, out);
+    if (rc == CAIRN_EPASSWORD) {
+        password_warn_readable(c->password_file);
+        rc = password_get(c->password_file, "CAIRN_PASSWORD", "Store password: ", 0, &pw);
+        if (rc)
+            return rc;
+        rc = open_with(c, pw.text, pw.len, flags, &wait, out);
+        password_free(&pw);
+    }
     if (!rc && store_index_was_rebuilt(*out))
         fprintf(stderr, "cairn: note: the index was damaged and has been rebuilt from the packs\n");
     return rc;

@@ -18,7 +18,7 @@ const cli_command *const cli_commands[] = {
     &cli_cmd_devices, &cli_cmd_device,  &cli_cmd_messages,  &cli_cmd_photos,  &cli_cmd_contacts,
     &cli_cmd_pin,     &cli_cmd_unpin,   &cli_cmd_usage,     &cli_cmd_mount,   &cli_cmd_serve,
     &cli_cmd_daemon,  &cli_cmd_service, &cli_cmd_policy,    &cli_cmd_alarm,   &cli_cmd_help,
-    &cli_cmd_version,
+    &cli_cmd_version, &cli_cmd_unlock,  &cli_cmd_lock,
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 

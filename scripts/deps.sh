@@ -15,6 +15,7 @@ packages=(
   libimobiledevice-dev libimobiledevice-utils usbmuxd
   clang libclang-rt-14-dev
   groff-base man-db zsh
+  keyutils time strace
 )
 
 missing=()

@@ -97,6 +97,11 @@ void keyring_free(keyring *kr)
         sodium_free(kr); /* zeroes the memory and unlocks it */
 }
 
+const uint8_t *keyring_master(const keyring *kr)
+{
+    return kr->master;
+}
+
 const uint8_t *keyring_id_key(const keyring *kr)
 {
     return kr->id_key;
@@ -178,6 +183,21 @@ cairn_err keys_create(const char *keys_dir, const char *password, size_t passwor
 fail:
     keyring_free(kr);
     return rc;
+}
+
+cairn_err keys_from_master(const uint8_t master[KEYS_MASTER_LEN], keyring **out)
+{
+    keyring *const kr = keyring_alloc();
+    if (!kr)
+        return err_set(CAIRN_ENOMEM, "out of memory for keys");
+    memcpy(kr->master, master, sizeof kr->master);
+    const cairn_err rc = keyring_derive(kr);
+    if (rc) {
+        keyring_free(kr);
+        return rc;
+    }
+    *out = kr;
+    return CAIRN_OK;
 }
 
 cairn_err keys_add(const char *keys_dir, const keyring *kr, const char *password,

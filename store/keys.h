@@ -17,6 +17,7 @@ enum {
     KEYS_ID_HEX = 16,       /* key file names: 8 random bytes in hex */
     KEYS_FILE_SECRET = 192, /* XXH3 secret for the file-change check */
     KEYS_FILE_LEN = 136,    /* size of a key file (docs/FORMAT.md) */
+    KEYS_MASTER_LEN = 32,   /* the master key */
 };
 
 typedef struct keyring keyring;
@@ -66,7 +67,14 @@ cairn_err keys_import(const char *keys_dir, const char *key_id, const char *src)
 /* Removes one key file; refuses to remove the last one left. */
 cairn_err keys_remove(const char *keys_dir, const char *key_id);
 
+/* The keys of a master key held elsewhere (an unlocked session,
+ * store/session_key.h): no key file and no password are involved, so
+ * nothing here says whether it is this store's; the caller checks that. */
+cairn_err keys_from_master(const uint8_t master[KEYS_MASTER_LEN], keyring **out);
+
 void keyring_free(keyring *kr);
+
+const uint8_t *keyring_master(const keyring *kr); /* for an unlocked session only */
 
 const uint8_t *keyring_id_key(const keyring *kr);         /* chunk and object IDs */
 const uint8_t *keyring_seal_key(const keyring *kr);       /* XChaCha20-Poly1305 */

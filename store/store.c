@@ -23,6 +23,7 @@
 #include "util/idset.h"
 #include "store/index.h"
 #include "store/seal.h"
+#include "store/session_key.h"
 
 /* config: "CAIRNCFG", u32le format version, then a sealed body (AD = the
  * first 12 bytes) holding store id and parameters. */
@@ -662,6 +663,78 @@ cairn_err store_probe(const char *path)
     return rc;
 }
 
+/* Opens the sealed config body with these keys (the check that keys are
+ * this store's: only its master key opens it). */
+static cairn_err config_open(const keyring *kr, const uint8_t *cfg, size_t cfg_len,
+                             uint8_t body[CONFIG_BODY])
+{
+    if (cfg_len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD &&
+        cfg_len != CONFIG_HEAD + CONFIG_BODY_V1 + SEAL_OVERHEAD)
+        return CAIRN_ECORRUPT;
+    return seal_open(keyring_seal_key(kr), cfg, CONFIG_HEAD, cfg + CONFIG_HEAD,
+                     cfg_len - CONFIG_HEAD, body);
+}
+
+/* A search of the kernel keyring for this store's unlocked session. */
+typedef struct session_search {
+    const uint8_t *cfg;
+    size_t cfg_len;
+    keyring *kr;   /* found: the keys (NULL if the search only wants until) */
+    int keep_keys; /* hand the keys over rather than freeing them */
+    int64_t until;
+    char id_hex[SESSION_KEY_ID_HEX + 1]; /* found: the store id */
+    int drop;                            /* lock: drop every key naming id_hex */
+    int dropped;
+} session_search;
+
+/* A key is this store's only if its master key opens the config and the
+ * config names the store id its description names: a stale or damaged key,
+ * or another store's, is passed over (the password is asked for). */
+static int session_try(void *ctx, const session_key_found *k)
+{
+    session_search *const t = ctx;
+    uint8_t body[CONFIG_BODY];
+    char hex[SESSION_KEY_ID_HEX + 1];
+    keyring *kr;
+    if (t->drop) {
+        if (strcmp(k->id_hex, t->id_hex) == 0 && session_key_drop(k) == CAIRN_OK)
+            t->dropped++;
+        return 0;
+    }
+    if (k->len != SESSION_KEY_LEN || keys_from_master(k->payload, &kr) != CAIRN_OK)
+        return 0;
+    if (config_open(kr, t->cfg, t->cfg_len, body) == CAIRN_OK) {
+        fs_hex(body, STORE_ID_LEN, hex);
+        if (strcmp(hex, k->id_hex) == 0) {
+            memcpy(t->id_hex, hex, sizeof hex);
+            t->until = (int64_t)get_u64le(k->payload + SESSION_KEY_MASTER);
+            if (t->keep_keys)
+                t->kr = kr;
+            else
+                keyring_free(kr);
+            return 1;
+        }
+    }
+    keyring_free(kr);
+    return 0;
+}
+
+/* Looks for the store at path's unlocked session (t->id_hex empty if none). */
+static cairn_err session_find(const char *path, session_search *t)
+{
+    uint8_t *cfg = NULL;
+    size_t len;
+    const cairn_err rc = read_config_head(path, &cfg, &len);
+    if (rc)
+        return rc;
+    t->cfg = cfg;
+    t->cfg_len = len;
+    session_key_each(session_try, t);
+    free(cfg);
+    t->cfg = NULL;
+    return CAIRN_OK;
+}
+
 static cairn_err open_with(const char *path, const char *password, size_t password_len,
                            unsigned flags, const store_wait *wait, const store_pack_source *src,
                            store **out)
@@ -688,14 +761,23 @@ static cairn_err open_with(const char *path, const char *password, size_t passwo
     rc = read_config_head(path, &cfg, &cfg_len);
     if (rc)
         goto fail;
+    if (!(flags & STORE_NO_SESSION)) {
+        session_search t = {.cfg = cfg, .cfg_len = cfg_len, .keep_keys = 1};
+        session_key_each(session_try, &t);
+        s->keys = t.kr;
+    }
+    if (!s->keys && !password) {
+        rc = err_set(CAIRN_EPASSWORD,
+                     "%s: the store is locked (no unlocked session) and no password was given",
+                     path);
+        goto fail;
+    }
     snprintf(keys_dir, sizeof keys_dir, "%s/" STORE_DIR_KEYS, path);
-    rc = keys_unlock(keys_dir, password, password_len, &s->keys, s->key_id);
+    if (!s->keys)
+        rc = keys_unlock(keys_dir, password, password_len, &s->keys, s->key_id);
     if (rc)
         goto fail;
-    if ((cfg_len != CONFIG_HEAD + CONFIG_BODY + SEAL_OVERHEAD &&
-         cfg_len != CONFIG_HEAD + CONFIG_BODY_V1 + SEAL_OVERHEAD) ||
-        seal_open(keyring_seal_key(s->keys), cfg, CONFIG_HEAD, cfg + CONFIG_HEAD,
-                  cfg_len - CONFIG_HEAD, body) != CAIRN_OK) {
+    if (config_open(s->keys, cfg, cfg_len, body) != CAIRN_OK) {
         rc = err_set(CAIRN_ECORRUPT, "%s/" STORE_NAME_CONFIG ": store config is damaged", path);
         goto fail;
     }
@@ -802,6 +884,46 @@ const keyring *store_keys(const store *s)
 const store_params *store_get_params(const store *s)
 {
     return &s->params;
+}
+
+cairn_err store_session_unlock(const store *s, session_keyring where, unsigned seconds,
+                               int64_t *until)
+{
+    session_search t = {.drop = 1};
+    fs_hex(s->store_id, STORE_ID_LEN, t.id_hex);
+    /* an older key of this store goes first: add_key would otherwise try to
+     * update it, which its read-only permissions refuse */
+    session_key_each(session_try, &t);
+    uint8_t *const payload = sodium_malloc(SESSION_KEY_LEN);
+    if (!payload)
+        return err_set(CAIRN_ENOMEM, "out of memory for keys");
+    *until = (int64_t)time(NULL) + seconds;
+    memcpy(payload, keyring_master(s->keys), SESSION_KEY_MASTER);
+    put_u64le(payload + SESSION_KEY_MASTER, (uint64_t)*until);
+    const cairn_err rc = session_key_add(where, t.id_hex, payload, seconds);
+    sodium_free(payload);
+    return rc;
+}
+
+cairn_err store_session_status(const char *path, int64_t *until)
+{
+    session_search t = {0};
+    const cairn_err rc = session_find(path, &t);
+    *until = t.id_hex[0] ? t.until : 0;
+    return rc;
+}
+
+cairn_err store_session_lock(const char *path, int *dropped)
+{
+    session_search t = {0};
+    const cairn_err rc = session_find(path, &t);
+    *dropped = 0;
+    if (rc || !t.id_hex[0])
+        return rc;
+    t.drop = 1;
+    session_key_each(session_try, &t);
+    *dropped = t.dropped;
+    return CAIRN_OK;
 }
 
 const char *store_key_id(const store *s)

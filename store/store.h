@@ -22,6 +22,7 @@
 #include "store/keys.h"
 #include "store/layout.h"
 #include "store/pack.h"
+#include "store/session_key.h"
 
 enum { STORE_FORMAT_VERSION = 1, SNAPSHOT_ID_LEN = 32 };
 
@@ -56,7 +57,8 @@ enum store_chunk_flags {
 };
 
 enum store_flags {
-    STORE_WRITE = 1, /* take the writer lock (backup, index rebuild) */
+    STORE_WRITE = 1,      /* take the writer lock (backup, index rebuild) */
+    STORE_NO_SESSION = 2, /* the password only, never an unlocked session (unlock, key) */
 };
 
 /* Resolves the store path: explicit, else $CAIRN_STORE, else
@@ -71,7 +73,10 @@ cairn_err store_create(const char *path, const char *password, size_t password_l
  * CAIRN_OK.  Front-ends call it before asking for a password. */
 cairn_err store_probe(const char *path);
 /* CAIRN_ENOSTORE, CAIRN_EVERSION, CAIRN_EPASSWORD, CAIRN_EKEYFILE or
- * CAIRN_ELOCKED say why a store does not open. */
+ * CAIRN_ELOCKED say why a store does not open.  Unless flags has
+ * STORE_NO_SESSION, an unlocked session of this store (store_session_unlock)
+ * opens it first, with no key derivation and whatever the password; password
+ * may be NULL, and then without a session it is CAIRN_EPASSWORD. */
 cairn_err store_open(const char *path, const char *password, size_t password_len, unsigned flags,
                      store **out);
 void store_close(store *s);
@@ -116,6 +121,19 @@ typedef struct store_pack_source {
  * store. */
 cairn_err store_open_remote(const char *path, const char *password, size_t password_len,
                             const store_pack_source *src, store **out);
+
+/* Unlocked sessions (store/session_key.h): puts the open store's master key
+ * into the kernel keyring (where) for seconds, replacing an older one of
+ * this store; *until is when it expires.  CAIRN_EUNSUPPORTED if the kernel
+ * refuses keyrings. */
+cairn_err store_session_unlock(const store *s, session_keyring where, unsigned seconds,
+                               int64_t *until);
+/* When the store at path's unlocked session expires (Unix time), 0 if it
+ * has none.  No password. */
+cairn_err store_session_status(const char *path, int64_t *until);
+/* Ends the store at path's unlocked session (*dropped: how many keys went;
+ * 0 when it had none).  No password. */
+cairn_err store_session_lock(const char *path, int *dropped);
 
 const char *store_path(const store *s);
 const keyring *store_keys(const store *s);

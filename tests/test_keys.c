@@ -141,6 +141,11 @@ static void test_create_then_unlock(void **state)
     assert_same_keys(kr, kr2);
     keyring_free(kr2);
 
+    /* an unlocked session's master key gives the very same working keys */
+    assert_int_equal(keys_from_master(keyring_master(kr), &kr2), CAIRN_OK);
+    assert_same_keys(kr, kr2);
+    keyring_free(kr2);
+
     /* a second store has other keys */
     fixture other = *f;
     snprintf(other.dir, sizeof other.dir, "%s/sub", f->dir);

@@ -85,9 +85,9 @@ cairn_err err_wrap(cairn_err code, const char *ctx)
 const char *err_name(cairn_err code)
 {
     static const char *const names[] = {
-        "ok",        "io",       "nomem",       "invalid", "corrupt", "notfound", "nostore",
-        "version",   "password", "keyfile",     "locked",  "nospace", "exists",   "partial",
-        "ambiguous", "source",   "interrupted", "remote",  "refused",
+        "ok",        "io",       "nomem",       "invalid", "corrupt", "notfound",    "nostore",
+        "version",   "password", "keyfile",     "locked",  "nospace", "exists",      "partial",
+        "ambiguous", "source",   "interrupted", "remote",  "refused", "unsupported",
     };
     int i = -(int)code;
     if (i < 0 || i >= (int)(sizeof names / sizeof names[0]))

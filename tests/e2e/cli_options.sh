@@ -112,7 +112,7 @@ run 0 --help
 cmp -s "$T/out" "$T/overview" || fail "'help' and '--help' differ"
 COMMANDS="init backup snapshots restore check verify diff forget prune key index repair chains chain
 info ls extract target copy status devices device messages photos contacts pin unpin usage
-mount serve daemon service policy alarm help version"
+mount serve daemon service policy alarm help version unlock lock"
 for cmd in $COMMANDS; do
     grep -qE "^  $cmd " "$T/overview" || fail "the overview does not list $cmd"
     run 0 "$cmd" --help
