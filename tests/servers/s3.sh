@@ -109,8 +109,11 @@ install_if_missing() {
 }
 
 # A port nobody listens on now (the kernel's choice, so parallel runs differ).
+# The system python: a pyenv shim first in PATH costs seconds on a busy machine.
 free_port() {
-    python3 -c 'import socket
+    local py=python3
+    [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+    "$py" -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
