@@ -23,7 +23,7 @@ S3_SCRIPT=$HERE/../servers/s3.sh
 T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-s3.XXXXXX") || exit 1
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
-    bash "$S3_SCRIPT" stop "$T/s3" >/dev/null 2>&1
+    bash "$S3_SCRIPT" kill "$T/s3" >/dev/null 2>&1
     rm -rf "$T"
 }
 trap cleanup EXIT

@@ -34,7 +34,7 @@ START=$(date +%s)
 
 cleanup_hook() {
     bash "$SERVER" resume "$T/s3" >/dev/null 2>&1
-    bash "$SERVER" stop "$T/s3" >/dev/null 2>&1
+    bash "$SERVER" kill "$T/s3" >/dev/null 2>&1
 }
 assignments=$(bash "$SERVER" start "$T/s3")
 rc=$?

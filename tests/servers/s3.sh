@@ -20,6 +20,10 @@
 #                        S3_PID             the radosgw process
 #                        S3_PIDS            every process the script started
 #   s3.sh stop DIR     stops them all (TERM, then KILL after 10 s)
+#   s3.sh kill DIR     KILLs them all at once: the end of a test whose DIR
+#                      is removed next (the objects live in the OSD's memory
+#                      and nothing needs a clean shutdown; stop spends ~7 s
+#                      on the OSD and the monitor saying goodbye)
 #   s3.sh pause DIR    SIGSTOP to radosgw (a server that hangs)
 #   s3.sh resume DIR   SIGCONT
 #
@@ -58,7 +62,7 @@ die() {
     exit 1
 }
 
-usage() { die "usage: $0 start|stop|pause|resume DIR"; }
+usage() { die "usage: $0 start|stop|kill|pause|resume DIR"; }
 
 [ $# -eq 2 ] || usage
 cmd=$1
@@ -105,8 +109,11 @@ install_if_missing() {
 }
 
 # A port nobody listens on now (the kernel's choice, so parallel runs differ).
+# The system python: a pyenv shim first in PATH costs seconds on a busy machine.
 free_port() {
-    python3 -c 'import socket
+    local py=python3
+    [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+    "$py" -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
@@ -154,6 +161,20 @@ stop_all() {
     stop_pids $(our_pids | grep -vx "${mon:-none}")
     # shellcheck disable=SC2046
     stop_pids $(our_pids)
+}
+
+# SIGKILL to every daemon of DIR, then waits until they are gone.
+kill_all() {
+    local pids _
+    pids=$(our_pids)
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086 # a list of pids
+    kill -KILL $pids 2>/dev/null
+    for _ in $(seq 1 50); do
+        [ -z "$(our_pids)" ] && return 0
+        sleep 0.1
+    done
+    die "daemons of $dir survive SIGKILL: $(our_pids | tr '\n' ' ')"
 }
 
 signal_rgw() {
@@ -312,6 +333,7 @@ EOF
 case $cmd in
 start) start ;;
 stop) stop_all ;;
+kill) kill_all ;;
 pause) signal_rgw STOP ;;
 resume) signal_rgw CONT ;;
 *) usage ;;
