@@ -51,8 +51,11 @@
  * out after 10 s, and a transfer that moves less than 1 KiB/s for the
  * timeout ($CAIRN_S3_TIMEOUT seconds, 1..3600, default 30, like SFTP's
  * $CAIRN_SFTP_TIMEOUT) is dropped (a dead server or network); a request that
- * stalls so is tried once more only, so a server that stops answering is
- * given up after about twice the timeout, not five times.
+ * stalls so is tried once more only, and once a request has given up so,
+ * later requests of the backend (the abort of an upload, the next object)
+ * stall only once before they give up too, until one gets an answer: a
+ * server that stops answering costs a command about twice the timeout plus
+ * one timeout per request it still makes, not five times each.
  *
  * Byte counters count what went over the wire: every payload byte handed to
  * curl (bytes_sent) or received into the local file (bytes_received),
@@ -138,6 +141,7 @@ typedef struct s3_backend {
     unsigned list_page;
     long stale_secs;
     int cleaned;        /* stale multipart uploads were looked for */
+    int stalled;        /* the last request gave up on a stall: the server looks dead */
     char lock_mode[16]; /* "" or GOVERNANCE / COMPLIANCE */
     unsigned lock_days;
     char errbuf[CURL_ERROR_SIZE];
@@ -832,6 +836,7 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
             goto out;
         }
         if (ce == CURLE_OK) {
+            s->stalled = 0; /* an answer, even an error: the server is alive */
             if (curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &r->status) != CURLE_OK ||
                 curl_easy_getinfo(s->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &r->length) !=
                     CURLE_OK) {
@@ -862,7 +867,9 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
         /* a stalled server gets one more try, not all of them (see top) */
         if (ce == CURLE_OPERATION_TIMEDOUT)
             stalls++;
-        if (n >= s->attempts || stalls >= 2) {
+        if (n >= s->attempts || stalls >= (s->stalled ? 1 : 2)) {
+            if (stalls)
+                s->stalled = 1;
             rc = err_set(CAIRN_EREMOTE, "%s: %s %s: %s (%d attempts)", s->b.url, op, name, why, n);
             goto out;
         }
