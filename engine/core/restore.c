@@ -42,7 +42,8 @@ typedef struct rs_ctx {
     restore_result *res;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t has_work; /* workers wait: a file queued, or the walk done */
+    pthread_cond_t has_room; /* the walker waits: the queue below its bound */
     rs_file *head, *tail;
     int queued;
     int done_walking;
@@ -169,9 +170,14 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
     if (encrypt && (rc = encrypter->open(encrypter->ctx, n, &enc)) != CAIRN_OK)
         return err_wrap(rc, path);
     /* a fresh file: never written through a link a killed run left, or
-     * planted, under the temporary name */
-    unlink(part);
-    const int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+     * planted, under the temporary name (O_EXCL refuses anything there,
+     * links too; only then is it removed, which spares the unlink's path
+     * lookup for nearly every file) */
+    int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        unlink(part);
+        fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    }
     if (fd < 0) {
         rc = err_errno(errno, path);
         if (enc)
@@ -269,15 +275,17 @@ static void worker_main(void *ctx, store_worker *w)
     for (;;) {
         pthread_mutex_lock(&c->mu);
         while (!c->head && !c->done_walking)
-            pthread_cond_wait(&c->cv, &c->mu);
+            pthread_cond_wait(&c->has_work, &c->mu);
         rs_file *const f = c->head;
         if (f) {
             c->head = f->next;
             if (!c->head)
                 c->tail = NULL;
-            c->queued--;
+            /* only a full queue has the walker waiting: waking it (or
+             * the other workers) for every file cost a context switch each */
+            if (c->queued-- == MAX_QUEUED_FILES)
+                pthread_cond_signal(&c->has_room);
             assert(c->queued >= 0 && (c->queued == 0) == (c->head == NULL));
-            pthread_cond_broadcast(&c->cv);
         }
         const int skip = c->failed != CAIRN_OK || work_stopped(c->opts->hooks);
         pthread_mutex_unlock(&c->mu);
@@ -315,7 +323,7 @@ static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
         memcpy(f->node.chunks, n->chunks, (size_t)n->nchunks * ID_LEN);
     pthread_mutex_lock(&c->mu);
     while (c->queued >= MAX_QUEUED_FILES)
-        pthread_cond_wait(&c->cv, &c->mu);
+        pthread_cond_wait(&c->has_room, &c->mu);
     if (c->tail)
         c->tail->next = f;
     else
@@ -323,7 +331,7 @@ static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
     c->tail = f;
     c->queued++;
     assert(c->queued <= MAX_QUEUED_FILES);
-    pthread_cond_broadcast(&c->cv);
+    pthread_cond_signal(&c->has_work);
     pthread_mutex_unlock(&c->mu);
     return CAIRN_OK;
 }
@@ -465,7 +473,8 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
     c.opts = opts;
     c.res = result;
     pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
+    pthread_cond_init(&c.has_work, NULL);
+    pthread_cond_init(&c.has_room, NULL);
     rc = prepare_target(opts);
     if (rc)
         goto done;
@@ -489,7 +498,7 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
     rc = walk(&c, path, (const uint8_t(*)[ID_LEN])snap->tree, snap->ntree);
     pthread_mutex_lock(&c.mu);
     c.done_walking = 1;
-    pthread_cond_broadcast(&c.cv);
+    pthread_cond_broadcast(&c.has_work);
     pthread_mutex_unlock(&c.mu);
     pool_join(workers);
     if (!rc && work_stopped(opts->hooks))
@@ -535,6 +544,7 @@ done:
     free(c.dirs);
     store_worker_free(c.main_worker);
     pthread_mutex_destroy(&c.mu);
-    pthread_cond_destroy(&c.cv);
+    pthread_cond_destroy(&c.has_work);
+    pthread_cond_destroy(&c.has_room);
     return rc;
 }
