@@ -19,6 +19,7 @@ static const char usage_text[] =
     "                            [--encrypt PASSWORD [--kdf-iter N] [--kdf-dpic N]]\n"
     "                            [--content STATE]\n"
     "       cairn-gen mutate DIR [--seed N] [--day D] [--changes FILE] [--encrypt PASSWORD]\n"
+    "                            [--pattern everyday|append]\n"
     "       cairn-gen changepw DIR --old PASSWORD --new PASSWORD [--seed N] [--kdf-iter N]\n"
     "                              [--kdf-dpic N]\n"
     "       cairn-gen decrypt DIR --to OUT [--password PASSWORD]\n"
@@ -35,7 +36,7 @@ typedef struct command {
 static const command commands[] = {
     {"device", " seed size-mb udid name product ios date encrypt kdf-iter kdf-dpic content ",
      gen_device},
-    {"mutate", " seed day changes encrypt ", gen_mutate},
+    {"mutate", " seed day changes encrypt pattern ", gen_mutate},
     {"changepw", " seed old new kdf-iter kdf-dpic ", gen_changepw},
     {"decrypt", " to password ", gen_decrypt},
     {"folder", " seed size-mb date ", gen_folder},
@@ -107,6 +108,10 @@ static int set_option(gen_opts *o, const char *opt, const char *val)
         const int bad = parse_u64(val, 2, &v);
         o->content = (int)v;
         return bad;
+    }
+    if (strcmp(opt, "pattern") == 0) {
+        o->pattern = strcmp(val, "append") == 0 ? GEN_APPEND : GEN_EVERYDAY;
+        return strcmp(val, "append") != 0 && strcmp(val, "everyday") != 0;
     }
     if (strcmp(opt, "date") == 0) {
         /* plist dates are 32-bit seconds from 2001. */

@@ -2,7 +2,10 @@
  *
  * New photos, grown and edited databases (changed in place through SQLite, so
  * only some pages differ), deleted and rewritten settings files, and the
- * matching Manifest.db rows and top-level plists.  Every choice comes from a
+ * matching Manifest.db rows and top-level plists.  --pattern says what a
+ * day does to a database: "everyday" (the default) adds rows to two tables
+ * and updates and deletes a few, "append" appends rows to the main table and
+ * edits one to three old rows in place.  Every choice comes from a
  * PRNG keyed by (seed, day) and walks rows in fileID order, so equal state,
  * seed and day give an identical result.  The exact logical change list
  * (regular files only; directories and symlinks never change) can be written
@@ -54,6 +57,7 @@ typedef struct day {
     size_t nrows;
     gen_rng r;
     uint64_t seed;
+    gen_pattern pattern;
     int64_t now;
     changes ch;
 } day;
@@ -392,7 +396,7 @@ static int use_database(day *d, mrow *row)
     const uint64_t growth = row->size * rng_range(&d->r, 2, 6) / 1000;
     int rc = work_open(d, row, &work);
     if (rc == 0)
-        rc = gen_db_mutate(work, growth, &d->r, d->now);
+        rc = gen_db_mutate(work, d->pattern, growth, &d->r, d->now);
     if (rc == 0)
         rc = gen_file_size(work, &size);
     if (work_close(d, row, work, rc == 0))
@@ -697,7 +701,7 @@ static void day_free(day *d)
 
 int gen_mutate(const char *dir, const gen_opts *o)
 {
-    day d = {.dir = dir, .seed = o->seed};
+    day d = {.dir = dir, .seed = o->seed, .pattern = o->pattern};
     int64_t prev = 0;
     int rc = -1;
     rng_init(&d.r, o->seed, 0xda70000 + o->day);

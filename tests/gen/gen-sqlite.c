@@ -776,17 +776,6 @@ fail:
     return rc;
 }
 
-int gen_db_mutate(const char *path, uint64_t growth, gen_rng *r, int64_t now)
-{
-    sqlite3 *db = NULL;
-    if (db_open(path, 0, &db))
-        return -1;
-    int rc = mutate_open_db(path, db, growth, r, now);
-    if (db_close(path, db))
-        rc = -1;
-    return rc;
-}
-
 /* Fresh text of exactly len bytes, so the row keeps its size and its cell
  * is rewritten in place. */
 static int same_length_text(value_ctx *v, size_t len)
@@ -808,6 +797,72 @@ static int text_length(const char *path, sqlite3 *db, const table_spec *t, const
         return gen_err(path, "out of memory");
     const int rc = db_int(path, db, sql, len);
     sqlite3_free(sql);
+    return rc;
+}
+
+/* Rewrites row rowid's text in column c with fresh text of its length (sql
+ * from UPDATE ... SET c=?1 WHERE rowid=?2): only the page holding it changes.
+ * A missing or empty row is left alone. */
+static int edit_in_place(const char *path, sqlite3 *db, const table_spec *t, const col_spec *c,
+                         const char *sql, value_ctx *v, int64_t rowid)
+{
+    int64_t len = 0;
+    if (text_length(path, db, t, c, rowid, &len))
+        return -1;
+    if (len > 0 && (same_length_text(v, (size_t)len) || change_row(path, db, sql, &v->text, rowid)))
+        return -1;
+    return 0;
+}
+
+/* The usual day of Messages or call history: rows appended to the main
+ * table (its last leaf page, new pages at the end of the file, and the index
+ * pages the new keys fall on), and one to three old rows anywhere in it
+ * edited in place (a read flag, a corrected entry): a few scattered pages, no
+ * deletions, no other table touched. */
+static int append_open_db(const char *path, sqlite3 *db, uint64_t growth, gen_rng *r, int64_t now)
+{
+    const db_spec *const spec = detect(path, db);
+    if (!spec)
+        return -1;
+    value_ctx v = {.r = r, .now = now, .span = GEN_DAY};
+    const table_spec *const t = heaviest(spec);
+    const col_spec *const col = text_column(t);
+    int64_t start = 0;
+    int64_t top = 0;
+    char *sql = NULL;
+    int rc = -1;
+    if (db_bytes(path, db, &start) || max_rowid(path, db, t, &top) || db_exec(path, db, "BEGIN"))
+        goto fail;
+    if (fill_table(path, db, t, &v, start + (int64_t)growth, 3))
+        goto fail;
+    if (col && top > 0) {
+        sql = sqlite3_mprintf("UPDATE \"%w\" SET \"%w\"=?1 WHERE rowid=?2", t->name, col->name);
+        if (!sql) {
+            gen_err(path, "out of memory");
+            goto fail;
+        }
+        const unsigned edits = (unsigned)rng_range(r, 1, 3);
+        for (unsigned i = 0; i < edits; i++) {
+            if (edit_in_place(path, db, t, col, sql, &v, 1 + (int64_t)rng_below(r, (uint64_t)top)))
+                goto fail;
+        }
+    }
+    rc = db_exec(path, db, "COMMIT");
+fail:
+    sqlite3_free(sql);
+    buf_free(&v.text);
+    return rc;
+}
+
+int gen_db_mutate(const char *path, gen_pattern pattern, uint64_t growth, gen_rng *r, int64_t now)
+{
+    sqlite3 *db = NULL;
+    if (db_open(path, 0, &db))
+        return -1;
+    int rc = pattern == GEN_APPEND ? append_open_db(path, db, growth, r, now)
+                                   : mutate_open_db(path, db, growth, r, now);
+    if (db_close(path, db))
+        rc = -1;
     return rc;
 }
 
@@ -835,11 +890,7 @@ static int edit_open_db(const char *path, sqlite3 *db, gen_rng *r)
     for (int group = 0; group < 3; group++) {
         const int64_t first = middle + (int64_t)rng_below(r, (uint64_t)(top / 200 + 1));
         for (int64_t rowid = first; rowid < first + 3 && rowid <= top; rowid++) {
-            int64_t len = 0;
-            if (text_length(path, db, t, col, rowid, &len))
-                goto fail;
-            if (len > 0 &&
-                (same_length_text(&v, (size_t)len) || change_row(path, db, sql, &v.text, rowid)))
+            if (edit_in_place(path, db, t, col, sql, &v, rowid))
                 goto fail;
         }
     }

@@ -185,9 +185,14 @@ typedef enum gen_db_kind {
 
 /* Creates a deterministic database of roughly target bytes. */
 int gen_db_create(const char *path, gen_db_kind kind, uint64_t target, uint64_t seed, int64_t now);
-/* A day of use: inserts about growth bytes of rows, updates and deletes a few,
- * in place, so only some pages change.  Fails if the file is not one of ours. */
-int gen_db_mutate(const char *path, uint64_t growth, gen_rng *r, int64_t now);
+/* What a day does to a database.  GEN_EVERYDAY: rows added to two tables,
+ * a few updated and deleted; GEN_APPEND: rows appended to the main table and
+ * one to three old rows edited in place. */
+typedef enum gen_pattern { GEN_EVERYDAY, GEN_APPEND } gen_pattern;
+/* A day of use: inserts about growth bytes of rows and changes a few, in
+ * place, as pattern says, so only some pages change.  Fails if the file is
+ * not one of ours. */
+int gen_db_mutate(const char *path, gen_pattern pattern, uint64_t growth, gen_rng *r, int64_t now);
 /* Rewrites a few rows near the middle of the largest table with text of equal
  * length, so only the pages holding them (and the header page) change. */
 int gen_db_edit_middle(const char *path, gen_rng *r);
@@ -288,7 +293,8 @@ typedef struct gen_opts {
     const char *new_pw;
     const char *password; /* decrypt */
     const char *to;
-    int content; /* device: -1 random databases and media, else a content state */
+    int content;         /* device: -1 random databases and media, else a content state */
+    gen_pattern pattern; /* mutate: what a day does to the databases */
 } gen_opts;
 
 int gen_device(const char *dir, const gen_opts *o);

@@ -84,6 +84,49 @@ while IFS=$'\t' read -r kind domain path size; do
     esac
 done <c1
 
+# Rows per table of every database a change list names as modified:
+# "<file> <table> <count>" lines.
+db_rows() {
+    local dir=$1 list=$2 kind domain path size id t
+    while IFS=$'\t' read -r kind domain path size; do
+        [ "$kind" = M ] || continue
+        id=$(printf '%s-%s' "$domain" "$path" | sha1sum | cut -c1-40)
+        [ "$(head -c 15 "$dir/${id:0:2}/$id")" = "SQLite format 3" ] || continue
+        for t in $(sqlite3 "$dir/${id:0:2}/$id" "SELECT name FROM sqlite_master WHERE type='table'"); do
+            echo "$id $t $(sqlite3 "$dir/${id:0:2}/$id" "SELECT count(*) FROM \"$t\"")"
+        done
+    done <"$list"
+}
+
+# A day of --pattern append: reproducible, valid, and in every database it
+# changes only one table gains rows and none loses any; the default day
+# (same seed and day) adds rows to more tables.
+cp -a d1 pre1
+cp -a d1 ev1
+"$gen" mutate d1 --seed 6 --day 2 --pattern append --changes a1 >/dev/null
+"$gen" mutate d2 --seed 6 --day 2 --pattern append --changes a2 >/dev/null
+"$gen" mutate ev1 --seed 6 --day 2 --pattern everyday --changes cev1 >/dev/null
+same_tree d1 d2
+cmp -s a1 a2 || fail "append: change lists differ"
+check_backup d1
+# For each database, how many of its tables gained rows; "shrank ..." for a
+# table that lost some.  Fails when the two listings do not line up.
+grows() {
+    paste -d' ' "$1" "$2" | awk '$1 != $4 || $2 != $5 { bad = 1; exit }
+        $6 < $3 { print "shrank " $1 " " $2 } $6 > $3 { n[$1]++ }
+        END { if (bad) exit 3; for (f in n) print n[f] }'
+}
+db_rows pre1 a1 >rows.before
+db_rows d1 a1 >rows.after
+[ -s rows.before ] || fail "append: changed no database"
+out=$(grows rows.before rows.after) || fail "append: table listings do not line up"
+[ -n "$out" ] && ! grep -qv '^1$' <<<"$out" || fail "append: not one growing table per database: $out"
+db_rows pre1 cev1 >rows.before
+db_rows ev1 cev1 >rows.after
+out=$(grows rows.before rows.after) || fail "everyday: table listings do not line up"
+grep -qv '^1$' <<<"$out" || fail "the default day looks like an append day"
+"$gen" mutate d1 --pattern sometimes 2>/dev/null && fail "mutate accepted --pattern sometimes"
+
 # Encrypted backups: reproducible, unreadable without the password, and the
 # same plaintext as a plain backup made with the same options, before and
 # after a day of changes and a password change.
