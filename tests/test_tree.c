@@ -465,7 +465,7 @@ static void test_rejects_raw_encodings(void **state)
     assert_int_equal(decode_raw(1, 1, &digest), CAIRN_OK);
 
     assert_int_equal(decode_raw(0, 1, &good), CAIRN_ECORRUPT); /* version */
-    assert_int_equal(decode_raw(2, 1, &good), CAIRN_ECORRUPT);
+    assert_int_equal(decode_raw(3, 1, &good), CAIRN_ECORRUPT); /* 2: with fingerprints */
     assert_int_equal(decode_raw(1, 2, &good), CAIRN_ECORRUPT); /* count > nodes */
     assert_int_equal(decode_raw(1, 0, &good), CAIRN_ECORRUPT); /* trailing node */
     assert_int_equal(decode_raw(1, UINT64_MAX, &good), CAIRN_ECORRUPT);

@@ -116,6 +116,9 @@ typedef struct stream_stats {
     uint64_t new_chunks;
     uint64_t new_bytes; /* sealed bytes added to packs */
     uint64_t new_raw;
+    uint64_t reused_chunks; /* chunks given the replaced file's ID by
+                             * fingerprint: not hashed or stored */
+    uint64_t reused_bytes;
 } stream_stats;
 
 /* Live counters (for progress). */
