@@ -107,16 +107,22 @@ static void run_backup(fixture *f, int force_read, backup_result *r)
         fail_msg("backup_run: %s", err_msg());
 }
 
+/* Snapshot id of the store's, loaded into *l. */
+static const snapshot *load_snap(fixture *f, const uint8_t id[ID_LEN], snaplist *l)
+{
+    assert_int_equal(snaplist_load(f->s, l), CAIRN_OK);
+    for (size_t i = 0; i < l->count; i++)
+        if (memcmp(l->items[i].id, id, ID_LEN) == 0)
+            return &l->items[i];
+    fail_msg("no such snapshot");
+    return NULL;
+}
+
 /* The node of path in snapshot id (loaded from the store). */
 static void node_of(fixture *f, const uint8_t id[ID_LEN], const char *path, tree_node *out)
 {
     snaplist l;
-    assert_int_equal(snaplist_load(f->s, &l), CAIRN_OK);
-    const snapshot *sn = NULL;
-    for (size_t i = 0; i < l.count; i++)
-        if (memcmp(l.items[i].id, id, ID_LEN) == 0)
-            sn = &l.items[i];
-    assert_non_null(sn);
+    const snapshot *const sn = load_snap(f, id, &l);
     assert_int_equal(
         treestore_lookup(f->s, f->w, (const uint8_t(*)[ID_LEN])sn->tree, sn->ntree, path, out),
         CAIRN_OK);
@@ -249,12 +255,7 @@ static void put_old_format_snapshot(fixture *f, const uint8_t latest[ID_LEN], ui
     assert_int_equal(chunker_init(&ck, p->chunk_min, p->chunk_avg, p->chunk_max,
                                   keyring_chunker_secret(store_keys(f->s))),
                      CAIRN_OK);
-    assert_int_equal(snaplist_load(f->s, &l), CAIRN_OK);
-    const snapshot *base = NULL;
-    for (size_t i = 0; i < l.count; i++)
-        if (memcmp(l.items[i].id, latest, ID_LEN) == 0)
-            base = &l.items[i];
-    assert_non_null(base);
+    const snapshot *const base = load_snap(f, latest, &l);
     assert_int_equal(
         treestore_load(f->s, f->w, (const uint8_t(*)[ID_LEN])base->tree, base->ntree, &t),
         CAIRN_OK);

@@ -181,30 +181,6 @@ static cairn_err grow_chunks(bk_ctx *c, bk_dir *d, tree_node *n)
     return CAIRN_OK;
 }
 
-/* Where the next chunk of a changed file is in its parent snapshot's node:
- * the parent's chunk at the same offset, found by walking its fingerprints
- * along with the file. */
-typedef struct bk_prev {
-    const tree_node *n; /* NULL: nothing to compare with */
-    uint32_t k;         /* its first chunk not before off */
-    uint64_t at;        /* where chunk k starts */
-} bk_prev;
-
-/* The parent's ID of the chunk data[0..len) at offset off, or NULL when the
- * parent had no chunk with this offset, length and fingerprint. */
-static const uint8_t *prev_match(bk_prev *p, uint64_t off, const tree_fprint *fp)
-{
-    if (!p->n)
-        return NULL;
-    while (p->k < p->n->nchunks && p->at < off)
-        p->at += p->n->fprints[p->k++].len;
-    if (p->k == p->n->nchunks || p->at != off)
-        return NULL;
-    const tree_fprint *const o = &p->n->fprints[p->k];
-    return o->len == fp->len && memcmp(o->hash, fp->hash, TREE_DIGEST_LEN) == 0 ? p->n->chunks[p->k]
-                                                                                : NULL;
-}
-
 /* Decrypts the next piece of the file into cs->plain; returns -1 with
  * errno set on a read error (EBADMSG: not whole AES blocks). */
 static int cipher_fill(bk_cipher *cs, int fd)
@@ -284,7 +260,7 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
     size_t have = 0;
     int eof = 0, planned = 0;
     uint64_t total = 0, off = 0;
-    bk_prev prev = {old && tree_node_has_fprints(old) ? old : NULL, 0, 0};
+    tree_fprint_cursor prev = {old && tree_node_has_fprints(old) ? old : NULL, 0, 0};
     chunk_plan plan = {NULL, 0, 0};
     cairn_err rc = CAIRN_OK;
     XXH3_state_t *const st = XXH3_createState();
@@ -327,7 +303,7 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
             XXH128_canonicalFromHash(
                 (XXH128_canonical_t *)fp->hash,
                 XXH3_128bits_withSecret(c->rbuf + pos, cut, c->file_secret, KEYS_FILE_SECRET));
-            const uint8_t *const same = prev_match(&prev, off, fp);
+            const uint8_t *const same = tree_fprint_match(&prev, off, fp);
             if (same) {
                 /* workers write other slots of this array, never this one */
                 memcpy(n->chunks[n->nchunks], same, ID_LEN);

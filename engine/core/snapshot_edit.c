@@ -44,12 +44,11 @@ struct stream_file {
     uint8_t (*chunks)[ID_LEN];
     tree_fprint *fprints; /* one per chunk (room for cap), on the caller's thread */
     uint32_t nchunks, cap;
-    chunk_owner owner; /* its chunks in the pipeline */
-    tree_node prev;    /* the file it replaces, when stored with fingerprints:
-                        * its chunks and fingerprints (copies) */
-    uint32_t prev_k;   /* prev's first chunk not before off */
-    uint64_t prev_at;  /* where chunk prev_k starts */
-    uint64_t off;      /* where the next chunk starts */
+    chunk_owner owner;          /* its chunks in the pipeline */
+    tree_node prev;             /* the file it replaces, when stored with fingerprints:
+                                 * its chunks and fingerprints (copies) */
+    tree_fprint_cursor prev_at; /* on prev */
+    uint64_t off;               /* where the next chunk starts */
     int installed;
     uint64_t size;
     XXH3_state_t *xx;
@@ -143,22 +142,6 @@ static cairn_err make_readable(stream *st)
     return rc;
 }
 
-/* The ID prev had for a chunk with fingerprint fp at f->off, or NULL. */
-static const uint8_t *prev_match(stream_file *f, const tree_fprint *fp)
-{
-    const tree_node *const p = &f->prev;
-    if (!p->fprints)
-        return NULL;
-    while (f->prev_k < p->nchunks && f->prev_at < f->off)
-        f->prev_at += p->fprints[f->prev_k++].len;
-    if (f->prev_k == p->nchunks || f->prev_at != f->off)
-        return NULL;
-    const tree_fprint *const o = &p->fprints[f->prev_k];
-    return o->len == fp->len && memcmp(o->hash, fp->hash, TREE_DIGEST_LEN) == 0
-               ? p->chunks[f->prev_k]
-               : NULL;
-}
-
 /* Queues data[0..len) as the next chunk of f, or gives it the ID of the
  * chunk the replaced file had at this offset with the same fingerprint. */
 static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
@@ -185,7 +168,7 @@ static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
     fp->len = (uint32_t)len;
     XXH128_canonicalFromHash((XXH128_canonical_t *)fp->hash,
                              XXH3_128bits_withSecret(data, len, st->file_secret, KEYS_FILE_SECRET));
-    const uint8_t *const same = prev_match(f, fp);
+    const uint8_t *const same = tree_fprint_match(&f->prev_at, f->off, fp);
     if (same) {
         /* workers write other slots, under the lock this array grows under */
         chunk_pipeline_lock(st->pipeline);
@@ -598,6 +581,7 @@ cairn_err stream_file_begin(stream *st, const char *path, stream_file **out)
     if (old && !old->fresh && tree_node_has_fprints(&old->n)) {
         rc = tree_node_copy_chunks(&f->prev, &old->n);
         f->prev.type = NODE_FILE;
+        f->prev_at.n = &f->prev;
     }
     if (rc || !f->path || !f->xx) {
         file_free(f);

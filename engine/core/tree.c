@@ -96,6 +96,20 @@ int tree_node_has_fprints(const tree_node *n)
     return sum == n->size;
 }
 
+const uint8_t *tree_fprint_match(tree_fprint_cursor *c, uint64_t off, const tree_fprint *fp)
+{
+    const tree_node *const n = c->n;
+    if (!n || !n->fprints)
+        return NULL;
+    while (c->k < n->nchunks && c->at < off)
+        c->at += n->fprints[c->k++].len;
+    if (c->k == n->nchunks || c->at != off)
+        return NULL;
+    const tree_fprint *const o = &n->fprints[c->k];
+    return o->len == fp->len && memcmp(o->hash, fp->hash, TREE_DIGEST_LEN) == 0 ? n->chunks[c->k]
+                                                                                : NULL;
+}
+
 cairn_err tree_encode(const tree *t, cbuf *out)
 {
     int version = TREE_VERSION;

@@ -83,6 +83,17 @@ cairn_err tree_node_copy_chunks(tree_node *out, const tree_node *src);
  * lengths add up to size). */
 int tree_node_has_fprints(const tree_node *n);
 
+/* A walk along a file node's fingerprints in offset order (n NULL: no
+ * node, nothing matches).  tree_fprint_match gives the ID of n's chunk that
+ * starts at off with fp's length and hash, or NULL; off must not decrease
+ * from one call to the next. */
+typedef struct tree_fprint_cursor {
+    const tree_node *n;
+    uint32_t k;  /* n's first chunk not before the last off */
+    uint64_t at; /* where chunk k starts */
+} tree_fprint_cursor;
+const uint8_t *tree_fprint_match(tree_fprint_cursor *c, uint64_t off, const tree_fprint *fp);
+
 /* Version 1, or 2 when a node carries fingerprints (docs/FORMAT.md). */
 cairn_err tree_encode(const tree *t, cbuf *out);
 
