@@ -5,7 +5,8 @@
  * its length but gets a new ID; shrinking and growing files; --force-read
  * reuses nothing; a parent written in the old tree format (no
  * fingerprints) reuses nothing and still backs up right; the device path
- * (snapshot_edit) records fingerprints and reuses the same way. */
+ * (snapshot_edit) records fingerprints and reuses the same way, also for a
+ * file received under a temporary name (stream_file_compare_with). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -350,6 +351,38 @@ static void test_stream_reuse(void **state)
     tree_node_free(&n);
 }
 
+/* A file received under a temporary name and moved over the old one (the
+ * device's Snapshot/Manifest.db) is compared with the old one. */
+static void test_stream_compare_with(void **state)
+{
+    fixture *const f = *state;
+    stream_result r1, r2;
+    snaplist l;
+    stream *st = NULL;
+    stream_file *sf = NULL;
+    tree_node n;
+    stream_write(f, NULL, f->data, DB_LEN, &r1);
+    f->data[9 * PAGE] ^= 0x80;
+    assert_int_equal(snaplist_load(f->s, &l), CAIRN_OK);
+    const stream_opts o = {.base = &l.items[0], .threads = 2};
+    assert_int_equal(stream_begin(f->s, &o, &st), CAIRN_OK);
+    assert_int_equal(stream_mkdir(st, "Snapshot"), CAIRN_OK);
+    assert_int_equal(stream_file_begin(st, "Snapshot/db.sqlite", &sf), CAIRN_OK);
+    stream_file_compare_with(sf, "db.sqlite");
+    assert_int_equal(stream_file_write(sf, f->data, DB_LEN), CAIRN_OK);
+    assert_int_equal(stream_file_end(sf), CAIRN_OK);
+    assert_int_equal(stream_remove(st, "db.sqlite"), CAIRN_OK);
+    assert_int_equal(stream_move(st, "Snapshot/db.sqlite", "db.sqlite"), CAIRN_OK);
+    const stream_commit_opts co = {.source = "test", .chain = "device:test", .parent = &l.items[0]};
+    assert_int_equal(stream_commit(st, &co, &r2), CAIRN_OK);
+    stream_free(st);
+    snaplist_free(&l);
+    assert_true(r2.stats.reused_chunks == NCHUNKS - 1);
+    node_of(f, r2.id, "db.sqlite", &n);
+    assert_node_content(f, &n, f->data, DB_LEN, 1);
+    tree_node_free(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +390,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shrink_and_grow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_without_fingerprints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_compare_with, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

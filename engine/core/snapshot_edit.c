@@ -554,6 +554,28 @@ void stream_get_stats(stream *st, stream_stats *out)
 
 /* ---- writing files ---- */
 
+/* The chunks of f that match old's (the file it replaces) by fingerprint
+ * will take old's IDs. */
+static cairn_err compare_with(stream_file *f, const sn_node *old)
+{
+    /* a file written in this stream may still have IDs in flight */
+    if (old->fresh || !tree_node_has_fprints(&old->n))
+        return CAIRN_OK;
+    const cairn_err rc = tree_node_copy_chunks(&f->prev, &old->n);
+    f->prev.type = NODE_FILE;
+    f->prev_at.n = &f->prev;
+    return rc;
+}
+
+void stream_file_compare_with(stream_file *f, const char *path)
+{
+    sn_node *old = NULL;
+    if (f->prev_at.n || f->nchunks || f->st->have)
+        return;
+    if (lookup(f->st, path, &old) == CAIRN_OK)
+        (void)compare_with(f, old);
+}
+
 cairn_err stream_file_begin(stream *st, const char *path, stream_file **out)
 {
     char leaf[TREE_NAME_MAX];
@@ -577,12 +599,8 @@ cairn_err stream_file_begin(stream *st, const char *path, stream_file **out)
     f->owner.place = place_chunk;
     f->path = strdup(path);
     f->xx = XXH3_createState();
-    /* a file written in this stream may still have IDs in flight */
-    if (old && !old->fresh && tree_node_has_fprints(&old->n)) {
-        rc = tree_node_copy_chunks(&f->prev, &old->n);
-        f->prev.type = NODE_FILE;
-        f->prev_at.n = &f->prev;
-    }
+    if (old)
+        rc = compare_with(f, old);
     if (rc || !f->path || !f->xx) {
         file_free(f);
         return err_set(CAIRN_ENOMEM, "out of memory");
