@@ -91,9 +91,10 @@ static void print_json_summary(const device_backup_result *r, int partial)
     printf(",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
            ",\"files_read\":%" PRIu64 ",\"files_unchanged\":%" PRIu64 ",\"bytes_read\":%" PRIu64
            ",\"new_chunks\":%" PRIu64 ",\"new_bytes\":%" PRIu64 ",\"new_raw\":%" PRIu64
-           ",\"partial\":%s}\n",
+           ",\"reused_chunks\":%" PRIu64 ",\"reused_bytes\":%" PRIu64 ",\"partial\":%s}\n",
            r->files, r->dirs, r->bytes, r->files_read, r->files - r->files_read, r->bytes_read,
-           r->new_chunks, r->new_bytes, r->new_raw, partial ? "true" : "false");
+           r->new_chunks, r->new_bytes, r->new_raw, r->reused_chunks, r->reused_bytes,
+           partial ? "true" : "false");
 }
 
 /* The lines of a folder's snapshot saved. */

@@ -2,7 +2,8 @@
  *
  * Input: an encoded tree (untrusted bytes from a chunk).  Whatever decodes
  * must satisfy the decoder's promises (single path components, strictly
- * sorted, known types, a target exactly on symlinks), be found by
+ * sorted, known types, a target exactly on symlinks, fingerprints only on
+ * files and adding up to their size), be found by
  * tree_find, and re-encode to a canonical form that decodes to the same
  * encoding again.  Seeds in fuzz/corpus/tree come from tree_encode. */
 #include <stddef.h>
@@ -30,6 +31,8 @@ static void check(const tree *t)
             abort();
         if (n->nchunks && !n->chunks)
             abort();
+        if (n->fprints && !tree_node_has_fprints(n))
+            abort();
         if (tree_find(t, n->name) != n)
             abort();
     }
@@ -51,7 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (t2.count != t.count)
         abort();
     for (size_t i = 0; i < t.count; i++)
-        if (!tree_same_chunks(&t.nodes[i], &t2.nodes[i]))
+        if (!tree_same_chunks(&t.nodes[i], &t2.nodes[i]) ||
+            tree_node_has_fprints(&t.nodes[i]) != tree_node_has_fprints(&t2.nodes[i]) ||
+            (t.nodes[i].fprints &&
+             memcmp(t.nodes[i].fprints, t2.nodes[i].fprints,
+                    (size_t)t.nodes[i].nchunks * sizeof *t.nodes[i].fprints) != 0))
             abort();
     if (tree_encode(&t2, &b2) != CAIRN_OK || b2.len != b.len || memcmp(b.data, b2.data, b.len))
         abort();

@@ -33,6 +33,20 @@ static void set_chunks(tree_node *n, uint32_t count, uint8_t seed)
     n->nchunks = n->cap_chunks = count;
 }
 
+/* Fingerprints for n's chunks with these lengths (n->size set to their sum). */
+static void set_fprints(tree_node *n, const uint32_t *lens, uint32_t count, uint8_t seed)
+{
+    set_chunks(n, count, seed);
+    n->fprints = calloc(count, sizeof *n->fprints);
+    assert_non_null(n->fprints);
+    n->size = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        n->fprints[i].len = lens[i];
+        memset(n->fprints[i].hash, (int)(seed + 0x80 + i), TREE_DIGEST_LEN);
+        n->size += lens[i];
+    }
+}
+
 /* A tree with every kind of node and the edge values of every field. */
 static void sample_tree(tree *t)
 {
@@ -76,6 +90,9 @@ static void sample_tree(tree *t)
     n->size = 32;
     n->cipher = TREE_CIPHER_CBC;
     n->cipher_key[0] = 4;
+    n = add_node(t, "h-fingerprinted", NODE_FILE);
+    const uint32_t lens[] = {1, 200, UINT32_MAX};
+    set_fprints(n, lens, 3, 0x50);
 }
 
 static void assert_same_node(const tree_node *a, const tree_node *b)
@@ -102,6 +119,9 @@ static void assert_same_node(const tree_node *a, const tree_node *b)
     if (a->nchunks)
         assert_memory_equal(a->chunks, b->chunks, (size_t)a->nchunks * ID_LEN);
     assert_true(tree_same_chunks(a, b));
+    assert_int_equal(tree_node_has_fprints(a), tree_node_has_fprints(b));
+    if (tree_node_has_fprints(a))
+        assert_memory_equal(a->fprints, b->fprints, (size_t)a->nchunks * sizeof *a->fprints);
 }
 
 static cairn_err decode_exact(const uint8_t *p, size_t n, tree *out)
@@ -465,7 +485,7 @@ static void test_rejects_raw_encodings(void **state)
     assert_int_equal(decode_raw(1, 1, &digest), CAIRN_OK);
 
     assert_int_equal(decode_raw(0, 1, &good), CAIRN_ECORRUPT); /* version */
-    assert_int_equal(decode_raw(2, 1, &good), CAIRN_ECORRUPT);
+    assert_int_equal(decode_raw(3, 1, &good), CAIRN_ECORRUPT); /* 2: with fingerprints */
     assert_int_equal(decode_raw(1, 2, &good), CAIRN_ECORRUPT); /* count > nodes */
     assert_int_equal(decode_raw(1, 0, &good), CAIRN_ECORRUPT); /* trailing node */
     assert_int_equal(decode_raw(1, UINT64_MAX, &good), CAIRN_ECORRUPT);
@@ -531,6 +551,85 @@ static void test_rejects_trailing_bytes(void **state)
     cbuf_put(&b, "xyz", 3);
     assert_int_equal(decode_exact(b.data, b.len, &out), CAIRN_ECORRUPT);
     cbuf_free(&b);
+}
+
+/* Fingerprints: version 2 only when a node has them, version 1 (the old
+ * bytes) otherwise; the IDs alone decide tree_same_chunks; fingerprints
+ * that do not add up to the size are not written; the decoder refuses them
+ * in version 1, on anything but a file, of length 0, or not adding up. */
+static void test_fingerprints(void **state)
+{
+    (void)state;
+    tree t, out;
+    cbuf b;
+    const uint32_t lens[] = {4, 6};
+    tree_init(&t);
+    tree_node *n = add_node(&t, "f", NODE_FILE);
+    set_fprints(n, lens, 2, 0x11);
+    encode_or_fail(&t, &b);
+    assert_int_equal(b.data[0], 2);
+    assert_int_equal(decode_exact(b.data, b.len, &out), CAIRN_OK);
+    assert_same_node(&t.nodes[0], &out.nodes[0]);
+
+    /* a copy is deep; another fingerprint does not make other chunks */
+    tree_node copy = out.nodes[0];
+    assert_int_equal(tree_node_copy_chunks(&copy, &out.nodes[0]), CAIRN_OK);
+    assert_ptr_not_equal(copy.fprints, out.nodes[0].fprints);
+    assert_memory_equal(copy.fprints, out.nodes[0].fprints, 2 * sizeof *copy.fprints);
+    copy.fprints[1].hash[0] ^= 1;
+    assert_true(tree_same_chunks(&copy, &out.nodes[0]));
+    free(copy.chunks);
+    free(copy.fprints);
+    tree_free(&out);
+
+    /* every single change to the fingerprint part is refused, as is
+     * every truncation */
+    const size_t fp0 = b.len - 2 * (1 + TREE_DIGEST_LEN), fp1 = b.len - (1 + TREE_DIGEST_LEN);
+    const struct {
+        size_t at;
+        uint8_t value;
+        const char *what;
+    } bad[] = {
+        {0, 1, "fingerprints in version 1"},
+        {0, 3, "version 3"},
+        {4, NODE_DIR, "fingerprints on a folder"},
+        {fp0, 0, "a chunk of length 0"},
+        {fp0, 5, "lengths adding up to more than the size"},
+        {fp1, 5, "lengths adding up to less than the size"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const uint8_t keep = b.data[bad[i].at];
+        b.data[bad[i].at] = bad[i].value;
+        const cairn_err rc = decode_exact(b.data, b.len, &out);
+        if (rc != CAIRN_ECORRUPT) {
+            if (rc == CAIRN_OK)
+                tree_free(&out);
+            fail_msg("%s: decoder returned %s", bad[i].what, err_name(rc));
+        }
+        b.data[bad[i].at] = keep;
+    }
+    for (size_t cut = 0; cut < b.len; cut++)
+        assert_int_equal(decode_exact(b.data, cut, &out), CAIRN_ECORRUPT);
+    cbuf_free(&b);
+
+    /* fingerprints that do not describe the content are left out */
+    t.nodes[0].size = 11;
+    encode_or_fail(&t, &b);
+    assert_int_equal(b.data[0], 1);
+    assert_int_equal(decode_exact(b.data, b.len, &out), CAIRN_OK);
+    assert_null(out.nodes[0].fprints);
+    assert_int_equal(out.nodes[0].nchunks, 2);
+    tree_free(&out);
+    cbuf_free(&b);
+
+    /* without fingerprints: version 1 */
+    free(t.nodes[0].fprints);
+    t.nodes[0].fprints = NULL;
+    t.nodes[0].size = 10;
+    encode_or_fail(&t, &b);
+    assert_int_equal(b.data[0], 1);
+    cbuf_free(&b);
+    tree_free(&t);
 }
 
 /* No proper prefix of a valid encoding decodes. */
@@ -606,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_rejects_raw_encodings),
         cmocka_unit_test(test_rejects_trailing_bytes),
         cmocka_unit_test(test_every_truncation_fails),
+        cmocka_unit_test(test_fingerprints),
         cmocka_unit_test(test_mutations_never_break_invariants),
         cmocka_unit_test(test_sorted_matches_the_decoder),
     };

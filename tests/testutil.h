@@ -27,22 +27,30 @@ static inline int test_rmtree(const char *dir)
     return nftw(dir, testutil_remove, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A new store with small chunks (4 KiB / 16 KiB / 64 KiB, 256 KiB packs)
- * and the cheapest KDF in a new folder /tmp/cairn-test-TAG-XXXXXX (dir),
- * opened for writing (path: the store's folder); 0 on success. */
-static inline int test_store_new(const char *tag, const char *password, char dir[64],
-                                 char path[128], store **s)
+/* A new store with the given chunking and packing and the cheapest KDF in
+ * a new folder /tmp/cairn-test-TAG-XXXXXX (dir), opened for writing (path:
+ * the store's folder); 0 on success. */
+static inline int test_store_new_params(const char *tag, const char *password, char dir[64],
+                                        char path[128], const store_params *params, store **s)
 {
     const keys_kdf kdf = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    const store_params params = {4096, 16384, 65536, 256 * 1024, 3, 0, 0, 0};
     snprintf(dir, 64, "/tmp/cairn-test-%s-XXXXXX", tag);
     if (sodium_init() < 0 || !mkdtemp(dir))
         return -1;
     snprintf(path, 128, "%s/store", dir);
-    if (store_create(path, password, strlen(password), &kdf, &params) != CAIRN_OK ||
+    if (store_create(path, password, strlen(password), &kdf, params) != CAIRN_OK ||
         store_open(path, password, strlen(password), STORE_WRITE, s) != CAIRN_OK)
         return -1;
     return 0;
+}
+
+/* test_store_new_params with small chunks (4 KiB / 16 KiB / 64 KiB, 256
+ * KiB packs). */
+static inline int test_store_new(const char *tag, const char *password, char dir[64],
+                                 char path[128], store **s)
+{
+    const store_params params = {4096, 16384, 65536, 256 * 1024, 3, 0, 0, 0};
+    return test_store_new_params(tag, password, dir, path, &params, s);
 }
 
 #endif

@@ -171,9 +171,14 @@ static cairn_err grow_chunks(bk_ctx *c, bk_dir *d, tree_node *n)
     wait_dir_idle(c, d);
     size_t cap = n->cap_chunks;
     const cairn_err rc = util_grow(&n->chunks, &cap, (size_t)n->nchunks + 1, sizeof *n->chunks);
-    if (!rc)
-        n->cap_chunks = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
-    return rc;
+    if (rc)
+        return rc;
+    tree_fprint *const fp = realloc(n->fprints, cap * sizeof *fp);
+    if (!fp)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    n->fprints = fp;
+    n->cap_chunks = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+    return CAIRN_OK;
 }
 
 /* Decrypts the next piece of the file into cs->plain; returns -1 with
@@ -244,13 +249,18 @@ static cairn_err digest_file(bk_ctx *c, int fd, uint8_t digest[TREE_DIGEST_LEN],
     return CAIRN_OK;
 }
 
-/* Chunks the file in fd into n's chunk list; *read_err gets errno if the
- * file could not be read to the end. */
-static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int *read_err)
+/* Chunks the file in fd into n's chunk list, each chunk with its
+ * fingerprint; a chunk old (the file in the parent snapshot, or NULL) had at
+ * the same offset with the same fingerprint keeps its ID without being
+ * stored again.  *read_err gets errno if the file could not be read to the
+ * end. */
+static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, const tree_node *old,
+                            int *read_err)
 {
     size_t have = 0;
     int eof = 0, planned = 0;
-    uint64_t total = 0;
+    uint64_t total = 0, off = 0;
+    tree_fprint_cursor prev = {old && tree_node_has_fprints(old) ? old : NULL, 0, 0};
     chunk_plan plan = {NULL, 0, 0};
     cairn_err rc = CAIRN_OK;
     XXH3_state_t *const st = XXH3_createState();
@@ -288,13 +298,27 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, int
                 if (rc)
                     goto done;
             }
-            rc = chunk_pipeline_put_flags(c->pipeline, &d->chunks, (uintptr_t)n->chunks[n->nchunks],
-                                          c->rbuf + pos, cut,
-                                          plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
-            if (rc)
-                goto done;
+            tree_fprint *const fp = &n->fprints[n->nchunks];
+            fp->len = (uint32_t)cut;
+            XXH128_canonicalFromHash(
+                (XXH128_canonical_t *)fp->hash,
+                XXH3_128bits_withSecret(c->rbuf + pos, cut, c->file_secret, KEYS_FILE_SECRET));
+            const uint8_t *const same = tree_fprint_match(&prev, off, fp);
+            if (same) {
+                /* workers write other slots of this array, never this one */
+                memcpy(n->chunks[n->nchunks], same, ID_LEN);
+                c->res->reused_chunks++;
+                c->res->reused_bytes += cut;
+            } else {
+                rc = chunk_pipeline_put_flags(c->pipeline, &d->chunks,
+                                              (uintptr_t)n->chunks[n->nchunks], c->rbuf + pos, cut,
+                                              plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
+                if (rc)
+                    goto done;
+            }
             n->nchunks++;
             pos += cut;
+            off += cut;
         }
         memmove(c->rbuf, c->rbuf + pos, have - pos);
         have -= pos;
@@ -332,13 +356,9 @@ static int same_stat(const tree_node *old, const struct stat *st)
 
 static cairn_err reuse_chunks(tree_node *n, const tree_node *old)
 {
-    if (old->nchunks) {
-        n->chunks = malloc((size_t)old->nchunks * ID_LEN);
-        if (!n->chunks)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        memcpy(n->chunks, old->chunks, (size_t)old->nchunks * ID_LEN);
-    }
-    n->nchunks = n->cap_chunks = old->nchunks;
+    const cairn_err rc = tree_node_copy_chunks(n, old);
+    if (rc)
+        return rc;
     n->has_digest = old->has_digest;
     memcpy(n->digest, old->digest, TREE_DIGEST_LEN);
     n->cipher = old->cipher;
@@ -442,14 +462,15 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
         tree_node *const fn = &d->t.nodes[i];
         const uint64_t cap = fn->size / store_get_params(c->s)->chunk_min + 2;
         fn->chunks = malloc((size_t)cap * ID_LEN);
-        if (!fn->chunks)
+        fn->fprints = malloc((size_t)cap * sizeof *fn->fprints);
+        if (!fn->chunks || !fn->fprints)
             rc = err_set(CAIRN_ENOMEM, "out of memory");
-        fn->cap_chunks = fn->chunks ? (uint32_t)cap : 0;
+        fn->cap_chunks = fn->chunks && fn->fprints ? (uint32_t)cap : 0;
     }
     if (!rc && !read_err && decrypt)
         rc = cipher_start(c, tagged);
     if (!rc && !read_err)
-        rc = chunk_file(c, d, i, fd2, &read_err);
+        rc = chunk_file(c, d, i, fd2, c->opts->force_read ? NULL : old, &read_err);
     if (!rc && !read_err && c->cipher.dec) {
         tree_node *const fn = &d->t.nodes[i];
         fn->cipher = TREE_CIPHER_CBC | (c->cipher.padded ? TREE_CIPHER_PADDED : 0);

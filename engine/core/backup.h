@@ -52,6 +52,9 @@ typedef struct backup_result {
     uint64_t new_chunks;
     uint64_t new_bytes;
     uint64_t new_raw;
+    uint64_t reused_chunks; /* chunks of changed files whose fingerprint
+                             * matched the parent's: not hashed or stored */
+    uint64_t reused_bytes;
     uint64_t errors;
 } backup_result;
 

@@ -314,13 +314,10 @@ static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
     f->node = *n;
     f->node.name = NULL;
     f->node.target = NULL;
-    f->node.chunks = n->nchunks ? malloc((size_t)n->nchunks * ID_LEN) : NULL;
-    if (!f->path || (n->nchunks && !f->node.chunks)) {
+    if (tree_node_copy_chunks(&f->node, n) != CAIRN_OK || !f->path) {
         file_free(f);
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
-    if (n->nchunks)
-        memcpy(f->node.chunks, n->chunks, (size_t)n->nchunks * ID_LEN);
     pthread_mutex_lock(&c->mu);
     while (c->queued >= MAX_QUEUED_FILES)
         pthread_cond_wait(&c->has_room, &c->mu);

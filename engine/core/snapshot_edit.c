@@ -42,8 +42,13 @@ struct stream_file {
      * lock, so it is grown under that lock too; once the file is
      * installed, the node owns it */
     uint8_t (*chunks)[ID_LEN];
+    tree_fprint *fprints; /* one per chunk (room for cap), on the caller's thread */
     uint32_t nchunks, cap;
-    chunk_owner owner; /* its chunks in the pipeline */
+    chunk_owner owner;          /* its chunks in the pipeline */
+    tree_node prev;             /* the file it replaces, when stored with fingerprints:
+                                 * its chunks and fingerprints (copies) */
+    tree_fprint_cursor prev_at; /* on prev */
+    uint64_t off;               /* where the next chunk starts */
     int installed;
     uint64_t size;
     XXH3_state_t *xx;
@@ -94,8 +99,11 @@ static void file_free(stream_file *f)
 {
     if (!f)
         return;
-    if (!f->installed)
+    if (!f->installed) {
         free(f->chunks);
+        free(f->fprints);
+    }
+    tree_node_free(&f->prev);
     XXH3_freeState(f->xx);
     free(f->path);
     free(f);
@@ -134,27 +142,50 @@ static cairn_err make_readable(stream *st)
     return rc;
 }
 
-/* Queues data[0..len) as the next chunk of f. */
+/* Queues data[0..len) as the next chunk of f, or gives it the ID of the
+ * chunk the replaced file had at this offset with the same fingerprint. */
 static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
 {
     stream *const st = f->st;
     if (f->nchunks == f->cap) {
         size_t cap = f->cap;
         chunk_pipeline_lock(st->pipeline);
-        const cairn_err grown =
-            util_grow(&f->chunks, &cap, (size_t)f->nchunks + 1, sizeof *f->chunks);
-        if (!grown)
-            f->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+        cairn_err grown = util_grow(&f->chunks, &cap, (size_t)f->nchunks + 1, sizeof *f->chunks);
+        if (!grown) {
+            tree_fprint *const fp = realloc(f->fprints, cap * sizeof *fp);
+            if (fp) {
+                f->fprints = fp;
+                f->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+            } else {
+                grown = err_set(CAIRN_ENOMEM, "out of memory");
+            }
+        }
         chunk_pipeline_unlock(st->pipeline);
         if (grown)
             return grown;
     }
-    const cairn_err rc = chunk_pipeline_put_flags(st->pipeline, &f->owner, f->nchunks, data, len,
-                                                  f->plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
-    if (rc)
-        return rc;
+    tree_fprint *const fp = &f->fprints[f->nchunks];
+    fp->len = (uint32_t)len;
+    XXH128_canonicalFromHash((XXH128_canonical_t *)fp->hash,
+                             XXH3_128bits_withSecret(data, len, st->file_secret, KEYS_FILE_SECRET));
+    const uint8_t *const same = tree_fprint_match(&f->prev_at, f->off, fp);
+    if (same) {
+        /* workers write other slots, under the lock this array grows under */
+        chunk_pipeline_lock(st->pipeline);
+        memcpy(f->chunks[f->nchunks], same, ID_LEN);
+        chunk_pipeline_unlock(st->pipeline);
+        st->stats.reused_chunks++;
+        st->stats.reused_bytes += len;
+    } else {
+        const cairn_err rc =
+            chunk_pipeline_put_flags(st->pipeline, &f->owner, f->nchunks, data, len,
+                                     f->plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
+        if (rc)
+            return rc;
+        st->unflushed = 1;
+    }
     f->nchunks++;
-    st->unflushed = 1;
+    f->off += len;
     return CAIRN_OK;
 }
 
@@ -406,15 +437,12 @@ static cairn_err clone_node(stream *st, const sn_node *src, const char *name, sn
     out->n = src->n;
     out->n.name = strdup(name);
     out->n.target = src->n.target ? strdup(src->n.target) : NULL;
-    out->n.chunks = src->n.nchunks ? malloc((size_t)src->n.nchunks * ID_LEN) : NULL;
-    out->n.cap_chunks = src->n.nchunks;
     out->fresh = src->fresh;
-    if (!out->n.name || (src->n.target && !out->n.target) || (src->n.nchunks && !out->n.chunks)) {
+    if (tree_node_copy_chunks(&out->n, &src->n) != CAIRN_OK || !out->n.name ||
+        (src->n.target && !out->n.target)) {
         node_free(out);
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
-    if (src->n.nchunks)
-        memcpy(out->n.chunks, src->n.chunks, (size_t)src->n.nchunks * ID_LEN);
     if (src->dir) {
         const cairn_err rc = clone_dir(st, src->dir, &out->dir);
         if (rc) {
@@ -526,6 +554,28 @@ void stream_get_stats(stream *st, stream_stats *out)
 
 /* ---- writing files ---- */
 
+/* The chunks of f that match old's (the file it replaces) by fingerprint
+ * will take old's IDs. */
+static cairn_err compare_with(stream_file *f, const sn_node *old)
+{
+    /* a file written in this stream may still have IDs in flight */
+    if (old->fresh || !tree_node_has_fprints(&old->n))
+        return CAIRN_OK;
+    const cairn_err rc = tree_node_copy_chunks(&f->prev, &old->n);
+    f->prev.type = NODE_FILE;
+    f->prev_at.n = &f->prev;
+    return rc;
+}
+
+void stream_file_compare_with(stream_file *f, const char *path)
+{
+    sn_node *old = NULL;
+    if (f->prev_at.n || f->nchunks || f->st->have)
+        return;
+    if (lookup(f->st, path, &old) == CAIRN_OK)
+        (void)compare_with(f, old);
+}
+
 cairn_err stream_file_begin(stream *st, const char *path, stream_file **out)
 {
     char leaf[TREE_NAME_MAX];
@@ -549,7 +599,9 @@ cairn_err stream_file_begin(stream *st, const char *path, stream_file **out)
     f->owner.place = place_chunk;
     f->path = strdup(path);
     f->xx = XXH3_createState();
-    if (!f->path || !f->xx) {
+    if (old)
+        rc = compare_with(f, old);
+    if (rc || !f->path || !f->xx) {
         file_free(f);
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
@@ -664,6 +716,7 @@ cairn_err stream_file_end(stream_file *f)
     n.flush_gen = st->flushes;
     chunk_pipeline_lock(st->pipeline);
     n.n.chunks = f->chunks;
+    n.n.fprints = f->fprints;
     n.n.nchunks = f->nchunks;
     n.n.cap_chunks = f->cap;
     f->installed = 1;

@@ -57,6 +57,12 @@ cairn_err stream_file_end(stream_file *f);
 /* Drops the file: the tree is left as it was. */
 void stream_file_abort(stream_file *f);
 
+/* Compares f's chunks (by fingerprint, docs/DESIGN.md "Change detection")
+ * with those of the file at path, when f's own path had no such file: for
+ * a file received under a temporary name and moved into place later (the
+ * device's Snapshot/Manifest.db).  Best effort, before the first write. */
+void stream_file_compare_with(stream_file *f, const char *path);
+
 /* Marks the file's bytes as the decryption of what the source stored
  * encrypted (tree.h: TREE_CIPHER_* and the wrapped key). */
 void stream_file_set_cipher(stream_file *f, uint8_t cipher, const uint8_t key[TREE_CIPHER_KEY_LEN]);
@@ -116,6 +122,9 @@ typedef struct stream_stats {
     uint64_t new_chunks;
     uint64_t new_bytes; /* sealed bytes added to packs */
     uint64_t new_raw;
+    uint64_t reused_chunks; /* chunks given the replaced file's ID by
+                             * fingerprint: not hashed or stored */
+    uint64_t reused_bytes;
 } stream_stats;
 
 /* Live counters (for progress). */

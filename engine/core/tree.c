@@ -6,10 +6,12 @@
 
 enum {
     TREE_VERSION = 1,
+    TREE_VERSION_FPRINTS = 2, /* FLAG_FPRINTS allowed */
     TREE_MAX_NODES = 1 << 24,
     FLAG_DIGEST = 1,
     FLAG_TARGET = 2,
-    FLAG_CIPHER = 4
+    FLAG_CIPHER = 4,
+    FLAG_FPRINTS = 8
 };
 
 void tree_init(tree *t)
@@ -22,6 +24,7 @@ void tree_node_free(tree_node *n)
     free(n->name);
     free(n->target);
     free(n->chunks);
+    free(n->fprints);
     memset(n, 0, sizeof *n);
 }
 
@@ -61,12 +64,65 @@ int tree_sorted(const tree *t)
     return 1;
 }
 
+cairn_err tree_node_copy_chunks(tree_node *out, const tree_node *src)
+{
+    const size_t n = src->nchunks;
+    const int fp = tree_node_has_fprints(src);
+    out->chunks = n ? malloc(n * ID_LEN) : NULL;
+    out->fprints = n && fp ? malloc(n * sizeof *out->fprints) : NULL;
+    out->nchunks = out->cap_chunks = 0;
+    if (n && (!out->chunks || (fp && !out->fprints))) {
+        free(out->chunks);
+        free(out->fprints);
+        out->chunks = NULL;
+        out->fprints = NULL;
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    if (n)
+        memcpy(out->chunks, src->chunks, n * ID_LEN);
+    if (out->fprints)
+        memcpy(out->fprints, src->fprints, n * sizeof *out->fprints);
+    out->nchunks = out->cap_chunks = (uint32_t)n;
+    return CAIRN_OK;
+}
+
+int tree_node_has_fprints(const tree_node *n)
+{
+    if (n->type != NODE_FILE || !n->fprints || n->nchunks == 0)
+        return 0;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n->nchunks; i++)
+        sum += n->fprints[i].len;
+    return sum == n->size;
+}
+
+const uint8_t *tree_fprint_match(tree_fprint_cursor *c, uint64_t off, const tree_fprint *fp)
+{
+    const tree_node *const n = c->n;
+    if (!n || !n->fprints)
+        return NULL;
+    while (c->k < n->nchunks && c->at < off)
+        c->at += n->fprints[c->k++].len;
+    if (c->k == n->nchunks || c->at != off)
+        return NULL;
+    const tree_fprint *const o = &n->fprints[c->k];
+    return o->len == fp->len && memcmp(o->hash, fp->hash, TREE_DIGEST_LEN) == 0 ? n->chunks[c->k]
+                                                                                : NULL;
+}
+
 cairn_err tree_encode(const tree *t, cbuf *out)
 {
-    cbuf_varint(out, TREE_VERSION);
+    int version = TREE_VERSION;
+    for (size_t i = 0; i < t->count && version == TREE_VERSION; i++)
+        if (tree_node_has_fprints(&t->nodes[i]))
+            version = TREE_VERSION_FPRINTS;
+    /* a tree without fingerprints keeps version 1: the bytes (and so the
+     * IDs) of older cairn's trees, which it can still read */
+    cbuf_varint(out, (uint64_t)version);
     cbuf_varint(out, t->count);
     for (size_t i = 0; i < t->count; i++) {
         const tree_node *const n = &t->nodes[i];
+        const int fp = tree_node_has_fprints(n);
         cbuf_cstr(out, n->name);
         cbuf_u8(out, n->type);
         cbuf_varint(out, n->mode);
@@ -77,7 +133,7 @@ cairn_err tree_encode(const tree *t, cbuf *out)
         cbuf_varint(out, n->uid);
         cbuf_varint(out, n->gid);
         cbuf_u8(out, (uint8_t)((n->has_digest ? FLAG_DIGEST : 0) | (n->target ? FLAG_TARGET : 0) |
-                               (n->cipher ? FLAG_CIPHER : 0)));
+                               (n->cipher ? FLAG_CIPHER : 0) | (fp ? FLAG_FPRINTS : 0)));
         if (n->has_digest)
             cbuf_put(out, n->digest, TREE_DIGEST_LEN);
         if (n->cipher) {
@@ -88,6 +144,10 @@ cairn_err tree_encode(const tree *t, cbuf *out)
             cbuf_cstr(out, n->target);
         cbuf_varint(out, n->nchunks);
         cbuf_put(out, n->chunks, (size_t)n->nchunks * ID_LEN);
+        for (uint32_t k = 0; fp && k < n->nchunks; k++) {
+            cbuf_varint(out, n->fprints[k].len);
+            cbuf_put(out, n->fprints[k].hash, TREE_DIGEST_LEN);
+        }
     }
     return out->failed ? err_set(CAIRN_ENOMEM, "out of memory encoding a tree") : CAIRN_OK;
 }
@@ -95,6 +155,38 @@ cairn_err tree_encode(const tree *t, cbuf *out)
 static int valid_name(const char *s)
 {
     return *s && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* n's fingerprints (FLAG_FPRINTS): a file's, one per chunk, each at least
+ * one byte, adding up to its size.  CAIRN_ECORRUPT with r->failed set, or
+ * CAIRN_ENOMEM. */
+static cairn_err decode_fprints(creader *r, tree_node *n)
+{
+    uint64_t sum = 0;
+    /* each takes at least 17 bytes: a cheap bound before allocating */
+    if (n->type != NODE_FILE || n->nchunks == 0 || n->nchunks > r->left / (1 + TREE_DIGEST_LEN)) {
+        r->failed = 1;
+        return CAIRN_ECORRUPT;
+    }
+    n->fprints = malloc((size_t)n->nchunks * sizeof *n->fprints);
+    if (!n->fprints)
+        return CAIRN_ENOMEM;
+    for (uint32_t k = 0; k < n->nchunks; k++) {
+        const uint64_t len = cr_varint(r);
+        const uint8_t *const h = cr_bytes(r, TREE_DIGEST_LEN);
+        if (!h || len == 0 || len > UINT32_MAX) {
+            r->failed = 1;
+            return CAIRN_ECORRUPT;
+        }
+        n->fprints[k].len = (uint32_t)len;
+        memcpy(n->fprints[k].hash, h, TREE_DIGEST_LEN);
+        sum += len;
+    }
+    if (sum != n->size) {
+        r->failed = 1;
+        return CAIRN_ECORRUPT;
+    }
+    return CAIRN_OK;
 }
 
 cairn_err tree_decode(const uint8_t *data, size_t len, tree *out)
@@ -105,7 +197,7 @@ cairn_err tree_decode(const uint8_t *data, size_t len, tree *out)
     cr_init(&r, data, len);
     const uint64_t version = cr_varint(&r);
     const uint64_t count = cr_varint(&r);
-    if (r.failed || version != TREE_VERSION)
+    if (r.failed || (version != TREE_VERSION && version != TREE_VERSION_FPRINTS))
         return err_set(CAIRN_ECORRUPT, "tree: unknown version %llu", (unsigned long long)version);
     /* each node takes at least 12 bytes: a cheap bound before allocating */
     if (count > TREE_MAX_NODES || count > len / 12)
@@ -125,9 +217,11 @@ cairn_err tree_decode(const uint8_t *data, size_t len, tree *out)
         n->inode = cr_varint(&r);
         const uint64_t uid = cr_varint(&r), gid = cr_varint(&r);
         const uint8_t flags = cr_u8(&r);
+        const uint8_t known = FLAG_DIGEST | FLAG_TARGET | FLAG_CIPHER |
+                              (version == TREE_VERSION_FPRINTS ? FLAG_FPRINTS : 0);
         if (r.failed || !n->name || !valid_name(n->name) || n->type < NODE_FILE ||
             n->type > NODE_SYMLINK || mode > 07777 || nsec >= 1000000000 || uid > UINT32_MAX ||
-            gid > UINT32_MAX || (flags & ~(FLAG_DIGEST | FLAG_TARGET | FLAG_CIPHER)) ||
+            gid > UINT32_MAX || (flags & ~known) ||
             (i > 0 && strcmp(t.nodes[i - 1].name, n->name) >= 0))
             goto bad;
         n->mode = (uint32_t)mode;
@@ -167,6 +261,12 @@ cairn_err tree_decode(const uint8_t *data, size_t len, tree *out)
             memcpy(n->chunks, cr_bytes(&r, (size_t)nchunks * ID_LEN), (size_t)nchunks * ID_LEN);
         }
         n->nchunks = n->cap_chunks = (uint32_t)nchunks;
+        if ((flags & FLAG_FPRINTS) && decode_fprints(&r, n) != CAIRN_OK) {
+            if (r.failed)
+                goto bad;
+            tree_free(&t);
+            return err_set(CAIRN_ENOMEM, "out of memory decoding a tree");
+        }
         if ((n->type == NODE_SYMLINK) != (n->target != NULL))
             goto bad;
     }

@@ -22,6 +22,16 @@ enum { TREE_NAME_MAX = 4096, TREE_DIGEST_LEN = 16, TREE_CIPHER_KEY_LEN = 44 };
  * with PKCS#7 padding when TREE_CIPHER_PADDED is set (see engine/ios/backup_encryption.h). */
 enum { TREE_CIPHER_CBC = 1, TREE_CIPHER_PADDED = 2 };
 
+/* What a file's chunk was when it was stored: its plaintext length and a
+ * keyed XXH3-128 of its bytes (the store's file secret, like digest).  The
+ * next backup gives a chunk cut at the same offset with the same length and
+ * fingerprint the same ID without hashing or storing it again.  Kept only
+ * inside sealed trees, never in the local index. */
+typedef struct tree_fprint {
+    uint32_t len;
+    uint8_t hash[TREE_DIGEST_LEN];
+} tree_fprint;
+
 typedef struct tree_node {
     char *name;
     uint8_t type;
@@ -40,6 +50,9 @@ typedef struct tree_node {
     uint32_t nchunks;
     uint32_t cap_chunks;
     uint8_t (*chunks)[ID_LEN];
+    /* files: NULL, or one per chunk (room for cap_chunks); stored only
+     * when they add up to size (tree_node_has_fprints) */
+    tree_fprint *fprints;
 } tree_node;
 
 typedef struct tree {
@@ -62,10 +75,31 @@ void tree_sort(tree *t);
  * twice, as tree_decode demands (for asserts on trees about to be stored). */
 int tree_sorted(const tree *t);
 
+/* A deep copy of src's chunk list and fingerprints into out (whose own
+ * pointers are overwritten, not freed): nchunks and cap_chunks are set. */
+cairn_err tree_node_copy_chunks(tree_node *out, const tree_node *src);
+
+/* Whether n is a file whose fingerprints describe all its chunks (their
+ * lengths add up to size). */
+int tree_node_has_fprints(const tree_node *n);
+
+/* A walk along a file node's fingerprints in offset order (n NULL: no
+ * node, nothing matches).  tree_fprint_match gives the ID of n's chunk that
+ * starts at off with fp's length and hash, or NULL; off must not decrease
+ * from one call to the next. */
+typedef struct tree_fprint_cursor {
+    const tree_node *n;
+    uint32_t k;  /* n's first chunk not before the last off */
+    uint64_t at; /* where chunk k starts */
+} tree_fprint_cursor;
+const uint8_t *tree_fprint_match(tree_fprint_cursor *c, uint64_t off, const tree_fprint *fp);
+
+/* Version 1, or 2 when a node carries fingerprints (docs/FORMAT.md). */
 cairn_err tree_encode(const tree *t, cbuf *out);
 
-/* Strict decoder for untrusted bytes: names must be valid single path
- * components in strictly increasing order. */
+/* Strict decoder for untrusted bytes (versions 1 and 2): names must be
+ * valid single path components in strictly increasing order; fingerprints
+ * belong to files and add up to their size. */
 cairn_err tree_decode(const uint8_t *data, size_t len, tree *out);
 
 /* Binary search by name; NULL if absent. */
@@ -75,7 +109,8 @@ const tree_node *tree_find(const tree *t, const char *name);
  * files the source stored encrypted, else size. */
 uint64_t tree_source_size(const tree_node *n);
 
-/* Whether two chunk lists are equal (same subtree or same content). */
+/* Whether two chunk lists are equal (same subtree or same content); the
+ * IDs only, never the fingerprints. */
 int tree_same_chunks(const tree_node *a, const tree_node *b);
 
 #endif

@@ -97,13 +97,11 @@ static cairn_err copy_node(const tree_node *src, tree_node *out)
     *out = *src;
     out->name = strdup(src->name);
     out->target = src->target ? strdup(src->target) : NULL;
-    out->chunks = src->nchunks ? malloc((size_t)src->nchunks * ID_LEN) : NULL;
-    if (!out->name || (src->target && !out->target) || (src->nchunks && !out->chunks)) {
+    const cairn_err rc = tree_node_copy_chunks(out, src);
+    if (rc || !out->name || (src->target && !out->target)) {
         tree_node_free(out);
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
-    if (src->nchunks)
-        memcpy(out->chunks, src->chunks, (size_t)src->nchunks * ID_LEN);
     return CAIRN_OK;
 }
 

@@ -201,6 +201,8 @@ static cairn_err backup_one(const device_backup_folder_opts *o, const char *sour
         r->new_chunks = br.new_chunks;
         r->new_bytes = br.new_bytes;
         r->new_raw = br.new_raw;
+        r->reused_chunks = br.reused_chunks;
+        r->reused_bytes = br.reused_bytes;
         r->errors = br.errors;
         r->partial = rc == CAIRN_EPARTIAL;
         deletion_alarm(*s, o->photo_alarm, cb, r);
@@ -426,6 +428,8 @@ cairn_err device_backup_from_device(store *s, const device_backup_device_opts *o
             r->new_chunks = res.stats.new_chunks;
             r->new_bytes = res.stats.new_bytes;
             r->new_raw = res.stats.new_raw;
+            r->reused_chunks = res.stats.reused_chunks;
+            r->reused_bytes = res.stats.reused_bytes;
             r->errors = mr.failed + mr.refused;
             r->partial = r->errors != 0;
             deletion_alarm(s, o->photo_alarm, cb, r);

@@ -33,6 +33,8 @@ typedef struct device_backup_result {
     uint64_t new_chunks;
     uint64_t new_bytes;
     uint64_t new_raw;
+    uint64_t reused_chunks; /* chunks of changed files kept by fingerprint */
+    uint64_t reused_bytes;
     uint64_t errors;          /* items left out; the snapshot is marked partial */
     char archived_chain[256]; /* the chain archived before this backup, or "" */
     char alarm[256];          /* the deletion alarm's reason (the parent was pinned), or "" */

@@ -377,6 +377,10 @@ static cairn_err receive_file(host *h, const char *dname, const char *fname, int
                         : err_set(CAIRN_EINVAL, "outside the backup folder %s", h->root);
     if (frc && !request_level(frc))
         return frc;
+    /* the metadata comes as Snapshot/<name> and is moved over <name> once
+     * the session is done: compared with that, it is mostly kept */
+    if (!frc && strncmp(local, "Snapshot/", 9) == 0)
+        stream_file_compare_with(f, local + 9);
     if (frc) {
         /* the data is read and dropped; the snapshot will lack the file */
         warn(h, fname, err_msg());
