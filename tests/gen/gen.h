@@ -288,7 +288,8 @@ typedef struct gen_opts {
     const char *new_pw;
     const char *password; /* decrypt */
     const char *to;
-    int content; /* device: -1 random databases and media, else a content state */
+    int content;    /* device: -1 random databases and media, else a content state */
+    uint64_t files; /* device: file and symlink rows wanted (0: from size-mb) */
 } gen_opts;
 
 int gen_device(const char *dir, const gen_opts *o);
