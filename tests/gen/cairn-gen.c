@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EXIT_USAGE = 2, MAX_SIZE_MB = 1024 * 1024 };
+enum { EXIT_USAGE = 2, MAX_SIZE_MB = 1024 * 1024, MAX_FILES = 10000000 };
 
 static const char usage_text[] =
     "usage: cairn-gen device DIR [--seed N] [--size-mb M] [--udid UDID] [--name NAME]\n"
     "                            [--product TYPE] [--ios VERSION] [--date UNIX_SECONDS]\n"
     "                            [--encrypt PASSWORD [--kdf-iter N] [--kdf-dpic N]]\n"
-    "                            [--content STATE]\n"
+    "                            [--content STATE] [--files N]\n"
     "       cairn-gen mutate DIR [--seed N] [--day D] [--changes FILE] [--encrypt PASSWORD]\n"
     "                            [--pattern everyday|append]\n"
     "       cairn-gen changepw DIR --old PASSWORD --new PASSWORD [--seed N] [--kdf-iter N]\n"
@@ -34,7 +34,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"device", " seed size-mb udid name product ios date encrypt kdf-iter kdf-dpic content ",
+    {"device", " seed size-mb udid name product ios date encrypt kdf-iter kdf-dpic content files ",
      gen_device},
     {"mutate", " seed day changes encrypt pattern ", gen_mutate},
     {"changepw", " seed old new kdf-iter kdf-dpic ", gen_changepw},
@@ -97,6 +97,8 @@ static int set_option(gen_opts *o, const char *opt, const char *val)
         return parse_u64(val, UINT64_MAX, &o->seed);
     if (strcmp(opt, "size-mb") == 0)
         return parse_u64(val, MAX_SIZE_MB, &o->size_mb) || o->size_mb == 0;
+    if (strcmp(opt, "files") == 0)
+        return parse_u64(val, MAX_FILES, &o->files) || o->files == 0;
     if (strcmp(opt, "day") == 0)
         return parse_u64(val, 100000, &o->day);
     /* iOS uses 10,000 and 10,000,000: seconds per backup, too slow for tests */

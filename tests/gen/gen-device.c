@@ -686,6 +686,10 @@ static int make_plan(plan *p, const device *d, const gen_opts *o)
         plan_dbs(p, d, b.db) || plan_fixed_plists(p, d) || plan_links(p, d))
         return -1;
     const size_t fixed = p->n;
+    /* --files asks for a file count (a scale test), not a size: the rows
+     * beyond the media, databases and fixed settings are small settings files */
+    if (o->files)
+        b.small_files = o->files > fixed ? (unsigned)(o->files - fixed) : 0;
     for (unsigned i = 0; p->n - fixed < b.small_files; i++) {
         if (plan_random_plist(p, d, i))
             return -1;

@@ -295,6 +295,7 @@ typedef struct gen_opts {
     const char *to;
     int content;         /* device: -1 random databases and media, else a content state */
     gen_pattern pattern; /* mutate: what a day does to the databases */
+    uint64_t files;      /* device: file and symlink rows wanted (0: from size-mb) */
 } gen_opts;
 
 int gen_device(const char *dir, const gen_opts *o);
