@@ -3,10 +3,12 @@
 
 usage: report.py --raw RAW.jsonl --meta META.json --out DIR [--no-chart]
 
-RAW.jsonl holds one object per measured command ({"tool", "step", "repeat", "wall",
-"user", "sys", "rss_kb", "store_bytes", "cache_bytes", "rc"}) and notes ({"note",
-"value"}). Writes DIR/results.md, DIR/results.json and DIR/results.png (with gnuplot),
-and prints the Markdown to stdout. Medians over the repeats; min and max are kept too.
+RAW.jsonl holds one object per measured command ({"tool", "dataset", "step", "repeat",
+"wall", "user", "sys", "rss_kb", "store_bytes", "cache_bytes", "rc"}; a sample without
+"dataset" is from the everyday data set) and notes ({"note", "value"}). Writes
+DIR/results.md, DIR/results.json and one chart per data set, DIR/results-DATASET.png
+(with gnuplot), and prints the Markdown to stdout. Medians over the repeats; min and max
+are kept too.
 Only the Python standard library is used.
 """
 
@@ -19,7 +21,11 @@ import subprocess
 import sys
 import tempfile
 
-TOOLS = ["cairn", "restic", "borg"]
+TOOLS = ["cairn", "restic", "borg", "borg2"]
+DATASETS = {  # name: what one day of `cairn-gen mutate --pattern NAME` does
+    "everyday": "every SQLite database gains rows and has rows rewritten all over the file",
+    "append": "rows appended to each used database's main table, 1-3 old rows edited in place",
+}
 STEPS = [
     ("backup_initial", "initial backup (day 0)", "initial"),
     ("backup_day1", "backup of day 1", "day 1"),
@@ -36,7 +42,7 @@ METRICS = [  # key, header, unit label
     ("rss_mib", "peak RSS MiB"),
     ("store_mib", "store MiB"),
 ]
-COLORS = {"cairn": "#d95f02", "restic": "#1f78b4", "borg": "#33a02c"}
+COLORS = {"cairn": "#d95f02", "restic": "#1f78b4", "borg": "#33a02c", "borg2": "#6a3d9a"}
 MIB = 1024 * 1024
 
 
@@ -51,6 +57,7 @@ def load(raw_path):
             if "note" in o:
                 notes.setdefault(o["note"], []).append(o["value"])
             else:
+                o.setdefault("dataset", "everyday")
                 o["cpu"] = round(o["user"] + o["sys"], 2)
                 o["rss_mib"] = o["rss_kb"] / 1024
                 o["store_mib"] = o["store_bytes"] / MIB
@@ -59,9 +66,11 @@ def load(raw_path):
     return samples, notes
 
 
-def summarize(samples, tool, step):
-    """Median/min/max of each metric over the successful repeats of one tool and step."""
-    runs = [s for s in samples if s["tool"] == tool and s["step"] == step]
+def summarize(samples, tool, step, dataset=None):
+    """Median/min/max of each metric over the successful repeats of one tool and step
+    (in one data set, or in any)."""
+    runs = [s for s in samples if s["tool"] == tool and s["step"] == step
+            and (dataset is None or s["dataset"] == dataset)]
     if not runs:
         return None
     ok = [s for s in runs if s["rc"] == 0]
@@ -128,13 +137,19 @@ def md_table(header, rows, align=None):
     return "\n".join([line(header), sep] + [line(r) for r in rows])
 
 
-def build(samples, notes, meta):
-    tools = [t for t in TOOLS if t in meta.get("tools", TOOLS)]
+def meta_datasets(meta, samples):
+    if "datasets" in meta:
+        return meta["datasets"]
+    step_keys = {k for k, _, _ in STEPS}
+    return sorted({s["dataset"] for s in samples if s["step"] in step_keys})
+
+
+def build_steps(samples, tools, dataset):
     steps = []
     for key, label, short in STEPS:
         entry = {"step": key, "label": label, "short": short, "tools": {}, "ratios": {}}
         for t in tools:
-            s = summarize(samples, t, key)
+            s = summarize(samples, t, key, dataset)
             if s:
                 entry["tools"][t] = s
         base = entry["tools"].get("cairn")
@@ -145,6 +160,13 @@ def build(samples, notes, meta):
                 m: ratio(med(entry["tools"][t], m), med(base, m)) for m, _ in METRICS
             }
         steps.append(entry)
+    return steps
+
+
+def build(samples, notes, meta):
+    tools = [t for t in TOOLS if t in meta.get("tools", TOOLS)]
+    datasets = [{"dataset": d, "description": DATASETS.get(d, ""),
+                 "steps": build_steps(samples, tools, d)} for d in meta_datasets(meta, samples)]
     scaling = []
     for th in meta.get("threads", []):
         s = summarize(samples, "cairn", f"threads_{th}")
@@ -163,27 +185,80 @@ def build(samples, notes, meta):
         for s in scaling:
             s["speedup"] = (w1 / s["wall"]["median"]) if s["wall"] else None
     init = {t: summarize(samples, t, "init") for t in tools}
-    return {"meta": meta, "steps": steps, "scaling": scaling, "init": init, "notes": notes,
-            "samples": samples}
+    return {"meta": meta, "datasets": datasets, "scaling": scaling, "init": init,
+            "notes": notes, "samples": samples}
 
 
 def failed_mark(entry):
     return " (FAILED)" if entry and entry["failed"] else ""
 
 
-def markdown(res, png_name):
+def title_tools(tools):
+    return " vs ".join(tools)
+
+
+def dataset_tables(out, d, tools, others, png_name):
+    """The ratio table, the medians table and the chart of one data set."""
+    steps = d["steps"]
+    if others:
+        out.append(f"### {d['dataset']}: ratios to cairn (median; above 1 means cairn is faster / smaller)\n")
+        header = ["step"]
+        for m, h in METRICS:
+            for t in others:
+                header.append(f"{h.split()[0] if m != 'rss_mib' else 'RSS'} {t}/cairn")
+        rows = []
+        for e in steps:
+            row = [e["label"]]
+            for m, _ in METRICS:
+                for t in others:
+                    r = e["ratios"].get(f"{t}/cairn", {}).get(m)
+                    row.append(fmt_ratio(r))
+            rows.append(row)
+        out.append(md_table(header, rows) + "\n")
+
+    out.append(f"### {d['dataset']}: medians per step\n")
+    out.append(
+        "wall and CPU (user + sys) in seconds, peak RSS in MiB (largest process), store = "
+        "repository size after the step (MiB, apparent size)"
+        + ("; ×cairn = this tool's value divided by cairn's.\n" if others else ".\n")
+    )
+    ratio_cols = METRICS if others else []
+    header = ["step", "tool"] + [h for _, h in METRICS] + [f"{h.split()[0] if m != 'rss_mib' else 'RSS'} ×cairn" for m, h in ratio_cols]
+    rows = []
+    for e in steps:
+        for t in tools:
+            te = e["tools"].get(t)
+            row = [e["label"], t + failed_mark(te)]
+            for m, _ in METRICS:
+                row.append(fmt(med(te, m), 2 if m in ("wall", "cpu") else 1))
+            for m, _ in ratio_cols:
+                if t == "cairn":
+                    row.append("")
+                else:
+                    row.append(fmt_ratio(e["ratios"].get(f"{t}/cairn", {}).get(m)))
+            rows.append(row)
+    out.append(md_table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2)) + "\n")
+
+    if png_name:
+        out.append(f"![{title_tools(tools)}, data set {d['dataset']}]({png_name})\n")
+
+
+def markdown(res, png_names):
     meta = res["meta"]
     tools = [t for t in TOOLS if t in meta.get("tools", TOOLS)]
     others = [t for t in tools if t != "cairn"] if "cairn" in tools else []
     out = []
     gib = meta["data_bytes"] / 1024**3
-    out.append(f"# cairn vs restic vs borg — {meta['date']}\n")
+    names = [d["dataset"] for d in res["datasets"]]
+    out.append(f"# {title_tools(tools)} — {meta['date']}\n")
     out.append(
         f"Data: a generated iPhone backup (`cairn-gen device --size-mb {meta['size_mb']} "
         f"--seed {meta['seed']}`), {gib:.2f} GiB in {meta['data_files']:,} files, then two "
-        f"days of changes (`cairn-gen mutate --day 1`, `--day 2`). Median of "
-        f"{meta['repeats']} repeat(s); each repeat starts from a fresh repository and a "
-        f"fresh copy of the data.\n"
+        f"days of changes (`cairn-gen mutate --day 1`, `--day 2`), in {len(names)} data "
+        f"set(s), each a `--pattern` of `cairn-gen mutate`: "
+        + "; ".join(f"**{d['dataset']}**: {d['description'] or 'unknown pattern'}" for d in res["datasets"])
+        + f". Median of {meta['repeats']} repeat(s); each data set of each repeat starts "
+        f"from a fresh repository and a fresh copy of day 0.\n"
     )
     out.append(
         f"Machine: {meta['nproc']} CPUs ({meta['cpu_model']}), "
@@ -203,53 +278,18 @@ def markdown(res, png_name):
         vers.append(meta["restic_version"] + (" (repository v2, --compression auto)" if meta["restic_repository_v2"] else " (repository v1: no compression)"))
     if "borg" in tools:
         vers.append(meta["borg_version"] + " (repokey, zstd,3)")
+    if "borg2" in tools:
+        vers.append(meta.get("borg2_version", "borg2") + " (repokey-blake2-chacha20-poly1305, zstd,3)")
     out.append("Versions: " + "; ".join(vers) + ".\n")
+    charts = [f"[{png_names[n]}]({png_names[n]})" for n in names if png_names.get(n)]
     out.append(
         f"Measurements took {meta['bench_seconds']} s ({meta['total_seconds']} s with setup "
-        f"and data generation)." + (f" Chart: [{png_name}]({png_name}).\n" if png_name else "\n")
+        f"and data generation)." + (f" Charts: {', '.join(charts)}.\n" if charts else "\n")
     )
 
-    if others:
-        out.append("## Ratios to cairn (median; above 1 means cairn is faster / smaller)\n")
-        header = ["step"]
-        for m, h in METRICS:
-            for t in others:
-                header.append(f"{h.split()[0] if m != 'rss_mib' else 'RSS'} {t}/cairn")
-        rows = []
-        for e in res["steps"]:
-            row = [e["label"]]
-            for m, _ in METRICS:
-                for t in others:
-                    r = e["ratios"].get(f"{t}/cairn", {}).get(m)
-                    row.append(fmt_ratio(r))
-            rows.append(row)
-        out.append(md_table(header, rows) + "\n")
-
-    out.append("## Medians per step\n")
-    out.append(
-        "wall and CPU (user + sys) in seconds, peak RSS in MiB (largest process), store = "
-        "repository size after the step (MiB, apparent size)"
-        + ("; ×cairn = this tool's value divided by cairn's.\n" if others else ".\n")
-    )
-    ratio_cols = METRICS if others else []
-    header = ["step", "tool"] + [h for _, h in METRICS] + [f"{h.split()[0] if m != 'rss_mib' else 'RSS'} ×cairn" for m, h in ratio_cols]
-    rows = []
-    for e in res["steps"]:
-        for t in tools:
-            te = e["tools"].get(t)
-            row = [e["label"], t + failed_mark(te)]
-            for m, _ in METRICS:
-                row.append(fmt(med(te, m), 2 if m in ("wall", "cpu") else 1))
-            for m, _ in ratio_cols:
-                if t == "cairn":
-                    row.append("")
-                else:
-                    row.append(fmt_ratio(e["ratios"].get(f"{t}/cairn", {}).get(m)))
-            rows.append(row)
-    out.append(md_table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2)) + "\n")
-
-    if png_name:
-        out.append(f"![cairn vs restic vs borg]({png_name})\n")
+    for d in res["datasets"]:
+        out.append(f"## Data set {d['dataset']}" + (f" ({d['description']})" if d["description"] else "") + "\n")
+        dataset_tables(out, d, tools, others, png_names.get(d["dataset"]))
 
     if res["scaling"]:
         out.append("## cairn initial backup: --threads scaling\n")
@@ -270,37 +310,44 @@ def markdown(res, png_name):
     if any(init.values()):
         extra.append("init (key derivation) wall s: " + ", ".join(
             f"{t} {fmt(med(init[t], 'wall'), 2)}" for t in tools if init.get(t)))
-    caches = []
-    for e in res["steps"]:
-        if e["step"] == "backup_nochange":
-            for t in tools:
-                c = med(e["tools"].get(t), "cache_mib")
-                if c:
-                    caches.append(f"{t} {fmt(c)} MiB")
-    if caches:
-        extra.append("local cache outside the repository after the backups (not in 'store'): " + ", ".join(caches))
+    for d in res["datasets"]:
+        caches = []
+        for e in d["steps"]:
+            if e["step"] == "backup_nochange":
+                for t in tools:
+                    c = med(e["tools"].get(t), "cache_mib")
+                    if c:
+                        caches.append(f"{t} {fmt(c)} MiB")
+        if caches:
+            extra.append(f"{d['dataset']}: local cache outside the repository after the backups "
+                         "(not in 'store'): " + ", ".join(caches))
     notes = res["notes"]
     if notes.get("verify"):
         extra.append("restores compared with the source (`diff -r`, repeat 1): " + "; ".join(notes["verify"]))
     fps = notes.get("fingerprint", [])
-    if fps:
-        distinct = {f.split()[-1] for f in fps}
+    by_ds = {}
+    for f in fps:  # "DATASET repeat N FINGERPRINT"
+        by_ds.setdefault(f.split()[0], []).append(f)
+    for name, group in by_ds.items():
+        distinct = {f.split()[-1] for f in group}
         extra.append(
-            "day-2 source fingerprint (names, sizes, mtimes, modes, Manifest.db): "
-            + ("identical in every repeat" if len(distinct) == 1 else "DIFFERS between repeats: " + "; ".join(fps))
+            f"{name}: day-2 source fingerprint (names, sizes, mtimes, modes, Manifest.db): "
+            + ("identical in every repeat" if len(distinct) == 1 else "DIFFERS between repeats: " + "; ".join(group))
         )
     if notes.get("after_prune"):
         extra.append("after forget + prune: " + "; ".join(notes["after_prune"]))
     slower = []
-    for e in res["steps"]:
-        for t in others:
-            r = e["ratios"].get(f"{t}/cairn", {}).get("wall")
-            if r is not None and r < 1:
-                slower.append(f"{e['label']}: {t} {1 / r:.2f}× faster than cairn "
-                              f"({fmt(med(e['tools'][t], 'wall'), 2)} s vs {fmt(med(e['tools']['cairn'], 'wall'), 2)} s)")
+    for d in res["datasets"]:
+        for e in d["steps"]:
+            for t in others:
+                r = e["ratios"].get(f"{t}/cairn", {}).get("wall")
+                if r is not None and r < 1:
+                    slower.append(f"{d['dataset']} {e['label']}: {t} {1 / r:.2f}× faster than cairn "
+                                  f"({fmt(med(e['tools'][t], 'wall'), 2)} s vs {fmt(med(e['tools']['cairn'], 'wall'), 2)} s)")
     if others:
         extra.append("steps where cairn's median wall time is not the best: " + ("; ".join(slower) if slower else "none"))
-    failed = [f"{s['tool']} {s['step']} repeat {s['repeat']} (exit {s['rc']})" for s in res["samples"] if s["rc"] != 0]
+    failed = [f"{s['tool']} {s['dataset']} {s['step']} repeat {s['repeat']} (exit {s['rc']})"
+              for s in res["samples"] if s["rc"] != 0]
     if failed:
         extra.append("FAILED: " + "; ".join(failed))
     if extra:
@@ -309,7 +356,8 @@ def markdown(res, png_name):
     return "\n".join(out)
 
 
-def chart(res, out_png):
+def chart(res, d, out_png):
+    """The chart of data set D (one of res["datasets"])."""
     gp = shutil.which("gnuplot")
     if not gp:
         print("report: gnuplot not found, no chart", file=sys.stderr)
@@ -328,13 +376,13 @@ def chart(res, out_png):
         # one data file per metric: label, then median/min/max per tool
         for m, _ in METRICS:
             with open(os.path.join(tmp, f"{m}.dat"), "w") as f:
-                for e in res["steps"]:
+                for e in d["steps"]:
                     cells = [f'"{e["short"]}"']
                     for t in tools:
                         cells += [val(e, t, m), val(e, t, m, "min"), val(e, t, m, "max")]
                     f.write(" ".join(cells) + "\n")
         with open(os.path.join(tmp, "ratio.dat"), "w") as f:
-            for e in res["steps"]:
+            for e in d["steps"]:
                 cells = [f'"{e["short"]}"']
                 for t in others:
                     r = e["ratios"].get(f"{t}/cairn", {}).get("wall")
@@ -347,7 +395,8 @@ def chart(res, out_png):
                             f'{s["wall"]["max"]:.4f} {s["cpu"]["median"]:.4f} {s["mb_per_s"]:.1f}\n')
 
         gib = meta["data_bytes"] / 1024**3
-        title = (f"cairn vs restic vs borg: {gib:.2f} GiB iPhone backup + 2 days of changes, "
+        title = (f"{title_tools(tools)}: {gib:.2f} GiB iPhone backup + 2 days of changes "
+                 f"(data set {d['dataset']}), "
                  f"median of {meta['repeats']}, {meta['nproc']} CPUs ({meta['cpu_model']}), "
                  f"load {meta['load_before']} → {meta['load_after']}")
         g = []
@@ -444,16 +493,19 @@ def main():
         meta = json.load(f)
     res = build(samples, notes, meta)
     os.makedirs(a.out, exist_ok=True)
-    png = os.path.join(a.out, "results.png")
-    have_png = False if a.no_chart else chart(res, os.path.abspath(png))
-    md = markdown(res, "results.png" if have_png else None)
+    pngs = {}
+    for d in res["datasets"]:
+        name = f"results-{d['dataset']}.png"
+        if not a.no_chart and chart(res, d, os.path.abspath(os.path.join(a.out, name))):
+            pngs[d["dataset"]] = name
+    md = markdown(res, pngs)
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write(md)
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
     print(md)
-    print(f"wrote {a.out}/results.md, results.json" + (", results.png" if have_png else ""))
+    print(f"wrote {a.out}/results.md, results.json" + "".join(", " + n for n in pngs.values()))
 
 
 if __name__ == "__main__":

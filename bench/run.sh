@@ -1,30 +1,33 @@
 #!/usr/bin/env bash
-# bench/run.sh - cairn side by side with restic and borg, in one run, on the same data.
+# bench/run.sh - cairn side by side with restic, borg and borg2, in one run, on the same data.
 #
-# usage: bash bench/run.sh [--size-mb M] [--repeats N] [--out DIR] [--tools cairn,restic,borg]
-#                          [--work DIR] [--keep] [--seed N] [--build tree|head|none]
+# usage: bash bench/run.sh [--size-mb M] [--repeats N] [--out DIR] [--tools cairn,restic,borg,borg2]
+#                          [--datasets everyday,append] [--work DIR] [--keep] [--seed N]
+#                          [--build tree|head|none]
 #
-# Installs what is missing (restic, borgbackup, gnuplot-nox, time, python3) from Debian,
-# builds cairn, generates a MobileSync backup with cairn-gen, and then, for every repeat
-# and every tool, from a fresh repository and a fresh copy of the source:
+# Installs what is missing (restic, borgbackup, borgbackup2, gnuplot-nox, time, python3) from
+# Debian, builds cairn, generates a MobileSync backup with cairn-gen, and then, for every
+# repeat, every data set (the pattern of `cairn-gen mutate`) and every tool, from a fresh
+# repository and a fresh copy of the source:
 #
 #   initial backup (day 0) → mutate day 1 → backup → mutate day 2 → backup → no-change
 #   backup → restore latest → restore oldest → check (reading all data) → forget the
 #   oldest snapshot + prune
 #
 # Each step is timed with /usr/bin/time (wall, user+sys, peak RSS) and the repository
-# size is taken after it. Tools are interleaved within a repeat (cairn, restic, borg,
-# then the next repeat) so that load from other processes hits all of them alike.
-# Then cairn's initial backup is run with --threads 1 and --threads 2 (fresh stores).
+# size is taken after it. Tools are interleaved within a data set (cairn, restic, borg,
+# borg2, then the next step) so that load from other processes hits all of them alike.
+# Once per repeat, cairn's initial backup is run with --threads 1 and --threads 2 (fresh stores).
 # bench/report.py turns the samples into medians, a Markdown table, JSON and a PNG.
 # See bench/README.md.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 size_mb=2048
-repeats=3
+repeats=1
 out=$top/docs/bench
-tools=cairn,restic,borg
+tools=cairn,restic,borg,borg2
+datasets=everyday,append
 work=${BENCH_DIR:-/tmp/cairn-bench}
 keep=0
 seed=1
@@ -34,7 +37,7 @@ device_name="Bench iPhone"
 password="cairn-bench-password"
 
 usage() {
-    sed -n '3,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,6p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -48,6 +51,8 @@ while [ $# -gt 0 ]; do
     --out=*) out=${1#*=}; shift ;;
     --tools) tools=${2:?}; shift 2 ;;
     --tools=*) tools=${1#*=}; shift ;;
+    --datasets) datasets=${2:?}; shift 2 ;;
+    --datasets=*) datasets=${1#*=}; shift ;;
     --work) work=${2:?}; shift 2 ;;
     --work=*) work=${1#*=}; shift ;;
     --seed) seed=${2:?}; shift 2 ;;
@@ -67,7 +72,12 @@ done
 case $build in tree | head | none) ;; *) echo "bench: --build is tree, head or none" >&2; exit 2 ;; esac
 IFS=, read -r -a tool_list <<<"$tools"
 for t in "${tool_list[@]}"; do
-    case $t in cairn | restic | borg) ;; *) echo "bench: unknown tool $t" >&2; exit 2 ;; esac
+    case $t in cairn | restic | borg | borg2) ;; *) echo "bench: unknown tool $t" >&2; exit 2 ;; esac
+done
+IFS=, read -r -a dataset_list <<<"$datasets"
+[ ${#dataset_list[@]} -gt 0 ] || { echo "bench: --datasets is empty" >&2; exit 2; }
+for d in "${dataset_list[@]}"; do
+    case $d in everyday | append) ;; *) echo "bench: unknown data set $d (everyday, append)" >&2; exit 2 ;; esac
 done
 has_tool() {
     local t
@@ -86,6 +96,7 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 need=()
 has_tool restic && need+=(restic)
 has_tool borg && need+=(borgbackup)
+has_tool borg2 && need+=(borgbackup2)
 need+=(gnuplot-nox time python3)
 missing=()
 for p in "${need[@]}"; do
@@ -118,8 +129,9 @@ if [ -e "$work" ] && [ -n "$(ls -A "$work" 2>/dev/null)" ]; then
 fi
 mkdir -p "$work"/{data,src,repo,restore,cache,logs}
 touch "$work/.cairn-bench"
-# day 0 + the live copy + three repositories + a restore + a --threads store, with margin
-need_kb=$((size_mb * 1024 * 8))
+# day 0 + the live copy + four repositories + two restores per tool (kept until the end of
+# the data set) + a --threads store, with margin
+need_kb=$((size_mb * 1024 * 16))
 avail_kb=$(df -Pk "$work" | awk 'NR == 2 { print $4 }')
 if [ "$avail_kb" -lt "$need_kb" ]; then
     echo "bench: $work has $((avail_kb / 1024)) MiB free, needs about $((need_kb / 1024)) MiB" >&2
@@ -161,10 +173,12 @@ raw=$work/raw.jsonl
 day0=$work/data/day0
 src=$work/src/$udid
 failures=0
+ds=""
 
 export CAIRN_PASSWORD=$password RESTIC_PASSWORD=$password BORG_PASSPHRASE=$password
 export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_CHECK_I_KNOW_WHAT_I_AM_DOING=YES
-unset CAIRN_STORE RESTIC_REPOSITORY BORG_REPO
+# borg and borg2 read the same variables: borg_env sets them for one of the two
+unset CAIRN_STORE RESTIC_REPOSITORY RESTIC_CACHE_DIR BORG_REPO BORG_BASE_DIR
 
 # ---- machine ----------------------------------------------------------------------
 
@@ -185,6 +199,8 @@ if has_tool borg; then
     borg_version=$(borg --version)
     borg help compact >/dev/null 2>&1 && borg_compact=1
 fi
+borg2_version=""
+has_tool borg2 && borg2_version=$(borg2 --version)
 
 # ---- measuring --------------------------------------------------------------------
 
@@ -196,7 +212,7 @@ json_str() { "$py" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 measure() {
     local tool=$1 step=$2 rep=$3 store=$4 cache=$5
     shift 6
-    local logf=$work/logs/$tool.$step.$rep.log tf=$work/logs/time.$tool
+    local logf=$work/logs/$tool.$ds.$step.$rep.log tf=$work/logs/time.$tool
     local rc=0 wall user sys rss sbytes cbytes
     sync
     (cd "${cwd:-$work}" && exec /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@") >"$logf" 2>&1 || rc=$?
@@ -204,15 +220,15 @@ measure() {
     sbytes=$(du -sb "$store" 2>/dev/null | cut -f1)
     cbytes=0
     [ -n "$cache" ] && [ -e "$cache" ] && cbytes=$(du -sb "$cache" | cut -f1)
-    printf '{"tool":"%s","step":"%s","repeat":%d,"wall":%s,"user":%s,"sys":%s,"rss_kb":%s,"store_bytes":%s,"cache_bytes":%s,"rc":%d}\n' \
-        "$tool" "$step" "$rep" "$wall" "$user" "$sys" "$rss" "${sbytes:-0}" "$cbytes" "$rc" >>"$raw"
+    printf '{"tool":"%s","dataset":"%s","step":"%s","repeat":%d,"wall":%s,"user":%s,"sys":%s,"rss_kb":%s,"store_bytes":%s,"cache_bytes":%s,"rc":%d}\n' \
+        "$tool" "$ds" "$step" "$rep" "$wall" "$user" "$sys" "$rss" "${sbytes:-0}" "$cbytes" "$rc" >>"$raw"
     if [ "$rc" -ne 0 ]; then
         failures=$((failures + 1))
-        log "FAILED: $tool $step (repeat $rep) exit $rc; last lines of $logf:"
+        log "FAILED: $tool $step ($ds, repeat $rep) exit $rc; last lines of $logf:"
         tail -n 5 "$logf" >&2
     else
-        log "$(printf '%-6s %-16s r%d  wall %6ss  cpu %6.2fs  rss %6d KiB  store %s' \
-            "$tool" "$step" "$rep" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" \
+        log "$(printf '%-6s %-8s %-16s r%d  wall %6ss  cpu %6.2fs  rss %6d KiB  store %s' \
+            "$tool" "$ds" "$step" "$rep" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" \
             "$rss" "$(numfmt --to=iec "${sbytes:-0}")")"
     fi
     return 0
@@ -244,8 +260,8 @@ fresh_source() {
     cp -a "$day0" "$src"
 }
 
-mutate() { # mutate DAY: the next day of the phone, in place (deterministic)
-    "$gen" mutate "$src" --seed "$seed" --day "$1" >>"$work/logs/mutate.log"
+mutate() { # mutate DAY: the next day of the phone in data set $ds, in place (deterministic)
+    "$gen" mutate "$src" --seed "$seed" --day "$1" --pattern "$ds" >>"$work/logs/mutate.log"
 }
 
 # ---- the steps --------------------------------------------------------------------
@@ -259,20 +275,31 @@ fi
 restic_comp=()
 [ "$restic_v2" = 1 ] && restic_comp=(--compression auto)
 
-# The repositories of repeat REP: cairn's store, restic's repository and cache, borg's
-# repository and base folder (keys, security and cache).
+# The repositories of data set $ds in repeat REP: cairn's store, restic's repository and
+# cache, borg's and borg2's repository and base folder (keys, security and cache).
 setup_env() {
-    local rep=$1
-    export CAIRN_STORE=$work/repo/cairn-$rep
-    export RESTIC_REPOSITORY=$work/repo/restic-$rep RESTIC_CACHE_DIR=$work/cache/restic-$rep
-    export BORG_REPO=$work/repo/borg-$rep BORG_BASE_DIR=$work/cache/borg-$rep
+    local rep=$1 t
+    export CAIRN_STORE=$work/repo/cairn-$ds-$rep
+    export RESTIC_REPOSITORY=$work/repo/restic-$ds-$rep RESTIC_CACHE_DIR=$work/cache/restic-$ds-$rep
+    for t in borg borg2; do
+        borg_repo[$t]=$work/repo/$t-$ds-$rep
+        borg_base[$t]=$work/cache/$t-$ds-$rep
+    done
+}
+
+# borg_env TOOL: point BORG_REPO and BORG_BASE_DIR at TOOL's (borg 1 and borg2 read both)
+borg_env() {
+    case $1 in
+    borg | borg2) export BORG_REPO=${borg_repo[$1]} BORG_BASE_DIR=${borg_base[$1]} ;;
+    *) unset BORG_REPO BORG_BASE_DIR ;;
+    esac
 }
 
 store_of() {
     case $1 in
     cairn) echo "$CAIRN_STORE" ;;
     restic) echo "$RESTIC_REPOSITORY" ;;
-    borg) echo "$BORG_REPO" ;;
+    borg | borg2) echo "${borg_repo[$1]}" ;;
     esac
 }
 
@@ -280,7 +307,7 @@ cache_of() {
     case $1 in
     cairn) echo "" ;;
     restic) echo "$RESTIC_CACHE_DIR" ;;
-    borg) echo "$BORG_BASE_DIR" ;;
+    borg | borg2) echo "${borg_base[$1]}" ;;
     esac
 }
 
@@ -293,19 +320,25 @@ print(sorted(s, key=lambda x: (x["parent"] is not None, x["time"]))[0]["id"])' ;
     restic) restic snapshots --json | "$py" -c '
 import json, sys
 print(sorted(json.load(sys.stdin), key=lambda x: x["time"])[0]["id"])' ;;
-    borg) echo day0 ;;
+    borg | borg2) echo day0 ;;
     esac
 }
 
-count_snapshots() {
+count_snapshots() { # prints the number of snapshots (archives) of TOOL's repository
+    borg_env "$1"
     case $1 in
-    cairn) "$cairn" snapshots --json | "$py" -c 'import json,sys; print(len(json.load(sys.stdin)), "snapshots")' ;;
-    restic) restic snapshots --json | "$py" -c 'import json,sys; print(len(json.load(sys.stdin)), "snapshots")' ;;
-    borg) echo "$(borg list --short "$BORG_REPO" | wc -l) archives" ;;
+    cairn) "$cairn" snapshots --json | "$py" -c 'import json,sys; print(len(json.load(sys.stdin)))' ;;
+    restic) restic snapshots --json | "$py" -c 'import json,sys; print(len(json.load(sys.stdin)))' ;;
+    borg) borg list --short "$BORG_REPO" | wc -l ;;
+    borg2) borg2 rlist --short | wc -l ;;
     esac
 }
 
-declare -A oldest
+declare -A oldest borg_repo borg_base
+# the restore folders of the current data set, removed together at its end: removing a
+# tree right before the next restore makes that restore pay the kernel's scan of recently
+# deleted inodes (ext4 without a journal; docs/BENCHMARKS.md)
+restores=()
 
 # run_step TOOL STEP REP
 run_step() {
@@ -313,6 +346,7 @@ run_step() {
     store=$(store_of "$tool")
     cache=$(cache_of "$tool")
     local m=(measure "$tool" "$step" "$rep" "$store" "$cache" --)
+    borg_env "$tool"
     case $tool/$step in
     cairn/init) "${m[@]}" "$cairn" init --kdf interactive ;;
     restic/init)
@@ -323,6 +357,7 @@ run_step() {
         fi
         ;;
     borg/init) "${m[@]}" borg init -e "$borg_enc" ;;
+    borg2/init) "${m[@]}" borg2 rcreate -e repokey-blake2-chacha20-poly1305 ;;
     cairn/backup_*) "${m[@]}" "$cairn" backup "$src" ;;
     restic/backup_*) "${m[@]}" restic backup "${restic_comp[@]}" "$src" ;;
     borg/backup_*)
@@ -330,10 +365,16 @@ run_step() {
         [ "$name" = initial ] && name=day0
         "${m[@]}" borg create --compression zstd,3 "::$name" "$src"
         ;;
+    borg2/backup_*)
+        local name=${step#backup_}
+        [ "$name" = initial ] && name=day0
+        "${m[@]}" borg2 create --compression zstd,3 "$name" "$src"
+        ;;
     */restore_latest | */restore_oldest)
         local which=${step#restore_} id expect=$src got
-        t=$work/restore/$tool-$which-$rep
-        rm -rf "$t"
+        t=$work/restore/$tool-$which-$ds-$rep
+        [ ! -e "$t" ] || { echo "bench: restore folder $t exists" >&2; exit 1; }
+        restores+=("$t")
         [ "$which" = oldest ] && expect=$day0
         case $tool in
         cairn)
@@ -355,13 +396,20 @@ run_step() {
             cwd=$t "${m[@]}" borg extract "::$id"
             got=$t$src
             ;;
+        borg2)
+            id=nochange
+            [ "$which" = oldest ] && id=${oldest[$tool]}
+            mkdir -p "$t"
+            cwd=$t "${m[@]}" borg2 extract "$id"
+            got=$t$src
+            ;;
         esac
-        [ "$rep" = 1 ] && verify_tree "$tool restore $which" "$expect" "$got"
-        rm -rf "$t"
+        [ "$rep" = 1 ] && verify_tree "$tool $ds restore $which" "$expect" "$got"
         ;;
     cairn/check_read_data) "${m[@]}" "$cairn" check --read-data ;;
     restic/check_read_data) "${m[@]}" restic check --read-data ;;
     borg/check_read_data) "${m[@]}" borg check --verify-data ;;
+    borg2/check_read_data) "${m[@]}" borg2 check --verify-data ;;
     cairn/forget_prune)
         "${m[@]}" sh -c '"$1" forget --keep-last 3 && "$1" prune' sh "$cairn"
         ;;
@@ -373,14 +421,18 @@ run_step() {
             "${m[@]}" borg delete "::${oldest[$tool]}"
         fi
         ;;
+    borg2/forget_prune)
+        "${m[@]}" sh -c 'borg2 delete -a "$1" && borg2 compact' sh "${oldest[$tool]}"
+        ;;
     *) echo "bench: no step $tool/$step" >&2; exit 1 ;;
     esac
 }
 
 # cairn's initial backup from a fresh store with --threads N, for N in threads_list
+# (day 0 is the same in every data set: measured once per repeat)
 threads_list=(1 2)
 scaling() {
-    local rep=$1 th store
+    local rep=$1 th store ds=day0
     for th in "${threads_list[@]}"; do
         store=$work/repo/cairn-threads-$th-$rep
         rm -rf "$store"
@@ -390,17 +442,22 @@ scaling() {
     done
 }
 
-run_repeat() {
-    local rep=$1 tools_r=() i n=${#tool_list[@]} step t
-    # rotate the tool order: repeat 1 starts with the first tool, repeat 2 with the second...
-    for ((i = 0; i < n; i++)); do tools_r+=("${tool_list[$(((i + rep - 1) % n))]}"); done
-    log "repeat $rep/$repeats: order ${tools_r[*]}"
+remove_repos() {
+    local t
+    rm -rf "$CAIRN_STORE" "$RESTIC_REPOSITORY" "$RESTIC_CACHE_DIR"
+    for t in borg borg2; do rm -rf "${borg_repo[$t]}" "${borg_base[$t]}"; done
+}
+
+# run_dataset REP TOOL...: the whole sequence for data set $ds, tools in the order given
+run_dataset() {
+    local rep=$1 step t n
+    shift
+    local tools_r=("$@")
+    log "repeat $rep/$repeats, data set $ds: order ${tools_r[*]}"
     fresh_source
-    if has_tool cairn; then
-        scaling "$rep"
-    fi
     setup_env "$rep"
-    rm -rf "$CAIRN_STORE" "$RESTIC_REPOSITORY" "$RESTIC_CACHE_DIR" "$BORG_REPO" "$BORG_BASE_DIR"
+    remove_repos
+    restores=()
     for step in init backup_initial mutate1 backup_day1 mutate2 backup_day2 backup_nochange \
         restore_latest oldest restore_oldest check_read_data forget_prune; do
         case $step in
@@ -410,7 +467,7 @@ run_repeat() {
             continue
             ;;
         oldest)
-            note "fingerprint" "$(json_str "repeat $rep $(fingerprint "$src")")"
+            note "fingerprint" "$(json_str "$ds repeat $rep $(fingerprint "$src")")"
             for t in "${tools_r[@]}"; do oldest[$t]=$(oldest_id "$t"); done
             continue
             ;;
@@ -418,15 +475,37 @@ run_repeat() {
         for t in "${tools_r[@]}"; do run_step "$t" "$step" "$rep"; done
     done
     for t in "${tools_r[@]}"; do
-        note "after_prune" "$(json_str "$t repeat $rep: $(count_snapshots "$t")")"
+        # 4 snapshots (day 0, 1, 2, no change) minus the oldest
+        n=$(count_snapshots "$t" || echo "?")
+        note "after_prune" "$(json_str "$t $ds repeat $rep: $n snapshots")"
+        if [ "$n" != 3 ]; then
+            failures=$((failures + 1))
+            log "FAILED: $t $ds repeat $rep: $n snapshots after forget + prune, expected 3"
+        fi
     done
-    rm -rf "$CAIRN_STORE" "$RESTIC_REPOSITORY" "$RESTIC_CACHE_DIR" "$BORG_REPO" "$BORG_BASE_DIR"
-    unset CAIRN_STORE RESTIC_REPOSITORY RESTIC_CACHE_DIR BORG_REPO BORG_BASE_DIR
+    borg_env none
+    rm -rf "${restores[@]}"
+    restores=()
+    remove_repos
+    unset CAIRN_STORE RESTIC_REPOSITORY RESTIC_CACHE_DIR
+}
+
+run_repeat() {
+    local rep=$1 tools_r=() i n=${#tool_list[@]}
+    # rotate the tool order: repeat 1 starts with the first tool, repeat 2 with the second...
+    for ((i = 0; i < n; i++)); do tools_r+=("${tool_list[$(((i + rep - 1) % n))]}"); done
+    fresh_source
+    if has_tool cairn; then
+        scaling "$rep"
+    fi
+    for ds in "${dataset_list[@]}"; do
+        run_dataset "$rep" "${tools_r[@]}"
+    done
 }
 
 # ---- run --------------------------------------------------------------------------
 
-log "work folder $work; ${size_mb} MB, $repeats repeats, tools $tools"
+log "work folder $work; ${size_mb} MB, $repeats repeats, tools $tools, data sets $datasets"
 log "load average before: $load_before"
 log "generating the device backup (day 0)"
 "$gen" device "$day0" --seed "$seed" --size-mb "$size_mb" --udid "$udid" --name "$device_name" \
@@ -458,6 +537,7 @@ log "load average after: $load_after"
 export B_COMMIT B_DIRTY B_LOAD_BEFORE=$load_before B_LOAD_AFTER=$load_after B_SIZE_MB=$size_mb
 export B_DATA_BYTES=$data_bytes B_DATA_FILES=$data_files B_REPEATS=$repeats B_TOOLS=$tools B_SEED=$seed
 export B_RESTIC_VERSION=$restic_version B_RESTIC_V2=$restic_v2 B_BORG_VERSION=$borg_version
+export B_BORG2_VERSION=$borg2_version B_DATASETS=$datasets
 export B_BORG_COMPACT=$borg_compact B_THREADS B_BENCH_SECONDS=$((bench_end - bench_start))
 export B_TOTAL_SECONDS=$((bench_end - start_epoch)) B_FAILURES=$failures B_WORK=$work
 export B_GENERATOR B_LSCPU B_CPU_MODEL B_OS B_FS
@@ -508,6 +588,8 @@ meta = {
     "restic_version": e["B_RESTIC_VERSION"],
     "restic_repository_v2": e["B_RESTIC_V2"] == "1",
     "borg_version": e["B_BORG_VERSION"],
+    "borg2_version": e["B_BORG2_VERSION"],
+    "datasets": e["B_DATASETS"].split(","),
     "borg_compact": e["B_BORG_COMPACT"] == "1",
     "threads": [int(x) for x in e["B_THREADS"].split(",")],
     "bench_seconds": int(e["B_BENCH_SECONDS"]),
