@@ -10,9 +10,12 @@
 #include "engine/ios/content_messages.h"
 #include "engine/ios/content_photos.h"
 
-/* A key and what it names, sorted by key. */
+/* A key and what it names, sorted by key.  The key is allocated to its
+ * length: a Photos library has hundreds of thousands of rows, and a fixed
+ * 512-byte key made its two sorted arrays hundreds of MB. */
+enum { KEY_MAX = 512 };
 typedef struct keyed {
-    char key[512];
+    char *key;
     size_t index;
 } keyed;
 
@@ -47,6 +50,33 @@ static keyed *keys_new(size_t n)
     return k;
 }
 
+static void keys_free(keyed *k, size_t n)
+{
+    for (size_t i = 0; k && i < n; i++)
+        free(k[i].key);
+    free(k);
+}
+
+/* Sets k's key (a copy of key) and its index; on ENOMEM frees the n keys
+ * set so far with the array and returns NULL. */
+static keyed *key_set(keyed *k, size_t i, const char *key)
+{
+    k[i].key = strdup(key);
+    k[i].index = i;
+    if (k[i].key)
+        return k;
+    keys_free(k, i);
+    err_set(CAIRN_ENOMEM, "out of memory");
+    return NULL;
+}
+
+static keyed *keys_sorted(keyed *k, size_t n)
+{
+    if (k)
+        qsort(k, n, sizeof *k, keyed_cmp);
+    return k;
+}
+
 static void chat_key(const content_chat *c, char *out, size_t cap)
 {
     snprintf(out, cap, "%s", c->guid ? c->guid : c->identifier ? c->identifier : "");
@@ -67,14 +97,13 @@ static void message_key(const content_message *m, char *out, size_t cap)
 
 static keyed *message_keys(const content_chat *c)
 {
-    keyed *const k = keys_new(c ? c->nmsg : 0);
+    keyed *k = keys_new(c ? c->nmsg : 0);
+    char key[KEY_MAX];
     for (size_t i = 0; k && c && i < c->nmsg; i++) {
-        message_key(&c->msg[i], k[i].key, sizeof k[i].key);
-        k[i].index = i;
+        message_key(&c->msg[i], key, sizeof key);
+        k = key_set(k, i, key);
     }
-    if (k && c)
-        qsort(k, c->nmsg, sizeof *k, keyed_cmp);
-    return k;
+    return keys_sorted(k, c ? c->nmsg : 0);
 }
 
 static void emit_message(content_change_fn fn, void *ctx, content_change_kind kind,
@@ -97,7 +126,7 @@ static cairn_err diff_chat(const content_chat *a, const content_chat *b, content
 {
     keyed *const ka = message_keys(a), *const kb = message_keys(b);
     cairn_err rc = ka && kb ? CAIRN_OK : CAIRN_ENOMEM;
-    char key[512];
+    char key[KEY_MAX];
     for (size_t i = 0; !rc && a && i < a->nmsg; i++) {
         message_key(&a->msg[i], key, sizeof key);
         if (!find_key(kb, b ? b->nmsg : 0, key)) {
@@ -112,21 +141,20 @@ static cairn_err diff_chat(const content_chat *a, const content_chat *b, content
             sum->messages_added++;
         }
     }
-    free(ka);
-    free(kb);
+    keys_free(ka, a ? a->nmsg : 0);
+    keys_free(kb, b ? b->nmsg : 0);
     return rc;
 }
 
 static keyed *chat_keys(const content_messages *m)
 {
-    keyed *const k = keys_new(m->nchat);
+    keyed *k = keys_new(m->nchat);
+    char key[KEY_MAX];
     for (size_t i = 0; k && i < m->nchat; i++) {
-        chat_key(&m->chat[i], k[i].key, sizeof k[i].key);
-        k[i].index = i;
+        chat_key(&m->chat[i], key, sizeof key);
+        k = key_set(k, i, key);
     }
-    if (k)
-        qsort(k, m->nchat, sizeof *k, keyed_cmp);
-    return k;
+    return keys_sorted(k, m->nchat);
 }
 
 static cairn_err diff_messages(const content_messages *a, const content_messages *b,
@@ -153,22 +181,20 @@ static cairn_err diff_messages(const content_messages *a, const content_messages
             rc = diff_chat(&a->chat[ka[i++].index], &b->chat[kb[j++].index], fn, ctx, sum);
         }
     }
-    free(ka);
-    free(kb);
+    keys_free(ka, a->nchat);
+    keys_free(kb, b->nchat);
     return rc;
 }
 
 static keyed *photo_keys(const content_photos *p)
 {
-    keyed *const k = keys_new(p->n);
+    keyed *k = keys_new(p->n);
+    char key[KEY_MAX];
     for (size_t i = 0; k && i < p->n; i++) {
-        snprintf(k[i].key, sizeof k[i].key, "%s",
-                 p->photo[i].uuid ? p->photo[i].uuid : p->photo[i].path);
-        k[i].index = i;
+        snprintf(key, sizeof key, "%s", p->photo[i].uuid ? p->photo[i].uuid : p->photo[i].path);
+        k = key_set(k, i, key);
     }
-    if (k)
-        qsort(k, p->n, sizeof *k, keyed_cmp);
-    return k;
+    return keys_sorted(k, p->n);
 }
 
 static void emit_photo(content_change_fn fn, void *ctx, content_change_kind kind,
@@ -198,8 +224,8 @@ static cairn_err diff_photos(const content_photos *a, const content_photos *b, c
             sum->photos_added++;
         }
     }
-    free(ka);
-    free(kb);
+    keys_free(ka, a->n);
+    keys_free(kb, b->n);
     return rc;
 }
 
@@ -211,14 +237,13 @@ static void contact_key(const content_contact *c, char *out, size_t cap)
 
 static keyed *contact_keys(const content_contacts *c)
 {
-    keyed *const k = keys_new(c->n);
+    keyed *k = keys_new(c->n);
+    char key[KEY_MAX];
     for (size_t i = 0; k && i < c->n; i++) {
-        contact_key(&c->contact[i], k[i].key, sizeof k[i].key);
-        k[i].index = i;
+        contact_key(&c->contact[i], key, sizeof key);
+        k = key_set(k, i, key);
     }
-    if (k)
-        qsort(k, c->n, sizeof *k, keyed_cmp);
-    return k;
+    return keys_sorted(k, c->n);
 }
 
 static int same_list(char *const *a, size_t na, char *const *b, size_t nb)
@@ -269,8 +294,8 @@ static cairn_err diff_contacts(const content_contacts *a, const content_contacts
             }
         }
     }
-    free(ka);
-    free(kb);
+    keys_free(ka, a->n);
+    keys_free(kb, b->n);
     return rc;
 }
 
