@@ -94,14 +94,14 @@ cairn_err blob_encode_raw(const uint8_t key[SEAL_KEY_LEN], pack_entry *e, const 
     return blob_seal(key, e, data, len, out);
 }
 
-cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
-                      const uint8_t *data, size_t len, cbuf *out)
+static cairn_err blob_encode_with(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
+                                  const uint8_t *data, size_t len, cbuf *out, int probe)
 {
     const uint8_t *payload = data;
     size_t payload_len = len;
     e->flags &= PACK_TREE;
     e->raw_len = (uint32_t)len;
-    if (!blob_incompressible(c, data, len)) {
+    if (!probe || !blob_incompressible(c, data, len)) {
         const size_t bound = ZSTD_compressBound(len);
         cbuf_reset(&c->packed);
         uint8_t *const dst = cbuf_reserve(&c->packed, bound);
@@ -118,6 +118,18 @@ cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *
         }
     }
     return blob_seal(key, e, payload, payload_len, out);
+}
+
+cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
+                      const uint8_t *data, size_t len, cbuf *out)
+{
+    return blob_encode_with(c, key, e, data, len, out, 1);
+}
+
+cairn_err blob_encode_unprobed(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
+                               const uint8_t *data, size_t len, cbuf *out)
+{
+    return blob_encode_with(c, key, e, data, len, out, 0);
 }
 
 cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],

@@ -21,6 +21,12 @@ void blob_ctx_free(blob_ctx *c);
 cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
                       const uint8_t *data, size_t len, cbuf *out);
 
+/* blob_encode without the probe: for data known to compress (SQLite pages,
+ * where the probe costs as much CPU as the compression itself).  Still kept
+ * raw unless compression saves at least 2%. */
+cairn_err blob_encode_unprobed(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
+                               const uint8_t *data, size_t len, cbuf *out);
+
 /* blob_encode without a compression attempt: for data known not to
  * compress (media, by its magic bytes), where even the probe is waste. */
 cairn_err blob_encode_raw(const uint8_t key[SEAL_KEY_LEN], pack_entry *e, const uint8_t *data,

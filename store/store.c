@@ -1086,9 +1086,12 @@ cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
     memset(&e, 0, sizeof e);
     memcpy(e.id, id, ID_LEN);
     e.flags = (flags & STORE_CHUNK_TREE) ? PACK_TREE : 0;
-    rc = (flags & STORE_CHUNK_NO_ZSTD)
-             ? blob_encode_raw(keyring_seal_key(s->keys), &e, data, len, &w->blob)
-             : blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
+    if (flags & STORE_CHUNK_NO_ZSTD)
+        rc = blob_encode_raw(keyring_seal_key(s->keys), &e, data, len, &w->blob);
+    else if (flags & STORE_CHUNK_ZSTD)
+        rc = blob_encode_unprobed(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
+    else
+        rc = blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
     if (rc) {
         forget_seen(s, id);
         return rc;

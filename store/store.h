@@ -54,6 +54,7 @@ enum { STORE_SQLITE_FIXED = 1 };
 enum store_chunk_flags {
     STORE_CHUNK_TREE = 1,    /* part of an encoded tree */
     STORE_CHUNK_NO_ZSTD = 2, /* known not to compress: seal it as it is */
+    STORE_CHUNK_ZSTD = 4,    /* known to compress (SQLite pages): no probe first */
 };
 
 enum store_flags {

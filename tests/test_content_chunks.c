@@ -192,7 +192,10 @@ static void test_plan_from_first_bytes(void **state)
         assert_int_equal(p.fixed, pages[i].fixed);
         assert_null(p.cdc);
         assert_int_equal(p.no_zstd, 0);
+        /* a database compresses: stored without the probe */
+        assert_int_equal(chunk_plan_store_flags(&p), pages[i].fixed ? STORE_CHUNK_ZSTD : 0);
         p = chunk_planner_plan(&cdc, head, sizeof head);
+        assert_int_equal(chunk_plan_store_flags(&p), pages[i].fixed ? STORE_CHUNK_ZSTD : 0);
         assert_int_equal(p.fixed, 0);
         if (pages[i].fixed)
             assert_ptr_equal(p.cdc, &cdc.sqlite_cdc);
@@ -202,6 +205,7 @@ static void test_plan_from_first_bytes(void **state)
         p = chunk_planner_plan(&off, head, sizeof head);
         assert_int_equal(p.fixed, 0);
         assert_null(p.cdc);
+        assert_int_equal(chunk_plan_store_flags(&p), 0);
     }
     /* a header cut short, or another format version, is not a database */
     head[16] = 0x10;
@@ -228,6 +232,7 @@ static void test_plan_from_first_bytes(void **state)
         const chunk_plan p = chunk_planner_plan(&cdc, head, sizeof head);
         assert_int_equal(p.fixed, MEDIA_CHUNK);
         assert_int_equal(p.no_zstd, 1);
+        assert_int_equal(chunk_plan_store_flags(&p), STORE_CHUNK_NO_ZSTD);
         assert_int_equal(chunk_planner_plan(&off, head, sizeof head).fixed, 0);
         assert_int_equal(chunk_planner_plan(&off, head, sizeof head).no_zstd, 0);
     }
@@ -237,12 +242,13 @@ static void test_plan_from_first_bytes(void **state)
     assert_int_equal(p.fixed, 0);
     assert_null(p.cdc);
     assert_int_equal(p.no_zstd, 0);
+    assert_int_equal(chunk_plan_store_flags(&p), 0);
     p = chunk_planner_plan(&cdc, head, 0);
     assert_int_equal(p.fixed, 0);
 
     /* fixed cutting: whole pieces, 0 while more is needed, the rest at the end */
     static uint8_t data[3 * SQ_CHUNK];
-    const chunk_plan fx = {NULL, SQ_CHUNK, 0};
+    const chunk_plan fx = {NULL, SQ_CHUNK, 0, 0};
     assert_int_equal(chunker_next_planned(&ck, &fx, data, sizeof data, 0), SQ_CHUNK);
     assert_int_equal(chunker_next_planned(&ck, &fx, data, SQ_CHUNK - 1, 0), 0);
     assert_int_equal(chunker_next_planned(&ck, &fx, data, SQ_CHUNK - 1, 1), SQ_CHUNK - 1);

@@ -285,6 +285,51 @@ static void test_compression_flags(void **state)
     cbuf_free(&blob);
 }
 
+/* blob_encode_unprobed compresses what the probe would have skipped: a
+ * chunk whose probe samples are random but which is mostly zeros (the
+ * probe looks at 4 KiB at 0, 20 KiB, 40 KiB and 60 KiB of 64 KiB).  It still
+ * keeps a chunk raw when compression does not save 2%, and both decode. */
+static void test_unprobed(void **state)
+{
+    fixture *const f = *state;
+    enum { LEN = 64 * 1024, SAMPLE = 4096, STEP = (LEN - SAMPLE) / 3 };
+    uint8_t *const data = calloc(1, LEN);
+    uint8_t *const noise = random_data(LEN);
+    assert_non_null(data);
+    for (int i = 0; i < 4; i++)
+        randombytes_buf(data + i * STEP, SAMPLE);
+    cbuf blob, out;
+    cbuf_init(&blob);
+    cbuf_init(&out);
+    pack_entry e;
+    memset(&e, 0, sizeof e);
+    seal_id(f->id_key, data, LEN, e.id);
+    assert_int_equal(blob_encode(f->bc, f->seal_key, &e, data, LEN, &blob), CAIRN_OK);
+    assert_int_equal(e.flags, 0); /* the probe said no */
+    assert_int_equal(blob.len, LEN + SEAL_OVERHEAD);
+    e.flags = PACK_TREE;
+    assert_int_equal(blob_encode_unprobed(f->bc, f->seal_key, &e, data, LEN, &blob), CAIRN_OK);
+    assert_int_equal(e.flags, PACK_TREE | PACK_ZSTD);
+    assert_true(blob.len < LEN / 3);
+    e.stored_len = (uint32_t)blob.len;
+    assert_int_equal(blob_decode(f->bc, f->seal_key, f->id_key, &e, blob.data, &out), CAIRN_OK);
+    assert_int_equal(out.len, LEN);
+    assert_memory_equal(out.data, data, LEN);
+    /* random bytes do not compress: raw, unprobed or not */
+    memset(&e, 0, sizeof e);
+    seal_id(f->id_key, noise, LEN, e.id);
+    assert_int_equal(blob_encode_unprobed(f->bc, f->seal_key, &e, noise, LEN, &blob), CAIRN_OK);
+    assert_int_equal(e.flags, 0);
+    assert_int_equal(blob.len, LEN + SEAL_OVERHEAD);
+    e.stored_len = (uint32_t)blob.len;
+    assert_int_equal(blob_decode(f->bc, f->seal_key, f->id_key, &e, blob.data, &out), CAIRN_OK);
+    assert_memory_equal(out.data, noise, LEN);
+    cbuf_free(&blob);
+    cbuf_free(&out);
+    free(noise);
+    free(data);
+}
+
 /* The AD binds a blob to its ID, flags and lengths. */
 static void test_blob_bound_to_entry(void **state)
 {
@@ -752,6 +797,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_and_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compression_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_bound_to_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unprobed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_byte_flip_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flip_at_landmarks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_detected, setup, teardown),

@@ -261,7 +261,7 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
     int eof = 0, planned = 0;
     uint64_t total = 0, off = 0;
     tree_fprint_cursor prev = {old && tree_node_has_fprints(old) ? old : NULL, 0, 0};
-    chunk_plan plan = {NULL, 0, 0};
+    chunk_plan plan = {NULL, 0, 0, 0};
     cairn_err rc = CAIRN_OK;
     XXH3_state_t *const st = XXH3_createState();
     if (!st)
@@ -312,7 +312,7 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
             } else {
                 rc = chunk_pipeline_put_flags(c->pipeline, &d->chunks,
                                               (uintptr_t)n->chunks[n->nchunks], c->rbuf + pos, cut,
-                                              plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
+                                              chunk_plan_store_flags(&plan));
                 if (rc)
                     goto done;
             }

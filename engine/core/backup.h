@@ -68,7 +68,7 @@ enum {
     BACKUP_CHUNK_DEFAULT = -1,                    /* a fixed chunk size: the default */
     BACKUP_SQLITE_CHUNK_DEFAULT = 16 * 1024,      /* SQLite: page-aligned fixed chunks */
     BACKUP_MEDIA_CHUNK_DEFAULT = 4 * 1024 * 1024, /* media: the largest chunk */
-    BACKUP_ZSTD_LEVEL_DEFAULT = 1,
+    BACKUP_ZSTD_LEVEL_DEFAULT = 2, /* on 16 KiB SQLite chunks: smaller than 1, as fast */
 };
 typedef struct backup_store_choice {
     int zstd_level;       /* 0: BACKUP_ZSTD_LEVEL_DEFAULT */

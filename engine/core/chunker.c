@@ -11,6 +11,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "store/store.h"
+
 enum {
     /* Normalized chunking level: mask_small has log2(avg) + NC bits,
      * mask_large log2(avg) - NC.  Level 2 is the paper's recommendation. */
@@ -176,8 +178,9 @@ cairn_err chunk_planner_init(chunk_planner *pl, uint32_t sqlite_chunk, int sqlit
 
 chunk_plan chunk_planner_plan(const chunk_planner *pl, const uint8_t *head, size_t len)
 {
-    chunk_plan plan = {NULL, 0, 0};
+    chunk_plan plan = {NULL, 0, 0, 0};
     const size_t page = pl->sqlite_chunk ? sqlite_page_size(head, len) : 0;
+    plan.zstd_sure = page != 0;
     if (page && !pl->sqlite_fixed) {
         plan.cdc = &pl->sqlite_cdc;
     } else if (page) {
@@ -189,6 +192,13 @@ chunk_plan chunk_planner_plan(const chunk_planner *pl, const uint8_t *head, size
         plan.no_zstd = 1;
     }
     return plan;
+}
+
+unsigned chunk_plan_store_flags(const chunk_plan *plan)
+{
+    if (plan->no_zstd)
+        return STORE_CHUNK_NO_ZSTD;
+    return plan->zstd_sure ? STORE_CHUNK_ZSTD : 0;
 }
 
 size_t chunker_next_planned(const chunker *c, const chunk_plan *plan, const uint8_t *data,

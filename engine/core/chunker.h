@@ -48,7 +48,11 @@ typedef struct chunk_plan {
     const chunker *cdc; /* FastCDC with these parameters (NULL: the main chunker) */
     size_t fixed;       /* else fixed chunks of this many bytes from offset 0 */
     int no_zstd;        /* media: already compressed, store its chunks without trying */
+    int zstd_sure;      /* SQLite: compresses, so compress without the probe */
 } chunk_plan;
+
+/* The store_chunk_flags a chunk of a file cut under plan is stored with. */
+unsigned chunk_plan_store_flags(const chunk_plan *plan);
 
 /* What a store's content-aware chunking says (store_params). */
 typedef struct chunk_planner {

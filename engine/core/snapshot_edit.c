@@ -177,9 +177,8 @@ static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
         st->stats.reused_chunks++;
         st->stats.reused_bytes += len;
     } else {
-        const cairn_err rc =
-            chunk_pipeline_put_flags(st->pipeline, &f->owner, f->nchunks, data, len,
-                                     f->plan.no_zstd ? STORE_CHUNK_NO_ZSTD : 0);
+        const cairn_err rc = chunk_pipeline_put_flags(st->pipeline, &f->owner, f->nchunks, data,
+                                                      len, chunk_plan_store_flags(&f->plan));
         if (rc)
             return rc;
         st->unflushed = 1;
