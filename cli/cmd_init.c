@@ -84,7 +84,7 @@ static const cli_option init_options[] = {
      .min = 1,
      .max = 19,
      .arg_name = "N",
-     .help = "compression level of new chunks (default 1)"},
+     .help = "compression level of new chunks (default 2)"},
     CLI_OPT_END,
 };
 
