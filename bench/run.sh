@@ -220,6 +220,9 @@ measure() {
     sbytes=$(du -sb "$store" 2>/dev/null | cut -f1)
     cbytes=0
     [ -n "$cache" ] && [ -e "$cache" ] && cbytes=$(du -sb "$cache" | cut -f1)
+    # cairn's index/ is its rebuildable local cache (restic keeps its own outside the
+    # repository): counted as cache, not as store
+    [ "$tool" = cairn ] && [ -n "${sbytes:-}" ] && sbytes=$((sbytes - cbytes))
     printf '{"tool":"%s","dataset":"%s","step":"%s","repeat":%d,"wall":%s,"user":%s,"sys":%s,"rss_kb":%s,"store_bytes":%s,"cache_bytes":%s,"rc":%d}\n' \
         "$tool" "$ds" "$step" "$rep" "$wall" "$user" "$sys" "$rss" "${sbytes:-0}" "$cbytes" "$rc" >>"$raw"
     if [ "$rc" -ne 0 ]; then
@@ -305,7 +308,7 @@ store_of() {
 
 cache_of() {
     case $1 in
-    cairn) echo "" ;;
+    cairn) echo "$CAIRN_STORE/index" ;;
     restic) echo "$RESTIC_CACHE_DIR" ;;
     borg | borg2) echo "${borg_base[$1]}" ;;
     esac
