@@ -404,7 +404,7 @@ static cairn_err photo_hashes(content_snap *c, key_hashes *out)
 {
     content_db db;
     memset(out, 0, sizeof *out);
-    cairn_err rc = content_db_open(c, CONTENT_PHOTOS_DOMAIN, CONTENT_PHOTOS_PATH, &db);
+    cairn_err rc = content_db_open_in_store(c, CONTENT_PHOTOS_DOMAIN, CONTENT_PHOTOS_PATH, &db);
     if (rc)
         return rc;
     rc = content_photo_keys_read(db.db, CONTENT_PHOTOS_PATH, add_photo_key, out);
@@ -446,7 +446,7 @@ static cairn_err chats_load(content_snap *c, content_messages *out)
 {
     content_db db;
     memset(out, 0, sizeof *out);
-    cairn_err rc = content_db_open(c, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &db);
+    cairn_err rc = content_db_open_in_store(c, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &db);
     if (!rc)
         rc = content_chats_read(db.db, CONTENT_SMS_PATH, out);
     content_db_close(&db);
