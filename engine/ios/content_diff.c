@@ -422,23 +422,22 @@ static cairn_err photo_hashes(content_snap *c, key_hashes *out)
  * a's rows counts, as diff_photos looks each one up). */
 static cairn_err alarm_photos(content_snap *ca, content_snap *cb, content_diff_summary *sum)
 {
-    key_hashes a, b;
-    cairn_err rc = photo_hashes(ca, &a);
-    if (rc)
-        return rc;
-    rc = photo_hashes(cb, &b);
-    if (!rc) {
-        sum->photos_before = a.n;
-        sum->photos_after = b.n;
-        for (size_t i = 0, j = 0; i < a.n; i++) {
-            while (j < b.n && XXH128_cmp(&b.h[j], &a.h[i]) < 0)
-                j++;
-            if (j == b.n || !XXH128_isEqual(b.h[j], a.h[i]))
-                sum->photos_removed++;
-        }
-        free(b.h);
+    key_hashes k[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
+    const key_hashes *const a = &k[0], *const b = &k[1];
+    cairn_err rc = photo_hashes(ca, &k[0]);
+    if (!rc)
+        rc = photo_hashes(cb, &k[1]);
+    for (size_t i = 0, j = 0; !rc && i < a->n; i++) {
+        while (j < b->n && XXH128_cmp(&b->h[j], &a->h[i]) < 0)
+            j++;
+        sum->photos_removed += j == b->n || !XXH128_isEqual(b->h[j], a->h[i]);
     }
-    free(a.h);
+    if (!rc) {
+        sum->photos_before = a->n;
+        sum->photos_after = b->n;
+    }
+    free(k[0].h);
+    free(k[1].h);
     return rc;
 }
 
