@@ -4,7 +4,8 @@
  * Input: an SQLite file.  It is written to a private temporary file, opened
  * read-only as the readers' databases are, and all three readers run on it
  * (each asks the schema first, so most inputs exercise the "missing table or
- * column" paths of two and the queries of one).  Seeds in
+ * column" paths of two and the queries of one), and the deletion alarm's
+ * two narrow readers (photo keys, conversations alone).  Seeds in
  * fuzz/corpus/content_db are the generator's sms.db, Photos.sqlite and
  * AddressBook.sqlitedb in the schemas of iOS 13 and 17 (512-byte pages). */
 #define _XOPEN_SOURCE 700
@@ -26,6 +27,12 @@ static volatile size_t sink;
 static void remove_file(void)
 {
     unlink(path);
+}
+
+static cairn_err count_key(void *ctx, const char *key)
+{
+    *(size_t *)ctx += strlen(key);
+    return CAIRN_OK;
 }
 
 static void count_warning(void *ctx, const char *msg)
@@ -70,6 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             acc += strlen(p.photo[i].path);
         content_photos_free(&p);
     }
+    if (content_chats_read(db, "sms.db", &m) == CAIRN_OK) {
+        acc += m.nchat;
+        content_messages_free(&m);
+    }
+    (void)content_photo_keys_read(db, "Photos.sqlite", count_key, &acc);
     content_contacts c;
     if (content_contacts_read(db, "AddressBook", count_warning, &acc, &c) == CAIRN_OK) {
         for (size_t i = 0; i < c.n; i++)

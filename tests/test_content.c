@@ -265,6 +265,171 @@ static void photos_schema_gaps(void **state)
     sqlite3_close(db);
 }
 
+static cairn_err keep_key(void *ctx, const char *key)
+{
+    cbuf_printf(ctx, "%s\n", key);
+    return CAIRN_OK;
+}
+
+static cairn_err refuse_key(void *ctx, const char *key)
+{
+    (void)key;
+    ++*(int *)ctx;
+    return err_set(CAIRN_ENOSPC, "no room");
+}
+
+static int line_cmp(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* b's lines sorted, in place (the alarm reads keys in table order). */
+static void sort_lines(cbuf *b)
+{
+    char *lines[64];
+    size_t n = 0;
+    cbuf_put(b, "", 1);
+    char *const text = strdup(str(b));
+    assert_non_null(text);
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        assert_true(n < sizeof lines / sizeof lines[0]);
+        lines[n++] = l;
+    }
+    qsort(lines, n, sizeof lines[0], line_cmp);
+    b->len = 0;
+    for (size_t i = 0; i < n; i++)
+        cbuf_printf(b, "%s\n", lines[i]);
+    cbuf_put(b, "", 1);
+    free(text);
+}
+
+/* content_photo_keys_read gives exactly the keys of content_photos_read's
+ * assets (UUID, else path) and fails as it does; returns how many. */
+static size_t expect_same_photo_keys(sqlite3 *db)
+{
+    content_photos p;
+    cbuf full, keys;
+    cbuf_init(&full);
+    cbuf_init(&keys);
+    const cairn_err rc = content_photos_read(db, "Photos.sqlite", NULL, NULL, &p);
+    char msg[ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    assert_int_equal(content_photo_keys_read(db, "Photos.sqlite", keep_key, &keys), rc);
+    const size_t n = rc ? 0 : p.n;
+    if (rc) {
+        assert_string_equal(err_msg(), msg);
+    } else {
+        for (size_t i = 0; i < p.n; i++)
+            cbuf_printf(&full, "%s\n", p.photo[i].uuid ? p.photo[i].uuid : p.photo[i].path);
+        content_photos_free(&p);
+        sort_lines(&full);
+        sort_lines(&keys);
+        assert_string_equal(str(&keys), str(&full));
+    }
+    cbuf_free(&full);
+    cbuf_free(&keys);
+    return n;
+}
+
+static void photo_keys(void **state)
+{
+    (void)state;
+    for (int st = 0; st <= 2; st++) {
+        sqlite3 *db = open_db("13.7", st, "CameraRollDomain", "Media/PhotoData/Photos.sqlite");
+        assert_true(expect_same_photo_keys(db) > 0);
+        sqlite3_close(db);
+        db = open_db("17.5", st, "CameraRollDomain", "Media/PhotoData/Photos.sqlite");
+        assert_true(expect_same_photo_keys(db) > 0);
+        sqlite3_close(db);
+    }
+    sqlite3 *const db = open_db("17.5", 2, "CameraRollDomain", "Media/PhotoData/Photos.sqlite");
+    /* no UUID (the path is the key), no folder, no file name (no photo) */
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "UPDATE ZASSET SET ZUUID = NULL WHERE Z_PK = 1;"
+                     "UPDATE ZASSET SET ZUUID = NULL, ZDIRECTORY = NULL WHERE Z_PK = 3;"
+                     "UPDATE ZASSET SET ZFILENAME = NULL WHERE Z_PK = 4;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    cbuf keys;
+    cbuf_init(&keys);
+    assert_int_equal(content_photo_keys_read(db, "Photos.sqlite", keep_key, &keys), CAIRN_OK);
+    sort_lines(&keys);
+    assert_string_equal(str(&keys), "Media/DCIM/100APPLE/IMG_0001.HEIC\n"
+                                    "Media/IMG_0003.HEIC\n"
+                                    "PHOTO000-0000-4000-8000-000000000005\n"
+                                    "PHOTO000-0000-4000-8000-000000000021\n");
+    assert_int_equal(expect_same_photo_keys(db), 4);
+    /* the callback's error stops the read at once */
+    int calls = 0;
+    assert_int_equal(content_photo_keys_read(db, "Photos.sqlite", refuse_key, &calls),
+                     CAIRN_ENOSPC);
+    assert_int_equal(calls, 1);
+    assert_string_equal(err_msg(), "no room");
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE ZASSET DROP COLUMN ZUUID", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(expect_same_photo_keys(db), 4);
+    assert_int_equal(
+        sqlite3_exec(db, "ALTER TABLE ZASSET DROP COLUMN ZDIRECTORY", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(expect_same_photo_keys(db), 0);
+    assert_string_equal(err_msg(), "Photos.sqlite: table ZASSET has no column ZDIRECTORY");
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE ZASSET RENAME TO ZOTHER", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(expect_same_photo_keys(db), 0);
+    cbuf_free(&keys);
+    sqlite3_close(db);
+}
+
+/* content_chats_read gives content_messages_read's conversations, without
+ * their messages, and fails as it does. */
+static void expect_same_chats(sqlite3 *db)
+{
+    content_messages full, chats;
+    const cairn_err rc = content_messages_read(db, "sms.db", NULL, NULL, &full);
+    char msg[ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    assert_int_equal(content_chats_read(db, "sms.db", &chats), rc);
+    if (rc) {
+        assert_string_equal(err_msg(), msg);
+        return;
+    }
+    assert_true(full.nchat > 0);
+    assert_int_equal(chats.nchat, full.nchat);
+    for (size_t i = 0; i < full.nchat; i++) {
+        const content_chat *const a = &full.chat[i], *const b = &chats.chat[i];
+        assert_int_equal(b->rowid, a->rowid);
+        assert_string_equal(b->guid ? b->guid : "(null)", a->guid ? a->guid : "(null)");
+        assert_string_equal(b->identifier ? b->identifier : "(null)",
+                            a->identifier ? a->identifier : "(null)");
+        assert_string_equal(b->name ? b->name : "(null)", a->name ? a->name : "(null)");
+        assert_int_equal(b->nmsg, 0);
+    }
+    content_messages_free(&full);
+    content_messages_free(&chats);
+}
+
+static void chats_only(void **state)
+{
+    (void)state;
+    for (int st = 0; st <= 2; st++) {
+        sqlite3 *const db = open_db("17.5", st, "HomeDomain", "Library/SMS/sms.db");
+        expect_same_chats(db);
+        sqlite3_close(db);
+    }
+    sqlite3 *const db = open_db("14.8", 1, "HomeDomain", "Library/SMS/sms.db");
+    expect_same_chats(db);
+    assert_int_equal(
+        sqlite3_exec(db, "ALTER TABLE chat RENAME COLUMN guid TO old_guid", NULL, NULL, NULL),
+        SQLITE_OK);
+    expect_same_chats(db);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE chat_message_join", NULL, NULL, NULL), SQLITE_OK);
+    expect_same_chats(db);
+    assert_string_equal(err_msg(),
+                        "sms.db: no table chat_message_join: not a Messages database this cairn "
+                        "knows");
+    sqlite3_close(db);
+}
+
 static void dump_contacts(const content_contacts *c, cbuf *b)
 {
     for (size_t i = 0; i < c->n; i++) {
@@ -414,6 +579,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(messages_state2),     cmocka_unit_test(messages_schema_gaps),
         cmocka_unit_test(photos_both_tables),  cmocka_unit_test(photos_schema_gaps),
         cmocka_unit_test(contacts_states),     cmocka_unit_test(contacts_schema_gaps),
+        cmocka_unit_test(photo_keys),          cmocka_unit_test(chats_only),
         cmocka_unit_test(typedstream_decoder), cmocka_unit_test(apple_time),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,8 @@
  * in a note and in the result) and restores, with the password, as the
  * device's exact ciphertext; a plain folder is no device; a missing
  * folder never opens the store; chain rotation finds the device's
- * snapshots whatever the case of their UDID.
+ * snapshots whatever the case of their UDID; a snapshot's database read in
+ * place from the store reads as its copy on disk does.
  *
  * usage: test_device_backup /path/to/cairn-gen */
 #include <stdarg.h>
@@ -23,6 +24,8 @@
 
 #include "engine/core/chains.h"
 #include "engine/core/snapshot_list.h"
+#include "engine/ios/content_messages.h"
+#include "engine/ios/content_photos.h"
 #include "engine/ios/device_backup.h"
 #include "engine/ios/device_restore.h"
 #include "testutil.h"
@@ -295,6 +298,91 @@ static void test_rotation_ignores_udid_case(void **state)
     snapshot_free(&sn);
 }
 
+static void dump_db(sqlite3 *db, cbuf *b)
+{
+    content_messages m;
+    content_photos p;
+    if (content_messages_read(db, "db", NULL, NULL, &m) == CAIRN_OK) {
+        for (size_t i = 0; i < m.nchat; i++) {
+            cbuf_printf(b, "chat %s %zu\n", m.chat[i].guid, m.chat[i].nmsg);
+            for (size_t k = 0; k < m.chat[i].nmsg; k++)
+                cbuf_printf(b, " %s %s\n", m.chat[i].msg[k].guid,
+                            m.chat[i].msg[k].text ? m.chat[i].msg[k].text : "-");
+        }
+        content_messages_free(&m);
+    } else if (content_photos_read(db, "db", NULL, NULL, &p) == CAIRN_OK) {
+        for (size_t i = 0; i < p.n; i++)
+            cbuf_printf(b, "%s %s\n", p.photo[i].uuid, p.photo[i].path);
+        content_photos_free(&p);
+    }
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cbuf_printf(b, "%s\n", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    cbuf_put(b, "", 1);
+}
+
+/* A database read in place from the store (content_db_open_in_store)
+ * gives what its copy on disk gives, every page checked; a chunk the store
+ * cannot give fails the query with the store's error. */
+static void test_db_in_store(void **state)
+{
+    fixture *const f = *state;
+    char src[128], args[512], cmd[512];
+    device_backup_result r;
+    snaplist l;
+    store *s = NULL;
+    content_snap *c = NULL;
+    snprintf(src, sizeof src, "%s/content", f->dir);
+    snprintf(args, sizeof args, "device '%s' --content 0 --size-mb 1 --udid %s", src, UDID);
+    gen(args);
+    assert_int_equal(backup(f, src, &r), CAIRN_OK);
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
+    assert_int_equal(snaplist_load(s, &l), CAIRN_OK);
+    assert_int_equal(content_open(s, &l.items[0], &c), CAIRN_OK);
+    static const char *const dbs[][2] = {{CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH},
+                                         {CONTENT_PHOTOS_DOMAIN, CONTENT_PHOTOS_PATH}};
+    for (size_t i = 0; i < 2; i++) {
+        content_db a, b;
+        cbuf da, db;
+        cbuf_init(&da);
+        cbuf_init(&db);
+        assert_int_equal(content_db_open(c, dbs[i][0], dbs[i][1], &a), CAIRN_OK);
+        assert_int_equal(content_db_open_in_store(c, dbs[i][0], dbs[i][1], &b), CAIRN_OK);
+        assert_non_null(b.store);
+        assert_string_equal(b.path, "");
+        dump_db(a.db, &da);
+        dump_db(b.db, &db);
+        assert_true(da.len > 20);
+        assert_string_equal((const char *)db.data, (const char *)da.data);
+        content_db_close(&a);
+        content_db_close(&b);
+        cbuf_free(&da);
+        cbuf_free(&db);
+    }
+    content_db b;
+    assert_int_equal(content_db_open_in_store(c, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &b),
+                     CAIRN_OK);
+    /* every pack zeroed in place (an open descriptor reads the zeros too) */
+    snprintf(cmd, sizeof cmd,
+             "find '%s/packs' -type f -exec sh -c 'head -c $(stat -c%%s \"$1\") /dev/zero "
+             "> \"$1\"' _ {} \\;",
+             f->store_path);
+    assert_int_equal(system(cmd), 0);
+    content_messages m;
+    const cairn_err rc = content_messages_read(b.db, "sms.db", NULL, NULL, &m);
+    assert_int_not_equal(rc, CAIRN_OK);
+    assert_int_not_equal(rc, CAIRN_ESOURCE); /* the store's error, not SQLite's */
+    assert_non_null(strstr(err_msg(), "sms.db: reading "));
+    content_db_close(&b);
+    assert_int_equal(content_db_open_in_store(c, CONTENT_SMS_DOMAIN, "Library/SMS/none.db", &b),
+                     CAIRN_ENOTFOUND);
+    content_close(c);
+    snaplist_free(&l);
+    store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -307,6 +395,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_plain_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_ignores_udid_case, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_in_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include "engine/ios/content.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,11 +166,305 @@ cairn_err content_db_open(content_snap *c, const char *domain, const char *path,
     return rc;
 }
 
+/* ---- a database read from the store in place ----
+ *
+ * A VFS of its own per open database (its name unique, registered while
+ * open; no global state): SQLite's page reads become reads of the chunks
+ * that hold them, each verified by store_get_chunk; the chunk read last is
+ * kept, so a table scanned in order costs one chunk read per chunk.  The
+ * file's chunk lengths come from its fingerprints.  Temporary files (a
+ * sort that spills) go to the default VFS. */
+
+typedef struct store_db {
+    sqlite3_vfs vfs;
+    sqlite3_vfs *os; /* the default VFS */
+    char name[48];
+    content_snap *c;
+    tree_node node;
+    uint64_t *start; /* nchunks + 1 offsets */
+    int have;        /* 1: chunk `cached` is in buf */
+    uint32_t cached;
+    cbuf buf;
+    cairn_err rc; /* the store's error behind a failed read, kept for content_sql_error */
+    char msg[ERR_MSG_MAX];
+} store_db;
+
+typedef struct store_file {
+    sqlite3_file base; /* first: what SQLite hands back */
+    store_db *d;
+} store_file;
+
+static int sf_close(sqlite3_file *f)
+{
+    (void)f;
+    return SQLITE_OK;
+}
+
+/* Chunk k of the file in d->buf. */
+static cairn_err sf_load(store_db *d, uint32_t k)
+{
+    if (d->have && d->cached == k)
+        return CAIRN_OK;
+    d->have = 0;
+    cbuf_reset(&d->buf);
+    const cairn_err rc = store_get_chunk(d->c->s, d->c->w, d->node.chunks[k], &d->buf);
+    if (rc)
+        return rc;
+    if (d->buf.len != d->start[k + 1] - d->start[k])
+        return err_set(CAIRN_ECORRUPT, "%s: chunk %" PRIu32 " is not the length recorded",
+                       d->node.name, k);
+    d->have = 1;
+    d->cached = k;
+    return CAIRN_OK;
+}
+
+static int sf_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
+{
+    store_db *const d = ((store_file *)f)->d;
+    const uint64_t size = d->start[d->node.nchunks];
+    uint8_t *p = out;
+    uint64_t at = (uint64_t)off, left = (uint64_t)amt;
+    /* the chunk holding at: the last whose start is not after it */
+    uint32_t lo = 0, hi = d->node.nchunks;
+    while (hi - lo > 1) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        if (d->start[mid] <= at)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    for (uint32_t k = lo; left && at < size; k++) {
+        const cairn_err rc = sf_load(d, k);
+        if (rc) {
+            d->rc = rc;
+            snprintf(d->msg, sizeof d->msg, "%s", err_msg());
+            return SQLITE_IOERR_READ;
+        }
+        const uint64_t in = at - d->start[k];
+        const uint64_t n = d->buf.len - in < left ? d->buf.len - in : left;
+        memcpy(p, d->buf.data + in, (size_t)n);
+        p += n;
+        at += n;
+        left -= n;
+    }
+    if (!left)
+        return SQLITE_OK;
+    memset(p, 0, (size_t)left); /* SQLite asks for this past the end */
+    return SQLITE_IOERR_SHORT_READ;
+}
+
+static int sf_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
+{
+    (void)f;
+    (void)p;
+    (void)amt;
+    (void)off;
+    return SQLITE_READONLY;
+}
+
+static int sf_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    (void)f;
+    (void)size;
+    return SQLITE_READONLY;
+}
+
+static int sf_sync(sqlite3_file *f, int flags)
+{
+    (void)f;
+    (void)flags;
+    return SQLITE_OK;
+}
+
+static int sf_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    const store_db *const d = ((store_file *)f)->d;
+    *size = (sqlite3_int64)d->start[d->node.nchunks];
+    return SQLITE_OK;
+}
+
+static int sf_lock(sqlite3_file *f, int level)
+{
+    (void)f;
+    (void)level;
+    return SQLITE_OK;
+}
+
+static int sf_reserved(sqlite3_file *f, int *out)
+{
+    (void)f;
+    *out = 0;
+    return SQLITE_OK;
+}
+
+static int sf_control(sqlite3_file *f, int op, void *arg)
+{
+    (void)f;
+    (void)op;
+    (void)arg;
+    return SQLITE_NOTFOUND;
+}
+
+static int sf_sector(sqlite3_file *f)
+{
+    (void)f;
+    return 4096;
+}
+
+static int sf_caps(sqlite3_file *f)
+{
+    (void)f;
+    return SQLITE_IOCAP_IMMUTABLE;
+}
+
+static const sqlite3_io_methods store_io = {
+    .iVersion = 1,
+    .xClose = sf_close,
+    .xRead = sf_read,
+    .xWrite = sf_write,
+    .xTruncate = sf_truncate,
+    .xSync = sf_sync,
+    .xFileSize = sf_size,
+    .xLock = sf_lock,
+    .xUnlock = sf_lock,
+    .xCheckReservedLock = sf_reserved,
+    .xFileControl = sf_control,
+    .xSectorSize = sf_sector,
+    .xDeviceCharacteristics = sf_caps,
+};
+
+static int sv_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out_flags)
+{
+    store_db *const d = v->pAppData;
+    if (!(flags & SQLITE_OPEN_MAIN_DB))
+        return d->os->xOpen(d->os, name, f, flags, out_flags);
+    if (flags & (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+        return SQLITE_READONLY;
+    store_file *const sf = (store_file *)f;
+    sf->base.pMethods = &store_io;
+    sf->d = d;
+    if (out_flags)
+        *out_flags = SQLITE_OPEN_READONLY;
+    return SQLITE_OK;
+}
+
+static int sv_delete(sqlite3_vfs *v, const char *name, int sync)
+{
+    const store_db *const d = v->pAppData;
+    return d->os->xDelete(d->os, name, sync);
+}
+
+/* No journal or WAL beside a database in the store. */
+static int sv_access(sqlite3_vfs *v, const char *name, int flags, int *out)
+{
+    (void)v;
+    (void)name;
+    (void)flags;
+    *out = 0;
+    return SQLITE_OK;
+}
+
+static int sv_full(sqlite3_vfs *v, const char *name, int n, char *out)
+{
+    (void)v;
+    return snprintf(out, (size_t)n, "%s", name) < n ? SQLITE_OK : SQLITE_CANTOPEN;
+}
+
+static void store_db_free(store_db *d)
+{
+    if (!d)
+        return;
+    tree_node_free(&d->node);
+    free(d->start);
+    cbuf_free(&d->buf);
+    free(d);
+}
+
+/* The store_db of a file whose chunk lengths are known; NULL and
+ * CAIRN_OK when they are not. */
+static cairn_err store_db_new(content_snap *c, const catalog_entry *e, store_db **out)
+{
+    *out = NULL;
+    sqlite3_vfs *const os = sqlite3_vfs_find(NULL);
+    store_db *const d = calloc(1, sizeof *d);
+    if (!d || !os) {
+        free(d);
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    cbuf_init(&d->buf);
+    cairn_err rc = content_node(c, e, &d->node);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    if (!tree_node_has_fprints(&d->node)) {
+        store_db_free(d);
+        return CAIRN_OK;
+    }
+    if (!(d->start = malloc(((size_t)d->node.nchunks + 1) * sizeof *d->start))) {
+        store_db_free(d);
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    d->start[0] = 0;
+    for (uint32_t k = 0; k < d->node.nchunks; k++)
+        d->start[k + 1] = d->start[k] + d->node.fprints[k].len;
+    d->c = c;
+    d->os = os;
+    snprintf(d->name, sizeof d->name, "cairn-store-%p", (void *)d);
+    d->vfs = *os; /* its time, randomness and sleep */
+    d->vfs.szOsFile =
+        os->szOsFile > (int)sizeof(store_file) ? os->szOsFile : (int)sizeof(store_file);
+    d->vfs.pNext = NULL;
+    d->vfs.zName = d->name;
+    d->vfs.pAppData = d;
+    d->vfs.xOpen = sv_open;
+    d->vfs.xDelete = sv_delete;
+    d->vfs.xAccess = sv_access;
+    d->vfs.xFullPathname = sv_full;
+    *out = d;
+    return CAIRN_OK;
+}
+
+cairn_err content_db_open_in_store(content_snap *c, const char *domain, const char *path,
+                                   content_db *out)
+{
+    memset(out, 0, sizeof *out);
+    const catalog_entry *const e = content_find(c, domain, path);
+    store_db *d = NULL;
+    cairn_err rc = e ? store_db_new(c, e, &d) : CAIRN_OK;
+    if (rc || !d)
+        return rc ? rc : content_db_open(c, domain, path, out);
+    if (sqlite3_vfs_register(&d->vfs, 0) != SQLITE_OK) {
+        store_db_free(d);
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    out->store = d;
+    if (sqlite3_open_v2("db", &out->db, SQLITE_OPEN_READONLY, d->name) != SQLITE_OK)
+        rc = err_set(CAIRN_ESOURCE, "%s/%s: cannot open as SQLite: %s", domain, path,
+                     out->db ? sqlite3_errmsg(out->db) : "out of memory");
+    /* the schema now: a chunk the store cannot give fails here, as the
+     * copy would, not as a table the readers then do not find */
+    else if (sqlite3_exec(out->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
+             SQLITE_OK) {
+        char file[PATH_MAX];
+        snprintf(file, sizeof file, "%s/%s", domain, path);
+        rc = content_sql_error(out->db, file, "reading the schema");
+    }
+    if (rc)
+        content_db_close(out);
+    return rc;
+}
+
 void content_db_close(content_db *db)
 {
     if (db->db)
         sqlite3_close(db->db);
     db->db = NULL;
+    if (db->store) {
+        sqlite3_vfs_unregister(&db->store->vfs);
+        store_db_free(db->store);
+        db->store = NULL;
+    }
     if (db->path[0])
         unlink(db->path);
     if (db->dir[0])
@@ -267,6 +562,14 @@ cairn_err content_prepare(sqlite3 *db, const char *file, char *sql, const char *
 cairn_err content_sql_error(sqlite3 *db, const char *file, const char *what)
 {
     const int code = sqlite3_errcode(db);
+    sqlite3_vfs *v = NULL;
+    /* a read from the store that failed: the store's error, not SQLite's */
+    if ((code & 0xff) == SQLITE_IOERR &&
+        sqlite3_file_control(db, "main", SQLITE_FCNTL_VFS_POINTER, &v) == SQLITE_OK && v &&
+        v->xOpen == sv_open && ((store_db *)v->pAppData)->rc) {
+        const store_db *const d = v->pAppData;
+        return err_set(d->rc, "%s: %s: %s", file, what, d->msg);
+    }
     if (code == SQLITE_NOMEM)
         return err_set(CAIRN_ENOMEM, "out of memory");
     return err_set(CAIRN_ESOURCE, "%s: %s: %s", file, what, sqlite3_errmsg(db));

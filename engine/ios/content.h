@@ -61,15 +61,25 @@ cairn_err content_write_file(content_snap *c, const catalog_entry *e, const char
 cairn_err content_same_file(content_snap *a, content_snap *b, const char *domain, const char *path,
                             int *same);
 
+typedef struct store_db store_db;
+
 typedef struct content_db {
     sqlite3 *db;
     char dir[PATH_MAX]; /* the private temporary folder */
     char path[PATH_MAX];
+    store_db *store; /* content_db_open_in_store: the pages' source */
 } content_db;
 
 /* Materialises domain/path and opens it read-only.  CAIRN_ENOTFOUND when
  * the snapshot does not hold it ("<domain>/<path>: not in snapshot <id>"). */
 cairn_err content_db_open(content_snap *c, const char *domain, const char *path, content_db *out);
+/* The same database, its pages read from the store as SQLite asks for them
+ * (each chunk verified; nothing written to disk): for a query that reads a
+ * small part of a large database (a table of conversations) or scans one
+ * table in order.  A file stored without chunk lengths (a tree before
+ * version 2) goes through content_db_open. */
+cairn_err content_db_open_in_store(content_snap *c, const char *domain, const char *path,
+                                   content_db *out);
 /* Closes the database and removes the temporary file and folder. */
 void content_db_close(content_db *db);
 

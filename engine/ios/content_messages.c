@@ -276,11 +276,10 @@ static cairn_err read_attachments(sqlite3 *db, const char *file, content_warn_fn
     return rc;
 }
 
-cairn_err content_messages_read(sqlite3 *db, const char *file, content_warn_fn warn, void *ctx,
-                                content_messages *out)
+/* The tables and columns content_messages_read needs. */
+static cairn_err messages_schema(sqlite3 *db, const char *file)
 {
     static const char *const needed[] = {"chat", "message", "chat_message_join"};
-    memset(out, 0, sizeof *out);
     for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
         if (!content_has_table(db, needed[i]))
             return err_set(CAIRN_ESOURCE,
@@ -292,7 +291,27 @@ cairn_err content_messages_read(sqlite3 *db, const char *file, content_warn_fn w
         !content_has_column(db, "chat_message_join", "message_id"))
         return err_set(CAIRN_ESOURCE, "%s: table chat_message_join lacks chat_id or message_id",
                        file);
-    cairn_err rc = read_chats(db, file, warn, ctx, out);
+    return CAIRN_OK;
+}
+
+cairn_err content_chats_read(sqlite3 *db, const char *file, content_messages *out)
+{
+    memset(out, 0, sizeof *out);
+    cairn_err rc = messages_schema(db, file);
+    if (!rc)
+        rc = read_chats(db, file, NULL, NULL, out);
+    if (rc)
+        content_messages_free(out);
+    return rc;
+}
+
+cairn_err content_messages_read(sqlite3 *db, const char *file, content_warn_fn warn, void *ctx,
+                                content_messages *out)
+{
+    memset(out, 0, sizeof *out);
+    cairn_err rc = messages_schema(db, file);
+    if (!rc)
+        rc = read_chats(db, file, warn, ctx, out);
     if (!rc)
         rc = read_messages(db, file, warn, ctx, out);
     if (!rc)

@@ -54,6 +54,10 @@ typedef struct content_messages {
 /* Reads an open sms.db; file names it in messages. */
 cairn_err content_messages_read(sqlite3 *db, const char *file, content_warn_fn warn, void *ctx,
                                 content_messages *out);
+/* The conversations alone (no messages: each chat's nmsg is 0), with the
+ * schema content_messages_read needs; for the deletion alarm, which only
+ * asks which conversations are gone. */
+cairn_err content_chats_read(sqlite3 *db, const char *file, content_messages *out);
 /* Opens the snapshot's sms.db, reads it, and marks the attachments the
  * snapshot holds. */
 cairn_err content_messages_load(content_snap *c, content_warn_fn warn, void *ctx,

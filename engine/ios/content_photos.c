@@ -22,11 +22,10 @@ const char *content_photo_kind_name(content_photo_kind k)
     return k == CONTENT_PHOTO ? "photo" : k == CONTENT_VIDEO ? "video" : "other";
 }
 
-cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn warn, void *ctx,
-                              content_photos *out)
+/* The asset table with the columns a reader needs, or CAIRN_ESOURCE. */
+static cairn_err asset_table(sqlite3 *db, const char *file, const char **table)
 {
     static const char *const tables[] = {"ZASSET", "ZGENERICASSET"};
-    memset(out, 0, sizeof *out);
     const char *const t = content_first_table(db, tables, 2);
     if (!t)
         return err_set(CAIRN_ESOURCE,
@@ -38,6 +37,61 @@ cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn war
         if (!content_has_column(db, t, needed[i]))
             return err_set(CAIRN_ESOURCE, "%s: table %s has no column %s", file, t, needed[i]);
     }
+    *table = t;
+    return CAIRN_OK;
+}
+
+/* "Media/<dir>/<name>" ("Media/<name>" without a folder) into a malloc'd
+ * *out; the two texts end at their first NUL, as printed. */
+static cairn_err photo_path(const unsigned char *dir, const unsigned char *name, char **out)
+{
+    const char *const sub = dir ? (const char *)dir : "";
+    const size_t len = 6 + strlen(sub) + 1 + strlen((const char *)name) + 1;
+    if (!(*out = malloc(len)))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    snprintf(*out, len, "Media/%s%s%s", sub, *sub ? "/" : "", (const char *)name);
+    return CAIRN_OK;
+}
+
+cairn_err content_photo_keys_read(sqlite3 *db, const char *file, content_photo_key_fn fn, void *ctx)
+{
+    const char *t = NULL;
+    cairn_err rc = asset_table(db, file, &t);
+    sqlite3_stmt *st = NULL;
+    /* no ORDER BY: the table in its own order, read once from start to end */
+    if (!rc)
+        rc = content_prepare(
+            db, file,
+            sqlite3_mprintf("SELECT %s, ZDIRECTORY, ZFILENAME FROM %s "
+                            "WHERE ZFILENAME IS NOT NULL",
+                            content_column_or_null(db, file, t, "ZUUID", "ZUUID", NULL, NULL), t),
+            "reading assets", &st);
+    int step = SQLITE_DONE;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        char *key = NULL;
+        rc = content_column_text(st, 0, &key);
+        const unsigned char *const name = sqlite3_column_text(st, 2);
+        if (!rc && !key && name)
+            rc = photo_path(sqlite3_column_text(st, 1), name, &key);
+        /* a NULL name is no photo, whatever its UUID (content_photos_read) */
+        if (!rc && name)
+            rc = fn(ctx, key);
+        free(key);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = content_sql_error(db, file, "reading assets");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn warn, void *ctx,
+                              content_photos *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *t = NULL;
+    const cairn_err trc = asset_table(db, file, &t);
+    if (trc)
+        return trc;
     const char *const date =
         content_column_or_null(db, file, t, "ZDATECREATED", "ZDATECREATED", warn, ctx);
     sqlite3_stmt *st = NULL;
@@ -66,16 +120,9 @@ cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn war
         p->kind = kind == 0 ? CONTENT_PHOTO : kind == 1 ? CONTENT_VIDEO : CONTENT_OTHER;
         p->trashed = sqlite3_column_int(st, 3) != 0;
         rc = content_column_text(st, 4, &p->uuid);
-        const unsigned char *const dir = sqlite3_column_text(st, 5);
         const unsigned char *const name = sqlite3_column_text(st, 6);
-        if (!rc && name) {
-            const char *const sub = dir ? (const char *)dir : "";
-            const size_t len = 6 + strlen(sub) + 1 + strlen((const char *)name) + 1;
-            if (!(p->path = malloc(len)))
-                rc = err_set(CAIRN_ENOMEM, "out of memory");
-            else
-                snprintf(p->path, len, "Media/%s%s%s", sub, *sub ? "/" : "", (const char *)name);
-        }
+        if (!rc && name)
+            rc = photo_path(sqlite3_column_text(st, 5), name, &p->path);
         if (!rc && !p->path) {
             free(p->uuid); /* a NULL name: nothing to point at */
             out->n--;

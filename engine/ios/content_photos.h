@@ -41,6 +41,14 @@ cairn_err content_photos_read(sqlite3 *db, const char *file, content_warn_fn war
                               content_photos *out);
 cairn_err content_photos_load(content_snap *c, content_warn_fn warn, void *ctx,
                               content_photos *out);
+/* A photo's identity, as the diff and the deletion alarm compare photos:
+ * its UUID, else its path. */
+typedef cairn_err (*content_photo_key_fn)(void *ctx, const char *key);
+/* The key of every asset content_photos_read would give, in the table's
+ * order (not by date), reading nothing else: for the deletion alarm,
+ * which only counts the photos gone.  fn's error stops the read. */
+cairn_err content_photo_keys_read(sqlite3 *db, const char *file, content_photo_key_fn fn,
+                                  void *ctx);
 void content_photos_free(content_photos *p);
 const char *content_photo_kind_name(content_photo_kind k);
 

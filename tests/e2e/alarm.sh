@@ -6,7 +6,9 @@
 # JSON); forget keeps the pinned snapshot whatever the policy until it is
 # unpinned; pin by hand with a reason; the pin reaches a copy target and
 # leaves it when unpinned; --photo-alarm 80 raises the alarm for the lost
-# conversation only; unpin of a snapshot not pinned is exit 12.
+# conversation only; unpin of a snapshot not pinned is exit 12; a day
+# where only Photos.sqlite (or only sms.db) changed raises the photo (or
+# the conversation) alarm alone.
 #
 # usage: alarm.sh CAIRN CAIRN-GEN
 . "$(dirname "$0")/lib.sh" "$@"
@@ -85,4 +87,24 @@ run 0 backup --photo-alarm 80 "$T/d2"
 grep -q "^cairn: warning: deletion alarm: this backup lost 1 conversation; snapshot " "$T/err" ||
     fail "--photo-alarm 80"
 run 2 backup --photo-alarm 0 "$T/d2"
+
+# one database changed: the alarm reads that one alone and says the same
+file_of() { $PY -c "import hashlib,sys;h=hashlib.sha1(sys.argv[1].encode()).hexdigest();print(h[:2]+'/'+h)" "$1"; }
+PH=$(file_of CameraRollDomain-Media/PhotoData/Photos.sqlite)
+SMS=$(file_of HomeDomain-Library/SMS/sms.db)
+cp -a "$T/d1" "$T/photos_only"
+cp "$T/d2/$PH" "$T/photos_only/$PH"
+cp -a "$T/d1" "$T/sms_only"
+cp "$T/d2/$SMS" "$T/sms_only/$SMS"
+STORE=$T/store3
+init_store
+run 0 backup "$T/d1"
+run 0 backup "$T/photos_only"
+grep -q "^cairn: warning: deletion alarm: this backup lost 15 of 20 photos (75 %); snapshot " "$T/err" ||
+    fail "Photos.sqlite alone changed: $(cat "$T/err")"
+run 0 backup "$T/d1"
+grep -q "alarm" "$T/err" && fail "photos back: $(cat "$T/err")"
+run 0 backup "$T/sms_only"
+grep -q "^cairn: warning: deletion alarm: this backup lost 1 conversation; snapshot " "$T/err" ||
+    fail "sms.db alone changed: $(cat "$T/err")"
 info "alarm: ok"
