@@ -26,6 +26,15 @@ cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *
 cairn_err blob_encode_raw(const uint8_t key[SEAL_KEY_LEN], pack_entry *e, const uint8_t *data,
                           size_t len, cbuf *out);
 
+/* blob_encode without a copy of the chunk for sealing: buf holds the len
+ * bytes at buf + SEAL_NONCE_LEN and SEAL_TAG_LEN bytes of room after them
+ * (what a pipeline's chunk buffer reserves), and the chunk is sealed there
+ * unless its zstd frame (try_zstd) pays, which is sealed in c.  *sealed is
+ * the blob (e->stored_len bytes, valid until c or buf is used again); the
+ * chunk's bytes in buf may be overwritten. */
+cairn_err blob_encode_inplace(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
+                              uint8_t *buf, size_t len, int try_zstd, const uint8_t **sealed);
+
 /* Opens a sealed blob described by e into out (e->raw_len bytes) and, with
  * an id_key, checks that its keyed hash is e->id.  CAIRN_ECORRUPT on any
  * mismatch.  Without id_key the blob is still authentic and bound to e->id
