@@ -132,6 +132,40 @@ cairn_err blob_encode_unprobed(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pac
     return blob_encode_with(c, key, e, data, len, out, 0);
 }
 
+cairn_err blob_encode_inplace(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
+                              uint8_t *buf, size_t len, blob_zstd zstd, const uint8_t **sealed)
+{
+    uint8_t ad[ID_LEN + 1];
+    const uint8_t *const data = buf + SEAL_NONCE_LEN;
+    uint8_t *box = buf;
+    size_t box_len = len;
+    e->flags &= PACK_TREE;
+    e->raw_len = (uint32_t)len;
+    if (zstd == BLOB_ZSTD_SURE || (zstd == BLOB_ZSTD_PROBED && !blob_incompressible(c, data, len))) {
+        /* the frame goes where the seal wants its text, to be sealed there */
+        const size_t bound = ZSTD_compressBound(len);
+        cbuf_reset(&c->packed);
+        uint8_t *const dst = cbuf_reserve(&c->packed, bound + SEAL_OVERHEAD);
+        if (!dst)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        const size_t n = ZSTD_compress2(c->cctx, dst + SEAL_NONCE_LEN, bound, data, len);
+        if (ZSTD_isError(n))
+            return err_set(CAIRN_EIO, "zstd: %s", ZSTD_getErrorName(n));
+        if (n * 50 < len * 49) { /* as blob_encode: only when it saves 2% */
+            box = dst;
+            box_len = n;
+            e->flags |= PACK_ZSTD;
+        }
+    }
+    pack_blob_ad(e, ad);
+    const cairn_err rc = seal_box_inplace(key, ad, sizeof ad, box, box_len);
+    if (rc)
+        return rc;
+    e->stored_len = (uint32_t)(box_len + SEAL_OVERHEAD);
+    *sealed = box;
+    return CAIRN_OK;
+}
+
 cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
                       const uint8_t id_key[SEAL_KEY_LEN], const pack_entry *e, const uint8_t *blob,
                       cbuf *out)

@@ -32,6 +32,20 @@ cairn_err blob_encode_unprobed(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pac
 cairn_err blob_encode_raw(const uint8_t key[SEAL_KEY_LEN], pack_entry *e, const uint8_t *data,
                           size_t len, cbuf *out);
 
+/* What blob_encode_inplace tries: no compression (media), compression where
+ * blob_incompressible's probe says it may pay, or compression outright (SQLite
+ * pages: the probe would cost as much as compressing). */
+typedef enum { BLOB_RAW, BLOB_ZSTD_PROBED, BLOB_ZSTD_SURE } blob_zstd;
+
+/* blob_encode without a copy of the chunk for sealing: buf holds the len
+ * bytes at buf + SEAL_NONCE_LEN and SEAL_TAG_LEN bytes of room after them
+ * (what a pipeline's chunk buffer reserves), and the chunk is sealed there
+ * unless its zstd frame (per zstd) pays, which is sealed in c.  *sealed is
+ * the blob (e->stored_len bytes, valid until c or buf is used again); the
+ * chunk's bytes in buf may be overwritten. */
+cairn_err blob_encode_inplace(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
+                              uint8_t *buf, size_t len, blob_zstd zstd, const uint8_t **sealed);
+
 /* Opens a sealed blob described by e into out (e->raw_len bytes) and, with
  * an id_key, checks that its keyed hash is e->id.  CAIRN_ECORRUPT on any
  * mismatch.  Without id_key the blob is still authentic and bound to e->id

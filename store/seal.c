@@ -53,9 +53,10 @@ static int ossl_update(EVP_CIPHER_CTX *ctx, const uint8_t *in, size_t len, uint8
 }
 
 /* ChaCha20-Poly1305-IETF through OpenSSL; enc 1 seals plain into out and
- * writes tag, enc 0 opens into out and checks tag.  0 on success, -1 on any
- * failure (the caller falls back to libsodium for sealing, which gives the
- * same bytes, and reports damage for opening).  The context holds the
+ * writes tag, enc 0 opens into out and checks tag.  0 on success, -1 on a
+ * failure before out was written (the caller falls back to libsodium for
+ * sealing, which gives the same bytes, and reports damage for opening), -2
+ * on one after (in may be gone if it was out).  The context holds the
  * subkey's schedule; EVP_CIPHER_CTX_free cleanses it. */
 static int ossl_aead(int enc, const uint8_t subkey[SEAL_KEY_LEN],
                      const uint8_t nonce[IETF_NONCE_LEN], const uint8_t *ad, size_t ad_len,
@@ -69,6 +70,7 @@ static int ossl_aead(int enc, const uint8_t subkey[SEAL_KEY_LEN],
         goto done;
     if (ad_len && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)ad_len) != 1)
         goto done;
+    ok = -2;
     if (ossl_update(ctx, in, len, out) != 0)
         goto done;
     if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SEAL_TAG_LEN, tag) != 1)
@@ -116,6 +118,26 @@ void seal_box(const uint8_t key[SEAL_KEY_LEN], const uint8_t *ad, size_t ad_len,
     uint8_t nonce[SEAL_NONCE_LEN];
     randombytes_buf(nonce, sizeof nonce);
     seal_box_with_nonce(key, nonce, ad, ad_len, plain, len, out);
+}
+
+cairn_err seal_box_inplace(const uint8_t key[SEAL_KEY_LEN], const uint8_t *ad, size_t ad_len,
+                           uint8_t *buf, size_t len)
+{
+    uint8_t *const text = buf + SEAL_NONCE_LEN;
+    randombytes_buf(buf, SEAL_NONCE_LEN);
+    if (len >= SEAL_OSSL_MIN) {
+        uint8_t subkey[SEAL_KEY_LEN], ietf_nonce[IETF_NONCE_LEN];
+        xchacha_ietf(key, buf, subkey, ietf_nonce);
+        const int rc = ossl_aead(1, subkey, ietf_nonce, ad, ad_len, text, len, text, text + len);
+        sodium_memzero(subkey, sizeof subkey);
+        if (rc == 0)
+            return CAIRN_OK;
+        if (rc != -1) /* the text is partly sealed: no second try */
+            return err_set(CAIRN_ENOMEM, "sealing failed (OpenSSL out of memory)");
+    }
+    /* libsodium encrypts in place (c == m) */
+    crypto_aead_xchacha20poly1305_ietf_encrypt(text, NULL, text, len, ad, ad_len, NULL, buf, key);
+    return CAIRN_OK;
 }
 
 cairn_err seal_open_sodium(const uint8_t key[SEAL_KEY_LEN], const uint8_t *ad, size_t ad_len,

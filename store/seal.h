@@ -24,6 +24,14 @@ enum {
 void seal_box(const uint8_t key[SEAL_KEY_LEN], const uint8_t *ad, size_t ad_len,
               const uint8_t *plain, size_t len, uint8_t *out);
 
+/* seal_box without a second buffer: buf holds the len bytes to seal at
+ * buf + SEAL_NONCE_LEN and room for the tag after them; it receives what
+ * seal_box would write to out (the same bytes for the same nonce).  Fails
+ * (CAIRN_ENOMEM) only when OpenSSL cannot finish after it began: the text
+ * is then lost. */
+cairn_err seal_box_inplace(const uint8_t key[SEAL_KEY_LEN], const uint8_t *ad, size_t ad_len,
+                           uint8_t *buf, size_t len);
+
 /* Opens what seal_box wrote; out receives in_len - SEAL_OVERHEAD bytes.
  * CAIRN_ECORRUPT if the bytes, the key or the associated data differ. */
 cairn_err seal_open(const uint8_t key[SEAL_KEY_LEN], const uint8_t *ad, size_t ad_len,

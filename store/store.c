@@ -1062,50 +1062,86 @@ static void forget_seen(store *s, const uint8_t id[ID_LEN])
     pthread_mutex_unlock(&s->seen_mu);
 }
 
+/* Claims id for this session's put: *fresh is 0 when the chunk was put or
+ * found before (nothing to do), 1 when the caller must store it (through
+ * put_claimed, which releases the claim if that fails). */
+static cairn_err claim_chunk(store *s, const uint8_t id[ID_LEN], int *fresh)
+{
+    index_loc loc;
+    pthread_mutex_lock(&s->seen_mu);
+    cairn_err rc = idset_add(&s->seen, id, fresh);
+    pthread_mutex_unlock(&s->seen_mu);
+    if (rc || !*fresh)
+        return rc;
+    rc = index_lookup(s->ix, id, &loc);
+    if (rc == CAIRN_ENOTFOUND)
+        return CAIRN_OK;
+    *fresh = 0;
+    if (rc)
+        forget_seen(s, id);
+    return rc;
+}
+
+/* The encoded blob of a claimed chunk into the open pack. */
+static cairn_err put_claimed(store *s, cairn_err rc, pack_entry *e, const uint8_t *blob, int *added,
+                             uint64_t *stored_bytes)
+{
+    if (!rc)
+        rc = append_blob(s, e, blob);
+    if (rc) {
+        forget_seen(s, e->id);
+        return rc;
+    }
+    *added = 1;
+    *stored_bytes = e->stored_len;
+    return CAIRN_OK;
+}
+
+static void entry_for(pack_entry *e, const uint8_t id[ID_LEN], unsigned flags)
+{
+    memset(e, 0, sizeof *e);
+    memcpy(e->id, id, ID_LEN);
+    e->flags = (flags & STORE_CHUNK_TREE) ? PACK_TREE : 0;
+}
+
 cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
                           size_t len, unsigned flags, int *added, uint64_t *stored_bytes)
 {
     pack_entry e;
-    index_loc loc;
-
     int fresh;
-    cairn_err rc;
     *added = 0;
     *stored_bytes = 0;
-    pthread_mutex_lock(&s->seen_mu);
-    rc = idset_add(&s->seen, id, &fresh);
-    pthread_mutex_unlock(&s->seen_mu);
+    cairn_err rc = claim_chunk(s, id, &fresh);
     if (rc || !fresh)
         return rc;
-    rc = index_lookup(s->ix, id, &loc);
-    if (rc != CAIRN_ENOTFOUND) {
-        if (rc)
-            forget_seen(s, id);
-        return rc;
-    }
-    memset(&e, 0, sizeof e);
-    memcpy(e.id, id, ID_LEN);
-    e.flags = (flags & STORE_CHUNK_TREE) ? PACK_TREE : 0;
+    entry_for(&e, id, flags);
     if (flags & STORE_CHUNK_NO_ZSTD)
         rc = blob_encode_raw(keyring_seal_key(s->keys), &e, data, len, &w->blob);
     else if (flags & STORE_CHUNK_ZSTD)
         rc = blob_encode_unprobed(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
     else
         rc = blob_encode(w->bc, keyring_seal_key(s->keys), &e, data, len, &w->blob);
-    if (rc) {
-        forget_seen(s, id);
-        return rc;
-    }
-
     e.stored_len = (uint32_t)w->blob.len;
-    rc = append_blob(s, &e, w->blob.data);
-    if (rc) {
-        forget_seen(s, id);
+    return put_claimed(s, rc, &e, w->blob.data, added, stored_bytes);
+}
+
+cairn_err store_put_chunk_inplace(store *s, store_worker *w, const uint8_t id[ID_LEN], uint8_t *buf,
+                                  size_t len, unsigned flags, int *added, uint64_t *stored_bytes)
+{
+    pack_entry e;
+    int fresh;
+    const uint8_t *sealed = NULL;
+    *added = 0;
+    *stored_bytes = 0;
+    cairn_err rc = claim_chunk(s, id, &fresh);
+    if (rc || !fresh)
         return rc;
-    }
-    *added = 1;
-    *stored_bytes = w->blob.len;
-    return CAIRN_OK;
+    entry_for(&e, id, flags);
+    const blob_zstd zstd = (flags & STORE_CHUNK_NO_ZSTD) ? BLOB_RAW
+                           : (flags & STORE_CHUNK_ZSTD) ? BLOB_ZSTD_SURE
+                                                        : BLOB_ZSTD_PROBED;
+    rc = blob_encode_inplace(w->bc, keyring_seal_key(s->keys), &e, buf, len, zstd, &sealed);
+    return put_claimed(s, rc, &e, sealed, added, stored_bytes);
 }
 
 cairn_err store_put_sealed(store *s, const pack_entry *e, const uint8_t *blob)

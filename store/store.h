@@ -158,6 +158,14 @@ void store_chunk_id(const store *s, const uint8_t *data, size_t len, uint8_t id[
 cairn_err store_put_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], const uint8_t *data,
                           size_t len, unsigned flags, int *added, uint64_t *stored_bytes);
 
+/* store_put_chunk of a chunk in a buffer it may seal in place: buf holds
+ * the len bytes at buf + STORE_INPLACE_HEAD and STORE_INPLACE_ROOM bytes
+ * in all around them; they may be overwritten.  Spares a chunk-sized copy
+ * (and its memory) per worker. */
+enum { STORE_INPLACE_HEAD = SEAL_NONCE_LEN, STORE_INPLACE_ROOM = SEAL_OVERHEAD };
+cairn_err store_put_chunk_inplace(store *s, store_worker *w, const uint8_t id[ID_LEN], uint8_t *buf,
+                                  size_t len, unsigned flags, int *added, uint64_t *stored_bytes);
+
 /* Puts an already sealed blob (copied from another pack) into the open
  * pack, unless this session put it already.  Used by prune to repack. */
 cairn_err store_put_sealed(store *s, const pack_entry *e, const uint8_t *blob);

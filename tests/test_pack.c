@@ -330,6 +330,70 @@ static void test_unprobed(void **state)
     free(data);
 }
 
+/* blob_encode_inplace makes what blob_encode makes (flags, lengths; the
+ * nonce differs) from a chunk buffer with the seal's room around it, with
+ * and without a compression attempt, and the blob decodes to the chunk. */
+static void test_encode_inplace(void **state)
+{
+    fixture *const f = *state;
+    enum { BIG = 64 * 1024 };
+    uint8_t *const text = text_data(BIG, 3), *const rnd = random_data(BIG);
+    const struct {
+        const uint8_t *data;
+        size_t len;
+        blob_zstd zstd;
+        uint8_t flags;
+    } cases[] = {
+        {text, BIG, BLOB_ZSTD_PROBED, PACK_ZSTD},  {text, BIG, BLOB_RAW, 0},
+        {rnd, BIG, BLOB_ZSTD_PROBED, 0},           {text, 3000, BLOB_ZSTD_PROBED, PACK_ZSTD},
+        {rnd, 7, BLOB_ZSTD_PROBED, 0},             {rnd, 0, BLOB_ZSTD_PROBED, 0},
+        {text, BIG, BLOB_ZSTD_SURE, PACK_ZSTD},    {rnd, BIG, BLOB_ZSTD_SURE, 0},
+    };
+    uint8_t *const buf = malloc(BIG + SEAL_OVERHEAD);
+    cbuf ref, out, kept;
+    cbuf_init(&ref);
+    cbuf_init(&out);
+    cbuf_init(&kept);
+    assert_non_null(buf);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pack_entry e, r;
+        memset(&e, 0, sizeof e);
+        seal_id(f->id_key, cases[i].data, cases[i].len, e.id);
+        e.flags = (uint8_t)(i == 3 ? PACK_TREE : 0);
+        r = e;
+        memcpy(buf + SEAL_NONCE_LEN, cases[i].data, cases[i].len);
+        const uint8_t *sealed = NULL;
+        assert_int_equal(blob_encode_inplace(f->bc, f->seal_key, &e, buf, cases[i].len,
+                                             cases[i].zstd, &sealed),
+                         CAIRN_OK);
+        assert_int_equal(e.flags, cases[i].flags | (i == 3 ? PACK_TREE : 0));
+        assert_int_equal(e.raw_len, cases[i].len);
+        cbuf_reset(&kept); /* a compressed blob lives in f->bc until its next use */
+        cbuf_put(&kept, sealed, e.stored_len);
+        if (cases[i].zstd != BLOB_RAW) {
+            assert_int_equal(
+                (cases[i].zstd == BLOB_ZSTD_SURE ? blob_encode_unprobed : blob_encode)(
+                    f->bc, f->seal_key, &r, cases[i].data, cases[i].len, &ref),
+                CAIRN_OK);
+            assert_int_equal(r.flags, e.flags);
+            assert_int_equal(ref.len, e.stored_len);
+        } else {
+            assert_ptr_equal(sealed, buf); /* sealed where it lay */
+            assert_int_equal(e.stored_len, cases[i].len + SEAL_OVERHEAD);
+        }
+        assert_int_equal(blob_decode(f->bc, f->seal_key, f->id_key, &e, kept.data, &out), CAIRN_OK);
+        assert_int_equal(out.len, cases[i].len);
+        if (cases[i].len)
+            assert_memory_equal(out.data, cases[i].data, cases[i].len);
+    }
+    cbuf_free(&ref);
+    cbuf_free(&out);
+    cbuf_free(&kept);
+    free(buf);
+    free(text);
+    free(rnd);
+}
+
 /* The AD binds a blob to its ID, flags and lengths. */
 static void test_blob_bound_to_entry(void **state)
 {
@@ -798,6 +862,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compression_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_bound_to_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unprobed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encode_inplace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_byte_flip_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flip_at_landmarks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_detected, setup, teardown),

@@ -184,7 +184,8 @@ static void test_seal_id_keyed_and_deterministic(void **state)
 
 /* The OpenSSL path writes libsodium's bytes: for random keys, nonces, AD
  * and plaintexts of lengths on both sides of the switch between the two,
- * seal_box_with_nonce equals libsodium's XChaCha20-Poly1305 byte for byte,
+ * seal_box_with_nonce (and seal_box_inplace, under the nonce it drew)
+ * equals libsodium's XChaCha20-Poly1305 byte for byte,
  * each side opens what the other sealed, and seal_open (whichever path the
  * length picks) opens both. */
 static void test_openssl_matches_libsodium(void **state)
@@ -222,6 +223,15 @@ static void test_openssl_matches_libsodium(void **state)
         assert_int_equal(seal_open_sodium(key, ad, ad_len, ours, n + SEAL_OVERHEAD, back),
                          CAIRN_OK);
         assert_memory_equal(back, plain, n);
+        /* sealed in place: the same bytes as seal_box_with_nonce under the
+         * nonce it drew (so libsodium's, by the check above) */
+        uint8_t *const inplace = malloc(n + SEAL_OVERHEAD);
+        assert_non_null(inplace);
+        memcpy(inplace + SEAL_NONCE_LEN, plain, n);
+        assert_int_equal(seal_box_inplace(key, ad, ad_len, inplace, n), CAIRN_OK);
+        seal_box_with_nonce(key, inplace, ad, ad_len, plain, n, ours);
+        assert_memory_equal(inplace, ours, n + SEAL_OVERHEAD);
+        free(inplace);
         via_openssl += seal_open_uses_openssl(n + SEAL_OVERHEAD);
         free(plain);
         free(ours);

@@ -10,7 +10,7 @@
 typedef struct chunk_job {
     chunk_owner *owner;
     uintptr_t where;
-    uint8_t *data; /* chunk_max bytes */
+    uint8_t *data; /* the chunk at data + STORE_INPLACE_HEAD, sealed in place */
     size_t len;
     unsigned flags; /* store_chunk_flags */
     struct chunk_job *next;
@@ -54,8 +54,9 @@ static void worker_main(void *ctx, store_worker *w)
         uint64_t stored = 0;
         memset(id, 0, sizeof id);
         if (!skip) {
-            store_chunk_id(p->s, job->data, job->len, id);
-            rc = store_put_chunk(p->s, w, id, job->data, job->len, job->flags, &added, &stored);
+            store_chunk_id(p->s, job->data + STORE_INPLACE_HEAD, job->len, id);
+            rc = store_put_chunk_inplace(p->s, w, id, job->data, job->len, job->flags, &added,
+                                         &stored);
         }
 
         pthread_mutex_lock(&p->mu);
@@ -149,7 +150,7 @@ static cairn_err get_job(chunk_pipeline *p, chunk_job **out)
     if (!job) {
         job = calloc(1, sizeof *job);
         if (job)
-            job->data = malloc(store_get_params(p->s)->chunk_max);
+            job->data = malloc(store_get_params(p->s)->chunk_max + (size_t)STORE_INPLACE_ROOM);
         if (!job || !job->data) {
             free(job);
             pthread_mutex_lock(&p->mu);
@@ -175,7 +176,7 @@ cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t 
     const cairn_err rc = get_job(p, &job);
     if (rc)
         return rc;
-    memcpy(job->data, data, len);
+    memcpy(job->data + STORE_INPLACE_HEAD, data, len);
     job->len = len;
     job->flags = flags;
     job->owner = o;

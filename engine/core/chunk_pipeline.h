@@ -3,9 +3,11 @@
  * them and places each chunk's ID where its owner asked.
  *
  * Promises:
- * - Bounded: at most jobs_max chunk buffers exist (each chunk_max bytes);
- *   a put waits for a free one while they are all in flight.  A chunk is
- *   copied once, into its buffer.
+ * - Bounded: at most jobs_max chunk buffers exist (each chunk_max bytes and
+ *   the seal's overhead); a put waits for a free one while they are all in
+ *   flight.  A chunk is copied once, into its buffer, and sealed there
+ *   (store_put_chunk_inplace): a worker holds no chunk-sized buffer of its
+ *   own but for compression.
  * - The first worker error is kept with its message; from then on queued
  *   chunks are skipped (placed with an all-zero ID) and chunk_pipeline_error
  *   returns it, with its message set again, on the producer's thread.

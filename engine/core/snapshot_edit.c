@@ -18,7 +18,7 @@
 
 /* Chunk buffers in flight per worker: enough to keep every worker busy
  * while the caller receives the next piece, few enough to bound memory. */
-enum { JOBS_PER_WORKER = 3, FILE_MODE = 0644, DIR_MODE = 0755 };
+enum { JOBS_PER_WORKER = 2, FILE_MODE = 0644, DIR_MODE = 0755 }; /* as backup.c */
 
 typedef struct sn_dir sn_dir;
 
