@@ -141,7 +141,8 @@ cairn_err blob_encode_inplace(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack
     size_t box_len = len;
     e->flags &= PACK_TREE;
     e->raw_len = (uint32_t)len;
-    if (zstd == BLOB_ZSTD_SURE || (zstd == BLOB_ZSTD_PROBED && !blob_incompressible(c, data, len))) {
+    if (zstd == BLOB_ZSTD_SURE ||
+        (zstd == BLOB_ZSTD_PROBED && !blob_incompressible(c, data, len))) {
         /* the frame goes where the seal wants its text, to be sealed there */
         const size_t bound = ZSTD_compressBound(len);
         cbuf_reset(&c->packed);

@@ -1138,8 +1138,8 @@ cairn_err store_put_chunk_inplace(store *s, store_worker *w, const uint8_t id[ID
         return rc;
     entry_for(&e, id, flags);
     const blob_zstd zstd = (flags & STORE_CHUNK_NO_ZSTD) ? BLOB_RAW
-                           : (flags & STORE_CHUNK_ZSTD) ? BLOB_ZSTD_SURE
-                                                        : BLOB_ZSTD_PROBED;
+                           : (flags & STORE_CHUNK_ZSTD)  ? BLOB_ZSTD_SURE
+                                                         : BLOB_ZSTD_PROBED;
     rc = blob_encode_inplace(w->bc, keyring_seal_key(s->keys), &e, buf, len, zstd, &sealed);
     return put_claimed(s, rc, &e, sealed, added, stored_bytes);
 }
