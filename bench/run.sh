@@ -343,6 +343,29 @@ declare -A oldest borg_repo borg_base
 # deleted inodes (ext4 without a journal; docs/BENCHMARKS.md)
 restores=()
 
+# evict_store STORE CACHE: drops the repository's files from the page cache (not the
+# tool's local cache), so that every tool's restore and check read their repository from
+# the disk alike (cairn's backup drops its packs after their fsync, restic's and borg's
+# stay cached; left as they are, cairn would read from the disk where the others read
+# memory, as after a reboot or a day of other use all of them would)
+evict_store() {
+    sync
+    "$py" - "$1" "$2" <<'PY'
+import os, sys
+store, cache = sys.argv[1], sys.argv[2]
+for root, dirs, files in os.walk(store):
+    if cache:
+        dirs[:] = [d for d in dirs if os.path.join(root, d) != cache]
+    for f in files:
+        try:
+            fd = os.open(os.path.join(root, f), os.O_RDONLY)
+        except OSError:
+            continue
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+PY
+}
+
 # run_step TOOL STEP REP
 run_step() {
     local tool=$1 step=$2 rep=$3 store cache t
@@ -350,6 +373,7 @@ run_step() {
     cache=$(cache_of "$tool")
     local m=(measure "$tool" "$step" "$rep" "$store" "$cache" --)
     borg_env "$tool"
+    case $step in restore_* | check_*) evict_store "$store" "$cache" ;; esac
     case $tool/$step in
     cairn/init) "${m[@]}" "$cairn" init --kdf interactive ;;
     restic/init)
