@@ -12,6 +12,13 @@
  * to compress it at full cost would be the single biggest waste. */
 enum { PROBE_SAMPLES = 4, PROBE_LEN = 4096, PROBE_MIN_INPUT = 4 * PROBE_LEN };
 
+/* Below this the samples are a quarter or more of the chunk (all of a 16 KiB
+ * SQLite chunk): the probe costs about as much as compressing it, and at
+ * the fast levels zstd passes incompressible input through quickly, so the
+ * chunk is compressed outright and the 2% rule decides (a next-day backup of
+ * SQLite chunks spent as much CPU in the probe as in zstd itself). */
+enum { PROBE_WORTH_INPUT = 4 * PROBE_SAMPLES * PROBE_LEN, PROBE_SKIP_LEVEL_MAX = 3 };
+
 struct blob_ctx {
     ZSTD_CCtx *cctx;
     ZSTD_CCtx *probe;
@@ -101,7 +108,8 @@ cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *
     size_t payload_len = len;
     e->flags &= PACK_TREE;
     e->raw_len = (uint32_t)len;
-    if (!blob_incompressible(c, data, len)) {
+    const int probe = len >= PROBE_WORTH_INPUT || c->level > PROBE_SKIP_LEVEL_MAX;
+    if (!probe || !blob_incompressible(c, data, len)) {
         const size_t bound = ZSTD_compressBound(len);
         cbuf_reset(&c->packed);
         uint8_t *const dst = cbuf_reserve(&c->packed, bound);

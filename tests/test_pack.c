@@ -285,6 +285,61 @@ static void test_compression_flags(void **state)
     cbuf_free(&blob);
 }
 
+/* Data whose probe samples (4 KiB at the start, the end and two points
+ * evenly between) are random and the rest zeros: the probe says it does not
+ * compress, compressing it all saves most of it. */
+static uint8_t *probe_fooling_data(size_t n)
+{
+    uint8_t *const p = calloc(1, n);
+    assert_non_null(p);
+    const size_t step = (n - 4096) / 3;
+    for (int i = 0; i < 4; i++)
+        randombytes_buf(p + (size_t)i * step, 4096);
+    return p;
+}
+
+static uint8_t encode_flags(blob_ctx *bc, const fixture *f, const uint8_t *data, size_t len)
+{
+    pack_entry e;
+    cbuf blob, back;
+    cbuf_init(&blob);
+    cbuf_init(&back);
+    memset(&e, 0, sizeof e);
+    seal_id(f->id_key, data, len, e.id);
+    assert_int_equal(blob_encode(bc, f->seal_key, &e, data, len, &blob), CAIRN_OK);
+    e.stored_len = (uint32_t)blob.len;
+    assert_int_equal(blob_decode(bc, f->seal_key, f->id_key, &e, blob.data, &back), CAIRN_OK);
+    assert_int_equal(back.len, len);
+    assert_memory_equal(back.data, data, len);
+    cbuf_free(&blob);
+    cbuf_free(&back);
+    return e.flags;
+}
+
+/* A chunk under 64 KiB is compressed without the probe at the fast levels
+ * (the probe would cost as much as compressing it); a larger chunk, or any
+ * chunk at a slow level, is still probed first. */
+static void test_probe_only_where_it_pays(void **state)
+{
+    fixture *const f = *state;
+    uint8_t *const small = probe_fooling_data(48 * 1024);
+    uint8_t *const large = probe_fooling_data(256 * 1024);
+    uint8_t *const noise = random_data(48 * 1024);
+    blob_ctx *slow = NULL;
+    assert_int_equal(blob_ctx_new(9, &slow), CAIRN_OK);
+    assert_true(blob_incompressible(f->bc, small, 48 * 1024));
+    assert_true(blob_incompressible(f->bc, large, 256 * 1024));
+    assert_int_equal(encode_flags(f->bc, f, small, 48 * 1024), PACK_ZSTD);
+    assert_int_equal(encode_flags(f->bc, f, large, 256 * 1024), 0);
+    assert_int_equal(encode_flags(slow, f, small, 48 * 1024), 0);
+    /* random data still ends up raw, by the 2% rule */
+    assert_int_equal(encode_flags(f->bc, f, noise, 48 * 1024), 0);
+    blob_ctx_free(slow);
+    free(small);
+    free(large);
+    free(noise);
+}
+
 /* The AD binds a blob to its ID, flags and lengths. */
 static void test_blob_bound_to_entry(void **state)
 {
@@ -751,6 +806,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_and_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compression_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_only_where_it_pays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_bound_to_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_byte_flip_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flip_at_landmarks, setup, teardown),
