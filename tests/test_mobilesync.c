@@ -1173,6 +1173,37 @@ static void test_validate_examples_in_path_order(void **state)
     ms_report_free(r);
 }
 
+/* Content files are found by listing their folders: a symlink to a regular
+ * file counts as present (as stat says), a dangling one, a folder, an
+ * absent file or an absent xx/ folder as missing. */
+static void test_validate_content_kinds(void **state)
+{
+    struct fx *fx = *state;
+    ms_report *r = NULL;
+    make_backup(fx->dir, "finished", 0);
+    char *const sms = strdup(path_in(fx, "3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"));
+    char *const real = strdup(path_in(fx, "real-sms.db"));
+    assert_int_equal(rename(sms, real), 0);
+    assert_int_equal(symlink(real, sms), 0);
+    assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_OK);
+    assert_int_equal(r->missing, 0);
+    ms_report_free(r);
+    assert_int_equal(unlink(real), 0);
+    assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_ESOURCE);
+    assert_int_equal(r->missing, 1);
+    assert_string_equal(r->problems[0].relative_path, "Library/SMS/sms.db");
+    ms_report_free(r);
+    /* the folder gone as well */
+    assert_int_equal(unlink(sms), 0);
+    assert_int_equal(rmdir(path_in(fx, "3d")), 0);
+    assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_ESOURCE);
+    assert_int_equal(r->missing, 1);
+    assert_int_equal(r->files, 3);
+    ms_report_free(r);
+    free(sms);
+    free(real);
+}
+
 static void test_validate_encrypted_needs_copy(void **state)
 {
     struct fx *fx = *state;
@@ -1203,6 +1234,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_validate_uploading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_missing_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_examples_in_path_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validate_content_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_encrypted_needs_copy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
