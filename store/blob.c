@@ -12,6 +12,13 @@
  * to compress it at full cost would be the single biggest waste. */
 enum { PROBE_SAMPLES = 4, PROBE_LEN = 4096, PROBE_MIN_INPUT = 4 * PROBE_LEN };
 
+/* Below this the samples are a quarter or more of the chunk (all of a 16 KiB
+ * SQLite chunk): the probe costs about as much as compressing it, and at
+ * the fast levels zstd passes incompressible input through quickly, so the
+ * chunk is compressed outright and the 2% rule decides (a next-day backup of
+ * SQLite chunks spent as much CPU in the probe as in zstd itself). */
+enum { PROBE_WORTH_INPUT = 4 * PROBE_SAMPLES * PROBE_LEN, PROBE_SKIP_LEVEL_MAX = 3 };
+
 struct blob_ctx {
     ZSTD_CCtx *cctx;
     ZSTD_CCtx *probe;
@@ -50,6 +57,11 @@ void blob_ctx_free(blob_ctx *c)
     ZSTD_freeDCtx(c->dctx);
     cbuf_free(&c->packed);
     free(c);
+}
+
+static int probe_pays(const blob_ctx *c, size_t len)
+{
+    return len >= PROBE_WORTH_INPUT || c->level > PROBE_SKIP_LEVEL_MAX;
 }
 
 int blob_incompressible(blob_ctx *c, const uint8_t *data, size_t len)
@@ -101,7 +113,7 @@ static cairn_err blob_encode_with(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], 
     size_t payload_len = len;
     e->flags &= PACK_TREE;
     e->raw_len = (uint32_t)len;
-    if (!probe || !blob_incompressible(c, data, len)) {
+    if (!probe || !probe_pays(c, len) || !blob_incompressible(c, data, len)) {
         const size_t bound = ZSTD_compressBound(len);
         cbuf_reset(&c->packed);
         uint8_t *const dst = cbuf_reserve(&c->packed, bound);
@@ -142,7 +154,7 @@ cairn_err blob_encode_inplace(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack
     e->flags &= PACK_TREE;
     e->raw_len = (uint32_t)len;
     if (zstd == BLOB_ZSTD_SURE ||
-        (zstd == BLOB_ZSTD_PROBED && !blob_incompressible(c, data, len))) {
+        (zstd == BLOB_ZSTD_PROBED && (!probe_pays(c, len) || !blob_incompressible(c, data, len)))) {
         /* the frame goes where the seal wants its text, to be sealed there */
         const size_t bound = ZSTD_compressBound(len);
         cbuf_reset(&c->packed);

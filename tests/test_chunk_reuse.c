@@ -210,6 +210,31 @@ static void test_one_page_edit(void **state)
     assert_db_is(f, r3.id, f->data, DB_LEN);
 }
 
+/* The whole-file digest that chunking records equals the one a plain read
+ * computes: a file rewritten with the same bytes (new mtime, same size) is
+ * taken whole by its digest, with no chunk looked at, after an edit as after
+ * the first backup. */
+static void test_digest_matches_reread(void **state)
+{
+    fixture *const f = *state;
+    backup_result r;
+    write_db(f, DB_LEN);
+    run_backup(f, 0, &r);
+    for (int round = 0; round < 2; round++) {
+        write_db(f, DB_LEN); /* the same bytes, touched */
+        run_backup(f, 0, &r);
+        assert_true(r.files_read == 1);
+        assert_true(r.bytes_read == DB_LEN);
+        assert_true(r.reused_chunks == 0);
+        assert_true(r.new_chunks == 1); /* the root tree: the mtime changed */
+        assert_db_is(f, r.id, f->data, DB_LEN);
+        f->data[5 * PAGE] ^= 0x11; /* then an edit, chunked */
+        write_db(f, DB_LEN);
+        run_backup(f, 0, &r);
+        assert_true(r.reused_chunks == NCHUNKS - 1);
+    }
+}
+
 static void test_shrink_and_grow(void **state)
 {
     fixture *const f = *state;
@@ -387,6 +412,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_page_edit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_digest_matches_reread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shrink_and_grow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_without_fingerprints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_reuse, setup, teardown),

@@ -1121,6 +1121,89 @@ static void test_validate_missing_content(void **state)
     ms_report_free(r);
 }
 
+static cairn_err count_row(void *ctx, const ms_file *f)
+{
+    (void)f;
+    ++*(size_t *)ctx;
+    return CAIRN_OK;
+}
+
+/* Rows are read in the table's order, not sorted; the problems kept as
+ * examples are still the first ones in (domain, relativePath, fileID) order,
+ * whatever order the rows were stored in. */
+static void test_validate_examples_in_path_order(void **state)
+{
+    struct fx *fx = *state;
+    ms_report *r = NULL;
+    make_info(fx->dir);
+    make_manifest_plist(fx->dir, 0);
+    make_status(fx->dir, "finished");
+    sqlite3 *db = db_create(fx->dir);
+    char id[41], path[64];
+    snprintf(id, sizeof id, "%040x", 0x999u);
+    db_insert(db, id, "HomeDomain", "Library/f03b", 1, "garbage", 7);
+    for (int i = 19; i >= 0; i--) {
+        snprintf(id, sizeof id, "%040x", 0x1000u + (unsigned)i);
+        snprintf(path, sizeof path, "Library/f%02d", i);
+        struct mbspec spec = {.mode = 0100644, .mtime = T_MTIME, .size = 5, .relpath = path};
+        size_t len;
+        uint8_t *blob = mbfile_blob(&spec, &len);
+        db_insert(db, id, "HomeDomain", path, 1, blob, len);
+        free(blob);
+    }
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    size_t seen = 0;
+    assert_int_equal(ms_validate_each(fx->dir, NULL, count_row, &seen, &r), CAIRN_ESOURCE);
+    assert_string_equal(err_msg(), "00/0000000000000000000000000000000000001000: content file is "
+                                   "missing for HomeDomain/Library/f00 (20 of 20 files missing)");
+    assert_int_equal(seen, 20);
+    assert_int_equal(r->rows, 21);
+    assert_int_equal(r->missing, 20);
+    assert_int_equal(r->bad_records, 1);
+    assert_int_equal(r->n_problems, MS_REPORT_EXAMPLES);
+    static const char *const want[MS_REPORT_EXAMPLES] = {
+        "Library/f00",  "Library/f01", "Library/f02", "Library/f03",
+        "Library/f03b", "Library/f04", "Library/f05", "Library/f06"};
+    for (int i = 0; i < MS_REPORT_EXAMPLES; i++) {
+        assert_string_equal(r->problems[i].relative_path, want[i]);
+        assert_int_equal(r->problems[i].kind,
+                         i == 4 ? MS_PROBLEM_BAD_RECORD : MS_PROBLEM_MISSING_CONTENT);
+    }
+    assert_string_equal(r->problems[0].file_id, "0000000000000000000000000000000000001000");
+    ms_report_free(r);
+}
+
+/* Content files are found by listing their folders: a symlink to a regular
+ * file counts as present (as stat says), a dangling one, a folder, an
+ * absent file or an absent xx/ folder as missing. */
+static void test_validate_content_kinds(void **state)
+{
+    struct fx *fx = *state;
+    ms_report *r = NULL;
+    make_backup(fx->dir, "finished", 0);
+    char *const sms = strdup(path_in(fx, "3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"));
+    char *const real = strdup(path_in(fx, "real-sms.db"));
+    assert_int_equal(rename(sms, real), 0);
+    assert_int_equal(symlink(real, sms), 0);
+    assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_OK);
+    assert_int_equal(r->missing, 0);
+    ms_report_free(r);
+    assert_int_equal(unlink(real), 0);
+    assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_ESOURCE);
+    assert_int_equal(r->missing, 1);
+    assert_string_equal(r->problems[0].relative_path, "Library/SMS/sms.db");
+    ms_report_free(r);
+    /* the folder gone as well */
+    assert_int_equal(unlink(sms), 0);
+    assert_int_equal(rmdir(path_in(fx, "3d")), 0);
+    assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_ESOURCE);
+    assert_int_equal(r->missing, 1);
+    assert_int_equal(r->files, 3);
+    ms_report_free(r);
+    free(sms);
+    free(real);
+}
+
 static void test_validate_encrypted_needs_copy(void **state)
 {
     struct fx *fx = *state;
@@ -1150,6 +1233,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_validate_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_uploading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_missing_content, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validate_examples_in_path_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validate_content_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_encrypted_needs_copy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

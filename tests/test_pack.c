@@ -344,10 +344,14 @@ static void test_encode_inplace(void **state)
         blob_zstd zstd;
         uint8_t flags;
     } cases[] = {
-        {text, BIG, BLOB_ZSTD_PROBED, PACK_ZSTD},  {text, BIG, BLOB_RAW, 0},
-        {rnd, BIG, BLOB_ZSTD_PROBED, 0},           {text, 3000, BLOB_ZSTD_PROBED, PACK_ZSTD},
-        {rnd, 7, BLOB_ZSTD_PROBED, 0},             {rnd, 0, BLOB_ZSTD_PROBED, 0},
-        {text, BIG, BLOB_ZSTD_SURE, PACK_ZSTD},    {rnd, BIG, BLOB_ZSTD_SURE, 0},
+        {text, BIG, BLOB_ZSTD_PROBED, PACK_ZSTD},
+        {text, BIG, BLOB_RAW, 0},
+        {rnd, BIG, BLOB_ZSTD_PROBED, 0},
+        {text, 3000, BLOB_ZSTD_PROBED, PACK_ZSTD},
+        {rnd, 7, BLOB_ZSTD_PROBED, 0},
+        {rnd, 0, BLOB_ZSTD_PROBED, 0},
+        {text, BIG, BLOB_ZSTD_SURE, PACK_ZSTD},
+        {rnd, BIG, BLOB_ZSTD_SURE, 0},
     };
     uint8_t *const buf = malloc(BIG + SEAL_OVERHEAD);
     cbuf ref, out, kept;
@@ -363,18 +367,17 @@ static void test_encode_inplace(void **state)
         r = e;
         memcpy(buf + SEAL_NONCE_LEN, cases[i].data, cases[i].len);
         const uint8_t *sealed = NULL;
-        assert_int_equal(blob_encode_inplace(f->bc, f->seal_key, &e, buf, cases[i].len,
-                                             cases[i].zstd, &sealed),
-                         CAIRN_OK);
+        assert_int_equal(
+            blob_encode_inplace(f->bc, f->seal_key, &e, buf, cases[i].len, cases[i].zstd, &sealed),
+            CAIRN_OK);
         assert_int_equal(e.flags, cases[i].flags | (i == 3 ? PACK_TREE : 0));
         assert_int_equal(e.raw_len, cases[i].len);
         cbuf_reset(&kept); /* a compressed blob lives in f->bc until its next use */
         cbuf_put(&kept, sealed, e.stored_len);
         if (cases[i].zstd != BLOB_RAW) {
-            assert_int_equal(
-                (cases[i].zstd == BLOB_ZSTD_SURE ? blob_encode_unprobed : blob_encode)(
-                    f->bc, f->seal_key, &r, cases[i].data, cases[i].len, &ref),
-                CAIRN_OK);
+            assert_int_equal((cases[i].zstd == BLOB_ZSTD_SURE ? blob_encode_unprobed : blob_encode)(
+                                 f->bc, f->seal_key, &r, cases[i].data, cases[i].len, &ref),
+                             CAIRN_OK);
             assert_int_equal(r.flags, e.flags);
             assert_int_equal(ref.len, e.stored_len);
         } else {
@@ -392,6 +395,61 @@ static void test_encode_inplace(void **state)
     free(buf);
     free(text);
     free(rnd);
+}
+
+/* Data whose probe samples (4 KiB at the start, the end and two points
+ * evenly between) are random and the rest zeros: the probe says it does not
+ * compress, compressing it all saves most of it. */
+static uint8_t *probe_fooling_data(size_t n)
+{
+    uint8_t *const p = calloc(1, n);
+    assert_non_null(p);
+    const size_t step = (n - 4096) / 3;
+    for (int i = 0; i < 4; i++)
+        randombytes_buf(p + (size_t)i * step, 4096);
+    return p;
+}
+
+static uint8_t encode_flags(blob_ctx *bc, const fixture *f, const uint8_t *data, size_t len)
+{
+    pack_entry e;
+    cbuf blob, back;
+    cbuf_init(&blob);
+    cbuf_init(&back);
+    memset(&e, 0, sizeof e);
+    seal_id(f->id_key, data, len, e.id);
+    assert_int_equal(blob_encode(bc, f->seal_key, &e, data, len, &blob), CAIRN_OK);
+    e.stored_len = (uint32_t)blob.len;
+    assert_int_equal(blob_decode(bc, f->seal_key, f->id_key, &e, blob.data, &back), CAIRN_OK);
+    assert_int_equal(back.len, len);
+    assert_memory_equal(back.data, data, len);
+    cbuf_free(&blob);
+    cbuf_free(&back);
+    return e.flags;
+}
+
+/* A chunk under 64 KiB is compressed without the probe at the fast levels
+ * (the probe would cost as much as compressing it); a larger chunk, or any
+ * chunk at a slow level, is still probed first. */
+static void test_probe_only_where_it_pays(void **state)
+{
+    fixture *const f = *state;
+    uint8_t *const small = probe_fooling_data(48 * 1024);
+    uint8_t *const large = probe_fooling_data(256 * 1024);
+    uint8_t *const noise = random_data(48 * 1024);
+    blob_ctx *slow = NULL;
+    assert_int_equal(blob_ctx_new(9, &slow), CAIRN_OK);
+    assert_true(blob_incompressible(f->bc, small, 48 * 1024));
+    assert_true(blob_incompressible(f->bc, large, 256 * 1024));
+    assert_int_equal(encode_flags(f->bc, f, small, 48 * 1024), PACK_ZSTD);
+    assert_int_equal(encode_flags(f->bc, f, large, 256 * 1024), 0);
+    assert_int_equal(encode_flags(slow, f, small, 48 * 1024), 0);
+    /* random data still ends up raw, by the 2% rule */
+    assert_int_equal(encode_flags(f->bc, f, noise, 48 * 1024), 0);
+    blob_ctx_free(slow);
+    free(small);
+    free(large);
+    free(noise);
 }
 
 /* The AD binds a blob to its ID, flags and lengths. */
@@ -860,6 +918,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_and_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compression_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_only_where_it_pays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_bound_to_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unprobed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encode_inplace, setup, teardown),

@@ -281,7 +281,6 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
             }
             if (n == 0)
                 eof = 1;
-            XXH3_128bits_update(st, c->rbuf + have, (size_t)n);
             have += (size_t)n;
             total += (uint64_t)n;
         }
@@ -303,6 +302,9 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
             }
             tree_fprint *const fp = &n->fprints[n->nchunks];
             fp->len = (uint32_t)cut;
+            /* the whole-file digest chunk by chunk, while the chunk is in
+             * the cache (every byte read is cut into a chunk by EOF) */
+            XXH3_128bits_update(st, c->rbuf + pos, cut);
             XXH128_canonicalFromHash(
                 (XXH128_canonical_t *)fp->hash,
                 XXH3_128bits_withSecret(c->rbuf + pos, cut, c->file_secret, KEYS_FILE_SECRET));

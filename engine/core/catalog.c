@@ -87,9 +87,14 @@ static int entry_cmp(const catalog_entry *a, const catalog_entry *b)
     return d ? d : strcmp(a->path, b->path);
 }
 
+/* The file ID breaks a tie (a damaged Manifest.db can repeat a path), so
+ * the order does not depend on the order the rows came in. */
 static int entry_qcmp(const void *a, const void *b)
 {
-    return entry_cmp(a, b);
+    const int d = entry_cmp(a, b);
+    return d ? d
+             : memcmp(((const catalog_entry *)a)->file_id, ((const catalog_entry *)b)->file_id,
+                      CATALOG_FILE_ID_LEN);
 }
 
 void catalog_sort(catalog *c)

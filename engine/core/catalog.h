@@ -40,7 +40,7 @@ void catalog_free(catalog *c);
 
 /* Appends a copy of e. */
 cairn_err catalog_add(catalog *c, const catalog_entry *e);
-/* Sorts by (domain, path), the order the encoding requires. */
+/* Sorts by (domain, path), the order the encoding requires, then file ID. */
 void catalog_sort(catalog *c);
 
 cairn_err catalog_encode(const catalog *c, cbuf *out);

@@ -212,8 +212,8 @@ typedef struct ms_report {
  * Manifest.mbdb) the error is returned with *out NULL. */
 cairn_err ms_validate(const char *dir, const char *db_path, ms_report **out);
 
-/* ms_validate that also hands every decodable row to fn (in the Files
- * table's order), so a caller reads Manifest.db once.  A non-CAIRN_OK
+/* ms_validate that also hands every decodable row to fn (in no particular
+ * order: the caller sorts what it keeps), so a caller reads Manifest.db once.  A non-CAIRN_OK
  * result of fn stops the walk and is returned with *out NULL. */
 typedef cairn_err (*ms_row_fn)(void *ctx, const ms_file *f);
 cairn_err ms_validate_each(const char *dir, const char *db_path, ms_row_fn fn, void *ctx,
