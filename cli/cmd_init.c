@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/core/backup.h"
 #include "cli.h"
@@ -49,6 +50,9 @@ int cmd_init(cli *c)
                 "cairn: warning: the password has %zu characters; anyone with a copy of the "
                 "store can try passwords offline, so use %d or more\n",
                 password_chars(&pw), PASSWORD_WARN_BELOW);
+    if (!rc && c->kdf && strcmp(c->kdf, "minimum") == 0)
+        fprintf(stderr, "cairn: warning: --kdf minimum: anyone with a copy of the store can try "
+                        "passwords at full speed (for tests and throwaway stores only)\n");
     if (!rc)
         rc = backup_store_create(c->store_path, pw.text, pw.len, &kdf, &choice);
     password_free(&pw);
@@ -65,7 +69,7 @@ static const cli_option init_options[] = {
      .kind = OPT_STRING,
      .offset = offsetof(cli, kdf),
      .arg_name = "COST",
-     .help = "key file cost: interactive, moderate (default), sensitive"},
+     .help = "key file cost: interactive, moderate (default), sensitive, minimum (tests)"},
     {.name = "sqlite-chunk",
      .kind = OPT_STRING,
      .offset = offsetof(cli, sqlite_chunk),

@@ -113,7 +113,7 @@ static const cli_option key_options[] = {
      .kind = OPT_STRING,
      .offset = offsetof(cli, kdf),
      .arg_name = "COST",
-     .help = "key file cost: interactive, moderate (default), sensitive",
+     .help = "key file cost: interactive, moderate (default), sensitive, minimum (tests)",
      .modes = CLI_MODE(KEY_ADD) | CLI_MODE(KEY_PASSWD)},
     CLI_OPT_WAIT(CLI_MODE(KEY_ADD) | CLI_MODE(KEY_REMOVE) | CLI_MODE(KEY_PASSWD)),
     CLI_OPT_END,

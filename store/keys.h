@@ -27,7 +27,8 @@ typedef struct keys_kdf {
     size_t memlimit;
 } keys_kdf;
 
-/* Argon2id cost presets: "interactive", "moderate" (default), "sensitive". */
+/* Argon2id cost presets: "interactive", "moderate" (default), "sensitive",
+ * and "minimum" (Argon2id's floor: test suites and throwaway stores). */
 cairn_err keys_kdf_preset(const char *name, keys_kdf *out);
 
 /* Creates a fresh master key and its first key file in keys_dir. */

@@ -116,6 +116,9 @@ static void test_presets(void **state)
     assert_true(k.opslimit == crypto_pwhash_OPSLIMIT_MODERATE);
     assert_int_equal(keys_kdf_preset("sensitive", &k), CAIRN_OK);
     assert_true(k.memlimit == crypto_pwhash_MEMLIMIT_SENSITIVE);
+    assert_int_equal(keys_kdf_preset("minimum", &k), CAIRN_OK);
+    assert_true(k.opslimit == crypto_pwhash_OPSLIMIT_MIN);
+    assert_true(k.memlimit == crypto_pwhash_MEMLIMIT_MIN);
     assert_int_equal(keys_kdf_preset("bogus", &k), CAIRN_EINVAL);
 }
 

@@ -48,9 +48,10 @@
  * SlowDown, InternalError and RequestTimeout are retried up to 5 attempts
  * with exponential backoff and jitter (0.2 s doubling to 3 s, each delay
  * drawn from its upper half); other answers are final.  Connecting times
- * out after 10 s, and a transfer that moves less than 1 KiB/s for the
- * timeout ($CAIRN_S3_TIMEOUT seconds, 1..3600, default 30, like SFTP's
- * $CAIRN_SFTP_TIMEOUT) is dropped (a dead server or network); a request that
+ * out after 10 s, and a transfer that moves less than 1 KiB/s (as curl
+ * averages it) or no byte at all for the timeout ($CAIRN_S3_TIMEOUT
+ * seconds, 1..3600, default 30, like SFTP's $CAIRN_SFTP_TIMEOUT) is
+ * dropped (a dead server or network); a request that
  * stalls so is tried once more only, and once a request has given up so,
  * later requests of the backend (the abort of an upload, the next object)
  * stall only once before they give up too, until one gets an answer: a
@@ -532,6 +533,10 @@ typedef struct s3_req {
     s3_backend *s;
     uint64_t pos;
     cairn_err local_rc; /* a local read or write failed: not the server's fault */
+    /* no-progress watch (progress_cb): bytes moved and when they last did */
+    curl_off_t moved;
+    struct timespec moved_at;
+    int no_progress; /* the attempt was dropped for moving nothing */
 } s3_req;
 
 static void req_init(s3_req *r, s3_backend *s, const char *method, const char *key,
@@ -660,6 +665,34 @@ static size_t header_cb(char *data, size_t size, size_t nitems, void *ud)
             ce = curl_easy_setopt(c, opt, val);                                                    \
     } while (0)
 
+static double since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* Drops an attempt that moved no byte for the timeout.  curl's low-speed
+ * limit alone averages over its last seconds, so a burst into the socket
+ * buffers of a server that has just hung (the kernel still accepts a few
+ * MB) kept an attempt alive for several seconds past the timeout. */
+static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    s3_req *const r = ud;
+    (void)dltotal;
+    (void)ultotal;
+    if (dlnow + ulnow != r->moved) {
+        r->moved = dlnow + ulnow;
+        clock_gettime(CLOCK_MONOTONIC, &r->moved_at);
+        return 0;
+    }
+    if (since(&r->moved_at) < (double)r->s->stall_secs)
+        return 0;
+    r->no_progress = 1;
+    return 1;
+}
+
 /* One attempt of r at url. */
 static CURLcode attempt(s3_backend *s, s3_req *r, const char *url, struct curl_slist *hdrs)
 {
@@ -676,6 +709,12 @@ static CURLcode attempt(s3_backend *s, s3_req *r, const char *url, struct curl_s
     SETOPT(CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
     SETOPT(CURLOPT_LOW_SPEED_LIMIT, (long)LOW_SPEED_BYTES);
     SETOPT(CURLOPT_LOW_SPEED_TIME, s->stall_secs);
+    r->moved = 0;
+    r->no_progress = 0;
+    clock_gettime(CLOCK_MONOTONIC, &r->moved_at);
+    SETOPT(CURLOPT_NOPROGRESS, 0L);
+    SETOPT(CURLOPT_XFERINFOFUNCTION, progress_cb);
+    SETOPT(CURLOPT_XFERINFODATA, r);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(CURLOPT_WRITEDATA, r);
@@ -829,8 +868,12 @@ static cairn_err s3_do(s3_backend *s, s3_req *r, const char *op, const char *nam
             curl_slist_free_all(hdrs);
             goto out;
         }
-        const CURLcode ce = attempt(s, r, cbuf_text(&url), hdrs);
+        CURLcode ce = attempt(s, r, cbuf_text(&url), hdrs);
         curl_slist_free_all(hdrs);
+        if (ce == CURLE_ABORTED_BY_CALLBACK && r->no_progress) {
+            ce = CURLE_OPERATION_TIMEDOUT; /* a stall like the low-speed limit's */
+            snprintf(s->errbuf, sizeof s->errbuf, "no byte moved in %ld seconds", s->stall_secs);
+        }
         if (r->local_rc) {
             rc = r->local_rc;
             goto out;

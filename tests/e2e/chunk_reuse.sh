@@ -33,7 +33,7 @@ SIZE=$(stat -c %s "$DB")
 NCH=$((SIZE / 16384))
 cp -a "$SRC" "$T/state1"
 
-run 0 --kdf interactive init --sqlite-fixed
+run 0 --kdf "$STORE_KDF" init --sqlite-fixed
 run 0 backup "$SRC" --json
 [ "$(summary new_chunks)" = $((NCH + 1)) ] || fail "first backup: $(summary new_chunks) chunks, not $NCH and a tree"
 [ "$(summary reused_chunks)" = 0 ] || fail "first backup reused $(summary reused_chunks) chunks"

@@ -17,7 +17,7 @@ run 0 backup "$T/dev"
 info "key add / list"
 export CAIRN_NEW_PASSWORD="second-pw-$RANDOM$RANDOM"
 SECRETS+=("$CAIRN_NEW_PASSWORD")
-run 0 --kdf interactive key add
+run 0 --kdf "$STORE_KDF" key add
 added=$(sed -n 's/^added key \([0-9a-f]*\)$/\1/p' "$T/out")
 [ -n "$added" ] || fail "key add printed no key ID"
 run 0 key list
@@ -39,7 +39,7 @@ info "key passwd: new password works, old one does not, data untouched"
 packs_before=$(find "$STORE/packs" -type f | sort | xargs sha256sum)
 export CAIRN_NEW_PASSWORD="third-pw-$RANDOM$RANDOM"
 SECRETS+=("$CAIRN_NEW_PASSWORD")
-run 0 --kdf interactive key passwd
+run 0 --kdf "$STORE_KDF" key passwd
 [ ! -f "$STORE/keys/$in_use" ] || fail "passwd left the old key file"
 run 4 snapshots
 CAIRN_PASSWORD=$CAIRN_NEW_PASSWORD run 0 restore latest --to "$T/r0"

@@ -19,7 +19,8 @@
 #                  stderr to $T/err; fails unless the exit code is RC, or if
 #                  a password shows up in either stream
 #   run_rc ARGS..  the same, but only records the exit code in $RC
-#   init_store     'init --kdf interactive' of $STORE
+#   init_store     'init --kdf $STORE_KDF' of $STORE (minimum unless a test
+#                  sets STORE_KDF first)
 #   bg_track PID   kill PID on exit (background cairn runs)
 #   standin_start ARGS..  the device stand-in on $T/mux.sock (USBMUXD_SOCKET_ADDRESS)
 #   alarm_script          $T/alarm.sh: a command alarm sink, one line per alarm
@@ -164,8 +165,12 @@ run_rc() {
     return 0
 }
 
+# The Argon2id cost of init_store's key file: its floor, as every cairn call
+# derives the key (0.1-0.3 s of CPU each at "interactive", a third of the
+# suite's time); a test about the KDF's own cost sets STORE_KDF=interactive.
+STORE_KDF=minimum
 init_store() {
-    run 0 --kdf interactive init
+    run 0 --kdf "$STORE_KDF" init
     [ -f "$STORE/config" ] || fail "init made no $STORE/config"
 }
 

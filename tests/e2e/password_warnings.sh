@@ -4,6 +4,7 @@
 #   - init with a password under 12 characters says so on stderr (and
 #     creates the store); 12 or more (counted as characters, not bytes)
 #     gives no warning
+#   - init --kdf minimum (Argon2id's floor) says it protects nothing
 #   - a --password-file that its group or others can read is used, with a
 #     warning naming it; a 0600 one gives none
 . "$(dirname "$0")/lib.sh" "$@"
@@ -15,6 +16,12 @@ printf '%s\n' "cairn: warning: the password has 11 characters; anyone with a cop
 diff "$T/want" "$T/err" || fail "init with an 11-character password: stderr is not the warning"
 [ -f "$STORE/config" ] || fail "init with a short password made no store"
 CAIRN_PASSWORD=$SHORT run 0 snapshots
+
+info "--kdf minimum warns that it protects nothing, and still creates the store"
+STORE=$T/store0 run 0 --kdf minimum init
+printf '%s\n' "cairn: warning: --kdf minimum: anyone with a copy of the store can try passwords at full speed (for tests and throwaway stores only)" >"$T/want"
+diff "$T/want" "$T/err" || fail "init --kdf minimum: stderr is not the warning"
+STORE=$T/store0 run 0 snapshots
 
 info "12 characters (here 12 characters in 16 bytes) give no warning"
 STORE=$T/store2 CAIRN_PASSWORD="pässwörd-Zq8" run 0 --kdf interactive init

@@ -178,7 +178,7 @@ ID1=$(snap_id 0)
 ID2=$(snap_id 1)
 PW2="pw2-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 SECRETS+=("$PW2")
-CAIRN_NEW_PASSWORD=$PW2 run 0 --kdf interactive key add
+CAIRN_NEW_PASSWORD=$PW2 run 0 --kdf "$STORE_KDF" key add
 [ "$(find "$STORE/keys" -type f | wc -l)" = 2 ] || fail "key add made no second key file"
 [ "$(packs | wc -l)" -ge 3 ] || fail "expected at least 3 packs, found $(packs | wc -l)"
 run 0 repair

@@ -24,7 +24,8 @@
 #                      is removed next (the objects live in the OSD's memory
 #                      and nothing needs a clean shutdown; stop spends ~7 s
 #                      on the OSD and the monitor saying goodbye)
-#   s3.sh pause DIR    SIGSTOP to radosgw (a server that hangs)
+#   s3.sh pause DIR    SIGSTOP to radosgw (a server that hangs), returns
+#                      once all its threads are stopped
 #   s3.sh resume DIR   SIGCONT
 #
 # Why radosgw: it is a real, widely deployed S3 implementation (SigV4,
@@ -177,10 +178,24 @@ kill_all() {
     die "daemons of $dir survive SIGKILL: $(our_pids | tr '\n' ' ')"
 }
 
+# stopped: every thread of the pid in state T (a SIGSTOP is delivered to
+# each thread as it next runs: on a busy machine radosgw answered a request
+# after kill -STOP had returned)
+all_stopped() {
+    local f state
+    for f in /proc/"$1"/task/*/stat; do
+        state=$(sed 's/.*) //; s/ .*//' "$f" 2>/dev/null) || continue # after (comm)
+        [ -z "$state" ] || [ "$state" = T ] || return 1
+    done
+    return 0
+}
+
 signal_rgw() {
     local pid
     pid=$(cat "$dir/run/client.rgw.pid" 2>/dev/null) || die "no radosgw in $dir"
     kill "-$1" "$pid" || die "cannot signal radosgw ($pid)"
+    [ "$1" = STOP ] || return 0
+    wait_for 300 all_stopped "$pid" || die "radosgw ($pid) did not stop in 30 s"
 }
 
 fail_start() {
