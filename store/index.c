@@ -1,6 +1,7 @@
 #include "store/index.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@
 /* Value of a chunk record: pack id, offset, stored length, raw length
  * (u32le each) and flags. */
 enum { LOC_LEN = PACK_ID_LEN + 13, PACKREC_LEN = 8, MAPSIZE_GIB = 64 };
-enum { RELEASE_MIN = 16 << 20 }; /* release_map: smaller indexes stay mapped */
+/* release_map: smaller indexes stay mapped; and it runs after every pack
+ * indexed and every RELEASE_EVERY lookups (each lookup touches a leaf page
+ * or two: at most 16-32 MiB come back in between) */
+enum { RELEASE_MIN = 16 << 20, RELEASE_EVERY = 512 };
 
 struct chunk_index {
     MDB_env *env;
@@ -25,6 +29,8 @@ struct chunk_index {
     MDB_dbi meta;
     void *map; /* where LMDB mapped data.mdb (NULL: not found, never released) */
     size_t map_len;
+    int fd;               /* data.mdb */
+    atomic_ulong lookups; /* release_map every RELEASE_EVERY */
     char dir[4096];
 };
 
@@ -52,6 +58,7 @@ static void find_map(chunk_index *ix)
     size_t cap = 0;
     if (mdb_env_get_fd(ix->env, &fd) != 0 || fstat(fd, &st) != 0)
         return;
+    ix->fd = fd;
     FILE *const f = fopen("/proc/self/maps", "re");
     if (!f)
         return;
@@ -70,19 +77,18 @@ static void find_map(chunk_index *ix)
 }
 
 /* The map's pages belong to the page cache: dropping them from this
- * process after a pack is indexed keeps its resident size from growing
- * with the index (chunk IDs are random, so a backup that adds chunks
- * touches every page of it: hundreds of MB for a phone's store), for a
- * minor fault when a page is read next.  The map is read-only (no
- * MDB_WRITEMAP), so a reader in another thread just faults the same bytes
- * back in.  A small index is left alone. */
+ * process after a pack is indexed and every RELEASE_EVERY lookups or puts keeps its resident size
+ * from growing with the index (chunk IDs are random, so a backup that adds chunks touches every
+ * page of it: hundreds of MB for a phone's store), for a minor fault when a page is read next.  The
+ * map is read-only (no MDB_WRITEMAP), so a reader in another thread just faults the same bytes back
+ * in.  A small index is left alone. */
 static void release_map(chunk_index *ix)
 {
-    MDB_envinfo info;
-    MDB_stat st;
-    if (!ix->map || mdb_env_info(ix->env, &info) != 0 || mdb_env_stat(ix->env, &st) != 0)
+    struct stat st;
+    /* the file's size, not mdb_env_info: this runs in readers' threads too */
+    if (!ix->map || fstat(ix->fd, &st) != 0)
         return;
-    size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+    size_t used = (size_t)st.st_size;
     if (used > ix->map_len)
         used = ix->map_len;
     if (used >= RELEASE_MIN)
@@ -98,6 +104,7 @@ cairn_err index_open(const char *dir, const uint8_t store_id[16], chunk_index **
     chunk_index *const ix = calloc(1, sizeof *ix);
     if (!ix)
         return err_set(CAIRN_ENOMEM, "out of memory");
+    atomic_init(&ix->lookups, 0);
     snprintf(ix->dir, sizeof ix->dir, "%s", dir);
     err = fs_mkdirs(dir, 0700);
     if (err)
@@ -184,6 +191,8 @@ cairn_err index_lookup(chunk_index *ix, const uint8_t id[ID_LEN], index_loc *loc
         loc->flags = v[PACK_ID_LEN + 12];
     }
     mdb_txn_abort(txn);
+    if (atomic_fetch_add(&ix->lookups, 1) % RELEASE_EVERY == RELEASE_EVERY - 1)
+        release_map(ix);
     if (rc == MDB_NOTFOUND)
         return CAIRN_ENOTFOUND;
     if (rc)
@@ -214,6 +223,10 @@ cairn_err index_add_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], uint6
         val.mv_size = LOC_LEN;
         val.mv_data = v;
         rc = mdb_put(txn, ix->chunks, &key, &val, 0);
+        /* a pack of small files holds tens of thousands of chunks, each
+         * put touching its own page of the map */
+        if (i % RELEASE_EVERY == RELEASE_EVERY - 1)
+            release_map(ix);
     }
     if (!rc) {
         put_u64le(pr, size);
