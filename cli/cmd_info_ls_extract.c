@@ -82,56 +82,63 @@ done:
     return rc ? cli_fail(rc) : EXIT_OK;
 }
 
+/* What ls prints as the catalog streams by. */
+typedef struct ls_state {
+    const cli *c;
+    size_t shown;
+} ls_state;
+
+static cairn_err ls_entry(void *ctx, const catalog_entry *e)
+{
+    ls_state *const st = ctx;
+    const cli *const c = st->c;
+    char when[32];
+    if (c->nargs == 2 && !catalog_matches(e, c->args[1]))
+        return CAIRN_OK;
+    const char kind = e->flags == CATALOG_DIR ? 'd' : e->flags == CATALOG_SYMLINK ? 'l' : '-';
+    if (c->json) {
+        cli_time(e->mtime, when, sizeof when, 1);
+        printf("%s{\"type\":\"%s\",\"mode\":%u,\"size\":%" PRIu64 ",\"mtime\":\"%s\",\"domain\":",
+               st->shown ? "," : "[",
+               kind == 'd'   ? "dir"
+               : kind == 'l' ? "symlink"
+                             : "file",
+               (unsigned)e->mode, e->size, when);
+        cli_json_str(e->domain ? e->domain : "");
+        printf(",\"path\":");
+        cli_json_str(e->path);
+        printf(",\"target\":");
+        if (e->target)
+            cli_json_str(e->target);
+        else
+            printf("null");
+        putchar('}');
+        st->shown++;
+        return CAIRN_OK;
+    }
+    cli_time(e->mtime, when, sizeof when, 0);
+    printf("%c %06o %12" PRIu64 "  %s  %s/%s%s%s\n", kind, (unsigned)e->mode, e->size, when,
+           e->domain, e->path, e->target ? " -> " : "", e->target ? e->target : "");
+    st->shown++;
+    return CAIRN_OK;
+}
+
 int cmd_ls(cli *c)
 {
     store *s = NULL;
     snaplist l = {NULL, 0, 0};
     const snapshot *sn = NULL;
-    catalog cat;
-    size_t shown = 0;
-    catalog_init(&cat);
+    ls_state st = {c, 0};
     if (c->nargs < 1 || c->nargs > 2)
         return cli_usage_error(&cli_cmd_ls);
     cairn_err rc = open_snapshot(c, 1, &s, &l, &sn);
+    /* streamed: a million-row catalog is never held */
     if (!rc)
-        rc = extract_catalog(s, sn, &cat);
-    for (size_t i = 0; !rc && i < cat.count; i++) {
-        const catalog_entry *const e = &cat.entries[i];
-        char when[32];
-        if (c->nargs == 2 && !catalog_matches(e, c->args[1]))
-            continue;
-        const char kind = e->flags == CATALOG_DIR ? 'd' : e->flags == CATALOG_SYMLINK ? 'l' : '-';
-        if (c->json) {
-            cli_time(e->mtime, when, sizeof when, 1);
-            printf("%s{\"type\":\"%s\",\"mode\":%u,\"size\":%" PRIu64
-                   ",\"mtime\":\"%s\",\"domain\":",
-                   shown ? "," : "[",
-                   kind == 'd'   ? "dir"
-                   : kind == 'l' ? "symlink"
-                                 : "file",
-                   (unsigned)e->mode, e->size, when);
-            cli_json_str(e->domain ? e->domain : "");
-            printf(",\"path\":");
-            cli_json_str(e->path);
-            printf(",\"target\":");
-            if (e->target)
-                cli_json_str(e->target);
-            else
-                printf("null");
-            putchar('}');
-            shown++;
-            continue;
-        }
-        cli_time(e->mtime, when, sizeof when, 0);
-        printf("%c %06o %12" PRIu64 "  %s  %s/%s%s%s\n", kind, (unsigned)e->mode, e->size, when,
-               e->domain, e->path, e->target ? " -> " : "", e->target ? e->target : "");
-        shown++;
-    }
-    if (!rc && c->nargs == 2 && shown == 0)
+        rc = extract_catalog_each(s, sn, ls_entry, &st);
+    if (!rc && c->nargs == 2 && st.shown == 0)
         rc = err_set(CAIRN_ENOTFOUND, "%s: nothing in this snapshot matches", c->args[1]);
     else if (!rc && c->json)
-        printf("%s]\n", shown ? "" : "[");
-    catalog_free(&cat);
+        printf("%s]\n", st.shown ? "" : "[");
     snaplist_free(&l);
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;

@@ -1,9 +1,13 @@
 #include "store/index.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <lmdb.h>
 
@@ -13,12 +17,20 @@
 /* Value of a chunk record: pack id, offset, stored length, raw length
  * (u32le each) and flags. */
 enum { LOC_LEN = PACK_ID_LEN + 13, PACKREC_LEN = 8, MAPSIZE_GIB = 64 };
+/* release_map: smaller indexes stay mapped; and it runs after every pack
+ * indexed and every RELEASE_EVERY lookups (each lookup touches a leaf page
+ * or two: at most 16-32 MiB come back in between) */
+enum { RELEASE_MIN = 16 << 20, RELEASE_EVERY = 512 };
 
 struct chunk_index {
     MDB_env *env;
     MDB_dbi chunks;
     MDB_dbi packs;
     MDB_dbi meta;
+    void *map; /* where LMDB mapped data.mdb (NULL: not found, never released) */
+    size_t map_len;
+    int fd;               /* data.mdb */
+    atomic_ulong lookups; /* release_map every RELEASE_EVERY */
     char dir[4096];
 };
 
@@ -35,6 +47,54 @@ static cairn_err lmdb_err(const chunk_index *ix, int rc, const char *what)
     return err_set(CAIRN_EIO, "%s: %s: %s", ix->dir, what, mdb_strerror(rc));
 }
 
+/* LMDB does not say where it mapped the file (MDB_envinfo's address is
+ * only set for a fixed map): the mapping of data.mdb's inode at offset 0
+ * in /proc/self/maps.  Not found (no /proc): release_map does nothing. */
+static void find_map(chunk_index *ix)
+{
+    mdb_filehandle_t fd;
+    struct stat st;
+    char *line = NULL;
+    size_t cap = 0;
+    if (mdb_env_get_fd(ix->env, &fd) != 0 || fstat(fd, &st) != 0)
+        return;
+    ix->fd = fd;
+    FILE *const f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return;
+    while (getline(&line, &cap, f) > 0) {
+        unsigned long lo, hi, off, ino;
+        unsigned maj, min;
+        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &lo, &hi, &off, &maj, &min, &ino) == 6 &&
+            off == 0 && ino == (unsigned long)st.st_ino && makedev(maj, min) == st.st_dev) {
+            ix->map = (void *)lo;
+            ix->map_len = hi - lo;
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+}
+
+/* The map's pages belong to the page cache: dropping them from this
+ * process after a pack is indexed and every RELEASE_EVERY lookups or puts keeps its resident size
+ * from growing with the index (chunk IDs are random, so a backup that adds chunks touches every
+ * page of it: hundreds of MB for a phone's store), for a minor fault when a page is read next.  The
+ * map is read-only (no MDB_WRITEMAP), so a reader in another thread just faults the same bytes back
+ * in.  A small index is left alone. */
+static void release_map(chunk_index *ix)
+{
+    struct stat st;
+    /* the file's size, not mdb_env_info: this runs in readers' threads too */
+    if (!ix->map || fstat(ix->fd, &st) != 0)
+        return;
+    size_t used = (size_t)st.st_size;
+    if (used > ix->map_len)
+        used = ix->map_len;
+    if (used >= RELEASE_MIN)
+        (void)madvise(ix->map, used, MADV_DONTNEED);
+}
+
 cairn_err index_open(const char *dir, const uint8_t store_id[16], chunk_index **out)
 {
     MDB_txn *txn = NULL;
@@ -44,6 +104,7 @@ cairn_err index_open(const char *dir, const uint8_t store_id[16], chunk_index **
     chunk_index *const ix = calloc(1, sizeof *ix);
     if (!ix)
         return err_set(CAIRN_ENOMEM, "out of memory");
+    atomic_init(&ix->lookups, 0);
     snprintf(ix->dir, sizeof ix->dir, "%s", dir);
     err = fs_mkdirs(dir, 0700);
     if (err)
@@ -61,6 +122,7 @@ cairn_err index_open(const char *dir, const uint8_t store_id[16], chunk_index **
         err = lmdb_err(ix, rc, "open");
         goto fail;
     }
+    find_map(ix);
     rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
     if (!rc)
         rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &ix->chunks);
@@ -129,6 +191,8 @@ cairn_err index_lookup(chunk_index *ix, const uint8_t id[ID_LEN], index_loc *loc
         loc->flags = v[PACK_ID_LEN + 12];
     }
     mdb_txn_abort(txn);
+    if (atomic_fetch_add(&ix->lookups, 1) % RELEASE_EVERY == RELEASE_EVERY - 1)
+        release_map(ix);
     if (rc == MDB_NOTFOUND)
         return CAIRN_ENOTFOUND;
     if (rc)
@@ -159,6 +223,10 @@ cairn_err index_add_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], uint6
         val.mv_size = LOC_LEN;
         val.mv_data = v;
         rc = mdb_put(txn, ix->chunks, &key, &val, 0);
+        /* a pack of small files holds tens of thousands of chunks, each
+         * put touching its own page of the map */
+        if (i % RELEASE_EVERY == RELEASE_EVERY - 1)
+            release_map(ix);
     }
     if (!rc) {
         put_u64le(pr, size);
@@ -173,7 +241,10 @@ cairn_err index_add_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], uint6
         return lmdb_err(ix, rc, "write");
     }
     rc = mdb_txn_commit(txn);
-    return rc ? lmdb_err(ix, rc, "commit") : CAIRN_OK;
+    if (rc)
+        return lmdb_err(ix, rc, "commit");
+    release_map(ix);
+    return CAIRN_OK;
 }
 
 cairn_err index_has_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], int *has)

@@ -60,7 +60,10 @@ struct store {
     pthread_mutex_t src_mu;       /* one call of src at a time */
 
     pthread_mutex_t seen_mu; /* guards seen */
-    idset seen;              /* chunks put or found during this session */
+    idset seen;              /* chunks put in this session and not yet in the index (the
+                              * packs still open or finishing): the index answers for the
+                              * rest, so the set stays a few packs small however many
+                              * chunks a backup has */
 
     pthread_mutex_t pack_mu; /* guards open_pack, the open_pack records, finishing */
     pthread_cond_t pack_cv;
@@ -984,6 +987,14 @@ static cairn_err finish_pack(store *s, open_pack *op)
     if (!rc)
         rc = index_add_pack(s->ix, pack_id, pack_writer_size(op->pw), pack_writer_entries(op->pw),
                             pack_writer_count(op->pw));
+    if (!rc) {
+        /* indexed: from now on the index finds them */
+        const pack_entry *const e = pack_writer_entries(op->pw);
+        pthread_mutex_lock(&s->seen_mu);
+        for (size_t i = 0; i < pack_writer_count(op->pw); i++)
+            idset_remove(&s->seen, e[i].id);
+        pthread_mutex_unlock(&s->seen_mu);
+    }
     pack_writer_free(op->pw);
     free(op);
     pthread_mutex_lock(&s->pack_mu);
@@ -1077,8 +1088,7 @@ static cairn_err claim_chunk(store *s, const uint8_t id[ID_LEN], int *fresh)
     if (rc == CAIRN_ENOTFOUND)
         return CAIRN_OK;
     *fresh = 0;
-    if (rc)
-        forget_seen(s, id);
+    forget_seen(s, id); /* stored already (the index keeps saying so), or the lookup failed */
     return rc;
 }
 
@@ -1617,9 +1627,9 @@ cairn_err store_repack(store *s, store_worker *w, const uint8_t pack[PACK_ID_LEN
             rc = err_wrap(rc, path);
             break;
         }
-        /* not store_put_sealed: its session set of seen chunks holds every
-         * chunk a backup in this session found in the index, this pack's
-         * among them, and a copy skipped as seen is lost with the pack */
+        /* not store_put_sealed: it skips a chunk its session set holds (put
+         * earlier in the session and still waiting for the index), and a
+         * copy skipped is lost with the pack */
         pack_entry copy = e[i];
         rc = append_blob(s, &copy, data + e[i].offset);
         *copied_bytes += e[i].stored_len;

@@ -178,6 +178,10 @@ static void test_device_folder(void **state)
     assert_string_equal(snapshot_device_name(&l.items[1]), "Test Phone");
     assert_false(snapshot_is_decrypted(&l.items[1]));
     assert_true(l.items[1].ncatalog > 0);
+    /* the parent's catalog kept as it was stored: the same chunk list */
+    assert_int_equal(l.items[1].ncatalog, l.items[0].ncatalog);
+    assert_memory_equal(l.items[1].catalog, l.items[0].catalog,
+                        (size_t)l.items[0].ncatalog * ID_LEN);
     snaplist_free(&l);
 
     /* encryption turned on: the password is asked, files are stored

@@ -751,7 +751,15 @@ static cairn_err write_snapshot(bk_ctx *c, const char *abs_source, const char *c
     snap.ntree = c->nroot;
     snap.tree = c->root;
     c->root = NULL;
-    if (c->opts->catalog) {
+    if (c->opts->ncatalog_ids) {
+        snap.catalog = malloc((size_t)c->opts->ncatalog_ids * ID_LEN);
+        if (!snap.catalog) {
+            rc = err_set(CAIRN_ENOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(snap.catalog, c->opts->catalog_ids, (size_t)c->opts->ncatalog_ids * ID_LEN);
+        snap.ncatalog = c->opts->ncatalog_ids;
+    } else if (c->opts->catalog) {
         treestore_stats st = {0, 0, 0};
         rc = catalog_save(c->s, c->main_worker, &c->ck, c->opts->catalog, &snap.catalog,
                           &snap.ncatalog, &st);

@@ -24,7 +24,11 @@ typedef struct backup_opts {
     uint32_t extra_flags; /* snapshot flags to set (SNAP_INCOMPLETE) */
     const snapshot_meta *meta;
     size_t nmeta;
-    const catalog *catalog;      /* device backups: the file table to keep */
+    const catalog *catalog;               /* device backups: the file table to keep */
+    const uint8_t (*catalog_ids)[ID_LEN]; /* or (ncatalog_ids > 0, catalog ignored)
+                                           * one already stored (the parent's,
+                                           * unchanged): its chunks kept as they are */
+    uint32_t ncatalog_ids;
     const file_decoder *decoder; /* a source that encrypts some files (an iOS
                                   * backup opened with its password): they
                                   * are stored decrypted, with their wrapped

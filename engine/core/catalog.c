@@ -8,82 +8,143 @@
 #include "engine/core/tree_store.h"
 
 enum { CATALOG_VERSION = 1, STR_MAX = 1 << 16, MAX_ENTRIES = 1 << 24 };
+/* The most bytes one entry can take: three strings with their varint
+ * lengths, the file ID, flags, three varints, the target flag.  A decoder
+ * holding more than this unread and still unable to decode is looking at
+ * garbage, not at an entry cut by a chunk boundary. */
+enum { ENTRY_MAX = 3 * (STR_MAX + 3) + CATALOG_FILE_ID_LEN + 1 + 10 + 10 + 10 + 1 };
+/* Pool blocks: large enough that the block headers and malloc's own are
+ * noise, small enough that a small catalog stays small. */
+enum { POOL_BLOCK = 64 * 1024 };
+
+typedef struct pool_block {
+    struct pool_block *prev;
+    char data[];
+} pool_block;
+
+struct catalog_pool {
+    pool_block *last;
+    char *next; /* free bytes of the last block */
+    size_t left;
+    char **domains; /* interned domains: open addressing, dcap a power of two */
+    size_t ndomains, dcap;
+};
 
 void catalog_init(catalog *c)
 {
     memset(c, 0, sizeof *c);
 }
 
-/* An entry's domain, path and target share one allocation owned by domain:
- * a device has hundreds of thousands of rows, and three allocations a row
- * were a fifth of a big backup's catalog memory. */
-static void entry_free(catalog_entry *e)
+static void pool_free(struct catalog_pool *p)
 {
-    free(e->domain);
-    e->domain = e->path = e->target = NULL;
-}
-
-/* Copies the three strings into one block; target NULL: none.  Lengths
- * exclude the terminator. */
-static int entry_strings(catalog_entry *e, const char *domain, size_t dlen, const char *path,
-                         size_t plen, const char *target, size_t tlen)
-{
-    const size_t n = dlen + 1 + plen + 1 + (target ? tlen + 1 : 0);
-    char *const b = malloc(n);
-    if (!b)
-        return -1;
-    memcpy(b, domain, dlen);
-    b[dlen] = '\0';
-    memcpy(b + dlen + 1, path, plen);
-    b[dlen + 1 + plen] = '\0';
-    e->domain = b;
-    e->path = b + dlen + 1;
-    e->target = NULL;
-    if (target) {
-        e->target = e->path + plen + 1;
-        memcpy(e->target, target, tlen);
-        e->target[tlen] = '\0';
+    if (!p)
+        return;
+    for (pool_block *b = p->last, *prev; b; b = prev) {
+        prev = b->prev;
+        free(b);
     }
-    return 0;
+    free(p->domains);
+    free(p);
 }
 
 void catalog_free(catalog *c)
 {
-    for (size_t i = 0; i < c->count; i++)
-        entry_free(&c->entries[i]);
     free(c->entries);
+    pool_free(c->pool);
     catalog_init(c);
 }
 
-static catalog_entry *grow(catalog *c)
+/* n bytes from the pool (no alignment: strings only). */
+static char *pool_alloc(struct catalog_pool *p, size_t n)
 {
-    if (util_grow(&c->entries, &c->cap, c->count + 1, sizeof *c->entries) != CAIRN_OK)
-        return NULL;
-    catalog_entry *const e = &c->entries[c->count];
-    memset(e, 0, sizeof *e);
-    return e;
+    if (n > p->left) {
+        const size_t size = n > POOL_BLOCK ? n : POOL_BLOCK;
+        pool_block *const b = malloc(sizeof *b + size);
+        if (!b)
+            return NULL;
+        b->prev = p->last;
+        p->last = b;
+        p->next = b->data;
+        p->left = size;
+    }
+    char *const r = p->next;
+    p->next += n;
+    p->left -= n;
+    return r;
+}
+
+static char *pool_str(struct catalog_pool *p, const char *s, size_t len)
+{
+    char *const r = pool_alloc(p, len + 1);
+    if (r) {
+        memcpy(r, s, len);
+        r[len] = '\0';
+    }
+    return r;
+}
+
+static size_t str_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* The pool's one copy of domain (added on first use). */
+static char *pool_domain(struct catalog_pool *p, const char *domain, size_t len)
+{
+    if (2 * (p->ndomains + 1) > p->dcap) {
+        const size_t cap = p->dcap ? 2 * p->dcap : 64;
+        char **const t = calloc(cap, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < p->dcap; i++) {
+            if (!p->domains[i])
+                continue;
+            size_t k = str_hash(p->domains[i], strlen(p->domains[i])) & (cap - 1);
+            while (t[k])
+                k = (k + 1) & (cap - 1);
+            t[k] = p->domains[i];
+        }
+        free(p->domains);
+        p->domains = t;
+        p->dcap = cap;
+    }
+    size_t k = str_hash(domain, len) & (p->dcap - 1);
+    for (; p->domains[k]; k = (k + 1) & (p->dcap - 1))
+        if (strncmp(p->domains[k], domain, len) == 0 && p->domains[k][len] == '\0')
+            return p->domains[k];
+    char *const d = pool_str(p, domain, len);
+    if (d) {
+        p->domains[k] = d;
+        p->ndomains++;
+    }
+    return d;
 }
 
 cairn_err catalog_add(catalog *c, const catalog_entry *src)
 {
-    catalog_entry *const e = grow(c);
-    if (!e)
+    if (!c->pool && !(c->pool = calloc(1, sizeof *c->pool)))
         return err_set(CAIRN_ENOMEM, "out of memory");
+    if (util_grow(&c->entries, &c->cap, c->count + 1, sizeof *c->entries) != CAIRN_OK)
+        return CAIRN_ENOMEM;
+    catalog_entry *const e = &c->entries[c->count];
     *e = *src;
     const char *const domain = src->domain ? src->domain : "";
     const char *const path = src->path ? src->path : "";
-    if (entry_strings(e, domain, strlen(domain), path, strlen(path), src->target,
-                      src->target ? strlen(src->target) : 0)) {
-        e->domain = NULL;
+    e->domain = pool_domain(c->pool, domain, strlen(domain));
+    e->path = pool_str(c->pool, path, strlen(path));
+    e->target = src->target ? pool_str(c->pool, src->target, strlen(src->target)) : NULL;
+    if (!e->domain || !e->path || (src->target && !e->target))
         return err_set(CAIRN_ENOMEM, "out of memory");
-    }
     c->count++;
     return CAIRN_OK;
 }
 
 static int entry_cmp(const catalog_entry *a, const catalog_entry *b)
 {
-    const int d = strcmp(a->domain, b->domain);
+    const int d = a->domain == b->domain ? 0 : strcmp(a->domain, b->domain);
     return d ? d : strcmp(a->path, b->path);
 }
 
@@ -103,101 +164,282 @@ void catalog_sort(catalog *c)
         qsort(c->entries, c->count, sizeof *c->entries, entry_qcmp);
 }
 
+static void encode_entry(cbuf *out, const catalog_entry *e)
+{
+    cbuf_cstr(out, e->domain);
+    cbuf_cstr(out, e->path);
+    cbuf_put(out, e->file_id, CATALOG_FILE_ID_LEN);
+    cbuf_u8(out, e->flags);
+    cbuf_varint(out, e->size);
+    cbuf_varint(out, e->mode);
+    cbuf_svarint(out, e->mtime);
+    cbuf_u8(out, e->target != NULL);
+    if (e->target)
+        cbuf_cstr(out, e->target);
+}
+
 cairn_err catalog_encode(const catalog *c, cbuf *out)
 {
     cbuf_varint(out, CATALOG_VERSION);
     cbuf_varint(out, c->count);
-    for (size_t i = 0; i < c->count; i++) {
-        const catalog_entry *const e = &c->entries[i];
-        cbuf_cstr(out, e->domain);
-        cbuf_cstr(out, e->path);
-        cbuf_put(out, e->file_id, CATALOG_FILE_ID_LEN);
-        cbuf_u8(out, e->flags);
-        cbuf_varint(out, e->size);
-        cbuf_varint(out, e->mode);
-        cbuf_svarint(out, e->mtime);
-        cbuf_u8(out, e->target != NULL);
-        if (e->target)
-            cbuf_cstr(out, e->target);
-    }
+    for (size_t i = 0; i < c->count; i++)
+        encode_entry(out, &c->entries[i]);
     return out->failed ? err_set(CAIRN_ENOMEM, "out of memory encoding a catalog") : CAIRN_OK;
+}
+
+/* ---- decoding, whole or piece by piece ---- */
+
+struct catalog_decoder {
+    catalog_entry_fn fn;
+    void *ctx;
+    cbuf carry;  /* bytes given but not decoded yet */
+    cbuf str[2]; /* the latest two entries' strings, NUL-terminated */
+    catalog_entry prev;
+    int header, cur;
+    uint64_t count, done;
+};
+
+cairn_err catalog_decoder_new(catalog_entry_fn fn, void *ctx, catalog_decoder **out)
+{
+    catalog_decoder *const d = calloc(1, sizeof *d);
+    if (!d)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    d->fn = fn;
+    d->ctx = ctx;
+    cbuf_init(&d->carry);
+    cbuf_init(&d->str[0]);
+    cbuf_init(&d->str[1]);
+    *out = d;
+    return CAIRN_OK;
+}
+
+void catalog_decoder_free(catalog_decoder *d)
+{
+    if (!d)
+        return;
+    cbuf_free(&d->carry);
+    cbuf_free(&d->str[0]);
+    cbuf_free(&d->str[1]);
+    free(d);
+}
+
+static cairn_err malformed(void)
+{
+    return err_set(CAIRN_ECORRUPT, "catalog: malformed entry");
+}
+
+/* The strings of one entry NUL-terminated in the decoder's scratch buffer
+ * (the other one keeps the previous entry's for the order check). */
+static cairn_err entry_strings(catalog_decoder *d, catalog_entry *e, const uint8_t *domain,
+                               size_t dlen, const uint8_t *path, size_t plen, const uint8_t *target,
+                               size_t tlen)
+{
+    d->cur ^= 1;
+    cbuf *const b = &d->str[d->cur];
+    cbuf_reset(b);
+    cbuf_put(b, domain, dlen);
+    cbuf_u8(b, 0);
+    cbuf_put(b, path, plen);
+    cbuf_u8(b, 0);
+    if (target) {
+        cbuf_put(b, target, tlen);
+        cbuf_u8(b, 0);
+    }
+    if (b->failed)
+        return err_set(CAIRN_ENOMEM, "out of memory decoding a catalog");
+    e->domain = (char *)b->data;
+    e->path = e->domain + dlen + 1;
+    e->target = target ? e->path + plen + 1 : NULL;
+    return CAIRN_OK;
+}
+
+/* Decodes what it can of p[0..len); *used receives the bytes consumed.
+ * Without final, an entry cut short waits for more bytes. */
+static cairn_err decode_some(catalog_decoder *d, const uint8_t *p, size_t len, int final,
+                             size_t *used)
+{
+    creader r;
+    cr_init(&r, p, len);
+    *used = 0;
+    if (!d->header) {
+        const uint64_t version = cr_varint(&r), count = cr_varint(&r);
+        if (r.failed && !final && len < 20)
+            return CAIRN_OK;
+        if (r.failed || version != CATALOG_VERSION)
+            return err_set(CAIRN_ECORRUPT, "catalog: unknown version");
+        if (count > MAX_ENTRIES)
+            return err_set(CAIRN_ECORRUPT, "catalog: bad entry count");
+        d->header = 1;
+        d->count = count;
+        *used = len - r.left;
+    }
+    while (d->done < d->count) {
+        creader e = r;
+        catalog_entry ent;
+        size_t dlen = 0, plen = 0, tlen = 0;
+        memset(&ent, 0, sizeof ent);
+        const uint8_t *const domain = cr_str(&e, STR_MAX, &dlen);
+        const uint8_t *const path = cr_str(&e, STR_MAX, &plen);
+        const uint8_t *const id = cr_bytes(&e, CATALOG_FILE_ID_LEN);
+        if (id)
+            memcpy(ent.file_id, id, CATALOG_FILE_ID_LEN);
+        ent.flags = cr_u8(&e);
+        ent.size = cr_varint(&e);
+        const uint64_t mode = cr_varint(&e);
+        ent.mtime = cr_svarint(&e);
+        const uint8_t has_target = cr_u8(&e);
+        const uint8_t *const target = has_target == 1 ? cr_str(&e, STR_MAX, &tlen) : NULL;
+        if (e.failed) {
+            if (final || r.left > ENTRY_MAX)
+                return malformed();
+            return CAIRN_OK; /* cut by the end of the piece: wait for the next */
+        }
+        if (mode > UINT32_MAX || has_target > 1 || (dlen && memchr(domain, '\0', dlen)) ||
+            (plen && memchr(path, '\0', plen)) || (tlen && memchr(target, '\0', tlen)))
+            return malformed();
+        ent.mode = (uint32_t)mode;
+        cairn_err rc =
+            entry_strings(d, &ent, domain, dlen, path, plen,
+                          has_target == 1 ? (tlen ? target : (const uint8_t *)"") : NULL, tlen);
+        if (rc)
+            return rc;
+        if (d->done > 0 && entry_cmp(&d->prev, &ent) >= 0)
+            return malformed();
+        rc = d->fn(d->ctx, &ent);
+        if (rc)
+            return rc;
+        d->prev = ent;
+        d->done++;
+        r = e;
+        *used = len - r.left;
+    }
+    return r.left ? malformed() : CAIRN_OK;
+}
+
+cairn_err catalog_decoder_feed(catalog_decoder *d, const uint8_t *data, size_t len)
+{
+    size_t used;
+    cairn_err rc;
+    if (d->carry.len == 0) {
+        rc = decode_some(d, data, len, 0, &used);
+        if (!rc && used < len)
+            cbuf_put(&d->carry, data + used, len - used);
+    } else {
+        cbuf_put(&d->carry, data, len);
+        if (d->carry.failed)
+            return err_set(CAIRN_ENOMEM, "out of memory decoding a catalog");
+        rc = decode_some(d, d->carry.data, d->carry.len, 0, &used);
+        if (!rc) {
+            memmove(d->carry.data, d->carry.data + used, d->carry.len - used);
+            d->carry.len -= used;
+        }
+    }
+    if (!rc && d->carry.failed)
+        rc = err_set(CAIRN_ENOMEM, "out of memory decoding a catalog");
+    return rc;
+}
+
+cairn_err catalog_decoder_finish(catalog_decoder *d)
+{
+    size_t used;
+    const cairn_err rc = decode_some(d, d->carry.data, d->carry.len, 1, &used);
+    if (rc)
+        return rc;
+    return d->done == d->count ? CAIRN_OK : malformed();
+}
+
+static cairn_err add_entry(void *ctx, const catalog_entry *e)
+{
+    return catalog_add(ctx, e);
 }
 
 cairn_err catalog_decode(const uint8_t *data, size_t len, catalog *out)
 {
-    creader r;
+    catalog_decoder *d = NULL;
     catalog c;
     catalog_init(&c);
-    cr_init(&r, data, len);
-    const uint64_t version = cr_varint(&r), count = cr_varint(&r);
-    if (r.failed || version != CATALOG_VERSION)
-        return err_set(CAIRN_ECORRUPT, "catalog: unknown version");
-    if (count > MAX_ENTRIES || count > len / 26)
-        return err_set(CAIRN_ECORRUPT, "catalog: bad entry count");
-    for (uint64_t i = 0; i < count; i++) {
-        catalog_entry *const e = grow(&c);
-        if (!e) {
-            catalog_free(&c);
-            return err_set(CAIRN_ENOMEM, "out of memory decoding a catalog");
-        }
-        c.count++;
-        size_t dlen = 0, plen = 0, tlen = 0;
-        const uint8_t *const domain = cr_str(&r, STR_MAX, &dlen);
-        const uint8_t *const path = cr_str(&r, STR_MAX, &plen);
-        const uint8_t *const id = cr_bytes(&r, CATALOG_FILE_ID_LEN);
-        if (id)
-            memcpy(e->file_id, id, CATALOG_FILE_ID_LEN);
-        e->flags = cr_u8(&r);
-        e->size = cr_varint(&r);
-        const uint64_t mode = cr_varint(&r);
-        e->mtime = cr_svarint(&r);
-        const uint8_t has_target = cr_u8(&r);
-        const uint8_t *const target = has_target == 1 ? cr_str(&r, STR_MAX, &tlen) : NULL;
-        if (r.failed || mode > UINT32_MAX || has_target > 1 ||
-            (dlen && memchr(domain, '\0', dlen)) || (plen && memchr(path, '\0', plen)) ||
-            (tlen && memchr(target, '\0', tlen)))
-            goto bad;
-        if (entry_strings(e, dlen ? (const char *)domain : "", dlen, plen ? (const char *)path : "",
-                          plen, has_target == 1 ? (tlen ? (const char *)target : "") : NULL,
-                          tlen)) {
-            catalog_free(&c);
-            return err_set(CAIRN_ENOMEM, "out of memory decoding a catalog");
-        }
-        if (i > 0 && entry_cmp(&c.entries[i - 1], e) >= 0)
-            goto bad;
-        e->mode = (uint32_t)mode;
+    cairn_err rc = catalog_decoder_new(add_entry, &c, &d);
+    if (!rc)
+        rc = catalog_decoder_feed(d, data, len);
+    if (!rc)
+        rc = catalog_decoder_finish(d);
+    catalog_decoder_free(d);
+    if (rc) {
+        catalog_free(&c);
+        return rc;
     }
-    if (r.left != 0)
-        goto bad;
     *out = c;
     return CAIRN_OK;
-bad:
-    catalog_free(&c);
-    return err_set(CAIRN_ECORRUPT, "catalog: malformed entry");
 }
 
 cairn_err catalog_save(store *s, store_worker *w, const chunker *ck, const catalog *c,
                        uint8_t (**ids)[ID_LEN], uint32_t *n, treestore_stats *stats)
 {
-    cbuf enc;
-    cbuf_init(&enc);
-    cairn_err rc = catalog_encode(c, &enc);
+    treestore_list list = {NULL, 0, 0};
+    cbuf win;
+    size_t used;
+    cairn_err rc = CAIRN_OK;
+    cbuf_init(&win);
+    cbuf_varint(&win, CATALOG_VERSION);
+    cbuf_varint(&win, c->count);
+    /* encoded as it is cut: no more than a chunk's worth is held */
+    for (size_t i = 0; i <= c->count && !rc; i++) {
+        const int last = i == c->count;
+        if (!last)
+            encode_entry(&win, &c->entries[i]);
+        if (win.failed) {
+            rc = err_set(CAIRN_ENOMEM, "out of memory encoding a catalog");
+            break;
+        }
+        if (!last && win.len < ck->max_size + POOL_BLOCK)
+            continue;
+        rc = treestore_save_part(s, w, ck, win.data, win.len, last, &list, &used, stats);
+        if (!rc) {
+            memmove(win.data, win.data + used, win.len - used);
+            win.len -= used;
+        }
+    }
+    cbuf_free(&win);
+    if (rc) {
+        free(list.ids);
+        return rc;
+    }
+    *ids = list.ids;
+    *n = list.n;
+    return CAIRN_OK;
+}
+
+cairn_err catalog_each(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                       catalog_entry_fn fn, void *ctx)
+{
+    catalog_decoder *d = NULL;
+    cbuf part;
+    cbuf_init(&part);
+    cairn_err rc = catalog_decoder_new(fn, ctx, &d);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        rc = store_get_chunk(s, w, ids[i], &part);
+        if (!rc)
+            rc = catalog_decoder_feed(d, part.data, part.len);
+    }
     if (!rc)
-        rc = treestore_save_bytes(s, w, ck, enc.data, enc.len, ids, n, stats);
-    cbuf_free(&enc);
+        rc = catalog_decoder_finish(d);
+    catalog_decoder_free(d);
+    cbuf_free(&part);
     return rc;
 }
 
 cairn_err catalog_load(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
                        catalog *out)
 {
-    cbuf all;
-    cbuf_init(&all);
-    cairn_err rc = treestore_load_bytes(s, w, ids, n, &all);
-    if (!rc)
-        rc = catalog_decode(all.data, all.len, out);
-    cbuf_free(&all);
-    return rc;
+    catalog c;
+    catalog_init(&c);
+    const cairn_err rc = catalog_each(s, w, ids, n, add_entry, &c);
+    if (rc) {
+        catalog_free(&c);
+        return rc;
+    }
+    *out = c;
+    return CAIRN_OK;
 }
 
 void catalog_content_path(const catalog_entry *e, char out[44])

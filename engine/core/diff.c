@@ -190,52 +190,66 @@ static int is_content(const catalog_entry *e)
     return e->flags == CATALOG_FILE || e->flags == CATALOG_SYMLINK;
 }
 
+/* The merge of a's catalog (held) with b's (streamed by): both sorted. */
+typedef struct dev_merge {
+    df_ctx *c;
+    const catalog *ca;
+    size_t i; /* a's next entry */
+    const idset *changed;
+} dev_merge;
+
+static void only_in_a(dev_merge *m, const catalog_entry *ea)
+{
+    if (is_content(ea))
+        emit(m->c, 'D', ea->domain, ea->path, ea->size, 0);
+}
+
+static cairn_err merge_b(void *ctx, const catalog_entry *eb)
+{
+    dev_merge *const m = ctx;
+    df_ctx *const c = m->c;
+    while (m->i < m->ca->count && entry_cmp(&m->ca->entries[m->i], eb) < 0)
+        only_in_a(m, &m->ca->entries[m->i++]);
+    if (m->i == m->ca->count || entry_cmp(&m->ca->entries[m->i], eb) > 0) {
+        if (is_content(eb))
+            emit(c, 'A', eb->domain, eb->path, 0, eb->size);
+        return CAIRN_OK;
+    }
+    const catalog_entry *const ea = &m->ca->entries[m->i++];
+    uint8_t key[ID_LEN] = {0};
+    memcpy(key, eb->file_id, CATALOG_FILE_ID_LEN);
+    if (is_content(ea) && !is_content(eb)) {
+        emit(c, 'D', ea->domain, ea->path, ea->size, 0);
+    } else if (!is_content(ea) && is_content(eb)) {
+        emit(c, 'A', eb->domain, eb->path, 0, eb->size);
+    } else if (is_content(eb) &&
+               (ea->size != eb->size || ea->flags != eb->flags ||
+                (eb->flags == CATALOG_FILE && idset_has(m->changed, key)) ||
+                (eb->flags == CATALOG_SYMLINK &&
+                 strcmp(ea->target ? ea->target : "", eb->target ? eb->target : "")))) {
+        emit(c, 'M', eb->domain, eb->path, ea->size, eb->size);
+    }
+    return CAIRN_OK;
+}
+
+/* a's catalog is loaded, b's streamed past it: one catalog held, not two. */
 static cairn_err diff_devices(df_ctx *c, const snapshot *a, const snapshot *b)
 {
-    catalog ca, cb;
+    catalog ca;
     idset changed;
-    size_t i = 0, k = 0;
     catalog_init(&ca);
-    catalog_init(&cb);
     idset_init(&changed);
+    dev_merge m = {c, &ca, 0, &changed};
     cairn_err rc = catalog_load(c->s, c->w, (const uint8_t(*)[ID_LEN])a->catalog, a->ncatalog, &ca);
     if (!rc)
-        rc = catalog_load(c->s, c->w, (const uint8_t(*)[ID_LEN])b->catalog, b->ncatalog, &cb);
-    if (!rc)
         rc = changed_content(c, a, b, &changed);
-    while (!rc && (i < ca.count || k < cb.count)) {
-        const catalog_entry *const ea = i < ca.count ? &ca.entries[i] : NULL;
-        const catalog_entry *const eb = k < cb.count ? &cb.entries[k] : NULL;
-        const int cmp = !ea ? 1 : !eb ? -1 : entry_cmp(ea, eb);
-        if (cmp < 0) {
-            if (is_content(ea))
-                emit(c, 'D', ea->domain, ea->path, ea->size, 0);
-            i++;
-        } else if (cmp > 0) {
-            if (is_content(eb))
-                emit(c, 'A', eb->domain, eb->path, 0, eb->size);
-            k++;
-        } else {
-            uint8_t key[ID_LEN] = {0};
-            memcpy(key, eb->file_id, CATALOG_FILE_ID_LEN);
-            if (is_content(ea) && !is_content(eb)) {
-                emit(c, 'D', ea->domain, ea->path, ea->size, 0);
-            } else if (!is_content(ea) && is_content(eb)) {
-                emit(c, 'A', eb->domain, eb->path, 0, eb->size);
-            } else if (is_content(eb) &&
-                       (ea->size != eb->size || ea->flags != eb->flags ||
-                        (eb->flags == CATALOG_FILE && idset_has(&changed, key)) ||
-                        (eb->flags == CATALOG_SYMLINK &&
-                         strcmp(ea->target ? ea->target : "", eb->target ? eb->target : "")))) {
-                emit(c, 'M', eb->domain, eb->path, ea->size, eb->size);
-            }
-            i++;
-            k++;
-        }
-    }
+    if (!rc)
+        rc = catalog_each(c->s, c->w, (const uint8_t(*)[ID_LEN])b->catalog, b->ncatalog, merge_b,
+                          &m);
+    while (!rc && m.i < ca.count)
+        only_in_a(&m, &ca.entries[m.i++]);
     idset_free(&changed);
     catalog_free(&ca);
-    catalog_free(&cb);
     return rc;
 }
 

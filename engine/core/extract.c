@@ -15,23 +15,42 @@
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree_store.h"
 
+/* CAIRN_EINVAL saying why a snapshot has no catalog to read, else OK. */
+static cairn_err has_catalog(const snapshot *sn)
+{
+    char id[9];
+    snaplist_short_id(sn->id, id);
+    if (sn->ncatalog)
+        return CAIRN_OK;
+    if (snapshot_is_encrypted_backup(sn))
+        return err_set(CAIRN_EINVAL,
+                       "snapshot %s is an encrypted device backup stored without its "
+                       "password: its files cannot be listed; back the device up again "
+                       "with --backup-password-file or CAIRN_BACKUP_PASSWORD",
+                       id);
+    return err_set(CAIRN_EINVAL, "snapshot %s is not a device backup (use restore)", id);
+}
+
 cairn_err extract_catalog(store *s, const snapshot *sn, catalog *cat)
 {
     store_worker *w = NULL;
-    char id[9];
-    snaplist_short_id(sn->id, id);
-    if (sn->ncatalog == 0) {
-        if (snapshot_is_encrypted_backup(sn))
-            return err_set(CAIRN_EINVAL,
-                           "snapshot %s is an encrypted device backup stored without its "
-                           "password: its files cannot be listed; back the device up again "
-                           "with --backup-password-file or CAIRN_BACKUP_PASSWORD",
-                           id);
-        return err_set(CAIRN_EINVAL, "snapshot %s is not a device backup (use restore)", id);
-    }
-    cairn_err rc = store_worker_new(s, &w);
+    cairn_err rc = has_catalog(sn);
+    if (!rc)
+        rc = store_worker_new(s, &w);
     if (!rc)
         rc = catalog_load(s, w, (const uint8_t(*)[ID_LEN])sn->catalog, sn->ncatalog, cat);
+    store_worker_free(w);
+    return rc;
+}
+
+cairn_err extract_catalog_each(store *s, const snapshot *sn, catalog_entry_fn fn, void *ctx)
+{
+    store_worker *w = NULL;
+    cairn_err rc = has_catalog(sn);
+    if (!rc)
+        rc = store_worker_new(s, &w);
+    if (!rc)
+        rc = catalog_each(s, w, (const uint8_t(*)[ID_LEN])sn->catalog, sn->ncatalog, fn, ctx);
     store_worker_free(w);
     return rc;
 }

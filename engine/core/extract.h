@@ -21,6 +21,9 @@
  * says why, for an encrypted backup stored without its password or a
  * snapshot that is not a device backup. */
 cairn_err extract_catalog(store *s, const snapshot *sn, catalog *cat);
+/* The same entry by entry, in order, without holding the catalog (ls of a
+ * million files); an error from fn stops and is returned. */
+cairn_err extract_catalog_each(store *s, const snapshot *sn, catalog_entry_fn fn, void *ctx);
 
 typedef struct extract_result {
     uint64_t files;  /* regular files written */

@@ -42,38 +42,48 @@ cairn_err treestore_load(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN]
     return rc;
 }
 
-cairn_err treestore_save_bytes(store *s, store_worker *w, const chunker *ck, const uint8_t *data,
-                               size_t len, uint8_t (**ids)[ID_LEN], uint32_t *n,
-                               treestore_stats *stats)
+cairn_err treestore_save_part(store *s, store_worker *w, const chunker *ck, const uint8_t *data,
+                              size_t len, int at_eof, treestore_list *list, size_t *used,
+                              treestore_stats *stats)
 {
-    uint8_t(*list)[ID_LEN] = NULL;
-    uint32_t count = 0;
-    size_t cap = 0;
     size_t pos = 0;
     cairn_err rc = CAIRN_OK;
     while (!rc && pos < len) {
-        const size_t cut = chunker_next(ck, data + pos, len - pos, 1);
+        const size_t cut = chunker_next(ck, data + pos, len - pos, at_eof);
         int added;
         uint64_t stored;
-        rc = util_grow(&list, &cap, (size_t)count + 1, sizeof *list);
+        if (cut == 0)
+            break; /* the rest waits for more bytes */
+        rc = util_grow(&list->ids, &list->cap, (size_t)list->n + 1, sizeof *list->ids);
         if (rc)
             break;
-        store_chunk_id(s, data + pos, cut, list[count]);
-        rc = store_put_chunk(s, w, list[count], data + pos, cut, 1, &added, &stored);
+        store_chunk_id(s, data + pos, cut, list->ids[list->n]);
+        rc = store_put_chunk(s, w, list->ids[list->n], data + pos, cut, 1, &added, &stored);
         if (!rc && added) {
             stats->new_chunks++;
             stats->new_bytes += stored;
             stats->new_raw += cut;
         }
-        count++;
+        list->n++;
         pos += cut;
     }
+    *used = pos;
+    return rc;
+}
+
+cairn_err treestore_save_bytes(store *s, store_worker *w, const chunker *ck, const uint8_t *data,
+                               size_t len, uint8_t (**ids)[ID_LEN], uint32_t *n,
+                               treestore_stats *stats)
+{
+    treestore_list list = {NULL, 0, 0};
+    size_t used;
+    const cairn_err rc = treestore_save_part(s, w, ck, data, len, 1, &list, &used, stats);
     if (rc) {
-        free(list);
+        free(list.ids);
         return rc;
     }
-    *ids = list;
-    *n = count;
+    *ids = list.ids;
+    *n = list.n;
     return CAIRN_OK;
 }
 

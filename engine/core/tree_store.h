@@ -18,6 +18,23 @@ typedef struct treestore_stats {
 cairn_err treestore_save_bytes(store *s, store_worker *w, const chunker *ck, const uint8_t *data,
                                size_t len, uint8_t (**ids)[ID_LEN], uint32_t *n,
                                treestore_stats *stats);
+/* A chunk list being built (treestore_save_part): ids[0..n), room for cap. */
+typedef struct treestore_list {
+    uint8_t (*ids)[ID_LEN];
+    uint32_t n;
+    size_t cap;
+} treestore_list;
+
+/* The same piece by piece, for an object encoded as it is stored (a
+ * catalog never held whole): stores the chunks of data[0..len) that can be
+ * cut now (all of them when at_eof), appends their IDs to list, and sets
+ * *used to the bytes consumed; the caller offers the rest again with the
+ * bytes that follow.  Cuts depend only on the bytes before them, so the
+ * chunks are those of treestore_save_bytes on the whole.  Once len reaches
+ * the chunker's max_size, at least one chunk is cut. */
+cairn_err treestore_save_part(store *s, store_worker *w, const chunker *ck, const uint8_t *data,
+                              size_t len, int at_eof, treestore_list *list, size_t *used,
+                              treestore_stats *stats);
 cairn_err treestore_load_bytes(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
                                cbuf *out);
 

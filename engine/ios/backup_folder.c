@@ -288,7 +288,30 @@ void device_info_free(device_info *d)
     free(d->chain);
     snapshot_meta_free(d->meta, d->nmeta);
     catalog_free(&d->cat);
+    free(d->catalog_ids);
     memset(d, 0, sizeof *d);
+}
+
+/* device_reuse_contents' look at one parent entry: is its content file there? */
+typedef struct presence {
+    int dfd;
+    device_info *out;
+} presence;
+
+static cairn_err check_present(void *ctx, const catalog_entry *e)
+{
+    presence *const p = ctx;
+    struct stat st;
+    char name[44];
+    if (e->flags != MS_FLAG_FILE)
+        return CAIRN_OK;
+    catalog_content_path(e, name);
+    if (fstatat(p->dfd, name, &st, 0) != 0 || !S_ISREG(st.st_mode)) {
+        if (!p->out->missing++ && p->out->complete)
+            snprintf(p->out->problem, sizeof p->out->problem,
+                     "%s: content file is missing for %s/%s", name, e->domain, e->path);
+    }
+    return CAIRN_OK;
 }
 
 cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *dir, device_info *out,
@@ -297,7 +320,6 @@ cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *di
     store_worker *w = NULL;
     tree_node old;
     struct stat st;
-    char name[44];
     *reused = 0;
     memset(&old, 0, sizeof old);
     if (!parent || !parent->ncatalog || out->encrypted)
@@ -320,21 +342,24 @@ cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *di
         goto done;
     catalog_free(&out->cat);
     catalog_init(&out->cat);
-    rc = catalog_load(s, w, (const uint8_t(*)[ID_LEN])parent->catalog, parent->ncatalog, &out->cat);
-    if (rc)
+    free(out->catalog_ids);
+    out->ncatalog_ids = 0;
+    out->catalog_ids = malloc((size_t)parent->ncatalog * ID_LEN);
+    if (!out->catalog_ids) {
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
         goto done;
-    out->missing = 0;
-    for (size_t i = 0; i < out->cat.count; i++) {
-        const catalog_entry *const e = &out->cat.entries[i];
-        if (e->flags != MS_FLAG_FILE)
-            continue;
-        catalog_content_path(e, name);
-        if (fstatat(dfd, name, &st, 0) != 0 || !S_ISREG(st.st_mode)) {
-            if (!out->missing++ && out->complete)
-                snprintf(out->problem, sizeof out->problem, "%s: content file is missing for %s/%s",
-                         name, e->domain ? e->domain : "", e->path);
-        }
     }
+    memcpy(out->catalog_ids, parent->catalog, (size_t)parent->ncatalog * ID_LEN);
+    out->missing = 0;
+    presence p = {dfd, out};
+    rc = catalog_each(s, w, (const uint8_t(*)[ID_LEN])parent->catalog, parent->ncatalog,
+                      check_present, &p);
+    if (rc) {
+        free(out->catalog_ids);
+        out->catalog_ids = NULL;
+        goto done;
+    }
+    out->ncatalog_ids = parent->ncatalog;
     if (out->missing)
         out->complete = 0;
     *reused = 1;

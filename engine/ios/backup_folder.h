@@ -14,7 +14,10 @@ typedef struct device_info {
     int encrypted;
     snapshot_meta *meta; /* SNAP_META_DEVICE_PREFIX pairs */
     size_t nmeta;
-    catalog cat; /* empty for encrypted backups until device_read_contents */
+    catalog cat;                    /* empty for encrypted backups until device_read_contents */
+    uint8_t (*catalog_ids)[ID_LEN]; /* device_reuse_contents: the parent's catalog,
+                                     * kept by reference (cat stays empty) */
+    uint32_t ncatalog_ids;
     int complete;
     char problem[1024]; /* the first problem when not complete */
     uint64_t missing;   /* content files listed but absent */
@@ -65,8 +68,9 @@ cairn_err device_read_contents(const char *dir, const char *db_path, device_info
 
 /* The same without reading Manifest.db when it is the one parent stored
  * (same size, mtime and inode, kept as it was): the parent's catalog is
- * taken and only the content files are checked for presence.  *reused is
- * 0 (and nothing done) when Manifest.db changed. */
+ * kept by reference (catalog_ids; never decoded into a catalog: it is
+ * streamed once) and only the content files are checked for presence.
+ * *reused is 0 (and nothing done) when Manifest.db changed. */
 cairn_err device_reuse_contents(store *s, const snapshot *parent, const char *dir, device_info *out,
                                 int *reused);
 

@@ -181,12 +181,15 @@ static cairn_err backup_one(const device_backup_folder_opts *o, const char *sour
                               .meta = dev.meta,
                               .nmeta = dev.nmeta,
                               .catalog = is_device && (!dev.encrypted || crypt) ? &dev.cat : NULL,
+                              .catalog_ids = (const void *)dev.catalog_ids,
+                              .ncatalog_ids = dev.ncatalog_ids,
                               .decoder = crypt ? &decoder : NULL,
                               .snaps = &l,
                               .warn = forward_warning,
                               .warn_ctx = (void *)cb,
                               .hooks = o->hooks};
     rc = backup_run(*s, &opts, &br);
+    catalog_free(&dev.cat); /* stored: not held while the alarm check loads catalogs */
     if (!rc || rc == CAIRN_EPARTIAL) {
         memcpy(r->id, br.id, ID_LEN);
         r->has_parent = br.has_parent;
