@@ -329,43 +329,57 @@ static void dump_db(sqlite3 *db, cbuf *b)
     cbuf_put(b, "", 1);
 }
 
+/* A generated device with content, backed up; the store opened read-only
+ * and its snapshots listed. */
+static void content_backup(fixture *f, store **s, snaplist *l)
+{
+    char src[128], args[512];
+    device_backup_result r;
+    snprintf(src, sizeof src, "%s/content", f->dir);
+    snprintf(args, sizeof args, "device '%s' --content 0 --size-mb 1 --udid %s", src, UDID);
+    gen(args);
+    assert_int_equal(backup(f, src, &r), CAIRN_OK);
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, s), CAIRN_OK);
+    assert_int_equal(snaplist_load(*s, l), CAIRN_OK);
+}
+
+/* a and b read the same (each dumped), then both closed. */
+static void assert_same_db(content_db *a, content_db *b)
+{
+    cbuf da, db;
+    cbuf_init(&da);
+    cbuf_init(&db);
+    dump_db(a->db, &da);
+    dump_db(b->db, &db);
+    assert_true(da.len > 20);
+    assert_string_equal((const char *)db.data, (const char *)da.data);
+    content_db_close(a);
+    content_db_close(b);
+    cbuf_free(&da);
+    cbuf_free(&db);
+}
+
 /* A database read in place from the store (content_db_open_in_store)
  * gives what its copy on disk gives, every page checked; a chunk the store
  * cannot give fails the query with the store's error. */
 static void test_db_in_store(void **state)
 {
     fixture *const f = *state;
-    char src[128], args[512], cmd[512];
-    device_backup_result r;
+    char cmd[512];
     snaplist l;
     store *s = NULL;
     content_snap *c = NULL;
-    snprintf(src, sizeof src, "%s/content", f->dir);
-    snprintf(args, sizeof args, "device '%s' --content 0 --size-mb 1 --udid %s", src, UDID);
-    gen(args);
-    assert_int_equal(backup(f, src, &r), CAIRN_OK);
-    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
-    assert_int_equal(snaplist_load(s, &l), CAIRN_OK);
+    content_backup(f, &s, &l);
     assert_int_equal(content_open(s, &l.items[0], &c), CAIRN_OK);
     static const char *const dbs[][2] = {{CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH},
                                          {CONTENT_PHOTOS_DOMAIN, CONTENT_PHOTOS_PATH}};
     for (size_t i = 0; i < 2; i++) {
         content_db a, b;
-        cbuf da, db;
-        cbuf_init(&da);
-        cbuf_init(&db);
         assert_int_equal(content_db_open(c, dbs[i][0], dbs[i][1], &a), CAIRN_OK);
         assert_int_equal(content_db_open_in_store(c, dbs[i][0], dbs[i][1], &b), CAIRN_OK);
         assert_non_null(b.store);
         assert_string_equal(b.path, "");
-        dump_db(a.db, &da);
-        dump_db(b.db, &db);
-        assert_true(da.len > 20);
-        assert_string_equal((const char *)db.data, (const char *)da.data);
-        content_db_close(&a);
-        content_db_close(&b);
-        cbuf_free(&da);
-        cbuf_free(&db);
+        assert_same_db(&a, &b);
     }
     content_db b;
     assert_int_equal(content_db_open_in_store(c, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &b),
@@ -411,17 +425,11 @@ static void assert_same_entry(const catalog_entry *a, const catalog_entry *b)
 static void test_open_only(void **state)
 {
     fixture *const f = *state;
-    char src[128], args[512], full_msg[ERR_MSG_MAX];
-    device_backup_result r;
+    char full_msg[ERR_MSG_MAX];
     snaplist l;
     store *s = NULL;
     content_snap *full = NULL, *only = NULL;
-    snprintf(src, sizeof src, "%s/content", f->dir);
-    snprintf(args, sizeof args, "device '%s' --content 0 --size-mb 1 --udid %s", src, UDID);
-    gen(args);
-    assert_int_equal(backup(f, src, &r), CAIRN_OK);
-    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
-    assert_int_equal(snaplist_load(s, &l), CAIRN_OK);
+    content_backup(f, &s, &l);
     const content_file files[] = {
         {CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH},
         {CONTENT_PHOTOS_DOMAIN, CONTENT_PHOTOS_PATH},
@@ -465,21 +473,11 @@ static void test_open_only(void **state)
                      CAIRN_OK);
     assert_true(same);
     content_db a, b;
-    cbuf da, db;
-    cbuf_init(&da);
-    cbuf_init(&db);
     assert_int_equal(content_db_open_in_store(full, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &a),
                      CAIRN_OK);
     assert_int_equal(content_db_open_in_store(only, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &b),
                      CAIRN_OK);
-    dump_db(a.db, &da);
-    dump_db(b.db, &db);
-    assert_true(da.len > 20);
-    assert_string_equal((const char *)db.data, (const char *)da.data);
-    content_db_close(&a);
-    content_db_close(&b);
-    cbuf_free(&da);
-    cbuf_free(&db);
+    assert_same_db(&a, &b);
     /* a missing file: the same error, the same message */
     assert_int_equal(content_db_open(full, CONTENT_SMS_DOMAIN, "Library/SMS/none.db", &a),
                      CAIRN_ENOTFOUND);
