@@ -8,7 +8,9 @@
  * device's exact ciphertext; a plain folder is no device; a missing
  * folder never opens the store; chain rotation finds the device's
  * snapshots whatever the case of their UDID; a snapshot's database read in
- * place from the store reads as its copy on disk does.
+ * place from the store reads as its copy on disk does; a snapshot opened
+ * for a few files only (the deletion alarm's) finds exactly what the whole
+ * catalog finds for them.
  *
  * usage: test_device_backup /path/to/cairn-gen */
 #include <stdarg.h>
@@ -327,43 +329,57 @@ static void dump_db(sqlite3 *db, cbuf *b)
     cbuf_put(b, "", 1);
 }
 
+/* A generated device with content, backed up; the store opened read-only
+ * and its snapshots listed. */
+static void content_backup(fixture *f, store **s, snaplist *l)
+{
+    char src[128], args[512];
+    device_backup_result r;
+    snprintf(src, sizeof src, "%s/content", f->dir);
+    snprintf(args, sizeof args, "device '%s' --content 0 --size-mb 1 --udid %s", src, UDID);
+    gen(args);
+    assert_int_equal(backup(f, src, &r), CAIRN_OK);
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, s), CAIRN_OK);
+    assert_int_equal(snaplist_load(*s, l), CAIRN_OK);
+}
+
+/* a and b read the same (each dumped), then both closed. */
+static void assert_same_db(content_db *a, content_db *b)
+{
+    cbuf da, db;
+    cbuf_init(&da);
+    cbuf_init(&db);
+    dump_db(a->db, &da);
+    dump_db(b->db, &db);
+    assert_true(da.len > 20);
+    assert_string_equal((const char *)db.data, (const char *)da.data);
+    content_db_close(a);
+    content_db_close(b);
+    cbuf_free(&da);
+    cbuf_free(&db);
+}
+
 /* A database read in place from the store (content_db_open_in_store)
  * gives what its copy on disk gives, every page checked; a chunk the store
  * cannot give fails the query with the store's error. */
 static void test_db_in_store(void **state)
 {
     fixture *const f = *state;
-    char src[128], args[512], cmd[512];
-    device_backup_result r;
+    char cmd[512];
     snaplist l;
     store *s = NULL;
     content_snap *c = NULL;
-    snprintf(src, sizeof src, "%s/content", f->dir);
-    snprintf(args, sizeof args, "device '%s' --content 0 --size-mb 1 --udid %s", src, UDID);
-    gen(args);
-    assert_int_equal(backup(f, src, &r), CAIRN_OK);
-    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
-    assert_int_equal(snaplist_load(s, &l), CAIRN_OK);
+    content_backup(f, &s, &l);
     assert_int_equal(content_open(s, &l.items[0], &c), CAIRN_OK);
     static const char *const dbs[][2] = {{CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH},
                                          {CONTENT_PHOTOS_DOMAIN, CONTENT_PHOTOS_PATH}};
     for (size_t i = 0; i < 2; i++) {
         content_db a, b;
-        cbuf da, db;
-        cbuf_init(&da);
-        cbuf_init(&db);
         assert_int_equal(content_db_open(c, dbs[i][0], dbs[i][1], &a), CAIRN_OK);
         assert_int_equal(content_db_open_in_store(c, dbs[i][0], dbs[i][1], &b), CAIRN_OK);
         assert_non_null(b.store);
         assert_string_equal(b.path, "");
-        dump_db(a.db, &da);
-        dump_db(b.db, &db);
-        assert_true(da.len > 20);
-        assert_string_equal((const char *)db.data, (const char *)da.data);
-        content_db_close(&a);
-        content_db_close(&b);
-        cbuf_free(&da);
-        cbuf_free(&db);
+        assert_same_db(&a, &b);
     }
     content_db b;
     assert_int_equal(content_db_open_in_store(c, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &b),
@@ -387,6 +403,105 @@ static void test_db_in_store(void **state)
     store_close(s);
 }
 
+static void assert_same_entry(const catalog_entry *a, const catalog_entry *b)
+{
+    if (!a || !b) {
+        assert_ptr_equal(a, b);
+        return;
+    }
+    assert_string_equal(a->domain, b->domain);
+    assert_string_equal(a->path, b->path);
+    assert_memory_equal(a->file_id, b->file_id, CATALOG_FILE_ID_LEN);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->size, b->size);
+    assert_int_equal(a->mode, b->mode);
+    assert_int_equal(a->mtime, b->mtime);
+}
+
+/* content_open_only keeps exactly the entries of the files asked for and
+ * answers for them as content_open does: the same entries, the same
+ * content, the same "not in snapshot" for a missing file, NULL for a
+ * folder, and the same error for a snapshot without a catalog. */
+static void test_open_only(void **state)
+{
+    fixture *const f = *state;
+    char full_msg[ERR_MSG_MAX];
+    snaplist l;
+    store *s = NULL;
+    content_snap *full = NULL, *only = NULL;
+    content_backup(f, &s, &l);
+    const content_file files[] = {
+        {CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH},
+        {CONTENT_PHOTOS_DOMAIN, CONTENT_PHOTOS_PATH},
+        {CONTENT_CONTACTS_DOMAIN, CONTENT_CONTACTS_PATH},
+        {CONTENT_SMS_DOMAIN, "Library/SMS/none.db"}, /* missing */
+        {CONTENT_PHOTOS_DOMAIN, CONTENT_SMS_PATH},   /* the path, another domain */
+        {CONTENT_SMS_DOMAIN, "Library/SMS"},         /* a folder */
+    };
+    const size_t n = sizeof files / sizeof files[0];
+    assert_int_equal(content_open(s, &l.items[0], &full), CAIRN_OK);
+    assert_int_equal(content_open_only(s, &l.items[0], files, n, &only), CAIRN_OK);
+    const catalog *const cf = content_catalog(full), *const co = content_catalog(only);
+    size_t asked = 0;
+    for (size_t i = 0; i < cf->count; i++)
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(cf->entries[i].domain, files[k].domain) == 0 &&
+                strcmp(cf->entries[i].path, files[k].path) == 0) {
+                assert_true(asked < co->count);
+                assert_same_entry(&co->entries[asked++], &cf->entries[i]);
+            }
+    assert_int_equal(co->count, asked);
+    assert_int_equal(asked, 4); /* three databases and the folder */
+    assert_true(cf->count > 20);
+    for (size_t k = 0; k < n; k++)
+        assert_same_entry(content_find(only, files[k].domain, files[k].path),
+                          content_find(full, files[k].domain, files[k].path));
+    assert_non_null(content_find(only, CONTENT_CONTACTS_DOMAIN, CONTENT_CONTACTS_PATH));
+    assert_null(content_find(only, CONTENT_SMS_DOMAIN, "Library/SMS"));
+    /* what was not asked for is not there */
+    const catalog_entry *other = NULL;
+    for (size_t i = 0; !other && i < cf->count; i++)
+        if (cf->entries[i].flags == CATALOG_FILE &&
+            strcmp(cf->entries[i].path, CONTENT_SMS_PATH) != 0 &&
+            strcmp(cf->entries[i].path, CONTENT_PHOTOS_PATH) != 0 &&
+            strcmp(cf->entries[i].path, CONTENT_CONTACTS_PATH) != 0)
+            other = &cf->entries[i];
+    assert_non_null(other);
+    assert_null(content_find(only, other->domain, other->path));
+    int same = 0;
+    assert_int_equal(content_same_file(only, full, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &same),
+                     CAIRN_OK);
+    assert_true(same);
+    content_db a, b;
+    assert_int_equal(content_db_open_in_store(full, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &a),
+                     CAIRN_OK);
+    assert_int_equal(content_db_open_in_store(only, CONTENT_SMS_DOMAIN, CONTENT_SMS_PATH, &b),
+                     CAIRN_OK);
+    assert_same_db(&a, &b);
+    /* a missing file: the same error, the same message */
+    assert_int_equal(content_db_open(full, CONTENT_SMS_DOMAIN, "Library/SMS/none.db", &a),
+                     CAIRN_ENOTFOUND);
+    snprintf(full_msg, sizeof full_msg, "%s", err_msg());
+    assert_int_equal(content_db_open(only, CONTENT_SMS_DOMAIN, "Library/SMS/none.db", &b),
+                     CAIRN_ENOTFOUND);
+    assert_string_equal(err_msg(), full_msg);
+    assert_non_null(strstr(full_msg, "Library/SMS/none.db: not in snapshot "));
+    content_close(only);
+    content_close(full);
+    /* no catalog: the same refusal */
+    snapshot bare = l.items[0];
+    bare.ncatalog = 0;
+    full = only = NULL;
+    assert_int_equal(content_open(s, &bare, &full), CAIRN_EINVAL);
+    snprintf(full_msg, sizeof full_msg, "%s", err_msg());
+    assert_int_equal(content_open_only(s, &bare, files, n, &only), CAIRN_EINVAL);
+    assert_string_equal(err_msg(), full_msg);
+    assert_null(full);
+    assert_null(only);
+    snaplist_free(&l);
+    store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -400,6 +515,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_missing_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_ignores_udid_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_in_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_only, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,25 @@ struct content_snap {
     cbuf buf;
 };
 
-cairn_err content_open(store *s, const snapshot *sn, content_snap **out)
+/* content_open_only's filter: the catalog entries of the files asked for. */
+typedef struct content_keep {
+    catalog *cat;
+    const content_file *files;
+    size_t n;
+} content_keep;
+
+static cairn_err keep_entry(void *ctx, const catalog_entry *e)
+{
+    const content_keep *const k = ctx;
+    for (size_t i = 0; i < k->n; i++)
+        if (strcmp(e->path, k->files[i].path) == 0 && strcmp(e->domain, k->files[i].domain) == 0)
+            return catalog_add(k->cat, e);
+    return CAIRN_OK;
+}
+
+/* files NULL: the whole catalog; else only the entries of files[0..n). */
+static cairn_err open_snap(store *s, const snapshot *sn, const content_file *files, size_t n,
+                           content_snap **out)
 {
     content_snap *const c = calloc(1, sizeof *c);
     if (!c)
@@ -31,7 +49,11 @@ cairn_err content_open(store *s, const snapshot *sn, content_snap **out)
     c->sn = sn;
     catalog_init(&c->cat);
     cbuf_init(&c->buf);
-    cairn_err rc = extract_catalog(s, sn, &c->cat);
+    content_keep keep = {&c->cat, files, n};
+    /* the stream comes sorted by (domain, path) without repeats, so what is
+     * kept is sorted as content_find needs */
+    cairn_err rc =
+        files ? extract_catalog_each(s, sn, keep_entry, &keep) : extract_catalog(s, sn, &c->cat);
     if (!rc)
         rc = store_worker_new(s, &c->w);
     if (rc) {
@@ -40,6 +62,18 @@ cairn_err content_open(store *s, const snapshot *sn, content_snap **out)
     }
     *out = c;
     return CAIRN_OK;
+}
+
+cairn_err content_open(store *s, const snapshot *sn, content_snap **out)
+{
+    return open_snap(s, sn, NULL, 0, out);
+}
+
+cairn_err content_open_only(store *s, const snapshot *sn, const content_file *files, size_t n,
+                            content_snap **out)
+{
+    static const content_file none = {"", ""}; /* open_snap takes NULL for all */
+    return open_snap(s, sn, n ? files : &none, n, out);
 }
 
 void content_close(content_snap *c)

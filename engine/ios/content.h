@@ -46,6 +46,19 @@ typedef struct content_snap content_snap;
 /* Opens a device snapshot's catalog.  CAIRN_EINVAL with a message for a
  * snapshot that is not a device backup or is stored as ciphertext. */
 cairn_err content_open(store *s, const snapshot *sn, content_snap **out);
+/* A file of the backup, by domain and path. */
+typedef struct content_file {
+    const char *domain;
+    const char *path;
+} content_file;
+/* content_open keeping only the catalog entries of files[0..n) (the
+ * deletion alarm's two databases): the catalog is streamed once, so memory
+ * does not grow with the snapshot's file count.  content_find and the
+ * functions built on it answer for those files exactly as after
+ * content_open (NULL / CAIRN_ENOTFOUND for the others); content_catalog
+ * holds only them.  The same errors as content_open. */
+cairn_err content_open_only(store *s, const snapshot *sn, const content_file *files, size_t n,
+                            content_snap **out);
 void content_close(content_snap *c);
 const snapshot *content_snapshot(const content_snap *c);
 const catalog *content_catalog(const content_snap *c);
