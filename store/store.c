@@ -1249,7 +1249,8 @@ cairn_err store_flush(store *s)
     if (last)
         rc = finish_pack(s, last);
     pthread_mutex_lock(&s->pack_mu);
-    while (s->finishing > 0)
+    /* finisher_pack is cleared only once its failure is recorded */
+    while (s->finishing > 0 || s->finisher_pack)
         pthread_cond_wait(&s->pack_cv, &s->pack_mu);
     const cairn_err frc = take_finisher_error(s);
     pthread_mutex_unlock(&s->pack_mu);
