@@ -69,6 +69,16 @@ struct store {
     pthread_cond_t pack_cv;
     struct open_pack *current; /* the pack new chunks go into */
     int finishing;             /* packs closed but not yet durable and indexed */
+
+    /* One pack at a time is made durable and indexed by a background thread,
+     * so the worker that closed it goes back to hashing and sealing while the
+     * fsync waits on the disk; a second closed pack waits for the slot, which
+     * bounds the memory and the data not yet durable. */
+    pthread_t finisher;
+    int finisher_started, finisher_stop;
+    struct open_pack *finisher_pack; /* handed over, being finished (pack_mu) */
+    cairn_err finisher_failed;       /* first failure, reported once by a put or flush */
+    char finisher_msg[512];
 };
 
 /* A pack being filled.  Blobs are copied in outside pack_mu; whoever
@@ -856,6 +866,14 @@ void store_close(store *s)
 {
     if (!s)
         return;
+    /* a pack handed over is finished before the index closes */
+    if (s->finisher_started) {
+        pthread_mutex_lock(&s->pack_mu);
+        s->finisher_stop = 1;
+        pthread_cond_broadcast(&s->pack_cv);
+        pthread_mutex_unlock(&s->pack_mu);
+        pthread_join(s->finisher, NULL);
+    }
     if (s->current) {
         pack_writer_free(s->current->pw);
         free(s->current);
@@ -1004,6 +1022,61 @@ static cairn_err finish_pack(store *s, open_pack *op)
     return rc;
 }
 
+static void *finisher_main(void *arg)
+{
+    store *const s = arg;
+    pthread_mutex_lock(&s->pack_mu);
+    for (;;) {
+        while (!s->finisher_pack && !s->finisher_stop)
+            pthread_cond_wait(&s->pack_cv, &s->pack_mu);
+        open_pack *const op = s->finisher_pack;
+        if (!op)
+            break;
+        pthread_mutex_unlock(&s->pack_mu);
+        const cairn_err rc = finish_pack(s, op);
+        pthread_mutex_lock(&s->pack_mu);
+        if (rc && !s->finisher_failed) {
+            s->finisher_failed = rc;
+            snprintf(s->finisher_msg, sizeof s->finisher_msg, "%s", err_msg());
+        }
+        s->finisher_pack = NULL;
+        pthread_cond_broadcast(&s->pack_cv);
+    }
+    pthread_mutex_unlock(&s->pack_mu);
+    return NULL;
+}
+
+/* Hands a closed pack nobody writes into any more to the finisher thread,
+ * waiting while it still finishes the previous one; without the thread
+ * (it could not start) the caller finishes the pack itself. */
+static cairn_err hand_off(store *s, open_pack *op)
+{
+    pthread_mutex_lock(&s->pack_mu);
+    if (!s->finisher_started && pthread_create(&s->finisher, NULL, finisher_main, s) == 0)
+        s->finisher_started = 1;
+    if (!s->finisher_started) {
+        pthread_mutex_unlock(&s->pack_mu);
+        return finish_pack(s, op);
+    }
+    while (s->finisher_pack)
+        pthread_cond_wait(&s->pack_cv, &s->pack_mu);
+    s->finisher_pack = op;
+    pthread_cond_broadcast(&s->pack_cv);
+    pthread_mutex_unlock(&s->pack_mu);
+    return CAIRN_OK;
+}
+
+/* The background finisher's failure (pack_mu held), reported once. */
+static cairn_err take_finisher_error(store *s)
+{
+    const cairn_err rc = s->finisher_failed;
+    if (rc) {
+        err_set(rc, "%s", s->finisher_msg);
+        s->finisher_failed = CAIRN_OK;
+    }
+    return rc;
+}
+
 /* Stops reservations into the current pack (pack_mu held); returns it if
  * nobody is still copying into it, so the caller finishes it. */
 static open_pack *close_current(store *s)
@@ -1026,7 +1099,8 @@ static cairn_err append_blob(store *s, pack_entry *e, const uint8_t *blob)
     cairn_err rc = CAIRN_OK;
     const size_t len = e->stored_len;
     pthread_mutex_lock(&s->pack_mu);
-    if (!s->current) {
+    rc = take_finisher_error(s);
+    if (!rc && !s->current) {
         op = calloc(1, sizeof *op);
         if (!op)
             rc = err_set(CAIRN_ENOMEM, "out of memory");
@@ -1058,7 +1132,7 @@ static cairn_err append_blob(store *s, pack_entry *e, const uint8_t *blob)
         to_finish = op;
     pthread_mutex_unlock(&s->pack_mu);
     if (to_finish) {
-        const cairn_err frc = finish_pack(s, to_finish);
+        const cairn_err frc = hand_off(s, to_finish);
         if (!rc)
             rc = frc;
     }
@@ -1175,10 +1249,12 @@ cairn_err store_flush(store *s)
     if (last)
         rc = finish_pack(s, last);
     pthread_mutex_lock(&s->pack_mu);
-    while (s->finishing > 0)
+    /* finisher_pack is cleared only once its failure is recorded */
+    while (s->finishing > 0 || s->finisher_pack)
         pthread_cond_wait(&s->pack_cv, &s->pack_mu);
+    const cairn_err frc = take_finisher_error(s);
     pthread_mutex_unlock(&s->pack_mu);
-    return rc;
+    return rc ? rc : frc;
 }
 
 static cairn_err worker_pack_fd(store_worker *w, const uint8_t pack[PACK_ID_LEN], const char *path,

@@ -1044,6 +1044,50 @@ static void test_repack_after_put_in_same_session(void **state)
     store_close(s);
 }
 
+/* Packs are made durable and indexed by a background thread: when that
+ * fails (here the rename into packs/ cannot happen), a later put or the
+ * flush reports it, and the store keeps only packs that are on disk. */
+static void test_background_finish_failure(void **state)
+{
+    fixture *const f = *state;
+    char packs[256], aside[256];
+    snprintf(packs, sizeof packs, "%s/packs", f->path);
+    snprintf(aside, sizeof aside, "%s/packs-aside", f->path);
+    store *s = open_or_fail(f, STORE_WRITE);
+    store_worker *w = NULL;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    assert_int_equal(rename(packs, aside), 0);
+    FILE *const blocker = fopen(packs, "w"); /* mkdir(packs/xx) fails: ENOTDIR */
+    assert_non_null(blocker);
+    fclose(blocker);
+    cairn_err rc = CAIRN_OK;
+    for (int i = 0; i < NCHUNKS && !rc; i++) {
+        uint8_t id[ID_LEN];
+        int added = 0;
+        uint64_t stored = 0;
+        store_chunk_id(s, f->data[i], f->len[i], id);
+        rc = store_put_chunk(s, w, id, f->data[i], f->len[i], 0, &added, &stored);
+    }
+    const cairn_err frc = store_flush(s);
+    if (rc == CAIRN_OK && frc == CAIRN_OK)
+        fail_msg("a pack that could not be renamed was not reported");
+    assert_int_equal(chunk_count(s), 0); /* nothing indexed without its pack */
+    store_worker_free(w);
+    store_close(s);
+
+    assert_int_equal(unlink(packs), 0);
+    assert_int_equal(rename(aside, packs), 0);
+    s = open_or_fail(f, STORE_WRITE);
+    assert_int_equal(chunk_count(s), 0);
+    int added = 0;
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(added, NCHUNKS);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(pack_count(s), pack_files(s));
+    check_all(f, s, 0, NCHUNKS);
+    store_close(s);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1069,6 +1113,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_after_failed_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repack_after_put_in_same_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misplaced_pack_is_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_finish_failure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
