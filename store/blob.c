@@ -1,5 +1,6 @@
 #include "store/blob.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,25 +107,49 @@ cairn_err blob_encode_raw(const uint8_t key[SEAL_KEY_LEN], pack_entry *e, const 
     return blob_seal(key, e, data, len, out);
 }
 
+/* Whether mode asks for a compression attempt of these len bytes. */
+static int wants_zstd(blob_ctx *c, blob_zstd mode, const uint8_t *data, size_t len)
+{
+    return mode == BLOB_ZSTD_SURE || (mode == BLOB_ZSTD_PROBED &&
+                                      (!probe_pays(c, len) || !blob_incompressible(c, data, len)));
+}
+
+/* Compresses data into c->packed after room bytes (with a seal's overhead to
+ * spare, for sealing in place) and sets *frame to the start of c->packed, or
+ * to NULL when the frame does not save 2% (the chunk then stays raw). */
+static cairn_err compress_if_pays(blob_ctx *c, const uint8_t *data, size_t len, size_t room,
+                                  uint8_t **frame, size_t *n)
+{
+    const size_t bound = ZSTD_compressBound(len);
+    assert(room <= SEAL_NONCE_LEN); /* the tag's room follows the frame */
+    *frame = NULL;
+    cbuf_reset(&c->packed);
+    uint8_t *const dst = cbuf_reserve(&c->packed, bound + SEAL_OVERHEAD);
+    if (!dst)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    *n = ZSTD_compress2(c->cctx, dst + room, bound, data, len);
+    if (ZSTD_isError(*n))
+        return err_set(CAIRN_EIO, "zstd: %s", ZSTD_getErrorName(*n));
+    if (*n * 50 < len * 49)
+        *frame = dst;
+    return CAIRN_OK;
+}
+
 static cairn_err blob_encode_with(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
-                                  const uint8_t *data, size_t len, cbuf *out, int probe)
+                                  const uint8_t *data, size_t len, cbuf *out, blob_zstd mode)
 {
     const uint8_t *payload = data;
     size_t payload_len = len;
     e->flags &= PACK_TREE;
     e->raw_len = (uint32_t)len;
-    if (!probe || !probe_pays(c, len) || !blob_incompressible(c, data, len)) {
-        const size_t bound = ZSTD_compressBound(len);
-        cbuf_reset(&c->packed);
-        uint8_t *const dst = cbuf_reserve(&c->packed, bound);
-        if (!dst)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        const size_t n = ZSTD_compress2(c->cctx, dst, bound, data, len);
-        if (ZSTD_isError(n))
-            return err_set(CAIRN_EIO, "zstd: %s", ZSTD_getErrorName(n));
-        /* keep it raw unless compression saves at least 2% */
-        if (n * 50 < len * 49) {
-            payload = dst;
+    if (wants_zstd(c, mode, data, len)) {
+        uint8_t *frame;
+        size_t n;
+        const cairn_err rc = compress_if_pays(c, data, len, 0, &frame, &n);
+        if (rc)
+            return rc;
+        if (frame) {
+            payload = frame;
             payload_len = n;
             e->flags |= PACK_ZSTD;
         }
@@ -135,13 +160,13 @@ static cairn_err blob_encode_with(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], 
 cairn_err blob_encode(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
                       const uint8_t *data, size_t len, cbuf *out)
 {
-    return blob_encode_with(c, key, e, data, len, out, 1);
+    return blob_encode_with(c, key, e, data, len, out, BLOB_ZSTD_PROBED);
 }
 
 cairn_err blob_encode_unprobed(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
                                const uint8_t *data, size_t len, cbuf *out)
 {
-    return blob_encode_with(c, key, e, data, len, out, 0);
+    return blob_encode_with(c, key, e, data, len, out, BLOB_ZSTD_SURE);
 }
 
 cairn_err blob_encode_inplace(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack_entry *e,
@@ -153,19 +178,15 @@ cairn_err blob_encode_inplace(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack
     size_t box_len = len;
     e->flags &= PACK_TREE;
     e->raw_len = (uint32_t)len;
-    if (zstd == BLOB_ZSTD_SURE ||
-        (zstd == BLOB_ZSTD_PROBED && (!probe_pays(c, len) || !blob_incompressible(c, data, len)))) {
+    if (wants_zstd(c, zstd, data, len)) {
         /* the frame goes where the seal wants its text, to be sealed there */
-        const size_t bound = ZSTD_compressBound(len);
-        cbuf_reset(&c->packed);
-        uint8_t *const dst = cbuf_reserve(&c->packed, bound + SEAL_OVERHEAD);
-        if (!dst)
-            return err_set(CAIRN_ENOMEM, "out of memory");
-        const size_t n = ZSTD_compress2(c->cctx, dst + SEAL_NONCE_LEN, bound, data, len);
-        if (ZSTD_isError(n))
-            return err_set(CAIRN_EIO, "zstd: %s", ZSTD_getErrorName(n));
-        if (n * 50 < len * 49) { /* as blob_encode: only when it saves 2% */
-            box = dst;
+        uint8_t *frame;
+        size_t n;
+        const cairn_err rc = compress_if_pays(c, data, len, SEAL_NONCE_LEN, &frame, &n);
+        if (rc)
+            return rc;
+        if (frame) {
+            box = frame;
             box_len = n;
             e->flags |= PACK_ZSTD;
         }
