@@ -39,6 +39,7 @@ enum {
     EXIT_REMOTE = 14,
     EXIT_REFUSED = 15,
     EXIT_UNSUPPORTED = 16, /* unlock: the kernel refuses keyrings here */
+    EXIT_MODULE = 17,      /* an optional module (cairn-s3.so ...) is missing or unloadable */
 };
 
 typedef struct cli {

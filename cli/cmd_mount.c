@@ -24,9 +24,13 @@ int cmd_mount(cli *c)
         .ready = mount_ready,
         .warn = cli_warn_item,
     };
-    cairn_err rc = cli_open_store(c, 0, &s);
+    /* the module first: a missing one fails before the password is asked */
+    const void *ops = NULL;
+    cairn_err rc = module_load("mount", NULL, &ops);
     if (!rc)
-        rc = mount_run(s, &o);
+        rc = cli_open_store(c, 0, &s);
+    if (!rc)
+        rc = ((const mount_module_ops *)ops)->run(s, &o);
     store_close(s);
     return rc ? cli_fail(rc) : EXIT_OK;
 }

@@ -49,7 +49,11 @@ int cmd_serve(cli *c)
         }
         o.port = (unsigned)port;
     }
-    cairn_err rc = cli_open_store(c, 0, &s);
+    /* the module first: a missing one fails before the password is asked */
+    const void *ops = NULL;
+    cairn_err rc = module_load("web", NULL, &ops);
+    if (!rc)
+        rc = cli_open_store(c, 0, &s);
     if (!rc) {
         struct sigaction sa, old_int, old_term;
         memset(&sa, 0, sizeof sa);
@@ -57,7 +61,7 @@ int cmd_serve(cli *c)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
-        rc = web_serve(s, &o);
+        rc = ((const web_module_ops *)ops)->serve(s, &o);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
     }

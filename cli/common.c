@@ -44,6 +44,8 @@ int cli_exit_code(cairn_err rc)
         return EXIT_REFUSED;
     case CAIRN_EUNSUPPORTED:
         return EXIT_UNSUPPORTED;
+    case CAIRN_EMODULE:
+        return EXIT_MODULE;
     default:
         return EXIT_ERROR;
     }

@@ -647,3 +647,6 @@ done:
     pthread_mutex_destroy(&m.list_mu);
     return rc;
 }
+
+static const mount_module_ops mount_ops = {mount_run};
+CAIRN_MODULE_DEFINE(mount_module, "mount", &mount_ops);

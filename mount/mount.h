@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "util/err.h"
+#include "util/module.h"
 #include "store/store.h"
 
 typedef struct mount_opts {
@@ -40,5 +41,12 @@ typedef struct mount_opts {
  * FUSE cannot mount here (no /dev/fuse, not permitted); CAIRN_OK after a
  * clean unmount. */
 cairn_err mount_run(store *s, const mount_opts *o);
+
+/* mount/ is the module cairn-mount.so (util/module.h), the only part of
+ * cairn that links libfuse3: cli/ loads it and calls ops->run. */
+typedef struct mount_module_ops {
+    cairn_err (*run)(store *s, const mount_opts *o);
+} mount_module_ops;
+extern const cairn_module mount_module;
 
 #endif

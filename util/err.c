@@ -87,7 +87,7 @@ const char *err_name(cairn_err code)
     static const char *const names[] = {
         "ok",        "io",       "nomem",       "invalid", "corrupt", "notfound",    "nostore",
         "version",   "password", "keyfile",     "locked",  "nospace", "exists",      "partial",
-        "ambiguous", "source",   "interrupted", "remote",  "refused", "unsupported",
+        "ambiguous", "source",   "interrupted", "remote",  "refused", "unsupported", "module",
     };
     int i = -(int)code;
     if (i < 0 || i >= (int)(sizeof names / sizeof names[0]))

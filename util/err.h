@@ -30,7 +30,8 @@ typedef enum cairn_err {
     CAIRN_EINTERRUPTED = -16, /* stopped by a signal */
     CAIRN_EREMOTE = -17,      /* a copy target cannot be reached, refuses us or answers wrongly */
     CAIRN_EREFUSED = -18,     /* a safety limit stopped the command (copy --allow-deletes) */
-    CAIRN_EUNSUPPORTED = -19  /* the kernel refuses a feature this needs (keyrings: unlock) */
+    CAIRN_EUNSUPPORTED = -19, /* the kernel refuses a feature this needs (keyrings: unlock) */
+    CAIRN_EMODULE = -20       /* an optional module (util/module.h) is missing or unloadable */
 } cairn_err;
 
 /* The size of the message buffer: a message is at most ERR_MSG_MAX - 1

@@ -266,3 +266,6 @@ fail:
     sodium_free(url);
     return rc;
 }
+
+static const web_module_ops web_ops = {web_serve};
+CAIRN_MODULE_DEFINE(web_module, "web", &web_ops);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "util/err.h"
+#include "util/module.h"
 #include "store/store.h"
 
 enum { WEB_DEFAULT_PORT = 8770 };
@@ -31,5 +32,12 @@ typedef struct web_options {
 /* Serves s until o->stop says so.  CAIRN_EIO naming the port if it cannot
  * listen (taken, or not allowed). */
 cairn_err web_serve(store *s, const web_options *o);
+
+/* web/ is the module cairn-web.so (util/module.h), the only part of cairn
+ * that links libmicrohttpd: cli/ loads it and calls ops->serve. */
+typedef struct web_module_ops {
+    cairn_err (*serve)(store *s, const web_options *o);
+} web_module_ops;
+extern const cairn_module web_module;
 
 #endif

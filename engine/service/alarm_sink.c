@@ -1,6 +1,6 @@
 /* alarm_sink.c - parsing a sink's spec, the dispatch of a send, and the
  * command sink (the network and desktop sinks are alarm_net.c and
- * alarm_dbus.c).
+ * alarm_dbus.c): the module cairn-alarm.so, reached through alarm_load.c.
  *
  * Specs are parsed with libcurl's URL parser (no network, no file), so an
  * SMTP or webhook URL means here what it means to the transfer later. */
@@ -25,35 +25,6 @@ extern char **environ;
 /* a send that hangs must not hold a daemon's queue for long */
 enum { NET_TIMEOUT_MS = 30000, COMMAND_TIMEOUT_MS = 60000, SPEC_MAX = 4096, RCPT_MAX = 32 };
 
-static const char *const kind_names[ALARM_KIND_COUNT] = {
-    [ALARM_OVERDUE] = "overdue",
-    [ALARM_COPIES_BEHIND] = "copies-behind",
-    [ALARM_CHECK_FAILED] = "check-failed",
-    [ALARM_JOB_FAILED] = "job-failed",
-    [ALARM_UNLOCK_DEVICE] = "unlock-device",
-    [ALARM_DISK_FULL] = "disk-full",
-    [ALARM_PAIRING_LOST] = "pairing-lost",
-    [ALARM_DELETION] = "deletion",
-};
-
-const char *alarm_kind_name(alarm_kind k)
-{
-    return (unsigned)k < ALARM_KIND_COUNT ? kind_names[k] : "unknown";
-}
-
-cairn_err alarm_kind_parse(const char *name, alarm_kind *out)
-{
-    for (int k = 0; k < ALARM_KIND_COUNT; k++)
-        if (!strcmp(name, kind_names[k])) {
-            *out = (alarm_kind)k;
-            return CAIRN_OK;
-        }
-    return err_set(CAIRN_EINVAL,
-                   "unknown alarm kind '%s' (overdue, copies-behind, check-failed, job-failed, "
-                   "unlock-device, disk-full, pairing-lost, deletion)",
-                   name);
-}
-
 void alarm_time_iso(int64_t t, char *out, size_t cap)
 {
     struct tm tm;
@@ -62,13 +33,13 @@ void alarm_time_iso(int64_t t, char *out, size_t cap)
         snprintf(out, cap, "%lld", (long long)t);
 }
 
-const char *alarm_sink_type(const alarm_sink *s)
+static const char *type_word(const alarm_sink *s)
 {
     static const char *const names[] = {"dbus", "smtp", "webhook", "command"};
     return names[s->type];
 }
 
-void alarm_sink_set_timeout(alarm_sink *s, unsigned seconds)
+static void set_timeout(alarm_sink *s, unsigned seconds)
 {
     assert(seconds > 0);
     s->timeout_ms = seconds > 86400 ? 86400000u : seconds * 1000u;
@@ -83,7 +54,7 @@ static void free_list(char **list, size_t n)
     free(list);
 }
 
-void alarm_sink_free(alarm_sink *s)
+static void sink_free(alarm_sink *s)
 {
     if (!s)
         return;
@@ -385,7 +356,7 @@ static cairn_err parse_command(const char *text, alarm_sink *s)
     return s->shown ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory for an alarm sink");
 }
 
-cairn_err alarm_sink_parse(const char *spec, alarm_sink **out)
+static cairn_err sink_parse(const char *spec, alarm_sink **out)
 {
     *out = NULL;
     if (strnlen(spec, SPEC_MAX + 1) > SPEC_MAX)
@@ -420,7 +391,7 @@ cairn_err alarm_sink_parse(const char *spec, alarm_sink **out)
                      (int)shown, spec);
     }
     if (rc) {
-        alarm_sink_free(s);
+        sink_free(s);
         return rc;
     }
     *out = s;
@@ -552,7 +523,7 @@ fail:
     return rc;
 }
 
-cairn_err alarm_sink_send(const alarm_sink *s, const struct alarm *a)
+static cairn_err sink_send(const alarm_sink *s, const struct alarm *a)
 {
     assert(s && a);
     if (s->type == SINK_COMMAND)
@@ -578,3 +549,7 @@ fail:
     free(body);
     return rc;
 }
+
+static const alarm_module_ops alarm_ops = {sink_parse, sink_send, sink_free, set_timeout,
+                                           type_word};
+CAIRN_MODULE_DEFINE(alarm_module, "alarm", &alarm_ops);

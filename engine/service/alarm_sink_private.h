@@ -3,6 +3,9 @@
  *
  * alarm_sink.c parses every spec and sends to commands; alarm_net.c sends
  * over SMTP and HTTP (libcurl); alarm_dbus.c to the desktop (libdbus-1).
+ * Those three are the module cairn-alarm.so (util/module.h), so that only
+ * an alarm loads libcurl and libdbus-1; alarm_load.c, in the executable,
+ * implements alarm_sink.h through the module's ops.
  * Every sender returns a cairn_err whose message starts with the sink's
  * shown name (alarm_sink.shown), which never holds a password or a URL's
  * path or query (a webhook's secret token lives there). */
@@ -11,6 +14,7 @@
 
 #include "engine/service/alarm_sink.h"
 #include "util/codec.h"
+#include "util/module.h"
 
 typedef enum sink_type { SINK_DBUS, SINK_SMTP, SINK_WEBHOOK, SINK_COMMAND } sink_type;
 
@@ -27,6 +31,17 @@ struct alarm_sink {
     char **argv;         /* command: NULL-terminated, argv[0] absolute */
     unsigned timeout_ms; /* the whole send */
 };
+
+/* What cairn-alarm.so does behind alarm_sink.h's functions of the same
+ * names. */
+typedef struct alarm_module_ops {
+    cairn_err (*parse)(const char *spec, alarm_sink **out);
+    cairn_err (*send)(const alarm_sink *s, const struct alarm *a);
+    void (*free)(alarm_sink *s);
+    void (*set_timeout)(alarm_sink *s, unsigned seconds);
+    const char *(*type)(const alarm_sink *s);
+} alarm_module_ops;
+extern const cairn_module alarm_module;
 
 cairn_err alarm_send_smtp(const alarm_sink *s, const struct alarm *a);
 cairn_err alarm_send_webhook(const alarm_sink *s, const struct alarm *a);

@@ -6,13 +6,26 @@
 
 #include "util/fsutil.h"
 
+/* Present only where the static library is linked (tests, fuzzers); the
+ * cairn executable loads the module instead. */
+extern const cairn_module backend_sftp_module __attribute__((weak));
+extern const cairn_module backend_s3_module __attribute__((weak));
+
+static cairn_err open_module(const char *name, const cairn_module *linked, const char *url,
+                             backend **out)
+{
+    const void *ops = NULL;
+    const cairn_err rc = module_load(name, linked, &ops);
+    return rc ? rc : ((const backend_module_ops *)ops)->open(url, out);
+}
+
 cairn_err backend_open(const char *url, backend **out)
 {
     *out = NULL;
     if (strncmp(url, "sftp://", 7) == 0)
-        return backend_sftp_open(url, out);
+        return open_module("sftp", &backend_sftp_module, url, out);
     if (strncmp(url, "s3://", 5) == 0)
-        return backend_s3_open(url, out);
+        return open_module("s3", &backend_s3_module, url, out);
     if (strncmp(url, "file://", 7) == 0)
         return backend_dir_open(url + 7, out);
     if (url[0] == '/')

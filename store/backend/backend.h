@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/module.h"
 
 typedef struct backend backend;
 
@@ -82,6 +83,16 @@ cairn_err backend_open(const char *url, backend **out);
 cairn_err backend_dir_open(const char *path, backend **out);
 cairn_err backend_sftp_open(const char *url, backend **out);
 cairn_err backend_s3_open(const char *url, backend **out);
+
+/* SFTP and S3 are modules (util/module.h: cairn-sftp.so, cairn-s3.so,
+ * linking libssh and libcurl), loaded by backend_open on first use; a
+ * program linking their static library (cairn_backend_sftp, _s3) uses
+ * that.  A module that cannot be loaded: CAIRN_EMODULE. */
+typedef struct backend_module_ops {
+    cairn_err (*open)(const char *url, backend **out);
+} backend_module_ops;
+extern const cairn_module backend_sftp_module;
+extern const cairn_module backend_s3_module;
 
 static inline cairn_err backend_list(backend *b, const char *prefix, backend_list_fn fn, void *ctx)
 {

@@ -1859,3 +1859,6 @@ fail:
     s3_close(&s->b);
     return rc;
 }
+
+static const backend_module_ops s3_module_ops = {backend_s3_open};
+CAIRN_MODULE_DEFINE(backend_s3_module, "s3", &s3_module_ops);

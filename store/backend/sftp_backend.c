@@ -1830,3 +1830,6 @@ fail:
     sftp_backend_free(sb);
     return rc;
 }
+
+static const backend_module_ops sftp_module_ops = {backend_sftp_open};
+CAIRN_MODULE_DEFINE(backend_sftp_module, "sftp", &sftp_module_ops);
