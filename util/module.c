@@ -12,6 +12,9 @@
 #ifndef CAIRN_MODULE_INSTALL_DIR
 #define CAIRN_MODULE_INSTALL_DIR ""
 #endif
+#ifndef CAIRN_MODULE_REL_DIR
+#define CAIRN_MODULE_REL_DIR "/../lib/cairn"
+#endif
 #ifndef CAIRN_MODULE_BUILD_DIR
 #define CAIRN_MODULE_BUILD_DIR ""
 #endif
@@ -58,7 +61,7 @@ static size_t search_dirs(char dirs[DIRS_MAX][PATH_MAX])
     char *const slash = len > 0 ? (exe[len] = '\0', strrchr(exe, '/')) : NULL;
     if (slash) {
         *slash = '\0';
-        static const char *const rel[] = {"", "/modules", "/../lib/cairn"};
+        static const char *const rel[] = {"", "/modules", CAIRN_MODULE_REL_DIR};
         for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
             snprintf(dirs[n++], PATH_MAX, "%s%s", exe, rel[i]);
     }

@@ -17,7 +17,7 @@
  *
  * Where a module is looked for, first hit wins:
  *   $CAIRN_MODULE_DIR (only there, when set: tests, a private build)
- *   the executable's folder, its modules/ and ../lib/cairn/
+ *   the executable's folder, its modules/ and ../LIBDIR/cairn/ (an install)
  *   the install folder compiled in (CMAKE_INSTALL_FULL_LIBDIR/cairn)
  *   the build folder compiled in (a build/cairn copied elsewhere)
  *

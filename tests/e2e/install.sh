@@ -38,6 +38,20 @@ done
 [ -x "$P/bin/cairn" ] || fail "bin/cairn is not executable"
 [ "$("$P/bin/cairn" --version | head -n 1)" = "$("$CAIRN" --version | head -n 1)" ] ||
     fail "the installed cairn says '$("$P/bin/cairn" --version | head -n 1)'"
+# the modules (util/module.h) go to LIBDIR/cairn, where the installed cairn
+# finds them before the build folder: an alarm command sink, cairn's child,
+# names the cairn-alarm.so its parent mapped
+MODS=$(dirname "$(find "$P" -name cairn-alarm.so | head -n 1)")
+[ "$(basename "$MODS")" = cairn ] || fail "no LIBDIR/cairn/cairn-alarm.so under the prefix"
+for m in s3 sftp mount web alarm; do
+    cmp -s "$MODS/cairn-$m.so" "$(dirname "$CAIRN")/cairn-$m.so" || fail "cairn-$m.so not installed"
+done
+printf '#!/bin/sh\ngrep -o "/.*/cairn-alarm\\.so" /proc/$PPID/maps | sort -u >"%s"\n' \
+    "$T/loaded" >"$T/where.sh"
+chmod +x "$T/where.sh"
+"$P/bin/cairn" alarm test "command:$T/where.sh" >"$T/out" 2>"$T/err" || fail "alarm test exited $?"
+[ "$(cat "$T/loaded")" = "$(cd "$MODS" && pwd -P)/cairn-alarm.so" ] ||
+    fail "the installed cairn loaded '$(cat "$T/loaded")'"
 
 info "the installed files are what the command tables give"
 "$CAIRN" help --man >"$T/man.1" || fail "help --man exited $?"
