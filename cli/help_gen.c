@@ -154,6 +154,8 @@ static const struct {
     {EXIT_NOTFOUND, "snapshot or copy target not found, or an ambiguous prefix"},
     {EXIT_EXISTS, "the target exists (a store, a non-empty folder, a copy target)"},
     {EXIT_REMOTE, "a copy target or an alarm receiver cannot be reached or answers wrongly"},
+    {EXIT_MODULE, "an optional module (cairn-s3.so, cairn-mount.so ...) is missing or cannot be "
+                  "loaded"},
 };
 
 void cli_print_man(FILE *f, const cli_command *const *commands, size_t n)
@@ -231,6 +233,9 @@ void cli_print_man(FILE *f, const cli_command *const *commands, size_t n)
           "or a prompt).\n"
           ".TP\n.B CAIRN_NEW_BACKUP_PASSWORD\n"
           "The new backup password of \\fBrestore \\-\\-reencrypt\\fR.\n"
+          ".TP\n.B CAIRN_MODULE_DIR\n"
+          "The only folder to load the optional modules from (S3, SFTP, mount, serve, alarms);\n"
+          "else next to the executable, then the install's \\fILIBDIR/cairn\\fR.\n"
           ".SH EXIT STATUS\n",
           f);
     for (size_t i = 0; i < sizeof exit_codes / sizeof exit_codes[0]; i++) {
