@@ -1,8 +1,9 @@
 /* cmd_version.c - cairn version (and cairn --version): cairn's version and
  * those of the libraries it runs on.  libsodium, zstd, LMDB, SQLite and
  * OpenSSL report the version actually loaded; libimobiledevice and libplist
- * have no call for it, and libssh and libcurl are linked only by the store
- * backends, so those four are the versions cairn was built against
+ * have no call for it, and libssh and libcurl are linked only by modules
+ * (util/module.h) that --version does not load, so those four are the
+ * versions cairn was built against
  * (pkg-config, passed in by CMakeLists.txt). */
 #include <stdio.h>
 
