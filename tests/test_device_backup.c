@@ -10,7 +10,10 @@
  * snapshots whatever the case of their UDID; a snapshot's database read in
  * place from the store reads as its copy on disk does; a snapshot opened
  * for a few files only (the deletion alarm's) finds exactly what the whole
- * catalog finds for them.
+ * catalog finds for them; a next day's catalog, its rows known from the
+ * parent's catalog taken undecoded, is exactly the one decoding every row
+ * gives (and the one stored), with a version-1 parent nothing is taken, and
+ * a content file missing for a known row is found missing all the same.
  *
  * usage: test_device_backup /path/to/cairn-gen */
 #include <stdarg.h>
@@ -23,10 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "engine/core/catalog.h"
 #include "engine/core/chains.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/ios/content_messages.h"
+#include "engine/ios/backup_folder.h"
 #include "engine/ios/content_photos.h"
 #include "engine/ios/device_backup.h"
 #include "engine/ios/device_restore.h"
@@ -502,6 +508,128 @@ static void test_open_only(void **state)
     store_close(s);
 }
 
+static void assert_same_catalog(const catalog *a, const catalog *b)
+{
+    assert_int_equal(a->count, b->count);
+    for (size_t i = 0; i < a->count; i++) {
+        const catalog_entry *const x = &a->entries[i], *const y = &b->entries[i];
+        assert_string_equal(x->domain, y->domain);
+        assert_string_equal(x->path, y->path);
+        assert_memory_equal(x->file_id, y->file_id, CATALOG_FILE_ID_LEN);
+        assert_int_equal(x->flags, y->flags);
+        assert_int_equal(x->size, y->size);
+        assert_int_equal(x->mode, y->mode);
+        assert_int_equal(x->mtime, y->mtime);
+        assert_int_equal(x->target != NULL, y->target != NULL);
+        if (x->target)
+            assert_string_equal(x->target, y->target);
+        assert_true(x->has_digest && y->has_digest);
+        assert_memory_equal(x->row_digest, y->row_digest, CATALOG_ROW_DIGEST_LEN);
+    }
+}
+
+/* device_read_contents of src into *d (freed by the caller). */
+static void read_contents(store *s, const snapshot *parent, const char *src, device_info *d)
+{
+    memset(d, 0, sizeof *d);
+    catalog_init(&d->cat);
+    assert_int_equal(device_read_contents(s, parent, src, NULL, d), CAIRN_OK);
+}
+
+static void test_next_day_catalog(void **state)
+{
+    fixture *const f = *state;
+    char src[128], args[512];
+    device_backup_result r1, r2;
+    snprintf(src, sizeof src, "%s/days", f->dir);
+    snprintf(args, sizeof args, "device '%s' --seed 5 --size-mb 1 --udid %s", src, UDID);
+    gen(args);
+    assert_int_equal(backup(f, src, &r1), CAIRN_OK);
+    snprintf(args, sizeof args, "mutate '%s' --seed 5 --day 1 --pattern everyday", src);
+    gen(args);
+    assert_int_equal(backup(f, src, &r2), CAIRN_OK);
+    assert_true(r2.has_parent);
+    assert_false(r2.incomplete);
+
+    store *s = NULL;
+    store_worker *w = NULL;
+    snaplist l;
+    catalog stored, p1;
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), STORE_WRITE, &s), CAIRN_OK);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    assert_int_equal(snaplist_load(s, &l), CAIRN_OK);
+    assert_int_equal(l.count, 2);
+    assert_int_equal(catalog_load(s, w, (const uint8_t(*)[ID_LEN])l.items[1].catalog,
+                                  l.items[1].ncatalog, &stored),
+                     CAIRN_OK);
+
+    /* every row decoded: the catalog the next-day backup stored */
+    device_info all, known, v1;
+    read_contents(NULL, NULL, src, &all);
+    assert_true(all.complete);
+    assert_int_equal(all.rows_known, 0);
+    assert_same_catalog(&all.cat, &stored);
+
+    /* known from the parent: the rows that did not change, not the others */
+    read_contents(s, &l.items[0], src, &known);
+    assert_true(known.complete);
+    assert_true(known.rows_known > known.cat.count / 2);
+    assert_true(known.rows_known < known.cat.count);
+    assert_same_catalog(&known.cat, &all.cat);
+
+    /* a version-1 parent (its catalog without digests): every row decoded */
+    assert_int_equal(
+        catalog_load(s, w, (const uint8_t(*)[ID_LEN])l.items[0].catalog, l.items[0].ncatalog, &p1),
+        CAIRN_OK);
+    for (size_t i = 0; i < p1.count; i++)
+        p1.entries[i].has_digest = 0;
+    chunker ck;
+    const uint8_t secret[32] = {1};
+    treestore_stats ts = {0, 0, 0};
+    snapshot old = l.items[0];
+    cbuf first;
+    cbuf_init(&first);
+    assert_int_equal(chunker_init(&ck, 1024, 4096, 16384, secret), CAIRN_OK);
+    assert_int_equal(catalog_save(s, w, &ck, &p1, &old.catalog, &old.ncatalog, &ts), CAIRN_OK);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(store_get_chunk(s, w, old.catalog[0], &first), CAIRN_OK);
+    assert_int_equal(first.data[0], 1);
+    read_contents(s, &old, src, &v1);
+    assert_int_equal(v1.rows_known, 0);
+    assert_same_catalog(&v1.cat, &all.cat);
+
+    /* an unchanged file's content gone: missing, known row or not */
+    size_t at = 0;
+    while (known.cat.entries[at].flags != CATALOG_FILE)
+        at++;
+    char name[44], path[256];
+    catalog_content_path(&known.cat.entries[at], name);
+    snprintf(path, sizeof path, "%s/%s", src, name);
+    assert_int_equal(unlink(path), 0);
+    device_info_free(&known);
+    device_info_free(&all);
+    read_contents(s, &l.items[0], src, &known);
+    read_contents(NULL, NULL, src, &all);
+    assert_true(known.rows_known > 0);
+    assert_false(known.complete);
+    assert_false(all.complete);
+    assert_int_equal(known.missing, 1);
+    assert_int_equal(all.missing, 1);
+    assert_string_equal(known.problem, all.problem);
+    assert_non_null(strstr(known.problem, name));
+
+    cbuf_free(&first);
+    free(old.catalog);
+    device_info_free(&v1);
+    device_info_free(&known);
+    device_info_free(&all);
+    catalog_free(&p1);
+    catalog_free(&stored);
+    snaplist_free(&l);
+    store_worker_free(w);
+    store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -516,6 +644,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_rotation_ignores_udid_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_in_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_day_catalog, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

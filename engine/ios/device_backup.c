@@ -95,7 +95,7 @@ static cairn_err open_encrypted(const char *dir, device_info *dev, const device_
     rc = devcrypt_open(dir, pw.text, pw.len, crypt);
     device_secret_wipe(&pw);
     if (!rc)
-        rc = device_read_contents(dir, devcrypt_db_path(*crypt), dev);
+        rc = device_read_contents(NULL, NULL, dir, devcrypt_db_path(*crypt), dev);
     if (!rc)
         rc = device_add_meta(dev, SNAP_META_CONTENTS, SNAP_CONTENTS_DECRYPTED);
     if (rc) {
@@ -134,9 +134,10 @@ static cairn_err folder_contents(store *s, const snaplist *l, const char *dir, d
     int reused = 0;
     cairn_err rc = CAIRN_OK;
     if (!dev->encrypted) {
-        rc = device_reuse_contents(s, snaplist_latest_in_chain(l, dev->chain), dir, dev, &reused);
+        const snapshot *const parent = snaplist_latest_in_chain(l, dev->chain);
+        rc = device_reuse_contents(s, parent, dir, dev, &reused);
         if (!rc && !reused)
-            rc = device_read_contents(dir, NULL, dev);
+            rc = device_read_contents(s, parent, dir, NULL, dev);
     }
     return rc ? rc : device_completeness(dev, allow_incomplete, cb);
 }
