@@ -163,6 +163,19 @@ static void round_trip(const catalog *c, cbuf *enc, catalog *back)
     assert_catalog_equal(c, back);
 }
 
+/* enc fed in pieces of each of the n sizes decodes to want. */
+static void assert_feeds_to(const cbuf *enc, const size_t *steps, size_t n, const catalog *want)
+{
+    for (size_t i = 0; i < n; i++) {
+        catalog got;
+        collect k = {&got, 0};
+        catalog_init(&got);
+        assert_int_equal(feed(enc->data, enc->len, steps[i], &k), CAIRN_OK);
+        assert_catalog_equal(want, &got);
+        catalog_free(&got);
+    }
+}
+
 static void test_stream_decode(void **state)
 {
     (void)state;
@@ -171,14 +184,7 @@ static void test_stream_decode(void **state)
     build(&c);
     round_trip(&c, &enc, &whole);
     static const size_t steps[] = {1, 2, 3, 7, 26, 27, 64, 100, 1000, 4096, 65536};
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        catalog got;
-        collect k = {&got, 0};
-        catalog_init(&got);
-        assert_int_equal(feed(enc.data, enc.len, steps[i], &k), CAIRN_OK);
-        assert_catalog_equal(&c, &got);
-        catalog_free(&got);
-    }
+    assert_feeds_to(&enc, steps, sizeof steps / sizeof steps[0], &c);
     /* an empty catalog */
     catalog empty, back;
     cbuf e0;
@@ -276,14 +282,7 @@ static void test_versions(void **state)
     }
     /* in pieces of every awkward size */
     static const size_t steps[] = {1, 5, 17, 4096};
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        catalog got;
-        collect k = {&got, 0};
-        catalog_init(&got);
-        assert_int_equal(feed(e2.data, e2.len, steps[i], &k), CAIRN_OK);
-        assert_catalog_equal(&v2, &got);
-        catalog_free(&got);
-    }
+    assert_feeds_to(&e2, steps, sizeof steps / sizeof steps[0], &v2);
     /* one entry without a digest: version 1, the same bytes as none with */
     v2.entries[N / 2].has_digest = 0;
     cbuf mixed;
