@@ -13,7 +13,8 @@
  * catalog finds for them; a next day's catalog, its rows known from the
  * parent's catalog taken undecoded, is exactly the one decoding every row
  * gives (and the one stored), with a version-1 parent nothing is taken, and
- * a content file missing for a known row is found missing all the same.
+ * a content file missing for a known row is found missing all the same;
+ * an encrypted backup's next day takes known rows too.
  *
  * usage: test_device_backup /path/to/cairn-gen */
 #include <stdarg.h>
@@ -36,6 +37,7 @@
 #include "engine/ios/content_photos.h"
 #include "engine/ios/device_backup.h"
 #include "engine/ios/device_restore.h"
+#include "engine/ios/encrypted_folder.h"
 #include "testutil.h"
 
 static const char PW[] = "device-backup-test-password";
@@ -625,6 +627,60 @@ static void test_next_day_catalog(void **state)
     store_close(s);
 }
 
+/* An encrypted backup's next day takes the rows its parent's catalog
+ * knows from there too (its decrypted Manifest.db is new every time, so it
+ * is never reused whole): the catalog stored is the one decoding every row
+ * of the decrypted Manifest.db gives. */
+static void test_encrypted_next_day(void **state)
+{
+    fixture *const f = *state;
+    char src[128], args[512];
+    device_backup_result r1, r2;
+    snprintf(src, sizeof src, "%s/enc", f->dir);
+    snprintf(args, sizeof args,
+             "device '%s' --seed 6 --size-mb 1 --udid %s --encrypt %s --kdf-iter 10 "
+             "--kdf-dpic 100",
+             src, UDID, BACKUP_PW);
+    gen(args);
+    assert_int_equal(backup(f, src, &r1), CAIRN_OK);
+    assert_int_equal(r1.rows_known, 0);
+    snprintf(args, sizeof args, "mutate '%s' --seed 6 --day 1 --encrypt %s", src, BACKUP_PW);
+    gen(args);
+    assert_int_equal(backup(f, src, &r2), CAIRN_OK);
+    assert_int_equal(f->passwords, 2);
+    assert_true(r2.has_parent);
+    assert_false(r2.incomplete);
+    assert_true(r2.rows_known > 0);
+
+    store *s = NULL;
+    store_worker *w = NULL;
+    devcrypt *crypt = NULL;
+    snaplist l;
+    catalog stored;
+    device_info all;
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    assert_int_equal(snaplist_load(s, &l), CAIRN_OK);
+    assert_int_equal(l.count, 2);
+    assert_int_equal(catalog_load(s, w, (const uint8_t(*)[ID_LEN])l.items[1].catalog,
+                                  l.items[1].ncatalog, &stored),
+                     CAIRN_OK);
+    assert_true(r2.rows_known < stored.count); /* the changed rows were decoded */
+    assert_int_equal(devcrypt_open(src, BACKUP_PW, strlen(BACKUP_PW), &crypt), CAIRN_OK);
+    memset(&all, 0, sizeof all);
+    catalog_init(&all.cat);
+    assert_int_equal(device_read_contents(NULL, NULL, src, devcrypt_db_path(crypt), &all),
+                     CAIRN_OK);
+    assert_int_equal(all.rows_known, 0);
+    assert_same_catalog(&all.cat, &stored);
+    device_info_free(&all);
+    devcrypt_close(crypt);
+    catalog_free(&stored);
+    snaplist_free(&l);
+    store_worker_free(w);
+    store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -640,6 +696,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_db_in_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_day_catalog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encrypted_next_day, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
