@@ -525,6 +525,20 @@ static void assert_same_catalog(const catalog *a, const catalog *b)
     }
 }
 
+/* The store holding two snapshots, opened with flags; *stored the second's
+ * catalog. */
+static void open_two(fixture *f, unsigned flags, store **s, store_worker **w, snaplist *l,
+                     catalog *stored)
+{
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), flags, s), CAIRN_OK);
+    assert_int_equal(store_worker_new(*s, w), CAIRN_OK);
+    assert_int_equal(snaplist_load(*s, l), CAIRN_OK);
+    assert_int_equal(l->count, 2);
+    assert_int_equal(catalog_load(*s, *w, (const uint8_t(*)[ID_LEN])l->items[1].catalog,
+                                  l->items[1].ncatalog, stored),
+                     CAIRN_OK);
+}
+
 /* device_read_contents of src into *d (freed by the caller). */
 static void read_contents(store *s, const snapshot *parent, const char *src, device_info *d)
 {
@@ -552,13 +566,7 @@ static void test_next_day_catalog(void **state)
     store_worker *w = NULL;
     snaplist l;
     catalog stored, p1;
-    assert_int_equal(store_open(f->store_path, PW, strlen(PW), STORE_WRITE, &s), CAIRN_OK);
-    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
-    assert_int_equal(snaplist_load(s, &l), CAIRN_OK);
-    assert_int_equal(l.count, 2);
-    assert_int_equal(catalog_load(s, w, (const uint8_t(*)[ID_LEN])l.items[1].catalog,
-                                  l.items[1].ncatalog, &stored),
-                     CAIRN_OK);
+    open_two(f, STORE_WRITE, &s, &w, &l, &stored);
 
     /* every row decoded: the catalog the next-day backup stored */
     device_info all, known, v1;
@@ -658,13 +666,7 @@ static void test_encrypted_next_day(void **state)
     snaplist l;
     catalog stored;
     device_info all;
-    assert_int_equal(store_open(f->store_path, PW, strlen(PW), 0, &s), CAIRN_OK);
-    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
-    assert_int_equal(snaplist_load(s, &l), CAIRN_OK);
-    assert_int_equal(l.count, 2);
-    assert_int_equal(catalog_load(s, w, (const uint8_t(*)[ID_LEN])l.items[1].catalog,
-                                  l.items[1].ncatalog, &stored),
-                     CAIRN_OK);
+    open_two(f, 0, &s, &w, &l, &stored);
     assert_true(r2.rows_known < stored.count); /* the changed rows were decoded */
     assert_int_equal(devcrypt_open(src, BACKUP_PW, strlen(BACKUP_PW), &crypt), CAIRN_OK);
     memset(&all, 0, sizeof all);
