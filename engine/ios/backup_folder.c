@@ -278,8 +278,10 @@ static cairn_err known_load(store *s, const snapshot *parent, known_rows *k)
         rc = catalog_each(s, w, (const uint8_t(*)[ID_LEN])parent->catalog, parent->ncatalog,
                           collect_known, k);
     store_worker_free(w);
-    if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND)
-        rc = CAIRN_OK; /* as for a version-1 parent: today's rows decoded, none trusted */
+    if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND) {
+        known_free(k); /* as for a version-1 parent: today's rows decoded, none trusted */
+        return CAIRN_OK;
+    }
     size_t cap = 16;
     while (!rc && k->n && cap < 2 * k->n)
         cap *= 2;
