@@ -12,7 +12,8 @@
  * for a few files only (the deletion alarm's) finds exactly what the whole
  * catalog finds for them; a next day's catalog, its rows known from the
  * parent's catalog taken undecoded, is exactly the one decoding every row
- * gives (and the one stored), with a version-1 parent nothing is taken, and
+ * gives (and the one stored), with a version-1 parent (or one whose catalog
+ * cannot be read) nothing is taken, and
  * a content file missing for a known row is found missing all the same;
  * an encrypted backup's next day takes known rows too.
  *
@@ -600,6 +601,15 @@ static void test_next_day_catalog(void **state)
     assert_int_equal(store_get_chunk(s, w, old.catalog[0], &first), CAIRN_OK);
     assert_int_equal(first.data[0], 1);
     read_contents(s, &old, src, &v1);
+    assert_int_equal(v1.rows_known, 0);
+    assert_same_catalog(&v1.cat, &all.cat);
+    /* a parent whose catalog cannot be read: every row decoded, no error */
+    uint8_t lost[1][ID_LEN] = {{0x5a, 0xa5}};
+    snapshot gone = l.items[0];
+    gone.catalog = lost;
+    gone.ncatalog = 1;
+    device_info_free(&v1);
+    read_contents(s, &gone, src, &v1);
     assert_int_equal(v1.rows_known, 0);
     assert_same_catalog(&v1.cat, &all.cat);
 
