@@ -4,7 +4,10 @@
  * catalog_decode gives, and rejects what it rejects (truncation at every
  * length, trailing bytes, wrong order, bad flags, a callback's error);
  * catalog_save cuts the same chunks as the whole encoding stored at once,
- * and catalog_load and catalog_each read them back. */
+ * and catalog_load and catalog_each read them back; entries with row
+ * digests make a version-2 catalog (the version-1 bytes plus 16 per
+ * entry), one entry without makes the whole catalog version 1, byte for
+ * byte as before, and both versions decode. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,10 +25,17 @@
 static const char PW[] = "catalog-test-password";
 enum { N = 3000 };
 
+static int with_digests; /* add gives entries a row digest */
+
 static void add(catalog *c, const char *domain, const char *path, uint32_t i, const char *target)
 {
     catalog_entry e;
     memset(&e, 0, sizeof e);
+    if (with_digests) {
+        e.has_digest = 1;
+        for (size_t k = 0; k < CATALOG_ROW_DIGEST_LEN; k++)
+            e.row_digest[k] = (uint8_t)(i * 131u + k * 7u);
+    }
     e.domain = (char *)domain;
     e.path = (char *)path;
     memcpy(e.file_id, &i, sizeof i);
@@ -69,6 +79,9 @@ static void assert_entry_equal(const catalog_entry *a, const catalog_entry *b)
     assert_int_equal(a->target != NULL, b->target != NULL);
     if (a->target)
         assert_string_equal(a->target, b->target);
+    assert_int_equal(a->has_digest, b->has_digest);
+    if (a->has_digest)
+        assert_memory_equal(a->row_digest, b->row_digest, CATALOG_ROW_DIGEST_LEN);
 }
 
 static void assert_catalog_equal(const catalog *a, const catalog *b)
@@ -150,6 +163,19 @@ static void round_trip(const catalog *c, cbuf *enc, catalog *back)
     assert_catalog_equal(c, back);
 }
 
+/* enc fed in pieces of each of the n sizes decodes to want. */
+static void assert_feeds_to(const cbuf *enc, const size_t *steps, size_t n, const catalog *want)
+{
+    for (size_t i = 0; i < n; i++) {
+        catalog got;
+        collect k = {&got, 0};
+        catalog_init(&got);
+        assert_int_equal(feed(enc->data, enc->len, steps[i], &k), CAIRN_OK);
+        assert_catalog_equal(want, &got);
+        catalog_free(&got);
+    }
+}
+
 static void test_stream_decode(void **state)
 {
     (void)state;
@@ -158,14 +184,7 @@ static void test_stream_decode(void **state)
     build(&c);
     round_trip(&c, &enc, &whole);
     static const size_t steps[] = {1, 2, 3, 7, 26, 27, 64, 100, 1000, 4096, 65536};
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        catalog got;
-        collect k = {&got, 0};
-        catalog_init(&got);
-        assert_int_equal(feed(enc.data, enc.len, steps[i], &k), CAIRN_OK);
-        assert_catalog_equal(&c, &got);
-        catalog_free(&got);
-    }
+    assert_feeds_to(&enc, steps, sizeof steps / sizeof steps[0], &c);
     /* an empty catalog */
     catalog empty, back;
     cbuf e0;
@@ -214,7 +233,7 @@ static void test_stream_rejects(void **state)
     /* a version this build does not know */
     cbuf_reset(&bad);
     cbuf_put(&bad, enc.data, enc.len);
-    bad.data[0] = 2;
+    bad.data[0] = 3;
     assert_int_equal(catalog_decode(bad.data, bad.len, &out), CAIRN_ECORRUPT);
     assert_string_equal(err_msg(), "catalog: unknown version");
     /* out of order: the first two entries swapped (same length: "a" and "b") */
@@ -243,6 +262,49 @@ static void test_stream_rejects(void **state)
     catalog_free(&c);
 }
 
+static void test_versions(void **state)
+{
+    (void)state;
+    catalog v1, v2, back1, back2;
+    cbuf e1, e2;
+    build(&v1);
+    with_digests = 1;
+    build(&v2);
+    with_digests = 0;
+    round_trip(&v1, &e1, &back1);
+    round_trip(&v2, &e2, &back2);
+    assert_int_equal(e1.data[0], 1);
+    assert_int_equal(e2.data[0], 2);
+    assert_int_equal(e2.len, e1.len + (size_t)N * CATALOG_ROW_DIGEST_LEN);
+    for (size_t i = 0; i < N; i++) {
+        assert_false(back1.entries[i].has_digest);
+        assert_true(back2.entries[i].has_digest);
+    }
+    /* in pieces of every awkward size */
+    static const size_t steps[] = {1, 5, 17, 4096};
+    assert_feeds_to(&e2, steps, sizeof steps / sizeof steps[0], &v2);
+    /* one entry without a digest: version 1, the same bytes as none with */
+    v2.entries[N / 2].has_digest = 0;
+    cbuf mixed;
+    cbuf_init(&mixed);
+    assert_int_equal(catalog_encode(&v2, &mixed), CAIRN_OK);
+    assert_int_equal(mixed.len, e1.len);
+    assert_memory_equal(mixed.data, e1.data, e1.len);
+    /* a version-2 catalog cut anywhere is rejected */
+    catalog out;
+    for (size_t len = 0; len < 300; len++)
+        assert_int_equal(catalog_decode(e2.data, len, &out), CAIRN_ECORRUPT);
+    assert_int_equal(catalog_decode(e2.data, e2.len - 1, &out), CAIRN_ECORRUPT);
+    assert_int_equal(decode_pieces(e2.data, e2.len - 1, 7), CAIRN_ECORRUPT);
+    cbuf_free(&mixed);
+    catalog_free(&back1);
+    catalog_free(&back2);
+    catalog_free(&v1);
+    catalog_free(&v2);
+    cbuf_free(&e1);
+    cbuf_free(&e2);
+}
+
 static cairn_err count_entry(void *ctx, const catalog_entry *e)
 {
     (void)e;
@@ -267,7 +329,9 @@ static void test_save_streams_same_chunks(void **state)
     assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
     /* small chunks: the encoding (about 150 KB) is cut in many */
     assert_int_equal(chunker_init(&ck, 1024, 4096, 16384, secret), CAIRN_OK);
+    with_digests = 1; /* version 2, as backups write it */
     build(&c);
+    with_digests = 0;
     cbuf_init(&enc);
     assert_int_equal(catalog_encode(&c, &enc), CAIRN_OK);
     assert_true(enc.len > 10 * ck.max_size);
@@ -300,9 +364,8 @@ static void test_save_streams_same_chunks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_interned_domains),
-        cmocka_unit_test(test_stream_decode),
-        cmocka_unit_test(test_stream_rejects),
+        cmocka_unit_test(test_interned_domains),         cmocka_unit_test(test_stream_decode),
+        cmocka_unit_test(test_stream_rejects),           cmocka_unit_test(test_versions),
         cmocka_unit_test(test_save_streams_same_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,12 @@
  * snapshots whatever the case of their UDID; a snapshot's database read in
  * place from the store reads as its copy on disk does; a snapshot opened
  * for a few files only (the deletion alarm's) finds exactly what the whole
- * catalog finds for them.
+ * catalog finds for them; a next day's catalog, its rows known from the
+ * parent's catalog taken undecoded, is exactly the one decoding every row
+ * gives (and the one stored), with a version-1 parent (or one whose catalog
+ * cannot be read) nothing is taken, and
+ * a content file missing for a known row is found missing all the same;
+ * an encrypted backup's next day takes known rows too.
  *
  * usage: test_device_backup /path/to/cairn-gen */
 #include <stdarg.h>
@@ -23,13 +28,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "engine/core/catalog.h"
 #include "engine/core/chains.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/ios/content_messages.h"
+#include "engine/ios/backup_folder.h"
 #include "engine/ios/content_photos.h"
 #include "engine/ios/device_backup.h"
 #include "engine/ios/device_restore.h"
+#include "engine/ios/encrypted_folder.h"
 #include "testutil.h"
 
 static const char PW[] = "device-backup-test-password";
@@ -416,6 +425,11 @@ static void assert_same_entry(const catalog_entry *a, const catalog_entry *b)
     assert_int_equal(a->size, b->size);
     assert_int_equal(a->mode, b->mode);
     assert_int_equal(a->mtime, b->mtime);
+    assert_int_equal(a->target != NULL, b->target != NULL);
+    if (a->target)
+        assert_string_equal(a->target, b->target);
+    assert_int_equal(a->has_digest, b->has_digest);
+    assert_memory_equal(a->row_digest, b->row_digest, CATALOG_ROW_DIGEST_LEN);
 }
 
 /* content_open_only keeps exactly the entries of the files asked for and
@@ -502,6 +516,183 @@ static void test_open_only(void **state)
     store_close(s);
 }
 
+/* The same entries, each with its row digest. */
+static void assert_same_catalog(const catalog *a, const catalog *b)
+{
+    assert_int_equal(a->count, b->count);
+    for (size_t i = 0; i < a->count; i++) {
+        assert_true(a->entries[i].has_digest);
+        assert_same_entry(&a->entries[i], &b->entries[i]);
+    }
+}
+
+/* The store holding two snapshots, opened with flags; *stored the second's
+ * catalog. */
+static void open_two(fixture *f, unsigned flags, store **s, store_worker **w, snaplist *l,
+                     catalog *stored)
+{
+    assert_int_equal(store_open(f->store_path, PW, strlen(PW), flags, s), CAIRN_OK);
+    assert_int_equal(store_worker_new(*s, w), CAIRN_OK);
+    assert_int_equal(snaplist_load(*s, l), CAIRN_OK);
+    assert_int_equal(l->count, 2);
+    assert_int_equal(catalog_load(*s, *w, (const uint8_t(*)[ID_LEN])l->items[1].catalog,
+                                  l->items[1].ncatalog, stored),
+                     CAIRN_OK);
+}
+
+/* device_read_contents of src into *d (freed by the caller). */
+static void read_contents(store *s, const snapshot *parent, const char *src, device_info *d)
+{
+    memset(d, 0, sizeof *d);
+    catalog_init(&d->cat);
+    assert_int_equal(device_read_contents(s, parent, src, NULL, d), CAIRN_OK);
+}
+
+static void test_next_day_catalog(void **state)
+{
+    fixture *const f = *state;
+    char src[128], args[512];
+    device_backup_result r1, r2;
+    snprintf(src, sizeof src, "%s/days", f->dir);
+    snprintf(args, sizeof args, "device '%s' --seed 5 --size-mb 1 --udid %s", src, UDID);
+    gen(args);
+    assert_int_equal(backup(f, src, &r1), CAIRN_OK);
+    snprintf(args, sizeof args, "mutate '%s' --seed 5 --day 1 --pattern everyday", src);
+    gen(args);
+    assert_int_equal(backup(f, src, &r2), CAIRN_OK);
+    assert_true(r2.has_parent);
+    assert_false(r2.incomplete);
+
+    store *s = NULL;
+    store_worker *w = NULL;
+    snaplist l;
+    catalog stored, p1;
+    open_two(f, STORE_WRITE, &s, &w, &l, &stored);
+
+    /* every row decoded: the catalog the next-day backup stored */
+    device_info all, known, v1;
+    read_contents(NULL, NULL, src, &all);
+    assert_true(all.complete);
+    assert_int_equal(all.rows_known, 0);
+    assert_same_catalog(&all.cat, &stored);
+
+    /* known from the parent: the rows that did not change, not the others */
+    read_contents(s, &l.items[0], src, &known);
+    assert_true(known.complete);
+    assert_true(known.rows_known > known.cat.count / 2);
+    assert_true(known.rows_known < known.cat.count);
+    assert_same_catalog(&known.cat, &all.cat);
+
+    /* a version-1 parent (its catalog without digests): every row decoded */
+    assert_int_equal(
+        catalog_load(s, w, (const uint8_t(*)[ID_LEN])l.items[0].catalog, l.items[0].ncatalog, &p1),
+        CAIRN_OK);
+    for (size_t i = 0; i < p1.count; i++)
+        p1.entries[i].has_digest = 0;
+    chunker ck;
+    const uint8_t secret[32] = {1};
+    treestore_stats ts = {0, 0, 0};
+    snapshot old = l.items[0];
+    cbuf first;
+    cbuf_init(&first);
+    assert_int_equal(chunker_init(&ck, 1024, 4096, 16384, secret), CAIRN_OK);
+    assert_int_equal(catalog_save(s, w, &ck, &p1, &old.catalog, &old.ncatalog, &ts), CAIRN_OK);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(store_get_chunk(s, w, old.catalog[0], &first), CAIRN_OK);
+    assert_int_equal(first.data[0], 1);
+    read_contents(s, &old, src, &v1);
+    assert_int_equal(v1.rows_known, 0);
+    assert_same_catalog(&v1.cat, &all.cat);
+    /* a parent whose catalog cannot be read: every row decoded, no error */
+    uint8_t lost[1][ID_LEN] = {{0x5a, 0xa5}};
+    snapshot gone = l.items[0];
+    gone.catalog = lost;
+    gone.ncatalog = 1;
+    device_info_free(&v1);
+    read_contents(s, &gone, src, &v1);
+    assert_int_equal(v1.rows_known, 0);
+    assert_same_catalog(&v1.cat, &all.cat);
+
+    /* an unchanged file's content gone: missing, known row or not */
+    size_t at = 0;
+    while (known.cat.entries[at].flags != CATALOG_FILE)
+        at++;
+    char name[44], path[256];
+    catalog_content_path(&known.cat.entries[at], name);
+    snprintf(path, sizeof path, "%s/%s", src, name);
+    assert_int_equal(unlink(path), 0);
+    device_info_free(&known);
+    device_info_free(&all);
+    read_contents(s, &l.items[0], src, &known);
+    read_contents(NULL, NULL, src, &all);
+    assert_true(known.rows_known > 0);
+    assert_false(known.complete);
+    assert_false(all.complete);
+    assert_int_equal(known.missing, 1);
+    assert_int_equal(all.missing, 1);
+    assert_string_equal(known.problem, all.problem);
+    assert_non_null(strstr(known.problem, name));
+
+    cbuf_free(&first);
+    free(old.catalog);
+    device_info_free(&v1);
+    device_info_free(&known);
+    device_info_free(&all);
+    catalog_free(&p1);
+    catalog_free(&stored);
+    snaplist_free(&l);
+    store_worker_free(w);
+    store_close(s);
+}
+
+/* An encrypted backup's next day takes the rows its parent's catalog
+ * knows from there too (its decrypted Manifest.db is new every time, so it
+ * is never reused whole): the catalog stored is the one decoding every row
+ * of the decrypted Manifest.db gives. */
+static void test_encrypted_next_day(void **state)
+{
+    fixture *const f = *state;
+    char src[128], args[512];
+    device_backup_result r1, r2;
+    snprintf(src, sizeof src, "%s/enc", f->dir);
+    snprintf(args, sizeof args,
+             "device '%s' --seed 6 --size-mb 1 --udid %s --encrypt %s --kdf-iter 10 "
+             "--kdf-dpic 100",
+             src, UDID, BACKUP_PW);
+    gen(args);
+    assert_int_equal(backup(f, src, &r1), CAIRN_OK);
+    assert_int_equal(r1.rows_known, 0);
+    snprintf(args, sizeof args, "mutate '%s' --seed 6 --day 1 --encrypt %s", src, BACKUP_PW);
+    gen(args);
+    assert_int_equal(backup(f, src, &r2), CAIRN_OK);
+    assert_int_equal(f->passwords, 2);
+    assert_true(r2.has_parent);
+    assert_false(r2.incomplete);
+    assert_true(r2.rows_known > 0);
+
+    store *s = NULL;
+    store_worker *w = NULL;
+    devcrypt *crypt = NULL;
+    snaplist l;
+    catalog stored;
+    device_info all;
+    open_two(f, 0, &s, &w, &l, &stored);
+    assert_true(r2.rows_known < stored.count); /* the changed rows were decoded */
+    assert_int_equal(devcrypt_open(src, BACKUP_PW, strlen(BACKUP_PW), &crypt), CAIRN_OK);
+    memset(&all, 0, sizeof all);
+    catalog_init(&all.cat);
+    assert_int_equal(device_read_contents(NULL, NULL, src, devcrypt_db_path(crypt), &all),
+                     CAIRN_OK);
+    assert_int_equal(all.rows_known, 0);
+    assert_same_catalog(&all.cat, &stored);
+    device_info_free(&all);
+    devcrypt_close(crypt);
+    catalog_free(&stored);
+    snaplist_free(&l);
+    store_worker_free(w);
+    store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -516,6 +707,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_rotation_ignores_udid_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_in_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_day_catalog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encrypted_next_day, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,12 +7,15 @@
 #include "util/grow.h"
 #include "engine/core/tree_store.h"
 
-enum { CATALOG_VERSION = 1, STR_MAX = 1 << 16, MAX_ENTRIES = 1 << 24 };
+enum { CATALOG_V1 = 1, CATALOG_V2 = 2, STR_MAX = 1 << 16, MAX_ENTRIES = 1 << 24 };
 /* The most bytes one entry can take: three strings with their varint
  * lengths, the file ID, flags, three varints, the target flag.  A decoder
  * holding more than this unread and still unable to decode is looking at
  * garbage, not at an entry cut by a chunk boundary. */
-enum { ENTRY_MAX = 3 * (STR_MAX + 3) + CATALOG_FILE_ID_LEN + 1 + 10 + 10 + 10 + 1 };
+enum {
+    ENTRY_MAX =
+        3 * (STR_MAX + 3) + CATALOG_FILE_ID_LEN + 1 + 10 + 10 + 10 + 1 + CATALOG_ROW_DIGEST_LEN
+};
 /* Pool blocks: large enough that the block headers and malloc's own are
  * noise, small enough that a small catalog stays small. */
 enum { POOL_BLOCK = 64 * 1024 };
@@ -164,7 +167,17 @@ void catalog_sort(catalog *c)
         qsort(c->entries, c->count, sizeof *c->entries, entry_qcmp);
 }
 
-static void encode_entry(cbuf *out, const catalog_entry *e)
+/* Version 2 only when every entry has its row digest: a catalog without
+ * them keeps its version-1 bytes (and what they dedup against). */
+static unsigned catalog_version(const catalog *c)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (!c->entries[i].has_digest)
+            return CATALOG_V1;
+    return c->count ? CATALOG_V2 : CATALOG_V1;
+}
+
+static void encode_entry(cbuf *out, const catalog_entry *e, unsigned version)
 {
     cbuf_cstr(out, e->domain);
     cbuf_cstr(out, e->path);
@@ -176,14 +189,17 @@ static void encode_entry(cbuf *out, const catalog_entry *e)
     cbuf_u8(out, e->target != NULL);
     if (e->target)
         cbuf_cstr(out, e->target);
+    if (version == CATALOG_V2)
+        cbuf_put(out, e->row_digest, CATALOG_ROW_DIGEST_LEN);
 }
 
 cairn_err catalog_encode(const catalog *c, cbuf *out)
 {
-    cbuf_varint(out, CATALOG_VERSION);
+    const unsigned version = catalog_version(c);
+    cbuf_varint(out, version);
     cbuf_varint(out, c->count);
     for (size_t i = 0; i < c->count; i++)
-        encode_entry(out, &c->entries[i]);
+        encode_entry(out, &c->entries[i], version);
     return out->failed ? err_set(CAIRN_ENOMEM, "out of memory encoding a catalog") : CAIRN_OK;
 }
 
@@ -196,6 +212,7 @@ struct catalog_decoder {
     cbuf str[2]; /* the latest two entries' strings, NUL-terminated */
     catalog_entry prev;
     int header, cur;
+    unsigned version;
     uint64_t count, done;
 };
 
@@ -265,8 +282,9 @@ static cairn_err decode_some(catalog_decoder *d, const uint8_t *p, size_t len, i
         const uint64_t version = cr_varint(&r), count = cr_varint(&r);
         if (r.failed && !final && len < 20)
             return CAIRN_OK;
-        if (r.failed || version != CATALOG_VERSION)
+        if (r.failed || (version != CATALOG_V1 && version != CATALOG_V2))
             return err_set(CAIRN_ECORRUPT, "catalog: unknown version");
+        d->version = (unsigned)version;
         if (count > MAX_ENTRIES)
             return err_set(CAIRN_ECORRUPT, "catalog: bad entry count");
         d->header = 1;
@@ -289,6 +307,12 @@ static cairn_err decode_some(catalog_decoder *d, const uint8_t *p, size_t len, i
         ent.mtime = cr_svarint(&e);
         const uint8_t has_target = cr_u8(&e);
         const uint8_t *const target = has_target == 1 ? cr_str(&e, STR_MAX, &tlen) : NULL;
+        if (d->version == CATALOG_V2) {
+            const uint8_t *const digest = cr_bytes(&e, CATALOG_ROW_DIGEST_LEN);
+            if (digest)
+                memcpy(ent.row_digest, digest, CATALOG_ROW_DIGEST_LEN);
+            ent.has_digest = 1;
+        }
         if (e.failed) {
             if (final || r.left > ENTRY_MAX)
                 return malformed();
@@ -379,14 +403,15 @@ cairn_err catalog_save(store *s, store_worker *w, const chunker *ck, const catal
     cbuf win;
     size_t used;
     cairn_err rc = CAIRN_OK;
+    const unsigned version = catalog_version(c);
     cbuf_init(&win);
-    cbuf_varint(&win, CATALOG_VERSION);
+    cbuf_varint(&win, version);
     cbuf_varint(&win, c->count);
     /* encoded as it is cut: no more than a chunk's worth is held */
     for (size_t i = 0; i <= c->count && !rc; i++) {
         const int last = i == c->count;
         if (!last)
-            encode_entry(&win, &c->entries[i]);
+            encode_entry(&win, &c->entries[i], version);
         if (win.failed) {
             rc = err_set(CAIRN_ENOMEM, "out of memory encoding a catalog");
             break;

@@ -9,7 +9,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "util/codec.h"
 #include "util/fsutil.h"
+#include "util/grow.h"
 #include "engine/ios/mobilesync.h"
 #include "engine/core/tree_store.h"
 
@@ -184,23 +186,156 @@ static cairn_err add_pair(void *ctx, const char *key, const char *value)
     return add_meta(ctx, name, value);
 }
 
-static cairn_err catalog_row(void *ctx, const ms_file *f)
-{
-    return device_catalog_add(ctx, f);
-}
-
-cairn_err device_catalog_add(catalog *cat, const ms_file *f)
+/* f's row (names, flags, digest) with the record's fields given. */
+static cairn_err add_row(catalog *cat, const ms_file *f, uint64_t size, uint32_t mode,
+                         int64_t mtime, const char *target)
 {
     catalog_entry e = {.domain = (char *)f->domain,
                        .path = (char *)f->relative_path,
                        .flags = (uint8_t)f->flags,
-                       .size = f->size,
-                       .mode = f->mode,
-                       .mtime = f->mtime,
-                       .target = (char *)f->target};
+                       .size = size,
+                       .mode = mode,
+                       .mtime = mtime,
+                       .target = (char *)target,
+                       .has_digest = 1};
     if (fs_unhex(f->file_id, e.file_id, CATALOG_FILE_ID_LEN) != 0)
         return CAIRN_OK;
+    memcpy(e.row_digest, f->row_digest, CATALOG_ROW_DIGEST_LEN);
     return catalog_add(cat, &e);
+}
+
+cairn_err device_catalog_add(catalog *cat, const ms_file *f)
+{
+    return add_row(cat, f, f->size, f->mode, f->mtime, f->target);
+}
+
+/* ---- rows known from the parent's catalog ---- */
+
+/* What a row decoded to in the parent, found by its row digest: a row of
+ * today's Manifest.db with the same digest has the same bytes (fileID,
+ * flags, MBFile record), so it decodes to the same fields. */
+typedef struct known_row {
+    uint8_t digest[CATALOG_ROW_DIGEST_LEN];
+    uint64_t size;
+    int64_t mtime;
+    uint32_t mode;
+    uint32_t target; /* offset + 1 into targets; 0: none */
+} known_row;
+
+typedef struct known_rows {
+    known_row *rows;
+    size_t n, cap;
+    uint32_t *slots; /* open addressing by digest: row index + 1, 0 free */
+    size_t mask;
+    cbuf targets; /* NUL-terminated symlink targets */
+} known_rows;
+
+static void known_free(known_rows *k)
+{
+    free(k->rows);
+    free(k->slots);
+    cbuf_free(&k->targets);
+    memset(k, 0, sizeof *k);
+    cbuf_init(&k->targets);
+}
+
+static size_t known_slot(const known_rows *k, const uint8_t *digest)
+{
+    return (size_t)get_u64le(digest) & k->mask;
+}
+
+static cairn_err collect_known(void *ctx, const catalog_entry *e)
+{
+    known_rows *const k = ctx;
+    if (!e->has_digest)
+        return CAIRN_OK; /* a version-1 catalog: nothing known */
+    if (k->n == UINT32_MAX - 1 || util_grow(&k->rows, &k->cap, k->n + 1, sizeof *k->rows))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    known_row *const r = &k->rows[k->n++];
+    memcpy(r->digest, e->row_digest, CATALOG_ROW_DIGEST_LEN);
+    r->size = e->size;
+    r->mtime = e->mtime;
+    r->mode = e->mode;
+    r->target = 0;
+    if (e->target) {
+        r->target = (uint32_t)k->targets.len + 1;
+        cbuf_put(&k->targets, e->target, strlen(e->target) + 1);
+        if (k->targets.failed || k->targets.len >= UINT32_MAX)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    return CAIRN_OK;
+}
+
+/* The rows of parent's catalog by digest; none (decode every row) when it
+ * has none (version 1) or cannot be read as a catalog. */
+static cairn_err known_load(store *s, const snapshot *parent, known_rows *k)
+{
+    store_worker *w = NULL;
+    if (!s || !parent || !parent->ncatalog)
+        return CAIRN_OK;
+    cairn_err rc = store_worker_new(s, &w);
+    if (!rc)
+        rc = catalog_each(s, w, (const uint8_t(*)[ID_LEN])parent->catalog, parent->ncatalog,
+                          collect_known, k);
+    store_worker_free(w);
+    if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND) {
+        known_free(k); /* as for a version-1 parent: today's rows decoded, none trusted */
+        return CAIRN_OK;
+    }
+    size_t cap = 16;
+    while (!rc && k->n && cap < 2 * k->n)
+        cap *= 2;
+    if (!rc && k->n && !(k->slots = calloc(cap, sizeof *k->slots)))
+        rc = err_set(CAIRN_ENOMEM, "out of memory");
+    if (rc || !k->slots) {
+        known_free(k);
+        return rc;
+    }
+    k->mask = cap - 1;
+    for (size_t i = 0; i < k->n; i++) {
+        size_t j = known_slot(k, k->rows[i].digest);
+        while (k->slots[j])
+            j = (j + 1) & k->mask;
+        k->slots[j] = (uint32_t)i + 1;
+    }
+    return CAIRN_OK;
+}
+
+static const known_row *known_find(const known_rows *k, const uint8_t *digest)
+{
+    if (!k->slots)
+        return NULL;
+    for (size_t j = known_slot(k, digest); k->slots[j]; j = (j + 1) & k->mask) {
+        const known_row *const r = &k->rows[k->slots[j] - 1];
+        if (memcmp(r->digest, digest, CATALOG_ROW_DIGEST_LEN) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+typedef struct row_ctx {
+    catalog *cat;
+    const known_rows *known;
+    const known_row *hit; /* row_known's answer for the row catalog_row gets next */
+    uint64_t reused;
+} row_ctx;
+
+static int row_known(void *ctx, const ms_file *f)
+{
+    row_ctx *const r = ctx;
+    r->hit = known_find(r->known, f->row_digest);
+    return r->hit != NULL;
+}
+
+static cairn_err catalog_row(void *ctx, const ms_file *f)
+{
+    row_ctx *const r = ctx;
+    if (!f->known)
+        return device_catalog_add(r->cat, f);
+    const known_row *const h = r->hit;
+    r->reused++;
+    return add_row(r->cat, f, h->size, h->mode, h->mtime,
+                   h->target ? (const char *)r->known->targets.data + h->target - 1 : NULL);
 }
 
 cairn_err device_from_meta(const struct ms_meta *meta, const char *fallback_udid, device_info *out)
@@ -258,17 +393,27 @@ cairn_err device_inspect(const char *dir, device_info *out)
     return rc;
 }
 
-cairn_err device_read_contents(const char *dir, const char *db_path, device_info *out)
+cairn_err device_read_contents(store *s, const snapshot *parent, const char *dir,
+                               const char *db_path, device_info *out)
 {
     ms_report *report = NULL;
     char *own = NULL;
+    known_rows known;
+    memset(&known, 0, sizeof known);
+    cbuf_init(&known.targets);
     if (!db_path && !(db_path = own = fs_join(dir, "Manifest.db")))
         return err_set(CAIRN_ENOMEM, "out of memory");
     out->complete = 1;
+    out->rows_known = 0;
     catalog_free(&out->cat);
     catalog_init(&out->cat);
+    cairn_err rc = known_load(s, parent, &known);
+    row_ctx rows = {&out->cat, &known, NULL, 0};
     /* one pass over Manifest.db: completeness and catalog together */
-    cairn_err rc = ms_validate_each(dir, db_path, catalog_row, &out->cat, &report);
+    if (!rc)
+        rc = ms_validate_rows(dir, db_path, row_known, catalog_row, &rows, &report);
+    known_free(&known);
+    out->rows_known = rows.reused;
     if (rc == CAIRN_ESOURCE && report) {
         out->complete = 0;
         out->missing = report->missing;

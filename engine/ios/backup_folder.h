@@ -19,8 +19,9 @@ typedef struct device_info {
                                      * kept by reference (cat stays empty) */
     uint32_t ncatalog_ids;
     int complete;
-    char problem[1024]; /* the first problem when not complete */
-    uint64_t missing;   /* content files listed but absent */
+    char problem[1024];  /* the first problem when not complete */
+    uint64_t missing;    /* content files listed but absent */
+    uint64_t rows_known; /* device_read_contents: rows taken from the parent's catalog undecoded */
 } device_info;
 
 /* Sets *is_device when dir is a MobileSync backup (iOS 10 or later). */
@@ -63,8 +64,11 @@ cairn_err device_from_meta(const struct ms_meta *meta, const char *fallback_udid
  * the folder's own; an encrypted backup needs its decrypted copy, see
  * encrypted_folder.h), in one pass.  A backup that can be read but is incomplete
  * gives CAIRN_OK with complete == 0 and the problem named; garbage in
- * Manifest.db is CAIRN_ESOURCE naming it. */
-cairn_err device_read_contents(const char *dir, const char *db_path, device_info *out);
+ * Manifest.db is CAIRN_ESOURCE naming it.  Given a parent snapshot (s open,
+ * parent NULL for none), a row whose digest its catalog (version 2) holds
+ * is taken from there and not decoded: the same catalog, less work. */
+cairn_err device_read_contents(store *s, const snapshot *parent, const char *dir,
+                               const char *db_path, device_info *out);
 
 /* The same without reading Manifest.db when it is the one parent stored
  * (same size, mtime and inode, kept as it was): the parent's catalog is

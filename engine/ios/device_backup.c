@@ -94,8 +94,8 @@ static cairn_err open_encrypted(const char *dir, device_info *dev, const device_
     }
     rc = devcrypt_open(dir, pw.text, pw.len, crypt);
     device_secret_wipe(&pw);
-    if (!rc)
-        rc = device_read_contents(dir, devcrypt_db_path(*crypt), dev);
+    /* its catalog is read once the store is open (folder_contents): the
+     * parent's catalog spares decoding the rows it knows */
     if (!rc)
         rc = device_add_meta(dev, SNAP_META_CONTENTS, SNAP_CONTENTS_DECRYPTED);
     if (rc) {
@@ -125,18 +125,23 @@ static cairn_err inspect_folder(const char *dir, device_info *dev, const device_
     return rc;
 }
 
-/* The completeness check and catalog of an unencrypted device backup (the
- * parent's catalog when Manifest.db is unchanged; an encrypted one has its
- * catalog from the decrypted Manifest.db already). */
+/* The completeness check and catalog of a device backup: the parent's
+ * catalog when Manifest.db is unchanged, else Manifest.db read with the
+ * rows the parent's catalog knows left undecoded; an encrypted one's from
+ * its decrypted Manifest.db (crypt), or none without its password. */
 static cairn_err folder_contents(store *s, const snaplist *l, const char *dir, device_info *dev,
-                                 int allow_incomplete, const device_callbacks *cb)
+                                 const devcrypt *crypt, int allow_incomplete,
+                                 const device_callbacks *cb)
 {
     int reused = 0;
     cairn_err rc = CAIRN_OK;
-    if (!dev->encrypted) {
-        rc = device_reuse_contents(s, snaplist_latest_in_chain(l, dev->chain), dir, dev, &reused);
+    const snapshot *const parent = snaplist_latest_in_chain(l, dev->chain);
+    if (crypt) {
+        rc = device_read_contents(s, parent, dir, devcrypt_db_path(crypt), dev);
+    } else if (!dev->encrypted) {
+        rc = device_reuse_contents(s, parent, dir, dev, &reused);
         if (!rc && !reused)
-            rc = device_read_contents(dir, NULL, dev);
+            rc = device_read_contents(s, parent, dir, NULL, dev);
     }
     return rc ? rc : device_completeness(dev, allow_incomplete, cb);
 }
@@ -167,7 +172,7 @@ static cairn_err backup_one(const device_backup_folder_opts *o, const char *sour
     if (!rc)
         rc = snaplist_load(*s, &l);
     if (!rc && is_device)
-        rc = folder_contents(*s, &l, source, &dev, o->allow_incomplete, cb);
+        rc = folder_contents(*s, &l, source, &dev, crypt, o->allow_incomplete, cb);
     if (!rc && is_device)
         rc = device_rotate_chain(*s, &l, &dev, cb, r->archived_chain, sizeof r->archived_chain);
     if (rc)
@@ -207,6 +212,7 @@ static cairn_err backup_one(const device_backup_folder_opts *o, const char *sour
         r->reused_chunks = br.reused_chunks;
         r->reused_bytes = br.reused_bytes;
         r->errors = br.errors;
+        r->rows_known = dev.rows_known;
         r->partial = rc == CAIRN_EPARTIAL;
         deletion_alarm(*s, o->photo_alarm, cb, r);
     }

@@ -36,6 +36,7 @@ typedef struct device_backup_result {
     uint64_t reused_chunks; /* chunks of changed files kept by fingerprint */
     uint64_t reused_bytes;
     uint64_t errors;          /* items left out; the snapshot is marked partial */
+    uint64_t rows_known;      /* Manifest.db rows taken from the parent's catalog undecoded */
     char archived_chain[256]; /* the chain archived before this backup, or "" */
     char alarm[256];          /* the deletion alarm's reason (the parent was pinned), or "" */
     size_t sources;           /* a folder of device backups: how many were found */

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "engine/ios/mobilesync.h"
+#include "util/codec.h"
 #include "util/fsutil.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 #include <plist/plist.h>
 #include <sqlite3.h>
+#include <xxhash.h>
 
 /* Bounds on what a backup may make us allocate.  Real files are far below
  * them: Info.plist with app icons is a few MiB, an MBFile record under 2 KiB
@@ -1136,6 +1138,9 @@ struct ms_manifest {
     sqlite3 *db;
     sqlite3_stmt *it;
     ms_file cur;
+    XXH3_state_t *xx; /* the row digest's */
+    ms_known_fn known;
+    void *known_ctx;
     cairn_err dead; /* set once the iteration cannot go on */
     char name[MS_NAME_MAX];
 };
@@ -1300,6 +1305,10 @@ static cairn_err manifest_open(const char *db_path, int ordered, ms_manifest **o
     sqlite3_limit(m->db, SQLITE_LIMIT_LENGTH, MS_SQL_MAX);
     if ((rc = db_exec_check(m)) != CAIRN_OK)
         goto fail;
+    if (!(m->xx = XXH3_createState())) {
+        rc = err_set(CAIRN_ENOMEM, "%s: out of memory", m->name);
+        goto fail;
+    }
     r = sqlite3_prepare_v2(m->db,
                            ordered ? "SELECT fileID, domain, relativePath, flags, file FROM Files "
                                      "ORDER BY domain, relativePath, fileID"
@@ -1327,7 +1336,29 @@ void ms_manifest_close(ms_manifest *m)
     sqlite3_finalize(m->it);
     sqlite3_close(m->db); /* read-only and every statement finalized: cannot be busy */
     ms_file_clear(&m->cur);
+    XXH3_freeState(m->xx);
     free(m);
+}
+
+void ms_manifest_set_known(ms_manifest *m, ms_known_fn known, void *ctx)
+{
+    m->known = known;
+    m->known_ctx = ctx;
+}
+
+/* ms_file.row_digest of the current row. */
+static void row_digest(ms_manifest *m, const char *id, int64_t flags, const void *blob, size_t n,
+                       uint8_t out[MS_ROW_DIGEST_LEN])
+{
+    uint8_t le[8];
+    put_u64le(le, (uint64_t)flags);
+    XXH3_128bits_reset(m->xx);
+    XXH3_128bits_update(m->xx, id, 40);
+    XXH3_128bits_update(m->xx, le, sizeof le);
+    XXH3_128bits_update(m->xx, blob, n);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(m->xx));
+    memcpy(out, c.digest, MS_ROW_DIGEST_LEN);
 }
 
 cairn_err ms_manifest_count(ms_manifest *m, uint64_t *count)
@@ -1422,8 +1453,23 @@ cairn_err ms_manifest_next(ms_manifest *m, const ms_file **out)
     if (sqlite3_column_type(m->it, 4) != SQLITE_BLOB)
         return bad_row(m, "no MBFile record");
     const void *const blob = sqlite3_column_blob(m->it, 4);
-    const int n = sqlite3_column_bytes(m->it, 4);
-    const cairn_err rc = ms_mbfile_decode(blob, blob ? (size_t)n : 0, f);
+    const size_t n = blob ? (size_t)sqlite3_column_bytes(m->it, 4) : 0;
+    const int64_t flags = sqlite3_column_int64(m->it, 3);
+    uint8_t digest[MS_ROW_DIGEST_LEN];
+    row_digest(m, id, flags, blob, n, digest);
+    if (m->known) {
+        f->file_id = id;
+        f->domain = domain;
+        f->relative_path = path;
+        f->flags = flags;
+        memcpy(f->row_digest, digest, sizeof digest);
+        if (m->known(m->known_ctx, f)) {
+            f->known = 1;
+            *out = f;
+            return CAIRN_OK;
+        }
+    }
+    const cairn_err rc = ms_mbfile_decode(blob, n, f);
     if (rc != CAIRN_OK) {
         row_label(m->it, label, sizeof label);
         snprintf(ctx, sizeof ctx, "%s: %s", m->name, label);
@@ -1432,7 +1478,8 @@ cairn_err ms_manifest_next(ms_manifest *m, const ms_file **out)
     f->file_id = id;
     f->domain = domain;
     f->relative_path = path;
-    f->flags = sqlite3_column_int64(m->it, 3);
+    f->flags = flags;
+    memcpy(f->row_digest, digest, sizeof digest);
     *out = f;
     return CAIRN_OK;
 }
@@ -1686,11 +1733,17 @@ static cairn_err legacy_or_missing(int dfd)
 
 cairn_err ms_validate(const char *dir, const char *db_path, ms_report **out)
 {
-    return ms_validate_each(dir, db_path, NULL, NULL, out);
+    return ms_validate_rows(dir, db_path, NULL, NULL, NULL, out);
 }
 
 cairn_err ms_validate_each(const char *dir, const char *db_path, ms_row_fn fn, void *ctx,
                            ms_report **out)
+{
+    return ms_validate_rows(dir, db_path, NULL, fn, ctx, out);
+}
+
+cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn known, ms_row_fn fn,
+                           void *ctx, ms_report **out)
 {
     ms_meta *meta = NULL;
     ms_manifest *m = NULL;
@@ -1723,6 +1776,7 @@ cairn_err ms_validate_each(const char *dir, const char *db_path, ms_row_fn fn, v
     }
     if ((rc = manifest_open(db_path, 0, &m)) != CAIRN_OK)
         goto fail;
+    ms_manifest_set_known(m, known, ctx);
 
     box = calloc(1, sizeof *box);
     dirs = calloc(256, sizeof *dirs);

@@ -90,7 +90,9 @@ info "plaintext deduplicates against an unencrypted twin of the phone"
 run 0 backup "$T/twin"
 added=$(snap_json "[x['new_raw'] for x in s if x['id'].startswith('$(new_id)')][0]")
 total=$(snap_json "[x['bytes'] for x in s if x['id'].startswith('$(new_id)')][0]")
-[ "$added" -lt $((total / 10)) ] ||
+# an eighth: the twin's catalog is new as a whole (its rows' MBFile records lack the
+# EncryptionKey, so their row digests differ), the contents must not be
+[ "$added" -lt $((total / 8)) ] ||
     fail "the unencrypted twin added $added of $total bytes: plaintext did not deduplicate"
 
 info "day 2: the diff is exactly the generator's change list"
