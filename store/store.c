@@ -38,7 +38,10 @@ enum {
     CONFIG_BODY_V1 = 16 + 4 * 5 + 8,
     CONFIG_BODY = CONFIG_BODY_V1 + 4 * 3,
     STORE_ID_LEN = 16,
-    PACK_FD_CACHE = 8
+    PACK_FD_CACHE = 8,
+    /* store_prefetch reads over a gap this small between two chunks of one
+     * pack (another file's chunks, most likely wanted soon) in one advice */
+    PREFETCH_GAP = 256 << 10
 };
 
 struct store {
@@ -1346,6 +1349,42 @@ cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
     if (rc)
         return err_wrap(rc, path);
     return CAIRN_OK;
+}
+
+uint32_t store_prefetch(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                        uint64_t max_bytes)
+{
+    char path[PATH_MAX];
+    uint8_t pack[PACK_ID_LEN];
+    uint64_t start = 0, end = 0, covered = 0;
+    int fd = -1;
+    uint32_t i = 0;
+    if (s->src)
+        return n; /* a pack may have to be fetched first: left to the read */
+    for (; i < n && (i == 0 || covered < max_bytes); i++) {
+        index_loc loc;
+        pack_entry e;
+        if (locate(s, ids[i], &loc, path, sizeof path, &e) != CAIRN_OK)
+            break;
+        covered += e.stored_len;
+        if (fd >= 0 && memcmp(pack, loc.pack, PACK_ID_LEN) == 0 && e.offset <= end + PREFETCH_GAP &&
+            e.offset + e.stored_len >= start) {
+            start = e.offset < start ? e.offset : start;
+            end = e.offset + e.stored_len > end ? e.offset + e.stored_len : end;
+            continue;
+        }
+        if (fd >= 0)
+            posix_fadvise(fd, (off_t)start, (off_t)(end - start), POSIX_FADV_WILLNEED);
+        fd = -1;
+        if (worker_pack_fd(w, loc.pack, path, &fd) != CAIRN_OK)
+            break;
+        memcpy(pack, loc.pack, PACK_ID_LEN);
+        start = e.offset;
+        end = e.offset + e.stored_len;
+    }
+    if (fd >= 0)
+        posix_fadvise(fd, (off_t)start, (off_t)(end - start), POSIX_FADV_WILLNEED);
+    return i > 0 ? i : (n > 0);
 }
 
 cairn_err store_has_chunk(store *s, const uint8_t id[ID_LEN], int *has)

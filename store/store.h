@@ -178,6 +178,15 @@ cairn_err store_flush(store *s);
  * also recomputes the ID); data in out. */
 cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], cbuf *out);
 
+/* Asks the kernel to start reading the chunks ids[0..] from their packs
+ * (POSIX_FADV_WILLNEED, merged over neighbours in one pack) until max_bytes
+ * of stored data are covered, and returns how many chunks that was (at
+ * least one when n > 0).  Advice only, so that the disk works while the
+ * caller decodes: a chunk that cannot be located or read is reported by
+ * store_get_chunk.  Does nothing for a store read through a copy view. */
+uint32_t store_prefetch(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                        uint64_t max_bytes);
+
 /* 1 if the index knows the chunk. */
 cairn_err store_has_chunk(store *s, const uint8_t id[ID_LEN], int *has);
 
