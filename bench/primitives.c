@@ -5,12 +5,31 @@
  * levels 1 and 3 (ratio and speed) on the files given, cut into chunks.
  *
  * usage: cairn-primitives [--chunk BYTES] [FILE...]
- * Prints a Markdown table.  Not a test: its numbers go to docs/BENCHMARKS.md. */
+ * Prints a Markdown table.  Not a test: its numbers go to docs/BENCHMARKS.md.
+ *
+ * The floor of a restore, the work any tool must do, each printed as one
+ * JSON line for bench/run.sh (wall and CPU = user + sys of this process):
+ *   cairn-primitives --floor-write SRC DST   every regular file of SRC
+ *       created under DST with the same size, mode and mtime, written from
+ *       memory in 1 MiB writes (the kernel's cost of creating and writing
+ *       the restored files, which every tool pays);
+ *   cairn-primitives --floor-read DIR        every file under DIR dropped
+ *       from the page cache, then read in 1 MiB reads (reading a store);
+ *   cairn-primitives --floor-decode FILE...  opening (ChaCha20-Poly1305,
+ *       cairn's seal_open) of 1 MiB blobs, and zstd decompression of the
+ *       files cut into 16 KiB chunks at level 2 (MB/s of output), and the
+ *       files' bytes (SQLite files: what a store keeps compressed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <xxhash.h>
@@ -114,6 +133,207 @@ static int zstd_row(const char *const *files, int nfiles, size_t chunk, int leve
     return 0;
 }
 
+/* ---- the floor of a restore ---- */
+
+typedef struct clocks {
+    double wall, cpu;
+} clocks;
+
+static clocks clocks_now(void)
+{
+    struct timespec ts;
+    struct rusage ru;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    getrusage(RUSAGE_SELF, &ru);
+    return (clocks){(double)ts.tv_sec + (double)ts.tv_nsec / 1e9,
+                    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6};
+}
+
+static void print_floor(const char *what, clocks t0, uint64_t files, uint64_t bytes)
+{
+    const clocks t1 = clocks_now();
+    printf("{\"floor\":\"%s\",\"files\":%llu,\"bytes\":%llu,\"wall\":%.3f,\"cpu\":%.3f}\n", what,
+           (unsigned long long)files, (unsigned long long)bytes, t1.wall - t0.wall,
+           t1.cpu - t0.cpu);
+}
+
+enum { IO_BUF = 1 << 20 };
+
+typedef struct tree_entry {
+    char *rel; /* path below the root */
+    struct stat st;
+} tree_entry;
+
+static tree_entry *entries;
+static size_t nentries, capentries;
+static size_t root_len;
+
+static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type != FTW_F && type != FTW_D)
+        return 0;
+    if (type == FTW_F && !S_ISREG(st->st_mode))
+        return 0;
+    if (nentries == capentries) {
+        capentries = capentries ? 2 * capentries : 4096;
+        if (!(entries = realloc(entries, capentries * sizeof *entries)))
+            return -1;
+    }
+    entries[nentries].rel = strdup(path + root_len);
+    entries[nentries].st = *st;
+    return entries[nentries++].rel ? 0 : -1;
+}
+
+static int floor_write(const char *src, const char *dst)
+{
+    char path[8192];
+    uint8_t *const buf = malloc(IO_BUF);
+    uint64_t files = 0, bytes = 0;
+    root_len = strlen(src);
+    if (!buf || nftw(src, collect, 64, FTW_PHYS) != 0 || mkdir(dst, 0700) != 0) {
+        perror(dst);
+        return 1;
+    }
+    randombytes_buf(buf, IO_BUF);
+    const clocks t0 = clocks_now();
+    for (size_t i = 0; i < nentries; i++) {
+        const tree_entry *const e = &entries[i];
+        snprintf(path, sizeof path, "%s%s", dst, e->rel);
+        if (S_ISDIR(e->st.st_mode)) {
+            if (e->rel[0] && mkdir(path, 0700) != 0) {
+                perror(path);
+                return 1;
+            }
+            continue;
+        }
+        const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e->st.st_mode & 07777);
+        if (fd < 0) {
+            perror(path);
+            return 1;
+        }
+        for (off_t left = e->st.st_size; left > 0;) {
+            const size_t n = left < IO_BUF ? (size_t)left : IO_BUF;
+            const ssize_t w = write(fd, buf, n);
+            if (w <= 0) {
+                perror(path);
+                return 1;
+            }
+            left -= w;
+            bytes += (uint64_t)w;
+        }
+        futimens(fd, (const struct timespec[2]){e->st.st_mtim, e->st.st_mtim});
+        close(fd);
+        files++;
+    }
+    print_floor("write", t0, files, bytes);
+    free(buf);
+    return 0;
+}
+
+static int floor_read(const char *dir)
+{
+    char path[8192];
+    uint8_t *const buf = malloc(IO_BUF);
+    uint64_t files = 0, bytes = 0;
+    root_len = strlen(dir);
+    if (!buf || nftw(dir, collect, 64, FTW_PHYS) != 0) {
+        perror(dir);
+        return 1;
+    }
+    for (size_t i = 0; i < nentries; i++) { /* as bench/run.sh's evict_store */
+        snprintf(path, sizeof path, "%s%s", dir, entries[i].rel);
+        const int fd = S_ISREG(entries[i].st.st_mode) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        if (fd >= 0) {
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            close(fd);
+        }
+    }
+    const clocks t0 = clocks_now();
+    for (size_t i = 0; i < nentries; i++) {
+        if (!S_ISREG(entries[i].st.st_mode))
+            continue;
+        snprintf(path, sizeof path, "%s%s", dir, entries[i].rel);
+        const int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            perror(path);
+            return 1;
+        }
+        ssize_t r;
+        while ((r = read(fd, buf, IO_BUF)) > 0)
+            bytes += (uint64_t)r;
+        close(fd);
+        files++;
+    }
+    print_floor("read", t0, files, bytes);
+    free(buf);
+    return 0;
+}
+
+/* MB/s of output: zstd level 2 (new stores' level) decompression of the
+ * files cut into chunk-sized pieces (the first UNZSTD_SAMPLE bytes of
+ * them, to keep the bench short); total: the files' bytes, which a store
+ * keeps compressed (SQLite pages nearly always compress). */
+enum { UNZSTD_SAMPLE = 128 << 20 };
+
+static int unzstd_speed(const char *const *files, int nfiles, size_t chunk, double *mbps,
+                        uint64_t *total)
+{
+    ZSTD_CCtx *const cc = ZSTD_createCCtx();
+    ZSTD_DCtx *const dc = ZSTD_createDCtx();
+    uint8_t *const z = malloc(ZSTD_compressBound(chunk));
+    uint8_t *const src = malloc(chunk), *const back = malloc(chunk);
+    if (!cc || !dc || !z || !src || !back)
+        return 1;
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 2);
+    uint64_t out = 0;
+    double cpu = 0;
+    *total = 0;
+    for (int f = 0; f < nfiles; f++) {
+        FILE *const fp = fopen(files[f], "rb");
+        if (!fp) {
+            perror(files[f]);
+            return 1;
+        }
+        struct stat st;
+        if (fstat(fileno(fp), &st) == 0)
+            *total += (uint64_t)st.st_size;
+        size_t n;
+        while (out < UNZSTD_SAMPLE && (n = fread(src, 1, chunk, fp)) > 0) {
+            const size_t zn = ZSTD_compress2(cc, z, ZSTD_compressBound(chunk), src, n);
+            if (ZSTD_isError(zn) || zn >= n)
+                continue; /* stored as it is: nothing to decompress */
+            const double t0 = cpu_now();
+            const size_t d = ZSTD_decompressDCtx(dc, back, chunk, z, zn);
+            cpu += cpu_now() - t0;
+            if (d != n)
+                return 1;
+            out += n;
+        }
+        fclose(fp);
+    }
+    *mbps = cpu > 0 ? (double)out / cpu / 1e6 : 0;
+    ZSTD_freeCCtx(cc);
+    ZSTD_freeDCtx(dc);
+    free(z);
+    free(src);
+    free(back);
+    return 0;
+}
+
+static int floor_decode(const char *const *files, int nfiles)
+{
+    double unzstd;
+    uint64_t total;
+    if (unzstd_speed(files, nfiles, 16384, &unzstd, &total))
+        return 1;
+    printf("{\"floor\":\"decode\",\"open_mbps\":%.0f,\"unzstd_mbps\":%.0f,"
+           "\"zstd_raw_bytes\":%llu}\n",
+           speed(KIND_OPEN_SEAL, 1 << 20), unzstd, (unsigned long long)total);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t chunk = 1 << 20;
@@ -124,6 +344,12 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0 || chunk == 0)
         return 1;
+    if (argc == 4 && strcmp(argv[1], "--floor-write") == 0)
+        return floor_write(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "--floor-read") == 0)
+        return floor_read(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "--floor-decode") == 0)
+        return floor_decode((const char *const *)argv + 2, argc - 2);
     static const size_t sizes[] = {256, 1024, 2048, 4096, 16384, 65536, 1 << 20};
     static const char *const names[] = {"keyed BLAKE2b-256 (libsodium)",
                                         "seal XChaCha20-Poly1305, libsodium",
