@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -305,6 +306,65 @@ static void test_get_missing_chunk(void **state)
     assert_memory_equal(id, id2, ID_LEN);
     store_worker_free(w);
     cbuf_free(&out);
+    store_close(s);
+}
+
+static cairn_err remove_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    (void)ctx;
+    (void)pack;
+    return unlink(path) == 0 ? CAIRN_OK : err_errno(errno, path);
+}
+
+/* store_prefetch is advice: it must count the chunks it covered exactly
+ * (the restore's read-ahead window rests on it) and stop quietly at a
+ * chunk it cannot find or a pack that is gone, leaving the error to the read. */
+static void test_prefetch(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    int added = 0;
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    store_close(s);
+    s = open_or_fail(f, 0);
+    store_worker *w = NULL, *w2 = NULL;
+    cbuf out;
+    cbuf_init(&out);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    uint8_t(*const ids)[ID_LEN] = calloc(NCHUNKS, ID_LEN);
+    const uint8_t(*const c)[ID_LEN] = (const uint8_t(*)[ID_LEN])ids;
+    assert_non_null(ids);
+    uint64_t stored3 = 0;
+    for (int i = 0; i < NCHUNKS; i++) {
+        store_chunk_id(s, f->data[i], f->len[i], ids[i]);
+        uint8_t pack[PACK_ID_LEN];
+        pack_entry e;
+        assert_int_equal(store_locate(s, ids[i], pack, &e), CAIRN_OK);
+        if (i < 3)
+            stored3 += e.stored_len;
+    }
+    assert_int_equal(store_prefetch(s, w, c, 0, 1 << 20), 0);
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, 0), 1); /* at least one */
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, stored3), 3);
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, stored3 + 1), 4);
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, UINT64_MAX), NCHUNKS);
+    /* an unknown chunk: the advice stops before it, or covers just it */
+    store_chunk_id(s, (const uint8_t *)"nope", 4, ids[5]);
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, UINT64_MAX), 5);
+    assert_int_equal(store_prefetch(s, w, c + 5, NCHUNKS - 5, UINT64_MAX), 1);
+    assert_int_equal(store_get_chunk(s, w, ids[5], &out), CAIRN_ECORRUPT);
+    check_all(f, s, 0, NCHUNKS); /* the reads see the same bytes */
+    /* the packs gone: nothing to advise, the read says so */
+    assert_int_equal(store_each_pack_file(s, remove_pack, NULL), CAIRN_OK);
+    assert_int_equal(store_worker_new(s, &w2), CAIRN_OK);
+    assert_int_equal(store_prefetch(s, w2, c + 6, NCHUNKS - 6, UINT64_MAX), 1);
+    assert_int_equal(store_get_chunk(s, w2, ids[6], &out), CAIRN_ECORRUPT);
+    assert_non_null(strstr(err_msg(), "pack is missing"));
+    free(ids);
+    cbuf_free(&out);
+    store_worker_free(w);
+    store_worker_free(w2);
     store_close(s);
 }
 
@@ -1096,6 +1156,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_and_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts_dedup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_missing_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_plain_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_foreign_config, setup, teardown),
