@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,11 @@ enum {
     PACK_FD_CACHE = 8,
     /* store_prefetch reads over a gap this small between two chunks of one
      * pack (another file's chunks, most likely wanted soon) in one advice */
-    PREFETCH_GAP = 256 << 10
+    PREFETCH_GAP = 256 << 10,
+    /* store_get_chunk_of reads up to this many chunks, this many bytes,
+     * of a list in one pread when they lie one after another in a pack */
+    RUN_CHUNKS = 64,
+    RUN_BYTES = 1 << 20
 };
 
 struct store {
@@ -103,6 +108,13 @@ struct store_worker {
         int fd;
     } fds[PACK_FD_CACHE];
     unsigned next_fd;
+    /* store_get_chunk_of: the stored bytes of adjacent chunks read at once
+     * (from run_off in one pack), their entries, the next one expected */
+    cbuf run;
+    char run_path[PATH_MAX];
+    uint64_t run_off;
+    pack_entry run_e[RUN_CHUNKS];
+    uint32_t run_n, run_next;
 };
 
 cairn_err store_default_path(const char *explicit_path, char *out, size_t cap)
@@ -969,6 +981,7 @@ cairn_err store_worker_new(store *s, store_worker **out)
     for (int i = 0; i < PACK_FD_CACHE; i++)
         w->fds[i].fd = -1;
     cbuf_init(&w->blob);
+    cbuf_init(&w->run);
     const cairn_err rc = blob_ctx_new(s->params.zstd_level, &w->bc);
     if (rc) {
         free(w);
@@ -987,6 +1000,7 @@ void store_worker_free(store_worker *w)
             close(w->fds[i].fd);
     blob_ctx_free(w->bc);
     cbuf_free(&w->blob);
+    cbuf_free(&w->run);
     free(w);
 }
 
@@ -1348,6 +1362,54 @@ cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
         rc = blob_decode(w->bc, keyring_seal_key(s->keys), NULL, &e, w->blob.data, out);
     if (rc)
         return err_wrap(rc, path);
+    return CAIRN_OK;
+}
+
+cairn_err store_get_chunk_of(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                             uint32_t i, cbuf *out)
+{
+    char path[PATH_MAX];
+    index_loc loc;
+    assert(i < n);
+    if (w->run_next < w->run_n && memcmp(w->run_e[w->run_next].id, ids[i], ID_LEN) == 0) {
+        const pack_entry *const e = &w->run_e[w->run_next++];
+        const cairn_err rc = blob_decode(w->bc, keyring_seal_key(s->keys), NULL, e,
+                                         w->run.data + (e->offset - w->run_off), out);
+        return rc ? err_wrap(rc, w->run_path) : CAIRN_OK;
+    }
+    w->run_n = w->run_next = 0;
+    pack_entry *const first = &w->run_e[0];
+    int fd = -1;
+    cairn_err rc = locate(s, ids[i], &loc, path, sizeof path, first);
+    if (!rc)
+        rc = worker_pack_fd(w, loc.pack, path, &fd);
+    if (rc)
+        return rc;
+    /* the chunks right behind it in the same pack come in the same read;
+     * one that cannot be located ends the run and is reported when asked for */
+    uint64_t end = first->offset + first->stored_len;
+    uint32_t k = 1;
+    for (uint32_t j = i + 1; j < n && k < RUN_CHUNKS; j++, k++) {
+        index_loc next;
+        char npath[PATH_MAX];
+        if (locate(s, ids[j], &next, npath, sizeof npath, &w->run_e[k]) != CAIRN_OK ||
+            memcmp(next.pack, loc.pack, PACK_ID_LEN) != 0 || w->run_e[k].offset != end ||
+            end + w->run_e[k].stored_len - first->offset > RUN_BYTES)
+            break;
+        end += w->run_e[k].stored_len;
+    }
+    cbuf_reset(&w->run);
+    if (!cbuf_reserve(&w->run, (size_t)(end - first->offset)))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    rc = fs_pread_all(fd, w->run.data, (size_t)(end - first->offset), first->offset, path);
+    if (!rc)
+        rc = blob_decode(w->bc, keyring_seal_key(s->keys), NULL, first, w->run.data, out);
+    if (rc)
+        return err_wrap(rc, path);
+    memcpy(w->run_path, path, strlen(path) + 1);
+    w->run_off = first->offset;
+    w->run_n = k;
+    w->run_next = 1;
     return CAIRN_OK;
 }
 

@@ -178,6 +178,14 @@ cairn_err store_flush(store *s);
  * also recomputes the ID); data in out. */
 cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], cbuf *out);
 
+/* Chunk i of the list ids[0..n) (a file's chunks, read in order), as
+ * store_get_chunk: when it must be read from the pack, the chunks behind
+ * it in the list that lie right behind it in the same pack come in the same
+ * read (up to 1 MiB), kept by w for the next calls (a pread per chunk cost
+ * a system call and a page-cache walk each).  Each is verified when decoded. */
+cairn_err store_get_chunk_of(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                             uint32_t i, cbuf *out);
+
 /* Asks the kernel to start reading the chunks ids[0..] from their packs
  * (POSIX_FADV_WILLNEED, merged over neighbours in one pack) until max_bytes
  * of stored data are covered, and returns how many chunks that was (at

@@ -368,6 +368,101 @@ static void test_prefetch(void **state)
     store_close(s);
 }
 
+/* Flips one byte of the pack file that holds id, at the chunk's offset + at. */
+static void damage_chunk(store *s, const char *store_path, const uint8_t id[ID_LEN], uint32_t at)
+{
+    uint8_t pack[PACK_ID_LEN];
+    pack_entry e;
+    char hex[2 * PACK_ID_LEN + 1], path[PATH_MAX];
+    assert_int_equal(store_locate(s, id, pack, &e), CAIRN_OK);
+    fs_hex(pack, PACK_ID_LEN, hex);
+    snprintf(path, sizeof path, "%s/packs/%.2s/%s", store_path, hex, hex);
+    chmod(path, 0600);
+    const int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, e.offset + at), 1);
+    b ^= 0x40;
+    assert_int_equal(pwrite(fd, &b, 1, e.offset + at), 1);
+    close(fd);
+}
+
+/* store_get_chunk_of reads neighbours in one pread: every chunk of a list
+ * still comes out exact in any order, and an unknown or damaged chunk
+ * fails alone (its neighbours in the same read decode). */
+static void test_get_chunk_of(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    int added = 0;
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    store_close(s);
+    s = open_or_fail(f, 0);
+    store_worker *w = NULL;
+    cbuf out;
+    cbuf_init(&out);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    uint8_t(*const ids)[ID_LEN] = calloc(NCHUNKS, ID_LEN);
+    const uint8_t(*const c)[ID_LEN] = (const uint8_t(*)[ID_LEN])ids;
+    assert_non_null(ids);
+    for (int i = 0; i < NCHUNKS; i++)
+        store_chunk_id(s, f->data[i], f->len[i], ids[i]);
+    static const uint32_t order[] = {0, 1, 2, 7, 3, 3, 4, 5, 239, 6, 8, 9, 10, 11};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        const uint32_t i = order[k];
+        assert_int_equal(store_get_chunk_of(s, w, c, NCHUNKS, i, &out), CAIRN_OK);
+        assert_int_equal(out.len, f->len[i]);
+        assert_memory_equal(out.data, f->data[i], f->len[i]);
+    }
+    for (uint32_t i = 0; i < NCHUNKS; i++) {
+        assert_int_equal(store_get_chunk_of(s, w, c, NCHUNKS, i, &out), CAIRN_OK);
+        assert_memory_equal(out.data, f->data[i], f->len[i]);
+    }
+    /* an unknown chunk in the list: it fails, the next ones read */
+    uint8_t keep[ID_LEN];
+    memcpy(keep, ids[20], ID_LEN);
+    store_chunk_id(s, (const uint8_t *)"nope", 4, ids[20]);
+    for (uint32_t i = 18; i < 24; i++) {
+        const cairn_err rc = store_get_chunk_of(s, w, c, NCHUNKS, i, &out);
+        assert_int_equal(rc, i == 20 ? CAIRN_ECORRUPT : CAIRN_OK);
+        if (i != 20)
+            assert_memory_equal(out.data, f->data[i], f->len[i]);
+    }
+    memcpy(ids[20], keep, ID_LEN);
+    /* a damaged chunk inside one read: it fails naming its pack, the
+     * one after it, from the same read, decodes */
+    uint32_t mid = 0; /* three chunks one after another in one pack */
+    for (uint32_t i = 1; i + 1 < NCHUNKS && !mid; i++) {
+        uint8_t p0[PACK_ID_LEN], p1[PACK_ID_LEN], p2[PACK_ID_LEN];
+        pack_entry e0, e1, e2;
+        assert_int_equal(store_locate(s, ids[i - 1], p0, &e0), CAIRN_OK);
+        assert_int_equal(store_locate(s, ids[i], p1, &e1), CAIRN_OK);
+        assert_int_equal(store_locate(s, ids[i + 1], p2, &e2), CAIRN_OK);
+        if (!memcmp(p0, p1, PACK_ID_LEN) && !memcmp(p1, p2, PACK_ID_LEN) &&
+            e0.offset + e0.stored_len == e1.offset && e1.offset + e1.stored_len == e2.offset)
+            mid = i;
+    }
+    assert_true(mid > 0);
+    damage_chunk(s, f->path, ids[mid], 1);
+    store_worker_free(w);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    for (uint32_t i = mid - 1; i <= mid + 1; i++) {
+        const cairn_err rc = store_get_chunk_of(s, w, c, NCHUNKS, i, &out);
+        if (i == mid) {
+            assert_int_equal(rc, CAIRN_ECORRUPT);
+            assert_non_null(strstr(err_msg(), "/packs/"));
+        } else {
+            assert_int_equal(rc, CAIRN_OK);
+            assert_memory_equal(out.data, f->data[i], f->len[i]);
+        }
+    }
+    free(ids);
+    cbuf_free(&out);
+    store_worker_free(w);
+    store_close(s);
+}
+
 static void test_wrong_password(void **state)
 {
     fixture *const f = *state;
@@ -1157,6 +1252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_puts_dedup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_missing_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefetch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_chunk_of, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_plain_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_foreign_config, setup, teardown),

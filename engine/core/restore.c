@@ -220,7 +220,7 @@ static cairn_err restore_node_at(store *s, store_worker *w, const tree_node *n,
                                     n->nchunks - ahead, PREFETCH);
             refill = i + (ahead - i) / 2;
         }
-        rc = store_get_chunk(s, w, n->chunks[i], buf);
+        rc = store_get_chunk_of(s, w, (const uint8_t(*)[ID_LEN])n->chunks, n->nchunks, i, buf);
         if (!rc && encrypt && buf->len + encrypter->block > ct_cap) {
             free(ct);
             ct_cap = buf->len + encrypter->block;
