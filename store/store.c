@@ -1373,8 +1373,8 @@ cairn_err store_get_chunk_of(store *s, store_worker *w, const uint8_t (*ids)[ID_
     assert(i < n);
     if (w->run_next < w->run_n && memcmp(w->run_e[w->run_next].id, ids[i], ID_LEN) == 0) {
         const pack_entry *const e = &w->run_e[w->run_next++];
-        const cairn_err rc = blob_decode(w->bc, keyring_seal_key(s->keys), NULL, e,
-                                         w->run.data + (e->offset - w->run_off), out);
+        const cairn_err rc = blob_decode_append(w->bc, keyring_seal_key(s->keys), NULL, e,
+                                                w->run.data + (e->offset - w->run_off), out);
         return rc ? err_wrap(rc, w->run_path) : CAIRN_OK;
     }
     w->run_n = w->run_next = 0;
@@ -1403,7 +1403,7 @@ cairn_err store_get_chunk_of(store *s, store_worker *w, const uint8_t (*ids)[ID_
         return err_set(CAIRN_ENOMEM, "out of memory");
     rc = fs_pread_all(fd, w->run.data, (size_t)(end - first->offset), first->offset, path);
     if (!rc)
-        rc = blob_decode(w->bc, keyring_seal_key(s->keys), NULL, first, w->run.data, out);
+        rc = blob_decode_append(w->bc, keyring_seal_key(s->keys), NULL, first, w->run.data, out);
     if (rc)
         return err_wrap(rc, path);
     memcpy(w->run_path, path, strlen(path) + 1);

@@ -179,7 +179,9 @@ cairn_err store_flush(store *s);
 cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], cbuf *out);
 
 /* Chunk i of the list ids[0..n) (a file's chunks, read in order), as
- * store_get_chunk: when it must be read from the pack, the chunks behind
+ * store_get_chunk, but appended to out's data (so that a caller can gather
+ * several chunks for one write; out unchanged on failure).  When the
+ * chunk must be read from the pack, the chunks behind
  * it in the list that lie right behind it in the same pack come in the same
  * read (up to 1 MiB), kept by w for the next calls (a pread per chunk cost
  * a system call and a page-cache walk each).  Each is verified when decoded. */

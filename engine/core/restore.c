@@ -102,6 +102,11 @@ static void set_times(int dirfd, const char *path, int64_t sec, uint32_t nsec, i
  * ever new cache pages (the kernel's copy then costs as much as the rest). */
 enum { WRITE_BEHIND = 8 << 20 };
 
+/* Small chunks (SQLite pages) are gathered into writes of about this size:
+ * a write per 16 KiB chunk cost a system call each and, with large folios,
+ * small page-cache folios. */
+enum { WRITE_BATCH = 1 << 20 };
+
 typedef struct rs_out {
     int fd;
     const char *path;
@@ -214,27 +219,35 @@ static cairn_err restore_node_at(store *s, store_worker *w, const tree_node *n,
     }
     rs_out out = {fd, path, 0, 0};
     uint32_t ahead = prefetched, refill = prefetched / 2;
+    cbuf_reset(buf);
     for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
         if (i >= refill && ahead < n->nchunks) {
             ahead += store_prefetch(s, w, (const uint8_t(*)[ID_LEN])(n->chunks + ahead),
                                     n->nchunks - ahead, PREFETCH);
             refill = i + (ahead - i) / 2;
         }
+        const size_t had = buf->len;
         rc = store_get_chunk_of(s, w, (const uint8_t(*)[ID_LEN])n->chunks, n->nchunks, i, buf);
-        if (!rc && encrypt && buf->len + encrypter->block > ct_cap) {
-            free(ct);
-            ct_cap = buf->len + encrypter->block;
-            if (!(ct = malloc(ct_cap)))
-                rc = err_set(CAIRN_ENOMEM, "out of memory");
-        }
-        if (!rc && encrypt)
+        if (rc)
+            break;
+        plain += buf->len - had;
+        if (encrypt) {
+            if (buf->len + encrypter->block > ct_cap) {
+                free(ct);
+                ct_cap = buf->len + encrypter->block;
+                if (!(ct = malloc(ct_cap))) {
+                    rc = err_set(CAIRN_ENOMEM, "out of memory");
+                    break;
+                }
+            }
             rc = encrypter->update(enc, buf->data, buf->len, ct, &ct_len);
-        if (!rc && encrypt)
-            rc = out_write(&out, ct, ct_len);
-        else if (!rc)
+            if (!rc)
+                rc = out_write(&out, ct, ct_len);
+            cbuf_reset(buf);
+        } else if (buf->len >= WRITE_BATCH || i + 1 == n->nchunks) {
             rc = out_write(&out, buf->data, buf->len);
-        if (!rc)
-            plain += buf->len;
+            cbuf_reset(buf);
+        }
     }
     if (!rc && plain != n->size)
         rc = err_set(CAIRN_ECORRUPT, "%s: restored size differs from the recorded size", path);

@@ -23,8 +23,8 @@ fi
 MiB=$((1024 * 1024))
 SRC=$T/src
 mkdir -p "$SRC/big" "$SRC/small/deeper"
-for i in 1 2 3 4 5; do
-    gen_random "$SRC/big/f$i.bin" $((9 * MiB + i * 4099)) "big$i"
+for i in 1 2 3 4; do
+    gen_random "$SRC/big/f$i.bin" $((8 * MiB + i * 4099)) "big$i"
 done
 for i in $(seq 1 40); do
     gen_text "$SRC/small/t$i.txt" $((i * 97))
@@ -59,7 +59,7 @@ whole_or_absent() {
 if [ -n "${CAIRN_E2E_IN_NS:-}" ] && mkdir -p "$T/small-fs" &&
     mount -t tmpfs -o size=24m tmpfs "$T/small-fs" 2>/dev/null; then
     cleanup_hook() { umount -l "$T/small-fs" 2>/dev/null; }
-    info "restore of 45 MiB onto a 24 MiB file system"
+    info "restore of 32 MiB onto a 24 MiB file system"
     run_rc restore latest --to "$T/small-fs/r"
     echo "   exit $RC: $(head -c 300 "$T/err")"
     [ "$RC" = 11 ] || fail "restore onto a full disk exited $RC, expected 11"
