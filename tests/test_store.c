@@ -411,23 +411,33 @@ static void test_get_chunk_of(void **state)
     static const uint32_t order[] = {0, 1, 2, 7, 3, 3, 4, 5, 239, 6, 8, 9, 10, 11};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
         const uint32_t i = order[k];
+        cbuf_reset(&out);
         assert_int_equal(store_get_chunk_of(s, w, c, NCHUNKS, i, &out), CAIRN_OK);
         assert_int_equal(out.len, f->len[i]);
         assert_memory_equal(out.data, f->data[i], f->len[i]);
     }
+    /* appended: the list's data one after another */
+    cbuf_reset(&out);
+    size_t at = 0;
     for (uint32_t i = 0; i < NCHUNKS; i++) {
         assert_int_equal(store_get_chunk_of(s, w, c, NCHUNKS, i, &out), CAIRN_OK);
-        assert_memory_equal(out.data, f->data[i], f->len[i]);
+        assert_int_equal(out.len, at + f->len[i]);
+        assert_memory_equal(out.data + at, f->data[i], f->len[i]);
+        at = out.len;
     }
     /* an unknown chunk in the list: it fails, the next ones read */
     uint8_t keep[ID_LEN];
     memcpy(keep, ids[20], ID_LEN);
     store_chunk_id(s, (const uint8_t *)"nope", 4, ids[20]);
     for (uint32_t i = 18; i < 24; i++) {
+        cbuf_reset(&out);
+        cbuf_put(&out, "x", 1);
         const cairn_err rc = store_get_chunk_of(s, w, c, NCHUNKS, i, &out);
         assert_int_equal(rc, i == 20 ? CAIRN_ECORRUPT : CAIRN_OK);
         if (i != 20)
-            assert_memory_equal(out.data, f->data[i], f->len[i]);
+            assert_memory_equal(out.data + 1, f->data[i], f->len[i]);
+        else
+            assert_int_equal(out.len, 1); /* unchanged */
     }
     memcpy(ids[20], keep, ID_LEN);
     /* a damaged chunk inside one read: it fails naming its pack, the
@@ -448,9 +458,11 @@ static void test_get_chunk_of(void **state)
     store_worker_free(w);
     assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
     for (uint32_t i = mid - 1; i <= mid + 1; i++) {
+        cbuf_reset(&out);
         const cairn_err rc = store_get_chunk_of(s, w, c, NCHUNKS, i, &out);
         if (i == mid) {
             assert_int_equal(rc, CAIRN_ECORRUPT);
+            assert_int_equal(out.len, 0);
             assert_non_null(strstr(err_msg(), "/packs/"));
         } else {
             assert_int_equal(rc, CAIRN_OK);
