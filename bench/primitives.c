@@ -97,39 +97,100 @@ static double speed(int kind, size_t len)
     return (double)bytes / (t - t0) / 1e6;
 }
 
-static int zstd_row(const char *const *files, int nfiles, size_t chunk, int level)
+/* Calls fn on each chunk-sized piece of the files in turn, until it
+ * returns nonzero: 1 stops there, -1 is an error. */
+typedef int (*piece_fn)(void *ctx, const uint8_t *piece, size_t n);
+
+static int each_piece(const char *const *files, int nfiles, size_t chunk, piece_fn fn, void *ctx)
 {
-    ZSTD_CCtx *const cc = ZSTD_createCCtx();
-    uint8_t *const dst = malloc(ZSTD_compressBound(chunk));
     uint8_t *const src = malloc(chunk);
-    if (!cc || !dst || !src)
-        return 1;
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
-    uint64_t in = 0, outb = 0;
-    double cpu = 0;
-    for (int f = 0; f < nfiles; f++) {
+    int rc = src ? 0 : -1;
+    for (int f = 0; f < nfiles && !rc; f++) {
         FILE *const fp = fopen(files[f], "rb");
         if (!fp) {
             perror(files[f]);
-            return 1;
+            rc = -1;
+            break;
         }
         size_t n;
-        while ((n = fread(src, 1, chunk, fp)) > 0) {
-            const double t0 = cpu_now();
-            const size_t z = ZSTD_compress2(cc, dst, ZSTD_compressBound(chunk), src, n);
-            cpu += cpu_now() - t0;
-            if (ZSTD_isError(z))
-                return 1;
-            in += n;
-            outb += z < n ? z : n;
-        }
+        while (!rc && (n = fread(src, 1, chunk, fp)) > 0)
+            rc = fn(ctx, src, n);
         fclose(fp);
     }
-    printf("| zstd level %d, %zu KiB chunks | %.0f | ratio %.3f over %.1f MB |\n", level,
-           chunk / 1024, (double)in / cpu / 1e6, (double)in / (double)outb, (double)in / 1e6);
-    ZSTD_freeCCtx(cc);
-    free(dst);
     free(src);
+    return rc < 0;
+}
+
+typedef struct zstd_run {
+    ZSTD_CCtx *cc;
+    ZSTD_DCtx *dc;
+    uint8_t *z, *back;
+    size_t cap;
+    uint64_t in, out, limit; /* limit: stop after this much input (decompression) */
+    double cpu;
+} zstd_run;
+
+static int zstd_run_init(zstd_run *r, size_t chunk, int level)
+{
+    memset(r, 0, sizeof *r);
+    r->cc = ZSTD_createCCtx();
+    r->dc = ZSTD_createDCtx();
+    r->cap = ZSTD_compressBound(chunk);
+    r->z = malloc(r->cap);
+    r->back = malloc(chunk);
+    r->limit = UINT64_MAX;
+    if (!r->cc || !r->dc || !r->z || !r->back)
+        return 1;
+    ZSTD_CCtx_setParameter(r->cc, ZSTD_c_compressionLevel, level);
+    return 0;
+}
+
+static void zstd_run_free(zstd_run *r)
+{
+    ZSTD_freeCCtx(r->cc);
+    ZSTD_freeDCtx(r->dc);
+    free(r->z);
+    free(r->back);
+}
+
+static int compress_piece(void *ctx, const uint8_t *p, size_t n)
+{
+    zstd_run *const r = ctx;
+    const double t0 = cpu_now();
+    const size_t z = ZSTD_compress2(r->cc, r->z, r->cap, p, n);
+    r->cpu += cpu_now() - t0;
+    if (ZSTD_isError(z))
+        return -1;
+    r->in += n;
+    r->out += z < n ? z : n;
+    return 0;
+}
+
+/* a piece that does not compress is stored as it is: nothing to decompress */
+static int decompress_piece(void *ctx, const uint8_t *p, size_t n)
+{
+    zstd_run *const r = ctx;
+    const size_t z = ZSTD_compress2(r->cc, r->z, r->cap, p, n);
+    if (ZSTD_isError(z) || z >= n)
+        return 0;
+    const double t0 = cpu_now();
+    const size_t d = ZSTD_decompressDCtx(r->dc, r->back, n, r->z, z);
+    r->cpu += cpu_now() - t0;
+    if (d != n)
+        return -1;
+    r->in += n;
+    return r->in >= r->limit;
+}
+
+static int zstd_row(const char *const *files, int nfiles, size_t chunk, int level)
+{
+    zstd_run r;
+    if (zstd_run_init(&r, chunk, level) || each_piece(files, nfiles, chunk, compress_piece, &r))
+        return 1;
+    printf("| zstd level %d, %zu KiB chunks | %.0f | ratio %.3f over %.1f MB |\n", level,
+           chunk / 1024, (double)r.in / r.cpu / 1e6, (double)r.in / (double)r.out,
+           (double)r.in / 1e6);
+    zstd_run_free(&r);
     return 0;
 }
 
@@ -271,66 +332,31 @@ static int floor_read(const char *dir)
     return 0;
 }
 
-/* MB/s of output: zstd level 2 (new stores' level) decompression of the
- * files cut into chunk-sized pieces (the first UNZSTD_SAMPLE bytes of
- * them, to keep the bench short); total: the files' bytes, which a store
- * keeps compressed (SQLite pages nearly always compress). */
+/* zstd level 2 (new stores' level) decompression, MB/s of output, of the
+ * files cut into 16 KiB pieces (the first UNZSTD_SAMPLE bytes of them, to
+ * keep the bench short), and the files' bytes, which a store keeps
+ * compressed (SQLite pages nearly always compress). */
 enum { UNZSTD_SAMPLE = 128 << 20 };
-
-static int unzstd_speed(const char *const *files, int nfiles, size_t chunk, double *mbps,
-                        uint64_t *total)
-{
-    ZSTD_CCtx *const cc = ZSTD_createCCtx();
-    ZSTD_DCtx *const dc = ZSTD_createDCtx();
-    uint8_t *const z = malloc(ZSTD_compressBound(chunk));
-    uint8_t *const src = malloc(chunk), *const back = malloc(chunk);
-    if (!cc || !dc || !z || !src || !back)
-        return 1;
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 2);
-    uint64_t out = 0;
-    double cpu = 0;
-    *total = 0;
-    for (int f = 0; f < nfiles; f++) {
-        FILE *const fp = fopen(files[f], "rb");
-        if (!fp) {
-            perror(files[f]);
-            return 1;
-        }
-        struct stat st;
-        if (fstat(fileno(fp), &st) == 0)
-            *total += (uint64_t)st.st_size;
-        size_t n;
-        while (out < UNZSTD_SAMPLE && (n = fread(src, 1, chunk, fp)) > 0) {
-            const size_t zn = ZSTD_compress2(cc, z, ZSTD_compressBound(chunk), src, n);
-            if (ZSTD_isError(zn) || zn >= n)
-                continue; /* stored as it is: nothing to decompress */
-            const double t0 = cpu_now();
-            const size_t d = ZSTD_decompressDCtx(dc, back, chunk, z, zn);
-            cpu += cpu_now() - t0;
-            if (d != n)
-                return 1;
-            out += n;
-        }
-        fclose(fp);
-    }
-    *mbps = cpu > 0 ? (double)out / cpu / 1e6 : 0;
-    ZSTD_freeCCtx(cc);
-    ZSTD_freeDCtx(dc);
-    free(z);
-    free(src);
-    free(back);
-    return 0;
-}
 
 static int floor_decode(const char *const *files, int nfiles)
 {
-    double unzstd;
-    uint64_t total;
-    if (unzstd_speed(files, nfiles, 16384, &unzstd, &total))
+    zstd_run r;
+    uint64_t total = 0;
+    if (zstd_run_init(&r, 16384, 2))
         return 1;
+    r.limit = UNZSTD_SAMPLE;
+    if (each_piece(files, nfiles, 16384, decompress_piece, &r))
+        return 1;
+    for (int f = 0; f < nfiles; f++) {
+        struct stat st;
+        if (stat(files[f], &st) == 0)
+            total += (uint64_t)st.st_size;
+    }
     printf("{\"floor\":\"decode\",\"open_mbps\":%.0f,\"unzstd_mbps\":%.0f,"
            "\"zstd_raw_bytes\":%llu}\n",
-           speed(KIND_OPEN_SEAL, 1 << 20), unzstd, (unsigned long long)total);
+           speed(KIND_OPEN_SEAL, 1 << 20), r.cpu > 0 ? (double)r.in / r.cpu / 1e6 : 0,
+           (unsigned long long)total);
+    zstd_run_free(&r);
     return 0;
 }
 

@@ -309,6 +309,23 @@ static void test_get_missing_chunk(void **state)
     store_close(s);
 }
 
+/* The store with every chunk of the fixture, opened again for reading,
+ * and the chunks' IDs in *ids (the caller frees them). */
+static store *filled_reader(fixture *f, uint8_t (**ids)[ID_LEN])
+{
+    store *s = open_or_fail(f, STORE_WRITE);
+    int added = 0;
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    store_close(s);
+    s = open_or_fail(f, 0);
+    *ids = calloc(NCHUNKS, ID_LEN);
+    assert_non_null(*ids);
+    for (int i = 0; i < NCHUNKS; i++)
+        store_chunk_id(s, f->data[i], f->len[i], (*ids)[i]);
+    return s;
+}
+
 static cairn_err remove_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
 {
     (void)ctx;
@@ -322,22 +339,15 @@ static cairn_err remove_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const c
 static void test_prefetch(void **state)
 {
     fixture *const f = *state;
-    store *s = open_or_fail(f, STORE_WRITE);
-    int added = 0;
-    put_all(f, s, 0, NCHUNKS, &added);
-    assert_int_equal(store_flush(s), CAIRN_OK);
-    store_close(s);
-    s = open_or_fail(f, 0);
+    uint8_t(*ids)[ID_LEN];
+    store *const s = filled_reader(f, &ids);
+    const uint8_t(*const c)[ID_LEN] = (const uint8_t(*)[ID_LEN])ids;
     store_worker *w = NULL, *w2 = NULL;
     cbuf out;
     cbuf_init(&out);
     assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
-    uint8_t(*const ids)[ID_LEN] = calloc(NCHUNKS, ID_LEN);
-    const uint8_t(*const c)[ID_LEN] = (const uint8_t(*)[ID_LEN])ids;
-    assert_non_null(ids);
     uint64_t stored3 = 0;
     for (int i = 0; i < NCHUNKS; i++) {
-        store_chunk_id(s, f->data[i], f->len[i], ids[i]);
         uint8_t pack[PACK_ID_LEN];
         pack_entry e;
         assert_int_equal(store_locate(s, ids[i], pack, &e), CAIRN_OK);
@@ -393,21 +403,13 @@ static void damage_chunk(store *s, const char *store_path, const uint8_t id[ID_L
 static void test_get_chunk_of(void **state)
 {
     fixture *const f = *state;
-    store *s = open_or_fail(f, STORE_WRITE);
-    int added = 0;
-    put_all(f, s, 0, NCHUNKS, &added);
-    assert_int_equal(store_flush(s), CAIRN_OK);
-    store_close(s);
-    s = open_or_fail(f, 0);
+    uint8_t(*ids)[ID_LEN];
+    store *const s = filled_reader(f, &ids);
+    const uint8_t(*const c)[ID_LEN] = (const uint8_t(*)[ID_LEN])ids;
     store_worker *w = NULL;
     cbuf out;
     cbuf_init(&out);
     assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
-    uint8_t(*const ids)[ID_LEN] = calloc(NCHUNKS, ID_LEN);
-    const uint8_t(*const c)[ID_LEN] = (const uint8_t(*)[ID_LEN])ids;
-    assert_non_null(ids);
-    for (int i = 0; i < NCHUNKS; i++)
-        store_chunk_id(s, f->data[i], f->len[i], ids[i]);
     static const uint32_t order[] = {0, 1, 2, 7, 3, 3, 4, 5, 239, 6, 8, 9, 10, 11};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
         const uint32_t i = order[k];
