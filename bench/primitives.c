@@ -5,12 +5,31 @@
  * levels 1 and 3 (ratio and speed) on the files given, cut into chunks.
  *
  * usage: cairn-primitives [--chunk BYTES] [FILE...]
- * Prints a Markdown table.  Not a test: its numbers go to docs/BENCHMARKS.md. */
+ * Prints a Markdown table.  Not a test: its numbers go to docs/BENCHMARKS.md.
+ *
+ * The floor of a restore, the work any tool must do, each printed as one
+ * JSON line for bench/run.sh (wall and CPU = user + sys of this process):
+ *   cairn-primitives --floor-write SRC DST   every regular file of SRC
+ *       created under DST with the same size, mode and mtime, written from
+ *       memory in 1 MiB writes (the kernel's cost of creating and writing
+ *       the restored files, which every tool pays);
+ *   cairn-primitives --floor-read DIR        every file under DIR dropped
+ *       from the page cache, then read in 1 MiB reads (reading a store);
+ *   cairn-primitives --floor-decode FILE...  opening (ChaCha20-Poly1305,
+ *       cairn's seal_open) of 1 MiB blobs, and zstd decompression of the
+ *       files cut into 16 KiB chunks at level 2 (MB/s of output), and the
+ *       files' bytes (SQLite files: what a store keeps compressed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <xxhash.h>
@@ -78,39 +97,266 @@ static double speed(int kind, size_t len)
     return (double)bytes / (t - t0) / 1e6;
 }
 
-static int zstd_row(const char *const *files, int nfiles, size_t chunk, int level)
+/* Calls fn on each chunk-sized piece of the files in turn, until it
+ * returns nonzero: 1 stops there, -1 is an error. */
+typedef int (*piece_fn)(void *ctx, const uint8_t *piece, size_t n);
+
+static int each_piece(const char *const *files, int nfiles, size_t chunk, piece_fn fn, void *ctx)
 {
-    ZSTD_CCtx *const cc = ZSTD_createCCtx();
-    uint8_t *const dst = malloc(ZSTD_compressBound(chunk));
     uint8_t *const src = malloc(chunk);
-    if (!cc || !dst || !src)
-        return 1;
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
-    uint64_t in = 0, outb = 0;
-    double cpu = 0;
-    for (int f = 0; f < nfiles; f++) {
+    int rc = src ? 0 : -1;
+    for (int f = 0; f < nfiles && !rc; f++) {
         FILE *const fp = fopen(files[f], "rb");
         if (!fp) {
             perror(files[f]);
-            return 1;
+            rc = -1;
+            break;
         }
         size_t n;
-        while ((n = fread(src, 1, chunk, fp)) > 0) {
-            const double t0 = cpu_now();
-            const size_t z = ZSTD_compress2(cc, dst, ZSTD_compressBound(chunk), src, n);
-            cpu += cpu_now() - t0;
-            if (ZSTD_isError(z))
-                return 1;
-            in += n;
-            outb += z < n ? z : n;
-        }
+        while (!rc && (n = fread(src, 1, chunk, fp)) > 0)
+            rc = fn(ctx, src, n);
         fclose(fp);
     }
-    printf("| zstd level %d, %zu KiB chunks | %.0f | ratio %.3f over %.1f MB |\n", level,
-           chunk / 1024, (double)in / cpu / 1e6, (double)in / (double)outb, (double)in / 1e6);
-    ZSTD_freeCCtx(cc);
-    free(dst);
     free(src);
+    return rc < 0;
+}
+
+typedef struct zstd_run {
+    ZSTD_CCtx *cc;
+    ZSTD_DCtx *dc;
+    uint8_t *z, *back;
+    size_t cap;
+    uint64_t in, out, limit; /* limit: stop after this much input (decompression) */
+    double cpu;
+} zstd_run;
+
+static int zstd_run_init(zstd_run *r, size_t chunk, int level)
+{
+    memset(r, 0, sizeof *r);
+    r->cc = ZSTD_createCCtx();
+    r->dc = ZSTD_createDCtx();
+    r->cap = ZSTD_compressBound(chunk);
+    r->z = malloc(r->cap);
+    r->back = malloc(chunk);
+    r->limit = UINT64_MAX;
+    if (!r->cc || !r->dc || !r->z || !r->back)
+        return 1;
+    ZSTD_CCtx_setParameter(r->cc, ZSTD_c_compressionLevel, level);
+    return 0;
+}
+
+static void zstd_run_free(zstd_run *r)
+{
+    ZSTD_freeCCtx(r->cc);
+    ZSTD_freeDCtx(r->dc);
+    free(r->z);
+    free(r->back);
+}
+
+static int compress_piece(void *ctx, const uint8_t *p, size_t n)
+{
+    zstd_run *const r = ctx;
+    const double t0 = cpu_now();
+    const size_t z = ZSTD_compress2(r->cc, r->z, r->cap, p, n);
+    r->cpu += cpu_now() - t0;
+    if (ZSTD_isError(z))
+        return -1;
+    r->in += n;
+    r->out += z < n ? z : n;
+    return 0;
+}
+
+/* a piece that does not compress is stored as it is: nothing to decompress */
+static int decompress_piece(void *ctx, const uint8_t *p, size_t n)
+{
+    zstd_run *const r = ctx;
+    const size_t z = ZSTD_compress2(r->cc, r->z, r->cap, p, n);
+    if (ZSTD_isError(z) || z >= n)
+        return 0;
+    const double t0 = cpu_now();
+    const size_t d = ZSTD_decompressDCtx(r->dc, r->back, n, r->z, z);
+    r->cpu += cpu_now() - t0;
+    if (d != n)
+        return -1;
+    r->in += n;
+    return r->in >= r->limit;
+}
+
+static int zstd_row(const char *const *files, int nfiles, size_t chunk, int level)
+{
+    zstd_run r;
+    if (zstd_run_init(&r, chunk, level) || each_piece(files, nfiles, chunk, compress_piece, &r))
+        return 1;
+    printf("| zstd level %d, %zu KiB chunks | %.0f | ratio %.3f over %.1f MB |\n", level,
+           chunk / 1024, (double)r.in / r.cpu / 1e6, (double)r.in / (double)r.out,
+           (double)r.in / 1e6);
+    zstd_run_free(&r);
+    return 0;
+}
+
+/* ---- the floor of a restore ---- */
+
+typedef struct clocks {
+    double wall, cpu;
+} clocks;
+
+static clocks clocks_now(void)
+{
+    struct timespec ts;
+    struct rusage ru;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    getrusage(RUSAGE_SELF, &ru);
+    return (clocks){(double)ts.tv_sec + (double)ts.tv_nsec / 1e9,
+                    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6};
+}
+
+static void print_floor(const char *what, clocks t0, uint64_t files, uint64_t bytes)
+{
+    const clocks t1 = clocks_now();
+    printf("{\"floor\":\"%s\",\"files\":%llu,\"bytes\":%llu,\"wall\":%.3f,\"cpu\":%.3f}\n", what,
+           (unsigned long long)files, (unsigned long long)bytes, t1.wall - t0.wall,
+           t1.cpu - t0.cpu);
+}
+
+enum { IO_BUF = 1 << 20 };
+
+typedef struct tree_entry {
+    char *rel; /* path below the root */
+    struct stat st;
+} tree_entry;
+
+static tree_entry *entries;
+static size_t nentries, capentries;
+static size_t root_len;
+
+static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type != FTW_F && type != FTW_D)
+        return 0;
+    if (type == FTW_F && !S_ISREG(st->st_mode))
+        return 0;
+    if (nentries == capentries) {
+        capentries = capentries ? 2 * capentries : 4096;
+        if (!(entries = realloc(entries, capentries * sizeof *entries)))
+            return -1;
+    }
+    entries[nentries].rel = strdup(path + root_len);
+    entries[nentries].st = *st;
+    return entries[nentries++].rel ? 0 : -1;
+}
+
+static int floor_write(const char *src, const char *dst)
+{
+    char path[8192];
+    uint8_t *const buf = malloc(IO_BUF);
+    uint64_t files = 0, bytes = 0;
+    root_len = strlen(src);
+    if (!buf || nftw(src, collect, 64, FTW_PHYS) != 0 || mkdir(dst, 0700) != 0) {
+        perror(dst);
+        return 1;
+    }
+    randombytes_buf(buf, IO_BUF);
+    const clocks t0 = clocks_now();
+    for (size_t i = 0; i < nentries; i++) {
+        const tree_entry *const e = &entries[i];
+        snprintf(path, sizeof path, "%s%s", dst, e->rel);
+        if (S_ISDIR(e->st.st_mode)) {
+            if (e->rel[0] && mkdir(path, 0700) != 0) {
+                perror(path);
+                return 1;
+            }
+            continue;
+        }
+        const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e->st.st_mode & 07777);
+        if (fd < 0) {
+            perror(path);
+            return 1;
+        }
+        for (off_t left = e->st.st_size; left > 0;) {
+            const size_t n = left < IO_BUF ? (size_t)left : IO_BUF;
+            const ssize_t w = write(fd, buf, n);
+            if (w <= 0) {
+                perror(path);
+                return 1;
+            }
+            left -= w;
+            bytes += (uint64_t)w;
+        }
+        futimens(fd, (const struct timespec[2]){e->st.st_mtim, e->st.st_mtim});
+        close(fd);
+        files++;
+    }
+    print_floor("write", t0, files, bytes);
+    free(buf);
+    return 0;
+}
+
+static int floor_read(const char *dir)
+{
+    char path[8192];
+    uint8_t *const buf = malloc(IO_BUF);
+    uint64_t files = 0, bytes = 0;
+    root_len = strlen(dir);
+    if (!buf || nftw(dir, collect, 64, FTW_PHYS) != 0) {
+        perror(dir);
+        return 1;
+    }
+    for (size_t i = 0; i < nentries; i++) { /* as bench/run.sh's evict_store */
+        snprintf(path, sizeof path, "%s%s", dir, entries[i].rel);
+        const int fd = S_ISREG(entries[i].st.st_mode) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        if (fd >= 0) {
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            close(fd);
+        }
+    }
+    const clocks t0 = clocks_now();
+    for (size_t i = 0; i < nentries; i++) {
+        if (!S_ISREG(entries[i].st.st_mode))
+            continue;
+        snprintf(path, sizeof path, "%s%s", dir, entries[i].rel);
+        const int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            perror(path);
+            return 1;
+        }
+        ssize_t r;
+        while ((r = read(fd, buf, IO_BUF)) > 0)
+            bytes += (uint64_t)r;
+        close(fd);
+        files++;
+    }
+    print_floor("read", t0, files, bytes);
+    free(buf);
+    return 0;
+}
+
+/* zstd level 2 (new stores' level) decompression, MB/s of output, of the
+ * files cut into 16 KiB pieces (the first UNZSTD_SAMPLE bytes of them, to
+ * keep the bench short), and the files' bytes, which a store keeps
+ * compressed (SQLite pages nearly always compress). */
+enum { UNZSTD_SAMPLE = 128 << 20 };
+
+static int floor_decode(const char *const *files, int nfiles)
+{
+    zstd_run r;
+    uint64_t total = 0;
+    if (zstd_run_init(&r, 16384, 2))
+        return 1;
+    r.limit = UNZSTD_SAMPLE;
+    if (each_piece(files, nfiles, 16384, decompress_piece, &r))
+        return 1;
+    for (int f = 0; f < nfiles; f++) {
+        struct stat st;
+        if (stat(files[f], &st) == 0)
+            total += (uint64_t)st.st_size;
+    }
+    printf("{\"floor\":\"decode\",\"open_mbps\":%.0f,\"unzstd_mbps\":%.0f,"
+           "\"zstd_raw_bytes\":%llu}\n",
+           speed(KIND_OPEN_SEAL, 1 << 20), r.cpu > 0 ? (double)r.in / r.cpu / 1e6 : 0,
+           (unsigned long long)total);
+    zstd_run_free(&r);
     return 0;
 }
 
@@ -124,6 +370,12 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0 || chunk == 0)
         return 1;
+    if (argc == 4 && strcmp(argv[1], "--floor-write") == 0)
+        return floor_write(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "--floor-read") == 0)
+        return floor_read(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "--floor-decode") == 0)
+        return floor_decode((const char *const *)argv + 2, argc - 2);
     static const size_t sizes[] = {256, 1024, 2048, 4096, 16384, 65536, 1 << 20};
     static const char *const names[] = {"keyed BLAKE2b-256 (libsodium)",
                                         "seal XChaCha20-Poly1305, libsodium",

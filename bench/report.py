@@ -163,6 +163,44 @@ def build_steps(samples, tools, dataset):
     return steps
 
 
+def restore_floor(notes, meta, datasets, kdf_cpu=None):
+    """The floor of a restore from bench/run.sh's restore_floor notes: CPU of creating and
+    writing day 0's files, of reading cairn's packs from the disk, of opening every stored
+    byte and decompressing the SQLite bytes; its wall on the machine's cores (never below
+    the disk's read time); and the best wall ratio against each peer it allows."""
+    parts = {}
+    for f in notes.get("floor", []):
+        if isinstance(f, dict) and "floor" in f:
+            parts[f["floor"]] = f
+    w, r, d = parts.get("write"), parts.get("read"), parts.get("decode")
+    if not (w and r and d) or not d.get("open_mbps") or not d.get("unzstd_mbps"):
+        return None
+    terms = {
+        "write": w["cpu"],
+        "read": r["cpu"],
+        "open": r["bytes"] / 1e6 / d["open_mbps"],
+        "unzstd": d["zstd_raw_bytes"] / 1e6 / d["unzstd_mbps"],
+    }
+    cpu = sum(terms.values())
+    cores = meta.get("nproc") or 1
+    wall = max(cpu / cores, r["wall"])
+    out = {"terms_cpu": terms, "cpu": cpu, "cores": cores, "wall": wall, "kdf_cpu": kdf_cpu,
+           "read_wall": r["wall"], "write_wall": w["wall"], "parts": parts, "steps": []}
+    for ds in datasets:
+        for e in ds["steps"]:
+            if e["step"] not in ("restore_latest", "restore_oldest"):
+                continue
+            row = {"dataset": ds["dataset"], "step": e["step"], "label": e["label"]}
+            for t, entry in e["tools"].items():
+                tw, tc = med(entry, "wall"), med(entry, "cpu")
+                row[t] = {"wall": tw, "cpu": tc,
+                          "wall_over_floor": ratio(tw, wall), "cpu_over_floor": ratio(tc, cpu),
+                          "cpu_over_floor_kdf": ratio(tc, cpu + kdf_cpu) if kdf_cpu else None,
+                          "best_ratio": ratio(tw, wall)}
+            out["steps"].append(row)
+    return out
+
+
 def build(samples, notes, meta):
     tools = [t for t in TOOLS if t in meta.get("tools", TOOLS)]
     datasets = [{"dataset": d, "description": DATASETS.get(d, ""),
@@ -186,6 +224,7 @@ def build(samples, notes, meta):
             s["speedup"] = (w1 / s["wall"]["median"]) if s["wall"] else None
     init = {t: summarize(samples, t, "init") for t in tools}
     return {"meta": meta, "datasets": datasets, "scaling": scaling, "init": init,
+            "restore_floor": restore_floor(notes, meta, datasets, med(init.get("cairn"), "cpu")),
             "notes": notes, "samples": samples}
 
 
@@ -304,6 +343,35 @@ def markdown(res, png_names):
                 fmt_ratio(s.get("speedup")),
             ])
         out.append(md_table(["--threads", "wall s", "CPU s", "peak RSS MiB", "MB/s", "speed-up"], rows) + "\n")
+
+    fl = res.get("restore_floor")
+    if fl:
+        t = fl["terms_cpu"]
+        out.append("## Restore floor\n")
+        out.append(
+            f"The work any restore of day 0 must do, measured in this run (`cairn-primitives "
+            f"--floor-*`): creating and writing its {fl['parts']['write']['files']:,} files "
+            f"from memory {fmt(t['write'], 2)} s CPU ({fmt(fl['write_wall'], 2)} s wall), reading "
+            f"cairn's packs from the disk {fmt(t['read'], 2)} s CPU ({fmt(fl['read_wall'], 2)} s "
+            f"wall), opening them (ChaCha20-Poly1305, {fmt(fl['parts']['decode']['open_mbps'])} MB/s) "
+            f"{fmt(t['open'], 2)} s, zstd decompression of the SQLite bytes "
+            f"({fmt(fl['parts']['decode']['unzstd_mbps'])} MB/s) {fmt(t['unzstd'], 2)} s. "
+            f"**Floor CPU {fmt(fl['cpu'], 2)} s; floor wall on {fl['cores']} cores "
+            f"{fmt(fl['wall'], 2)} s** (CPU ÷ cores, never below the packs' read time). "
+            "cairn's key derivation is on top: "
+            f"{fmt(fl['kdf_cpu'], 2)} s CPU (init's).\n")
+        rows = []
+        for row in fl["steps"]:
+            cells = [f"{row['dataset']} {row['label']}"]
+            c = row.get("cairn") or {}
+            cells += [fmt(c.get("wall"), 2), fmt(c.get("cpu"), 2), fmt_ratio(c.get("cpu_over_floor")),
+                      fmt_ratio(c.get("cpu_over_floor_kdf"))]
+            cells.append(", ".join(f"{p} {fmt_ratio((row.get(p) or {}).get('best_ratio'))}"
+                                   for p in others if row.get(p)) or "—")
+            rows.append(cells)
+        out.append(md_table(["restore", "cairn wall s", "cairn CPU s", "cairn CPU ÷ floor",
+                             "cairn CPU ÷ (floor + KDF)",
+                             "best wall ratio the floor allows (peer wall ÷ floor wall)"], rows) + "\n")
 
     extra = []
     init = res.get("init") or {}

@@ -164,6 +164,9 @@ for b in cairn cairn-gen; do
     [ -x "$bin_dir/$b" ] || { echo "bench: $bin_dir/$b missing (run scripts/build.sh)" >&2; exit 1; }
 done
 cp "$bin_dir/cairn" "$bin_dir/cairn-gen" "$work/bin/"
+# the floor tool too (restore_floor), when it builds
+{ [ -x "$bin_dir/cairn-primitives" ] || cmake --build "$bin_dir" --target cairn-primitives >/dev/null 2>&1; } &&
+    cp "$bin_dir/cairn-primitives" "$work/bin/" || true
 rm -rf "$work/head"
 cairn=$work/bin/cairn
 gen=$work/bin/cairn-gen
@@ -475,6 +478,29 @@ remove_repos() {
     for t in borg borg2; do rm -rf "${borg_repo[$t]}" "${borg_base[$t]}"; done
 }
 
+# the SQLite databases of day 0 (what a store keeps compressed), NUL-separated
+sqlite_files() {
+    find "$day0" -type f -size +8k -print0 | xargs -0 grep -l --null -m1 '^SQLite format 3' || true
+}
+
+# restore_floor: the work any restore of day 0 must do, on this machine in this run
+# (bench/primitives.c): day 0's files created and written from memory in a fresh folder
+# on the same disk, cairn's packs read after leaving the page cache, the open and the zstd
+# decompression speeds; report.py sums them into the "restore floor" line
+restore_floor() {
+    local prim=$work/bin/cairn-primitives t=$work/restore/floor-write l
+    [ -x "$prim" ] && [ -n "${CAIRN_STORE:-}" ] && [ -d "$CAIRN_STORE/packs" ] || return 0
+    log "measuring the restore floor"
+    restores+=("$t")
+    mapfile -d '' dbs < <(sqlite_files)
+    sync
+    {
+        "$prim" --floor-write "$day0" "$t" && sync &&
+            "$prim" --floor-read "$CAIRN_STORE/packs" && "$prim" --floor-decode "${dbs[@]}"
+    } >"$work/floor.jsonl" 2>"$work/logs/floor.log" || log "restore floor: failed (see logs/floor.log)"
+    while read -r l; do note floor "$l"; done <"$work/floor.jsonl"
+}
+
 # run_dataset REP TOOL...: the whole sequence for data set $ds, tools in the order given
 run_dataset() {
     local rep=$1 step t n
@@ -486,11 +512,15 @@ run_dataset() {
     remove_repos
     restores=()
     for step in init backup_initial mutate1 backup_day1 mutate2 backup_day2 backup_nochange \
-        restore_latest oldest restore_oldest check_read_data forget_prune; do
+        restore_latest oldest restore_oldest floor check_read_data forget_prune; do
         case $step in
         mutate1) mutate 1; continue ;;
         mutate2)
             mutate 2
+            continue
+            ;;
+        floor) # once per run
+            [ "$rep" != 1 ] || [ "$ds" != "${dataset_list[0]}" ] || restore_floor
             continue
             ;;
         oldest)
@@ -551,7 +581,7 @@ bench_end=$(date +%s)
 # (bench/primitives.c; SQLite chunks of the generated day 0 for zstd)
 if [ -x "$bin_dir/cairn-primitives" ] || cmake --build "$bin_dir" --target cairn-primitives >/dev/null 2>&1; then
     log "measuring the primitives"
-    mapfile -d '' dbs < <(find "$day0" -type f -size +8k -print0 | xargs -0 grep -l --null -m1 '^SQLite format 3' || true)
+    mapfile -d '' dbs < <(sqlite_files)
     { "$bin_dir/cairn-primitives" --chunk 16384 "${dbs[@]}"; echo
       "$bin_dir/cairn-primitives" --chunk 1048576 "${dbs[@]}" | tail -n 2; } >"$work/primitives.md" 2>&1 || true
     mkdir -p "$out" && cp "$work/primitives.md" "$out/primitives.md"

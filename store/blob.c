@@ -204,13 +204,20 @@ cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
                       const uint8_t id_key[SEAL_KEY_LEN], const pack_entry *e, const uint8_t *blob,
                       cbuf *out)
 {
+    cbuf_reset(out);
+    return blob_decode_append(c, seal_key, id_key, e, blob, out);
+}
+
+cairn_err blob_decode_append(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
+                             const uint8_t id_key[SEAL_KEY_LEN], const pack_entry *e,
+                             const uint8_t *blob, cbuf *out)
+{
     uint8_t ad[ID_LEN + 1], id[ID_LEN];
     cairn_err rc;
     if (e->stored_len < SEAL_OVERHEAD)
         return err_set(CAIRN_ECORRUPT, "blob too short");
     const size_t plen = e->stored_len - SEAL_OVERHEAD;
     pack_blob_ad(e, ad);
-    cbuf_reset(out);
     if (e->flags & PACK_ZSTD) {
         cbuf_reset(&c->packed);
         uint8_t *const tmp = cbuf_reserve(&c->packed, plen);
@@ -233,11 +240,11 @@ cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
         if (rc)
             return rc;
     }
-    out->len = e->raw_len;
-    if (!id_key)
-        return CAIRN_OK;
-    seal_id(id_key, out->data, out->len, id);
-    if (memcmp(id, e->id, ID_LEN) != 0)
-        return err_set(CAIRN_ECORRUPT, "chunk content does not match its ID");
+    if (id_key) {
+        seal_id(id_key, out->data + out->len, e->raw_len, id);
+        if (memcmp(id, e->id, ID_LEN) != 0)
+            return err_set(CAIRN_ECORRUPT, "chunk content does not match its ID");
+    }
+    out->len += e->raw_len;
     return CAIRN_OK;
 }

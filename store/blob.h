@@ -56,6 +56,10 @@ cairn_err blob_encode_inplace(blob_ctx *c, const uint8_t key[SEAL_KEY_LEN], pack
 cairn_err blob_decode(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
                       const uint8_t id_key[SEAL_KEY_LEN], const pack_entry *e, const uint8_t *blob,
                       cbuf *out);
+/* blob_decode, appending to out's data (out unchanged on failure). */
+cairn_err blob_decode_append(blob_ctx *c, const uint8_t seal_key[SEAL_KEY_LEN],
+                             const uint8_t id_key[SEAL_KEY_LEN], const pack_entry *e,
+                             const uint8_t *blob, cbuf *out);
 
 /* 1 if a cheap probe says compressing data will not pay. */
 int blob_incompressible(blob_ctx *c, const uint8_t *data, size_t len);

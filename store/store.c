@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +39,14 @@ enum {
     CONFIG_BODY_V1 = 16 + 4 * 5 + 8,
     CONFIG_BODY = CONFIG_BODY_V1 + 4 * 3,
     STORE_ID_LEN = 16,
-    PACK_FD_CACHE = 8
+    PACK_FD_CACHE = 8,
+    /* store_prefetch reads over a gap this small between two chunks of one
+     * pack (another file's chunks, most likely wanted soon) in one advice */
+    PREFETCH_GAP = 256 << 10,
+    /* store_get_chunk_of reads up to this many chunks, this many bytes,
+     * of a list in one pread when they lie one after another in a pack */
+    RUN_CHUNKS = 64,
+    RUN_BYTES = 1 << 20
 };
 
 struct store {
@@ -100,6 +108,13 @@ struct store_worker {
         int fd;
     } fds[PACK_FD_CACHE];
     unsigned next_fd;
+    /* store_get_chunk_of: the stored bytes of adjacent chunks read at once
+     * (from run_off in one pack), their entries, the next one expected */
+    cbuf run;
+    char run_path[PATH_MAX];
+    uint64_t run_off;
+    pack_entry run_e[RUN_CHUNKS];
+    uint32_t run_n, run_next;
 };
 
 cairn_err store_default_path(const char *explicit_path, char *out, size_t cap)
@@ -966,6 +981,7 @@ cairn_err store_worker_new(store *s, store_worker **out)
     for (int i = 0; i < PACK_FD_CACHE; i++)
         w->fds[i].fd = -1;
     cbuf_init(&w->blob);
+    cbuf_init(&w->run);
     const cairn_err rc = blob_ctx_new(s->params.zstd_level, &w->bc);
     if (rc) {
         free(w);
@@ -984,6 +1000,7 @@ void store_worker_free(store_worker *w)
             close(w->fds[i].fd);
     blob_ctx_free(w->bc);
     cbuf_free(&w->blob);
+    cbuf_free(&w->run);
     free(w);
 }
 
@@ -1346,6 +1363,90 @@ cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], c
     if (rc)
         return err_wrap(rc, path);
     return CAIRN_OK;
+}
+
+cairn_err store_get_chunk_of(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                             uint32_t i, cbuf *out)
+{
+    char path[PATH_MAX];
+    index_loc loc;
+    assert(i < n);
+    if (w->run_next < w->run_n && memcmp(w->run_e[w->run_next].id, ids[i], ID_LEN) == 0) {
+        const pack_entry *const e = &w->run_e[w->run_next++];
+        const cairn_err rc = blob_decode_append(w->bc, keyring_seal_key(s->keys), NULL, e,
+                                                w->run.data + (e->offset - w->run_off), out);
+        return rc ? err_wrap(rc, w->run_path) : CAIRN_OK;
+    }
+    w->run_n = w->run_next = 0;
+    pack_entry *const first = &w->run_e[0];
+    int fd = -1;
+    cairn_err rc = locate(s, ids[i], &loc, path, sizeof path, first);
+    if (!rc)
+        rc = worker_pack_fd(w, loc.pack, path, &fd);
+    if (rc)
+        return rc;
+    /* the chunks right behind it in the same pack come in the same read;
+     * one that cannot be located ends the run and is reported when asked for */
+    uint64_t end = first->offset + first->stored_len;
+    uint32_t k = 1;
+    for (uint32_t j = i + 1; j < n && k < RUN_CHUNKS; j++, k++) {
+        index_loc next;
+        char npath[PATH_MAX];
+        if (locate(s, ids[j], &next, npath, sizeof npath, &w->run_e[k]) != CAIRN_OK ||
+            memcmp(next.pack, loc.pack, PACK_ID_LEN) != 0 || w->run_e[k].offset != end ||
+            end + w->run_e[k].stored_len - first->offset > RUN_BYTES)
+            break;
+        end += w->run_e[k].stored_len;
+    }
+    cbuf_reset(&w->run);
+    if (!cbuf_reserve(&w->run, (size_t)(end - first->offset)))
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    rc = fs_pread_all(fd, w->run.data, (size_t)(end - first->offset), first->offset, path);
+    if (!rc)
+        rc = blob_decode_append(w->bc, keyring_seal_key(s->keys), NULL, first, w->run.data, out);
+    if (rc)
+        return err_wrap(rc, path);
+    memcpy(w->run_path, path, strlen(path) + 1);
+    w->run_off = first->offset;
+    w->run_n = k;
+    w->run_next = 1;
+    return CAIRN_OK;
+}
+
+uint32_t store_prefetch(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                        uint64_t max_bytes)
+{
+    char path[PATH_MAX];
+    uint8_t pack[PACK_ID_LEN];
+    uint64_t start = 0, end = 0, covered = 0;
+    int fd = -1;
+    uint32_t i = 0;
+    if (s->src)
+        return n; /* a pack may have to be fetched first: left to the read */
+    for (; i < n && (i == 0 || covered < max_bytes); i++) {
+        index_loc loc;
+        pack_entry e;
+        if (locate(s, ids[i], &loc, path, sizeof path, &e) != CAIRN_OK)
+            break;
+        covered += e.stored_len;
+        if (fd >= 0 && memcmp(pack, loc.pack, PACK_ID_LEN) == 0 && e.offset <= end + PREFETCH_GAP &&
+            e.offset + e.stored_len >= start) {
+            start = e.offset < start ? e.offset : start;
+            end = e.offset + e.stored_len > end ? e.offset + e.stored_len : end;
+            continue;
+        }
+        if (fd >= 0)
+            posix_fadvise(fd, (off_t)start, (off_t)(end - start), POSIX_FADV_WILLNEED);
+        fd = -1;
+        if (worker_pack_fd(w, loc.pack, path, &fd) != CAIRN_OK)
+            break;
+        memcpy(pack, loc.pack, PACK_ID_LEN);
+        start = e.offset;
+        end = e.offset + e.stored_len;
+    }
+    if (fd >= 0)
+        posix_fadvise(fd, (off_t)start, (off_t)(end - start), POSIX_FADV_WILLNEED);
+    return i > 0 ? i : (n > 0);
 }
 
 cairn_err store_has_chunk(store *s, const uint8_t id[ID_LEN], int *has)

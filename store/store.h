@@ -178,6 +178,25 @@ cairn_err store_flush(store *s);
  * also recomputes the ID); data in out. */
 cairn_err store_get_chunk(store *s, store_worker *w, const uint8_t id[ID_LEN], cbuf *out);
 
+/* Chunk i of the list ids[0..n) (a file's chunks, read in order), as
+ * store_get_chunk, but appended to out's data (so that a caller can gather
+ * several chunks for one write; out unchanged on failure).  When the
+ * chunk must be read from the pack, the chunks behind
+ * it in the list that lie right behind it in the same pack come in the same
+ * read (up to 1 MiB), kept by w for the next calls (a pread per chunk cost
+ * a system call and a page-cache walk each).  Each is verified when decoded. */
+cairn_err store_get_chunk_of(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                             uint32_t i, cbuf *out);
+
+/* Asks the kernel to start reading the chunks ids[0..] from their packs
+ * (POSIX_FADV_WILLNEED, merged over neighbours in one pack) until max_bytes
+ * of stored data are covered, and returns how many chunks that was (at
+ * least one when n > 0).  Advice only, so that the disk works while the
+ * caller decodes: a chunk that cannot be located or read is reported by
+ * store_get_chunk.  Does nothing for a store read through a copy view. */
+uint32_t store_prefetch(store *s, store_worker *w, const uint8_t (*ids)[ID_LEN], uint32_t n,
+                        uint64_t max_bytes);
+
 /* 1 if the index knows the chunk. */
 cairn_err store_has_chunk(store *s, const uint8_t id[ID_LEN], int *has);
 

@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -305,6 +306,174 @@ static void test_get_missing_chunk(void **state)
     assert_memory_equal(id, id2, ID_LEN);
     store_worker_free(w);
     cbuf_free(&out);
+    store_close(s);
+}
+
+/* The store with every chunk of the fixture, opened again for reading,
+ * and the chunks' IDs in *ids (the caller frees them). */
+static store *filled_reader(fixture *f, uint8_t (**ids)[ID_LEN])
+{
+    store *s = open_or_fail(f, STORE_WRITE);
+    int added = 0;
+    put_all(f, s, 0, NCHUNKS, &added);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    store_close(s);
+    s = open_or_fail(f, 0);
+    *ids = calloc(NCHUNKS, ID_LEN);
+    assert_non_null(*ids);
+    for (int i = 0; i < NCHUNKS; i++)
+        store_chunk_id(s, f->data[i], f->len[i], (*ids)[i]);
+    return s;
+}
+
+static cairn_err remove_pack(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    (void)ctx;
+    (void)pack;
+    return unlink(path) == 0 ? CAIRN_OK : err_errno(errno, path);
+}
+
+/* store_prefetch is advice: it must count the chunks it covered exactly
+ * (the restore's read-ahead window rests on it) and stop quietly at a
+ * chunk it cannot find or a pack that is gone, leaving the error to the read. */
+static void test_prefetch(void **state)
+{
+    fixture *const f = *state;
+    uint8_t(*ids)[ID_LEN];
+    store *const s = filled_reader(f, &ids);
+    const uint8_t(*const c)[ID_LEN] = (const uint8_t(*)[ID_LEN])ids;
+    store_worker *w = NULL, *w2 = NULL;
+    cbuf out;
+    cbuf_init(&out);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    uint64_t stored3 = 0;
+    for (int i = 0; i < NCHUNKS; i++) {
+        uint8_t pack[PACK_ID_LEN];
+        pack_entry e;
+        assert_int_equal(store_locate(s, ids[i], pack, &e), CAIRN_OK);
+        if (i < 3)
+            stored3 += e.stored_len;
+    }
+    assert_int_equal(store_prefetch(s, w, c, 0, 1 << 20), 0);
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, 0), 1); /* at least one */
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, stored3), 3);
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, stored3 + 1), 4);
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, UINT64_MAX), NCHUNKS);
+    /* an unknown chunk: the advice stops before it, or covers just it */
+    store_chunk_id(s, (const uint8_t *)"nope", 4, ids[5]);
+    assert_int_equal(store_prefetch(s, w, c, NCHUNKS, UINT64_MAX), 5);
+    assert_int_equal(store_prefetch(s, w, c + 5, NCHUNKS - 5, UINT64_MAX), 1);
+    assert_int_equal(store_get_chunk(s, w, ids[5], &out), CAIRN_ECORRUPT);
+    check_all(f, s, 0, NCHUNKS); /* the reads see the same bytes */
+    /* the packs gone: nothing to advise, the read says so */
+    assert_int_equal(store_each_pack_file(s, remove_pack, NULL), CAIRN_OK);
+    assert_int_equal(store_worker_new(s, &w2), CAIRN_OK);
+    assert_int_equal(store_prefetch(s, w2, c + 6, NCHUNKS - 6, UINT64_MAX), 1);
+    assert_int_equal(store_get_chunk(s, w2, ids[6], &out), CAIRN_ECORRUPT);
+    assert_non_null(strstr(err_msg(), "pack is missing"));
+    free(ids);
+    cbuf_free(&out);
+    store_worker_free(w);
+    store_worker_free(w2);
+    store_close(s);
+}
+
+/* Flips one byte of the pack file that holds id, at the chunk's offset + at. */
+static void damage_chunk(store *s, const char *store_path, const uint8_t id[ID_LEN], uint32_t at)
+{
+    uint8_t pack[PACK_ID_LEN];
+    pack_entry e;
+    char hex[2 * PACK_ID_LEN + 1], path[PATH_MAX];
+    assert_int_equal(store_locate(s, id, pack, &e), CAIRN_OK);
+    fs_hex(pack, PACK_ID_LEN, hex);
+    snprintf(path, sizeof path, "%s/packs/%.2s/%s", store_path, hex, hex);
+    chmod(path, 0600);
+    const int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, e.offset + at), 1);
+    b ^= 0x40;
+    assert_int_equal(pwrite(fd, &b, 1, e.offset + at), 1);
+    close(fd);
+}
+
+/* store_get_chunk_of reads neighbours in one pread: every chunk of a list
+ * still comes out exact in any order, and an unknown or damaged chunk
+ * fails alone (its neighbours in the same read decode). */
+static void test_get_chunk_of(void **state)
+{
+    fixture *const f = *state;
+    uint8_t(*ids)[ID_LEN];
+    store *const s = filled_reader(f, &ids);
+    const uint8_t(*const c)[ID_LEN] = (const uint8_t(*)[ID_LEN])ids;
+    store_worker *w = NULL;
+    cbuf out;
+    cbuf_init(&out);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    static const uint32_t order[] = {0, 1, 2, 7, 3, 3, 4, 5, 239, 6, 8, 9, 10, 11};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        const uint32_t i = order[k];
+        cbuf_reset(&out);
+        assert_int_equal(store_get_chunk_of(s, w, c, NCHUNKS, i, &out), CAIRN_OK);
+        assert_int_equal(out.len, f->len[i]);
+        assert_memory_equal(out.data, f->data[i], f->len[i]);
+    }
+    /* appended: the list's data one after another */
+    cbuf_reset(&out);
+    size_t at = 0;
+    for (uint32_t i = 0; i < NCHUNKS; i++) {
+        assert_int_equal(store_get_chunk_of(s, w, c, NCHUNKS, i, &out), CAIRN_OK);
+        assert_int_equal(out.len, at + f->len[i]);
+        assert_memory_equal(out.data + at, f->data[i], f->len[i]);
+        at = out.len;
+    }
+    /* an unknown chunk in the list: it fails, the next ones read */
+    uint8_t keep[ID_LEN];
+    memcpy(keep, ids[20], ID_LEN);
+    store_chunk_id(s, (const uint8_t *)"nope", 4, ids[20]);
+    for (uint32_t i = 18; i < 24; i++) {
+        cbuf_reset(&out);
+        cbuf_put(&out, "x", 1);
+        const cairn_err rc = store_get_chunk_of(s, w, c, NCHUNKS, i, &out);
+        assert_int_equal(rc, i == 20 ? CAIRN_ECORRUPT : CAIRN_OK);
+        if (i != 20)
+            assert_memory_equal(out.data + 1, f->data[i], f->len[i]);
+        else
+            assert_int_equal(out.len, 1); /* unchanged */
+    }
+    memcpy(ids[20], keep, ID_LEN);
+    /* a damaged chunk inside one read: it fails naming its pack, the
+     * one after it, from the same read, decodes */
+    uint32_t mid = 0; /* three chunks one after another in one pack */
+    for (uint32_t i = 1; i + 1 < NCHUNKS && !mid; i++) {
+        uint8_t p0[PACK_ID_LEN], p1[PACK_ID_LEN], p2[PACK_ID_LEN];
+        pack_entry e0, e1, e2;
+        assert_int_equal(store_locate(s, ids[i - 1], p0, &e0), CAIRN_OK);
+        assert_int_equal(store_locate(s, ids[i], p1, &e1), CAIRN_OK);
+        assert_int_equal(store_locate(s, ids[i + 1], p2, &e2), CAIRN_OK);
+        if (!memcmp(p0, p1, PACK_ID_LEN) && !memcmp(p1, p2, PACK_ID_LEN) &&
+            e0.offset + e0.stored_len == e1.offset && e1.offset + e1.stored_len == e2.offset)
+            mid = i;
+    }
+    assert_true(mid > 0);
+    damage_chunk(s, f->path, ids[mid], 1);
+    store_worker_free(w);
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    for (uint32_t i = mid - 1; i <= mid + 1; i++) {
+        cbuf_reset(&out);
+        const cairn_err rc = store_get_chunk_of(s, w, c, NCHUNKS, i, &out);
+        if (i == mid) {
+            assert_int_equal(rc, CAIRN_ECORRUPT);
+            assert_int_equal(out.len, 0);
+            assert_non_null(strstr(err_msg(), "/packs/"));
+        } else {
+            assert_int_equal(rc, CAIRN_OK);
+            assert_memory_equal(out.data, f->data[i], f->len[i]);
+        }
+    }
+    free(ids);
+    cbuf_free(&out);
+    store_worker_free(w);
     store_close(s);
 }
 
@@ -1096,6 +1265,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_and_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts_dedup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_missing_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_chunk_of, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_plain_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_foreign_config, setup, teardown),

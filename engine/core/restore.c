@@ -24,7 +24,9 @@
 
 typedef struct rs_file {
     char *path;
-    tree_node node; /* owns a copy of the chunk list */
+    tree_node node;      /* owns a copy of the chunk list */
+    uint32_t prefetched; /* its first chunks the walker asked the kernel to read */
+    uint64_t ahead;      /* their share of rs_ctx.queued_bytes */
     struct rs_file *next;
 } rs_file;
 
@@ -46,6 +48,8 @@ typedef struct rs_ctx {
     pthread_cond_t has_room; /* the walker waits: the queue below its bound */
     rs_file *head, *tail;
     int queued;
+    uint64_t queued_bytes; /* prefetched file data in the queue */
+    int walker_waits;
     int done_walking;
     cairn_err failed;
     char failed_msg[1024];
@@ -55,7 +59,27 @@ typedef struct rs_ctx {
     work_progress prog; /* under mu */
 } rs_ctx;
 
-enum { MAX_QUEUED_FILES = 4096 };
+/* The walker stays at most this far ahead of the workers, and asks the
+ * kernel to read each file's first PREFETCH bytes from the packs as it
+ * queues it: the disk then reads while the workers decode and write (a
+ * store read from the disk otherwise stalls a worker on every pread).  The
+ * workers read ahead within a file the same way.  The walker is woken
+ * once the queue is half empty, not for every file (a context switch each). */
+enum {
+    MAX_QUEUED_FILES = 4096,
+    QUEUE_AHEAD = 32 << 20,
+    PREFETCH = 8 << 20,
+};
+
+static int queue_full(const rs_ctx *c)
+{
+    return c->queued >= MAX_QUEUED_FILES || c->queued_bytes >= QUEUE_AHEAD;
+}
+
+static int queue_half_empty(const rs_ctx *c)
+{
+    return c->queued <= MAX_QUEUED_FILES / 2 && c->queued_bytes <= QUEUE_AHEAD / 2;
+}
 
 static void report(rs_ctx *c, const char *path, const char *msg)
 {
@@ -77,6 +101,11 @@ static void set_times(int dirfd, const char *path, int64_t sec, uint32_t nsec, i
  * is full, so restoring gigabytes neither floods the cache nor pays for
  * ever new cache pages (the kernel's copy then costs as much as the rest). */
 enum { WRITE_BEHIND = 8 << 20 };
+
+/* Small chunks (SQLite pages) are gathered into writes of about this size:
+ * a write per 16 KiB chunk cost a system call each and, with large folios,
+ * small page-cache folios. */
+enum { WRITE_BATCH = 1 << 20 };
 
 typedef struct rs_out {
     int fd;
@@ -146,10 +175,14 @@ static cairn_err install_part(const char *part, const char *path, int overwrite)
     return rename(part, path) == 0 ? CAIRN_OK : err_errno(errno, path);
 }
 
-cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
-                       const file_encrypter *encrypter, const char *path, int overwrite,
-                       uint32_t mode, int64_t mtime_sec, uint32_t mtime_nsec, cbuf *buf,
-                       uint64_t *written)
+/* restore_node, for a node whose first `prefetched` chunks were already
+ * asked for (store_prefetch); check_exists 0 when the target folder was
+ * empty at the start (a file there now is still refused, by the rename). */
+static cairn_err restore_node_at(store *s, store_worker *w, const tree_node *n,
+                                 const file_encrypter *encrypter, const char *path, int overwrite,
+                                 int check_exists, uint32_t prefetched, uint32_t mode,
+                                 int64_t mtime_sec, uint32_t mtime_nsec, cbuf *buf,
+                                 uint64_t *written)
 {
     char part[PATH_MAX];
     cairn_err rc = CAIRN_OK;
@@ -162,7 +195,7 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
     rc = part_path(path, part, sizeof part);
     if (rc)
         return rc;
-    if (!overwrite) { /* fail before the work, as the O_EXCL open once did */
+    if (!overwrite && check_exists) { /* fail before the work, as the O_EXCL open once did */
         struct stat st;
         if (lstat(path, &st) == 0)
             return err_errno(EEXIST, path);
@@ -185,22 +218,36 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
         return rc;
     }
     rs_out out = {fd, path, 0, 0};
+    uint32_t ahead = prefetched, refill = prefetched / 2;
+    cbuf_reset(buf);
     for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
-        rc = store_get_chunk(s, w, n->chunks[i], buf);
-        if (!rc && encrypt && buf->len + encrypter->block > ct_cap) {
-            free(ct);
-            ct_cap = buf->len + encrypter->block;
-            if (!(ct = malloc(ct_cap)))
-                rc = err_set(CAIRN_ENOMEM, "out of memory");
+        if (i >= refill && ahead < n->nchunks) {
+            ahead += store_prefetch(s, w, (const uint8_t(*)[ID_LEN])(n->chunks + ahead),
+                                    n->nchunks - ahead, PREFETCH);
+            refill = i + (ahead - i) / 2;
         }
-        if (!rc && encrypt)
+        const size_t had = buf->len;
+        rc = store_get_chunk_of(s, w, (const uint8_t(*)[ID_LEN])n->chunks, n->nchunks, i, buf);
+        if (rc)
+            break;
+        plain += buf->len - had;
+        if (encrypt) {
+            if (buf->len + encrypter->block > ct_cap) {
+                free(ct);
+                ct_cap = buf->len + encrypter->block;
+                if (!(ct = malloc(ct_cap))) {
+                    rc = err_set(CAIRN_ENOMEM, "out of memory");
+                    break;
+                }
+            }
             rc = encrypter->update(enc, buf->data, buf->len, ct, &ct_len);
-        if (!rc && encrypt)
-            rc = out_write(&out, ct, ct_len);
-        else if (!rc)
+            if (!rc)
+                rc = out_write(&out, ct, ct_len);
+            cbuf_reset(buf);
+        } else if (buf->len >= WRITE_BATCH || i + 1 == n->nchunks) {
             rc = out_write(&out, buf->data, buf->len);
-        if (!rc)
-            plain += buf->len;
+            cbuf_reset(buf);
+        }
     }
     if (!rc && plain != n->size)
         rc = err_set(CAIRN_ECORRUPT, "%s: restored size differs from the recorded size", path);
@@ -236,14 +283,26 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
     return rc;
 }
 
+cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
+                       const file_encrypter *encrypter, const char *path, int overwrite,
+                       uint32_t mode, int64_t mtime_sec, uint32_t mtime_nsec, cbuf *buf,
+                       uint64_t *written)
+{
+    return restore_node_at(s, w, n, encrypter, path, overwrite, 1, 0, mode, mtime_sec, mtime_nsec,
+                           buf, written);
+}
+
 /* One file of a restore: damaged data fails this file only; running out of
  * memory or disk stops the restore. */
 static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_file *f)
 {
     uint64_t written;
     const tree_node *const n = &f->node;
-    const cairn_err rc = restore_node(c->s, w, n, c->opts->encrypter, f->path, c->opts->overwrite,
-                                      n->mode, n->mtime_sec, n->mtime_nsec, buf, &written);
+    /* without overwrite the target was empty (prepare_target): no file
+     * can be there but one created meanwhile, which the rename refuses */
+    const cairn_err rc =
+        restore_node_at(c->s, w, n, c->opts->encrypter, f->path, c->opts->overwrite, 0,
+                        f->prefetched, n->mode, n->mtime_sec, n->mtime_nsec, buf, &written);
     if (rc == CAIRN_ENOMEM || rc == CAIRN_ENOSPC)
         return rc;
     if (rc) {
@@ -281,10 +340,12 @@ static void worker_main(void *ctx, store_worker *w)
             c->head = f->next;
             if (!c->head)
                 c->tail = NULL;
-            /* only a full queue has the walker waiting: waking it (or
-             * the other workers) for every file cost a context switch each */
-            if (c->queued-- == MAX_QUEUED_FILES)
+            c->queued--;
+            c->queued_bytes -= f->ahead;
+            if (c->walker_waits && queue_half_empty(c)) {
+                c->walker_waits = 0;
                 pthread_cond_signal(&c->has_room);
+            }
             assert(c->queued >= 0 && (c->queued == 0) == (c->head == NULL));
         }
         const int skip = c->failed != CAIRN_OK || work_stopped(c->opts->hooks);
@@ -318,15 +379,24 @@ static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
         file_free(f);
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
+    f->ahead = n->size < PREFETCH ? n->size : PREFETCH;
     pthread_mutex_lock(&c->mu);
-    while (c->queued >= MAX_QUEUED_FILES)
+    while (queue_full(c)) {
+        c->walker_waits = 1;
         pthread_cond_wait(&c->has_room, &c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    /* outside the lock: the workers go on meanwhile */
+    f->prefetched = store_prefetch(c->s, c->main_worker, (const uint8_t(*)[ID_LEN])n->chunks,
+                                   n->nchunks, PREFETCH);
+    pthread_mutex_lock(&c->mu);
     if (c->tail)
         c->tail->next = f;
     else
         c->head = f;
     c->tail = f;
     c->queued++;
+    c->queued_bytes += f->ahead;
     assert(c->queued <= MAX_QUEUED_FILES);
     pthread_cond_signal(&c->has_work);
     pthread_mutex_unlock(&c->mu);
