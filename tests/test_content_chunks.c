@@ -453,9 +453,8 @@ static void test_pieced_reads_same_snapshot(void **state)
     uint8_t(*c3)[ID_LEN] = latest_chunks(f, "IMG_0001.JPG", &n3);
     uint32_t where = 99;
     assert_int_equal(n3, 4);
-    assert_int_equal(differing((const uint8_t(*)[ID_LEN])c1, (const uint8_t(*)[ID_LEN])c3, 4,
-                               &where),
-                     1);
+    assert_int_equal(
+        differing((const uint8_t(*)[ID_LEN])c1, (const uint8_t(*)[ID_LEN])c3, 4, &where), 1);
     assert_int_equal(where, 1);
     assert_chunk(f, c3[1], jpeg + MEDIA_CHUNK, MEDIA_CHUNK);
 

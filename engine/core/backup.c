@@ -29,11 +29,26 @@
  * backup) for a chunk_max (4 MiB) less of peak memory per worker. */
 enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 2, CIPHER_READ = 1 << 20 };
 
-/* A file's first bytes asked of the kernel ahead (POSIX_FADV_WILLNEED) when
- * it is opened, and how far ahead of the piece it reads a worker asks for
- * more: a source read from the disk keeps reads in flight while the bytes
- * already read are hashed and sealed. */
-enum { WILLNEED_FIRST = 16 << 20, WILLNEED_PIECES = 4 };
+/* Reading ahead (POSIX_FADV_WILLNEED), so that a source read from a disk
+ * has reads in flight while the bytes already read are cut, hashed and
+ * sealed, not one file's (or one readahead window's) read at a time: the
+ * first WILLNEED_FIRST bytes of each of the next PREFETCH_FILES entries of
+ * a folder that will be read, up to PREFETCH_BYTES in all; within a file,
+ * the reader (or the worker of a piece) asks for what comes WILLNEED_FIRST
+ * (WILLNEED_PIECES pieces) after what it reads. */
+enum {
+    WILLNEED_FIRST = 16 << 20,
+    WILLNEED_PIECES = 4,
+    PREFETCH_FILES = 32,
+    PREFETCH_BYTES = 32 << 20,
+};
+
+/* The entries of one folder asked ahead: [done, next) counted in bytes. */
+typedef struct bk_prefetch {
+    size_t done, next;
+    uint64_t bytes;
+    uint64_t len[PREFETCH_FILES]; /* what entry i asked, at i % PREFETCH_FILES */
+} bk_prefetch;
 
 typedef struct bk_dir bk_dir;
 
@@ -396,6 +411,9 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
             have += (size_t)n;
             total += (uint64_t)n;
         }
+        if (!eof && total + WILLNEED_FIRST < d->t.nodes[node_index].size)
+            posix_fadvise(fd, (off_t)(total + WILLNEED_FIRST), (off_t)c->rbuf_cap,
+                          POSIX_FADV_WILLNEED);
         if (!planned) {
             /* the buffer holds the file's start (or all of it) */
             plan = chunk_planner_plan(&c->planner, c->rbuf, have);
@@ -713,9 +731,6 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
         return CAIRN_OK;
     }
     posix_fadvise(fd2, 0, 0, POSIX_FADV_SEQUENTIAL);
-    if (st->st_size > 0)
-        posix_fadvise(fd2, 0, st->st_size > WILLNEED_FIRST ? WILLNEED_FIRST : 0,
-                      POSIX_FADV_WILLNEED);
     c->res->files_read++;
     /* same size but touched: likely rewritten with the same bytes */
     if (!c->opts->force_read && !decrypt && old && old->type == NODE_FILE && !old->cipher &&
@@ -843,6 +858,49 @@ static void node_from_stat(tree_node *n, const struct stat *st)
 
 static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old);
 
+/* How much of entry name (st) is asked ahead: its first bytes if it is a
+ * file that will be read. */
+static uint64_t prefetch_len(const bk_ctx *c, const tree *old, const char *name,
+                             const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode) || st->st_size <= 0)
+        return 0;
+    if (!c->opts->force_read && same_stat(old ? tree_find(old, name) : NULL, st))
+        return 0;
+    return (uint64_t)st->st_size < WILLNEED_FIRST ? (uint64_t)st->st_size : WILLNEED_FIRST;
+}
+
+/* Asks the kernel for the next files of the folder (entry k is the one
+ * about to be backed up) that will be read. */
+static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t count, size_t k,
+                     const tree *old, bk_prefetch *pf)
+{
+    while (pf->done < k && pf->done < pf->next)
+        pf->bytes -= pf->len[pf->done++ % PREFETCH_FILES];
+    if (pf->next < k)
+        pf->done = pf->next = k;
+    while (pf->next < count && pf->next < k + PREFETCH_FILES && pf->bytes < PREFETCH_BYTES) {
+        const size_t j = pf->next++;
+        struct stat st;
+        uint64_t len = 0;
+        if (fstatat(dirfd, names[j], &st, AT_SYMLINK_NOFOLLOW) == 0)
+            len = prefetch_len(c, old, names[j], &st);
+        if (len) {
+            int fd = openat(dirfd, names[j], O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+            if (fd < 0)
+                fd = openat(dirfd, names[j], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0) {
+                posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_WILLNEED);
+                close(fd);
+            } else {
+                len = 0;
+            }
+        }
+        pf->len[j % PREFETCH_FILES] = len;
+        pf->bytes += len;
+    }
+}
+
 static cairn_err walk_subdir(bk_ctx *c, int dirfd, const char *name, bk_dir *d, size_t i,
                              const tree_node *old)
 {
@@ -879,17 +937,20 @@ static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
 {
     char **names = NULL;
     size_t count = 0;
+    bk_prefetch pf;
     cairn_err rc = list_dir(c, dirfd, &names, &count);
     if (rc) {
         dir_free(d);
         return rc;
     }
+    memset(&pf, 0, sizeof pf);
     for (size_t k = 0; k < count && !rc; k++) {
         struct stat st;
         if (work_stopped(c->opts->hooks)) {
             rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
             break;
         }
+        prefetch(c, dirfd, names, count, k, old, &pf);
         const size_t saved = path_push(c, names[k]);
         if (fstatat(dirfd, names[k], &st, AT_SYMLINK_NOFOLLOW) != 0) {
             warn(c, strerror(errno));

@@ -12,7 +12,7 @@ typedef struct chunk_job {
     uintptr_t where;
     uint8_t *data; /* the chunk at data + STORE_INPLACE_HEAD, sealed in place */
     size_t len;
-    unsigned flags; /* store_chunk_flags */
+    unsigned flags;     /* store_chunk_flags */
     chunk_fill_fn fill; /* NULL: data was copied in by the producer */
     void *fill_ctx;
     uintptr_t fill_arg;
