@@ -177,32 +177,17 @@ cairn_err chunk_pipeline_put(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
     return chunk_pipeline_put_flags(p, o, where, data, len, 0);
 }
 
-static void queue_job(chunk_pipeline *p, chunk_job *job);
-
-cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
-                                   const uint8_t *data, size_t len, unsigned flags)
+/* Queues o's chunk at where: a copy of data, or (data NULL) what fill puts
+ * into the buffer on the worker. */
+static cairn_err put_job(chunk_pipeline *p, chunk_owner *o, uintptr_t where, const uint8_t *data,
+                         size_t len, unsigned flags, chunk_fill_fn fill, void *ctx, uintptr_t arg)
 {
     chunk_job *job = NULL;
     const cairn_err rc = get_job(p, &job);
     if (rc)
         return rc;
-    memcpy(job->data + STORE_INPLACE_HEAD, data, len);
-    job->len = len;
-    job->flags = flags;
-    job->owner = o;
-    job->where = where;
-    job->fill = NULL;
-    queue_job(p, job);
-    return CAIRN_OK;
-}
-
-cairn_err chunk_pipeline_put_fill(chunk_pipeline *p, chunk_owner *o, uintptr_t where, size_t len,
-                                  unsigned flags, chunk_fill_fn fill, void *ctx, uintptr_t arg)
-{
-    chunk_job *job = NULL;
-    const cairn_err rc = get_job(p, &job);
-    if (rc)
-        return rc;
+    if (data)
+        memcpy(job->data + STORE_INPLACE_HEAD, data, len);
     job->len = len;
     job->flags = flags;
     job->owner = o;
@@ -210,13 +195,6 @@ cairn_err chunk_pipeline_put_fill(chunk_pipeline *p, chunk_owner *o, uintptr_t w
     job->fill = fill;
     job->fill_ctx = ctx;
     job->fill_arg = arg;
-    queue_job(p, job);
-    return CAIRN_OK;
-}
-
-static void queue_job(chunk_pipeline *p, chunk_job *job)
-{
-    chunk_owner *const o = job->owner;
     job->next = NULL;
     pthread_mutex_lock(&p->mu);
     o->pending++;
@@ -228,6 +206,19 @@ static void queue_job(chunk_pipeline *p, chunk_job *job)
     p->queue_tail = job;
     pthread_cond_signal(&p->work_cv);
     pthread_mutex_unlock(&p->mu);
+    return CAIRN_OK;
+}
+
+cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
+                                   const uint8_t *data, size_t len, unsigned flags)
+{
+    return put_job(p, o, where, data, len, flags, NULL, NULL, 0);
+}
+
+cairn_err chunk_pipeline_put_fill(chunk_pipeline *p, chunk_owner *o, uintptr_t where, size_t len,
+                                  unsigned flags, chunk_fill_fn fill, void *ctx, uintptr_t arg)
+{
+    return put_job(p, o, where, NULL, len, flags, fill, ctx, arg);
 }
 
 int chunk_pipeline_busy(chunk_pipeline *p, const chunk_owner *o)
