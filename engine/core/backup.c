@@ -12,10 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "util/fsutil.h"
 #include "util/grow.h"
+#include "util/xxh.h"
 #include "engine/core/chunker.h"
 #include "engine/core/chunk_pipeline.h"
 #include "engine/core/snapshot_list.h"
