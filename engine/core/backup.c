@@ -1,5 +1,6 @@
 #include "engine/core/backup.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,11 +43,15 @@ enum {
     PREFETCH_BYTES = 32 << 20,
 };
 
-/* The entries of one folder asked ahead: [done, next) counted in bytes. */
+/* The entries of one folder asked ahead: [done, next) counted in bytes.
+ * Entry i's stat is taken once, here, at i % PREFETCH_FILES (still before
+ * it is read, as change detection needs). */
 typedef struct bk_prefetch {
     size_t done, next;
     uint64_t bytes;
-    uint64_t len[PREFETCH_FILES]; /* what entry i asked, at i % PREFETCH_FILES */
+    uint64_t len[PREFETCH_FILES]; /* what entry i asked */
+    struct stat st[PREFETCH_FILES];
+    int st_ok[PREFETCH_FILES];
 } bk_prefetch;
 
 typedef struct bk_dir bk_dir;
@@ -869,8 +874,8 @@ static uint64_t prefetch_len(const bk_ctx *c, const tree *old, const char *name,
     return (uint64_t)st->st_size < WILLNEED_FIRST ? (uint64_t)st->st_size : WILLNEED_FIRST;
 }
 
-/* Asks the kernel for the next files of the folder (entry k is the one
- * about to be backed up) that will be read. */
+/* Stats the folder's entries from k (the one about to be backed up) on and
+ * asks the kernel for the next files that will be read. */
 static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t count, size_t k,
                      const tree *old, bk_prefetch *pf)
 {
@@ -880,14 +885,17 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
         pf->done = pf->next = k;
     while (pf->next < count && pf->next < k + PREFETCH_FILES && pf->bytes < PREFETCH_BYTES) {
         const size_t j = pf->next++;
-        struct stat st;
+        struct stat *const st = &pf->st[j % PREFETCH_FILES];
         uint64_t len = 0;
-        if (fstatat(dirfd, names[j], &st, AT_SYMLINK_NOFOLLOW) == 0)
-            len = prefetch_len(c, old, names[j], &st);
+        pf->st_ok[j % PREFETCH_FILES] = fstatat(dirfd, names[j], st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (pf->st_ok[j % PREFETCH_FILES])
+            len = prefetch_len(c, old, names[j], st);
         if (len) {
-            int fd = openat(dirfd, names[j], O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+            /* O_NONBLOCK: never stuck on a FIFO put in the file's place */
+            const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+            int fd = openat(dirfd, names[j], flags | O_NOATIME);
             if (fd < 0)
-                fd = openat(dirfd, names[j], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                fd = openat(dirfd, names[j], flags);
             if (fd >= 0) {
                 posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_WILLNEED);
                 close(fd);
@@ -898,6 +906,7 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
         pf->len[j % PREFETCH_FILES] = len;
         pf->bytes += len;
     }
+    assert(pf->next > k); /* entry k's stat is in pf */
 }
 
 static cairn_err walk_subdir(bk_ctx *c, int dirfd, const char *name, bk_dir *d, size_t i,
@@ -949,9 +958,11 @@ static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
             rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
             break;
         }
-        prefetch(c, dirfd, names, count, k, old, &pf);
+        prefetch(c, dirfd, names, count, k, old, &pf); /* stats entry k too */
         const size_t saved = path_push(c, names[k]);
-        if (fstatat(dirfd, names[k], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (pf.st_ok[k % PREFETCH_FILES])
+            st = pf.st[k % PREFETCH_FILES];
+        else if (fstatat(dirfd, names[k], &st, AT_SYMLINK_NOFOLLOW) != 0) {
             warn(c, strerror(errno));
             c->path[saved] = '\0';
             continue;
