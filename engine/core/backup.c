@@ -650,7 +650,7 @@ static cairn_err queue_pieces(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree
         return CAIRN_OK; /* chunk_file reads it (and reports a read error) */
     const chunk_plan plan = chunk_planner_plan(&c->planner, head, (size_t)hn);
     const uint64_t size = (uint64_t)st.st_size;
-    if (!plan.fixed || size / plan.fixed >= UINT32_MAX)
+    if (!plan.fixed || size / plan.fixed >= INT_MAX - 1) /* refs counts the pieces */
         return CAIRN_OK;
     const uint32_t count = (uint32_t)((size + plan.fixed - 1) / plan.fixed);
     tree_node *const n = &d->t.nodes[i];
