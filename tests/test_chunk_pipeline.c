@@ -2,13 +2,16 @@
  * stored and its ID placed where its owner asked (more chunks than there
  * are buffers); a worker's error reaches the producer with its message,
  * later chunks are skipped, and the pipeline stops without deadlock or
- * leak, also when freed with chunks still queued. */
+ * leak, also when freed with chunks still queued.  Chunks filled on the
+ * workers (chunk_pipeline_put_fill): stored, placed with the fill's ID or
+ * skipped as the fill says; every fill runs once, also after an error. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,12 +177,91 @@ static void test_free_with_chunks_queued(void **state)
     free(ow);
 }
 
+typedef struct fills {
+    const fixture *f;
+    pthread_mutex_t mu;
+    int calls[CHUNKS];
+} fills;
+
+/* Chunk i: its bytes (i % 3 == 0), an ID of bytes i (1) or nothing (2). */
+static int fill(void *ctx, uintptr_t i, uint8_t *buf, size_t len, uint8_t id[ID_LEN])
+{
+    fills *const fl = ctx;
+    pthread_mutex_lock(&fl->mu);
+    fl->calls[i]++;
+    pthread_mutex_unlock(&fl->mu);
+    switch (i % 3) {
+    case 0:
+        memcpy(buf, fl->f->data + i * CHUNK, len);
+        return CHUNK_FILL_STORE;
+    case 1:
+        memset(id, (int)i, ID_LEN);
+        return CHUNK_FILL_HAVE;
+    default:
+        return CHUNK_FILL_NONE;
+    }
+}
+
+static void run_fills(fixture *f, int broken)
+{
+    chunk_pipeline *p = NULL;
+    chunk_pipeline_stats st;
+    static const uint8_t zero[ID_LEN];
+    owner *const ow = calloc(1, sizeof *ow);
+    fills fl;
+    memset(&fl, 0, sizeof fl);
+    fl.f = f;
+    pthread_mutex_init(&fl.mu, NULL);
+    assert_non_null(ow);
+    ow->o.place = place;
+    if (broken)
+        break_tmp(f);
+    assert_int_equal(chunk_pipeline_start(f->s, THREADS, JOBS, &p), CAIRN_OK);
+    for (int i = 0; i < CHUNKS; i++)
+        assert_int_equal(
+            chunk_pipeline_put_fill(p, &ow->o, (uintptr_t)i, CHUNK, 0, fill, &fl, (uintptr_t)i),
+            CAIRN_OK);
+    chunk_pipeline_wait(p, &ow->o);
+    assert_int_equal(ow->placed, CHUNKS);
+    chunk_pipeline_get_stats(p, &st);
+    assert_int_equal(chunk_pipeline_error(p) != CAIRN_OK, broken);
+    assert_int_equal(st.new_chunks, broken ? 0 : (CHUNKS + 2) / 3);
+    for (int i = 0; i < CHUNKS; i++) {
+        uint8_t id[ID_LEN];
+        assert_int_equal(fl.calls[i], 1);
+        if (i % 3 == 0 && !broken)
+            store_chunk_id(f->s, f->data + (size_t)i * CHUNK, CHUNK, id);
+        else if (i % 3 == 1 && !broken)
+            memset(id, i, ID_LEN);
+        else
+            memcpy(id, zero, ID_LEN);
+        /* after the error a chunk is placed with its fill's ID or none */
+        if (!broken || i % 3 == 2)
+            assert_memory_equal(ow->ids[i], id, ID_LEN);
+    }
+    chunk_pipeline_free(p);
+    pthread_mutex_destroy(&fl.mu);
+    free(ow);
+}
+
+static void test_fill_on_workers(void **state)
+{
+    run_fills(*state, 0);
+}
+
+static void test_fill_after_error(void **state)
+{
+    run_fills(*state, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stores_and_places_every_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_error_reaches_producer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_with_chunks_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fill_on_workers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fill_after_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -400,6 +400,76 @@ static void test_backup_media_not_compressed(void **state)
     free(jpeg);
 }
 
+static void backup_with(fixture *f, int threads, int force, int serial, backup_result *res)
+{
+    const backup_opts o = {
+        .source = f->src, .threads = threads, .force_read = force, .read_serial = serial};
+    if (backup_run(f->s, &o, res) != CAIRN_OK)
+        fail_msg("backup_run: %s", err_msg());
+}
+
+/* Media read by the workers in pieces (pread, the digest in file order)
+ * gives the snapshot the walking thread's reads give, byte for byte: every
+ * chunk and tree ID (and so every digest and fingerprint) the same; an
+ * edited piece is the only one stored again, and a file rewritten with the
+ * same bytes is recognized by the digest the pieced read recorded. */
+static void test_pieced_reads_same_snapshot(void **state)
+{
+    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK, 0);
+    uint8_t *const jpeg = compressible("\xff\xd8\xff\xe0", 4);
+    uint8_t *const mov = malloc(2 * MEDIA_CHUNK);
+    backup_result r1, r2, r3, r4;
+    uint32_t n1, n3;
+    assert_non_null(mov);
+    randombytes_buf(mov, 2 * MEDIA_CHUNK);
+    memcpy(mov + 4, "ftyp", 4);
+    write_file(f, "IMG_0001.JPG", jpeg, MEDIA_LEN);
+    write_file(f, "clip.mov", mov, 2 * MEDIA_CHUNK); /* a whole number of pieces */
+    write_file(f, "small.png", (const uint8_t *)"\x89PNG\r\n\x1a\nIHDR", 12);
+    write_file(f, "tiny.jpg", jpeg, 3); /* the magic and nothing else */
+    write_file(f, "empty.jpg", jpeg, 0);
+    write_file(f, "Photos.sqlite", f->db, DB_LEN);
+    write_file(f, "notes.txt", jpeg + 4, 5000);
+
+    backup_with(f, 1, 0, 1, &r1); /* the walking thread reads every file */
+    uint8_t(*c1)[ID_LEN] = latest_chunks(f, "IMG_0001.JPG", &n1);
+    assert_int_equal(n1, 4);
+    backup_with(f, 2, 1, 0, &r2); /* read again, media by the workers */
+    assert_int_equal(r2.files, 7);
+    assert_int_equal(r2.bytes, r1.bytes);
+    assert_int_equal(r2.bytes_read, r1.bytes_read);
+    assert_int_equal(r2.errors, 0);
+    assert_int_equal(r2.new_chunks, 0); /* not one chunk or tree differs */
+    assert_int_equal(r2.new_bytes, 0);
+
+    /* one edited piece: only it is stored again */
+    jpeg[MEDIA_CHUNK + 5] ^= 1;
+    write_file(f, "IMG_0001.JPG", jpeg, MEDIA_LEN);
+    backup_with(f, 2, 0, 0, &r3);
+    assert_int_equal(r3.files_read, 1);
+    assert_int_equal(r3.reused_chunks, 3);
+    assert_int_equal(r3.reused_bytes, MEDIA_LEN - MEDIA_CHUNK);
+    assert_int_equal(r3.new_chunks, 2); /* the piece and the tree */
+    uint8_t(*c3)[ID_LEN] = latest_chunks(f, "IMG_0001.JPG", &n3);
+    uint32_t where = 99;
+    assert_int_equal(n3, 4);
+    assert_int_equal(
+        differing((const uint8_t(*)[ID_LEN])c1, (const uint8_t(*)[ID_LEN])c3, 4, &where), 1);
+    assert_int_equal(where, 1);
+    assert_chunk(f, c3[1], jpeg + MEDIA_CHUNK, MEDIA_CHUNK);
+
+    /* rewritten with the same bytes: the digest says so, nothing is cut */
+    write_file(f, "IMG_0001.JPG", jpeg, MEDIA_LEN);
+    backup_with(f, 2, 0, 0, &r4);
+    assert_int_equal(r4.files_read, 1);
+    assert_int_equal(r4.reused_chunks, 0);
+    assert_int_equal(r4.new_chunks, 1); /* the tree (the file's mtime) */
+    free(c1);
+    free(c3);
+    free(mov);
+    free(jpeg);
+}
+
 /* A store made without the parameters cuts a database with FastCDC, as
  * before: the chunk sizes are not the fixed ones, and media is compressed. */
 static void test_old_store_keeps_fastcdc(void **state)
@@ -529,6 +599,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sqlite_cdc, teardown),
         cmocka_unit_test_teardown(test_backup_media_not_compressed, teardown),
         cmocka_unit_test_teardown(test_old_store_keeps_fastcdc, teardown),
+        cmocka_unit_test_teardown(test_pieced_reads_same_snapshot, teardown),
         cmocka_unit_test_teardown(test_stream_sqlite_and_media, teardown),
         cmocka_unit_test_teardown(test_config_params, teardown),
     };

@@ -1,9 +1,11 @@
 #include "engine/core/backup.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "util/fsutil.h"
 #include "util/grow.h"
+#include "util/xxh.h"
 #include "engine/core/chunker.h"
 #include "engine/core/chunk_pipeline.h"
 #include "engine/core/snapshot_list.h"
@@ -28,6 +29,70 @@
  * backup) for a chunk_max (4 MiB) less of peak memory per worker. */
 enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 2, CIPHER_READ = 1 << 20 };
 
+/* Reading ahead (POSIX_FADV_WILLNEED), so that a source read from a disk
+ * has reads in flight while the bytes already read are cut, hashed and
+ * sealed, not one file's (or one readahead window's) read at a time: the
+ * first WILLNEED_FIRST bytes of each of the next PREFETCH_FILES entries of
+ * a folder that will be read, up to PREFETCH_BYTES in all; within a file,
+ * the reader (or the worker of a piece) asks for what comes WILLNEED_FIRST
+ * (WILLNEED_PIECES pieces) after what it reads. */
+enum {
+    WILLNEED_FIRST = 16 << 20,
+    WILLNEED_PIECES = 4,
+    PREFETCH_FILES = 32,
+    PREFETCH_BYTES = 32 << 20,
+};
+
+/* The entries of one folder asked ahead: [done, next) counted in bytes.
+ * Entry i's stat is taken once, here, at i % PREFETCH_FILES (still before
+ * it is read, as change detection needs). */
+typedef struct bk_prefetch {
+    size_t done, next;
+    uint64_t bytes;
+    uint64_t len[PREFETCH_FILES]; /* what entry i asked */
+    struct stat st[PREFETCH_FILES];
+    int st_ok[PREFETCH_FILES];
+} bk_prefetch;
+
+typedef struct bk_dir bk_dir;
+
+/* What the parent snapshot had at a piece's offset (its length and
+ * fingerprint the same: its ID is reused). */
+typedef struct bk_expect {
+    uint8_t hash[TREE_DIGEST_LEN];
+    uint8_t id[ID_LEN];
+    int have;
+} bk_expect;
+
+/* A file cut in fixed pieces (its boundaries known from its size alone):
+ * every worker preads its own pieces straight into its chunk buffer, so
+ * reading runs on every core (and with as many reads in flight) instead of
+ * on the walking thread alone.  The whole-file digest still takes the bytes
+ * in file order: the worker holding piece k waits until piece k-1's bytes
+ * are in (piece k-1 was taken first, so it is being filled right then). */
+typedef struct bk_file bk_file;
+
+struct bk_file {
+    pthread_mutex_t mu;
+    pthread_cond_t turn_cv;
+    int fd;
+    int refs;      /* the walking thread and every piece not yet filled */
+    uint32_t turn; /* the piece whose bytes go into the digest next */
+    uint32_t count;
+    size_t piece;
+    uint64_t size;
+    const uint8_t *secret;
+    XXH3_state_t *st;
+    tree_fprint *fprints; /* the node's: room for every piece, it never moves */
+    bk_expect *expect;    /* NULL, or one per piece */
+    int read_err;         /* errno of the first failed read, -1: shorter than its size */
+    uint64_t reused_chunks, reused_bytes;
+    uint8_t digest[TREE_DIGEST_LEN];
+    size_t node_index;
+    char *path; /* for the warning when a read failed */
+    bk_file *next_file;
+};
+
 /* Reading a file the source stores encrypted: decrypted as it is read (the
  * decoder holds the last block back for its padding). */
 typedef struct bk_cipher {
@@ -40,8 +105,6 @@ typedef struct bk_cipher {
     int padded;
 } bk_cipher;
 
-typedef struct bk_dir bk_dir;
-
 struct bk_dir {
     /* the pipeline writes chunk IDs into its files' chunk arrays, which
      * stay put while any is pending */
@@ -50,6 +113,7 @@ struct bk_dir {
     bk_dir *parent;
     size_t index_in_parent;
     bk_dir *next_waiting;
+    bk_file *files; /* read by the workers: digests and errors not yet in t */
 };
 
 typedef struct bk_ctx {
@@ -103,8 +167,34 @@ static bk_dir *new_dir(bk_dir *parent, size_t index_in_parent)
     return d;
 }
 
+static void file_free(bk_file *f)
+{
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->turn_cv);
+    XXH3_freeState(f->st);
+    free(f->expect);
+    free(f->path);
+    free(f);
+}
+
+/* Drops a reference; the last one closes the file. */
+static void file_release(bk_file *f, int n)
+{
+    pthread_mutex_lock(&f->mu);
+    f->refs -= n;
+    const int last = f->refs == 0;
+    pthread_mutex_unlock(&f->mu);
+    if (last)
+        close(f->fd);
+}
+
 static void dir_free(bk_dir *d)
 {
+    while (d->files) {
+        bk_file *const f = d->files;
+        d->files = f->next_file;
+        file_free(f);
+    }
     tree_free(&d->t);
     free(d);
 }
@@ -134,6 +224,46 @@ static cairn_err encode_dir(bk_ctx *c, bk_dir *d)
     return CAIRN_OK;
 }
 
+/* Puts what the workers found of d's pieced files into d's tree, once none
+ * has a piece in flight: their digests, or, for a file a read failed on, a
+ * warning and the file left out (like a file that cannot be read).  Its
+ * subdirectories are encoded already (they wait ahead of it), so dropping
+ * nodes moves no index they hold. */
+static void finish_files(bk_ctx *c, bk_dir *d)
+{
+    int dropped = 0;
+    while (d->files) {
+        bk_file *const f = d->files;
+        tree_node *const n = &d->t.nodes[f->node_index];
+        d->files = f->next_file;
+        c->res->reused_chunks += f->reused_chunks;
+        c->res->reused_bytes += f->reused_bytes;
+        if (f->read_err) {
+            c->res->errors++;
+            if (c->opts->warn)
+                c->opts->warn(c->opts->warn_ctx, f->path,
+                              f->read_err < 0 ? "changed while read (shorter than its size)"
+                                              : strerror(f->read_err));
+            c->res->files--;
+            c->res->bytes -= n->size;
+            c->res->bytes_read -= n->size;
+            tree_node_free(n); /* its name NULL: dropped below */
+            dropped = 1;
+        } else {
+            memcpy(n->digest, f->digest, TREE_DIGEST_LEN);
+            n->has_digest = 1;
+        }
+        file_free(f);
+    }
+    if (!dropped)
+        return;
+    size_t k = 0;
+    for (size_t j = 0; j < d->t.count; j++)
+        if (d->t.nodes[j].name)
+            d->t.nodes[k++] = d->t.nodes[j];
+    d->t.count = k;
+}
+
 /* Encodes waiting directories in walk order (children before parents);
  * with block set, waits for their chunks instead of stopping. */
 static cairn_err drain_waiting(bk_ctx *c, int block)
@@ -147,6 +277,7 @@ static cairn_err drain_waiting(bk_ctx *c, int block)
         cairn_err rc = chunk_pipeline_error(c->pipeline);
         if (rc)
             return rc;
+        finish_files(c, d);
         rc = encode_dir(c, d);
         if (rc)
             return rc;
@@ -284,6 +415,9 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
             have += (size_t)n;
             total += (uint64_t)n;
         }
+        if (!eof && total + WILLNEED_FIRST < d->t.nodes[node_index].size)
+            posix_fadvise(fd, (off_t)(total + WILLNEED_FIRST), (off_t)c->rbuf_cap,
+                          POSIX_FADV_WILLNEED);
         if (!planned) {
             /* the buffer holds the file's start (or all of it) */
             plan = chunk_planner_plan(&c->planner, c->rbuf, have);
@@ -424,6 +558,161 @@ static void cipher_stop(bk_cipher *cs)
     cs->dec = NULL;
 }
 
+/* chunk_fill_fn of a pieced file's piece k. */
+static int fill_piece(void *ctx, uintptr_t k, uint8_t *buf, size_t len, uint8_t id[ID_LEN])
+{
+    bk_file *const f = ctx;
+    const uint64_t off = (uint64_t)k * f->piece;
+    const uint64_t ahead = off + (uint64_t)WILLNEED_PIECES * f->piece;
+    size_t got = 0;
+    int err = 0, filled = CHUNK_FILL_STORE;
+    if (ahead >= WILLNEED_FIRST && ahead < f->size)
+        posix_fadvise(f->fd, (off_t)ahead, (off_t)f->piece, POSIX_FADV_WILLNEED);
+    while (got < len) {
+        const ssize_t n = pread(f->fd, buf + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            err = n < 0 ? errno : -1;
+            break;
+        }
+        got += (size_t)n;
+    }
+    pthread_mutex_lock(&f->mu);
+    while (f->turn != k)
+        pthread_cond_wait(&f->turn_cv, &f->mu);
+    if (err && !f->read_err)
+        f->read_err = err;
+    if (!f->read_err)
+        XXH3_128bits_update(f->st, buf, len);
+    f->turn++;
+    if (f->turn == f->count && !f->read_err)
+        XXH128_canonicalFromHash((XXH128_canonical_t *)f->digest, XXH3_128bits_digest(f->st));
+    const int failed = f->read_err != 0;
+    pthread_cond_broadcast(&f->turn_cv);
+    pthread_mutex_unlock(&f->mu);
+    if (failed) {
+        filled = CHUNK_FILL_NONE;
+    } else {
+        tree_fprint *const fp = &f->fprints[k];
+        XXH128_canonicalFromHash((XXH128_canonical_t *)fp->hash,
+                                 XXH3_128bits_withSecret(buf, len, f->secret, KEYS_FILE_SECRET));
+        const bk_expect *const e = f->expect ? &f->expect[k] : NULL;
+        if (e && e->have && memcmp(e->hash, fp->hash, TREE_DIGEST_LEN) == 0) {
+            memcpy(id, e->id, ID_LEN);
+            filled = CHUNK_FILL_HAVE;
+            pthread_mutex_lock(&f->mu);
+            f->reused_chunks++;
+            f->reused_bytes += len;
+            pthread_mutex_unlock(&f->mu);
+        }
+    }
+    file_release(f, 1);
+    return filled;
+}
+
+/* For each piece of f, what old (the file in the parent snapshot) had at
+ * its offset with its length: what tree_fprint_match would compare. */
+static cairn_err expect_pieces(bk_file *f, const tree_node *old)
+{
+    tree_fprint_cursor cur = {old, 0, 0};
+    f->expect = calloc(f->count, sizeof *f->expect);
+    if (!f->expect)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    for (uint32_t k = 0; k < f->count; k++) {
+        const uint64_t off = (uint64_t)k * f->piece;
+        while (cur.k < old->nchunks && cur.at < off)
+            cur.at += old->fprints[cur.k++].len;
+        if (cur.k == old->nchunks || cur.at != off || old->fprints[cur.k].len != f->fprints[k].len)
+            continue;
+        memcpy(f->expect[k].hash, old->fprints[cur.k].hash, TREE_DIGEST_LEN);
+        memcpy(f->expect[k].id, old->chunks[cur.k], ID_LEN);
+        f->expect[k].have = 1;
+    }
+    return CAIRN_OK;
+}
+
+/* Queues the file open as fd for the workers to read in pieces when its
+ * plan cuts it at fixed offsets; *queued says it did (fd is then the
+ * file's: closed once its last piece is read).  Otherwise the file is left
+ * to chunk_file. */
+static cairn_err queue_pieces(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree_node *old,
+                              int *queued)
+{
+    uint8_t head[CHUNKER_PLAN_HEAD];
+    struct stat st;
+    *queued = 0;
+    ssize_t hn;
+    do
+        hn = pread(fd, head, sizeof head, 0);
+    while (hn < 0 && errno == EINTR);
+    if (hn <= 0 || fstat(fd, &st) != 0 || st.st_size <= 0)
+        return CAIRN_OK; /* chunk_file reads it (and reports a read error) */
+    const chunk_plan plan = chunk_planner_plan(&c->planner, head, (size_t)hn);
+    const uint64_t size = (uint64_t)st.st_size;
+    if (!plan.fixed || size / plan.fixed >= INT_MAX - 1) /* refs counts the pieces */
+        return CAIRN_OK;
+    const uint32_t count = (uint32_t)((size + plan.fixed - 1) / plan.fixed);
+    tree_node *const n = &d->t.nodes[i];
+    bk_file *const f = calloc(1, sizeof *f);
+    n->chunks = malloc((size_t)count * ID_LEN);
+    n->fprints = malloc((size_t)count * sizeof *n->fprints);
+    if (f)
+        f->st = XXH3_createState();
+    if (f)
+        f->path = strdup(c->path);
+    if (!f || !f->st || !f->path || !n->chunks || !n->fprints) {
+        if (f) {
+            XXH3_freeState(f->st);
+            free(f->path);
+        }
+        free(f);
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    n->cap_chunks = count;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->turn_cv, NULL);
+    XXH3_128bits_reset_withSecret(f->st, c->file_secret, KEYS_FILE_SECRET);
+    f->fd = fd;
+    f->refs = 1 + (int)count;
+    f->count = count;
+    f->piece = plan.fixed;
+    f->size = size;
+    f->secret = c->file_secret;
+    f->fprints = n->fprints;
+    f->node_index = i;
+    for (uint32_t k = 0; k < count; k++)
+        n->fprints[k].len =
+            (uint32_t)(k + 1 < count ? plan.fixed : size - (uint64_t)k * plan.fixed);
+    cairn_err rc = old && tree_node_has_fprints(old) ? expect_pieces(f, old) : CAIRN_OK;
+    if (rc) {
+        file_free(f);
+        return rc;
+    }
+    n->size = size;
+    /* from here the pieces own fd: chunk_file must not read it */
+    f->next_file = d->files;
+    d->files = f;
+    *queued = 1;
+    const unsigned flags = chunk_plan_store_flags(&plan);
+    uint32_t k = 0;
+    for (; k < count && !rc; k++) {
+        if (work_stopped(c->opts->hooks)) {
+            rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
+            break;
+        }
+        rc = chunk_pipeline_error(c->pipeline);
+        if (!rc)
+            rc = chunk_pipeline_put_fill(c->pipeline, &d->chunks, (uintptr_t)n->chunks[k],
+                                         n->fprints[k].len, flags, fill_piece, f, k);
+        if (!rc)
+            n->nchunks = k + 1;
+    }
+    /* the pieces never queued will not be filled */
+    file_release(f, 1 + (int)(count - n->nchunks));
+    return rc;
+}
+
 /* Backs up one regular file into d->t.nodes[i].  A file that cannot be
  * read is reported and left out (the node is dropped by the caller). */
 static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir *d, size_t i,
@@ -459,6 +748,14 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
         }
         if (!rc && !read_err && lseek(fd2, 0, SEEK_SET) != 0)
             read_err = errno;
+    }
+    if (!rc && !read_err && !decrypt && !c->opts->read_serial) {
+        int queued = 0;
+        rc = queue_pieces(c, d, i, fd2, c->opts->force_read ? NULL : old, &queued);
+        if (queued) {
+            c->res->bytes_read += d->t.nodes[i].size;
+            return rc;
+        }
     }
     if (!rc && !read_err) {
         /* room for every chunk the file can have at its current size, so the
@@ -565,6 +862,53 @@ static void node_from_stat(tree_node *n, const struct stat *st)
 
 static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old);
 
+/* How much of entry name (st) is asked ahead: its first bytes if it is a
+ * file that will be read. */
+static uint64_t prefetch_len(const bk_ctx *c, const tree *old, const char *name,
+                             const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode) || st->st_size <= 0)
+        return 0;
+    if (!c->opts->force_read && same_stat(old ? tree_find(old, name) : NULL, st))
+        return 0;
+    return (uint64_t)st->st_size < WILLNEED_FIRST ? (uint64_t)st->st_size : WILLNEED_FIRST;
+}
+
+/* Stats the folder's entries from k (the one about to be backed up) on and
+ * asks the kernel for the next files that will be read. */
+static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t count, size_t k,
+                     const tree *old, bk_prefetch *pf)
+{
+    while (pf->done < k && pf->done < pf->next)
+        pf->bytes -= pf->len[pf->done++ % PREFETCH_FILES];
+    if (pf->next < k)
+        pf->done = pf->next = k;
+    while (pf->next < count && pf->next < k + PREFETCH_FILES && pf->bytes < PREFETCH_BYTES) {
+        const size_t j = pf->next++;
+        struct stat *const st = &pf->st[j % PREFETCH_FILES];
+        uint64_t len = 0;
+        pf->st_ok[j % PREFETCH_FILES] = fstatat(dirfd, names[j], st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (pf->st_ok[j % PREFETCH_FILES])
+            len = prefetch_len(c, old, names[j], st);
+        if (len) {
+            /* O_NONBLOCK: never stuck on a FIFO put in the file's place */
+            const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+            int fd = openat(dirfd, names[j], flags | O_NOATIME);
+            if (fd < 0)
+                fd = openat(dirfd, names[j], flags);
+            if (fd >= 0) {
+                posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_WILLNEED);
+                close(fd);
+            } else {
+                len = 0;
+            }
+        }
+        pf->len[j % PREFETCH_FILES] = len;
+        pf->bytes += len;
+    }
+    assert(pf->next > k); /* entry k's stat is in pf */
+}
+
 static cairn_err walk_subdir(bk_ctx *c, int dirfd, const char *name, bk_dir *d, size_t i,
                              const tree_node *old)
 {
@@ -601,19 +945,24 @@ static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
 {
     char **names = NULL;
     size_t count = 0;
+    bk_prefetch pf;
     cairn_err rc = list_dir(c, dirfd, &names, &count);
     if (rc) {
         dir_free(d);
         return rc;
     }
+    memset(&pf, 0, sizeof pf);
     for (size_t k = 0; k < count && !rc; k++) {
         struct stat st;
         if (work_stopped(c->opts->hooks)) {
             rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
             break;
         }
+        prefetch(c, dirfd, names, count, k, old, &pf); /* stats entry k too */
         const size_t saved = path_push(c, names[k]);
-        if (fstatat(dirfd, names[k], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (pf.st_ok[k % PREFETCH_FILES])
+            st = pf.st[k % PREFETCH_FILES];
+        else if (fstatat(dirfd, names[k], &st, AT_SYMLINK_NOFOLLOW) != 0) {
             warn(c, strerror(errno));
             c->path[saved] = '\0';
             continue;

@@ -2,8 +2,10 @@
  *
  * The calling thread walks the source, reads changed files in large blocks
  * and cuts them into chunks; worker threads hash, compress, seal and pack
- * the chunks.  Files whose size, mtime and inode match the parent snapshot
- * are not read at all. */
+ * the chunks.  A file cut at fixed offsets (media) is read by the workers
+ * themselves, each its own chunks, in parallel: the same chunks, digest and
+ * fingerprints as when the calling thread reads it.  Files whose size,
+ * mtime and inode match the parent snapshot are not read at all. */
 #ifndef CAIRN_BACKUP_H
 #define CAIRN_BACKUP_H
 
@@ -42,6 +44,9 @@ typedef struct backup_opts {
                               * neither.  Stopped: CAIRN_EINTERRUPTED and no
                               * snapshot (chunks already packed stay for the
                               * next backup to reuse, or prune) */
+    int read_serial;         /* every file read by the calling thread (as
+                              * before the workers read media): the same
+                              * snapshot, for tests to compare */
 } backup_opts;
 
 typedef struct backup_result {

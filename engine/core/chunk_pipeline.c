@@ -12,7 +12,10 @@ typedef struct chunk_job {
     uintptr_t where;
     uint8_t *data; /* the chunk at data + STORE_INPLACE_HEAD, sealed in place */
     size_t len;
-    unsigned flags; /* store_chunk_flags */
+    unsigned flags;     /* store_chunk_flags */
+    chunk_fill_fn fill; /* NULL: data was copied in by the producer */
+    void *fill_ctx;
+    uintptr_t fill_arg;
     struct chunk_job *next;
 } chunk_job;
 
@@ -53,7 +56,12 @@ static void worker_main(void *ctx, store_worker *w)
         int added = 0;
         uint64_t stored = 0;
         memset(id, 0, sizeof id);
-        if (!skip) {
+        const int filled = job->fill ? job->fill(job->fill_ctx, job->fill_arg,
+                                                 job->data + STORE_INPLACE_HEAD, job->len, id)
+                                     : CHUNK_FILL_STORE;
+        if (skip || filled == CHUNK_FILL_NONE)
+            memset(id, 0, sizeof id);
+        else if (filled == CHUNK_FILL_STORE) {
             store_chunk_id(p->s, job->data + STORE_INPLACE_HEAD, job->len, id);
             rc = store_put_chunk_inplace(p->s, w, id, job->data, job->len, job->flags, &added,
                                          &stored);
@@ -169,18 +177,24 @@ cairn_err chunk_pipeline_put(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
     return chunk_pipeline_put_flags(p, o, where, data, len, 0);
 }
 
-cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
-                                   const uint8_t *data, size_t len, unsigned flags)
+/* Queues o's chunk at where: a copy of data, or (data NULL) what fill puts
+ * into the buffer on the worker. */
+static cairn_err put_job(chunk_pipeline *p, chunk_owner *o, uintptr_t where, const uint8_t *data,
+                         size_t len, unsigned flags, chunk_fill_fn fill, void *ctx, uintptr_t arg)
 {
     chunk_job *job = NULL;
     const cairn_err rc = get_job(p, &job);
     if (rc)
         return rc;
-    memcpy(job->data + STORE_INPLACE_HEAD, data, len);
+    if (data)
+        memcpy(job->data + STORE_INPLACE_HEAD, data, len);
     job->len = len;
     job->flags = flags;
     job->owner = o;
     job->where = where;
+    job->fill = fill;
+    job->fill_ctx = ctx;
+    job->fill_arg = arg;
     job->next = NULL;
     pthread_mutex_lock(&p->mu);
     o->pending++;
@@ -193,6 +207,18 @@ cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t 
     pthread_cond_signal(&p->work_cv);
     pthread_mutex_unlock(&p->mu);
     return CAIRN_OK;
+}
+
+cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
+                                   const uint8_t *data, size_t len, unsigned flags)
+{
+    return put_job(p, o, where, data, len, flags, NULL, NULL, 0);
+}
+
+cairn_err chunk_pipeline_put_fill(chunk_pipeline *p, chunk_owner *o, uintptr_t where, size_t len,
+                                  unsigned flags, chunk_fill_fn fill, void *ctx, uintptr_t arg)
+{
+    return put_job(p, o, where, NULL, len, flags, fill, ctx, arg);
 }
 
 int chunk_pipeline_busy(chunk_pipeline *p, const chunk_owner *o)

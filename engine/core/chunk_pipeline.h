@@ -7,7 +7,13 @@
  *   the seal's overhead); a put waits for a free one while they are all in
  *   flight.  A chunk is copied once, into its buffer, and sealed there
  *   (store_put_chunk_inplace): a worker holds no chunk-sized buffer of its
- *   own but for compression.
+ *   own but for compression.  A chunk queued with chunk_pipeline_put_fill is
+ *   not copied by the producer at all: the worker that stores it fills the
+ *   buffer itself (reads it from the file), so that reading runs on every
+ *   worker at once instead of on the producer alone.
+ * - Jobs are taken in the order they were queued, and a worker finishes a
+ *   job's fill before it takes another, so a fill may wait for the fill of
+ *   a job queued before it (never after it) without deadlock.
  * - The first worker error is kept with its message; from then on queued
  *   chunks are skipped (placed with an all-zero ID) and chunk_pipeline_error
  *   returns it, with its message set again, on the producer's thread.
@@ -67,6 +73,25 @@ cairn_err chunk_pipeline_put(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
  * (STORE_CHUNK_NO_ZSTD for media). */
 cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
                                    const uint8_t *data, size_t len, unsigned flags);
+
+/* What a fill did (chunk_fill_fn). */
+enum {
+    CHUNK_FILL_STORE, /* buf holds the chunk's len bytes: store them */
+    CHUNK_FILL_HAVE,  /* id is the chunk's (already in the store): place it */
+    CHUNK_FILL_NONE,  /* nothing to store (a read failed): an all-zero ID */
+};
+
+/* Fills buf (room for len bytes) with the chunk queued with arg, on a
+ * worker, outside the pipeline's lock; returns a CHUNK_FILL_*.  Called for
+ * every job queued with it, once, also after a worker error (its answer is
+ * then ignored). */
+typedef int (*chunk_fill_fn)(void *ctx, uintptr_t arg, uint8_t *buf, size_t len,
+                             uint8_t id[ID_LEN]);
+
+/* Queues o's chunk at where, of len bytes (<= the store's chunk_max), whose
+ * bytes fill(ctx, arg, ...) puts into the buffer on the worker. */
+cairn_err chunk_pipeline_put_fill(chunk_pipeline *p, chunk_owner *o, uintptr_t where, size_t len,
+                                  unsigned flags, chunk_fill_fn fill, void *ctx, uintptr_t arg);
 
 /* Whether o has chunks in flight. */
 int chunk_pipeline_busy(chunk_pipeline *p, const chunk_owner *o);

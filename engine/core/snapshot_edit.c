@@ -8,9 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "util/grow.h"
+#include "util/xxh.h"
 #include "engine/core/chunker.h"
 #include "engine/core/chunk_pipeline.h"
 #include "engine/core/tree.h"
