@@ -18,7 +18,16 @@
  *   cairn-primitives --floor-decode FILE...  opening (ChaCha20-Poly1305,
  *       cairn's seal_open) of 1 MiB blobs, and zstd decompression of the
  *       files cut into 16 KiB chunks at level 2 (MB/s of output), and the
- *       files' bytes (SQLite files: what a store keeps compressed). */
+ *       files' bytes (SQLite files: what a store keeps compressed).
+ * and of an initial backup:
+ *   cairn-primitives --floor-scan DIR        every file under DIR read in
+ *       1 MiB reads as the page cache has it (the backup's source);
+ *   cairn-primitives --floor-encode FILE...  keyed BLAKE2b and the seal on
+ *       1 MiB buffers (their best speeds), and zstd level 1 (the cheapest
+ *       level) of the files cut into 16 KiB chunks, and the files' bytes;
+ *   cairn-primitives --floor-sink DIR BYTES  BYTES written from memory into
+ *       new 16 MiB files under DIR, each made durable (fsync), then DIR:
+ *       what writing a store of that size costs the kernel and the disk. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -293,7 +302,7 @@ static int floor_write(const char *src, const char *dst)
     return 0;
 }
 
-static int floor_read(const char *dir)
+static int floor_read(const char *dir, int evict)
 {
     char path[8192];
     uint8_t *const buf = malloc(IO_BUF);
@@ -303,7 +312,7 @@ static int floor_read(const char *dir)
         perror(dir);
         return 1;
     }
-    for (size_t i = 0; i < nentries; i++) { /* as bench/run.sh's evict_store */
+    for (size_t i = 0; evict && i < nentries; i++) { /* as bench/run.sh's evict_store */
         snprintf(path, sizeof path, "%s%s", dir, entries[i].rel);
         const int fd = S_ISREG(entries[i].st.st_mode) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
         if (fd >= 0) {
@@ -327,7 +336,7 @@ static int floor_read(const char *dir)
         close(fd);
         files++;
     }
-    print_floor("read", t0, files, bytes);
+    print_floor(evict ? "read" : "scan", t0, files, bytes);
     free(buf);
     return 0;
 }
@@ -360,6 +369,67 @@ static int floor_decode(const char *const *files, int nfiles)
     return 0;
 }
 
+static int floor_encode(const char *const *files, int nfiles)
+{
+    zstd_run r;
+    if (zstd_run_init(&r, 16384, 1) || each_piece(files, nfiles, 16384, compress_piece, &r))
+        return 1;
+    printf("{\"floor\":\"encode\",\"blake_mbps\":%.0f,\"seal_mbps\":%.0f,"
+           "\"zstd_mbps\":%.0f,\"zstd_raw_bytes\":%llu}\n",
+           speed(KIND_BLAKE, 1 << 20), speed(KIND_OSSL, 1 << 20),
+           r.cpu > 0 ? (double)r.in / r.cpu / 1e6 : 0, (unsigned long long)r.in);
+    zstd_run_free(&r);
+    return 0;
+}
+
+enum { SINK_FILE = 16 << 20 }; /* a pack's size (store/pack.h) */
+
+static int floor_sink(const char *dir, uint64_t want)
+{
+    char path[8192];
+    uint8_t *const buf = malloc(IO_BUF);
+    uint64_t files = 0, bytes = 0;
+    if (!buf || mkdir(dir, 0700) != 0) {
+        perror(dir);
+        return 1;
+    }
+    randombytes_buf(buf, IO_BUF);
+    const clocks t0 = clocks_now();
+    while (bytes < want) {
+        snprintf(path, sizeof path, "%s/%08llu", dir, (unsigned long long)files);
+        const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            perror(path);
+            return 1;
+        }
+        for (uint64_t in_file = 0; in_file < SINK_FILE && bytes < want;) {
+            const uint64_t left = want - bytes;
+            const ssize_t w = write(fd, buf, left < IO_BUF ? (size_t)left : IO_BUF);
+            if (w <= 0) {
+                perror(path);
+                return 1;
+            }
+            in_file += (uint64_t)w;
+            bytes += (uint64_t)w;
+        }
+        if (fsync(fd) != 0) {
+            perror(path);
+            return 1;
+        }
+        close(fd);
+        files++;
+    }
+    const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        perror(dir);
+        return 1;
+    }
+    close(dfd);
+    print_floor("sink", t0, files, bytes);
+    free(buf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t chunk = 1 << 20;
@@ -373,7 +443,13 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "--floor-write") == 0)
         return floor_write(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "--floor-read") == 0)
-        return floor_read(argv[2]);
+        return floor_read(argv[2], 1);
+    if (argc == 3 && strcmp(argv[1], "--floor-scan") == 0)
+        return floor_read(argv[2], 0);
+    if (argc >= 2 && strcmp(argv[1], "--floor-encode") == 0)
+        return floor_encode((const char *const *)argv + 2, argc - 2);
+    if (argc == 4 && strcmp(argv[1], "--floor-sink") == 0)
+        return floor_sink(argv[2], strtoull(argv[3], NULL, 10));
     if (argc >= 2 && strcmp(argv[1], "--floor-decode") == 0)
         return floor_decode((const char *const *)argv + 2, argc - 2);
     static const size_t sizes[] = {256, 1024, 2048, 4096, 16384, 65536, 1 << 20};

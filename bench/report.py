@@ -163,6 +163,24 @@ def build_steps(samples, tools, dataset):
     return steps
 
 
+def floor_steps(datasets, steps, cpu, wall, kdf_cpu):
+    """Each tool's wall and CPU in the given steps against a floor's CPU and wall."""
+    rows = []
+    for ds in datasets:
+        for e in ds["steps"]:
+            if e["step"] not in steps:
+                continue
+            row = {"dataset": ds["dataset"], "step": e["step"], "label": e["label"]}
+            for t, entry in e["tools"].items():
+                tw, tc = med(entry, "wall"), med(entry, "cpu")
+                row[t] = {"wall": tw, "cpu": tc,
+                          "wall_over_floor": ratio(tw, wall), "cpu_over_floor": ratio(tc, cpu),
+                          "cpu_over_floor_kdf": ratio(tc, cpu + kdf_cpu) if kdf_cpu else None,
+                          "best_ratio": ratio(tw, wall)}
+            rows.append(row)
+    return rows
+
+
 def restore_floor(notes, meta, datasets, kdf_cpu=None):
     """The floor of a restore from bench/run.sh's restore_floor notes: CPU of creating and
     writing day 0's files, of reading cairn's packs from the disk, of opening every stored
@@ -185,19 +203,37 @@ def restore_floor(notes, meta, datasets, kdf_cpu=None):
     cores = meta.get("nproc") or 1
     wall = max(cpu / cores, r["wall"])
     out = {"terms_cpu": terms, "cpu": cpu, "cores": cores, "wall": wall, "kdf_cpu": kdf_cpu,
-           "read_wall": r["wall"], "write_wall": w["wall"], "parts": parts, "steps": []}
-    for ds in datasets:
-        for e in ds["steps"]:
-            if e["step"] not in ("restore_latest", "restore_oldest"):
-                continue
-            row = {"dataset": ds["dataset"], "step": e["step"], "label": e["label"]}
-            for t, entry in e["tools"].items():
-                tw, tc = med(entry, "wall"), med(entry, "cpu")
-                row[t] = {"wall": tw, "cpu": tc,
-                          "wall_over_floor": ratio(tw, wall), "cpu_over_floor": ratio(tc, cpu),
-                          "cpu_over_floor_kdf": ratio(tc, cpu + kdf_cpu) if kdf_cpu else None,
-                          "best_ratio": ratio(tw, wall)}
-            out["steps"].append(row)
+           "read_wall": r["wall"], "write_wall": w["wall"], "parts": parts}
+    out["steps"] = floor_steps(datasets, ("restore_latest", "restore_oldest"), cpu, wall, kdf_cpu)
+    return out
+
+
+def backup_floor(notes, meta, datasets, kdf_cpu=None):
+    """The floor of an initial backup from bench/run.sh's backup_floor notes: CPU of
+    reading the source, of the keyed hash of every byte and the seal of every stored byte
+    (at their 1 MiB speeds), of zstd level 1 of the SQLite bytes, and of writing and
+    fsyncing as many bytes as cairn stored; its wall on the machine's cores (never below
+    the source's read or the store's write time); the best wall ratio it allows."""
+    parts = {}
+    for f in notes.get("floor", []):
+        if isinstance(f, dict) and f.get("floor") in ("scan", "encode", "sink"):
+            parts[f["floor"]] = f
+    r, e, w = parts.get("scan"), parts.get("encode"), parts.get("sink")
+    if not (r and e and w) or not all(e.get(k) for k in ("blake_mbps", "seal_mbps", "zstd_mbps")):
+        return None
+    terms = {
+        "read": r["cpu"],
+        "hash": r["bytes"] / 1e6 / e["blake_mbps"],
+        "zstd": e["zstd_raw_bytes"] / 1e6 / e["zstd_mbps"],
+        "seal": w["bytes"] / 1e6 / e["seal_mbps"],
+        "write": w["cpu"],
+    }
+    cpu = sum(terms.values())
+    cores = meta.get("nproc") or 1
+    wall = max(cpu / cores, r["wall"], w["wall"])
+    out = {"terms_cpu": terms, "cpu": cpu, "cores": cores, "wall": wall, "kdf_cpu": kdf_cpu,
+           "read_wall": r["wall"], "write_wall": w["wall"], "parts": parts}
+    out["steps"] = floor_steps(datasets, ("backup_initial",), cpu, wall, kdf_cpu)
     return out
 
 
@@ -225,6 +261,7 @@ def build(samples, notes, meta):
     init = {t: summarize(samples, t, "init") for t in tools}
     return {"meta": meta, "datasets": datasets, "scaling": scaling, "init": init,
             "restore_floor": restore_floor(notes, meta, datasets, med(init.get("cairn"), "cpu")),
+            "backup_floor": backup_floor(notes, meta, datasets, med(init.get("cairn"), "cpu")),
             "notes": notes, "samples": samples}
 
 
@@ -280,6 +317,20 @@ def dataset_tables(out, d, tools, others, png_name):
 
     if png_name:
         out.append(f"![{title_tools(tools)}, data set {d['dataset']}]({png_name})\n")
+
+
+def floor_table(fl, what, others):
+    """A floor's table: each step's cairn wall, CPU and CPU over the floor, and the best wall
+    ratio the floor allows against each peer."""
+    rows = []
+    for row in fl["steps"]:
+        c = row.get("cairn") or {}
+        rows.append([f"{row['dataset']} {row['label']}", fmt(c.get("wall"), 2), fmt(c.get("cpu"), 2),
+                     fmt_ratio(c.get("cpu_over_floor")), fmt_ratio(c.get("cpu_over_floor_kdf")),
+                     ", ".join(f"{p} {fmt_ratio((row.get(p) or {}).get('best_ratio'))}"
+                               for p in others if row.get(p)) or "—"])
+    return md_table([what, "cairn wall s", "cairn CPU s", "cairn CPU ÷ floor", "cairn CPU ÷ (floor + KDF)",
+                     "best wall ratio the floor allows (peer wall ÷ floor wall)"], rows) + "\n"
 
 
 def markdown(res, png_names):
@@ -360,18 +411,26 @@ def markdown(res, png_names):
             f"{fmt(fl['wall'], 2)} s** (CPU ÷ cores, never below the packs' read time). "
             "cairn's key derivation is on top: "
             f"{fmt(fl['kdf_cpu'], 2)} s CPU (init's).\n")
-        rows = []
-        for row in fl["steps"]:
-            cells = [f"{row['dataset']} {row['label']}"]
-            c = row.get("cairn") or {}
-            cells += [fmt(c.get("wall"), 2), fmt(c.get("cpu"), 2), fmt_ratio(c.get("cpu_over_floor")),
-                      fmt_ratio(c.get("cpu_over_floor_kdf"))]
-            cells.append(", ".join(f"{p} {fmt_ratio((row.get(p) or {}).get('best_ratio'))}"
-                                   for p in others if row.get(p)) or "—")
-            rows.append(cells)
-        out.append(md_table(["restore", "cairn wall s", "cairn CPU s", "cairn CPU ÷ floor",
-                             "cairn CPU ÷ (floor + KDF)",
-                             "best wall ratio the floor allows (peer wall ÷ floor wall)"], rows) + "\n")
+        out.append(floor_table(fl, "restore", others))
+
+    fl = res.get("backup_floor")
+    if fl:
+        t, p = fl["terms_cpu"], fl["parts"]
+        out.append("## Backup floor\n")
+        out.append(
+            f"The work any initial backup of day 0 must do, measured in this run (`cairn-primitives "
+            f"--floor-*`): reading its {p['scan']['files']:,} files as the backups found them "
+            f"{fmt(t['read'], 2)} s CPU ({fmt(fl['read_wall'], 2)} s wall), the keyed BLAKE2b of "
+            f"every byte ({fmt(p['encode']['blake_mbps'])} MB/s) {fmt(t['hash'], 2)} s, zstd level 1 "
+            f"of the SQLite bytes in 16 KiB chunks ({fmt(p['encode']['zstd_mbps'])} MB/s) "
+            f"{fmt(t['zstd'], 2)} s, the seal of cairn's stored bytes "
+            f"({fmt(p['encode']['seal_mbps'])} MB/s) {fmt(t['seal'], 2)} s, writing and fsyncing "
+            f"them in 16 MiB files {fmt(t['write'], 2)} s CPU ({fmt(fl['write_wall'], 2)} s wall). "
+            f"**Floor CPU {fmt(fl['cpu'], 2)} s; floor wall on {fl['cores']} cores "
+            f"{fmt(fl['wall'], 2)} s** (CPU ÷ cores, never below the read or the write time). "
+            "cairn's key derivation is on top: "
+            f"{fmt(fl['kdf_cpu'], 2)} s CPU (init's).\n")
+        out.append(floor_table(fl, "backup", others))
 
     extra = []
     init = res.get("init") or {}

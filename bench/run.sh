@@ -501,6 +501,27 @@ restore_floor() {
     while read -r l; do note floor "$l"; done <"$work/floor.jsonl"
 }
 
+# backup_floor: the work any initial backup of day 0 must do, on this machine in this run
+# (bench/primitives.c), right after the tools' initial backups, with the source as they
+# found it: reading it, the keyed hash of every byte and the seal of every stored byte at
+# their best (1 MiB) speeds, zstd level 1 of the SQLite bytes, and writing and fsyncing as
+# many bytes as cairn stored; report.py sums them into the "backup floor" line
+backup_floor() {
+    local prim=$work/bin/cairn-primitives t=$work/floor-sink
+    [ -x "$prim" ] && [ -n "${CAIRN_STORE:-}" ] && [ -d "$CAIRN_STORE/packs" ] || return 0
+    log "measuring the backup floor"
+    mapfile -d '' dbs < <(sqlite_files)
+    rm -rf "$t"
+    sync
+    {
+        "$prim" --floor-scan "$src" && "$prim" --floor-encode "${dbs[@]}" &&
+            "$prim" --floor-sink "$t" "$(du -sb --apparent-size "$CAIRN_STORE" | cut -f1)"
+    } >"$work/bfloor.jsonl" 2>"$work/logs/bfloor.log" || log "backup floor: failed (see logs/bfloor.log)"
+    rm -rf "$t"
+    sync
+    while read -r l; do note floor "$l"; done <"$work/bfloor.jsonl"
+}
+
 # run_dataset REP TOOL...: the whole sequence for data set $ds, tools in the order given
 run_dataset() {
     local rep=$1 step t n
@@ -511,7 +532,7 @@ run_dataset() {
     setup_env "$rep"
     remove_repos
     restores=()
-    for step in init backup_initial mutate1 backup_day1 mutate2 backup_day2 backup_nochange \
+    for step in init backup_initial bfloor mutate1 backup_day1 mutate2 backup_day2 backup_nochange \
         restore_latest oldest restore_oldest floor check_read_data forget_prune; do
         case $step in
         mutate1) mutate 1; continue ;;
@@ -521,6 +542,10 @@ run_dataset() {
             ;;
         floor) # once per run
             [ "$rep" != 1 ] || [ "$ds" != "${dataset_list[0]}" ] || restore_floor
+            continue
+            ;;
+        bfloor)
+            [ "$rep" != 1 ] || [ "$ds" != "${dataset_list[0]}" ] || backup_floor
             continue
             ;;
         oldest)
