@@ -272,7 +272,8 @@ mutate() { # mutate DAY: the next day of the phone in data set $ds, in place (de
 
 # ---- the steps --------------------------------------------------------------------
 # Every tool runs one step before the next step starts, so the tools see the same
-# source state and roughly the same background load; the tool order rotates per repeat.
+# source state and roughly the same background load; the tool order rotates per repeat
+# and per data set.
 
 borg_enc=repokey-blake2
 if has_tool borg; then
@@ -573,14 +574,19 @@ run_dataset() {
 }
 
 run_repeat() {
-    local rep=$1 tools_r=() i n=${#tool_list[@]}
-    # rotate the tool order: repeat 1 starts with the first tool, repeat 2 with the second...
-    for ((i = 0; i < n; i++)); do tools_r+=("${tool_list[$(((i + rep - 1) % n))]}"); done
+    local rep=$1 tools_r i d n=${#tool_list[@]}
     fresh_source
     if has_tool cairn; then
         scaling "$rep"
     fi
-    for ds in "${dataset_list[@]}"; do
+    # rotate the tool order: repeat 1 starts with the first tool, repeat 2 with the second,
+    # and each data set one further, so that the tool restoring first after the previous
+    # data set's restores were deleted (ext4's recently_deleted scan, docs/BENCHMARKS.md) is
+    # not always the same
+    for ((d = 0; d < ${#dataset_list[@]}; d++)); do
+        ds=${dataset_list[$d]}
+        tools_r=()
+        for ((i = 0; i < n; i++)); do tools_r+=("${tool_list[$(((i + rep - 1 + d) % n))]}"); done
         run_dataset "$rep" "${tools_r[@]}"
     done
 }
