@@ -4,7 +4,11 @@
  * later chunks are skipped, and the pipeline stops without deadlock or
  * leak, also when freed with chunks still queued.  Chunks filled on the
  * workers (chunk_pipeline_put_fill): stored, placed with the fill's ID or
- * skipped as the fill says; every fill runs once, also after an error. */
+ * skipped as the fill says; every fill runs once, also after an error.
+ * Tasks (chunk_pipeline_put_task): several run at once, each storing its
+ * chunks through its sink, handed to other workers or stored in place when
+ * every buffer is taken, never waiting; every task runs once, also after an
+ * error, which its sink then returns. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -254,6 +258,112 @@ static void test_fill_after_error(void **state)
     run_fills(*state, 1);
 }
 
+enum { TASKS = 8, TASK_CHUNKS = CHUNKS / TASKS };
+
+typedef struct tasks {
+    const fixture *f;
+    owner *ow;
+    pthread_mutex_t mu;
+    int runs[TASKS];
+    cairn_err put_rc[TASKS]; /* the first failed put's */
+    int scratch_ok;
+} tasks;
+
+typedef struct task_arg {
+    tasks *t;
+    int k;
+} task_arg;
+
+/* Task k: stores chunks k * TASK_CHUNKS on, each through its scratch
+ * buffer (as a file's task cuts from its read buffer). */
+static cairn_err task(void *ctx, chunk_sink *sink)
+{
+    const task_arg *const a = ctx;
+    tasks *const t = a->t;
+    cairn_err rc = CAIRN_OK;
+    uint8_t *const buf = chunk_sink_scratch(sink, CHUNK);
+    pthread_mutex_lock(&t->mu);
+    t->runs[a->k]++;
+    if (!buf)
+        t->scratch_ok = 0;
+    pthread_mutex_unlock(&t->mu);
+    for (int j = 0; j < TASK_CHUNKS && buf && !rc; j++) {
+        const size_t i = (size_t)a->k * TASK_CHUNKS + (size_t)j;
+        memcpy(buf, t->f->data + i * CHUNK, CHUNK);
+        rc = chunk_sink_put(sink, &t->ow->o, (uintptr_t)i, buf, CHUNK, 0);
+        memset(buf, 0, CHUNK); /* the sink copied it or stored it already */
+    }
+    t->put_rc[a->k] = rc;
+    return rc;
+}
+
+static void run_tasks(fixture *f, int jobs, int broken)
+{
+    chunk_pipeline *p = NULL;
+    chunk_pipeline_stats st;
+    tasks t;
+    task_arg args[TASKS];
+    memset(&t, 0, sizeof t);
+    t.f = f;
+    t.ow = calloc(1, sizeof *t.ow);
+    t.scratch_ok = 1;
+    pthread_mutex_init(&t.mu, NULL);
+    assert_non_null(t.ow);
+    t.ow->o.place = place;
+    if (broken)
+        break_tmp(f);
+    assert_int_equal(chunk_pipeline_start(f->s, THREADS, jobs, &p), CAIRN_OK);
+    for (int k = 0; k < TASKS; k++) {
+        args[k] = (task_arg){&t, k};
+        assert_int_equal(chunk_pipeline_put_task(p, &t.ow->o, task, &args[k]), CAIRN_OK);
+    }
+    chunk_pipeline_wait(p, &t.ow->o);
+    assert_int_equal(t.ow->o.pending, 0);
+    assert_true(t.scratch_ok);
+    for (int k = 0; k < TASKS; k++)
+        assert_int_equal(t.runs[k], 1);
+    chunk_pipeline_get_stats(p, &st);
+    if (!broken) {
+        assert_int_equal(chunk_pipeline_error(p), CAIRN_OK);
+        assert_int_equal(t.ow->placed, CHUNKS);
+        assert_int_equal(st.new_chunks, CHUNKS);
+        for (int i = 0; i < CHUNKS; i++) {
+            uint8_t id[ID_LEN];
+            store_chunk_id(f->s, f->data + (size_t)i * CHUNK, CHUNK, id);
+            assert_memory_equal(t.ow->ids[i], id, ID_LEN);
+        }
+    } else {
+        /* the store's error reaches the producer, and every task's put
+         * after it fails with it: no task stores all its chunks */
+        assert_int_not_equal(chunk_pipeline_error(p), CAIRN_OK);
+        assert_non_null(strstr(err_msg(), "/tmp/pack-"));
+        assert_int_equal(st.new_chunks, 0);
+        for (int k = 0; k < TASKS; k++)
+            assert_int_not_equal(t.put_rc[k], CAIRN_OK);
+    }
+    chunk_pipeline_free(p);
+    pthread_mutex_destroy(&t.mu);
+    free(t.ow);
+}
+
+/* Many buffers: the tasks' chunks are handed to the workers. */
+static void test_tasks_hand_chunks_on(void **state)
+{
+    run_tasks(*state, CHUNKS, 0);
+}
+
+/* One buffer for two workers running tasks: most chunks are stored by the
+ * task's own worker, and nothing waits for a buffer. */
+static void test_tasks_store_in_place(void **state)
+{
+    run_tasks(*state, 1, 0);
+}
+
+static void test_tasks_after_error(void **state)
+{
+    run_tasks(*state, JOBS, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +372,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_with_chunks_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fill_on_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fill_after_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks_hand_chunks_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks_store_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks_after_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

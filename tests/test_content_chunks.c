@@ -513,6 +513,68 @@ static void test_old_store_keeps_fastcdc(void **state)
 /* The snapshot built from operations (the device path) cuts alike: the
  * copy of a database with one page edited shares all chunks but one, and a
  * PNG is cut into fixed chunks stored without compression. */
+/* Files cut by content (a SQLite database and a text file) are read and
+ * cut whole by the workers' tasks: the snapshot is the walking thread's,
+ * byte for byte, and with the parent's fingerprints an edit stores only
+ * the chunks around it (the text file spans many read buffers: 2 x the
+ * store's 64 KiB chunk_max). */
+static void test_whole_reads_same_snapshot(void **state)
+{
+    fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK, 0);
+    enum { TEXT_LEN = 6 * MEDIA_LEN };
+    uint8_t *const text = malloc(TEXT_LEN + 32);
+    backup_result r1, r2, r3, r4;
+    uint32_t n1, n3;
+    assert_non_null(text);
+    for (size_t off = 0, line = 0; off < TEXT_LEN; line++)
+        off += (size_t)snprintf((char *)text + off, 32, "%zu %zu\n", line * 7919 % 100003, line);
+    write_file(f, "Photos.sqlite", f->db, DB_LEN);
+    write_file(f, "notes.txt", text, TEXT_LEN);
+    write_file(f, "small.txt", text, 10);
+
+    backup_with(f, 1, 0, 1, &r1); /* the walking thread cuts every file */
+    uint8_t(*c1)[ID_LEN] = latest_chunks(f, "notes.txt", &n1);
+    assert_true(n1 > 8);
+    backup_with(f, 2, 1, 0, &r2); /* read again, cut by the workers */
+    assert_int_equal(r2.files, 3);
+    assert_int_equal(r2.files_read, 3);
+    assert_int_equal(r2.bytes, r1.bytes);
+    assert_int_equal(r2.bytes_read, r1.bytes_read);
+    assert_int_equal(r2.errors, 0);
+    assert_int_equal(r2.new_chunks, 0); /* not one chunk or tree differs */
+
+    /* one byte in each: the chunks around it are new, the rest matched by
+     * fingerprint (neither hashed with the keyed hash nor sealed again) */
+    f->db[37 * PAGE + 100] ^= 0x5a;
+    text[TEXT_LEN / 2] ^= 1;
+    write_file(f, "Photos.sqlite", f->db, DB_LEN);
+    write_file(f, "notes.txt", text, TEXT_LEN);
+    backup_with(f, 2, 0, 0, &r3);
+    assert_int_equal(r3.files_read, 2);
+    assert_true(r3.reused_chunks >= n1 - 2);
+    assert_true(r3.new_chunks >= 3 && r3.new_chunks <= 5); /* 1-2 a file and the tree */
+    uint8_t(*c3)[ID_LEN] = latest_chunks(f, "notes.txt", &n3);
+    assert_int_equal(n3, n1);
+    uint32_t where = 0;
+    const unsigned changed =
+        differing((const uint8_t(*)[ID_LEN])c1, (const uint8_t(*)[ID_LEN])c3, n1, &where);
+    assert_true(changed >= 1 && changed <= 2);
+    uint32_t n;
+    uint8_t(*got)[ID_LEN] = latest_chunks(f, "Photos.sqlite", &n);
+    uint8_t(*want)[ID_LEN] = expected_chunks(f, f->db, DB_LEN, &n3);
+    assert_int_equal(n, n3);
+    assert_memory_equal(got, want, (size_t)n * ID_LEN);
+
+    /* the walking thread, reading everything, finds the same snapshot */
+    backup_with(f, 1, 1, 1, &r4);
+    assert_int_equal(r4.new_chunks, 0);
+    free(got);
+    free(want);
+    free(c1);
+    free(c3);
+    free(text);
+}
+
 static void test_stream_sqlite_and_media(void **state)
 {
     fixture *const f = make(state, SQ_CHUNK, MEDIA_CHUNK, STORE_SQLITE_FIXED);
@@ -600,6 +662,7 @@ int main(void)
         cmocka_unit_test_teardown(test_backup_media_not_compressed, teardown),
         cmocka_unit_test_teardown(test_old_store_keeps_fastcdc, teardown),
         cmocka_unit_test_teardown(test_pieced_reads_same_snapshot, teardown),
+        cmocka_unit_test_teardown(test_whole_reads_same_snapshot, teardown),
         cmocka_unit_test_teardown(test_stream_sqlite_and_media, teardown),
         cmocka_unit_test_teardown(test_config_params, teardown),
     };

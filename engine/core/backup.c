@@ -64,12 +64,14 @@ typedef struct bk_expect {
     int have;
 } bk_expect;
 
-/* A file cut in fixed pieces (its boundaries known from its size alone):
- * every worker preads its own pieces straight into its chunk buffer, so
- * reading runs on every core (and with as many reads in flight) instead of
- * on the walking thread alone.  The whole-file digest still takes the bytes
- * in file order: the worker holding piece k waits until piece k-1's bytes
- * are in (piece k-1 was taken first, so it is being filled right then). */
+/* A file read by the workers, so that reading and cutting run on every
+ * core instead of on the walking thread alone.  Either cut in fixed pieces
+ * (its boundaries known from its size alone): every worker preads its own
+ * pieces straight into its chunk buffer, and the whole-file digest still
+ * takes the bytes in file order (the worker holding piece k waits until
+ * piece k-1's bytes are in; piece k-1 was taken first, so it is being
+ * filled right then).  Or cut by content (whole): one worker's task reads
+ * and cuts it all (cut_file), as chunk_file does on the walking thread. */
 typedef struct bk_file bk_file;
 
 struct bk_file {
@@ -91,6 +93,15 @@ struct bk_file {
     size_t node_index;
     char *path; /* for the warning when a read failed */
     bk_file *next_file;
+    /* a whole file's */
+    int whole;
+    const chunker *ck; /* the store's main chunker */
+    chunk_plan plan;
+    chunk_owner *owner;
+    uint8_t (*chunks)[ID_LEN]; /* the node's: room for every chunk, it never moves */
+    uint32_t nchunks, cap;
+    tree_node old; /* a copy of the parent's chunks and fingerprints, if any */
+    const work_hooks *hooks;
 };
 
 /* Reading a file the source stores encrypted: decrypted as it is read (the
@@ -172,6 +183,7 @@ static void file_free(bk_file *f)
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->turn_cv);
     XXH3_freeState(f->st);
+    tree_node_free(&f->old);
     free(f->expect);
     free(f->path);
     free(f);
@@ -252,6 +264,13 @@ static void finish_files(bk_ctx *c, bk_dir *d)
         } else {
             memcpy(n->digest, f->digest, TREE_DIGEST_LEN);
             n->has_digest = 1;
+            if (f->whole) {
+                n->nchunks = f->nchunks;
+                /* a file that shrank while read is kept as read */
+                c->res->bytes -= n->size - f->size;
+                c->res->bytes_read -= n->size - f->size;
+                n->size = f->size;
+            }
         }
         file_free(f);
     }
@@ -632,12 +651,153 @@ static cairn_err expect_pieces(bk_file *f, const tree_node *old)
     return CAIRN_OK;
 }
 
-/* Queues the file open as fd for the workers to read in pieces when its
- * plan cuts it at fixed offsets; *queued says it did (fd is then the
- * file's: closed once its last piece is read).  Otherwise the file is left
- * to chunk_file. */
-static cairn_err queue_pieces(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree_node *old,
-                              int *queued)
+/* The task of a whole file (chunk_pipeline_put_task): chunk_file's work on
+ * a worker, for the f->size bytes the file had when the walk saw it. */
+static cairn_err cut_file(void *ctx, chunk_sink *sink)
+{
+    bk_file *const f = ctx;
+    const chunker *const ck = f->plan.cdc ? f->plan.cdc : f->ck;
+    const size_t room = f->size < 2 * (uint64_t)ck->max_size ? (size_t)f->size : 2 * ck->max_size;
+    uint8_t *const buf = chunk_sink_scratch(sink, room);
+    tree_fprint_cursor prev = {f->old.nchunks ? &f->old : NULL, 0, 0};
+    const unsigned flags = chunk_plan_store_flags(&f->plan);
+    uint64_t total = 0, off = 0;
+    size_t have = 0;
+    int eof = 0;
+    cairn_err rc = buf ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
+    while (!rc && !f->read_err) {
+        while (!eof && have < room) {
+            const ssize_t n = pread(f->fd, buf + have, room - have, (off_t)total);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                f->read_err = errno;
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+            total += (uint64_t)n;
+        }
+        if (f->read_err)
+            break;
+        /* short read: a file that shrank ends here; bytes added after the
+         * walk saw it are left for the next backup */
+        eof = have < room || total >= f->size;
+        if (!eof && total + WILLNEED_FIRST < f->size)
+            posix_fadvise(f->fd, (off_t)(total + WILLNEED_FIRST), (off_t)room, POSIX_FADV_WILLNEED);
+        size_t pos = 0;
+        while (pos < have && !rc) {
+            const size_t cut = chunker_next_planned(f->ck, &f->plan, buf + pos, have - pos, eof);
+            if (cut == 0)
+                break;
+            assert(f->nchunks < f->cap); /* every chunk but the last is >= min_size */
+            tree_fprint *const fp = &f->fprints[f->nchunks];
+            fp->len = (uint32_t)cut;
+            XXH3_128bits_update(f->st, buf + pos, cut);
+            XXH128_canonicalFromHash(
+                (XXH128_canonical_t *)fp->hash,
+                XXH3_128bits_withSecret(buf + pos, cut, f->secret, KEYS_FILE_SECRET));
+            const uint8_t *const same = tree_fprint_match(&prev, off, fp);
+            if (same) {
+                memcpy(f->chunks[f->nchunks], same, ID_LEN);
+                f->reused_chunks++;
+                f->reused_bytes += cut;
+            } else {
+                rc = chunk_sink_put(sink, f->owner, (uintptr_t)f->chunks[f->nchunks], buf + pos,
+                                    cut, flags);
+            }
+            f->nchunks++;
+            pos += cut;
+            off += cut;
+        }
+        memmove(buf, buf + pos, have - pos);
+        have -= pos;
+        if (eof && have == 0)
+            break;
+        if (!rc && work_stopped(f->hooks))
+            rc = err_set(CAIRN_EINTERRUPTED, "interrupted");
+    }
+    if (!rc && !f->read_err) {
+        f->size = total;
+        XXH128_canonicalFromHash((XXH128_canonical_t *)f->digest, XXH3_128bits_digest(f->st));
+    }
+    close(f->fd);
+    return rc;
+}
+
+/* A file for the workers to read: the fields pieces and whole files share. */
+static bk_file *new_file(bk_ctx *c, int fd, size_t i, uint64_t size)
+{
+    bk_file *const f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->st = XXH3_createState();
+    f->path = strdup(c->path);
+    if (!f->st || !f->path) {
+        XXH3_freeState(f->st);
+        free(f->path);
+        free(f);
+        return NULL;
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->turn_cv, NULL);
+    XXH3_128bits_reset_withSecret(f->st, c->file_secret, KEYS_FILE_SECRET);
+    f->fd = fd;
+    f->size = size;
+    f->secret = c->file_secret;
+    f->node_index = i;
+    return f;
+}
+
+/* Queues a whole file (cut by content) for a worker's task. */
+static cairn_err queue_whole(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree_node *old,
+                             const chunk_plan *plan, uint64_t size)
+{
+    const chunker *const ck = plan->cdc ? plan->cdc : &c->ck;
+    const uint64_t cap = size / ck->min_size + 2;
+    tree_node *const n = &d->t.nodes[i];
+    if (cap > UINT32_MAX)
+        return err_set(CAIRN_EINVAL, "%s: too large", c->path);
+    bk_file *const f = new_file(c, fd, i, size);
+    n->chunks = malloc((size_t)cap * ID_LEN);
+    n->fprints = malloc((size_t)cap * sizeof *n->fprints);
+    cairn_err rc = f && n->chunks && n->fprints ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
+    if (!rc && old && tree_node_has_fprints(old)) {
+        f->old.type = NODE_FILE;
+        f->old.size = old->size;
+        rc = tree_node_copy_chunks(&f->old, old);
+    }
+    if (rc) {
+        if (f)
+            file_free(f);
+        return rc;
+    }
+    n->cap_chunks = (uint32_t)cap;
+    n->size = size;
+    f->whole = 1;
+    f->ck = &c->ck;
+    f->plan = *plan;
+    f->owner = &d->chunks;
+    f->chunks = n->chunks;
+    f->fprints = n->fprints;
+    f->cap = (uint32_t)cap;
+    f->hooks = c->opts->hooks;
+    rc = chunk_pipeline_put_task(c->pipeline, &d->chunks, cut_file, f);
+    if (rc) {
+        file_free(f);
+        return rc;
+    }
+    /* from here the task owns fd */
+    f->next_file = d->files;
+    d->files = f;
+    return CAIRN_OK;
+}
+
+/* Queues the file open as fd for the workers to read: in pieces when its
+ * plan cuts it at fixed offsets, else whole; *queued says it did (fd is
+ * then the file's: closed once it is read).  Otherwise (an empty file, or
+ * one whose start cannot be read) the file is left to chunk_file. */
+static cairn_err queue_file(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree_node *old,
+                            int *queued)
 {
     uint8_t head[CHUNKER_PLAN_HEAD];
     struct stat st;
@@ -650,37 +810,28 @@ static cairn_err queue_pieces(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree
         return CAIRN_OK; /* chunk_file reads it (and reports a read error) */
     const chunk_plan plan = chunk_planner_plan(&c->planner, head, (size_t)hn);
     const uint64_t size = (uint64_t)st.st_size;
-    if (!plan.fixed || size / plan.fixed >= INT_MAX - 1) /* refs counts the pieces */
+    if (!plan.fixed) {
+        const cairn_err rc = queue_whole(c, d, i, fd, old, &plan, size);
+        *queued = rc == CAIRN_OK;
+        return rc;
+    }
+    if (size / plan.fixed >= INT_MAX - 1) /* refs counts the pieces */
         return CAIRN_OK;
     const uint32_t count = (uint32_t)((size + plan.fixed - 1) / plan.fixed);
     tree_node *const n = &d->t.nodes[i];
-    bk_file *const f = calloc(1, sizeof *f);
+    bk_file *const f = new_file(c, fd, i, size);
     n->chunks = malloc((size_t)count * ID_LEN);
     n->fprints = malloc((size_t)count * sizeof *n->fprints);
-    if (f)
-        f->st = XXH3_createState();
-    if (f)
-        f->path = strdup(c->path);
-    if (!f || !f->st || !f->path || !n->chunks || !n->fprints) {
-        if (f) {
-            XXH3_freeState(f->st);
-            free(f->path);
-        }
-        free(f);
+    if (!f || !n->chunks || !n->fprints) {
+        if (f)
+            file_free(f);
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
     n->cap_chunks = count;
-    pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->turn_cv, NULL);
-    XXH3_128bits_reset_withSecret(f->st, c->file_secret, KEYS_FILE_SECRET);
-    f->fd = fd;
     f->refs = 1 + (int)count;
     f->count = count;
     f->piece = plan.fixed;
-    f->size = size;
-    f->secret = c->file_secret;
     f->fprints = n->fprints;
-    f->node_index = i;
     for (uint32_t k = 0; k < count; k++)
         n->fprints[k].len =
             (uint32_t)(k + 1 < count ? plan.fixed : size - (uint64_t)k * plan.fixed);
@@ -751,7 +902,7 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
     }
     if (!rc && !read_err && !decrypt && !c->opts->read_serial) {
         int queued = 0;
-        rc = queue_pieces(c, d, i, fd2, c->opts->force_read ? NULL : old, &queued);
+        rc = queue_file(c, d, i, fd2, c->opts->force_read ? NULL : old, &queued);
         if (queued) {
             c->res->bytes_read += d->t.nodes[i].size;
             return rc;

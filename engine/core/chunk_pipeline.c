@@ -16,8 +16,20 @@ typedef struct chunk_job {
     chunk_fill_fn fill; /* NULL: data was copied in by the producer */
     void *fill_ctx;
     uintptr_t fill_arg;
+    chunk_task_fn task; /* a task: no data, run whole by one worker */
     struct chunk_job *next;
 } chunk_job;
+
+/* What a worker lends the task it runs: itself, to store chunks with when
+ * no buffer is free, and buffers that outlive the task. */
+struct chunk_sink {
+    chunk_pipeline *p;
+    store_worker *w;
+    uint8_t *scratch; /* chunk_sink_scratch */
+    size_t scratch_cap;
+    uint8_t *chunk; /* a chunk stored here, with the in-place seal's room */
+    size_t chunk_cap;
+};
 
 struct chunk_pipeline {
     store *s;
@@ -27,15 +39,53 @@ struct chunk_pipeline {
     pthread_cond_t done_cv; /* a job finished */
     chunk_job *queue_head, *queue_tail, *free_jobs;
     int jobs_made, jobs_max, in_flight;
+    int tasks; /* queued or running; at most jobs_max */
     int stop;
     cairn_err failed;
     char failed_msg[1024];
     chunk_pipeline_stats stats;
 };
 
+/* Stores the chunk in buf (at buf + STORE_INPLACE_HEAD, sealed in place)
+ * unless a fill says otherwise, and places its ID.  Worker error: skipped
+ * (an all-zero ID). */
+static void store_one(chunk_pipeline *p, store_worker *w, chunk_owner *o, uintptr_t where,
+                      uint8_t *buf, size_t len, unsigned flags, int skip, chunk_fill_fn fill,
+                      void *fill_ctx, uintptr_t fill_arg)
+{
+    uint8_t id[ID_LEN];
+    cairn_err rc = CAIRN_OK;
+    int added = 0;
+    uint64_t stored = 0;
+    memset(id, 0, sizeof id);
+    /* a fill runs even after an error: it owes its file a reference */
+    const int filled =
+        fill ? fill(fill_ctx, fill_arg, buf + STORE_INPLACE_HEAD, len, id) : CHUNK_FILL_STORE;
+    if (skip || filled == CHUNK_FILL_NONE)
+        memset(id, 0, sizeof id);
+    else if (filled == CHUNK_FILL_STORE) {
+        store_chunk_id(p->s, buf + STORE_INPLACE_HEAD, len, id);
+        rc = store_put_chunk_inplace(p->s, w, id, buf, len, flags, &added, &stored);
+    }
+
+    pthread_mutex_lock(&p->mu);
+    if (rc && !p->failed) {
+        p->failed = rc;
+        snprintf(p->failed_msg, sizeof p->failed_msg, "%s", err_msg());
+    }
+    if (added) {
+        p->stats.new_chunks++;
+        p->stats.new_bytes += stored;
+        p->stats.new_raw += len;
+    }
+    o->place(o, where, id);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void worker_main(void *ctx, store_worker *w)
 {
     chunk_pipeline *const p = ctx;
+    chunk_sink sink = {p, w, NULL, 0, NULL, 0};
     for (;;) {
         pthread_mutex_lock(&p->mu);
         while (!p->queue_head && !p->stop)
@@ -51,33 +101,25 @@ static void worker_main(void *ctx, store_worker *w)
         const int skip = p->failed != CAIRN_OK;
         pthread_mutex_unlock(&p->mu);
 
-        uint8_t id[ID_LEN];
-        cairn_err rc = CAIRN_OK;
-        int added = 0;
-        uint64_t stored = 0;
-        memset(id, 0, sizeof id);
-        const int filled = job->fill ? job->fill(job->fill_ctx, job->fill_arg,
-                                                 job->data + STORE_INPLACE_HEAD, job->len, id)
-                                     : CHUNK_FILL_STORE;
-        if (skip || filled == CHUNK_FILL_NONE)
-            memset(id, 0, sizeof id);
-        else if (filled == CHUNK_FILL_STORE) {
-            store_chunk_id(p->s, job->data + STORE_INPLACE_HEAD, job->len, id);
-            rc = store_put_chunk_inplace(p->s, w, id, job->data, job->len, job->flags, &added,
-                                         &stored);
+        if (job->task) {
+            /* run after an error too: a task owns its file */
+            const cairn_err rc = job->task(job->fill_ctx, &sink);
+            pthread_mutex_lock(&p->mu);
+            if (rc && !p->failed) {
+                p->failed = rc;
+                snprintf(p->failed_msg, sizeof p->failed_msg, "%s", err_msg());
+            }
+            job->owner->pending--;
+            p->in_flight--;
+            p->tasks--;
+            pthread_cond_broadcast(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+            free(job);
+            continue;
         }
-
+        store_one(p, w, job->owner, job->where, job->data, job->len, job->flags, skip, job->fill,
+                  job->fill_ctx, job->fill_arg);
         pthread_mutex_lock(&p->mu);
-        if (rc && !p->failed) {
-            p->failed = rc;
-            snprintf(p->failed_msg, sizeof p->failed_msg, "%s", err_msg());
-        }
-        if (added) {
-            p->stats.new_chunks++;
-            p->stats.new_bytes += stored;
-            p->stats.new_raw += job->len;
-        }
-        job->owner->place(job->owner, job->where, id);
         job->owner->pending--;
         p->in_flight--;
         job->next = p->free_jobs;
@@ -85,6 +127,8 @@ static void worker_main(void *ctx, store_worker *w)
         pthread_cond_broadcast(&p->done_cv);
         pthread_mutex_unlock(&p->mu);
     }
+    free(sink.scratch);
+    free(sink.chunk);
 }
 
 static void free_jobs(chunk_pipeline *p)
@@ -143,32 +187,54 @@ void chunk_pipeline_free(chunk_pipeline *p)
     free(p);
 }
 
+/* A free job buffer (NULL when none can be had), with the lock held. */
+static chunk_job *take_job_locked(chunk_pipeline *p)
+{
+    chunk_job *job = p->free_jobs;
+    if (job) {
+        p->free_jobs = job->next;
+        return job;
+    }
+    if (p->jobs_made >= p->jobs_max)
+        return NULL;
+    job = calloc(1, sizeof *job);
+    if (job)
+        job->data = malloc(store_get_params(p->s)->chunk_max + (size_t)STORE_INPLACE_ROOM);
+    if (!job || !job->data) {
+        free(job);
+        return NULL;
+    }
+    p->jobs_made++;
+    return job;
+}
+
 /* A free job buffer, waiting for one if all are in flight. */
 static cairn_err get_job(chunk_pipeline *p, chunk_job **out)
 {
     pthread_mutex_lock(&p->mu);
     while (!p->free_jobs && p->jobs_made >= p->jobs_max)
         pthread_cond_wait(&p->done_cv, &p->mu);
-    chunk_job *job = p->free_jobs;
-    if (job)
-        p->free_jobs = job->next;
-    else
-        p->jobs_made++;
+    chunk_job *const job = take_job_locked(p);
     pthread_mutex_unlock(&p->mu);
-    if (!job) {
-        job = calloc(1, sizeof *job);
-        if (job)
-            job->data = malloc(store_get_params(p->s)->chunk_max + (size_t)STORE_INPLACE_ROOM);
-        if (!job || !job->data) {
-            free(job);
-            pthread_mutex_lock(&p->mu);
-            p->jobs_made--;
-            pthread_mutex_unlock(&p->mu);
-            return err_set(CAIRN_ENOMEM, "out of memory for chunk buffers");
-        }
-    }
+    if (!job)
+        return err_set(CAIRN_ENOMEM, "out of memory for chunk buffers");
     *out = job;
     return CAIRN_OK;
+}
+
+/* Queues job (its fields set) as one of o's, with the lock held. */
+static void enqueue_locked(chunk_pipeline *p, chunk_owner *o, chunk_job *job)
+{
+    job->owner = o;
+    job->next = NULL;
+    o->pending++;
+    p->in_flight++;
+    if (p->queue_tail)
+        p->queue_tail->next = job;
+    else
+        p->queue_head = job;
+    p->queue_tail = job;
+    pthread_cond_signal(&p->work_cv);
 }
 
 cairn_err chunk_pipeline_put(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
@@ -190,21 +256,13 @@ static cairn_err put_job(chunk_pipeline *p, chunk_owner *o, uintptr_t where, con
         memcpy(job->data + STORE_INPLACE_HEAD, data, len);
     job->len = len;
     job->flags = flags;
-    job->owner = o;
     job->where = where;
     job->fill = fill;
     job->fill_ctx = ctx;
     job->fill_arg = arg;
-    job->next = NULL;
+    job->task = NULL;
     pthread_mutex_lock(&p->mu);
-    o->pending++;
-    p->in_flight++;
-    if (p->queue_tail)
-        p->queue_tail->next = job;
-    else
-        p->queue_head = job;
-    p->queue_tail = job;
-    pthread_cond_signal(&p->work_cv);
+    enqueue_locked(p, o, job);
     pthread_mutex_unlock(&p->mu);
     return CAIRN_OK;
 }
@@ -219,6 +277,76 @@ cairn_err chunk_pipeline_put_fill(chunk_pipeline *p, chunk_owner *o, uintptr_t w
                                   unsigned flags, chunk_fill_fn fill, void *ctx, uintptr_t arg)
 {
     return put_job(p, o, where, NULL, len, flags, fill, ctx, arg);
+}
+
+cairn_err chunk_pipeline_put_task(chunk_pipeline *p, chunk_owner *o, chunk_task_fn task, void *ctx)
+{
+    chunk_job *const job = calloc(1, sizeof *job);
+    if (!job)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    job->task = task;
+    job->fill_ctx = ctx;
+    pthread_mutex_lock(&p->mu);
+    while (p->tasks >= p->jobs_max)
+        pthread_cond_wait(&p->done_cv, &p->mu);
+    p->tasks++;
+    enqueue_locked(p, o, job);
+    pthread_mutex_unlock(&p->mu);
+    return CAIRN_OK;
+}
+
+/* Grows *buf to at least need bytes (its contents not kept). */
+static uint8_t *sink_buffer(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (*cap < need) {
+        free(*buf);
+        *cap = 0;
+        *buf = malloc(need);
+        if (!*buf)
+            return NULL;
+        *cap = need;
+    }
+    return *buf;
+}
+
+uint8_t *chunk_sink_scratch(chunk_sink *k, size_t need)
+{
+    return sink_buffer(&k->scratch, &k->scratch_cap, need);
+}
+
+cairn_err chunk_sink_put(chunk_sink *k, chunk_owner *o, uintptr_t where, const uint8_t *data,
+                         size_t len, unsigned flags)
+{
+    chunk_pipeline *const p = k->p;
+    pthread_mutex_lock(&p->mu);
+    cairn_err rc = p->failed;
+    if (rc)
+        err_set(rc, "%s", p->failed_msg);
+    chunk_job *const job = rc ? NULL : take_job_locked(p);
+    pthread_mutex_unlock(&p->mu);
+    if (rc)
+        return rc;
+    if (job) {
+        /* another worker stores it while this one cuts on */
+        memcpy(job->data + STORE_INPLACE_HEAD, data, len);
+        job->len = len;
+        job->flags = flags;
+        job->where = where;
+        job->fill = NULL;
+        job->task = NULL;
+        pthread_mutex_lock(&p->mu);
+        enqueue_locked(p, o, job);
+        pthread_mutex_unlock(&p->mu);
+        return CAIRN_OK;
+    }
+    /* every buffer is in use: store it here rather than wait, as the
+     * workers that would free one may all be running tasks */
+    uint8_t *const buf = sink_buffer(&k->chunk, &k->chunk_cap, len + (size_t)STORE_INPLACE_ROOM);
+    if (!buf)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    memcpy(buf + STORE_INPLACE_HEAD, data, len);
+    store_one(p, k->w, o, where, buf, len, flags, 0, NULL, NULL, 0);
+    return chunk_pipeline_error(p);
 }
 
 int chunk_pipeline_busy(chunk_pipeline *p, const chunk_owner *o)

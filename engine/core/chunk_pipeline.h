@@ -21,6 +21,12 @@
  *   be stored (or skipped after an error) and joins the workers; neither
  *   waits on the producer.
  *
+ * - Tasks (chunk_pipeline_put_task) spread whole files over the workers
+ *   when cutting them on the producer would leave it the slowest part: a
+ *   task reads and cuts on a worker and hands its new chunks to the others
+ *   when a buffer is free, else stores them itself.  At most jobs_max are
+ *   queued or running, each with a worker's scratch buffer.
+ *
  * Owners (the structures IDs are placed into) embed a chunk_owner; its
  * pending count and every place() call are guarded by the pipeline's lock,
  * so an owner moves the array place() writes into only while holding
@@ -92,6 +98,30 @@ typedef int (*chunk_fill_fn)(void *ctx, uintptr_t arg, uint8_t *buf, size_t len,
  * bytes fill(ctx, arg, ...) puts into the buffer on the worker. */
 cairn_err chunk_pipeline_put_fill(chunk_pipeline *p, chunk_owner *o, uintptr_t where, size_t len,
                                   unsigned flags, chunk_fill_fn fill, void *ctx, uintptr_t arg);
+
+/* A task: work one worker does whole (a file read and cut), storing the
+ * chunks it makes through sink.  Its cairn_err, if any, is the pipeline's
+ * error, as a store's would be. */
+typedef struct chunk_sink chunk_sink;
+typedef cairn_err (*chunk_task_fn)(void *ctx, chunk_sink *sink);
+
+/* Queues task(ctx) as one of o's jobs (o is busy until it returns), waiting
+ * while jobs_max tasks are queued or running.  A task runs exactly once,
+ * also after a worker error (chunk_sink_put then fails), so it may own
+ * resources. */
+cairn_err chunk_pipeline_put_task(chunk_pipeline *p, chunk_owner *o, chunk_task_fn task, void *ctx);
+
+/* From a task: stores data[0..len) (len <= the store's chunk_max) as o's
+ * chunk at where.  Queued for any worker when a chunk buffer is free at
+ * once, else stored by this worker before it returns; never waits for a
+ * buffer, since the workers that would free one may all be running tasks.
+ * The pipeline's error once there is one. */
+cairn_err chunk_sink_put(chunk_sink *sink, chunk_owner *o, uintptr_t where, const uint8_t *data,
+                         size_t len, unsigned flags);
+
+/* A buffer of at least need bytes that the worker keeps from task to task
+ * (its contents not kept); NULL when out of memory. */
+uint8_t *chunk_sink_scratch(chunk_sink *sink, size_t need);
 
 /* Whether o has chunks in flight. */
 int chunk_pipeline_busy(chunk_pipeline *p, const chunk_owner *o);
