@@ -9,7 +9,12 @@
 #include "cli.h"
 #include "password.h"
 
-/* A chunk size given in KiB (0: off), into bytes; NULL keeps the default. */
+/* The largest chunk a new store has (4 MiB, the chunker's maximum). */
+enum { CHUNK_KIB_MAX = 4096 };
+
+/* A chunk size given in KiB (0: off), into bytes; NULL keeps the default.
+ * The store's own rule (0 or a power of two up to the largest chunk) is
+ * checked here too, so that the refusal names the option (docs/CLI.md). */
 static cairn_err chunk_kib(const char *opt, const char *arg, int64_t *bytes)
 {
     char *end;
@@ -17,8 +22,11 @@ static cairn_err chunk_kib(const char *opt, const char *arg, int64_t *bytes)
         return CAIRN_OK;
     errno = 0;
     const unsigned long kib = strtoul(arg, &end, 10);
-    if (errno || end == arg || *end || arg[0] == '-' || kib > 64 * 1024)
-        return err_set(CAIRN_EINVAL, "--%s %s: not a size in KiB from 0 to 65536", opt, arg);
+    if (errno || end == arg || *end || arg[0] == '-' || kib > CHUNK_KIB_MAX ||
+        (kib & (kib - 1)) != 0)
+        return err_set(CAIRN_EINVAL,
+                       "--%s %s: not a size in KiB (0, or a power of two from 1 to %d)", opt, arg,
+                       CHUNK_KIB_MAX);
     *bytes = (int64_t)kib * 1024;
     return CAIRN_OK;
 }

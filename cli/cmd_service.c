@@ -72,8 +72,11 @@ static int install(cli *c, const char *dir)
         snprintf(self, sizeof self, "/usr/bin/cairn");
     else
         self[n] = '\0';
+    /* as for every other command, a password file that is not there is a usage
+     * error (exit 2), not "not found" (12: a missing snapshot to scripts) */
     if (c->password_file && !realpath(c->password_file, pwfile))
-        return cli_fail(err_errno(errno, c->password_file));
+        return cli_fail(err_set(CAIRN_EINVAL, "%s: cannot read the password file: %s",
+                                c->password_file, strerror(errno)));
     if (c->policy && !realpath(c->policy, policy))
         return cli_fail(err_errno(errno, c->policy));
     cbuf u;

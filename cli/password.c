@@ -37,8 +37,9 @@ static cairn_err from_file(const char *path, password *out)
     while (n < 0 && errno == EINTR);
     const int e = errno;
     close(fd);
+    /* a folder given by mistake fails here, not at open: the same usage error */
     if (n < 0)
-        return err_errno(e, path);
+        return err_set(CAIRN_EINVAL, "%s: cannot read the password file: %s", path, strerror(e));
     out->len = (size_t)n;
     out->text[out->len] = '\0';
     out->len = strcspn(out->text, "\r\n"); /* the first line is the password */

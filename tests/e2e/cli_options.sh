@@ -123,6 +123,30 @@ done
 listed=$(sed -n '/^commands:/,/^$/p' "$T/overview" | grep -c '^  [a-z]')
 [ "$listed" = "$(echo $COMMANDS | wc -w)" ] || fail "the overview lists $listed commands"
 
+info "init: a word left over, chunk sizes the store cannot have: exit 2, no store"
+STORE=$T/s-extra run 2 --kdf minimum init extra
+err_has "cairn: usage: cairn init "
+[ ! -e "$T/s-extra" ] || fail "init with a word left over created the store"
+bad_chunk() { # bad_chunk OPTION VALUE: refused naming both, nothing created
+    STORE=$T/s-chunk run 2 --kdf minimum init "$1" "$2"
+    [ "$(cat "$T/err")" = "cairn: $1 $2: not a size in KiB (0, or a power of two from 1 to 4096)" ] ||
+        fail "init $1 '$2': $(cat "$T/err")"
+    [ ! -e "$T/s-chunk" ] || fail "init $1 '$2' created the store"
+}
+bad_chunk --sqlite-chunk abc
+bad_chunk --sqlite-chunk ''
+bad_chunk --sqlite-chunk 99999999999999999999
+bad_chunk --media-chunk -1
+bad_chunk --media-chunk 3
+bad_chunk --media-chunk 8192
+# the sizes are recorded in the config: all off is the version 1 config
+# (96 bytes), any size the longer one (108 bytes, docs/FORMAT.md)
+STORE=$T/s-off run 0 --kdf minimum init --sqlite-chunk 0 --media-chunk 0
+[ "$(stat -c %s "$T/s-off/config")" = 96 ] || fail "init with chunk sizes 0: not a v1 config"
+STORE=$T/s-on run 0 --kdf minimum init --sqlite-chunk 1 --media-chunk 4096
+[ "$(stat -c %s "$T/s-on/config")" = 108 ] || fail "init with chunk sizes: not recorded"
+STORE=$T/s-on run 0 backup "$SRC"
+
 info "version"
 run 0 --version
 cp "$T/out" "$T/version"

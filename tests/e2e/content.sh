@@ -229,4 +229,68 @@ CAIRN_BACKUP_PASSWORD=bk-pw run 0 backup "$T/enc"
 SD=$(snap_json "s[-1]['id']")
 run 0 contacts "$SD"
 [ "$(tail -1 "$T/out")" = "3 contacts" ] || fail "decrypted snapshot"
+# odd rows a phone should not have, and a folder that cannot be written:
+# the export escapes, refuses and counts; it never writes outside its folder
+cp -a "$T/d0" "$T/odd"
+dbfile() { $PY -c "import hashlib,sys;h=hashlib.sha1(sys.argv[1].encode()).hexdigest();print('$T/odd/'+h[:2]+'/'+h)" "$1"; }
+$PY - "$(dbfile HomeDomain-Library/SMS/sms.db)" "$(dbfile CameraRollDomain-Media/PhotoData/Photos.sqlite)" \
+    "$(dbfile HomeDomain-Library/AddressBook/AddressBook.sqlitedb)" <<'EOF2' || fail "odd rows"
+import sqlite3, sys
+sms, photos, book = (sqlite3.connect(f) for f in sys.argv[1:])
+sms.execute("""update message set text = 'Tom <b>"x" & y</b>' || char(10) || 'line 2'
+               where ROWID = 2""")
+for guid, filename, name in [('AT-NONE', None, None),
+                             ('AT-SLASH', '~/Library/SMS/Attachments/aa/00/X/x.jpg', 'sub/x.jpg'),
+                             ('AT-CLIMB', '~/../../x.jpg', 'x.jpg'),
+                             ('AT-GONE', '~/Library/SMS/Attachments/ff/00/GONE/gone.jpg', 'gone.jpg')]:
+    rowid = sms.execute("insert into attachment (guid, filename, transfer_name) values (?, ?, ?)",
+                        (guid, filename, name)).lastrowid
+    sms.execute("insert into message_attachment_join values (2, ?)", (rowid,))
+photos.execute("""insert into ZASSET (Z_PK, ZKIND, ZDATECREATED, ZDIRECTORY, ZFILENAME, ZUUID)
+                  values (90, 0, 737696400, 'PhotoData/Metadata', 'gone.JPG', 'ODD-1'),
+                         (91, 0, 737696400, 'DCIM/../../..', 'evil.JPG', 'ODD-2')""")
+book.execute("""update ABPerson set Organization = 'Engines, Analytical; Ltd' || char(92) ||
+                char(10) || 'London' || char(13) where First = 'Ada'""")
+for db in (sms, photos, book):
+    db.commit()
+EOF2
+run 0 backup "$T/odd"
+SO=$(snap_json "s[-1]['id']")
+mkdir -p "$T/h-odd"
+: >"$T/h-odd/attachments" # the one attachment there is cannot be written
+run 3 messages "$SO" --chat 1 --html "$T/h-odd"
+expect <<OUT
+wrote 1 conversation to $T/h-odd/index.html with 0 attachments (0 B); 1 not in this snapshot
+OUT
+diff -u - <(sed "s|$T|@|g" "$T/err") <<'OUT' || fail "messages --html: the failed attachment"
+cairn: note: MediaDomain/Library/SMS/Attachments/0a/10/AT-0A10-0001/IMG_0101.jpeg: @/h-odd/attachments/3-IMG_0101.jpeg: Not a directory
+cairn: 1 file(s) could not be written
+OUT
+grep -c '<li>' "$T/h-odd/index.html" | grep -qx 1 || fail "--chat 1: the index lists more"
+[ ! -e "$T/h-odd/chat-3.html" ] || fail "--chat 1 wrote another conversation"
+grep -qF 'Tom &lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;<br>line 2<br>[attachment not exported]<br>[attachment not exported]<br>[attachment not exported]<br>[attachment 2-gone.jpg not in this snapshot]</p>' \
+    "$T/h-odd/chat-1.html" || fail "the escaped message and its attachments: $(grep -F 'Tom' "$T/h-odd/chat-1.html")"
+run 3 photos "$SO" --export "$T/p-odd"
+expect <<OUT
+exported 20 of 22 items (66.2 KiB) to $T/p-odd; 1 not in this snapshot
+OUT
+diff -u - "$T/err" <<'OUT' || fail "photos --export: the name that climbs"
+cairn: note: Media/DCIM/../../../evil.JPG: refused (the name leaves the folder)
+cairn: 1 file(s) could not be written
+OUT
+[ ! -e "$T/evil.JPG" ] && [ ! -e "$T/p-odd/PhotoData" ] || fail "photos --export wrote outside"
+[ "$(find "$T/p-odd" -type f | wc -l)" = 20 ] || fail "photos --export: not the 20 photos"
+# a folder in the way of every photo: each named, none written, exit 3
+mkdir -p "$T/p-bad"
+: >"$T/p-bad/100APPLE"
+run 3 photos "$S1" --export "$T/p-bad"
+expect <<OUT
+exported 0 of 20 items (0 B) to $T/p-bad
+OUT
+[ "$(grep -c "^cairn: note: CameraRollDomain/Media/DCIM/100APPLE/\(IMG_00[0-9]*\.[A-Z]*\): $T/p-bad/100APPLE/\1: Not a directory$" "$T/err")" = 20 ] ||
+    fail "photos --export into a file: $(head -3 "$T/err")"
+[ "$(tail -1 "$T/err")" = "cairn: 20 file(s) could not be written" ] || fail "the summary line"
+run 0 contacts "$SO" --vcard "$T/odd.vcf"
+grep -qxF 'ORG:Engines\, Analytical\; Ltd\\\nLondon' <(tr -d '\r' <"$T/odd.vcf") ||
+    fail "vCard escapes: $(grep ORG "$T/odd.vcf")"
 info "content: ok"

@@ -569,7 +569,9 @@ class Lockdown:
                     resp["EscrowBag"] = rec.get("EscrowBag", b"")
             elif name == "StartSession":
                 rec = dev.pair_records.get(dev.udid)
-                if (rec is None or req.get("HostID") != rec.get("HostID")
+                if dev.args.session_error:
+                    resp["Error"] = dev.args.session_error
+                elif (rec is None or req.get("HostID") != rec.get("HostID")
                         or dev.udid in (dev.args.pairing_lost or [])):
                     resp["Error"] = "InvalidHostID"
                 else:
@@ -1509,6 +1511,9 @@ def main(argv=None):
                     help="record what a host delivers in a Restore (and files written over AFC) here")
     ap.add_argument("--pairing-lost", action="append", metavar="UDID",
                     help="fault: this device no longer trusts the host (StartSession: InvalidHostID)")
+    ap.add_argument("--session-error", metavar="ERROR",
+                    help="fault: every StartSession answers this lockdown Error "
+                         "(PasswordProtected, PairingDialogResponsePending, UserDeniedPairing)")
     ap.add_argument("--network", action="append", metavar="UDID",
                     help="present this device as found over Wi-Fi (ConnectionType Network)")
     args = ap.parse_args(argv)
