@@ -483,6 +483,248 @@ static void test_new_folder_and_home(void **state)
     backend_close(b2);
 }
 
+/* err_msg() holds needle. */
+static void assert_msg_has(const char *needle)
+{
+    if (!strstr(err_msg(), needle))
+        fail_msg("'%s' not in: %s", needle, err_msg());
+}
+
+/* ---- ranges ---- */
+
+/* Exact bytes, counted; a range past the end is an error naming how much
+ * there was (the server's short answer is asked again from where it
+ * stopped before that is concluded); the backend works on afterwards. */
+static void test_get_range(void **state)
+{
+    fixture *const f = *state;
+    char src[PATH_MAX], name[128], want[PATH_MAX];
+    uint8_t *const data = malloc(100000), *const got = malloc(50000);
+    uint64_t size = 0;
+    assert_non_null(data);
+    assert_non_null(got);
+    object_name(name, sizeof name, "packs", 21);
+    snprintf(src, sizeof src, "%s/obj", f->work);
+    write_random(src, 100000, 21);
+    FILE *const fp = fopen(src, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(data, 1, 100000, fp), 100000);
+    fclose(fp);
+    assert_int_equal(backend_put_file(f->b, name, src), CAIRN_OK);
+
+    assert_int_equal(backend_get_range(f->b, name, 30000, 50000, got), CAIRN_OK);
+    assert_memory_equal(got, data + 30000, 50000);
+    assert_int_equal(f->b->bytes_received, 50000);
+    assert_int_equal(backend_get_range(f->b, name, 99999, 1, got), CAIRN_OK);
+    assert_int_equal(got[0], data[99999]);
+    assert_int_equal(f->b->bytes_received, 50001);
+
+    assert_int_equal(backend_get_range(f->b, name, 90000, 20000, got), CAIRN_EREMOTE);
+    snprintf(want, sizeof want, "%s: read %s: it ends after 10000 of 20000 bytes", f->b->url, name);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(f->b->bytes_received, 50001);
+
+    object_name(name, sizeof name, "packs", 22);
+    assert_int_equal(backend_get_range(f->b, name, 0, 10, got), CAIRN_ENOTFOUND);
+    snprintf(want, sizeof want, "%s: get %s: no such file", f->b->url, name);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(backend_get_range(f->b, "packs/../x", 0, 10, got), CAIRN_EINVAL);
+
+    assert_int_equal(backend_stat(f->b, "config", &size), CAIRN_ENOTFOUND);
+    object_name(name, sizeof name, "packs", 21);
+    assert_int_equal(backend_stat(f->b, name, &size), CAIRN_OK);
+    assert_int_equal(size, 100000);
+    free(data);
+    free(got);
+}
+
+/* ---- leftovers of this machine ---- */
+
+/* The tag that starts this machine's .part names (see sftp_backend.c). */
+static void host_tag(char out[9])
+{
+    char host[256] = "";
+    uint8_t h[4];
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    crypto_generichash(h, sizeof h, (const uint8_t *)host, strlen(host), NULL, 0);
+    for (int i = 0; i < 4; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* Under the target's lock, this machine's .part files go whatever their
+ * age; another machine's fresh one may be an upload in progress and stays. */
+static void test_clean_parts(void **state)
+{
+    fixture *const f = *state;
+    char tag[9], mine[PATH_MAX], other[PATH_MAX], note[PATH_MAX], rel[64];
+    host_tag(tag);
+    snprintf(rel, sizeof rel, "tmp/%s-0123456789abcdef.part", tag);
+    snprintf(mine, sizeof mine, "%s/%s", f->dir, rel);
+    write_text(mine, "interrupted here");
+    snprintf(other, sizeof other, "%s/tmp/%s-fedcba9876543210.part", f->dir,
+             strcmp(tag, "00000000") ? "00000000" : "11111111");
+    write_text(other, "someone else's upload");
+    snprintf(note, sizeof note, "%s/tmp/%s-notes.txt", f->dir, tag);
+    write_text(note, "not a .part");
+    assert_int_equal(backend_clean_parts(f->b), CAIRN_OK);
+    assert_false(exists(f->dir, rel));
+    assert_int_equal(count_parts(f->dir), 1);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(access(note, F_OK), 0);
+}
+
+/* ---- refusals of a working server ---- */
+
+/* Things in the way on the server and locally: each is refused with the
+ * object's name, not retried, leaves no .part, and changes nothing stored. */
+static void test_things_in_the_way(void **state)
+{
+    fixture *const f = *state;
+    char src[PATH_MAX], path[PATH_MAX], want[2 * PATH_MAX], name[128];
+    uint64_t size = 0;
+    snprintf(src, sizeof src, "%s/obj", f->work);
+    write_random(src, 3000, 30);
+    assert_int_equal(backend_put_file(f->b, "config", src), CAIRN_OK);
+
+    /* a folder where an object is expected */
+    snprintf(path, sizeof path, "%s/snapshots/adir", f->dir);
+    assert_int_equal(run("mkdir -p '%s' && echo x > '%s/inside'", path, path), 0);
+    assert_int_equal(backend_stat(f->b, "snapshots/adir", &size), CAIRN_EREMOTE);
+    snprintf(want, sizeof want, "%s: stat snapshots/adir: not a file", f->b->url);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(backend_get_file(f->b, "snapshots/adir", path), CAIRN_EREMOTE);
+    snprintf(want, sizeof want, "%s: get snapshots/adir: not a file", f->b->url);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(backend_remove(f->b, "snapshots/adir"), CAIRN_EREMOTE);
+    snprintf(want, sizeof want, "%s: remove snapshots/adir: failure", f->b->url);
+    assert_string_equal(err_msg(), want);
+    assert_true(exists(f->dir, "snapshots/adir/inside"));
+    assert_int_equal(backend_put_file(f->b, "snapshots/adir", src), CAIRN_EREMOTE);
+    snprintf(want, sizeof want, "%s: put snapshots/adir: something other than a file has that name",
+             f->b->url);
+    assert_string_equal(err_msg(), want);
+    assert_true(exists(f->dir, "snapshots/adir/inside"));
+    assert_int_equal(count_parts(f->dir), 0);
+
+    /* a listing follows a symlink to a file, skips a dangling one and
+     * what is neither file nor folder */
+    assert_int_equal(run("cd '%s/snapshots' && ln -s ../config link && ln -s /nonexistent dangling "
+                         "&& mkfifo fifo",
+                         f->dir),
+                     0);
+    listing l = {0};
+    assert_int_equal(backend_list(f->b, "snapshots/", collect, &l), CAIRN_OK);
+    assert_int_equal(l.n, 2);
+    assert_true(listed(&l, "snapshots/link", 3000));
+    assert_true(listed(&l, "snapshots/adir/inside", 2));
+
+    /* a file where the object's folder belongs */
+    snprintf(path, sizeof path, "%s/packs", f->dir);
+    write_text(path, "in the way");
+    object_name(name, sizeof name, "packs", 31);
+    assert_int_equal(backend_put_file(f->b, name, src), CAIRN_EREMOTE);
+    /* OpenSSH 9 says the name exists; older ones only "failure" */
+    snprintf(want, sizeof want, "%s: cannot create folder %s/packs: ", f->b->url, f->dir);
+    assert_memory_equal(err_msg(), want, strlen(want));
+    if (strcmp(err_msg() + strlen(want), "file already exists") != 0)
+        assert_string_equal(err_msg() + strlen(want), "failure");
+    assert_int_equal(count_parts(f->dir), 0);
+    FILE *const fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(want, sizeof want, fp));
+    fclose(fp);
+    assert_string_equal(want, "in the way");
+
+    /* local paths that cannot be used */
+    assert_int_equal(backend_put_file(f->b, "snapshots/b", f->work), CAIRN_EINVAL);
+    snprintf(want, sizeof want, "%s: not a regular file", f->work);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(backend_get_file(f->b, "config", f->work), CAIRN_EIO);
+    snprintf(want, sizeof want, "%s: Is a directory", f->work);
+    assert_string_equal(err_msg(), want);
+    /* a missing local folder is no missing object */
+    snprintf(path, sizeof path, "%s/no/such/file", f->work);
+    assert_int_equal(backend_get_file(f->b, "config", path), CAIRN_EIO);
+    snprintf(want, sizeof want, "%s: No such file or directory", path);
+    assert_string_equal(err_msg(), want);
+
+    /* names no object has */
+    assert_int_equal(backend_put_file(f->b, "snapshots/", src), CAIRN_EINVAL);
+    assert_int_equal(backend_put_file(f->b, "snap\001shots", src), CAIRN_EINVAL);
+    snprintf(want, sizeof want, "%s: snap\001shots: not a valid object name", f->b->url);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(backend_list(f->b, "/etc", collect, &(listing){0}), CAIRN_EINVAL);
+    snprintf(want, sizeof want, "%s: /etc: not a valid prefix", f->b->url);
+    assert_string_equal(err_msg(), want);
+
+    /* what was stored before is intact */
+    snprintf(path, sizeof path, "%s/config", f->dir);
+    assert_same_file(src, path);
+
+    /* tmp/ removed behind the backend's back: the next put makes it again */
+    snprintf(path, sizeof path, "%s/tmp", f->dir);
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(backend_put_file(f->b, "snapshots/c", src), CAIRN_OK);
+    assert_int_equal(mode_of(f->dir, "tmp"), 0700);
+    snprintf(path, sizeof path, "%s/snapshots/c", f->dir);
+    assert_same_file(src, path);
+}
+
+/* A server that refuses every change (internal-sftp -R, see
+ * backend_sftp.sh): opening an existing target works (what it cannot
+ * clean stays), reading works, every change is "permission denied" and
+ * changes nothing. */
+static void test_read_only_server(void **state)
+{
+    fixture *const f = *state;
+    char src[PATH_MAX], dst[PATH_MAX], url[2 * PATH_MAX], want[2 * PATH_MAX], dir[PATH_MAX],
+        old[PATH_MAX];
+    backend *b = NULL;
+    if (!env("SFTP_RO_URL_BASE"))
+        skip();
+    snprintf(src, sizeof src, "%s/obj", f->work);
+    write_random(src, 2000, 40);
+    assert_int_equal(backend_put_file(f->b, "config", src), CAIRN_OK);
+    snprintf(old, sizeof old, "%s/tmp/0000000000000009.part", f->dir);
+    write_text(old, "left by a crash");
+    set_mtime(old, time(NULL) - 2 * 3600);
+
+    snprintf(url, sizeof url, "%s%s?key=%s&known_hosts=%s", env("SFTP_RO_URL_BASE"), f->dir,
+             env("SFTP_RO_KEY"), env("SFTP_RO_KNOWN_HOSTS"));
+    assert_int_equal(backend_open(url, &b), CAIRN_OK);
+    assert_int_equal(access(old, F_OK), 0);
+
+    snprintf(dst, sizeof dst, "%s/back", f->work);
+    assert_int_equal(backend_get_file(b, "config", dst), CAIRN_OK);
+    assert_same_file(src, dst);
+
+    assert_int_equal(backend_put_file(b, "snapshots/x", src), CAIRN_EREMOTE);
+    snprintf(want, sizeof want, "%s: put snapshots/x: permission denied", b->url);
+    assert_string_equal(err_msg(), want);
+    assert_false(exists(f->dir, "snapshots/x"));
+    assert_int_equal(count_parts(f->dir), 1);
+
+    assert_int_equal(backend_remove(b, "config"), CAIRN_EREMOTE);
+    snprintf(want, sizeof want, "%s: remove config: permission denied", b->url);
+    assert_string_equal(err_msg(), want);
+    snprintf(dst, sizeof dst, "%s/config", f->dir);
+    assert_same_file(src, dst);
+    backend_close(b);
+
+    /* a target that does not exist yet cannot be made */
+    snprintf(dir, sizeof dir, "%s/new", f->dir);
+    snprintf(url, sizeof url, "%s%s?key=%s&known_hosts=%s", env("SFTP_RO_URL_BASE"), dir,
+             env("SFTP_RO_KEY"), env("SFTP_RO_KNOWN_HOSTS"));
+    b = NULL;
+    assert_int_equal(backend_open(url, &b), CAIRN_EREMOTE);
+    assert_null(b);
+    snprintf(want, sizeof want, "%s%s: cannot create folder %s: permission denied",
+             env("SFTP_RO_URL_BASE"), dir, dir);
+    assert_string_equal(err_msg(), want);
+    assert_false(exists(f->dir, "new"));
+}
+
 /* ---- refusals ---- */
 
 static void test_bad_urls(void **state)
@@ -513,6 +755,141 @@ static void test_bad_urls(void **state)
     make_url(url, sizeof url, "/tmp/x", env("SFTP_KEY"), env("SFTP_KNOWN_HOSTS"));
     assert_int_equal(backend_open(url, &b), CAIRN_EINVAL);
     unsetenv("CAIRN_SFTP_TIMEOUT");
+}
+
+/* Forms of URL the parser must take apart, or refuse with a reason. */
+static void test_url_forms(void **state)
+{
+    fixture *const f = *state;
+    backend *b = NULL;
+    char url[2 * PATH_MAX], want[2 * PATH_MAX], src[PATH_MAX];
+    static const struct {
+        const char *url, *why;
+    } bad[] = {
+        {"http://h/x", "http://h/x: not an sftp:// URL"},
+        {"sftp://@h/x", "sftp://@h/x: bad user name"},
+        {"sftp://u@h%zz/x", "sftp://u@h%zz/x: bad host"},
+        {"sftp://u@h%2Fx/x", "sftp://u@h%2Fx/x: bad host"},
+        {"sftp://u@[::1]x/p", "sftp://u@[::1]x/p: bad host"},
+        {"sftp://u@h/x?key=%zz", "sftp://u@h/x: bad escape in a URL option"},
+        {"sftp://u@h/x?key", "sftp://u@h/x: URL option without a value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(backend_sftp_open(bad[i].url, &b), CAIRN_EINVAL);
+        assert_null(b);
+        assert_string_equal(err_msg(), bad[i].why);
+    }
+
+    /* a trailing slash names the same folder */
+    snprintf(url, sizeof url, "%s%s/?key=%s&known_hosts=%s", env("SFTP_URL_BASE"), f->dir,
+             env("SFTP_KEY"), env("SFTP_KNOWN_HOSTS"));
+    assert_int_equal(backend_open(url, &b), CAIRN_OK);
+    snprintf(src, sizeof src, "%s/obj", f->work);
+    write_random(src, 10, 50);
+    assert_int_equal(backend_put_file(b, "config", src), CAIRN_OK);
+    assert_true(exists(f->dir, "config"));
+    backend_close(b);
+
+    /* nobody listens there: an IPv6 literal with a port, and port 22
+     * (which known_hosts names without brackets) */
+    setenv("CAIRN_SFTP_TIMEOUT", "5", 1);
+    snprintf(url, sizeof url, "sftp://u@[::1]:%s%s?known_hosts=%s", env("SSHD_PORT"), f->dir,
+             env("SFTP_KNOWN_HOSTS"));
+    b = NULL;
+    assert_int_equal(backend_open(url, &b), CAIRN_EREMOTE);
+    assert_null(b);
+    snprintf(want, sizeof want,
+             "sftp://u@[::1]:%s%s: cannot connect to [::1]:%s: ", env("SSHD_PORT"), f->dir,
+             env("SSHD_PORT"));
+    assert_memory_equal(err_msg(), want, strlen(want));
+    snprintf(url, sizeof url, "sftp://u@127.0.0.1%s?known_hosts=%s", f->dir,
+             env("SFTP_KNOWN_HOSTS"));
+    assert_int_equal(backend_open(url, &b), CAIRN_EREMOTE);
+    assert_null(b);
+    /* refused, or a system sshd whose key our known_hosts does not hold */
+    assert_null(strstr(err_msg(), "[127.0.0.1]"));
+    assert_non_null(strstr(err_msg(), " 127.0.0.1"));
+    unsetenv("CAIRN_SFTP_TIMEOUT");
+}
+
+/* Copies file a to b. */
+static void copy_file(const char *a, const char *b)
+{
+    assert_int_equal(run("cp '%s' '%s' && chmod 600 '%s'", a, b, b), 0);
+}
+
+/* Without ?key= and ?known_hosts=, ~/.ssh decides; ~/ in a value is $HOME,
+ * else the password database's home; no usable key is a refusal that says
+ * what was tried. */
+static void test_defaults_from_home(void **state)
+{
+    fixture *const f = *state;
+    char home[PATH_MAX], ssh[PATH_MAX], path[PATH_MAX], url[2 * PATH_MAX], want[2 * PATH_MAX];
+    char *const saved = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    backend *b = NULL;
+    snprintf(home, sizeof home, "%s/home", f->work);
+    snprintf(ssh, sizeof ssh, "%s/.ssh", home);
+    assert_int_equal(run("mkdir -p '%s'", ssh), 0);
+    snprintf(path, sizeof path, "%s/known_hosts", ssh);
+    copy_file(env("SFTP_KNOWN_HOSTS"), path);
+    snprintf(path, sizeof path, "%s/id_ed25519", ssh);
+    copy_file(env("SFTP_KEY"), path);
+    setenv("HOME", home, 1);
+
+    snprintf(url, sizeof url, "%s%s", env("SFTP_URL_BASE"), f->dir);
+    assert_int_equal(backend_open(url, &b), CAIRN_OK);
+    backend_close(b);
+    snprintf(url, sizeof url, "%s%s?key=~/.ssh/id_ed25519", env("SFTP_URL_BASE"), f->dir);
+    assert_int_equal(backend_open(url, &b), CAIRN_OK);
+    backend_close(b);
+
+    /* a file that is no key, then no key at all */
+    snprintf(path, sizeof path, "%s/garbage", home);
+    write_text(path, "not a key\n");
+    snprintf(url, sizeof url, "%s%s?key=~/garbage", env("SFTP_URL_BASE"), f->dir);
+    b = NULL;
+    assert_int_equal(backend_open(url, &b), CAIRN_EREMOTE);
+    assert_null(b);
+    snprintf(want, sizeof want,
+             "%s%s: the server refused the login (key %s: cannot read it; $CAIRN_SFTP_PASSWORD "
+             "unset)",
+             env("SFTP_URL_BASE"), f->dir, path);
+    assert_string_equal(err_msg(), want);
+    snprintf(path, sizeof path, "%s/id_ed25519", ssh);
+    assert_int_equal(unlink(path), 0);
+    snprintf(url, sizeof url, "%s%s", env("SFTP_URL_BASE"), f->dir);
+    assert_int_equal(backend_open(url, &b), CAIRN_EREMOTE);
+    assert_msg_has("(no key (~/.ssh/id_ed25519 and ~/.ssh/id_rsa do not exist); "
+                   "$CAIRN_SFTP_PASSWORD unset)");
+
+    /* a home that does not fit in a path */
+    char *const huge = malloc(PATH_MAX + 2);
+    assert_non_null(huge);
+    memset(huge, 'h', PATH_MAX + 1);
+    huge[0] = '/';
+    huge[PATH_MAX + 1] = '\0';
+    setenv("HOME", huge, 1);
+    free(huge);
+    assert_int_equal(backend_open(url, &b), CAIRN_EINVAL);
+    assert_string_equal(err_msg(), "sftp: home folder path too long");
+    snprintf(url, sizeof url, "%s%s?key=~/k&known_hosts=/x", env("SFTP_URL_BASE"), f->dir);
+    assert_int_equal(backend_open(url, &b), CAIRN_EINVAL);
+    assert_string_equal(err_msg(), "sftp: home folder path too long");
+
+    /* no $HOME: the password database's */
+    unsetenv("HOME");
+    const struct passwd *const pw = getpwuid(getuid());
+    snprintf(url, sizeof url, "%s%s?key=~/.cairn-test-no-such-key", env("SFTP_URL_BASE"), f->dir);
+    assert_int_equal(backend_open(url, &b), CAIRN_EINVAL);
+    if (pw) {
+        snprintf(want, sizeof want, "key file %s/.cairn-test-no-such-key: No such file",
+                 pw->pw_dir);
+        assert_msg_has(want);
+    }
+    if (saved)
+        setenv("HOME", saved, 1);
+    free(saved);
+    assert_null(b);
 }
 
 static void expect_refusal(const char *url, const char *needle)
@@ -809,9 +1186,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nested_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_and_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_existing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_parts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_things_in_the_way, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleanup_on_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_folder_and_home, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_url_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_defaults_from_home, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_host_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_user_key, setup, teardown),

@@ -14,10 +14,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -190,6 +192,197 @@ static void test_dir_backend(void **state)
     assert_int_equal(backend_dir_open(path, &b), CAIRN_EREMOTE);
     snprintf(path, sizeof path, "%s/not-mounted", f->dir);
     assert_int_not_equal(access(path, F_OK), 0);
+}
+
+/* Sets a file size limit for this process; SIGXFSZ ignored so that a
+ * write over it fails with EFBIG instead of killing the test. */
+static void limit_file_size(rlim_t bytes, struct rlimit *old, struct sigaction *old_sa)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    assert_int_equal(sigaction(SIGXFSZ, &sa, old_sa), 0);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
+    const struct rlimit lim = {bytes, old->rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static void unlimit_file_size(const struct rlimit *old, const struct sigaction *old_sa)
+{
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, old), 0);
+    assert_int_equal(sigaction(SIGXFSZ, old_sa, NULL), 0);
+}
+
+/* Entries of dir other than . and .. */
+static int count_entries(const char *dir)
+{
+    DIR *const d = opendir(dir);
+    const struct dirent *e;
+    int n = 0;
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* err_msg() starts with "<a>" and ends with "<b>". */
+static void assert_msg(const char *a, const char *b)
+{
+    const char *const m = err_msg();
+    const size_t lm = strlen(m), la = strlen(a), lb = strlen(b);
+    if (lm < la + lb || memcmp(m, a, la) != 0 || strcmp(m + lm - lb, b) != 0)
+        fail_msg("'%s' is not '%s...%s'", m, a, b);
+}
+
+/* A put that fails on the way (unreadable source, a file or folder in the
+ * way, a write over the file size limit) reports the path and leaves no
+ * .part and no object behind; what was stored before stays as it was. */
+static void test_dir_backend_faults(void **state)
+{
+    fixture *const f = *state;
+    backend *b = NULL;
+    char src[256], path[512], tmpdir[256], kept[256];
+    uint8_t data[50000];
+    uint64_t size = 0;
+    struct rlimit old;
+    struct sigaction old_sa;
+    randombytes_buf(data, sizeof data);
+    snprintf(src, sizeof src, "%s/src.bin", f->dir);
+    write_file(src, data, sizeof data);
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", f->target);
+    snprintf(kept, sizeof kept, "%s/config", f->target);
+
+    /* trailing slashes are not part of the target's name */
+    snprintf(path, sizeof path, "%s///", f->target);
+    assert_int_equal(backend_dir_open(path, &b), CAIRN_OK);
+    assert_string_equal(b->url, f->target);
+    assert_int_equal(backend_put_file(b, "config", src), CAIRN_OK);
+
+    /* the source is a folder */
+    assert_int_equal(backend_put_file(b, "snapshots/a", f->dir), CAIRN_EIO);
+    assert_msg(f->dir, ": Is a directory");
+    snprintf(path, sizeof path, "%s/snapshots/a", f->target);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(count_entries(tmpdir), 0);
+
+    /* a file where the object's folder belongs */
+    snprintf(path, sizeof path, "%s/packs", f->target);
+    write_file(path, "in the way", 10);
+    assert_int_equal(backend_put_file(b, "packs/ab/abcd", src), CAIRN_EIO);
+    snprintf(path, sizeof path, "%s/packs/ab", f->target);
+    assert_msg(path, ": Not a directory");
+    assert_int_equal(count_entries(tmpdir), 0);
+    snprintf(path, sizeof path, "%s/packs", f->target);
+    assert_int_equal(unlink(path), 0);
+
+    /* a folder holds the object's name */
+    snprintf(path, sizeof path, "%s/keys/0011223344556677", f->target);
+    assert_int_equal(fs_mkdirs(path, 0700), CAIRN_OK);
+    snprintf(path, sizeof path, "%s/keys/0011223344556677/x", f->target);
+    write_file(path, "x", 1);
+    assert_int_equal(backend_put_file(b, "keys/0011223344556677", src), CAIRN_EIO);
+    snprintf(path, sizeof path, "%s/keys/0011223344556677", f->target);
+    assert_msg(path, ": Is a directory");
+    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(backend_stat(b, "keys/0011223344556677", &size), CAIRN_ENOTFOUND);
+    assert_msg(f->target, ": keys/0011223344556677: not a file");
+
+    /* the target takes no more than 16 KiB per file */
+    limit_file_size(16384, &old, &old_sa);
+    const cairn_err rc = backend_put_file(b, "snapshots/b", src);
+    unlimit_file_size(&old, &old_sa);
+    assert_int_equal(rc, CAIRN_EIO);
+    assert_msg(tmpdir, ".part: File too large");
+    assert_int_equal(count_entries(tmpdir), 0);
+    snprintf(path, sizeof path, "%s/snapshots/b", f->target);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    /* names that are no object names, for every operation */
+    assert_int_equal(backend_put_file(b, "packs/", src), CAIRN_EINVAL);
+    assert_msg(f->target, ": bad object name 'packs/'");
+    assert_int_equal(backend_get_file(b, "./config", path), CAIRN_EINVAL);
+    assert_msg(f->target, ": bad object name './config'");
+    assert_int_equal(backend_stat(b, "", &size), CAIRN_EINVAL);
+    assert_int_equal(backend_remove(b, "../config"), CAIRN_EINVAL);
+    assert_msg(f->target, ": bad object name '../config'");
+    char *const huge = malloc(PATH_MAX + 1);
+    assert_non_null(huge);
+    memset(huge, 'n', PATH_MAX);
+    huge[PATH_MAX] = '\0';
+    assert_int_equal(backend_put_file(b, huge, src), CAIRN_EINVAL);
+    assert_msg(f->target, "");
+    assert_int_equal(count_entries(tmpdir), 0);
+
+    /* get into a local path that is a folder */
+    assert_int_equal(backend_get_file(b, "config", f->dir), CAIRN_EIO);
+    assert_msg(f->dir, ": Is a directory");
+
+    /* the temporary folder replaced by a file: the put fails, the file stays */
+    assert_int_equal(rmdir(tmpdir), 0);
+    write_file(tmpdir, "in the way", 10);
+    assert_int_equal(backend_put_file(b, "snapshots/c", src), CAIRN_EIO);
+    assert_msg(tmpdir, ".part: Not a directory");
+    backend_close(b);
+    /* an open finds it so too; the failure shows at the first put */
+    assert_int_equal(backend_dir_open(f->target, &b), CAIRN_OK);
+    assert_int_equal(backend_put_file(b, "snapshots/c", src), CAIRN_EIO);
+    assert_msg(tmpdir, ".part: Not a directory");
+    backend_close(b);
+    assert_int_equal(unlink(tmpdir), 0);
+
+    /* what was stored before every failure is intact */
+    assert_true(same_file(src, kept));
+
+    /* the target itself is a file, or a name that does not fit */
+    assert_int_equal(backend_dir_open(kept, &b), CAIRN_EIO);
+    assert_null(b);
+    snprintf(path, sizeof path, "%s/tmp: Not a directory", kept);
+    assert_string_equal(err_msg(), path);
+    assert_true(same_file(src, kept));
+    huge[0] = '/';
+    assert_int_equal(backend_dir_open(huge, &b), CAIRN_EINVAL);
+    assert_null(b);
+    assert_memory_equal(err_msg(), huge, 100);
+    free(huge);
+}
+
+/* Ranges of an object: exact bytes, counted; a missing object; a range
+ * past the end is a truncated object, never a short success. */
+static void test_dir_backend_range(void **state)
+{
+    fixture *const f = *state;
+    backend *b = NULL;
+    char src[256];
+    uint8_t data[30000], got[5000];
+    randombytes_buf(data, sizeof data);
+    snprintf(src, sizeof src, "%s/src.bin", f->dir);
+    write_file(src, data, sizeof data);
+    assert_int_equal(backend_dir_open(f->target, &b), CAIRN_OK);
+    assert_int_equal(backend_put_file(b, "packs/00/0001", src), CAIRN_OK);
+
+    assert_int_equal(backend_get_range(b, "packs/00/0001", 12345, sizeof got, got), CAIRN_OK);
+    assert_memory_equal(got, data + 12345, sizeof got);
+    assert_int_equal(b->bytes_received, sizeof got);
+    assert_int_equal(backend_get_range(b, "packs/00/0001", 0, 1, got), CAIRN_OK);
+    assert_int_equal(got[0], data[0]);
+    assert_int_equal(b->bytes_received, sizeof got + 1);
+
+    assert_int_equal(backend_get_range(b, "packs/00/0001", sizeof data - 10, 20, got),
+                     CAIRN_ECORRUPT);
+    char want[512];
+    snprintf(want, sizeof want, "%s/packs/00/0001: file is truncated", f->target);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(b->bytes_received, sizeof got + 1);
+
+    assert_int_equal(backend_get_range(b, "packs/00/0002", 0, 1, got), CAIRN_ENOTFOUND);
+    snprintf(want, sizeof want, "%s: packs/00/0002: no such object", f->target);
+    assert_string_equal(err_msg(), want);
+    assert_int_equal(backend_get_range(b, "packs//0001", 0, 1, got), CAIRN_EINVAL);
+    /* a folder's name */
+    assert_int_equal(backend_get_range(b, "packs/00", 0, 1, got), CAIRN_EIO);
+    assert_msg(f->target, "/packs/00: Is a directory");
+    backend_close(b);
 }
 
 /* ---- push and fetch ---- */
@@ -520,6 +713,8 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dir_backend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_backend_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_backend_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_targets_file, setup, teardown),

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "util/err.h"
 
@@ -117,6 +118,58 @@ static void test_errno_mapping(void **state)
     assert_string_equal(err_msg(), "packs/tmp: No space left on device");
     assert_int_equal(err_errno(ENOENT, "x"), CAIRN_ENOTFOUND);
     assert_int_equal(err_errno(EACCES, "x"), CAIRN_EIO);
+    assert_string_equal(err_msg(), "x: Permission denied");
+    /* a quota is a full disk to the user */
+    assert_int_equal(err_errno(EDQUOT, "packs/tmp"), CAIRN_ENOSPC);
+    assert_string_equal(err_msg(), "packs/tmp: Disk quota exceeded");
+    assert_int_equal(err_errno(ENOMEM, "index"), CAIRN_ENOMEM);
+    assert_string_equal(err_msg(), "index: Cannot allocate memory");
+    assert_int_equal(err_errno(EEXIST, "lock"), CAIRN_EEXIST);
+    assert_string_equal(err_msg(), "lock: File exists");
+    assert_int_equal(err_errno(EINTR, "read"), CAIRN_EINTERRUPTED);
+    assert_string_equal(err_msg(), "read: Interrupted system call");
+}
+
+/* an argument vsnprintf cannot encode (a lone UTF-16 surrogate) must not
+ * leave a half-built or stale message: the format itself is kept */
+static void test_encoding_error_keeps_the_format(void **state)
+{
+    (void)state;
+    const wchar_t lone[] = {0xD800, 0};
+    err_set(CAIRN_EIO, "an older message");
+    assert_int_equal(err_set(CAIRN_ECORRUPT, "name %ls: bad", lone), CAIRN_ECORRUPT);
+    assert_string_equal(err_msg(), "name %ls: bad");
+}
+
+/* a context that alone fills the buffer cannot prefix anything: the inner
+ * message, which says what failed, is kept whole */
+static void test_wrap_with_oversized_context(void **state)
+{
+    (void)state;
+    char ctx[ERR_MSG_MAX];
+    memset(ctx, 'c', sizeof ctx - 1);
+    ctx[sizeof ctx - 1] = '\0';
+    err_set(CAIRN_EIO, "disk on fire");
+    assert_int_equal(err_wrap(CAIRN_ENOSPC, ctx), CAIRN_ENOSPC);
+    assert_string_equal(err_msg(), "disk on fire");
+    /* the longest context that still fits: ctx, ": " and the terminator */
+    ctx[ERR_MSG_MAX - 3] = '\0';
+    assert_int_equal(err_wrap(CAIRN_EIO, ctx), CAIRN_EIO);
+    assert_int_equal(strlen(err_msg()), ERR_MSG_MAX - 1);
+    assert_memory_equal(err_msg(), ctx, ERR_MSG_MAX - 3);
+    assert_memory_equal(err_msg() + ERR_MSG_MAX - 3, ": ", 2);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_string_equal(err_name(CAIRN_OK), "ok");
+    assert_string_equal(err_name(CAIRN_EIO), "io");
+    assert_string_equal(err_name(CAIRN_ENOSPC), "nospace");
+    assert_string_equal(err_name(CAIRN_EMODULE), "module");
+    /* codes outside the table, either side */
+    assert_string_equal(err_name((cairn_err)(CAIRN_EMODULE - 1)), "unknown");
+    assert_string_equal(err_name((cairn_err)1), "unknown");
 }
 
 static void *set_other_message(void *arg)
@@ -157,6 +210,9 @@ int main(void)
         cmocka_unit_test(test_cut_never_splits_a_character),
         cmocka_unit_test(test_wrap_prefixes),
         cmocka_unit_test(test_errno_mapping),
+        cmocka_unit_test(test_encoding_error_keeps_the_format),
+        cmocka_unit_test(test_wrap_with_oversized_context),
+        cmocka_unit_test(test_names),
         cmocka_unit_test(test_message_per_thread),
         cmocka_unit_test(test_asserts_as_configured),
     };
