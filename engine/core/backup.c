@@ -666,22 +666,26 @@ static cairn_err cut_file(void *ctx, chunk_sink *sink)
     int eof = 0;
     cairn_err rc = buf ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
     while (!rc && !f->read_err) {
-        while (!eof && have < room) {
-            const ssize_t n = pread(f->fd, buf + have, room - have, (off_t)total);
+        /* bytes added after the walk saw the file are left for the next
+         * backup (the chunk list has room for f->size bytes' chunks) */
+        while (!eof && have < room && total < f->size) {
+            const uint64_t left = f->size - total;
+            const size_t want = room - have < left ? room - have : (size_t)left;
+            const ssize_t n = pread(f->fd, buf + have, want, (off_t)total);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0)
                 f->read_err = errno;
-            if (n <= 0)
+            if (n <= 0) {
+                eof = 1; /* a file that shrank ends where its bytes end */
                 break;
+            }
             have += (size_t)n;
             total += (uint64_t)n;
         }
         if (f->read_err)
             break;
-        /* short read: a file that shrank ends here; bytes added after the
-         * walk saw it are left for the next backup */
-        eof = have < room || total >= f->size;
+        eof = eof || total == f->size;
         if (!eof && total + WILLNEED_FIRST < f->size)
             posix_fadvise(f->fd, (off_t)(total + WILLNEED_FIRST), (off_t)room, POSIX_FADV_WILLNEED);
         size_t pos = 0;
