@@ -27,7 +27,7 @@
  * chunk buffers per worker (one being stored, one queued) keep the workers
  * busy as well as three did (the same CPU and wall time on the bench's 2 GB
  * backup) for a chunk_max (4 MiB) less of peak memory per worker. */
-enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 2, CIPHER_READ = 1 << 20 };
+enum { MAX_WAITING_DIRS = 4096, JOBS_PER_WORKER = 2, CIPHER_READ = 1 << 20, TASK_READ = 1 << 20 };
 
 /* Reading ahead (POSIX_FADV_WILLNEED), so that a source read from a disk
  * has reads in flight while the bytes already read are cut, hashed and
@@ -657,7 +657,11 @@ static cairn_err cut_file(void *ctx, chunk_sink *sink)
 {
     bk_file *const f = ctx;
     const chunker *const ck = f->plan.cdc ? f->plan.cdc : f->ck;
-    const size_t room = f->size < 2 * (uint64_t)ck->max_size ? (size_t)f->size : 2 * ck->max_size;
+    /* at least 2 x max_size, so a chunk is never cut short for want of
+     * bytes, and no less than TASK_READ, so that the tail the chunker scans
+     * in vain before each refill is a small share of what is read */
+    const size_t least = 2 * ck->max_size > TASK_READ ? 2 * ck->max_size : TASK_READ;
+    const size_t room = f->size < least ? (size_t)f->size : least;
     uint8_t *const buf = chunk_sink_scratch(sink, room);
     tree_fprint_cursor prev = {f->old.nchunks ? &f->old : NULL, 0, 0};
     const unsigned flags = chunk_plan_store_flags(&f->plan);
