@@ -78,7 +78,8 @@ static int install(cli *c, const char *dir)
         return cli_fail(err_set(CAIRN_EINVAL, "%s: cannot read the password file: %s",
                                 c->password_file, strerror(errno)));
     if (c->policy && !realpath(c->policy, policy))
-        return cli_fail(err_errno(errno, c->policy));
+        return cli_fail(err_set(CAIRN_EINVAL, "%s: cannot read the policy file: %s", c->policy,
+                                strerror(errno)));
     cbuf u;
     cbuf_init(&u);
     cbuf_printf(&u, "# written by 'cairn service install'; 'cairn service remove' removes it\n"

@@ -11,7 +11,7 @@
 #     a unit that cannot be removed (a folder in its place) is exit 1 and
 #     stays;
 #   - a folder that cannot hold the unit is exit 1; no mode, two modes,
-#     --user with --system, no store, a --password-file that is not there:
+#     --user with --system, no store, a --password-file or --policy that is not there:
 #     exit 2 (5 for the store), nothing written;
 #   - --system (in a private mount namespace, over a tmpfs on
 #     /etc/systemd/system, when one can be made): no --user, at boot.
@@ -106,6 +106,10 @@ STORE=$T/nostore svc 5 install --unit-dir "$T/units"
 err_is "cairn: $T/nostore: no store here (run 'cairn init' first)"
 svc 2 --password-file "$T/nosuch.pw" install --unit-dir "$T/units"
 err_is "cairn: $T/nosuch.pw: cannot read the password file: No such file or directory"
+# a policy named but not there: a typo to fix (exit 2), not 'not found' (12) nor
+# the defaults the daemon would use without one
+svc 2 install --policy "$T/nosuch.policy" --unit-dir "$T/units"
+err_is "cairn: $T/nosuch.policy: cannot read the policy file: No such file or directory"
 [ -z "$(ls -A "$T/units")" ] || fail "a refused install wrote $(ls -A "$T/units")"
 : >"$T/afile"
 svc 1 install --unit-dir "$T/afile/units"
