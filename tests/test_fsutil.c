@@ -226,6 +226,17 @@ static void test_mkdirs(void **state)
     snprintf(path, sizeof path, "%s/plain/sub", f->dir);
     assert_msg(path, "Not a directory");
     assert_content(file, "not a folder");
+    /* the folder itself a file: refused, not taken for a folder (regression:
+     * its EEXIST passed for success, and the first write into it failed) */
+    assert_int_equal(fs_mkdirs(file, 0700), CAIRN_EIO);
+    snprintf(path, sizeof path, "%s/plain", f->dir);
+    assert_msg(path, "Not a directory");
+    assert_content(file, "not a folder");
+    /* a link to a folder is a folder */
+    snprintf(path, sizeof path, "%s/link", f->dir);
+    snprintf(file, sizeof file, "%s/a", f->dir);
+    assert_int_equal(symlink(file, path), 0);
+    assert_int_equal(fs_mkdirs(path, 0700), CAIRN_OK);
 
     /* nothing to create, or a name no system call takes */
     assert_int_equal(fs_mkdirs("", 0700), CAIRN_EINVAL);

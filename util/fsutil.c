@@ -109,8 +109,17 @@ cairn_err fs_mkdirs(const char *dir, mode_t mode)
             return err_errno(errno, path);
         *p = '/';
     }
-    if (mkdir(path, mode) != 0 && errno != EEXIST)
-        return err_errno(errno, path);
+    if (mkdir(path, mode) != 0) {
+        struct stat st;
+        if (errno != EEXIST)
+            return err_errno(errno, path);
+        /* a file in its place fails here, naming it, not at the first
+         * file written into it */
+        if (stat(path, &st) != 0)
+            return err_errno(errno, path);
+        if (!S_ISDIR(st.st_mode))
+            return err_errno(ENOTDIR, path);
+    }
     return CAIRN_OK;
 }
 

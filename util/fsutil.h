@@ -21,7 +21,8 @@ cairn_err fs_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *
 
 cairn_err fs_fsync_dir(const char *dir);
 
-/* Creates dir and its missing parents. */
+/* Creates dir and its missing parents; a non-folder (a file, or a link to
+ * one) where one of them belongs fails, naming it. */
 cairn_err fs_mkdirs(const char *dir, mode_t mode);
 
 /* Durably replaces dir/name with data: writes a temporary file in dir,
