@@ -194,38 +194,6 @@ static void test_dir_backend(void **state)
     assert_int_not_equal(access(path, F_OK), 0);
 }
 
-/* Sets a file size limit for this process; SIGXFSZ ignored so that a
- * write over it fails with EFBIG instead of killing the test. */
-static void limit_file_size(rlim_t bytes, struct rlimit *old, struct sigaction *old_sa)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    assert_int_equal(sigaction(SIGXFSZ, &sa, old_sa), 0);
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
-    const struct rlimit lim = {bytes, old->rlim_max};
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-}
-
-static void unlimit_file_size(const struct rlimit *old, const struct sigaction *old_sa)
-{
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, old), 0);
-    assert_int_equal(sigaction(SIGXFSZ, old_sa, NULL), 0);
-}
-
-/* Entries of dir other than . and .. */
-static int count_entries(const char *dir)
-{
-    DIR *const d = opendir(dir);
-    const struct dirent *e;
-    int n = 0;
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
 /* err_msg() starts with "<a>" and ends with "<b>". */
 static void assert_msg(const char *a, const char *b)
 {
@@ -264,7 +232,7 @@ static void test_dir_backend_faults(void **state)
     assert_msg(f->dir, ": Is a directory");
     snprintf(path, sizeof path, "%s/snapshots/a", f->target);
     assert_int_not_equal(access(path, F_OK), 0);
-    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(test_count_entries(tmpdir), 0);
 
     /* a file where the object's folder belongs */
     snprintf(path, sizeof path, "%s/packs", f->target);
@@ -272,7 +240,7 @@ static void test_dir_backend_faults(void **state)
     assert_int_equal(backend_put_file(b, "packs/ab/abcd", src), CAIRN_EIO);
     snprintf(path, sizeof path, "%s/packs/ab", f->target);
     assert_msg(path, ": Not a directory");
-    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(test_count_entries(tmpdir), 0);
     snprintf(path, sizeof path, "%s/packs", f->target);
     assert_int_equal(unlink(path), 0);
 
@@ -284,17 +252,17 @@ static void test_dir_backend_faults(void **state)
     assert_int_equal(backend_put_file(b, "keys/0011223344556677", src), CAIRN_EIO);
     snprintf(path, sizeof path, "%s/keys/0011223344556677", f->target);
     assert_msg(path, ": Is a directory");
-    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(test_count_entries(tmpdir), 0);
     assert_int_equal(backend_stat(b, "keys/0011223344556677", &size), CAIRN_ENOTFOUND);
     assert_msg(f->target, ": keys/0011223344556677: not a file");
 
     /* the target takes no more than 16 KiB per file */
-    limit_file_size(16384, &old, &old_sa);
+    assert_int_equal(test_limit_file_size(16384, &old, &old_sa), 0);
     const cairn_err rc = backend_put_file(b, "snapshots/b", src);
-    unlimit_file_size(&old, &old_sa);
+    assert_int_equal(test_unlimit_file_size(&old, &old_sa), 0);
     assert_int_equal(rc, CAIRN_EIO);
     assert_msg(tmpdir, ".part: File too large");
-    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(test_count_entries(tmpdir), 0);
     snprintf(path, sizeof path, "%s/snapshots/b", f->target);
     assert_int_not_equal(access(path, F_OK), 0);
 
@@ -312,7 +280,7 @@ static void test_dir_backend_faults(void **state)
     huge[PATH_MAX] = '\0';
     assert_int_equal(backend_put_file(b, huge, src), CAIRN_EINVAL);
     assert_msg(f->target, "");
-    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(test_count_entries(tmpdir), 0);
 
     /* get into a local path that is a folder */
     assert_int_equal(backend_get_file(b, "config", f->dir), CAIRN_EIO);

@@ -68,19 +68,6 @@ static void assert_msg(const char *path, const char *what)
     assert_string_equal(err_msg(), want);
 }
 
-/* Entries of dir other than . and .. */
-static int count_entries(const char *dir)
-{
-    DIR *const d = opendir(dir);
-    const struct dirent *e;
-    int n = 0;
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
 static void assert_content(const char *path, const char *text)
 {
     uint8_t *buf = NULL;
@@ -253,25 +240,6 @@ static void test_mkdirs(void **state)
     free(huge);
 }
 
-/* Sets a file size limit for this process; SIGXFSZ ignored so that a
- * write over it fails with EFBIG instead of killing the test. */
-static void limit_file_size(rlim_t bytes, struct rlimit *old, struct sigaction *old_sa)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    assert_int_equal(sigaction(SIGXFSZ, &sa, old_sa), 0);
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
-    const struct rlimit lim = {bytes, old->rlim_max};
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-}
-
-static void unlimit_file_size(const struct rlimit *old, const struct sigaction *old_sa)
-{
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, old), 0);
-    assert_int_equal(sigaction(SIGXFSZ, old_sa, NULL), 0);
-}
-
 static void test_write_atomic(void **state)
 {
     fixture *const f = *state;
@@ -283,19 +251,19 @@ static void test_write_atomic(void **state)
     assert_int_equal(fs_write_atomic(f->dir, "config", "first", 5, 0600), CAIRN_OK);
     snprintf(path, sizeof path, "%s/config", f->dir);
     assert_content(path, "first");
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(test_count_entries(f->dir), 1);
 
     /* a write that fails half-way (here: over the file size limit) keeps
      * the old content and leaves no temporary file */
     memset(big, 'b', sizeof big);
-    limit_file_size(4096, &old, &old_sa);
+    assert_int_equal(test_limit_file_size(4096, &old, &old_sa), 0);
     const cairn_err rc = fs_write_atomic(f->dir, "config", big, sizeof big, 0600);
-    unlimit_file_size(&old, &old_sa);
+    assert_int_equal(test_unlimit_file_size(&old, &old_sa), 0);
     assert_int_equal(rc, CAIRN_EIO);
     assert_non_null(strstr(err_msg(), "/.tmp-config-"));
     assert_non_null(strstr(err_msg(), ": File too large"));
     assert_content(path, "first");
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(test_count_entries(f->dir), 1);
 
     /* a folder holds the name: the rename fails, the folder stays */
     snprintf(sub, sizeof sub, "%s/taken", f->dir);
@@ -305,7 +273,7 @@ static void test_write_atomic(void **state)
     assert_int_equal(fs_write_atomic(f->dir, "taken", "new", 3, 0600), CAIRN_EIO);
     assert_msg(sub, "Is a directory");
     assert_content(path, "kept");
-    assert_int_equal(count_entries(f->dir), 2);
+    assert_int_equal(test_count_entries(f->dir), 2);
 
     /* a folder that does not exist */
     snprintf(sub, sizeof sub, "%s/missing", f->dir);
@@ -323,7 +291,7 @@ static void test_write_atomic(void **state)
     assert_memory_equal(err_msg(), f->dir, strlen(f->dir));
     assert_memory_equal(err_msg() + strlen(f->dir), "/nnnn", 5);
     free(huge);
-    assert_int_equal(count_entries(f->dir), 2);
+    assert_int_equal(test_count_entries(f->dir), 2);
 }
 
 static void test_hex(void **state)

@@ -3,11 +3,14 @@
 #ifndef CAIRN_TESTUTIL_H
 #define CAIRN_TESTUTIL_H
 
+#include <dirent.h>
 #include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "store/keys.h"
@@ -22,6 +25,39 @@ static int testutil_remove(const char *path, const struct stat *sb, int flag, st
 }
 
 /* rm -rf dir; 0 on success. */
+/* A file size limit for this process (it binds root too), with SIGXFSZ
+ * ignored so that a write over it fails with EFBIG instead of killing the
+ * test; 0 on success. */
+static inline int test_limit_file_size(rlim_t bytes, struct rlimit *old, struct sigaction *old_sa)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGXFSZ, &sa, old_sa) != 0 || getrlimit(RLIMIT_FSIZE, old) != 0)
+        return -1;
+    const struct rlimit lim = {bytes, old->rlim_max};
+    return setrlimit(RLIMIT_FSIZE, &lim);
+}
+
+static inline int test_unlimit_file_size(const struct rlimit *old, const struct sigaction *old_sa)
+{
+    return setrlimit(RLIMIT_FSIZE, old) != 0 || sigaction(SIGXFSZ, old_sa, NULL) != 0 ? -1 : 0;
+}
+
+/* Entries of dir other than . and .. (-1: it cannot be read). */
+static inline int test_count_entries(const char *dir)
+{
+    DIR *const d = opendir(dir);
+    const struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
 static inline int test_rmtree(const char *dir)
 {
     return nftw(dir, testutil_remove, 16, FTW_DEPTH | FTW_PHYS);

@@ -237,6 +237,26 @@ static void enqueue_locked(chunk_pipeline *p, chunk_owner *o, chunk_job *job)
     pthread_cond_signal(&p->work_cv);
 }
 
+/* Queues o's chunk at where in job's buffer: a copy of data, or (data NULL)
+ * what fill puts into it on the worker. */
+static void queue_chunk(chunk_pipeline *p, chunk_owner *o, chunk_job *job, uintptr_t where,
+                        const uint8_t *data, size_t len, unsigned flags, chunk_fill_fn fill,
+                        void *ctx, uintptr_t arg)
+{
+    if (data)
+        memcpy(job->data + STORE_INPLACE_HEAD, data, len);
+    job->len = len;
+    job->flags = flags;
+    job->where = where;
+    job->fill = fill;
+    job->fill_ctx = ctx;
+    job->fill_arg = arg;
+    job->task = NULL;
+    pthread_mutex_lock(&p->mu);
+    enqueue_locked(p, o, job);
+    pthread_mutex_unlock(&p->mu);
+}
+
 cairn_err chunk_pipeline_put(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
                              const uint8_t *data, size_t len)
 {
@@ -250,21 +270,9 @@ static cairn_err put_job(chunk_pipeline *p, chunk_owner *o, uintptr_t where, con
 {
     chunk_job *job = NULL;
     const cairn_err rc = get_job(p, &job);
-    if (rc)
-        return rc;
-    if (data)
-        memcpy(job->data + STORE_INPLACE_HEAD, data, len);
-    job->len = len;
-    job->flags = flags;
-    job->where = where;
-    job->fill = fill;
-    job->fill_ctx = ctx;
-    job->fill_arg = arg;
-    job->task = NULL;
-    pthread_mutex_lock(&p->mu);
-    enqueue_locked(p, o, job);
-    pthread_mutex_unlock(&p->mu);
-    return CAIRN_OK;
+    if (!rc)
+        queue_chunk(p, o, job, where, data, len, flags, fill, ctx, arg);
+    return rc;
 }
 
 cairn_err chunk_pipeline_put_flags(chunk_pipeline *p, chunk_owner *o, uintptr_t where,
@@ -328,15 +336,7 @@ cairn_err chunk_sink_put(chunk_sink *k, chunk_owner *o, uintptr_t where, const u
         return rc;
     if (job) {
         /* another worker stores it while this one cuts on */
-        memcpy(job->data + STORE_INPLACE_HEAD, data, len);
-        job->len = len;
-        job->flags = flags;
-        job->where = where;
-        job->fill = NULL;
-        job->task = NULL;
-        pthread_mutex_lock(&p->mu);
-        enqueue_locked(p, o, job);
-        pthread_mutex_unlock(&p->mu);
+        queue_chunk(p, o, job, where, data, len, flags, NULL, NULL, 0);
         return CAIRN_OK;
     }
     /* every buffer is in use: store it here rather than wait, as the
