@@ -1,11 +1,13 @@
 /* backup.h - a folder into a new snapshot.
  *
- * The calling thread walks the source, reads changed files in large blocks
- * and cuts them into chunks; worker threads hash, compress, seal and pack
- * the chunks.  A file cut at fixed offsets (media) is read by the workers
- * themselves, each its own chunks, in parallel: the same chunks, digest and
- * fingerprints as when the calling thread reads it.  Files whose size,
- * mtime and inode match the parent snapshot are not read at all. */
+ * The calling thread walks the source; worker threads read the changed
+ * files, cut them into chunks, and hash, compress, seal and pack the
+ * chunks: a file cut at fixed offsets (media) in pieces, each worker its
+ * own, a file cut by content whole, by one worker (a task).  Either way the
+ * same chunks, digest and fingerprints as when the calling thread reads it,
+ * which it still does for files the source stores encrypted (one CBC
+ * stream).  Files whose size, mtime and inode match the parent snapshot are
+ * not read at all. */
 #ifndef CAIRN_BACKUP_H
 #define CAIRN_BACKUP_H
 
@@ -44,9 +46,9 @@ typedef struct backup_opts {
                               * neither.  Stopped: CAIRN_EINTERRUPTED and no
                               * snapshot (chunks already packed stay for the
                               * next backup to reuse, or prune) */
-    int read_serial;         /* every file read by the calling thread (as
-                              * before the workers read media): the same
-                              * snapshot, for tests to compare */
+    int read_serial;         /* every file read and cut by the calling
+                              * thread (as before the workers read): the
+                              * same snapshot, for tests to compare */
 } backup_opts;
 
 typedef struct backup_result {
