@@ -7,10 +7,11 @@
  *   the seal's overhead); a put waits for a free one while they are all in
  *   flight.  A chunk is copied once, into its buffer, and sealed there
  *   (store_put_chunk_inplace): a worker holds no chunk-sized buffer of its
- *   own but for compression.  A chunk queued with chunk_pipeline_put_fill is
- *   not copied by the producer at all: the worker that stores it fills the
- *   buffer itself (reads it from the file), so that reading runs on every
- *   worker at once instead of on the producer alone.
+ *   own but for compression, unless it runs tasks (below).  A chunk
+ *   queued with chunk_pipeline_put_fill is not copied by the producer at
+ *   all: the worker that stores it fills the buffer itself (reads it from
+ *   the file), so that reading runs on every worker at once instead of on
+ *   the producer alone.
  * - Jobs are taken in the order they were queued, and a worker finishes a
  *   job's fill before it takes another, so a fill may wait for the fill of
  *   a job queued before it (never after it) without deadlock.
@@ -25,7 +26,9 @@
  *   when cutting them on the producer would leave it the slowest part: a
  *   task reads and cuts on a worker and hands its new chunks to the others
  *   when a buffer is free, else stores them itself.  At most jobs_max are
- *   queued or running, each with a worker's scratch buffer.
+ *   queued or running.  A worker that runs tasks keeps, from task to task,
+ *   the scratch buffer they read into (2 x the largest chunk they cut, at
+ *   least 1 MiB) and one for the chunks it stores itself.
  *
  * Owners (the structures IDs are placed into) embed a chunk_owner; its
  * pending count and every place() call are guarded by the pipeline's lock,
