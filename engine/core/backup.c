@@ -169,7 +169,7 @@ typedef struct bk_ctx {
     size_t source_len; /* of the absolute source path, a prefix of path */
     char path[PATH_MAX];
     backup_result *res;
-    work_progress prog; /* for opts->hooks */
+    work_progress prog;    /* for opts->hooks */
     catalog_saver catalog; /* its catalog set while it is stored */
 } bk_ctx;
 
