@@ -234,6 +234,13 @@ def backup_floor(notes, meta, datasets, kdf_cpu=None):
     out = {"terms_cpu": terms, "cpu": cpu, "cores": cores, "wall": wall, "kdf_cpu": kdf_cpu,
            "read_wall": r["wall"], "write_wall": w["wall"], "parts": parts}
     out["steps"] = floor_steps(datasets, ("backup_initial",), cpu, wall, kdf_cpu)
+    # the same work overlapped by the simplest program that does only it (--floor-pipe)
+    pipe = next((f for f in notes.get("floor", [])
+                 if isinstance(f, dict) and f.get("floor") == "pipe" and f.get("wall")), None)
+    if pipe:
+        out["pipe"] = pipe
+        out["pipe_steps"] = floor_steps(datasets, ("backup_initial",), pipe["cpu"], pipe["wall"],
+                                        kdf_cpu)
     return out
 
 
@@ -431,6 +438,25 @@ def markdown(res, png_names):
             "cairn's key derivation is on top: "
             f"{fmt(fl['kdf_cpu'], 2)} s CPU (init's).\n")
         out.append(floor_table(fl, "backup", others))
+        pp = fl.get("pipe")
+        if pp:
+            out.append(
+                f"**Overlapped** (`cairn-primitives --floor-pipe`): the same work done at once by "
+                f"the simplest program that does only it, {pp['threads']} threads taking whole files "
+                f"in turn and one more making each 16 MiB file durable, storing "
+                f"{pp['stored'] / 1e6:,.0f} MB: **wall {fmt(pp['wall'], 2)} s**, CPU "
+                f"{fmt(pp['cpu'], 2)} s.\n")
+            rows = []
+            for row in fl["pipe_steps"]:
+                c = row.get("cairn") or {}
+                rows.append([f"{row['dataset']} {row['label']}", fmt(c.get("wall"), 2),
+                             fmt_ratio(c.get("wall_over_floor")), fmt_ratio(c.get("cpu_over_floor")),
+                             ", ".join(f"{p} {fmt_ratio((row.get(p) or {}).get('best_ratio'))}"
+                                       for p in others if row.get(p)) or "—"])
+            out.append(md_table(["backup", "cairn wall s", "cairn wall ÷ overlapped wall",
+                                 "cairn CPU ÷ overlapped CPU",
+                                 "best wall ratio it allows (peer wall ÷ overlapped wall)"],
+                                rows) + "\n")
 
     extra = []
     init = res.get("init") or {}

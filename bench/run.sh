@@ -506,19 +506,21 @@ restore_floor() {
 # (bench/primitives.c), right after the tools' initial backups, with the source as they
 # found it: reading it, the keyed hash of every byte and the seal of every stored byte at
 # their best (1 MiB) speeds, zstd level 1 of the SQLite bytes, and writing and fsyncing as
-# many bytes as cairn stored; report.py sums them into the "backup floor" line
+# many bytes as cairn stored; report.py sums them into the "backup floor" line; then the
+# same work overlapped (--floor-pipe), the wall a program doing only that reaches
 backup_floor() {
     local prim=$work/bin/cairn-primitives t=$work/floor-sink
     [ -x "$prim" ] && [ -n "${CAIRN_STORE:-}" ] && [ -d "$CAIRN_STORE/packs" ] || return 0
     log "measuring the backup floor"
     mapfile -d '' dbs < <(sqlite_files)
-    rm -rf "$t"
+    rm -rf "$t" "$t-pipe"
     sync
     {
         "$prim" --floor-scan "$src" && "$prim" --floor-encode "${dbs[@]}" &&
-            "$prim" --floor-sink "$t" "$(du -sb --apparent-size "$CAIRN_STORE" | cut -f1)"
+            "$prim" --floor-sink "$t" "$(du -sb --apparent-size "$CAIRN_STORE" | cut -f1)" &&
+            rm -rf "$t" && sync && "$prim" --floor-pipe "$src" "$t-pipe"
     } >"$work/bfloor.jsonl" 2>"$work/logs/bfloor.log" || log "backup floor: failed (see logs/bfloor.log)"
-    rm -rf "$t"
+    rm -rf "$t" "$t-pipe"
     sync
     while read -r l; do note floor "$l"; done <"$work/bfloor.jsonl"
 }
