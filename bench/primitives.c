@@ -449,8 +449,8 @@ typedef struct pipe_ctx {
     uint8_t key[SEAL_KEY_LEN];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    size_t next;               /* the next entry a worker takes */
-    int sync_fds[PIPE_QUEUE];  /* full files for the syncer */
+    size_t next;              /* the next entry a worker takes */
+    int sync_fds[PIPE_QUEUE]; /* full files for the syncer */
     int nsync, stop, failed;
     uint64_t files, bytes, stored, outfiles;
 } pipe_ctx;
@@ -642,8 +642,8 @@ static int floor_pipe(const char *src, const char *dir)
     const clocks t1 = clocks_now();
     printf("{\"floor\":\"pipe\",\"files\":%llu,\"bytes\":%llu,\"stored\":%llu,"
            "\"threads\":%ld,\"wall\":%.3f,\"cpu\":%.3f}\n",
-           (unsigned long long)p.files, (unsigned long long)p.bytes,
-           (unsigned long long)p.stored, cores, t1.wall - t0.wall, t1.cpu - t0.cpu);
+           (unsigned long long)p.files, (unsigned long long)p.bytes, (unsigned long long)p.stored,
+           cores, t1.wall - t0.wall, t1.cpu - t0.cpu);
     return 0;
 }
 
