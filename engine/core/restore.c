@@ -432,7 +432,8 @@ static cairn_err queue_file(rs_ctx *c, const char *path, const tree_node *n)
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
     f->ahead = n->size < PREFETCH ? n->size : PREFETCH;
-    f->dirlen = (size_t)(strrchr(path, '/') - path);
+    const char *const slash = strrchr(path, '/');
+    f->dirlen = slash ? (size_t)(slash - path) : 0;
     pthread_mutex_lock(&c->mu);
     while (queue_full(c)) {
         c->walker_waits = 1;
