@@ -552,15 +552,17 @@ static void *pipe_worker(void *arg)
             const uint8_t *keep = buf;
             size_t kept = n;
             if (sqlite) {
+                int bad = 0;
                 kept = 0;
-                for (size_t at = 0; at < n; at += PIPE_PIECE) {
+                for (size_t at = 0; at < n && !bad; at += PIPE_PIECE) {
                     const size_t len = n - at < PIPE_PIECE ? n - at : PIPE_PIECE;
                     const size_t c = ZSTD_compressCCtx(cc, z + kept, zcap - kept, buf + at, len, 1);
-                    if (ZSTD_isError(c)) {
-                        pipe_fail(p, "zstd");
-                        break;
-                    }
-                    kept += c;
+                    bad = ZSTD_isError(c);
+                    kept += bad ? 0 : c;
+                }
+                if (bad) { /* nothing half-compressed is written */
+                    pipe_fail(p, "zstd");
+                    break;
                 }
                 keep = z;
             }

@@ -24,7 +24,6 @@ static int testutil_remove(const char *path, const struct stat *sb, int flag, st
     return remove(path);
 }
 
-/* rm -rf dir; 0 on success. */
 /* A file size limit for this process (it binds root too), with SIGXFSZ
  * ignored so that a write over it fails with EFBIG instead of killing the
  * test; 0 on success. */
@@ -58,6 +57,7 @@ static inline int test_count_entries(const char *dir)
     return n;
 }
 
+/* rm -rf dir; 0 on success. */
 static inline int test_rmtree(const char *dir)
 {
     return nftw(dir, testutil_remove, 16, FTW_DEPTH | FTW_PHYS);
