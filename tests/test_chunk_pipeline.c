@@ -6,9 +6,10 @@
  * workers (chunk_pipeline_put_fill): stored, placed with the fill's ID or
  * skipped as the fill says; every fill runs once, also after an error.
  * Tasks (chunk_pipeline_put_task): several run at once, each storing its
- * chunks through its sink, handed to other workers or stored in place when
- * every buffer is taken, never waiting; every task runs once, also after an
- * error, which its sink then returns. */
+ * chunks through its sink, handed to a worker that waits for work or stored
+ * in place, never waiting; a lone worker stores each task's chunks in order,
+ * before the next task's; every task runs once, also after an error, which
+ * its sink then returns. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/core/chunk_pipeline.h"
 #include "testutil.h"
@@ -39,13 +41,17 @@ typedef struct owner {
     chunk_owner o;
     uint8_t ids[CHUNKS][ID_LEN];
     int placed;
+    uintptr_t order[CHUNKS]; /* where, in the order placed */
+    pthread_t by[CHUNKS];    /* the thread that placed it */
 } owner;
 
+/* Called with the pipeline's lock held. */
 static void place(chunk_owner *o, uintptr_t where, const uint8_t id[ID_LEN])
 {
     owner *const ow = (owner *)o;
     memcpy(ow->ids[where], id, ID_LEN);
-    ow->placed++;
+    ow->by[where] = pthread_self();
+    ow->order[ow->placed++] = where;
 }
 
 static int setup(void **state)
@@ -258,7 +264,7 @@ static void test_fill_after_error(void **state)
     run_fills(*state, 1);
 }
 
-enum { TASKS = 8, TASK_CHUNKS = CHUNKS / TASKS };
+enum { TASKS = 8 };
 
 typedef struct tasks {
     const fixture *f;
@@ -267,6 +273,9 @@ typedef struct tasks {
     int runs[TASKS];
     cairn_err put_rc[TASKS]; /* the first failed put's */
     int scratch_ok;
+    int chunks;       /* each task's */
+    unsigned wait_us; /* before a task's first put */
+    pthread_t ran_on[TASKS];
 } tasks;
 
 typedef struct task_arg {
@@ -274,8 +283,8 @@ typedef struct task_arg {
     int k;
 } task_arg;
 
-/* Task k: stores chunks k * TASK_CHUNKS on, each through its scratch
- * buffer (as a file's task cuts from its read buffer). */
+/* Task k: stores chunks k * t->chunks on, each through its scratch buffer
+ * (as a file's task cuts from its read buffer). */
 static cairn_err task(void *ctx, chunk_sink *sink)
 {
     const task_arg *const a = ctx;
@@ -284,11 +293,14 @@ static cairn_err task(void *ctx, chunk_sink *sink)
     uint8_t *const buf = chunk_sink_scratch(sink, CHUNK);
     pthread_mutex_lock(&t->mu);
     t->runs[a->k]++;
+    t->ran_on[a->k] = pthread_self();
     if (!buf)
         t->scratch_ok = 0;
     pthread_mutex_unlock(&t->mu);
-    for (int j = 0; j < TASK_CHUNKS && buf && !rc; j++) {
-        const size_t i = (size_t)a->k * TASK_CHUNKS + (size_t)j;
+    if (t->wait_us)
+        usleep(t->wait_us);
+    for (int j = 0; j < t->chunks && buf && !rc; j++) {
+        const size_t i = (size_t)a->k * (size_t)t->chunks + (size_t)j;
         memcpy(buf, t->f->data + i * CHUNK, CHUNK);
         rc = chunk_sink_put(sink, &t->ow->o, (uintptr_t)i, buf, CHUNK, 0);
         memset(buf, 0, CHUNK); /* the sink copied it or stored it already */
@@ -297,14 +309,20 @@ static cairn_err task(void *ctx, chunk_sink *sink)
     return rc;
 }
 
-static void run_tasks(fixture *f, int jobs, int broken)
+/* Runs ntasks tasks of CHUNKS / ntasks chunks each; t keeps what they
+ * did for the caller, which frees t->ow. */
+static void run_tasks_on(fixture *f, int threads, int jobs, int ntasks, unsigned wait_us,
+                         int broken, tasks *out)
 {
     chunk_pipeline *p = NULL;
     chunk_pipeline_stats st;
     tasks t;
     task_arg args[TASKS];
+    assert_true(ntasks >= 1 && ntasks <= TASKS);
     memset(&t, 0, sizeof t);
     t.f = f;
+    t.chunks = CHUNKS / ntasks;
+    t.wait_us = wait_us;
     t.ow = calloc(1, sizeof *t.ow);
     t.scratch_ok = 1;
     pthread_mutex_init(&t.mu, NULL);
@@ -312,15 +330,15 @@ static void run_tasks(fixture *f, int jobs, int broken)
     t.ow->o.place = place;
     if (broken)
         break_tmp(f);
-    assert_int_equal(chunk_pipeline_start(f->s, THREADS, jobs, &p), CAIRN_OK);
-    for (int k = 0; k < TASKS; k++) {
+    assert_int_equal(chunk_pipeline_start(f->s, threads, jobs, &p), CAIRN_OK);
+    for (int k = 0; k < ntasks; k++) {
         args[k] = (task_arg){&t, k};
         assert_int_equal(chunk_pipeline_put_task(p, &t.ow->o, task, &args[k]), CAIRN_OK);
     }
     chunk_pipeline_wait(p, &t.ow->o);
     assert_int_equal(t.ow->o.pending, 0);
     assert_true(t.scratch_ok);
-    for (int k = 0; k < TASKS; k++)
+    for (int k = 0; k < ntasks; k++)
         assert_int_equal(t.runs[k], 1);
     chunk_pipeline_get_stats(p, &st);
     if (!broken) {
@@ -338,15 +356,22 @@ static void run_tasks(fixture *f, int jobs, int broken)
         assert_int_not_equal(chunk_pipeline_error(p), CAIRN_OK);
         assert_non_null(strstr(err_msg(), "/tmp/pack-"));
         assert_int_equal(st.new_chunks, 0);
-        for (int k = 0; k < TASKS; k++)
+        for (int k = 0; k < ntasks; k++)
             assert_int_not_equal(t.put_rc[k], CAIRN_OK);
     }
     chunk_pipeline_free(p);
     pthread_mutex_destroy(&t.mu);
+    *out = t;
+}
+
+static void run_tasks(fixture *f, int jobs, int broken)
+{
+    tasks t;
+    run_tasks_on(f, THREADS, jobs, TASKS, 0, broken, &t);
     free(t.ow);
 }
 
-/* Many buffers: the tasks' chunks are handed to the workers. */
+/* Many buffers: every chunk is stored, handed on or not. */
 static void test_tasks_hand_chunks_on(void **state)
 {
     run_tasks(*state, CHUNKS, 0);
@@ -364,6 +389,32 @@ static void test_tasks_after_error(void **state)
     run_tasks(*state, JOBS, 1);
 }
 
+/* One worker and free buffers: nobody waits for work, so each task stores
+ * its own chunks, in order and before the next task's.  (Its first chunks
+ * were queued behind the next tasks while it stored the rest itself: a
+ * file's chunks strewn over the pack.) */
+static void test_lone_worker_keeps_order(void **state)
+{
+    tasks t;
+    run_tasks_on(*state, 1, JOBS, TASKS, 0, 0, &t);
+    for (int i = 0; i < CHUNKS; i++)
+        assert_int_equal(t.ow->order[i], (uintptr_t)i);
+    free(t.ow);
+}
+
+/* One task, two workers: the other one waits for work (the task gives it
+ * time to get there), so it is handed chunks. */
+static void test_idle_worker_is_handed_chunks(void **state)
+{
+    tasks t;
+    int handed = 0;
+    run_tasks_on(*state, THREADS, CHUNKS, 1, 200 * 1000, 0, &t);
+    for (int i = 0; i < CHUNKS; i++)
+        handed += !pthread_equal(t.ow->by[i], t.ran_on[0]);
+    assert_true(handed > 0);
+    free(t.ow);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +426,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tasks_hand_chunks_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_store_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_after_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lone_worker_keeps_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_worker_is_handed_chunks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,9 @@ struct chunk_pipeline {
     pthread_cond_t done_cv; /* a job finished */
     chunk_job *queue_head, *queue_tail, *free_jobs;
     int jobs_made, jobs_max, in_flight;
-    int tasks; /* queued or running; at most jobs_max */
+    int tasks;  /* queued or running; at most jobs_max */
+    int queued; /* jobs in the queue */
+    int idle;   /* workers waiting for a job */
     int stop;
     cairn_err failed;
     char failed_msg[1024];
@@ -88,14 +90,17 @@ static void worker_main(void *ctx, store_worker *w)
     chunk_sink sink = {p, w, NULL, 0, NULL, 0};
     for (;;) {
         pthread_mutex_lock(&p->mu);
+        p->idle++;
         while (!p->queue_head && !p->stop)
             pthread_cond_wait(&p->work_cv, &p->mu);
+        p->idle--;
         chunk_job *const job = p->queue_head;
         if (!job) {
             pthread_mutex_unlock(&p->mu);
             break;
         }
         p->queue_head = job->next;
+        p->queued--;
         if (!p->queue_head)
             p->queue_tail = NULL;
         const int skip = p->failed != CAIRN_OK;
@@ -229,6 +234,7 @@ static void enqueue_locked(chunk_pipeline *p, chunk_owner *o, chunk_job *job)
     job->next = NULL;
     o->pending++;
     p->in_flight++;
+    p->queued++;
     if (p->queue_tail)
         p->queue_tail->next = job;
     else
@@ -330,7 +336,9 @@ cairn_err chunk_sink_put(chunk_sink *k, chunk_owner *o, uintptr_t where, const u
     cairn_err rc = p->failed;
     if (rc)
         err_set(rc, "%s", p->failed_msg);
-    chunk_job *const job = rc ? NULL : take_job_locked(p);
+    /* only to a worker that waits for work: queued behind tasks, the chunk
+     * would wait for them (and leave its file's bytes strewn over the pack) */
+    chunk_job *const job = rc || p->idle <= p->queued ? NULL : take_job_locked(p);
     pthread_mutex_unlock(&p->mu);
     if (rc)
         return rc;
@@ -339,8 +347,8 @@ cairn_err chunk_sink_put(chunk_sink *k, chunk_owner *o, uintptr_t where, const u
         queue_chunk(p, o, job, where, data, len, flags, NULL, NULL, 0);
         return CAIRN_OK;
     }
-    /* every buffer is in use: store it here rather than wait, as the
-     * workers that would free one may all be running tasks */
+    /* no worker waits, or every buffer is in use: store it here rather than
+     * wait, as the workers that would free one may all be running tasks */
     uint8_t *const buf = sink_buffer(&k->chunk, &k->chunk_cap, len + (size_t)STORE_INPLACE_ROOM);
     if (!buf)
         return err_set(CAIRN_ENOMEM, "out of memory");

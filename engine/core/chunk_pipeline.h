@@ -24,8 +24,9 @@
  *
  * - Tasks (chunk_pipeline_put_task) spread whole files over the workers
  *   when cutting them on the producer would leave it the slowest part: a
- *   task reads and cuts on a worker and hands its new chunks to the others
- *   when a buffer is free, else stores them itself.  At most jobs_max are
+ *   task reads and cuts on a worker and hands a new chunk to a worker that
+ *   waits for work when a buffer is free, else stores it itself, so a lone
+ *   worker stores a task's chunks in order.  At most jobs_max are
  *   queued or running.  A worker that runs tasks keeps, from task to task,
  *   the scratch buffer they read into (2 x the largest chunk they cut, at
  *   least 1 MiB) and one for the chunks it stores itself.
@@ -115,10 +116,11 @@ typedef cairn_err (*chunk_task_fn)(void *ctx, chunk_sink *sink);
 cairn_err chunk_pipeline_put_task(chunk_pipeline *p, chunk_owner *o, chunk_task_fn task, void *ctx);
 
 /* From a task: stores data[0..len) (len <= the store's chunk_max) as o's
- * chunk at where.  Queued for any worker when a chunk buffer is free at
- * once, else stored by this worker before it returns; never waits for a
- * buffer, since the workers that would free one may all be running tasks.
- * The pipeline's error once there is one. */
+ * chunk at where.  Queued when a worker waits for work and a chunk buffer
+ * is free at once, else stored by this worker before it returns (queued
+ * behind other tasks it would wait for them); never waits for a buffer,
+ * since the workers that would free one may all be running tasks.  The
+ * pipeline's error once there is one. */
 cairn_err chunk_sink_put(chunk_sink *sink, chunk_owner *o, uintptr_t where, const uint8_t *data,
                          size_t len, unsigned flags);
 

@@ -169,10 +169,12 @@ for i in 1 2 3 4 5 6; do gen_random "$SRC/photos/IMG_000$i.HEIC" $((4 * MiB + i 
 gen_text "$SRC/db/notes.txt" $((2 * MiB))
 for i in 1 2 3 4 5 6 7 8; do printf 'small %s\n' "$i" >"$SRC/db/small-$i"; done
 init_store
-run 0 backup "$SRC"
+# One worker stores each file's chunks together, in walk order, so the first
+# half of a pack holds whole files (the truncated-pack case counts on it).
+run 0 backup --threads 1 "$SRC"
 cp -a "$SRC" "$T/state1"
 printf 'added later\n' >"$SRC/db/later.txt"
-run 0 backup "$SRC"
+run 0 backup --threads 1 "$SRC"
 cp -a "$SRC" "$T/state2"
 ID1=$(snap_id 0)
 ID2=$(snap_id 1)
