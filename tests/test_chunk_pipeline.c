@@ -274,7 +274,7 @@ typedef struct tasks {
     cairn_err put_rc[TASKS]; /* the first failed put's */
     int scratch_ok;
     int chunks;       /* each task's */
-    unsigned wait_us; /* before a task's first put */
+    unsigned wait_us; /* before a task's first put, and a tenth before each */
     pthread_t ran_on[TASKS];
 } tasks;
 
@@ -301,6 +301,8 @@ static cairn_err task(void *ctx, chunk_sink *sink)
         usleep(t->wait_us);
     for (int j = 0; j < t->chunks && buf && !rc; j++) {
         const size_t i = (size_t)a->k * (size_t)t->chunks + (size_t)j;
+        if (t->wait_us)
+            usleep(t->wait_us / 10);
         memcpy(buf, t->f->data + i * CHUNK, CHUNK);
         rc = chunk_sink_put(sink, &t->ow->o, (uintptr_t)i, buf, CHUNK, 0);
         memset(buf, 0, CHUNK); /* the sink copied it or stored it already */
@@ -372,7 +374,7 @@ static void run_tasks(fixture *f, int jobs, int broken)
 }
 
 /* Many buffers: every chunk is stored, handed on or not. */
-static void test_tasks_hand_chunks_on(void **state)
+static void test_tasks_many_buffers(void **state)
 {
     run_tasks(*state, CHUNKS, 0);
 }
@@ -403,12 +405,13 @@ static void test_lone_worker_keeps_order(void **state)
 }
 
 /* One task, two workers: the other one waits for work (the task gives it
- * time to get there), so it is handed chunks. */
+ * time to get there, before its first put and between puts), so it is
+ * handed chunks. */
 static void test_idle_worker_is_handed_chunks(void **state)
 {
     tasks t;
     int handed = 0;
-    run_tasks_on(*state, THREADS, CHUNKS, 1, 200 * 1000, 0, &t);
+    run_tasks_on(*state, THREADS, CHUNKS, 1, 100 * 1000, 0, &t);
     for (int i = 0; i < CHUNKS; i++)
         handed += !pthread_equal(t.ow->by[i], t.ran_on[0]);
     assert_true(handed > 0);
@@ -423,7 +426,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_with_chunks_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fill_on_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fill_after_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tasks_hand_chunks_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks_many_buffers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_store_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_after_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lone_worker_keeps_order, setup, teardown),
