@@ -3,7 +3,9 @@
 # so, and leaves the store as it was: 'check --read-data' exits 0, the
 # earlier snapshot restores exactly, no temporary pack is left, and once
 # there is room again the next backup succeeds.  The same for a prune that
-# must repack on a full file system.
+# must repack on a full file system.  The same for a device backup whose
+# only new data is its catalog, which a thread of its own stores during the
+# walk: its failure, not the walk's, ends the backup.
 #
 # The store lives on a 48 MiB tmpfs mounted in a private mount namespace
 # (unshare -m), so nothing is left mounted if the test dies.  Needs root
@@ -17,6 +19,8 @@ if [ -z "${CAIRN_E2E_IN_NS:-}" ]; then
 fi
 . "$(dirname "$0")/lib.sh" "$@"
 
+GEN=${2:?usage: $0 /path/to/cairn /path/to/cairn-gen}
+case $GEN in /*) ;; *) GEN=$PWD/$GEN ;; esac
 MiB=$((1024 * 1024))
 SMALL=$T/small
 mkdir -p "$SMALL"
@@ -84,4 +88,27 @@ run 0 check --read-data
 rm -rf "$T/r3"
 run 0 restore "$ID3" --to "$T/r3"
 compare_trees "$T/state3" "$T/r3"
+
+info "device backup on a full disk, its catalog the only new data"
+# stored first as a plain folder, every file and folder of the device backup
+# is in the store: the device backup's walk adds nothing, its catalog is new
+STORE=$SMALL/store2
+DEV=$T/dev
+"$GEN" device "$DEV" --size-mb 2 >/dev/null || fail "cairn-gen device failed"
+init_store
+run 0 backup --as-folder "$DEV"
+dd if=/dev/zero of="$SMALL/filler" bs=64k 2>/dev/null
+run_rc backup "$DEV"
+echo "   exit $RC: $(head -c 300 "$T/err")"
+[ "$RC" = 11 ] || fail "device backup on a full disk exited $RC, expected 11"
+grep -q -i -e 'space' -e 'full' "$T/err" || fail "the message does not say the disk is full"
+run 0 snapshots
+grep -q "1 snapshot(s)" "$T/out" || fail "the failed device backup changed the snapshot list"
+rm -f "$SMALL/filler"
+run 0 check --read-data
+run 0 backup "$DEV"
+grep -q "^device backup: " "$T/out" "$T/err" || fail "the second try was not a device backup"
+[ "$(snap_count)" = 2 ] || fail "expected 2 snapshots after the second try, found $(snap_count)"
+run 0 restore latest --to "$T/r4"
+compare_trees "$DEV" "$T/r4"
 info "ok"
