@@ -72,6 +72,9 @@ static void test_invalid_specs(void **state)
     refuses("webhook:https://u:SECRET@h/x", "a password does not belong in the URL");
     assert_null(strstr(err_msg(), "SECRET"));
     refuses("webhook:ftp://h/x", "scheme ftp:// is not one of http:// or https://");
+    /* found by fuzz_alarm_sink: the decoded host went into the message */
+    refuses("smtp://ma87xirn%7Fosevest.destp", "the host name has a space or control");
+    refuses("webhook:http://h%7Fx/", "the host name has a space or control");
     refuses("webhook:", "not a URL");
     refuses("webhook:http://", "webhook");
     refuses("command:", "no program");

@@ -132,6 +132,16 @@ static cairn_err url_parse(const char *what, const char *url, const char *const 
         rc = err_set(CAIRN_EINVAL, "alarm sink %s: the URL names no host", what);
         goto fail;
     }
+    /* libcurl percent-decodes the host ("h%7Fx"); every later message shows
+     * it, and a message is one line of a log */
+    for (const unsigned char *c = (const unsigned char *)host; *c; c++)
+        if (*c <= ' ' || *c == 0x7f) {
+            rc = err_set(CAIRN_EINVAL,
+                         "alarm sink %s: the host name has a space or control "
+                         "character",
+                         what);
+            goto fail;
+        }
     rc = CAIRN_EINVAL;
     for (const char *const *a = allowed; *a; a++)
         if (!strcmp(scheme, *a))
