@@ -86,6 +86,15 @@ static char *dup_text(const char *s, size_t n)
 
 /* ---- URLs (smtp, webhook) ---- */
 
+/* Whether s has no space, no control character and no DEL. */
+static int one_word(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* The part of a URL an error may show: scheme://host:port (no user, no
  * path or query, which may carry a token). */
 static cairn_err url_shown(CURLU *u, const char *prefix, char **out)
@@ -134,14 +143,11 @@ static cairn_err url_parse(const char *what, const char *url, const char *const 
     }
     /* libcurl percent-decodes the host ("h%7Fx"); every later message shows
      * it, and a message is one line of a log */
-    for (const unsigned char *c = (const unsigned char *)host; *c; c++)
-        if (*c <= ' ' || *c == 0x7f) {
-            rc = err_set(CAIRN_EINVAL,
-                         "alarm sink %s: the host name has a space or control "
-                         "character",
-                         what);
-            goto fail;
-        }
+    if (!one_word(host)) {
+        rc = err_set(CAIRN_EINVAL, "alarm sink %s: the host name has a space or control character",
+                     what);
+        goto fail;
+    }
     rc = CAIRN_EINVAL;
     for (const char *const *a = allowed; *a; a++)
         if (!strcmp(scheme, *a))
@@ -164,12 +170,7 @@ fail:
  * or add a header. */
 static int address_ok(const char *a)
 {
-    if (!*a)
-        return 0;
-    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
-        if (*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>' || *p == ',' || *p == '"')
-            return 0;
-    return 1;
+    return *a && one_word(a) && !strpbrk(a, "<>,\"");
 }
 
 /* One key=value of an smtp URL's query (value percent-decoded). */
