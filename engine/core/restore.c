@@ -58,7 +58,8 @@ typedef struct rs_ctx {
 
     rs_dir *dirs;
     size_t ndirs, capdirs;
-    work_progress prog; /* under mu */
+    work_progress prog;   /* under mu */
+    uint64_t cache_bytes; /* restore_opts.cache_bytes, or its default */
 } rs_ctx;
 
 /* The walker stays at most this far ahead of the workers, and asks the
@@ -104,10 +105,12 @@ static void set_times(int dirfd, const char *path, int64_t sec, uint32_t nsec, i
     utimensat(dirfd, path, ts, flags);
 }
 
-/* Large files are written behind: each WRITE_BEHIND window goes to the
- * disk as soon as it is full and leaves the page cache once the next one
- * is full, so restoring gigabytes neither floods the cache nor pays for
- * ever new cache pages (the kernel's copy then costs as much as the rest). */
+/* Once a restore has written restore_opts.cache_bytes, large files are
+ * written behind: each WRITE_BEHIND window goes to the disk as soon as it
+ * is full and leaves the page cache once the next one is full, so that
+ * restoring a whole phone does not push everything else out of the cache.
+ * Before that, writing is left to the kernel's writeback, which a small
+ * restore does not wait for (docs/DESIGN.md "Restore"). */
 enum { WRITE_BEHIND = 8 << 20 };
 
 /* Small chunks (SQLite pages) are gathered into writes of about this size:
@@ -120,6 +123,7 @@ typedef struct rs_out {
     const char *path;
     uint64_t off;    /* bytes written */
     uint64_t queued; /* bytes handed to writeback */
+    int behind;      /* write behind */
 } rs_out;
 
 static cairn_err out_write(rs_out *o, const void *data, size_t len)
@@ -128,7 +132,7 @@ static cairn_err out_write(rs_out *o, const void *data, size_t len)
     if (rc)
         return rc;
     o->off += len;
-    while (o->off - o->queued >= WRITE_BEHIND) {
+    while (o->behind && o->off - o->queued >= WRITE_BEHIND) {
         /* advice only: failures surface as write or close errors */
         sync_file_range(o->fd, (off_t)o->queued, WRITE_BEHIND, SYNC_FILE_RANGE_WRITE);
         if (o->queued >= WRITE_BEHIND) {
@@ -189,8 +193,8 @@ static cairn_err install_part(const char *part, const char *path, int overwrite)
 static cairn_err restore_node_at(store *s, store_worker *w, const tree_node *n,
                                  const file_encrypter *encrypter, const char *path, int overwrite,
                                  int check_exists, uint32_t prefetched, uint32_t mode,
-                                 int64_t mtime_sec, uint32_t mtime_nsec, cbuf *buf,
-                                 uint64_t *written)
+                                 int64_t mtime_sec, uint32_t mtime_nsec, int write_behind,
+                                 cbuf *buf, uint64_t *written)
 {
     char part[PATH_MAX];
     cairn_err rc = CAIRN_OK;
@@ -225,7 +229,7 @@ static cairn_err restore_node_at(store *s, store_worker *w, const tree_node *n,
             encrypter->close(enc);
         return rc;
     }
-    rs_out out = {fd, path, 0, 0};
+    rs_out out = {fd, path, 0, 0, write_behind};
     uint32_t ahead = prefetched, refill = prefetched / 2;
     cbuf_reset(buf);
     for (uint32_t i = 0; i < n->nchunks && !rc; i++) {
@@ -297,20 +301,21 @@ cairn_err restore_node(store *s, store_worker *w, const tree_node *n,
                        uint64_t *written)
 {
     return restore_node_at(s, w, n, encrypter, path, overwrite, 1, 0, mode, mtime_sec, mtime_nsec,
-                           buf, written);
+                           1, buf, written);
 }
 
 /* One file of a restore: damaged data fails this file only; running out of
  * memory or disk stops the restore. */
-static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_file *f)
+static cairn_err restore_file(rs_ctx *c, store_worker *w, cbuf *buf, const rs_file *f,
+                              int write_behind)
 {
     uint64_t written;
     const tree_node *const n = &f->node;
     /* without overwrite the target was empty (prepare_target): no file
      * can be there but one created meanwhile, which the rename refuses */
-    const cairn_err rc =
-        restore_node_at(c->s, w, n, c->opts->encrypter, f->path, c->opts->overwrite, 0,
-                        f->prefetched, n->mode, n->mtime_sec, n->mtime_nsec, buf, &written);
+    const cairn_err rc = restore_node_at(c->s, w, n, c->opts->encrypter, f->path,
+                                         c->opts->overwrite, 0, f->prefetched, n->mode,
+                                         n->mtime_sec, n->mtime_nsec, write_behind, buf, &written);
     if (rc == CAIRN_ENOMEM || rc == CAIRN_ENOSPC)
         return rc;
     if (rc) {
@@ -402,10 +407,11 @@ static void worker_main(void *ctx, store_worker *w)
             assert(c->queued >= 0 && (c->queued == 0) == (c->head == NULL));
         }
         const int skip = c->failed != CAIRN_OK || work_stopped(c->opts->hooks);
+        const int behind = f && c->prog.bytes_done + f->node.size > c->cache_bytes;
         pthread_mutex_unlock(&c->mu);
         if (!f)
             break;
-        const cairn_err rc = skip ? CAIRN_OK : restore_file(c, w, &buf, f);
+        const cairn_err rc = skip ? CAIRN_OK : restore_file(c, w, &buf, f, behind);
         pthread_mutex_lock(&c->mu);
         file_done(c, f);
         if (rc && !c->failed) {
@@ -593,6 +599,11 @@ cairn_err restore_run(store *s, const snapshot *snap, const restore_opts *opts,
     c.s = s;
     c.opts = opts;
     c.res = result;
+    c.cache_bytes = opts->cache_bytes;
+    if (!c.cache_bytes) { /* where the kernel starts writing back by itself: 10 % */
+        const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        c.cache_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 10 : 0;
+    }
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.has_work, NULL);
     pthread_cond_init(&c.has_room, NULL);

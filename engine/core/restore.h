@@ -28,6 +28,9 @@ typedef struct restore_opts {
     int threads;                     /* 0: one per core */
     const file_encrypter *encrypter; /* re-encrypt files the source stored
                                       * encrypted; NULL: write their plaintext */
+    uint64_t cache_bytes;            /* restored bytes left to the kernel's own writeback
+                                      * before large files are written behind; 0: a tenth
+                                      * of the memory */
     restore_warn_fn warn;            /* a file that could not be restored; the rest goes on */
     void *warn_ctx;
     const work_hooks *hooks; /* progress (totals from the snapshot) and stop; NULL: neither.
