@@ -123,7 +123,7 @@ typedef struct rs_out {
     const char *path;
     uint64_t off;    /* bytes written */
     uint64_t queued; /* bytes handed to writeback */
-    int behind;      /* write behind */
+    int behind;      /* hand full windows to the disk (past the cache budget) */
 } rs_out;
 
 static cairn_err out_write(rs_out *o, const void *data, size_t len)
