@@ -1,4 +1,7 @@
-#include "engine/ios/device_connection.h"
+/* device_connection.c - device_connection.h behind the module cairn-device.so
+ * (device_module_private.h): every call into libimobiledevice but the event
+ * subscription (device_events.c). */
+#include "engine/ios/device_module_private.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -43,6 +46,9 @@ struct idev {
     void *note_ctx;
     atomic_int cancelled;
 };
+
+static void conn_close(idev *d);
+static void conn_sync_end(idev *d);
 
 static cairn_err lockdown_fail(const char *udid, lockdownd_error_t e)
 {
@@ -175,7 +181,7 @@ static cairn_err summarize(const char *udid, enum idevice_connection_type type, 
     return CAIRN_OK;
 }
 
-cairn_err idev_list(device_summary **out, size_t *count)
+static cairn_err conn_list(device_summary **out, size_t *count)
 {
     idevice_info_t *infos = NULL;
     int n = 0;
@@ -215,17 +221,6 @@ cairn_err idev_list(device_summary **out, size_t *count)
     return CAIRN_OK;
 }
 
-void idev_list_free(device_summary *list, size_t count)
-{
-    for (size_t i = 0; list && i < count; i++) {
-        free(list[i].udid);
-        free(list[i].name);
-        free(list[i].product_type);
-        free(list[i].product_version);
-    }
-    free(list);
-}
-
 /* ---- one device ---- */
 
 /* The UDID of the only device connected. */
@@ -259,7 +254,7 @@ static cairn_err only_device(char **udid)
     return rc;
 }
 
-cairn_err idev_open(const char *udid, idev **out)
+static cairn_err conn_open(const char *udid, idev **out)
 {
     lockdownd_client_t ld = NULL;
     idev *const d = calloc(1, sizeof *d);
@@ -284,18 +279,18 @@ cairn_err idev_open(const char *udid, idev **out)
     if (ld)
         lockdownd_client_free(ld);
     if (rc) {
-        idev_close(d);
+        conn_close(d);
         return rc;
     }
     *out = d;
     return CAIRN_OK;
 }
 
-void idev_close(idev *d)
+static void conn_close(idev *d)
 {
     if (!d)
         return;
-    idev_sync_end(d);
+    conn_sync_end(d);
     if (d->np_closing)
         pthread_join(d->np_closer, NULL);
     if (d->np)
@@ -308,12 +303,12 @@ void idev_close(idev *d)
     free(d);
 }
 
-const char *idev_udid(const idev *d)
+static const char *conn_udid(const idev *d)
 {
     return d->udid;
 }
 
-cairn_err idev_get_string(idev *d, const char *domain, const char *key, char **out)
+static cairn_err conn_get_string(idev *d, const char *domain, const char *key, char **out)
 {
     lockdownd_client_t ld = NULL;
     *out = NULL;
@@ -325,7 +320,7 @@ cairn_err idev_get_string(idev *d, const char *domain, const char *key, char **o
     return rc;
 }
 
-cairn_err idev_will_encrypt(idev *d, int *on)
+static cairn_err conn_will_encrypt(idev *d, int *on)
 {
     lockdownd_client_t ld = NULL;
     cairn_err rc = session(d, &ld);
@@ -352,7 +347,7 @@ static void on_notification(const char *name, void *ctx)
     }
 }
 
-cairn_err idev_observe(idev *d, idev_note_fn note, void *ctx)
+static cairn_err conn_observe(idev *d, idev_note_fn note, void *ctx)
 {
     static const char *const names[] = {NP_SYNC_CANCEL_REQUEST, NP_SYNC_SUSPEND_REQUEST,
                                         NP_SYNC_RESUME_REQUEST, NP_BACKUP_DOMAIN_CHANGED,
@@ -383,7 +378,7 @@ static void *close_np(void *arg)
     return NULL;
 }
 
-void idev_observe_end(idev *d)
+static void conn_observe_end(idev *d)
 {
     if (!d->np || d->np_closing)
         return;
@@ -396,7 +391,7 @@ void idev_observe_end(idev *d)
     }
 }
 
-int idev_cancelled(idev *d)
+static int conn_cancelled(idev *d)
 {
     return atomic_load(&d->cancelled);
 }
@@ -438,7 +433,7 @@ static cairn_err afc_open(idev *d)
     return rc;
 }
 
-cairn_err idev_sync_begin(idev *d)
+static cairn_err conn_sync_begin(idev *d)
 {
     cairn_err rc = afc_open(d);
     if (rc)
@@ -466,7 +461,7 @@ cairn_err idev_sync_begin(idev *d)
                    d->udid);
 }
 
-void idev_sync_end(idev *d)
+static void conn_sync_end(idev *d)
 {
     if (!d->lockfile)
         return;
@@ -514,13 +509,13 @@ static void afc_get(idev *d, const char *path, char **data, uint64_t *size)
     }
 }
 
-void idev_afc_remove(idev *d, const char *path)
+static void conn_afc_remove(idev *d, const char *path)
 {
     if (d->afc)
         afc_remove_path(d->afc, path);
 }
 
-cairn_err idev_afc_put(idev *d, const char *path, const uint8_t *data, size_t len)
+static cairn_err conn_afc_put(idev *d, const char *path, const uint8_t *data, size_t len)
 {
     uint64_t handle = 0;
     cairn_err rc = afc_open(d);
@@ -618,7 +613,7 @@ static void add_applications(idev *d, plist_t apps, plist_t installed)
     plist_free(list);
 }
 
-cairn_err idev_info_plist(idev *d, cbuf *xml)
+static cairn_err conn_info_plist(idev *d, cbuf *xml)
 {
     static const char *const itunes_files[] = {
         "ApertureAlbumPrefs",   "IC-Info.sidb",      "IC-Info.sidv",      "PhotosFolderAlbums",
@@ -708,7 +703,7 @@ cairn_err idev_info_plist(idev *d, cbuf *xml)
 
 /* ---- mobilebackup2 ---- */
 
-cairn_err idev_start_backup_service(idev *d, mobilebackup2_client_t *out)
+static cairn_err conn_start_backup_service(idev *d, mobilebackup2_client_t *out)
 {
     lockdownd_service_descriptor_t svc = NULL;
     cairn_err rc = start_service(d, MOBILEBACKUP2_SERVICE_NAME, 1, &svc);
@@ -721,3 +716,33 @@ cairn_err idev_start_backup_service(idev *d, mobilebackup2_client_t *out)
     lockdownd_service_descriptor_free(svc);
     return rc;
 }
+
+static const device_module_ops device_ops = {
+    .list = conn_list,
+    .open = conn_open,
+    .close = conn_close,
+    .udid = conn_udid,
+    .get_string = conn_get_string,
+    .will_encrypt = conn_will_encrypt,
+    .observe = conn_observe,
+    .observe_end = conn_observe_end,
+    .cancelled = conn_cancelled,
+    .sync_begin = conn_sync_begin,
+    .sync_end = conn_sync_end,
+    .info_plist = conn_info_plist,
+    .afc_put = conn_afc_put,
+    .afc_remove = conn_afc_remove,
+    .start_backup_service = conn_start_backup_service,
+    .mb2_free = mobilebackup2_client_free,
+    .mb2_send_message = mobilebackup2_send_message,
+    .mb2_receive_message = mobilebackup2_receive_message,
+    .mb2_send_raw = mobilebackup2_send_raw,
+    .mb2_receive_raw = mobilebackup2_receive_raw,
+    .mb2_version_exchange = mobilebackup2_version_exchange,
+    .mb2_send_request = mobilebackup2_send_request,
+    .mb2_send_status_response = mobilebackup2_send_status_response,
+    .events_subscribe = device_events_subscribe,
+    .events_unsubscribe = device_events_unsubscribe,
+    .events_list = device_events_list,
+};
+CAIRN_MODULE_DEFINE(device_module, "device", &device_ops);

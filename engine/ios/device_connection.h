@@ -4,7 +4,10 @@
  * notifications that frame a backup or restore, the Info.plist a backup
  * host writes, and the mobilebackup2 service.
  *
- * Nothing here knows about stores or snapshots. */
+ * Nothing here knows about stores or snapshots.  libimobiledevice is
+ * reached only through the module cairn-device.so, loaded by the first
+ * idev_list or idev_open (device_module_private.h): CAIRN_EMODULE, one
+ * line, when it cannot be. */
 #ifndef CAIRN_IDEV_H
 #define CAIRN_IDEV_H
 
@@ -79,7 +82,26 @@ cairn_err idev_afc_put(idev *d, const char *path, const uint8_t *data, size_t le
 void idev_afc_remove(idev *d, const char *path);
 
 /* Starts mobilebackup2 (with the pair record's escrow bag, which newer
- * iOS asks for); free it with mobilebackup2_client_free. */
+ * iOS asks for); free it with idev_mb2_free. */
 cairn_err idev_start_backup_service(idev *d, mobilebackup2_client_t *out);
+
+/* libimobiledevice's mobilebackup2_client_free, mobilebackup2_send_message
+ * ... under these names, for a client idev_start_backup_service made. */
+mobilebackup2_error_t idev_mb2_free(mobilebackup2_client_t c);
+mobilebackup2_error_t idev_mb2_send_message(mobilebackup2_client_t c, const char *message,
+                                            plist_t options);
+mobilebackup2_error_t idev_mb2_receive_message(mobilebackup2_client_t c, plist_t *msg,
+                                               char **dlmessage);
+mobilebackup2_error_t idev_mb2_send_raw(mobilebackup2_client_t c, const char *data, uint32_t len,
+                                        uint32_t *sent);
+mobilebackup2_error_t idev_mb2_receive_raw(mobilebackup2_client_t c, char *data, uint32_t len,
+                                           uint32_t *got);
+mobilebackup2_error_t idev_mb2_version_exchange(mobilebackup2_client_t c, double local[],
+                                                char count, double *remote);
+mobilebackup2_error_t idev_mb2_send_request(mobilebackup2_client_t c, const char *request,
+                                            const char *target, const char *source,
+                                            plist_t options);
+mobilebackup2_error_t idev_mb2_send_status_response(mobilebackup2_client_t c, int code,
+                                                    const char *status1, plist_t status2);
 
 #endif

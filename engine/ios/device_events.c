@@ -1,4 +1,5 @@
-#include "engine/ios/device_events.h"
+/* device_events.c - device_events.h behind the module cairn-device.so. */
+#include "engine/ios/device_module_private.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static void on_event(const idevice_event_t *e, void *user)
     s->fn(s->ctx, &ev);
 }
 
-cairn_err devevents_subscribe(const devevents_sub *s)
+cairn_err device_events_subscribe(const devevents_sub *s)
 {
     /* the callback does not change s: libimobiledevice's user data is not const */
     if (idevice_event_subscribe(on_event, (void *)(uintptr_t)s) != IDEVICE_E_SUCCESS)
@@ -24,12 +25,12 @@ cairn_err devevents_subscribe(const devevents_sub *s)
     return CAIRN_OK;
 }
 
-void devevents_unsubscribe(void)
+void device_events_unsubscribe(void)
 {
     idevice_event_unsubscribe();
 }
 
-cairn_err devevents_list(devevents_event **out, size_t *count)
+cairn_err device_events_list(devevents_event **out, size_t *count)
 {
     idevice_info_t *list = NULL;
     int n = 0;
@@ -58,11 +59,4 @@ cairn_err devevents_list(devevents_event **out, size_t *count)
     *out = ev;
     *count = (size_t)n;
     return CAIRN_OK;
-}
-
-void devevents_list_free(devevents_event *list, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        free((char *)list[i].udid);
-    free(list);
 }

@@ -1,7 +1,9 @@
 /* device_events.h - devices as usbmuxd sees them come and go (USB and
  * Wi-Fi), through libimobiledevice's event subscription (prefix
  * devevents_).  libimobiledevice allows one subscription per process; the
- * callback runs on its own thread. */
+ * callback runs on its own thread.  Through the module cairn-device.so
+ * (device_connection.h), loaded by the first devevents_subscribe or
+ * devevents_list. */
 #ifndef CAIRN_DEVICE_EVENTS_H
 #define CAIRN_DEVICE_EVENTS_H
 

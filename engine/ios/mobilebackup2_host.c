@@ -89,7 +89,7 @@ static cairn_err send_all(host *h, const void *p, uint32_t len)
     uint32_t sent = 0;
     if (len == 0)
         return CAIRN_OK;
-    if (mobilebackup2_send_raw(h->mb2, p, len, &sent) != MOBILEBACKUP2_E_SUCCESS || sent != len)
+    if (idev_mb2_send_raw(h->mb2, p, len, &sent) != MOBILEBACKUP2_E_SUCCESS || sent != len)
         return lost(h);
     return CAIRN_OK;
 }
@@ -100,7 +100,7 @@ static cairn_err recv_all(host *h, void *p, uint32_t len)
     uint32_t got = 0;
     if (len == 0)
         return CAIRN_OK;
-    if (mobilebackup2_receive_raw(h->mb2, p, len, &got) != MOBILEBACKUP2_E_SUCCESS || got != len)
+    if (idev_mb2_receive_raw(h->mb2, p, len, &got) != MOBILEBACKUP2_E_SUCCESS || got != len)
         return lost(h);
     return CAIRN_OK;
 }
@@ -116,8 +116,7 @@ static cairn_err recv_be32(host *h, uint32_t *v)
 
 static cairn_err status(host *h, int code, const char *desc, plist_t payload)
 {
-    return mobilebackup2_send_status_response(h->mb2, code, desc, payload) ==
-                   MOBILEBACKUP2_E_SUCCESS
+    return idev_mb2_send_status_response(h->mb2, code, desc, payload) == MOBILEBACKUP2_E_SUCCESS
                ? CAIRN_OK
                : lost(h);
 }
@@ -686,7 +685,7 @@ static cairn_err run_loop(host *h)
     while (!h->finished && !h->disconnected) {
         plist_t msg = NULL;
         char *dl = NULL;
-        const mobilebackup2_error_t e = mobilebackup2_receive_message(h->mb2, &msg, &dl);
+        const mobilebackup2_error_t e = idev_mb2_receive_message(h->mb2, &msg, &dl);
         if (e == MOBILEBACKUP2_E_RECEIVE_TIMEOUT || (e == MOBILEBACKUP2_E_SUCCESS && !dl)) {
             plist_free(msg);
             free(dl);
@@ -721,7 +720,7 @@ static cairn_err open_session(host *h, idev *d)
     cairn_err rc = idev_start_backup_service(d, &h->mb2);
     if (rc)
         return rc;
-    const mobilebackup2_error_t e = mobilebackup2_version_exchange(h->mb2, versions, 2, &remote);
+    const mobilebackup2_error_t e = idev_mb2_version_exchange(h->mb2, versions, 2, &remote);
     if (e != MOBILEBACKUP2_E_SUCCESS)
         return err_set(CAIRN_ESOURCE, "device %s: no common backup protocol version (%d)",
                        idev_udid(d), (int)e);
@@ -732,7 +731,7 @@ static cairn_err open_session(host *h, idev *d)
 static cairn_err request(host *h, const char *name, const char *what, const char *target,
                          const char *source, plist_t opts)
 {
-    const mobilebackup2_error_t e = mobilebackup2_send_request(h->mb2, name, target, source, opts);
+    const mobilebackup2_error_t e = idev_mb2_send_request(h->mb2, name, target, source, opts);
     if (e == MOBILEBACKUP2_E_SUCCESS)
         return CAIRN_OK;
     if (e == MOBILEBACKUP2_E_REPLY_NOT_OK)
@@ -774,7 +773,7 @@ static host *host_new(idev *d, stream *st, const char *root, const mb2host_event
 static void host_free(host *h)
 {
     if (h->mb2)
-        mobilebackup2_client_free(h->mb2);
+        idev_mb2_free(h->mb2);
     free(h);
 }
 
@@ -913,7 +912,7 @@ cairn_err mb2host_change_password(idev *d, const char *old_pw, const char *new_p
             plist_dict_set_item(opts, "NewPassword", plist_new_string(new_pw));
         if (old_pw)
             plist_dict_set_item(opts, "OldPassword", plist_new_string(old_pw));
-        if (mobilebackup2_send_message(h->mb2, "ChangePassword", opts) != MOBILEBACKUP2_E_SUCCESS)
+        if (idev_mb2_send_message(h->mb2, "ChangePassword", opts) != MOBILEBACKUP2_E_SUCCESS)
             rc = lost(h);
         plist_free(opts);
     }

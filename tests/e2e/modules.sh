@@ -1,7 +1,8 @@
 #!/bin/bash
 # modules.sh - the optional parts are modules loaded on first use
 # (util/module.h): the cairn executable does not link libcurl, libssh,
-# libfuse3, libmicrohttpd or libdbus-1, not even through another library,
+# libfuse3, libmicrohttpd, libdbus-1, or libimobiledevice with its libusbmuxd
+# and libssl, not even through another library,
 # and each module cairn-<name>.so next to it links its own; a module missing
 # from its folder, one that is not a shared object, or another module under
 # its name, is one line naming the file (and dlerror's reason) with exit 17,
@@ -20,11 +21,13 @@ readelf -d "$CAIRN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p' >"$T/needed"
 grep -q '^libsodium\.' "$T/needed" || fail "no libsodium among cairn's NEEDED: $(cat "$T/needed")"
 ldd "$CAIRN" >"$T/ldd" || fail "ldd $CAIRN exited $?"
 grep -q 'libsodium\.' "$T/ldd" || fail "ldd lists no libsodium: $(cat "$T/ldd")"
-for lib in libcurl libssh libfuse3 libmicrohttpd libdbus-1; do
+for lib in libcurl libssh libfuse3 libmicrohttpd libdbus-1 libimobiledevice-1.0 libusbmuxd-2.0 \
+    libssl; do
     ! grep -q "^$lib\." "$T/needed" || fail "cairn has $lib as NEEDED"
     ! grep -q "$lib\." "$T/ldd" || fail "cairn loads $lib at start: $(grep "$lib\." "$T/ldd")"
 done
-for pair in s3:libcurl sftp:libssh mount:libfuse3 web:libmicrohttpd alarm:libcurl alarm:libdbus-1; do
+for pair in s3:libcurl sftp:libssh mount:libfuse3 web:libmicrohttpd alarm:libcurl alarm:libdbus-1 \
+    device:libimobiledevice-1.0; do
     m=${pair%%:*} lib=${pair#*:}
     [ -f "$BUILD/cairn-$m.so" ] || fail "no cairn-$m.so next to cairn in $BUILD"
     readelf -d "$BUILD/cairn-$m.so" | grep -q "(NEEDED).*\[$lib\." ||
@@ -65,6 +68,7 @@ missing "target s3://b/p\\?endpoint=http://127.0.0.1:1: $(nf s3)" \
 missing "$(nf mount)" mount "$T/empty"
 missing "$(nf web)" serve --port 0
 missing "$(nf alarm)" alarm test command:/bin/true
+missing "$(nf device)" devices
 objects >"$T/objects.after"
 cmp -s "$T/objects.before" "$T/objects.after" || fail "the store's objects changed"
 run 0 check
