@@ -6,7 +6,9 @@
  * reuses nothing; a parent written in the old tree format (no
  * fingerprints) reuses nothing and still backs up right; the device path
  * (snapshot_edit) records fingerprints and reuses the same way, also for a
- * file received under a temporary name (stream_file_compare_with). */
+ * file received under a temporary name (stream_file_compare_with); a file
+ * cut by content, whose unchanged chunks skip the chunker's scan, is cut
+ * exactly as a backup ignoring the parent cuts it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -265,6 +267,60 @@ static void test_shrink_and_grow(void **state)
     assert_db_is(f, r.id, f->data, DB_LEN + 2 * CHUNK + PAGE);
 }
 
+/* Snapshots a and b hold db.sqlite in exactly the same chunks. */
+static void assert_same_cuts(fixture *f, const uint8_t a[ID_LEN], const uint8_t b[ID_LEN])
+{
+    tree_node na, nb;
+    node_of(f, a, "db.sqlite", &na);
+    node_of(f, b, "db.sqlite", &nb);
+    assert_int_equal(na.nchunks, nb.nchunks);
+    for (uint32_t k = 0; k < na.nchunks; k++) {
+        assert_int_equal(na.fprints[k].len, nb.fprints[k].len);
+        assert_memory_equal(na.chunks[k], nb.chunks[k], ID_LEN);
+    }
+    tree_node_free(&na);
+    tree_node_free(&nb);
+}
+
+/* A changed file the chunker cuts by content (not SQLite here): a parent
+ * chunk whose bytes are still there at its offset is taken by its
+ * fingerprint without the chunker's scan, and the chunks come out exactly
+ * as a backup that ignores the parent (--force-read) cuts them: after an
+ * edit in place, after an append (the old last chunk was cut by the file's
+ * end; now the content cuts it), after a truncation. */
+static void test_cdc_same_cuts(void **state)
+{
+    fixture *const f = *state;
+    backup_result r, forced;
+    f->data[0] = 'X'; /* no SQLite header: FastCDC, 4-16-64 KiB */
+    write_db(f, DB_LEN);
+    run_backup(f, 0, &r);
+    tree_node n;
+    node_of(f, r.id, "db.sqlite", &n);
+    const uint32_t before = n.nchunks;
+    tree_node_free(&n);
+    assert_true(before > 8);
+
+    f->data[DB_LEN / 2] ^= 0x33;
+    write_db(f, DB_LEN);
+    run_backup(f, 0, &r);
+    assert_true(r.reused_chunks + 2 >= before); /* the edited chunk, maybe the next */
+    run_backup(f, 1, &forced);
+    assert_true(forced.reused_chunks == 0);
+    assert_same_cuts(f, r.id, forced.id);
+    assert_db_is(f, r.id, f->data, DB_LEN);
+
+    const size_t sizes[] = {DB_LEN + 3 * CHUNK, DB_LEN + 3 * CHUNK - 5000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        write_db(f, sizes[i]);
+        run_backup(f, 0, &r);
+        assert_true(r.reused_chunks > 0);
+        run_backup(f, 1, &forced);
+        assert_same_cuts(f, r.id, forced.id);
+        assert_db_is(f, r.id, f->data, sizes[i]);
+    }
+}
+
 /* A snapshot as older cairn wrote it: the same tree without fingerprints
  * (version 1), newer than the latest, in the same chain. */
 static void put_old_format_snapshot(fixture *f, const uint8_t latest[ID_LEN], uint8_t id[ID_LEN])
@@ -376,6 +432,27 @@ static void test_stream_reuse(void **state)
     tree_node_free(&n);
 }
 
+/* The same through the device path (snapshot_edit): a file edited and
+ * grown is cut as a stream with no base cuts it. */
+static void test_stream_cdc_same_cuts(void **state)
+{
+    fixture *const f = *state;
+    stream_result r1, r2, r3;
+    snaplist l;
+    f->data[0] = 'X'; /* FastCDC */
+    stream_write(f, NULL, f->data, DB_LEN, &r1);
+    f->data[DB_LEN / 2] ^= 0x33;
+    assert_int_equal(snaplist_load(f->s, &l), CAIRN_OK);
+    assert_int_equal(l.count, 1);
+    stream_write(f, &l.items[0], f->data, DB_LEN + 3 * CHUNK, &r2);
+    snaplist_free(&l);
+    assert_true(r2.stats.reused_chunks > 0);
+    stream_write(f, NULL, f->data, DB_LEN + 3 * CHUNK, &r3);
+    assert_true(r3.stats.reused_chunks == 0);
+    assert_same_cuts(f, r2.id, r3.id);
+    assert_db_is(f, r2.id, f->data, DB_LEN + 3 * CHUNK);
+}
+
 /* A file received under a temporary name and moved over the old one (the
  * device's Snapshot/Manifest.db) is compared with the old one. */
 static void test_stream_compare_with(void **state)
@@ -414,8 +491,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_page_edit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_digest_matches_reread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shrink_and_grow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cdc_same_cuts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parent_without_fingerprints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_cdc_same_cuts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_compare_with, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

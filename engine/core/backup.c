@@ -517,9 +517,6 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
         }
         size_t pos = 0;
         while (pos < have) {
-            const size_t cut = chunker_next_planned(&c->ck, &plan, c->rbuf + pos, have - pos, eof);
-            if (cut == 0)
-                break;
             tree_node *n = &d->t.nodes[node_index];
             if (n->nchunks == n->cap_chunks) {
                 rc = grow_chunks(c, d, n);
@@ -527,14 +524,14 @@ static cairn_err chunk_file(bk_ctx *c, bk_dir *d, size_t node_index, int fd, con
                     goto done;
             }
             tree_fprint *const fp = &n->fprints[n->nchunks];
-            fp->len = (uint32_t)cut;
+            const uint8_t *same;
+            const size_t cut = chunker_next_known(&c->ck, &plan, &prev, off, c->rbuf + pos,
+                                                  have - pos, eof, c->file_secret, fp, &same);
+            if (cut == 0)
+                break;
             /* the whole-file digest chunk by chunk, while the chunk is in
              * the cache (every byte read is cut into a chunk by EOF) */
             XXH3_128bits_update(st, c->rbuf + pos, cut);
-            XXH128_canonicalFromHash(
-                (XXH128_canonical_t *)fp->hash,
-                XXH3_128bits_withSecret(c->rbuf + pos, cut, c->file_secret, KEYS_FILE_SECRET));
-            const uint8_t *const same = tree_fprint_match(&prev, off, fp);
             if (same) {
                 /* workers write other slots of this array, never this one */
                 memcpy(n->chunks[n->nchunks], same, ID_LEN);
@@ -767,17 +764,15 @@ static cairn_err cut_file(void *ctx, chunk_sink *sink)
             posix_fadvise(f->fd, (off_t)(total + WILLNEED_FIRST), (off_t)room, POSIX_FADV_WILLNEED);
         size_t pos = 0;
         while (pos < have && !rc) {
-            const size_t cut = chunker_next_planned(f->ck, &f->plan, buf + pos, have - pos, eof);
+            tree_fprint fp;
+            const uint8_t *same;
+            const size_t cut = chunker_next_known(f->ck, &f->plan, &prev, off, buf + pos,
+                                                  have - pos, eof, f->secret, &fp, &same);
             if (cut == 0)
                 break;
             assert(f->nchunks < f->cap); /* every chunk but the last is >= min_size */
-            tree_fprint *const fp = &f->fprints[f->nchunks];
-            fp->len = (uint32_t)cut;
+            f->fprints[f->nchunks] = fp;
             XXH3_128bits_update(f->st, buf + pos, cut);
-            XXH128_canonicalFromHash(
-                (XXH128_canonical_t *)fp->hash,
-                XXH3_128bits_withSecret(buf + pos, cut, f->secret, KEYS_FILE_SECRET));
-            const uint8_t *const same = tree_fprint_match(&prev, off, fp);
             if (same) {
                 memcpy(f->chunks[f->nchunks], same, ID_LEN);
                 f->reused_chunks++;

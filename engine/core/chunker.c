@@ -11,7 +11,9 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "store/keys.h"
 #include "store/store.h"
+#include "util/xxh.h"
 
 enum {
     /* Normalized chunking level: mask_small has log2(avg) + NC bits,
@@ -209,4 +211,35 @@ size_t chunker_next_planned(const chunker *c, const chunk_plan *plan, const uint
     if (len >= plan->fixed)
         return plan->fixed;
     return at_eof ? len : 0;
+}
+
+static void fprint_of(tree_fprint *fp, const uint8_t *p, size_t len, const uint8_t *secret)
+{
+    fp->len = (uint32_t)len;
+    XXH128_canonicalFromHash((XXH128_canonical_t *)fp->hash,
+                             XXH3_128bits_withSecret(p, len, secret, KEYS_FILE_SECRET));
+}
+
+size_t chunker_next_known(const chunker *ck, const chunk_plan *plan, tree_fprint_cursor *prev,
+                          uint64_t off, const uint8_t *p, size_t avail, int eof,
+                          const uint8_t *secret, tree_fprint *fp, const uint8_t **same)
+{
+    const chunker *const cdc = plan->cdc ? plan->cdc : ck;
+    size_t expect = plan->fixed ? 0 : tree_fprint_expect(prev, off, avail, eof);
+    /* cut under other sizes (the file's kind changed): the chunker decides,
+     * and no chunk but the last is at most min_size (callers size for it) */
+    if (expect > cdc->max_size || (expect <= cdc->min_size && !(eof && expect == avail)))
+        expect = 0;
+    *same = NULL;
+    if (expect) {
+        fprint_of(fp, p, expect, secret);
+        if ((*same = tree_fprint_match(prev, off, fp)) != NULL)
+            return expect;
+    }
+    const size_t cut = chunker_next_planned(ck, plan, p, avail, eof);
+    if (cut && cut != expect) {
+        fprint_of(fp, p, cut, secret);
+        *same = tree_fprint_match(prev, off, fp);
+    }
+    return cut;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "engine/core/tree.h"
 
 enum {
     CHUNKER_MIN_DEFAULT = 256 * 1024,
@@ -87,5 +88,19 @@ chunk_plan chunk_planner_plan(const chunk_planner *pl, const uint8_t *head, size
  * data is needed). */
 size_t chunker_next_planned(const chunker *c, const chunk_plan *plan, const uint8_t *data,
                             size_t len, int at_eof);
+
+/* The next chunk of a changed file, at offset off of it: the avail bytes
+ * at p (eof: no more follow), cut under plan with ck as the main chunker.
+ * prev walks the file's node in the parent snapshot.  Where the parent's
+ * chunk at off would be cut alike (tree_fprint_expect) and fits this
+ * chunker's sizes, its fingerprint (keyed XXH3-128 under secret, the
+ * store's file secret) is tested first: the same bytes make the same chunk,
+ * and the chunker's scan over them, a gear hash per byte and most of a
+ * next-day backup's unchanged bytes, is skipped.  Else the chunker cuts.
+ * Fills *fp for the chunk; *same is the parent chunk's ID when its bytes
+ * are these, else NULL.  0: more bytes are needed (as chunker_next). */
+size_t chunker_next_known(const chunker *ck, const chunk_plan *plan, tree_fprint_cursor *prev,
+                          uint64_t off, const uint8_t *p, size_t avail, int eof,
+                          const uint8_t *secret, tree_fprint *fp, const uint8_t **same);
 
 #endif

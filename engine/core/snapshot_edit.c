@@ -141,9 +141,11 @@ static cairn_err make_readable(stream *st)
     return rc;
 }
 
-/* Queues data[0..len) as the next chunk of f, or gives it the ID of the
- * chunk the replaced file had at this offset with the same fingerprint. */
-static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
+/* Queues data[0..len) as the next chunk of f (fingerprint fp), or gives it
+ * same: the ID of the chunk the replaced file had at this offset with the
+ * same fingerprint (chunker_next_known). */
+static cairn_err submit(stream_file *f, const uint8_t *data, size_t len, const tree_fprint *fp,
+                        const uint8_t *same)
 {
     stream *const st = f->st;
     if (f->nchunks == f->cap) {
@@ -151,9 +153,9 @@ static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
         chunk_pipeline_lock(st->pipeline);
         cairn_err grown = util_grow(&f->chunks, &cap, (size_t)f->nchunks + 1, sizeof *f->chunks);
         if (!grown) {
-            tree_fprint *const fp = realloc(f->fprints, cap * sizeof *fp);
-            if (fp) {
-                f->fprints = fp;
+            tree_fprint *const more = realloc(f->fprints, cap * sizeof *more);
+            if (more) {
+                f->fprints = more;
                 f->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
             } else {
                 grown = err_set(CAIRN_ENOMEM, "out of memory");
@@ -163,11 +165,7 @@ static cairn_err submit(stream_file *f, const uint8_t *data, size_t len)
         if (grown)
             return grown;
     }
-    tree_fprint *const fp = &f->fprints[f->nchunks];
-    fp->len = (uint32_t)len;
-    XXH128_canonicalFromHash((XXH128_canonical_t *)fp->hash,
-                             XXH3_128bits_withSecret(data, len, st->file_secret, KEYS_FILE_SECRET));
-    const uint8_t *const same = tree_fprint_match(&f->prev_at, f->off, fp);
+    f->fprints[f->nchunks] = *fp;
     if (same) {
         /* workers write other slots, under the lock this array grows under */
         chunk_pipeline_lock(st->pipeline);
@@ -622,11 +620,14 @@ static cairn_err cut(stream_file *f, int eof)
         f->planned = 1;
     }
     while (pos < st->have) {
+        tree_fprint fp;
+        const uint8_t *same;
         const size_t len =
-            chunker_next_planned(&st->ck, &f->plan, st->rbuf + pos, st->have - pos, eof);
+            chunker_next_known(&st->ck, &f->plan, &f->prev_at, f->off, st->rbuf + pos,
+                               st->have - pos, eof, st->file_secret, &fp, &same);
         if (len == 0)
             break;
-        const cairn_err rc = submit(f, st->rbuf + pos, len);
+        const cairn_err rc = submit(f, st->rbuf + pos, len, &fp, same);
         if (rc)
             return rc;
         pos += len;

@@ -96,15 +96,32 @@ int tree_node_has_fprints(const tree_node *n)
     return sum == n->size;
 }
 
-const uint8_t *tree_fprint_match(tree_fprint_cursor *c, uint64_t off, const tree_fprint *fp)
+/* Moves c to off: 1 when a chunk of c's node starts there (c->k). */
+static int fprint_seek(tree_fprint_cursor *c, uint64_t off)
 {
     const tree_node *const n = c->n;
     if (!n || !n->fprints)
-        return NULL;
+        return 0;
     while (c->k < n->nchunks && c->at < off)
         c->at += n->fprints[c->k++].len;
-    if (c->k == n->nchunks || c->at != off)
+    return c->k < n->nchunks && c->at == off;
+}
+
+uint32_t tree_fprint_expect(tree_fprint_cursor *c, uint64_t off, size_t avail, int eof)
+{
+    if (!fprint_seek(c, off))
+        return 0;
+    const uint32_t len = c->n->fprints[c->k].len;
+    if (c->k + 1 == c->n->nchunks)
+        return eof && avail == len ? len : 0;
+    return avail >= len ? len : 0;
+}
+
+const uint8_t *tree_fprint_match(tree_fprint_cursor *c, uint64_t off, const tree_fprint *fp)
+{
+    if (!fprint_seek(c, off))
         return NULL;
+    const tree_node *const n = c->n;
     const tree_fprint *const o = &n->fprints[c->k];
     return o->len == fp->len && memcmp(o->hash, fp->hash, TREE_DIGEST_LEN) == 0 ? n->chunks[c->k]
                                                                                 : NULL;

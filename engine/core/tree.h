@@ -93,6 +93,14 @@ typedef struct tree_fprint_cursor {
     uint64_t at; /* where chunk k starts */
 } tree_fprint_cursor;
 const uint8_t *tree_fprint_match(tree_fprint_cursor *c, uint64_t off, const tree_fprint *fp);
+/* The length of n's chunk that starts at off when a content-defined cut of
+ * the same bytes would end where it ends, so that matching its fingerprint
+ * can stand in for the chunker's scan; else 0.  That is any chunk but n's
+ * last (it ended where its content or the maximum size said: the same
+ * bytes say the same), and the last only when the bytes at hand end exactly
+ * where it ends (avail bytes from off, eof: no more follow), as the file
+ * did then.  The same cursor rule as tree_fprint_match. */
+uint32_t tree_fprint_expect(tree_fprint_cursor *c, uint64_t off, size_t avail, int eof);
 
 /* Version 1, or 2 when a node carries fingerprints (docs/FORMAT.md). */
 cairn_err tree_encode(const tree *t, cbuf *out);
