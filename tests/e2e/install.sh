@@ -43,7 +43,7 @@ done
 # names the cairn-alarm.so its parent mapped
 MODS=$(dirname "$(find "$P" -name cairn-alarm.so | head -n 1)")
 [ "$(basename "$MODS")" = cairn ] || fail "no LIBDIR/cairn/cairn-alarm.so under the prefix"
-for m in s3 sftp mount web alarm; do
+for m in s3 sftp mount web alarm device; do
     cmp -s "$MODS/cairn-$m.so" "$(dirname "$CAIRN")/cairn-$m.so" || fail "cairn-$m.so not installed"
 done
 printf '#!/bin/sh\ngrep -o "/.*/cairn-alarm\\.so" /proc/$PPID/maps | sort -u >"%s"\n' \
