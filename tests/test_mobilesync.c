@@ -1056,6 +1056,51 @@ static void test_manifest_db_damage(void **state)
                         "Manifest.mbdb: legacy (pre-iOS 10) backups are not supported yet");
 }
 
+/* A damaged index that the scan of the rows never reads: the integrity
+ * check, which runs beside the scan, still decides (the backup is refused
+ * in its words, no report). */
+static void test_manifest_index_damage(void **state)
+{
+    struct fx *fx = *state;
+    ms_report *r = (ms_report *)1;
+    make_info(fx->dir);
+    make_manifest_plist(fx->dir, 0);
+    make_status(fx->dir, "finished");
+    make_db(fx->dir, 400);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path_in(fx, "Manifest.db"), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT rootpage, (SELECT page_size FROM "
+                                        "pragma_page_size) FROM sqlite_master WHERE name = "
+                                        "'FilesFlagsIdx'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const long root = sqlite3_column_int(st, 0), page = sqlite3_column_int(st, 1);
+    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_true(root > 1);
+    const int fd = open(path_in(fx, "Manifest.db"), O_WRONLY);
+    assert_true(fd >= 0);
+    const uint8_t bad_type = 0x01; /* no b-tree page has this type */
+    assert_int_equal(pwrite(fd, &bad_type, 1, (off_t)((root - 1) * page)), 1);
+    assert_int_equal(close(fd), 0);
+
+    /* the rows alone still read */
+    assert_int_equal(sqlite3_open(path_in(fx, "Manifest.db"), &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM Files NOT INDEXED", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), (int)NROWS + 400);
+    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+    assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_ESOURCE);
+    assert_null(r);
+    assert_true(strncmp(err_msg(), "Manifest.db: ", 13) == 0);
+}
+
 /* ---- validation --------------------------------------------------------- */
 
 static void test_validate_complete(void **state)
@@ -1230,6 +1275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mbfile_uid_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_bad_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_db_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_index_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_uploading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_missing_content, setup, teardown),

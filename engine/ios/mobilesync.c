@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1183,14 +1184,14 @@ static char *make_uri(const char *path, int immutable)
     return uri;
 }
 
-static cairn_err db_exec_check(ms_manifest *m)
+/* quick_check reads every page: truncation and garbage surface here,
+ * before anyone starts copying files. */
+static cairn_err db_quick_check(ms_manifest *m)
 {
     sqlite3_stmt *st = NULL;
     cairn_err rc;
     char shown[160];
 
-    /* quick_check reads every page: truncation and garbage surface here,
-     * before anyone starts copying files. */
     int r = sqlite3_prepare_v2(m->db, "PRAGMA quick_check(1)", -1, &st, NULL);
     if (r != SQLITE_OK)
         return sq_err(m->db, r, m->name);
@@ -1207,14 +1208,21 @@ static cairn_err db_exec_check(ms_manifest *m)
                          : "no result");
         goto out;
     }
-    if ((r = sqlite3_finalize(st)) != SQLITE_OK) {
-        st = NULL;
+    if ((r = sqlite3_finalize(st)) != SQLITE_OK)
         return sq_err(m->db, r, m->name);
-    }
-    st = NULL;
+    return CAIRN_OK;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
 
-    /* A view or virtual table named Files could run arbitrary queries. */
-    r = sqlite3_prepare_v2(m->db,
+/* A view or virtual table named Files could run arbitrary queries. */
+static cairn_err db_schema_check(ms_manifest *m)
+{
+    sqlite3_stmt *st = NULL;
+    cairn_err rc;
+    int r =
+        sqlite3_prepare_v2(m->db,
                            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Files' "
                            "AND sql LIKE 'CREATE TABLE%'",
                            -1, &st, NULL);
@@ -1235,17 +1243,16 @@ out:
     return rc;
 }
 
-static cairn_err manifest_open(const char *db_path, int ordered, ms_manifest **out);
+static cairn_err manifest_open(const char *db_path, int ordered, int quick_check,
+                               ms_manifest **out);
 
 cairn_err ms_manifest_open(const char *db_path, ms_manifest **out)
 {
-    return manifest_open(db_path, 1, out);
+    return manifest_open(db_path, 1, 1, out);
 }
 
-/* ordered 0: the rows in the table's own order, for a reader that sorts
- * what it keeps itself (SQLite's sort of every row was a fifth of reading a
- * changed 19,000-row Manifest.db). */
-static cairn_err manifest_open(const char *db_path, int ordered, ms_manifest **out)
+/* Opens db_path read-only as untrusted input; no check yet. */
+static cairn_err db_open(const char *db_path, ms_manifest **out)
 {
     ms_manifest *m = NULL;
     char *uri = NULL, *wal = NULL;
@@ -1303,7 +1310,31 @@ static cairn_err manifest_open(const char *db_path, int ordered, ms_manifest **o
         goto fail;
     }
     sqlite3_limit(m->db, SQLITE_LIMIT_LENGTH, MS_SQL_MAX);
-    if ((rc = db_exec_check(m)) != CAIRN_OK)
+    free(uri);
+    free(wal);
+    *out = m;
+    return CAIRN_OK;
+fail:
+    free(uri);
+    free(wal);
+    ms_manifest_close(m);
+    return rc;
+}
+
+/* ordered 0: the rows in the table's own order, for a reader that sorts
+ * what it keeps itself (SQLite's sort of every row was a fifth of reading a
+ * changed 19,000-row Manifest.db).  quick_check 0: the caller runs
+ * db_quick_check itself (beside the scan, quick_check_start). */
+static cairn_err manifest_open(const char *db_path, int ordered, int quick_check, ms_manifest **out)
+{
+    ms_manifest *m = NULL;
+    int r;
+    *out = NULL;
+    cairn_err rc = db_open(db_path, &m);
+    if (rc)
+        return rc;
+    if ((quick_check && (rc = db_quick_check(m)) != CAIRN_OK) ||
+        (rc = db_schema_check(m)) != CAIRN_OK)
         goto fail;
     if (!(m->xx = XXH3_createState())) {
         rc = err_set(CAIRN_ENOMEM, "%s: out of memory", m->name);
@@ -1318,13 +1349,9 @@ static cairn_err manifest_open(const char *db_path, int ordered, ms_manifest **o
         rc = sq_err(m->db, r, m->name);
         goto fail;
     }
-    free(uri);
-    free(wal);
     *out = m;
     return CAIRN_OK;
 fail:
-    free(uri);
-    free(wal);
     ms_manifest_close(m);
     return rc;
 }
@@ -1731,6 +1758,45 @@ static cairn_err legacy_or_missing(int dfd)
     return CAIRN_OK;
 }
 
+/* PRAGMA quick_check on a connection and a thread of their own, beside the
+ * scan of ms_validate_rows: both read every page, so on two cores the check
+ * adds no wall time.  Its verdict still comes first, as when it ran before
+ * the scan. */
+typedef struct quick_check_job {
+    pthread_t thread;
+    const char *db_path;
+    cairn_err rc;
+    char msg[ERR_MSG_MAX];
+} quick_check_job;
+
+static void *quick_check_main(void *arg)
+{
+    quick_check_job *const j = arg;
+    ms_manifest *m = NULL;
+    j->rc = db_open(j->db_path, &m);
+    if (!j->rc)
+        j->rc = db_quick_check(m);
+    if (j->rc)
+        snprintf(j->msg, sizeof j->msg, "%s", err_msg());
+    ms_manifest_close(m);
+    return NULL;
+}
+
+/* 1: the check runs; 0: it could not start (the caller checks as it opens). */
+static int quick_check_start(quick_check_job *j, const char *db_path)
+{
+    memset(j, 0, sizeof *j);
+    j->db_path = db_path;
+    return pthread_create(&j->thread, NULL, quick_check_main, j) == 0;
+}
+
+/* Waits for the check: CAIRN_OK, or its error with its message. */
+static cairn_err quick_check_end(quick_check_job *j)
+{
+    pthread_join(j->thread, NULL);
+    return j->rc ? err_set(j->rc, "%s", j->msg) : CAIRN_OK;
+}
+
 cairn_err ms_validate(const char *dir, const char *db_path, ms_report **out)
 {
     return ms_validate_rows(dir, db_path, NULL, NULL, NULL, out);
@@ -1753,6 +1819,8 @@ cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn kno
     const ms_file *f;
     cairn_err rc;
     int dfd = -1;
+    quick_check_job check;
+    int checking = 0;
 
     *out = NULL;
     if ((rc = ms_read_meta(dir, &meta)) != CAIRN_OK)
@@ -1774,7 +1842,8 @@ cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn kno
             goto fail;
         db_path = own_path;
     }
-    if ((rc = manifest_open(db_path, 0, &m)) != CAIRN_OK)
+    checking = quick_check_start(&check, db_path);
+    if ((rc = manifest_open(db_path, 0, !checking, &m)) != CAIRN_OK)
         goto fail;
     ms_manifest_set_known(m, known, ctx);
 
@@ -1821,6 +1890,12 @@ cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn kno
         }
     }
 
+    if (checking) {
+        checking = 0;
+        if ((rc = quick_check_end(&check)) != CAIRN_OK)
+            goto fail;
+    }
+
     /* Headline: the state first (it explains missing files), then files. */
     char shown[64], sd[96], sp[160], sid[48];
     const ms_problem *const p0 = r->n_problems ? &r->problems[0] : NULL;
@@ -1857,6 +1932,10 @@ cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn kno
     *out = r;
     return rc;
 fail:
+    if (checking) {
+        const cairn_err checked = quick_check_end(&check);
+        rc = checked ? checked : rc; /* the check's verdict first, as when it ran first */
+    }
     content_dirs_free(dirs);
     ms_report_free(box ? &box->pub : NULL);
     ms_manifest_close(m);
