@@ -1,5 +1,6 @@
 /* test_chunker.c - FastCDC chunker: determinism, bounds, streaming contract,
- * average size and boundary stability across an edit. */
+ * average size and boundary stability across an edit; chunker_next_known's
+ * choice between a parent chunk and the chunker's cut. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "engine/core/chunker.h"
+#include "store/keys.h"
+#include "util/xxh.h"
 
 /* Small sizes give hundreds of chunks per test, so statistical checks have
  * something to bite on; the defaults are exercised as well. */
@@ -404,6 +407,94 @@ static void test_need_more(void **state)
     assert_true(real_cuts > 50);
 }
 
+static void fprint_set(tree_fprint *fp, const uint8_t *p, size_t len, const uint8_t *secret)
+{
+    fp->len = (uint32_t)len;
+    XXH128_canonicalFromHash((XXH128_canonical_t *)fp->hash,
+                             XXH3_128bits_withSecret(p, len, secret, KEYS_FILE_SECRET));
+}
+
+/* chunker_next_known with a parent node of three chunks: d's first two
+ * cuts and 100 bytes after them.  Returns the cut; *same as it set it. */
+static size_t known(const chunker *c, const tree_node *old, uint64_t off, const uint8_t *p,
+                    size_t avail, int eof, const uint8_t *secret, const uint8_t **same)
+{
+    static const chunk_plan plan = {NULL, 0, 0, 0};
+    tree_fprint_cursor cur = {old, 0, 0};
+    tree_fprint fp;
+    const size_t cut = chunker_next_known(c, &plan, &cur, off, p, avail, eof, secret, &fp, same);
+    if (cut) {
+        tree_fprint want;
+        fprint_set(&want, p, cut, secret);
+        assert_int_equal(fp.len, cut);
+        assert_memory_equal(fp.hash, want.hash, TREE_DIGEST_LEN);
+    }
+    return cut;
+}
+
+/* A parent chunk whose bytes are still there is taken with its ID where
+ * the chunker would cut the same; the parent's last chunk only where the
+ * bytes end there again; a chunk outside the chunker's sizes (cut under
+ * other sizes) and changed bytes are the chunker's to cut. */
+static void test_next_known(void **state)
+{
+    const uint8_t *const d = ((const fixture *)*state)->data;
+    chunker c;
+    init_or_fail(&c, T_MIN, T_AVG, T_MAX, 7);
+    uint8_t secret[KEYS_FILE_SECRET];
+    randombytes_buf(secret, sizeof secret);
+    const size_t n = 8 * T_MAX;
+    const size_t c1 = chunker_next(&c, d, n, 0), c2 = chunker_next(&c, d + c1, n - c1, 0);
+    assert_true(c1 > 0 && c2 > 0);
+    uint8_t ids[3][ID_LEN];
+    memset(ids, 0, sizeof ids);
+    ids[0][0] = 1, ids[1][0] = 2, ids[2][0] = 3;
+    tree_fprint fps[3];
+    fprint_set(&fps[0], d, c1, secret);
+    fprint_set(&fps[1], d + c1, c2, secret);
+    fprint_set(&fps[2], d + c1 + c2, 100, secret);
+    tree_node old;
+    memset(&old, 0, sizeof old);
+    old.nchunks = 3;
+    old.chunks = ids;
+    old.fprints = fps;
+    old.size = c1 + c2 + 100;
+    const uint8_t *same;
+
+    assert_int_equal(known(&c, &old, 0, d, n, 0, secret, &same), c1);
+    assert_ptr_equal(same, ids[0]);
+    assert_int_equal(known(&c, &old, c1, d + c1, n - c1, 0, secret, &same), c2);
+    assert_ptr_equal(same, ids[1]);
+    /* the last chunk, with more bytes after it: the chunker cuts */
+    const size_t at = c1 + c2;
+    assert_int_equal(known(&c, &old, at, d + at, n - at, 0, secret, &same),
+                     chunker_next(&c, d + at, n - at, 0));
+    assert_null(same);
+    /* ... and where the file ends there again, it is taken */
+    assert_int_equal(known(&c, &old, at, d + at, 100, 1, secret, &same), 100);
+    assert_ptr_equal(same, ids[2]);
+
+    /* chunks outside this chunker's sizes: below its minimum, above its maximum */
+    const size_t small = T_MIN / 2, big = T_MAX + 1;
+    fprint_set(&fps[0], d, small, secret);
+    assert_int_equal(known(&c, &old, 0, d, n, 0, secret, &same), c1);
+    assert_null(same);
+    fprint_set(&fps[0], d, big, secret);
+    assert_int_equal(known(&c, &old, 0, d, n, 0, secret, &same), c1);
+    assert_null(same);
+
+    /* changed bytes: the chunker's cut, no ID */
+    fprint_set(&fps[0], d, c1, secret);
+    uint8_t *const edited = malloc(n);
+    assert_non_null(edited);
+    memcpy(edited, d, n);
+    edited[c1 / 2] ^= 0x40;
+    assert_int_equal(known(&c, &old, 0, edited, n, 0, secret, &same),
+                     chunker_next(&c, edited, n, 0));
+    assert_null(same);
+    free(edited);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -412,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_bad_params),        cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_bounds_and_concat), cmocka_unit_test(test_average),
         cmocka_unit_test(test_insert_stability),  cmocka_unit_test(test_need_more),
+        cmocka_unit_test(test_next_known),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
