@@ -57,4 +57,9 @@ typedef const cairn_module *(*cairn_module_entry_fn)(void);
  * folder has it, or the version that does not match). */
 cairn_err module_load(const char *name, const cairn_module *linked, const void **ops);
 
+/* The ops of a module an earlier module_load gave, for calls that need an
+ * object only the loaded module makes (a sink, a connected device): it is
+ * loaded by then (asserted). */
+const void *module_loaded(const char *name, const cairn_module *linked);
+
 #endif
