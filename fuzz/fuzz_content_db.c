@@ -24,9 +24,15 @@
 static char path[64];
 static volatile size_t sink;
 
+/* an input in WAL mode makes SQLite leave its two files beside it */
 static void remove_file(void)
 {
+    char side[80];
     unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
 }
 
 static cairn_err count_key(void *ctx, const char *key)

@@ -104,12 +104,13 @@ static cairn_err start_service(idev *d, const char *name, int escrow,
     return CAIRN_OK;
 }
 
+/* NULL unless a string; also for one holding a NUL, on which
+ * plist_get_string_val (libplist 2.2) aborts on an assert */
 static char *string_of(plist_t node)
 {
-    char *s = NULL;
-    if (node && plist_get_node_type(node) == PLIST_STRING)
-        plist_get_string_val(node, &s);
-    return s;
+    uint64_t len = 0;
+    const char *const p = plist_get_string_ptr(node, &len);
+    return p && !memchr(p, '\0', (size_t)len) ? strndup(p, (size_t)len) : NULL;
 }
 
 static cairn_err get_string(const char *udid, lockdownd_client_t ld, const char *domain,

@@ -678,6 +678,24 @@ static cairn_err dispatch(host *h, plist_t msg, const char *dl)
     return status(h, DEV_UNSUPPORTED, "Operation not supported", NULL);
 }
 
+/* libplist 2.2 aborts on an assert when a string or dictionary key holding
+ * U+0000 is read (plist_get_string_val, plist_dict_next_item), so one such
+ * name from the device would end the process.  The XML form of a message
+ * holds a NUL byte exactly where one of its strings or keys does. */
+static cairn_err check_names(host *h, plist_t msg, const char *dl)
+{
+    char *xml = NULL;
+    uint32_t len = 0;
+    plist_to_xml(msg, &xml, &len);
+    if (!xml) /* out of memory, or a value libplist cannot write */
+        return err_set(CAIRN_ESOURCE, "device %s: %.100s could not be read", idev_udid(h->d), dl);
+    const int nul = memchr(xml, '\0', len) != NULL;
+    plist_to_xml_free(xml);
+    return nul ? err_set(CAIRN_ESOURCE, "device %s: a name in %.100s holds a NUL character",
+                         idev_udid(h->d), dl)
+               : CAIRN_OK;
+}
+
 /* Answers the device until it sends its final status or leaves. */
 static cairn_err run_loop(host *h)
 {
@@ -702,7 +720,9 @@ static cairn_err run_loop(host *h)
             return lost(h);
         }
         waiting = 0;
-        const cairn_err rc = dispatch(h, msg, dl);
+        cairn_err rc = check_names(h, msg, dl);
+        if (!rc)
+            rc = dispatch(h, msg, dl);
         plist_free(msg);
         free(dl);
         if (rc)
