@@ -11,7 +11,6 @@
  * in every file ID, a report whose counts add up.  Seeds in
  * fuzz/corpus/manifest_db are the generator's Manifest.db cut down to a few
  * dozen rows of files, folders and symlinks, in 512-byte pages. */
-#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,17 +28,9 @@ static char dir[64];
 static char db[96];
 static volatile size_t sink;
 
-static int remove_item(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void cleanup(void)
 {
-    nftw(dir, remove_item, 16, FTW_DEPTH | FTW_PHYS);
+    fuzz_remove_tree(dir);
 }
 
 static void put(const char *name, const char *text)

@@ -17,7 +17,6 @@
  * committed.  Seeds in fuzz/corpus/mb2host come from
  * fuzz/mb2host_seeds.py: sessions in the shape idevicebackup2's peer
  * sends them. */
-#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -289,19 +288,11 @@ static store *g_store;
 static snaplist g_snaps;
 static const snapshot *g_base;
 
-static int remove_item(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void cleanup(void)
 {
     snaplist_free(&g_snaps);
     store_close(g_store);
-    nftw(g_dir, remove_item, 16, FTW_DEPTH | FTW_PHYS);
+    fuzz_remove_tree(g_dir);
 }
 
 static void die(const char *what)
