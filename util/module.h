@@ -33,7 +33,7 @@
 #include "util/err.h"
 
 /* Bumped whenever an ops table or a struct passed to a module changes. */
-enum { CAIRN_MODULE_ABI = 1 };
+enum { CAIRN_MODULE_ABI = 2 };
 #define CAIRN_MODULE_ENTRY "cairn_module_entry"
 
 typedef struct cairn_module {

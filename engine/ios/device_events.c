@@ -10,10 +10,12 @@
 static void on_event(const idevice_event_t *e, void *user)
 {
     const devevents_sub *const s = user;
-    if (!e->udid || (e->event != IDEVICE_DEVICE_ADD && e->event != IDEVICE_DEVICE_REMOVE))
+    if (!e->udid || (e->event != IDEVICE_DEVICE_ADD && e->event != IDEVICE_DEVICE_REMOVE &&
+                     e->event != IDEVICE_DEVICE_PAIRED))
         return;
-    const devevents_event ev = {e->event == IDEVICE_DEVICE_ADD, e->udid,
-                                e->conn_type == CONNECTION_NETWORK};
+    const devevents_event ev = {e->event != IDEVICE_DEVICE_REMOVE, e->udid,
+                                e->conn_type == CONNECTION_NETWORK,
+                                e->event == IDEVICE_DEVICE_PAIRED};
     s->fn(s->ctx, &ev);
 }
 

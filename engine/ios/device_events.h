@@ -15,6 +15,9 @@ typedef struct devevents_event {
     int attached; /* 1: appeared (or was there when subscribing), 0: left */
     const char *udid;
     int network; /* over Wi-Fi rather than USB */
+    int paired;  /* 1 (attached too): a host has just paired it, i.e. it trusts
+                  * that host now (usbmuxd's Paired, after a pairing by any
+                  * program on this computer) */
 } devevents_event;
 
 typedef struct devevents_sub {

@@ -31,7 +31,7 @@ enum {
 
 typedef struct svc_event {
     char udid[UDID_MAX];
-    int attached, network;
+    int attached, network, paired;
 } svc_event;
 
 typedef struct svc_present {
@@ -265,6 +265,7 @@ static void on_device_event(void *ctx, const devevents_event *e)
         snprintf(ev->udid, sizeof ev->udid, "%s", e->udid);
         ev->attached = e->attached;
         ev->network = e->network;
+        ev->paired = e->paired;
         if (!e->attached && strcmp(e->udid, v->current) == 0)
             v->current_left = 1;
     }
@@ -295,10 +296,11 @@ static void apply_event(svc *v, const svc_event *e)
             p->wifi = 1;
         else
             p->usb = 1;
-        say(v, "device %s appeared (%s)", e->udid, e->network ? "Wi-Fi" : "USB");
+        say(v, "device %s %s (%s)", e->udid, e->paired ? "was paired again" : "appeared",
+            e->network ? "Wi-Fi" : "USB");
         svcstate_device *const d = svcstate_device_get(&v->st, e->udid, 0);
         if (d && strncmp(d->reason, "pairing lost: ", 14) == 0)
-            d->next_try = 0; /* replugged: perhaps paired again */
+            d->next_try = 0; /* replugged (perhaps paired again) or paired again */
         if (!p->queued) {
             p->queued = 1;
             say(v, "device %s queued", e->udid);
@@ -592,8 +594,8 @@ static void job_failed(svc *v, svcstate_device *d, const policy *p, cairn_err rc
                strstr(msg, "tap 'Trust'")) {
         snprintf(d->reason, sizeof d->reason, "pairing lost: %s", msg);
         /* retrying cannot help until someone taps Trust, which needs the
-         * device in hand: wait for it to reappear (apply_event), at most an
-         * interval */
+         * device in hand: wait for it to reappear or to be paired again
+         * (apply_event), at most an interval */
         d->next_try = t + p->interval;
         device_key(key, sizeof key, "pairing", d->udid);
         snprintf(title, sizeof title, "%s no longer trusts this computer", who);

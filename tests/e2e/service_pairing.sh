@@ -3,7 +3,8 @@
 # stand-in: a device that answers the host's pairing record as invalid
 # (lockdown StartSession: InvalidHostID, as a real device) raises the
 # pairing-lost alarm once (three daemon runs, one line at the command sink)
-# and the state file says why; a device found over Wi-Fi (usbmuxd's
+# and the state file says why; paired again while plugged in (usbmuxd's
+# Paired event), it is backed up at once and the state file clears; a device found over Wi-Fi (usbmuxd's
 # ConnectionType Network) is skipped with network = usb, saying why, and
 # tried with network = wifi.
 . "$(dirname "$0")/lib.sh" "$@"
@@ -56,5 +57,48 @@ run 0 policy set default network=wifi
 "$CAIRN" --store "$STORE" daemon --once >"$L" 2>&1 || fail "the daemon failed: $(cat "$L")"
 grep -q "network = usb" "$L" && fail "network = wifi: still skipped: $(cat "$L")"
 grep -q "device $U: backing up" "$L" || fail "network = wifi: not tried: $(cat "$L")"
+kill $STANDIN_PID; wait $STANDIN_PID 2>/dev/null; rm -f "$T/mux.sock"
+
+info "paired again while plugged in: backed up at once, the state clears"
+rm -f "$STATE"
+standin_start --serve "$T/dev" --state "$T/pairing" --pairing-lost "$U"
+D=$T/daemon2.log
+"$CAIRN" --store "$STORE" daemon >"$D" 2>&1 &
+dpid=$!
+bg_track $dpid
+for _ in $(seq 300); do
+    grep -q "device $U: backup failed: pairing lost" "$D" && break
+    sleep 0.1
+done
+grep -q "device $U: backup failed: pairing lost" "$D" || fail "the lost pairing is not seen: $(cat "$D")"
+# another program pairs it (the user taps Trust for Finder or idevicepair):
+# usbmuxd saves the new record and tells its listeners "Paired"
+"$PY" - "$T/mux.sock" "$U" "$T/pairing/pair_record.plist" <<'PY' || fail "SavePairRecord"
+import plistlib, socket, struct, sys
+sock, udid, record = sys.argv[1:]
+msg = plistlib.dumps({"MessageType": "SavePairRecord", "PairRecordID": udid, "DeviceID": 1,
+                      "PairRecordData": open(record, "rb").read()})
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock)
+s.sendall(struct.pack("<IIII", 16 + len(msg), 1, 8, 1) + msg)
+length = struct.unpack("<IIII", s.recv(16))[0]
+body = b""
+while len(body) < length - 16:
+    body += s.recv(length - 16 - len(body))
+sys.exit(plistlib.loads(body).get("Number", 1))
+PY
+for _ in $(seq 600); do
+    grep -q "device $U: saved snapshot" "$D" && break
+    kill -0 $dpid 2>/dev/null || break
+    sleep 0.1
+done
+grep -q "device $U was paired again (USB)" "$D" || fail "the pairing is not seen: $(cat "$D")"
+grep -q "device $U: saved snapshot" "$D" ||
+    fail "not backed up once paired again (it waits for its next try): $(cat "$D")"
+kill -TERM $dpid
+wait $dpid 2>/dev/null
+[ "$(find "$STORE/snapshots" -type f | wc -l)" = 1 ] || fail "not one snapshot"
+awk -F'\t' -v u="$U" '$1 == "device" && $2 == u && $11 == "" { ok = 1 } END { exit !ok }' "$STATE" ||
+    fail "the state file still says why it failed: $(cat "$STATE")"
 run 0 check
 info "ok"

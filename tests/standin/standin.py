@@ -473,6 +473,13 @@ class MuxHandler(socketserver.BaseRequestHandler):
                     except (KeyError, ValueError, plistlib.InvalidFileException):
                         n = RESULT_BADCOMMAND
                     self.reply(s, tag, {"MessageType": "Result", "Number": n})
+                    # a host paired it again (it trusts the host now); as
+                    # usbmuxd, the listeners are told when the device is here
+                    paired = server.by_id(msg.get("DeviceID"))
+                    if n == RESULT_OK and paired and paired.udid == msg["PairRecordID"]:
+                        if paired.udid in (paired.args.pairing_lost or []):
+                            paired.args.pairing_lost.remove(paired.udid)
+                        server.tell_paired(paired)
                 elif kind == "DeletePairRecord":
                     dev.pair_records.pop(msg.get("PairRecordID"), None)
                     self.reply(s, tag, {"MessageType": "Result", "Number": RESULT_OK})
@@ -1452,6 +1459,18 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             for s in list(self.listeners):
                 try:
                     MuxHandler.reply(s, 0, msg)
+                except (Disconnect, OSError):
+                    pass
+
+    def tell_paired(self, dev):
+        """usbmuxd's Paired event, once a pair record for a present device is saved."""
+        with self.events_lock:
+            if dev.unplugged:
+                return
+            self.log(0, "usbmuxd", "-> Paired %s to %d listener(s)" % (dev.udid, len(self.listeners)))
+            for s in list(self.listeners):
+                try:
+                    MuxHandler.reply(s, 0, {"DeviceID": dev.device_id, "MessageType": "Paired"})
                 except (Disconnect, OSError):
                     pass
 
