@@ -1456,11 +1456,15 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 msg = {"DeviceID": dev.device_id, "MessageType": "Detached"}
             self.log(0, "usbmuxd", "-> %s %s (%s) to %d listener(s)" % (
                 msg["MessageType"], dev.udid, why, len(self.listeners)))
-            for s in list(self.listeners):
-                try:
-                    MuxHandler.reply(s, 0, msg)
-                except (Disconnect, OSError):
-                    pass
+            self.broadcast(msg)
+
+    def broadcast(self, msg):
+        """An event to every Listen connection (events_lock held)."""
+        for s in list(self.listeners):
+            try:
+                MuxHandler.reply(s, 0, msg)
+            except (Disconnect, OSError):
+                pass
 
     def tell_paired(self, dev):
         """usbmuxd's Paired event, once a pair record for a present device is saved."""
@@ -1468,11 +1472,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             if dev.unplugged:
                 return
             self.log(0, "usbmuxd", "-> Paired %s to %d listener(s)" % (dev.udid, len(self.listeners)))
-            for s in list(self.listeners):
-                try:
-                    MuxHandler.reply(s, 0, {"DeviceID": dev.device_id, "MessageType": "Paired"})
-                except (Disconnect, OSError):
-                    pass
+            self.broadcast({"DeviceID": dev.device_id, "MessageType": "Paired"})
 
     def watch_control(self, folder):
         """--control DIR: DIR/UDID.detached present = that device unplugged."""
