@@ -18,6 +18,7 @@
 #include "util/xxh.h"
 #include "engine/core/chunker.h"
 #include "engine/core/chunk_pipeline.h"
+#include "engine/core/chunk_slots.h"
 #include "engine/core/snapshot_list.h"
 #include "engine/core/tree.h"
 #include "engine/core/tree_store.h"
@@ -98,9 +99,8 @@ struct bk_file {
     const chunker *ck; /* the store's main chunker */
     chunk_plan plan;
     chunk_owner *owner;
-    uint8_t (*chunks)[ID_LEN]; /* the node's: room for every chunk, it never moves */
-    uint32_t nchunks, cap;
-    tree_node old; /* a copy of the parent's chunks and fingerprints, if any */
+    chunk_slots slots; /* its chunk list while it is cut, copied into the node after */
+    tree_node old;     /* a copy of the parent's chunks and fingerprints, if any */
     const work_hooks *hooks;
 };
 
@@ -123,6 +123,7 @@ struct bk_dir {
     tree t;
     bk_dir *parent;
     size_t index_in_parent;
+    int open_subdirs; /* subdirectories not yet encoded into t */
     bk_dir *next_waiting;
     bk_file *files; /* read by the workers: digests and errors not yet in t */
 };
@@ -248,6 +249,8 @@ static bk_dir *new_dir(bk_dir *parent, size_t index_in_parent)
     d->chunks.place = place_chunk;
     d->parent = parent;
     d->index_in_parent = index_in_parent;
+    if (parent)
+        parent->open_subdirs++;
     return d;
 }
 
@@ -258,6 +261,7 @@ static void file_free(bk_file *f)
     XXH3_freeState(f->st);
     tree_node_free(&f->old);
     free(f->expect);
+    chunk_slots_free(&f->slots);
     free(f->path);
     free(f);
 }
@@ -309,18 +313,26 @@ static cairn_err encode_dir(bk_ctx *c, bk_dir *d)
     return CAIRN_OK;
 }
 
+/* Copies whole file f's chunk list into its node n, at its length. */
+static cairn_err take_chunk_list(tree_node *n, const bk_file *f)
+{
+    const cairn_err rc = chunk_slots_take(&f->slots, &n->chunks, &n->fprints);
+    if (!rc)
+        n->nchunks = n->cap_chunks = f->slots.count;
+    return rc;
+}
+
 /* Puts what the workers found of d's pieced files into d's tree, once none
  * has a piece in flight: their digests, or, for a file a read failed on, a
  * warning and the file left out (like a file that cannot be read).  Its
- * subdirectories are encoded already (they wait ahead of it), so dropping
- * nodes moves no index they hold. */
-static void finish_files(bk_ctx *c, bk_dir *d)
+ * subdirectories are encoded already (drain_waiting), so dropping nodes
+ * moves no index they hold. */
+static cairn_err finish_files(bk_ctx *c, bk_dir *d)
 {
     int dropped = 0;
     while (d->files) {
         bk_file *const f = d->files;
         tree_node *const n = &d->t.nodes[f->node_index];
-        d->files = f->next_file;
         c->res->reused_chunks += f->reused_chunks;
         c->res->reused_bytes += f->reused_bytes;
         if (f->read_err) {
@@ -338,45 +350,64 @@ static void finish_files(bk_ctx *c, bk_dir *d)
             memcpy(n->digest, f->digest, TREE_DIGEST_LEN);
             n->has_digest = 1;
             if (f->whole) {
-                n->nchunks = f->nchunks;
+                const cairn_err rc = take_chunk_list(n, f);
+                if (rc)
+                    return rc; /* f is still d's: freed with it */
                 /* a file that shrank while read is kept as read */
                 c->res->bytes -= n->size - f->size;
                 c->res->bytes_read -= n->size - f->size;
                 n->size = f->size;
             }
         }
+        d->files = f->next_file;
         file_free(f);
     }
     if (!dropped)
-        return;
+        return CAIRN_OK;
     size_t k = 0;
     for (size_t j = 0; j < d->t.count; j++)
         if (d->t.nodes[j].name)
             d->t.nodes[k++] = d->t.nodes[j];
     d->t.count = k;
+    return CAIRN_OK;
 }
 
-/* Encodes waiting directories in walk order (children before parents);
- * with block set, waits for their chunks instead of stopping. */
+/* Encodes the waiting directories that are ready: none of their chunks in
+ * flight and every subdirectory encoded.  One slow file then holds back
+ * its own folder and that folder's parents, not every folder walked after
+ * it: those are freed as they finish, so memory follows the chunks in
+ * flight rather than the files walked meanwhile.  Siblings go in any
+ * order (each fills its own node in the parent); children are queued
+ * before their parent, so one pass reaches a parent after them.  With
+ * block set, waits for each one's chunks instead of skipping it. */
 static cairn_err drain_waiting(bk_ctx *c, int block)
 {
-    while (c->waiting_head) {
-        bk_dir *const d = c->waiting_head;
-        if (block)
+    bk_dir **link = &c->waiting_head;
+    bk_dir *prev = NULL;
+    while (*link) {
+        bk_dir *const d = *link;
+        assert(!block || !d->open_subdirs);
+        if (block && !d->open_subdirs)
             wait_dir_idle(c, d);
-        if (chunk_pipeline_busy(c->pipeline, &d->chunks))
-            return CAIRN_OK;
+        if (d->open_subdirs || chunk_pipeline_busy(c->pipeline, &d->chunks)) {
+            prev = d;
+            link = &d->next_waiting;
+            continue;
+        }
         cairn_err rc = chunk_pipeline_error(c->pipeline);
         if (rc)
             return rc;
-        finish_files(c, d);
-        rc = encode_dir(c, d);
+        rc = finish_files(c, d);
+        if (!rc)
+            rc = encode_dir(c, d);
         if (rc)
             return rc;
-        c->waiting_head = d->next_waiting;
-        if (!c->waiting_head)
-            c->waiting_tail = NULL;
+        *link = d->next_waiting;
+        if (c->waiting_tail == d)
+            c->waiting_tail = prev;
         c->waiting--;
+        if (d->parent)
+            d->parent->open_subdirs--;
         dir_free(d);
     }
     return CAIRN_OK;
@@ -741,7 +772,7 @@ static cairn_err cut_file(void *ctx, chunk_sink *sink)
     cairn_err rc = buf ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
     while (!rc && !f->read_err) {
         /* bytes added after the walk saw the file are left for the next
-         * backup (the chunk list has room for f->size bytes' chunks) */
+         * backup, which sees its new size and mtime */
         while (!eof && have < room && total < f->size) {
             const uint64_t left = f->size - total;
             const size_t want = room - have < left ? room - have : (size_t)left;
@@ -770,18 +801,19 @@ static cairn_err cut_file(void *ctx, chunk_sink *sink)
                                                   have - pos, eof, f->secret, &fp, &same);
             if (cut == 0)
                 break;
-            assert(f->nchunks < f->cap); /* every chunk but the last is >= min_size */
-            f->fprints[f->nchunks] = fp;
+            chunk_slot *sl;
+            rc = chunk_slots_add(&f->slots, &sl);
+            if (rc)
+                break;
+            sl->fp = fp;
             XXH3_128bits_update(f->st, buf + pos, cut);
             if (same) {
-                memcpy(f->chunks[f->nchunks], same, ID_LEN);
+                memcpy(sl->id, same, ID_LEN);
                 f->reused_chunks++;
                 f->reused_bytes += cut;
             } else {
-                rc = chunk_sink_put(sink, f->owner, (uintptr_t)f->chunks[f->nchunks], buf + pos,
-                                    cut, flags);
+                rc = chunk_sink_put(sink, f->owner, (uintptr_t)sl->id, buf + pos, cut, flags);
             }
-            f->nchunks++;
             pos += cut;
             off += cut;
         }
@@ -829,14 +861,11 @@ static cairn_err queue_whole(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree_
                              const chunk_plan *plan, uint64_t size)
 {
     const chunker *const ck = plan->cdc ? plan->cdc : &c->ck;
-    const uint64_t cap = size / ck->min_size + 2;
     tree_node *const n = &d->t.nodes[i];
-    if (cap > UINT32_MAX)
+    if (size / ck->min_size + 2 > UINT32_MAX) /* the most chunks it can have */
         return err_set(CAIRN_EINVAL, "%s: too large", c->path);
     bk_file *const f = new_file(c, fd, i, size);
-    n->chunks = malloc((size_t)cap * ID_LEN);
-    n->fprints = malloc((size_t)cap * sizeof *n->fprints);
-    cairn_err rc = f && n->chunks && n->fprints ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
+    cairn_err rc = f ? CAIRN_OK : err_set(CAIRN_ENOMEM, "out of memory");
     if (!rc && old && tree_node_has_fprints(old)) {
         f->old.type = NODE_FILE;
         f->old.size = old->size;
@@ -847,15 +876,12 @@ static cairn_err queue_whole(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree_
             file_free(f);
         return rc;
     }
-    n->cap_chunks = (uint32_t)cap;
     n->size = size;
     f->whole = 1;
     f->ck = &c->ck;
     f->plan = *plan;
     f->owner = &d->chunks;
-    f->chunks = n->chunks;
-    f->fprints = n->fprints;
-    f->cap = (uint32_t)cap;
+    chunk_slots_init(&f->slots, (uint32_t)(size / ck->avg_size + 1));
     f->hooks = c->opts->hooks;
     rc = chunk_pipeline_put_task(c->pipeline, &d->chunks, cut_file, f);
     if (rc) {
