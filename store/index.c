@@ -18,9 +18,11 @@
  * (u32le each) and flags. */
 enum { LOC_LEN = PACK_ID_LEN + 13, PACKREC_LEN = 8, MAPSIZE_GIB = 64 };
 /* release_map: smaller indexes stay mapped; and it runs after every pack
- * indexed and every RELEASE_EVERY lookups (each lookup touches a leaf page
- * or two: at most 16-32 MiB come back in between) */
-enum { RELEASE_MIN = 16 << 20, RELEASE_EVERY = 512 };
+ * indexed and every RELEASE_EVERY lookups or puts.  Each touches a leaf
+ * page or two, and the kernel maps the cached pages around a fault with it
+ * (fault-around, 64 KiB): at 512, 14-26 MB of a 20 GB backup's 70 MB index
+ * were resident in between; at 64, 2-9 MB (sampled every 0.5 s). */
+enum { RELEASE_MIN = 16 << 20, RELEASE_EVERY = 64 };
 
 struct chunk_index {
     MDB_env *env;
