@@ -10,8 +10,11 @@
 #     timed with /usr/bin/time (wall, user+sys, peak RSS) and reported per 100 k files.
 # (b) --big-gb G (off by default: it needs about 3 x G of disk and a long time): a
 #     G GB device backup and a 2 GB one, initial backup of each; MB/s and peak RSS side
-#     by side (throughput should hold, RSS stay flat). The source is dropped from the page
-#     cache before each of these backups: this machine's memory would hold a 20 GB source,
+#     by side (throughput should hold, RSS stay flat), and the overlapped backup floor of
+#     each (cairn-primitives --floor-pipe: reading, hashing, compressing the SQLite bytes,
+#     sealing and writing, nothing else), so that a drop in throughput the machine itself
+#     shows at G GB is told apart from one of cairn's. The source is dropped from the page
+#     cache before each of these runs: this machine's memory would hold a 20 GB source,
 #     a phone's 256 GB would not.
 # Writes DIR/scale.md and DIR/scale.json (default docs/bench) and prints the Markdown.
 # Uses build/cairn and build/cairn-gen as they are (run scripts/build.sh first).
@@ -71,6 +74,12 @@ trap cleanup EXIT
 cp "$top/build/cairn" "$top/build/cairn-gen" "$work/bin/"
 cairn=$work/bin/cairn
 gen=$work/bin/cairn-gen
+prim=""
+if [ "$big_gb" -gt 0 ]; then
+    { [ -x "$top/build/cairn-primitives" ] ||
+        cmake --build "$top/build" --target cairn-primitives >/dev/null 2>&1; } &&
+        cp "$top/build/cairn-primitives" "$work/bin/" && prim=$work/bin/cairn-primitives
+fi
 raw=$work/raw.jsonl
 : >"$raw"
 export CAIRN_PASSWORD=$password RESTIC_PASSWORD=$password
@@ -173,6 +182,11 @@ big_run() { # big_run SET SIZE_MB
     log "generating a $mb MB device backup"
     "$gen" device "$dev" --seed "$seed" --size-mb "$mb" >>"$work/logs/gen.log"
     printf '{"note":"%s_bytes","value":%s}\n' "$set" "$(du -sb "$dev" | cut -f1)" >>"$raw"
+    if [ -n "$prim" ]; then
+        evict_source "$dev"
+        measure "$set" floor pipe -- "$prim" --floor-pipe "$dev" "$work/floor"
+        rm -rf "$work/floor"
+    fi
     for t in "${tool_list[@]}"; do
         repo=$work/repo/$set-$t
         case $t in
@@ -211,7 +225,7 @@ for line in open(raw):
         o["cpu"] = round(o["user"] + o["sys"], 2)
         samples.append(o)
 per = 100000 / max(int(files), 1)
-tools = sorted({s["tool"] for s in samples}, key=lambda t: t != "cairn")
+tools = sorted({s["tool"] for s in samples} - {"floor"}, key=lambda t: t != "cairn")
 md = [f"# cairn at scale\n",
       f"{ncpu} cores, load average {load0} before, {load1} after.\n",
       ]
@@ -240,15 +254,26 @@ for st in steps:
 if int(big_gb):
     md += ["", f"## (b) {big_gb} GB against 2 GB (initial backup)\n",
            "| tool | set | wall s | MB/s | CPU s | peak RSS MiB |", "|---|---|---|---|---|---|"]
-    for t in tools:
+    mbs = {}
+    for t in tools + ["floor"]:
         for set_ in ("small", "big"):
             s = [x for x in samples if x["set"] == set_ and x["tool"] == t]
             if s:
                 s = s[0]
-                mb = notes.get(f"{set_}_bytes", 0) / 1e6
-                md.append(f"| {t} | {'2 GB' if set_ == 'small' else big_gb + ' GB'} | "
-                          f"{s['wall']:.1f} | {mb / max(s['wall'], 0.01):.0f} | {s['cpu']:.1f} | "
+                mbs[t, set_] = notes.get(f"{set_}_bytes", 0) / 1e6 / max(s["wall"], 0.01)
+                md.append(f"| {t if t != 'floor' else 'floor (overlapped)'} | "
+                          f"{'2 GB' if set_ == 'small' else big_gb + ' GB'} | "
+                          f"{s['wall']:.1f} | {mbs[t, set_]:.0f} | {s['cpu']:.1f} | "
                           f"{s['rss_kb'] / 1024:.0f} |")
+    md.append("")
+    for t in tools + ["floor"]:
+        if (t, "small") in mbs and (t, "big") in mbs:
+            md.append(f"- {t}: {big_gb} GB at {mbs[t, 'big'] / mbs[t, 'small'] - 1:+.1%} of its "
+                      "2 GB throughput")
+    for set_ in ("small", "big"):
+        if ("cairn", set_) in mbs and ("floor", set_) in mbs:
+            md.append(f"- cairn at {'2 GB' if set_ == 'small' else big_gb + ' GB'}: "
+                      f"{mbs['floor', set_] / mbs['cairn', set_]:.2f}x the floor's wall")
 text = "\n".join(md) + "\n"
 open(f"{out}/scale.md", "w").write(text)
 json.dump({"files": int(files), "manifest_rows": int(rows), "manifest_bytes": int(mbytes),
