@@ -29,7 +29,12 @@ void index_close(chunk_index *ix);
 /* CAIRN_ENOTFOUND if the chunk is not indexed.  Safe from any thread. */
 cairn_err index_lookup(chunk_index *ix, const uint8_t id[ID_LEN], index_loc *loc);
 
-/* Records a pack and all its chunks in one transaction. */
+/* Records a pack and all its chunks: the chunks in transactions of a few
+ * thousand (LMDB keeps a copy of every page a transaction wrote), the
+ * pack's own record with the last.  A failure or crash in between leaves
+ * some chunks indexed and the pack unrecorded (index_has_pack says 0), so
+ * it is recorded again, whole; a chunk indexed meanwhile points into the
+ * pack, durable before this is called. */
 cairn_err index_add_pack(chunk_index *ix, const uint8_t pack[PACK_ID_LEN], uint64_t size,
                          const pack_entry *entries, size_t count);
 

@@ -1,7 +1,9 @@
 /* test_index.c - the LMDB chunk index: add packs, look chunks up, remove a
  * pack with exactly its chunks, list packs, clear, and the store_id check
- * that clears an index left by another store; a big index whose mapped
- * pages are dropped from the process as it grows still reads back exactly. */
+ * that clears an index left by another store; a pack recorded again counts
+ * its chunks once; a big index (packs of 60,000 chunks, each put in many
+ * transactions) whose mapped pages are dropped from the process as it grows
+ * still reads back exactly. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -367,6 +369,19 @@ static void test_open_creates_dir(void **state)
 /* An index past the size whose mapped pages are dropped from the process
  * every few hundred puts and lookups (index.c release_map): every chunk
  * still reads back exactly, during the adds and after them. */
+/* A pack recorded again, as after a crash between the transactions of its
+ * chunks and its record (index_add_pack): the same chunks, counted once. */
+static void test_add_pack_again(void **state)
+{
+    fixture *const f = *state;
+    assert_int_equal(index_add_pack(f->ix, f->pack_a, 111111, f->a, NA / 2), CAIRN_OK);
+    assert_int_equal(index_add_pack(f->ix, f->pack_a, 111111, f->a, NA), CAIRN_OK);
+    assert_counts(f->ix, NA, 1);
+    for (size_t i = 0; i < NA; i++)
+        assert_found(f->ix, f->pack_a, &f->a[i]);
+    assert_true(has(f->ix, f->pack_a));
+}
+
 static void test_big_index_pages_released(void **state)
 {
     fixture *const f = *state;
@@ -407,6 +422,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_same_and_other_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_creates_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_pack_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_index_pages_released, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
