@@ -25,8 +25,8 @@ enum { LOC_LEN = PACK_ID_LEN + 13, PACKREC_LEN = 8, MAPSIZE_GIB = 64 };
 enum { RELEASE_MIN = 16 << 20, RELEASE_EVERY = 64 };
 /* index_add_pack: chunks per transaction.  LMDB copies every page a
  * transaction writes into memory it keeps for the next one, and random IDs
- * put each chunk on a page of its own: a pack of 500,000 small files' chunks
- * (15,000 of them) held 35 MB of such copies in one transaction. */
+ * put each chunk on a page of its own: one transaction for a pack of small
+ * files (15,000 chunks in a 500,000-file backup) held 35 MB of copies. */
 enum { TXN_ENTRIES = 2048 };
 
 struct chunk_index {
