@@ -1,6 +1,7 @@
 #include "store/index.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -17,12 +19,16 @@
 /* Value of a chunk record: pack id, offset, stored length, raw length
  * (u32le each) and flags. */
 enum { LOC_LEN = PACK_ID_LEN + 13, PACKREC_LEN = 8, MAPSIZE_GIB = 64 };
-/* release_map: smaller indexes stay mapped; and it runs after every pack
- * indexed and every RELEASE_EVERY lookups or puts.  Each touches a leaf
- * page or two, and the kernel maps the cached pages around a fault with it
- * (fault-around, 64 KiB): at 512, 14-26 MB of a 20 GB backup's 70 MB index
- * were resident in between; at 64, 2-9 MB (sampled every 0.5 s). */
-enum { RELEASE_MIN = 16 << 20, RELEASE_EVERY = 64 };
+/* release_map: smaller indexes stay mapped; it looks after every pack
+ * indexed and every RELEASE_EVERY lookups or puts, and lets the map go once
+ * this process's mapped file pages have grown by RELEASE_BUDGET since the
+ * last time.  Each lookup touches a leaf page or two, and the kernel maps
+ * the cached pages around a fault with it (fault-around, 64 KiB), so the
+ * map grows fast; but every page let go is a fault when it is read next,
+ * and on virtual machines a fault costs tens of microseconds: letting go
+ * every 64 lookups, whatever was mapped, cost a 20 GB backup 19 s of its
+ * 80 (docs/BENCHMARKS.md "Session 16"). */
+enum { RELEASE_MIN = 16 << 20, RELEASE_EVERY = 64, RELEASE_BUDGET = 32 << 20 };
 /* index_add_pack: chunks per transaction.  LMDB copies every page a
  * transaction writes into memory it keeps for the next one, and random IDs
  * put each chunk on a page of its own: one transaction for a pack of small
@@ -38,6 +44,7 @@ struct chunk_index {
     size_t map_len;
     int fd;               /* data.mdb */
     atomic_ulong lookups; /* release_map every RELEASE_EVERY */
+    atomic_long mapped;   /* file pages resident after the last release (statm), or -1 */
     char dir[4096];
 };
 
@@ -83,12 +90,33 @@ static void find_map(chunk_index *ix)
     fclose(f);
 }
 
+/* This process's resident pages of mapped files (statm's third field:
+ * the index's map, and code), or -1 if /proc does not say. */
+static long mapped_file_pages(void)
+{
+    char buf[128];
+    long pages = -1;
+    const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    const ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    if (sscanf(buf, "%*s %*s %ld", &pages) != 1)
+        return -1;
+    return pages;
+}
+
 /* The map's pages belong to the page cache: dropping them from this
- * process after a pack is indexed and every RELEASE_EVERY lookups or puts keeps its resident size
- * from growing with the index (chunk IDs are random, so a backup that adds chunks touches every
- * page of it: hundreds of MB for a phone's store), for a minor fault when a page is read next.  The
- * map is read-only (no MDB_WRITEMAP), so a reader in another thread just faults the same bytes back
- * in.  A small index is left alone. */
+ * process once they have grown by RELEASE_BUDGET keeps its resident size
+ * from growing with the index (chunk IDs are random, so a backup that adds
+ * chunks touches every page of it: hundreds of MB for a phone's store), for
+ * a minor fault when a page is read next.  The map is read-only (no
+ * MDB_WRITEMAP), so a reader in another thread just faults the same bytes
+ * back in.  A small index is left alone; without /proc it is let go every
+ * time. */
 static void release_map(chunk_index *ix)
 {
     struct stat st;
@@ -98,8 +126,14 @@ static void release_map(chunk_index *ix)
     size_t used = (size_t)st.st_size;
     if (used > ix->map_len)
         used = ix->map_len;
-    if (used >= RELEASE_MIN)
-        (void)madvise(ix->map, used, MADV_DONTNEED);
+    if (used < RELEASE_MIN)
+        return;
+    const long page = sysconf(_SC_PAGESIZE);
+    const long now = mapped_file_pages(), before = atomic_load(&ix->mapped);
+    if (now >= 0 && before >= 0 && page > 0 && now - before < RELEASE_BUDGET / page)
+        return;
+    (void)madvise(ix->map, used, MADV_DONTNEED);
+    atomic_store(&ix->mapped, mapped_file_pages());
 }
 
 cairn_err index_open(const char *dir, const uint8_t store_id[16], chunk_index **out)
@@ -112,6 +146,7 @@ cairn_err index_open(const char *dir, const uint8_t store_id[16], chunk_index **
     if (!ix)
         return err_set(CAIRN_ENOMEM, "out of memory");
     atomic_init(&ix->lookups, 0);
+    atomic_init(&ix->mapped, 0);
     snprintf(ix->dir, sizeof ix->dir, "%s", dir);
     err = fs_mkdirs(dir, 0700);
     if (err)

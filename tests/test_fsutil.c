@@ -20,8 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "util/fsutil.h"
@@ -188,6 +190,40 @@ static void test_fsync_dir(void **state)
     assert_msg(path, "Not a directory");
 }
 
+/* Both ways of asking the page cache, past mincore's first 64 MiB window:
+ * a sparse file has no page cached until a byte of it is read. */
+static void test_page_cached(void **state)
+{
+    fixture *const f = *state;
+    char path[PATH_MAX];
+    struct statfs fs;
+    enum { LEN = 80 << 20, AT = 70 << 20 };
+    char c;
+    snprintf(path, sizeof path, "%s/sparse", f->dir);
+    const int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(fstatfs(fd, &fs), 0);
+    if (fs.f_type == TMPFS_MAGIC) { /* reads of its holes cache nothing */
+        print_message("skipped: %s is on tmpfs\n", f->dir);
+        close(fd);
+        return;
+    }
+    assert_int_equal(ftruncate(fd, LEN), 0);
+    assert_int_equal(fs_page_cached(fd, LEN), 0);
+    assert_int_equal(fs_page_cached_mincore(fd, LEN), 0);
+    assert_int_equal(pread(fd, &c, 1, AT), 1);
+    assert_int_equal(fs_page_cached(fd, LEN), 1);
+    assert_int_equal(fs_page_cached_mincore(fd, LEN), 1);
+    assert_int_equal(fs_page_cached(fd, AT), 0); /* the range asked stops before it */
+    assert_int_equal(fs_page_cached_mincore(fd, AT), 0);
+    assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    assert_int_equal(fs_page_cached(fd, LEN), 0);
+    assert_int_equal(fs_page_cached_mincore(fd, LEN), 0);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(fs_page_cached(-1, LEN), -1);
+    assert_int_equal(fs_page_cached_mincore(-1, LEN), -1);
+}
+
 static void test_mkdirs(void **state)
 {
     fixture *const f = *state;
@@ -335,6 +371,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_file_shorter_than_its_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_and_pread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
         cmocka_unit_test(test_hex),

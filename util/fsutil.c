@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -78,6 +80,54 @@ cairn_err fs_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *
         len -= (size_t)n;
     }
     return CAIRN_OK;
+}
+
+/* cachestat(2)'s number is 451 on every architecture that has a unified
+ * table; C libraries of before it do not name it. */
+#if !defined(SYS_cachestat) && defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#define SYS_cachestat 451
+#endif
+
+/* A window's vector on the stack: one byte per page of at least 4 KiB. */
+enum { MINCORE_WINDOW = 64 << 20, MINCORE_PAGES = MINCORE_WINDOW / 4096 };
+
+int fs_page_cached_mincore(int fd, uint64_t len)
+{
+    unsigned char vec[MINCORE_PAGES];
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page < 4096 || MINCORE_WINDOW % page)
+        return -1;
+    for (uint64_t off = 0; off < len; off += MINCORE_WINDOW) {
+        const size_t n = len - off < MINCORE_WINDOW ? (size_t)(len - off) : MINCORE_WINDOW;
+        void *const m = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, (off_t)off);
+        if (m == MAP_FAILED)
+            return -1;
+        const int rc = mincore(m, n, vec);
+        munmap(m, n);
+        if (rc != 0)
+            return -1;
+        for (size_t i = 0; i < (n + (size_t)page - 1) / (size_t)page; i++)
+            if (vec[i] & 1)
+                return 1;
+    }
+    return 0;
+}
+
+int fs_page_cached(int fd, uint64_t len)
+{
+#ifdef SYS_cachestat
+    struct {
+        uint64_t off, len;
+    } range = {0, len};
+    struct {
+        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+    } cs;
+    if (syscall(SYS_cachestat, fd, &range, &cs, 0) == 0)
+        return cs.nr_cache > 0;
+    if (errno != ENOSYS)
+        return -1;
+#endif
+    return fs_page_cached_mincore(fd, len);
 }
 
 cairn_err fs_fsync_dir(const char *dir)

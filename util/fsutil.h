@@ -21,6 +21,15 @@ cairn_err fs_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *
 
 cairn_err fs_fsync_dir(const char *dir);
 
+/* Whether any page of the first len bytes of the file open as fd is in the
+ * page cache: 1 if one is, 0 if none is, -1 if the kernel does not say.
+ * Asks cachestat(2) (Linux 6.5), else fs_page_cached_mincore. */
+int fs_page_cached(int fd, uint64_t len);
+
+/* The same by mincore(2) over read-only mappings of the file, a window at a
+ * time; declared here for its test on kernels that have cachestat. */
+int fs_page_cached_mincore(int fd, uint64_t len);
+
 /* Creates dir and its missing parents; a non-folder (a file, or a link to
  * one) where one of them belongs fails, naming it. */
 cairn_err fs_mkdirs(const char *dir, mode_t mode);

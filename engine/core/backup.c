@@ -44,6 +44,14 @@ enum {
     PREFETCH_BYTES = 32 << 20,
 };
 
+/* A file of at least UNCACHE_MIN bytes none of whose pages were cached
+ * before it was asked for has them dropped once read (the pages it read
+ * are of no use to anyone after, and a backup larger than memory made the
+ * kernel reclaim them at a higher cost: at 20 GB, 1.2 s more system time
+ * per GB).  Pages someone had cached stay.  Files of at least 256 KiB hold
+ * 99.6 % of a device backup's bytes, in 9 % of its files. */
+enum { UNCACHE_MIN = 256 << 10 };
+
 /* The entries of one folder asked ahead: [done, next) counted in bytes.
  * Entry i's stat is taken once, here, at i % PREFETCH_FILES (still before
  * it is read, as change detection needs). */
@@ -53,6 +61,7 @@ typedef struct bk_prefetch {
     uint64_t len[PREFETCH_FILES]; /* what entry i asked */
     struct stat st[PREFETCH_FILES];
     int st_ok[PREFETCH_FILES];
+    int uncache[PREFETCH_FILES]; /* none of its pages was cached: drop them once read */
 } bk_prefetch;
 
 typedef struct bk_dir bk_dir;
@@ -89,6 +98,7 @@ struct bk_file {
     tree_fprint *fprints; /* the node's: room for every piece, it never moves */
     bk_expect *expect;    /* NULL, or one per piece */
     int read_err;         /* errno of the first failed read, -1: shorter than its size */
+    int uncache;          /* its pages are dropped when it is closed (UNCACHE_MIN) */
     uint64_t reused_chunks, reused_bytes;
     uint8_t digest[TREE_DIGEST_LEN];
     size_t node_index;
@@ -168,6 +178,7 @@ typedef struct bk_ctx {
     size_t rbuf_cap;
     bk_cipher cipher;  /* cipher.dec set while such a file is read */
     size_t source_len; /* of the absolute source path, a prefix of path */
+    int uncache;       /* the file backup_file reads: drop its pages once read */
     char path[PATH_MAX];
     backup_result *res;
     work_progress prog;    /* for opts->hooks */
@@ -266,6 +277,14 @@ static void file_free(bk_file *f)
     free(f);
 }
 
+/* Closes a source file, dropping the pages it read if it is to (uncache). */
+static void close_source(int fd, int uncache)
+{
+    if (uncache)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+}
+
 /* Drops a reference; the last one closes the file. */
 static void file_release(bk_file *f, int n)
 {
@@ -274,7 +293,7 @@ static void file_release(bk_file *f, int n)
     const int last = f->refs == 0;
     pthread_mutex_unlock(&f->mu);
     if (last)
-        close(f->fd);
+        close_source(f->fd, f->uncache);
 }
 
 static void dir_free(bk_dir *d)
@@ -828,7 +847,7 @@ static cairn_err cut_file(void *ctx, chunk_sink *sink)
         f->size = total;
         XXH128_canonicalFromHash((XXH128_canonical_t *)f->digest, XXH3_128bits_digest(f->st));
     }
-    close(f->fd);
+    close_source(f->fd, f->uncache);
     return rc;
 }
 
@@ -850,6 +869,7 @@ static bk_file *new_file(bk_ctx *c, int fd, size_t i, uint64_t size)
     pthread_cond_init(&f->turn_cv, NULL);
     XXH3_128bits_reset_withSecret(f->st, c->file_secret, KEYS_FILE_SECRET);
     f->fd = fd;
+    f->uncache = c->uncache;
     f->size = size;
     f->secret = c->file_secret;
     f->node_index = i;
@@ -996,7 +1016,7 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
         rc = digest_file(c, fd2, digest, &read_err);
         if (!rc && !read_err && memcmp(digest, old->digest, TREE_DIGEST_LEN) == 0) {
             c->res->bytes_read += n->size;
-            close(fd2);
+            close_source(fd2, c->uncache);
             return reuse_chunks(n, old);
         }
         if (!rc && !read_err && lseek(fd2, 0, SEEK_SET) != 0)
@@ -1032,7 +1052,7 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
         memcpy(fn->cipher_key, tagged, TREE_CIPHER_KEY_LEN);
     }
     cipher_stop(&c->cipher);
-    close(fd2);
+    close_source(fd2, c->uncache);
     if (rc)
         return rc;
     if (read_err) {
@@ -1150,12 +1170,17 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
             if (fd < 0)
                 fd = openat(dirfd, names[j], flags);
             if (fd >= 0) {
+                /* asked before the read ahead below brings any in */
+                pf->uncache[j % PREFETCH_FILES] =
+                    st->st_size >= UNCACHE_MIN && fs_page_cached(fd, (uint64_t)st->st_size) == 0;
                 posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_WILLNEED);
                 close(fd);
             } else {
                 len = 0;
             }
         }
+        if (!len)
+            pf->uncache[j % PREFETCH_FILES] = 0;
         pf->len[j % PREFETCH_FILES] = len;
         pf->bytes += len;
     }
@@ -1258,6 +1283,7 @@ static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
             int skipped;
             n->type = NODE_FILE;
             n->size = (uint64_t)st.st_size;
+            c->uncache = pf.uncache[k % PREFETCH_FILES];
             rc = backup_file(c, dirfd, &st, d, i, prev, &skipped);
             if (!rc && skipped) {
                 wait_dir_idle(c, d); /* queued chunks of the file point into it */
