@@ -44,6 +44,9 @@ info "a password run derives the key: its peak RSS is above the KDF's memory"
 RUN_AS=(/usr/bin/time -f %M -o "$T/peak")
 run 0 backup "$T/src"
 RUN_AS=()
+# the runs below are told from it by at least half the KDF's memory: an
+# absolute bound would hold or not with a sanitizer's own overhead (34 MiB
+# under ASan on one host, for the same binary that passed on another)
 base=$(tail -n 1 "$T/peak")
 [ "$base" -gt "$KDF_KIB" ] || fail "a password run peaked at $base KiB, not above $KDF_KIB KiB"
 
@@ -85,11 +88,12 @@ run 0 unlock --status
 grep -q '^unlocked until ' "$T/out" || fail "unlock --status after unlock: $(cat "$T/out")"
 peak_kib snapshots
 grep -q '1 snapshot' "$T/out" || fail "snapshots without a password listed: $(cat "$T/out")"
-[ "$PEAK" -lt $((KDF_KIB / 2)) ] ||
-    fail "an unlocked snapshots peaked at $PEAK KiB: the KDF ($KDF_KIB KiB) ran"
+[ "$PEAK" -lt $((base - KDF_KIB / 2)) ] ||
+    fail "an unlocked snapshots peaked at $PEAK KiB against the password run's $base: the KDF ($KDF_KIB KiB) ran"
 echo "more" >>"$T/src/a.txt"
 peak_kib backup "$T/src"
-[ "$PEAK" -lt $((KDF_KIB / 2)) ] || fail "an unlocked backup peaked at $PEAK KiB"
+[ "$PEAK" -lt $((base - KDF_KIB / 2)) ] ||
+    fail "an unlocked backup peaked at $PEAK KiB against the password run's $base KiB"
 RUN_AS=("${NOPW[@]}")
 run 0 check
 RUN_AS=()
