@@ -1160,6 +1160,7 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
         const size_t j = pf->next++;
         struct stat *const st = &pf->st[j % PREFETCH_FILES];
         uint64_t len = 0;
+        int uncache = 0;
         pf->st_ok[j % PREFETCH_FILES] = fstatat(dirfd, names[j], st, AT_SYMLINK_NOFOLLOW) == 0;
         if (pf->st_ok[j % PREFETCH_FILES])
             len = prefetch_len(c, old, names[j], st);
@@ -1171,7 +1172,7 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
                 fd = openat(dirfd, names[j], flags);
             if (fd >= 0) {
                 /* asked before the read ahead below brings any in */
-                pf->uncache[j % PREFETCH_FILES] =
+                uncache =
                     st->st_size >= UNCACHE_MIN && fs_page_cached(fd, (uint64_t)st->st_size) == 0;
                 posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_WILLNEED);
                 close(fd);
@@ -1179,8 +1180,7 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
                 len = 0;
             }
         }
-        if (!len)
-            pf->uncache[j % PREFETCH_FILES] = 0;
+        pf->uncache[j % PREFETCH_FILES] = uncache;
         pf->len[j % PREFETCH_FILES] = len;
         pf->bytes += len;
     }
