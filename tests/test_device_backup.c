@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include <sodium.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,6 +549,18 @@ static void read_contents(store *s, const snapshot *parent, const char *src, dev
     assert_int_equal(device_read_contents(s, parent, src, NULL, d), CAIRN_OK);
 }
 
+/* The same read begun before the store was open (as a backup does while
+ * the store's key is derived), ended with the parent's rows. */
+static void read_contents_early(store *s, const snapshot *parent, const char *src,
+                                device_info *d)
+{
+    device_contents_read *r = NULL;
+    memset(d, 0, sizeof *d);
+    catalog_init(&d->cat);
+    assert_int_equal(device_contents_begin(src, NULL, &r), CAIRN_OK);
+    assert_int_equal(device_contents_end(r, s, parent, d), CAIRN_OK);
+}
+
 static void test_next_day_catalog(void **state)
 {
     fixture *const f = *state;
@@ -582,6 +595,29 @@ static void test_next_day_catalog(void **state)
     assert_true(known.rows_known > known.cat.count / 2);
     assert_true(known.rows_known < known.cat.count);
     assert_same_catalog(&known.cat, &all.cat);
+
+    /* begun early: rows decoded until the parent's arrive, the same catalog */
+    device_info early;
+    read_contents_early(s, &l.items[0], src, &early);
+    assert_true(early.complete);
+    assert_true(early.rows_known <= known.rows_known);
+    assert_same_catalog(&early.cat, &all.cat);
+    device_info_free(&early);
+    read_contents_early(NULL, NULL, src, &early);
+    assert_int_equal(early.rows_known, 0);
+    assert_same_catalog(&early.cat, &all.cat);
+    device_info_free(&early);
+    /* cancelled, whether the reader is in its check, its rows or done: all freed */
+    for (int i = 0; i < 3; i++) {
+        device_contents_read *rd = NULL;
+        assert_int_equal(device_contents_begin(src, NULL, &rd), CAIRN_OK);
+        if (i == 2)
+            usleep(200000);
+        else if (i == 1)
+            sched_yield();
+        device_contents_cancel(rd);
+    }
+    device_contents_cancel(NULL);
 
     /* a version-1 parent (its catalog without digests): every row decoded */
     assert_int_equal(
@@ -625,13 +661,18 @@ static void test_next_day_catalog(void **state)
     device_info_free(&all);
     read_contents(s, &l.items[0], src, &known);
     read_contents(NULL, NULL, src, &all);
+    read_contents_early(s, &l.items[0], src, &early);
     assert_true(known.rows_known > 0);
     assert_false(known.complete);
     assert_false(all.complete);
+    assert_false(early.complete);
     assert_int_equal(known.missing, 1);
     assert_int_equal(all.missing, 1);
+    assert_int_equal(early.missing, 1);
     assert_string_equal(known.problem, all.problem);
+    assert_string_equal(early.problem, all.problem);
     assert_non_null(strstr(known.problem, name));
+    device_info_free(&early);
 
     cbuf_free(&first);
     free(old.catalog);

@@ -1099,9 +1099,57 @@ static void test_manifest_index_damage(void **state)
     assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_ESOURCE);
     assert_null(r);
     assert_true(strncmp(err_msg(), "Manifest.db: ", 13) == 0);
+    char beside[ERR_MSG_MAX];
+    snprintf(beside, sizeof beside, "%s", err_msg());
+
+    /* the check before the scan, in the same thread: the same verdict */
+    r = (ms_report *)1;
+    const ms_scan inline_check = {.check_inline = 1};
+    assert_int_equal(ms_validate_rows(fx->dir, NULL, &inline_check, &r), CAIRN_ESOURCE);
+    assert_null(r);
+    assert_string_equal(err_msg(), beside);
 }
 
 /* ---- validation --------------------------------------------------------- */
+
+static cairn_err count_each(void *ctx, const ms_file *f)
+{
+    (void)f;
+    ++*(size_t *)ctx;
+    return CAIRN_OK;
+}
+
+/* The integrity check inline or on its own thread gives the same report
+ * and rows; a stop asked for gives CAIRN_EINTERRUPTED and no report,
+ * whichever of the two runs. */
+static void test_validate_inline_and_stop(void **state)
+{
+    struct fx *fx = *state;
+    make_backup(fx->dir, "finished", 0);
+    for (int check_inline = 0; check_inline <= 1; check_inline++) {
+        size_t seen = 0;
+        atomic_int stop;
+        atomic_init(&stop, 0);
+        ms_scan scan = {
+            .fn = count_each, .ctx = &seen, .check_inline = check_inline, .stop = &stop};
+        ms_report *r = NULL;
+        assert_int_equal(ms_validate_rows(fx->dir, NULL, &scan, &r), CAIRN_OK);
+        assert_non_null(r);
+        assert_int_equal(r->complete, 1);
+        assert_int_equal(r->rows, NROWS);
+        assert_int_equal(r->files, 3);
+        assert_int_equal(seen, NROWS);
+        ms_report_free(r);
+
+        atomic_store(&stop, 1);
+        seen = 0;
+        r = (ms_report *)1;
+        assert_int_equal(ms_validate_rows(fx->dir, NULL, &scan, &r), CAIRN_EINTERRUPTED);
+        assert_null(r);
+        assert_int_equal(seen, 0); /* stopped before any row */
+        assert_string_equal(err_msg(), "Manifest.db: reading stopped");
+    }
+}
 
 static void test_validate_complete(void **state)
 {
@@ -1277,6 +1325,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manifest_db_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_index_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validate_inline_and_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_uploading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_missing_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_examples_in_path_order, setup, teardown),

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,29 +315,152 @@ static const known_row *known_find(const known_rows *k, const uint8_t *digest)
     return NULL;
 }
 
-typedef struct row_ctx {
-    catalog *cat;
-    const known_rows *known;
+/* Manifest.db's one pass, on a thread of its own.  The parent's rows are
+ * loaded by the caller's thread meanwhile and handed over through `known`:
+ * until then every row is decoded, which gives the same entry. */
+struct device_contents_read {
+    char *dir, *db_path;
+    ms_scan scan;
+    atomic_int stop;
+    _Atomic(const known_rows *) known; /* &parent_rows once loaded */
+    known_rows parent_rows;
+    int loaded;  /* parent_rows: known_load done */
+    int started; /* the thread runs; else device_contents_end reads */
+    pthread_t thread;
+    /* the reader's own, read by the caller once it is joined */
     const known_row *hit; /* row_known's answer for the row catalog_row gets next */
+    catalog cat;
     uint64_t reused;
-} row_ctx;
+    ms_report *report;
+    cairn_err rc;
+    char msg[ERR_MSG_MAX];
+};
 
 static int row_known(void *ctx, const ms_file *f)
 {
-    row_ctx *const r = ctx;
-    r->hit = known_find(r->known, f->row_digest);
+    device_contents_read *const r = ctx;
+    const known_rows *const k = atomic_load_explicit(&r->known, memory_order_acquire);
+    r->hit = k ? known_find(k, f->row_digest) : NULL;
     return r->hit != NULL;
 }
 
 static cairn_err catalog_row(void *ctx, const ms_file *f)
 {
-    row_ctx *const r = ctx;
+    device_contents_read *const r = ctx;
     if (!f->known)
-        return device_catalog_add(r->cat, f);
+        return device_catalog_add(&r->cat, f);
     const known_row *const h = r->hit;
     r->reused++;
-    return add_row(r->cat, f, h->size, h->mode, h->mtime,
-                   h->target ? (const char *)r->known->targets.data + h->target - 1 : NULL);
+    return add_row(&r->cat, f, h->size, h->mode, h->mtime,
+                   h->target ? (const char *)r->parent_rows.targets.data + h->target - 1 : NULL);
+}
+
+static void *contents_main(void *arg)
+{
+    device_contents_read *const r = arg;
+    r->rc = ms_validate_rows(r->dir, r->db_path, &r->scan, &r->report);
+    if (r->rc)
+        snprintf(r->msg, sizeof r->msg, "%s", err_msg());
+    return NULL;
+}
+
+static void contents_free(device_contents_read *r)
+{
+    known_free(&r->parent_rows);
+    catalog_free(&r->cat);
+    ms_report_free(r->report);
+    free(r->dir);
+    free(r->db_path);
+    free(r);
+}
+
+static cairn_err contents_new(const char *dir, const char *db_path, int check_inline,
+                              device_contents_read **out)
+{
+    device_contents_read *const r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r)
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    catalog_init(&r->cat);
+    cbuf_init(&r->parent_rows.targets);
+    atomic_init(&r->stop, 0);
+    atomic_init(&r->known, NULL);
+    r->dir = strdup(dir);
+    r->db_path = db_path ? strdup(db_path) : fs_join(dir, "Manifest.db");
+    if (!r->dir || !r->db_path) {
+        contents_free(r);
+        return err_set(CAIRN_ENOMEM, "out of memory");
+    }
+    r->scan = (ms_scan){.known = row_known,
+                        .fn = catalog_row,
+                        .ctx = r,
+                        .check_inline = check_inline,
+                        .stop = &r->stop};
+    *out = r;
+    return CAIRN_OK;
+}
+
+/* The parent's rows, handed to the reader whether it runs yet or not. */
+static cairn_err contents_known(device_contents_read *r, store *s, const snapshot *parent)
+{
+    r->loaded = 1;
+    const cairn_err rc = known_load(s, parent, &r->parent_rows);
+    if (!rc && r->parent_rows.slots)
+        atomic_store_explicit(&r->known, &r->parent_rows, memory_order_release);
+    return rc;
+}
+
+cairn_err device_contents_begin(const char *dir, const char *db_path, device_contents_read **out)
+{
+    const cairn_err rc = contents_new(dir, db_path, 1, out);
+    /* without a thread, device_contents_end reads it all */
+    if (!rc)
+        (*out)->started = pthread_create(&(*out)->thread, NULL, contents_main, *out) == 0;
+    return rc;
+}
+
+void device_contents_cancel(device_contents_read *r)
+{
+    if (!r)
+        return;
+    if (r->started) {
+        atomic_store_explicit(&r->stop, 1, memory_order_relaxed);
+        pthread_join(r->thread, NULL);
+    }
+    contents_free(r);
+}
+
+cairn_err device_contents_end(device_contents_read *r, store *s, const snapshot *parent,
+                              device_info *out)
+{
+    out->complete = 1;
+    out->rows_known = 0;
+    catalog_free(&out->cat);
+    catalog_init(&out->cat);
+    cairn_err rc = r->loaded ? CAIRN_OK : contents_known(r, s, parent);
+    if (rc) {
+        device_contents_cancel(r);
+        return rc;
+    }
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    else
+        contents_main(r);
+    rc = r->rc ? err_set(r->rc, "%s", r->msg) : CAIRN_OK;
+    out->rows_known = r->reused;
+    if (rc == CAIRN_ESOURCE && r->report) {
+        out->complete = 0;
+        out->missing = r->report->missing;
+        snprintf(out->problem, sizeof out->problem, "%s", r->msg);
+        rc = CAIRN_OK;
+    }
+    if (!rc) {
+        out->cat = r->cat;
+        catalog_init(&r->cat);
+        catalog_sort(&out->cat);
+    }
+    contents_free(r);
+    return rc;
 }
 
 cairn_err device_from_meta(const struct ms_meta *meta, const char *fallback_udid, device_info *out)
@@ -396,35 +521,13 @@ cairn_err device_inspect(const char *dir, device_info *out)
 cairn_err device_read_contents(store *s, const snapshot *parent, const char *dir,
                                const char *db_path, device_info *out)
 {
-    ms_report *report = NULL;
-    char *own = NULL;
-    known_rows known;
-    memset(&known, 0, sizeof known);
-    cbuf_init(&known.targets);
-    if (!db_path && !(db_path = own = fs_join(dir, "Manifest.db")))
-        return err_set(CAIRN_ENOMEM, "out of memory");
-    out->complete = 1;
-    out->rows_known = 0;
-    catalog_free(&out->cat);
-    catalog_init(&out->cat);
-    cairn_err rc = known_load(s, parent, &known);
-    row_ctx rows = {&out->cat, &known, NULL, 0};
-    /* one pass over Manifest.db: completeness and catalog together */
-    if (!rc)
-        rc = ms_validate_rows(dir, db_path, row_known, catalog_row, &rows, &report);
-    known_free(&known);
-    out->rows_known = rows.reused;
-    if (rc == CAIRN_ESOURCE && report) {
-        out->complete = 0;
-        out->missing = report->missing;
-        snprintf(out->problem, sizeof out->problem, "%s", err_msg());
-        rc = CAIRN_OK;
-    }
-    if (!rc)
-        catalog_sort(&out->cat);
-    ms_report_free(report);
-    free(own);
-    return rc;
+    device_contents_read *r = NULL;
+    /* read here, every row the parent knows left undecoded, the integrity
+     * check on a thread beside the scan */
+    cairn_err rc = contents_new(dir, db_path, 0, &r);
+    if (!rc && (rc = contents_known(r, s, parent)) != CAIRN_OK)
+        device_contents_cancel(r);
+    return rc ? rc : device_contents_end(r, s, parent, out);
 }
 
 void device_info_free(device_info *d)

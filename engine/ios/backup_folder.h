@@ -70,6 +70,20 @@ cairn_err device_from_meta(const struct ms_meta *meta, const char *fallback_udid
 cairn_err device_read_contents(store *s, const snapshot *parent, const char *dir,
                                const char *db_path, device_info *out);
 
+/* device_read_contents begun before the store is open: Manifest.db is read
+ * on a thread of its own while the caller derives the store's key (its
+ * integrity check inline, so that the two take a core each).  Rows are
+ * decoded until device_contents_end hands over the parent's catalog; later
+ * rows it knows are taken from there.  The catalog is the same whenever
+ * that happens.  Every read begun is ended or cancelled (NULL: nothing). */
+typedef struct device_contents_read device_contents_read;
+cairn_err device_contents_begin(const char *dir, const char *db_path, device_contents_read **out);
+/* Ends r (freed) as device_read_contents(s, parent, dir, db_path, out) would. */
+cairn_err device_contents_end(device_contents_read *r, store *s, const snapshot *parent,
+                              device_info *out);
+/* Stops the read, unread rows left, and frees r. */
+void device_contents_cancel(device_contents_read *r);
+
 /* The same without reading Manifest.db when it is the one parent stored
  * (same size, mtime and inode, kept as it was): the parent's catalog is
  * kept by reference (catalog_ids; never decoded into a catalog: it is

@@ -126,23 +126,28 @@ static cairn_err inspect_folder(const char *dir, device_info *dev, const device_
 }
 
 /* The completeness check and catalog of a device backup: the parent's
- * catalog when Manifest.db is unchanged, else Manifest.db read with the
- * rows the parent's catalog knows left undecoded; an encrypted one's from
- * its decrypted Manifest.db (crypt), or none without its password. */
+ * catalog when Manifest.db is unchanged, else the read begun (*reading,
+ * ended here either way) with the rows the parent's catalog knows left
+ * undecoded once it is loaded; an encrypted one's from its decrypted
+ * Manifest.db, or none without its password. */
 static cairn_err folder_contents(store *s, const snaplist *l, const char *dir, device_info *dev,
-                                 const devcrypt *crypt, int allow_incomplete,
-                                 const device_callbacks *cb)
+                                 const devcrypt *crypt, device_contents_read **reading,
+                                 int allow_incomplete, const device_callbacks *cb)
 {
     int reused = 0;
     cairn_err rc = CAIRN_OK;
     const snapshot *const parent = snaplist_latest_in_chain(l, dev->chain);
     if (crypt) {
         rc = device_read_contents(s, parent, dir, devcrypt_db_path(crypt), dev);
-    } else if (!dev->encrypted) {
+    } else if (*reading) {
         rc = device_reuse_contents(s, parent, dir, dev, &reused);
-        if (!rc && !reused)
-            rc = device_read_contents(s, parent, dir, NULL, dev);
+        if (!rc && !reused) {
+            rc = device_contents_end(*reading, s, parent, dev);
+            *reading = NULL;
+        }
     }
+    device_contents_cancel(*reading); /* the parent's catalog reused, or an error */
+    *reading = NULL;
     return rc ? rc : device_completeness(dev, allow_incomplete, cb);
 }
 
@@ -162,17 +167,21 @@ static cairn_err backup_one(const device_backup_folder_opts *o, const char *sour
     snaplist l = {NULL, 0, 0};
     device_info dev;
     devcrypt *crypt = NULL;
+    device_contents_read *reading = NULL;
     backup_result br;
     memset(r, 0, sizeof *r);
     memset(&dev, 0, sizeof dev);
     catalog_init(&dev.cat);
     cairn_err rc = is_device ? inspect_folder(source, &dev, cb, &crypt) : CAIRN_OK;
+    /* Manifest.db is read while the store's key is derived: a core each */
+    if (!rc && is_device && !dev.encrypted)
+        rc = device_contents_begin(source, NULL, &reading);
     if (!rc && !*s)
         rc = o->open_store(o->open_ctx, s);
     if (!rc)
         rc = snaplist_load(*s, &l);
     if (!rc && is_device)
-        rc = folder_contents(*s, &l, source, &dev, crypt, o->allow_incomplete, cb);
+        rc = folder_contents(*s, &l, source, &dev, crypt, &reading, o->allow_incomplete, cb);
     if (!rc && is_device)
         rc = device_rotate_chain(*s, &l, &dev, cb, r->archived_chain, sizeof r->archived_chain);
     if (rc)
@@ -217,6 +226,7 @@ static cairn_err backup_one(const device_backup_folder_opts *o, const char *sour
         deletion_alarm(*s, o->photo_alarm, cb, r);
     }
 done:
+    device_contents_cancel(reading);
     snaplist_free(&l);
     devcrypt_close(crypt);
     device_info_free(&dev);

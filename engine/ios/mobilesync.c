@@ -1244,11 +1244,11 @@ out:
 }
 
 static cairn_err manifest_open(const char *db_path, int ordered, int quick_check,
-                               ms_manifest **out);
+                               const atomic_int *stop, ms_manifest **out);
 
 cairn_err ms_manifest_open(const char *db_path, ms_manifest **out)
 {
-    return manifest_open(db_path, 1, 1, out);
+    return manifest_open(db_path, 1, 1, NULL, out);
 }
 
 /* Opens db_path read-only as untrusted input; no check yet. */
@@ -1321,11 +1321,29 @@ fail:
     return rc;
 }
 
+/* A connection that reads each page once (a scan in the table's order, an
+ * integrity check) gains nothing from SQLite's 2 MB page cache; it held
+ * that much beside the key derivation's peak (device_contents_begin).  Not
+ * for an ordered scan: its sort spills to files past cache_size. */
+static cairn_err db_small_cache(ms_manifest *m)
+{
+    const int r = sqlite3_exec(m->db, "PRAGMA cache_size = 32", NULL, NULL, NULL);
+    return r == SQLITE_OK ? CAIRN_OK : sq_err(m->db, r, m->name);
+}
+
+/* SQLite's progress handler: nonzero interrupts the statement running. */
+static int stop_asked(void *stop)
+{
+    return atomic_load_explicit((const atomic_int *)stop, memory_order_relaxed);
+}
+
 /* ordered 0: the rows in the table's own order, for a reader that sorts
  * what it keeps itself (SQLite's sort of every row was a fifth of reading a
  * changed 19,000-row Manifest.db).  quick_check 0: the caller runs
- * db_quick_check itself (beside the scan, quick_check_start). */
-static cairn_err manifest_open(const char *db_path, int ordered, int quick_check, ms_manifest **out)
+ * db_quick_check itself (beside the scan, quick_check_start).  stop (or
+ * NULL): every statement on the connection gives up once it is nonzero. */
+static cairn_err manifest_open(const char *db_path, int ordered, int quick_check,
+                               const atomic_int *stop, ms_manifest **out)
 {
     ms_manifest *m = NULL;
     int r;
@@ -1333,6 +1351,10 @@ static cairn_err manifest_open(const char *db_path, int ordered, int quick_check
     cairn_err rc = db_open(db_path, &m);
     if (rc)
         return rc;
+    if (stop) /* a quick_check of a 1.2 GB Manifest.db takes seconds */
+        sqlite3_progress_handler(m->db, 1000, stop_asked, (void *)stop);
+    if (!ordered && (rc = db_small_cache(m)) != CAIRN_OK)
+        goto fail;
     if ((quick_check && (rc = db_quick_check(m)) != CAIRN_OK) ||
         (rc = db_schema_check(m)) != CAIRN_OK)
         goto fail;
@@ -1765,6 +1787,7 @@ static cairn_err legacy_or_missing(int dfd)
 typedef struct quick_check_job {
     pthread_t thread;
     const char *db_path;
+    const atomic_int *stop;
     cairn_err rc;
     char msg[ERR_MSG_MAX];
 } quick_check_job;
@@ -1775,6 +1798,10 @@ static void *quick_check_main(void *arg)
     ms_manifest *m = NULL;
     j->rc = db_open(j->db_path, &m);
     if (!j->rc)
+        j->rc = db_small_cache(m);
+    if (!j->rc && j->stop)
+        sqlite3_progress_handler(m->db, 1000, stop_asked, (void *)j->stop);
+    if (!j->rc)
         j->rc = db_quick_check(m);
     if (j->rc)
         snprintf(j->msg, sizeof j->msg, "%s", err_msg());
@@ -1783,10 +1810,11 @@ static void *quick_check_main(void *arg)
 }
 
 /* 1: the check runs; 0: it could not start (the caller checks as it opens). */
-static int quick_check_start(quick_check_job *j, const char *db_path)
+static int quick_check_start(quick_check_job *j, const char *db_path, const atomic_int *stop)
 {
     memset(j, 0, sizeof *j);
     j->db_path = db_path;
+    j->stop = stop;
     return pthread_create(&j->thread, NULL, quick_check_main, j) == 0;
 }
 
@@ -1799,17 +1827,19 @@ static cairn_err quick_check_end(quick_check_job *j)
 
 cairn_err ms_validate(const char *dir, const char *db_path, ms_report **out)
 {
-    return ms_validate_rows(dir, db_path, NULL, NULL, NULL, out);
+    const ms_scan scan = {0};
+    return ms_validate_rows(dir, db_path, &scan, out);
 }
 
 cairn_err ms_validate_each(const char *dir, const char *db_path, ms_row_fn fn, void *ctx,
                            ms_report **out)
 {
-    return ms_validate_rows(dir, db_path, NULL, fn, ctx, out);
+    const ms_scan scan = {.fn = fn, .ctx = ctx};
+    return ms_validate_rows(dir, db_path, &scan, out);
 }
 
-cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn known, ms_row_fn fn,
-                           void *ctx, ms_report **out)
+cairn_err ms_validate_rows(const char *dir, const char *db_path, const ms_scan *scan,
+                           ms_report **out)
 {
     ms_meta *meta = NULL;
     ms_manifest *m = NULL;
@@ -1842,10 +1872,10 @@ cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn kno
             goto fail;
         db_path = own_path;
     }
-    checking = quick_check_start(&check, db_path);
-    if ((rc = manifest_open(db_path, 0, !checking, &m)) != CAIRN_OK)
+    checking = !scan->check_inline && quick_check_start(&check, db_path, scan->stop);
+    if ((rc = manifest_open(db_path, 0, !checking, scan->stop, &m)) != CAIRN_OK)
         goto fail;
-    ms_manifest_set_known(m, known, ctx);
+    ms_manifest_set_known(m, scan->known, scan->ctx);
 
     box = calloc(1, sizeof *box);
     dirs = calloc(256, sizeof *dirs);
@@ -1862,6 +1892,10 @@ cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn kno
     }
 
     for (;;) {
+        if (scan->stop && stop_asked((void *)scan->stop)) {
+            rc = CAIRN_EINTERRUPTED; /* a small database never calls the progress handler */
+            goto fail;
+        }
         rc = ms_manifest_next(m, &f);
         if (rc == CAIRN_ECORRUPT) {
             r->rows++;
@@ -1875,7 +1909,7 @@ cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn kno
         if (!f)
             break;
         r->rows++;
-        if (fn && (rc = fn(ctx, f)) != CAIRN_OK)
+        if (scan->fn && (rc = scan->fn(scan->ctx, f)) != CAIRN_OK)
             goto fail;
         if (f->flags != MS_FLAG_FILE)
             continue;
@@ -1936,6 +1970,8 @@ fail:
         const cairn_err checked = quick_check_end(&check);
         rc = checked ? checked : rc; /* the check's verdict first, as when it ran first */
     }
+    if (scan->stop && stop_asked((void *)scan->stop))
+        rc = err_set(CAIRN_EINTERRUPTED, "Manifest.db: reading stopped");
     content_dirs_free(dirs);
     ms_report_free(box ? &box->pub : NULL);
     ms_manifest_close(m);

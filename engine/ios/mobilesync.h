@@ -22,6 +22,7 @@
 #ifndef CAIRN_MOBILESYNC_H
 #define CAIRN_MOBILESYNC_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -233,10 +234,21 @@ cairn_err ms_validate(const char *dir, const char *db_path, ms_report **out);
 typedef cairn_err (*ms_row_fn)(void *ctx, const ms_file *f);
 cairn_err ms_validate_each(const char *dir, const char *db_path, ms_row_fn fn, void *ctx,
                            ms_report **out);
-/* ms_validate_each that asks known (see ms_manifest_set_known) about each
- * row first, right before handing it to fn; a known row counts as decodable. */
-cairn_err ms_validate_rows(const char *dir, const char *db_path, ms_known_fn known, ms_row_fn fn,
-                           void *ctx, ms_report **out);
+/* How ms_validate_rows reads: known (see ms_manifest_set_known) is asked
+ * about each row first, right before fn gets it; a known row counts as
+ * decodable.  quick_check runs on a thread of its own beside the scan, or
+ * before it in the calling thread when check_inline is set (for a caller
+ * that already runs beside other work).  Once *stop (when given) turns
+ * nonzero, the check or the scan gives up with CAIRN_EINTERRUPTED. */
+typedef struct ms_scan {
+    ms_known_fn known; /* NULL: none known */
+    ms_row_fn fn;      /* NULL: rows only counted and checked */
+    void *ctx;
+    int check_inline;
+    const atomic_int *stop;
+} ms_scan;
+cairn_err ms_validate_rows(const char *dir, const char *db_path, const ms_scan *scan,
+                           ms_report **out);
 
 void ms_report_free(ms_report *r);
 
