@@ -551,8 +551,7 @@ static void read_contents(store *s, const snapshot *parent, const char *src, dev
 
 /* The same read begun before the store was open (as a backup does while
  * the store's key is derived), ended with the parent's rows. */
-static void read_contents_early(store *s, const snapshot *parent, const char *src,
-                                device_info *d)
+static void read_contents_early(store *s, const snapshot *parent, const char *src, device_info *d)
 {
     device_contents_read *r = NULL;
     memset(d, 0, sizeof *d);

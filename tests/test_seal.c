@@ -182,6 +182,40 @@ static void test_seal_id_keyed_and_deterministic(void **state)
     assert_memory_not_equal(a, b, ID_LEN);
 }
 
+/* The ID through OpenSSL is libsodium's keyed BLAKE2b-256: for random keys
+ * and inputs of lengths on both sides of the switch between the two (and
+ * past the 128-byte block at every offset near it), seal_id equals
+ * crypto_generichash byte for byte, and a flipped input byte or key byte
+ * changes it. */
+static void test_seal_id_openssl_matches_libsodium(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {0,    1,    127,  128,  129,   2047,  2048,    2049,
+                                  2175, 2176, 4096, 8191, 65536, 65537, 1 << 20, (1 << 20) + 3};
+    uint8_t *const buf = malloc((1 << 20) + 3);
+    assert_non_null(buf);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        uint8_t key[SEAL_KEY_LEN], a[ID_LEN], b[ID_LEN], ref[ID_LEN];
+        randombytes_buf(key, sizeof key);
+        randombytes_buf(buf, lens[i]);
+        seal_id(key, buf, lens[i], a);
+        seal_id_sodium(key, buf, lens[i], b);
+        crypto_generichash(ref, ID_LEN, buf, lens[i], key, SEAL_KEY_LEN);
+        assert_memory_equal(a, ref, ID_LEN);
+        assert_memory_equal(b, ref, ID_LEN);
+        if (lens[i] == 0)
+            continue;
+        buf[lens[i] / 2] ^= 0x40;
+        seal_id(key, buf, lens[i], b);
+        assert_memory_not_equal(a, b, ID_LEN);
+        buf[lens[i] / 2] ^= 0x40;
+        key[SEAL_KEY_LEN - 1] ^= 1;
+        seal_id(key, buf, lens[i], b);
+        assert_memory_not_equal(a, b, ID_LEN);
+    }
+    free(buf);
+}
+
 /* The OpenSSL path writes libsodium's bytes: for random keys, nonces, AD
  * and plaintexts of lengths on both sides of the switch between the two,
  * seal_box_with_nonce (and seal_box_inplace, under the nonce it drew)
@@ -294,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_wrong_ad_detected),
         cmocka_unit_test(test_wrong_key_detected),
         cmocka_unit_test(test_seal_id_keyed_and_deterministic),
+        cmocka_unit_test(test_seal_id_openssl_matches_libsodium),
         cmocka_unit_test(test_openssl_matches_libsodium),
         cmocka_unit_test(test_openssl_tamper_detected),
     };
