@@ -361,7 +361,15 @@ def markdown(res, png_names):
         f"Machine: {meta['nproc']} CPUs ({meta['cpu_model']}), "
         f"{meta['mem_bytes'] / 1024**3:.1f} GiB RAM, {meta['os']}, kernel {meta['kernel']}, "
         f"{meta['filesystem']} at `{meta['work']}`. Load average before: "
-        f"{meta['load_before']}; after: {meta['load_after']}.\n"
+        f"{meta['load_before']}; after: {meta['load_after']}."
+        + (
+            f" Free page reporting to the hypervisor: from order {meta['page_reporting']['order']}"
+            f" up, {meta['page_reporting']['reported_kib'] / 1024:,.0f} MiB reported during the run"
+            f"{' (order above the largest: off)' if meta['page_reporting']['order'] > 10 else ''}."
+            if meta.get("page_reporting")
+            else ""
+        )
+        + "\n"
     )
     built = meta.get("cairn_built_from", "work tree")
     if built == "HEAD":

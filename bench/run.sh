@@ -187,6 +187,12 @@ unset CAIRN_STORE RESTIC_REPOSITORY RESTIC_CACHE_DIR BORG_REPO BORG_BASE_DIR
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_before=$(loadavg)
+# A virtual machine that reports freed memory to its host (virtio-balloon free page
+# reporting) pays a host fault for every page it reuses after that: on the host of
+# sessions 16-17 it doubled a restore's system time (docs/BENCHMARKS.md). Recorded, not
+# changed: pages are reported from order page_reporting_order up.
+reporting=/sys/module/page_reporting/parameters
+reported_before=$(cat "$reporting/reported_kib" 2>/dev/null || true)
 restic_version=""
 borg_version=""
 restic_v2=0
@@ -622,6 +628,10 @@ if [ -x "$bin_dir/cairn-primitives" ] || cmake --build "$bin_dir" --target cairn
 fi
 load_after=$(loadavg)
 log "load average after: $load_after"
+B_REPORTING=""
+if [ -n "$reported_before" ]; then
+    B_REPORTING="$(cat "$reporting/page_reporting_order") $(($(cat "$reporting/reported_kib") - reported_before))"
+fi
 
 # ---- report -----------------------------------------------------------------------
 
@@ -631,7 +641,7 @@ export B_RESTIC_VERSION=$restic_version B_RESTIC_V2=$restic_v2 B_BORG_VERSION=$b
 export B_BORG2_VERSION=$borg2_version B_DATASETS=$datasets
 export B_BORG_COMPACT=$borg_compact B_THREADS B_BENCH_SECONDS=$((bench_end - bench_start))
 export B_TOTAL_SECONDS=$((bench_end - start_epoch)) B_FAILURES=$failures B_WORK=$work
-export B_GENERATOR B_LSCPU B_CPU_MODEL B_OS B_FS
+export B_GENERATOR B_LSCPU B_CPU_MODEL B_OS B_FS B_REPORTING
 # the commit built, not the one HEAD may have moved to during the run
 B_COMMIT=${built_commit:-$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 B_DIRTY=0
@@ -687,6 +697,9 @@ meta = {
     "total_seconds": int(e["B_TOTAL_SECONDS"]),
     "failures": int(e["B_FAILURES"]),
 }
+if e["B_REPORTING"]:
+    order, kib = e["B_REPORTING"].split()
+    meta["page_reporting"] = {"order": int(order), "reported_kib": int(kib)}
 with open(sys.argv[1], "w") as f:
     json.dump(meta, f, indent=1)
 EOF
