@@ -1112,7 +1112,7 @@ static void test_manifest_index_damage(void **state)
 
 /* ---- validation --------------------------------------------------------- */
 
-static cairn_err count_each(void *ctx, const ms_file *f)
+static cairn_err count_row(void *ctx, const ms_file *f)
 {
     (void)f;
     ++*(size_t *)ctx;
@@ -1130,8 +1130,7 @@ static void test_validate_inline_and_stop(void **state)
         size_t seen = 0;
         atomic_int stop;
         atomic_init(&stop, 0);
-        ms_scan scan = {
-            .fn = count_each, .ctx = &seen, .check_inline = check_inline, .stop = &stop};
+        ms_scan scan = {.fn = count_row, .ctx = &seen, .check_inline = check_inline, .stop = &stop};
         ms_report *r = NULL;
         assert_int_equal(ms_validate_rows(fx->dir, NULL, &scan, &r), CAIRN_OK);
         assert_non_null(r);
@@ -1212,13 +1211,6 @@ static void test_validate_missing_content(void **state)
     assert_int_equal(ms_validate(fx->dir, NULL, &r), CAIRN_ESOURCE);
     assert_int_equal(r->missing, 1);
     ms_report_free(r);
-}
-
-static cairn_err count_row(void *ctx, const ms_file *f)
-{
-    (void)f;
-    ++*(size_t *)ctx;
-    return CAIRN_OK;
 }
 
 /* Rows are read in the table's order, not sorted; the problems kept as
