@@ -5,8 +5,7 @@
  * Input: an SQLite file.  It becomes the Manifest.db of a backup folder made
  * once (the three plists, one content file), and is read the two ways cairn
  * reads it: ms_validate_rows (the completeness check with its integrity
- * check on a second connection and thread, or inline for an input of odd
- * length, every row handed over, about
+ * check on a second connection and thread, every row handed over, about
  * half of them "known" so their records stay undecoded) and ms_manifest_next
  * in order.  What the header promises is checked: 40 lowercase hex digits
  * in every file ID, a report whose counts add up.  Seeds in
@@ -99,8 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
         abort();
 
-    /* both ways of running the integrity check, by the input's length */
-    const ms_scan scan = {.known = known_half, .fn = each_row, .check_inline = (int)(size & 1)};
+    const ms_scan scan = {.known = known_half, .fn = each_row};
     (void)ms_validate_rows(dir, NULL, &scan, &r);
     if (r) {
         if (r->n_problems > MS_REPORT_EXAMPLES || r->missing > r->files || r->files > r->rows ||

@@ -374,8 +374,7 @@ static void contents_free(device_contents_read *r)
     free(r);
 }
 
-static cairn_err contents_new(const char *dir, const char *db_path, int check_inline,
-                              device_contents_read **out)
+static cairn_err contents_new(const char *dir, const char *db_path, device_contents_read **out)
 {
     device_contents_read *const r = calloc(1, sizeof *r);
     *out = NULL;
@@ -391,11 +390,7 @@ static cairn_err contents_new(const char *dir, const char *db_path, int check_in
         contents_free(r);
         return err_set(CAIRN_ENOMEM, "out of memory");
     }
-    r->scan = (ms_scan){.known = row_known,
-                        .fn = catalog_row,
-                        .ctx = r,
-                        .check_inline = check_inline,
-                        .stop = &r->stop};
+    r->scan = (ms_scan){.known = row_known, .fn = catalog_row, .ctx = r, .stop = &r->stop};
     *out = r;
     return CAIRN_OK;
 }
@@ -412,7 +407,7 @@ static cairn_err contents_known(device_contents_read *r, store *s, const snapsho
 
 cairn_err device_contents_begin(const char *dir, const char *db_path, device_contents_read **out)
 {
-    const cairn_err rc = contents_new(dir, db_path, 1, out);
+    const cairn_err rc = contents_new(dir, db_path, out);
     /* without a thread, device_contents_end reads it all */
     if (!rc)
         (*out)->started = pthread_create(&(*out)->thread, NULL, contents_main, *out) == 0;
@@ -522,9 +517,8 @@ cairn_err device_read_contents(store *s, const snapshot *parent, const char *dir
                                const char *db_path, device_info *out)
 {
     device_contents_read *r = NULL;
-    /* read here, every row the parent knows left undecoded, the integrity
-     * check on a thread beside the scan */
-    cairn_err rc = contents_new(dir, db_path, 0, &r);
+    /* read here, every row the parent knows left undecoded */
+    cairn_err rc = contents_new(dir, db_path, &r);
     if (!rc && (rc = contents_known(r, s, parent)) != CAIRN_OK)
         device_contents_cancel(r);
     return rc ? rc : device_contents_end(r, s, parent, out);

@@ -71,11 +71,11 @@ cairn_err device_read_contents(store *s, const snapshot *parent, const char *dir
                                const char *db_path, device_info *out);
 
 /* device_read_contents begun before the store is open: Manifest.db is read
- * on a thread of its own while the caller derives the store's key (its
- * integrity check inline, so that the two take a core each).  Rows are
- * decoded until device_contents_end hands over the parent's catalog; later
- * rows it knows are taken from there.  The catalog is the same whenever
- * that happens.  Every read begun is ended or cancelled (NULL: nothing). */
+ * on a thread of its own while the caller derives the store's key.  Rows
+ * are decoded until device_contents_end hands over the parent's catalog;
+ * later rows it knows are taken from there.  The catalog is the same
+ * whenever that happens.  Every read begun is ended or cancelled (NULL:
+ * nothing). */
 typedef struct device_contents_read device_contents_read;
 cairn_err device_contents_begin(const char *dir, const char *db_path, device_contents_read **out);
 /* Ends r (freed) as device_read_contents(s, parent, dir, db_path, out) would. */

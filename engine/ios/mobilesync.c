@@ -1872,7 +1872,7 @@ cairn_err ms_validate_rows(const char *dir, const char *db_path, const ms_scan *
             goto fail;
         db_path = own_path;
     }
-    checking = !scan->check_inline && quick_check_start(&check, db_path, scan->stop);
+    checking = quick_check_start(&check, db_path, scan->stop);
     if ((rc = manifest_open(db_path, 0, !checking, scan->stop, &m)) != CAIRN_OK)
         goto fail;
     ms_manifest_set_known(m, scan->known, scan->ctx);

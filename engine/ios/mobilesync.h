@@ -236,15 +236,12 @@ cairn_err ms_validate_each(const char *dir, const char *db_path, ms_row_fn fn, v
                            ms_report **out);
 /* How ms_validate_rows reads: known (see ms_manifest_set_known) is asked
  * about each row first, right before fn gets it; a known row counts as
- * decodable.  quick_check runs on a thread of its own beside the scan, or
- * before it in the calling thread when check_inline is set (for a caller
- * that already runs beside other work).  Once *stop (when given) turns
- * nonzero, the check or the scan gives up with CAIRN_EINTERRUPTED. */
+ * decodable.  Once *stop (when given) turns nonzero, the scan and the
+ * integrity check beside it give up with CAIRN_EINTERRUPTED. */
 typedef struct ms_scan {
     ms_known_fn known; /* NULL: none known */
     ms_row_fn fn;      /* NULL: rows only counted and checked */
     void *ctx;
-    int check_inline;
     const atomic_int *stop;
 } ms_scan;
 cairn_err ms_validate_rows(const char *dir, const char *db_path, const ms_scan *scan,
