@@ -35,15 +35,10 @@ typedef struct pack_writer pack_writer;
 /* Starts a pack under a temporary name in tmp_dir. */
 cairn_err pack_writer_open(const char *tmp_dir, pack_writer **out);
 
-/* Appends a sealed blob; e->offset and e->stored_len are filled in. */
+/* Appends a sealed blob; e->offset and e->stored_len are filled in.  The
+ * bytes may stay in the writer's memory until a later add or
+ * pack_writer_finish writes them; one thread at a time adds. */
 cairn_err pack_writer_add(pack_writer *w, pack_entry *e, const uint8_t *blob, size_t len);
-
-/* The same in two steps, so that several threads can copy their blobs into
- * one pack at once: reserve (callers serialize these) records the entry and
- * its place; write (any thread, concurrently) puts the bytes there.  Every
- * reserved blob must be written before pack_writer_finish. */
-cairn_err pack_writer_reserve(pack_writer *w, pack_entry *e, size_t len);
-cairn_err pack_writer_write(const pack_writer *w, const pack_entry *e, const uint8_t *blob);
 
 uint64_t pack_writer_size(const pack_writer *w);
 size_t pack_writer_count(const pack_writer *w);

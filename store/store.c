@@ -73,10 +73,10 @@ struct store {
                               * rest, so the set stays a few packs small however many
                               * chunks a backup has */
 
-    pthread_mutex_t pack_mu; /* guards open_pack, the open_pack records, finishing */
+    pthread_mutex_t pack_mu; /* guards idle, finishing and the finisher's fields */
     pthread_cond_t pack_cv;
-    struct open_pack *current; /* the pack new chunks go into */
-    int finishing;             /* packs closed but not yet durable and indexed */
+    struct open_pack *idle; /* open packs nobody is appending to, the last used first */
+    int finishing;          /* packs closed but not yet durable and indexed */
 
     /* One pack at a time is made durable and indexed by a background thread,
      * so the worker that closed it goes back to hashing and sealing while the
@@ -89,12 +89,12 @@ struct store {
     char finisher_msg[512];
 };
 
-/* A pack being filled.  Blobs are copied in outside pack_mu; whoever
- * finishes the last copy into a closed pack makes it durable. */
+/* A pack being filled.  One put at a time appends to it, outside pack_mu:
+ * it takes the pack off the idle list and puts it back, so two workers
+ * fill two packs and never wait on each other's writes. */
 typedef struct open_pack {
     pack_writer *pw;
-    int writing; /* blobs reserved but not yet copied in */
-    int closed;  /* no more reservations; finish when writing drops to 0 */
+    struct open_pack *next; /* on the idle list */
     cairn_err failed;
     char failed_msg[512];
 } open_pack;
@@ -889,9 +889,11 @@ void store_close(store *s)
         pthread_mutex_unlock(&s->pack_mu);
         pthread_join(s->finisher, NULL);
     }
-    if (s->current) {
-        pack_writer_free(s->current->pw);
-        free(s->current);
+    while (s->idle) {
+        open_pack *const op = s->idle;
+        s->idle = op->next;
+        pack_writer_free(op->pw);
+        free(op);
     }
     index_close(s->ix);
     keyring_free(s->keys);
@@ -1022,8 +1024,9 @@ static cairn_err finish_pack(store *s, open_pack *op)
     if (!rc)
         rc = index_add_pack(s->ix, pack_id, pack_writer_size(op->pw), pack_writer_entries(op->pw),
                             pack_writer_count(op->pw));
-    if (!rc) {
-        /* indexed: from now on the index finds them */
+    {
+        /* indexed: from now on the index finds them; lost: a later put of
+         * one of them in this session must store it again */
         const pack_entry *const e = pack_writer_entries(op->pw);
         pthread_mutex_lock(&s->seen_mu);
         for (size_t i = 0; i < pack_writer_count(op->pw); i++)
@@ -1063,12 +1066,13 @@ static void *finisher_main(void *arg)
     return NULL;
 }
 
-/* Hands a closed pack nobody writes into any more to the finisher thread,
- * waiting while it still finishes the previous one; without the thread
- * (it could not start) the caller finishes the pack itself. */
+/* Hands a pack nobody appends to any more to the finisher thread, waiting
+ * while it still finishes the previous one; without the thread (it could
+ * not start) the caller finishes the pack itself. */
 static cairn_err hand_off(store *s, open_pack *op)
 {
     pthread_mutex_lock(&s->pack_mu);
+    s->finishing++;
     if (!s->finisher_started && pthread_create(&s->finisher, NULL, finisher_main, s) == 0)
         s->finisher_started = 1;
     if (!s->finisher_started) {
@@ -1094,66 +1098,44 @@ static cairn_err take_finisher_error(store *s)
     return rc;
 }
 
-/* Stops reservations into the current pack (pack_mu held); returns it if
- * nobody is still copying into it, so the caller finishes it. */
-static open_pack *close_current(store *s)
-{
-    open_pack *const op = s->current;
-    if (!op)
-        return NULL;
-    s->current = NULL;
-    op->closed = 1;
-    s->finishing++;
-    return op->writing == 0 ? op : NULL;
-}
-
-/* Copies one sealed blob into the open pack (opening one if needed); the
- * copy runs outside pack_mu, and whoever completes the last copy into a
- * closed pack makes it durable. */
+/* Appends one sealed blob to an open pack: the idle one used last, else a
+ * new one.  The pack goes back to the idle list, or, once full or after a
+ * failed write, to be finished (which reports the failure again to the
+ * flush, for the blobs appended to it before). */
 static cairn_err append_blob(store *s, pack_entry *e, const uint8_t *blob)
 {
-    open_pack *op, *to_finish = NULL;
-    cairn_err rc = CAIRN_OK;
-    const size_t len = e->stored_len;
     pthread_mutex_lock(&s->pack_mu);
-    rc = take_finisher_error(s);
-    if (!rc && !s->current) {
-        op = calloc(1, sizeof *op);
-        if (!op)
-            rc = err_set(CAIRN_ENOMEM, "out of memory");
-        else if ((rc = pack_writer_open(s->tmp, &op->pw)) != CAIRN_OK)
-            free(op);
-        else
-            s->current = op;
-    }
-    op = s->current;
-    if (!rc)
-        rc = pack_writer_reserve(op->pw, e, len);
-    if (!rc) {
-        op->writing++;
-        if (pack_writer_size(op->pw) >= s->params.pack_target)
-            close_current(s);
-    }
+    cairn_err rc = take_finisher_error(s);
+    open_pack *op = rc ? NULL : s->idle;
+    if (op)
+        s->idle = op->next;
     pthread_mutex_unlock(&s->pack_mu);
     if (rc)
         return rc;
-
-    rc = pack_writer_write(op->pw, e, blob);
-
-    pthread_mutex_lock(&s->pack_mu);
-    if (rc && !op->failed) {
+    if (!op) {
+        op = calloc(1, sizeof *op);
+        if (!op)
+            return err_set(CAIRN_ENOMEM, "out of memory");
+        rc = pack_writer_open(s->tmp, &op->pw);
+        if (rc) {
+            free(op);
+            return rc;
+        }
+    }
+    rc = pack_writer_add(op->pw, e, blob, e->stored_len);
+    if (rc) {
         op->failed = rc;
         snprintf(op->failed_msg, sizeof op->failed_msg, "%s", err_msg());
     }
-    if (--op->writing == 0 && op->closed)
-        to_finish = op;
-    pthread_mutex_unlock(&s->pack_mu);
-    if (to_finish) {
-        const cairn_err frc = hand_off(s, to_finish);
-        if (!rc)
-            rc = frc;
+    if (rc || pack_writer_size(op->pw) >= s->params.pack_target) {
+        const cairn_err frc = hand_off(s, op);
+        return rc ? rc : frc;
     }
-    return rc;
+    pthread_mutex_lock(&s->pack_mu);
+    op->next = s->idle;
+    s->idle = op;
+    pthread_mutex_unlock(&s->pack_mu);
+    return CAIRN_OK;
 }
 
 /* A put that failed must not make later puts of the same chunk look done. */
@@ -1261,10 +1243,18 @@ cairn_err store_flush(store *s)
 {
     cairn_err rc = CAIRN_OK;
     pthread_mutex_lock(&s->pack_mu);
-    open_pack *const last = close_current(s);
+    open_pack *op = s->idle;
+    s->idle = NULL;
+    for (const open_pack *o = op; o; o = o->next)
+        s->finishing++;
     pthread_mutex_unlock(&s->pack_mu);
-    if (last)
-        rc = finish_pack(s, last);
+    while (op) {
+        open_pack *const next = op->next;
+        const cairn_err frc = finish_pack(s, op);
+        if (!rc)
+            rc = frc;
+        op = next;
+    }
     pthread_mutex_lock(&s->pack_mu);
     /* finisher_pack is cleared only once its failure is recorded */
     while (s->finishing > 0 || s->finisher_pack)

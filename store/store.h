@@ -171,7 +171,7 @@ cairn_err store_put_chunk_inplace(store *s, store_worker *w, const uint8_t id[ID
 cairn_err store_put_sealed(store *s, const pack_entry *e, const uint8_t *blob);
 
 /* Makes every chunk put so far durable and indexed (finishes the open
- * pack).  Call before writing a snapshot that refers to them. */
+ * packs).  Call before writing a snapshot that refers to them. */
 cairn_err store_flush(store *s);
 
 /* Reads a chunk, verifying its tag, which binds it to its ID (store_verify_pack

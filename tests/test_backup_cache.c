@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,10 +206,69 @@ static void test_cold_file_read_for_its_digest_is_dropped(void **state)
     assert_restored(f, "touched.bin", BIG, 0x02);
 }
 
+static int open_fds(void)
+{
+    DIR *const d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+typedef struct stop_after {
+    volatile sig_atomic_t stop;
+    uint64_t files;
+} stop_after;
+
+static void count_and_stop(void *ctx, const work_progress *p)
+{
+    stop_after *const a = ctx;
+    if (p->files_done >= a->files)
+        a->stop = 1;
+}
+
+/* The walk opens the next files ahead of reading them (to ask the kernel
+ * for them) and reads them through those descriptors: none is left open,
+ * whether the files are read, unchanged since the parent, or never reached
+ * because the backup was stopped. */
+static void test_no_file_left_open(void **state)
+{
+    fixture *const f = *state;
+    char name[64], p[192];
+    for (int i = 0; i < 80; i++) {
+        snprintf(name, sizeof name, "f%02d", i);
+        put_file(f, name, SMALL + (size_t)i, i, 0);
+    }
+    src_path(f, "sub", p, sizeof p);
+    assert_int_equal(mkdir(p, 0755), 0);
+    put_file(f, "sub/inner", BIG, 0x00, 0);
+    const int before = open_fds();
+    backup(f, 0);
+    assert_int_equal(open_fds(), before);
+    put_file(f, "f40", SMALL, 0x41, 0); /* one changed, the rest unchanged */
+    backup(f, 0);
+    assert_int_equal(open_fds(), before);
+    assert_restored(f, "f40", SMALL, 0x41);
+
+    stop_after a = {0, 10};
+    const work_hooks hooks = {count_and_stop, &a, &a.stop};
+    backup_opts o;
+    backup_result r;
+    memset(&o, 0, sizeof o);
+    o.source = f->src;
+    o.force_read = 1; /* every file read again: the prefetch opens them all */
+    o.hooks = &hooks;
+    assert_int_equal(backup_run(f->s, &o, &r), CAIRN_EINTERRUPTED);
+    assert_int_equal(open_fds(), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cold_files_are_dropped_once_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_file_left_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cold_file_read_by_the_walker_is_dropped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cold_file_read_for_its_digest_is_dropped, setup,

@@ -304,7 +304,7 @@ static cairn_err task(void *ctx, chunk_sink *sink)
         if (t->wait_us)
             usleep(t->wait_us / 10);
         memcpy(buf, t->f->data + i * CHUNK, CHUNK);
-        rc = chunk_sink_put(sink, &t->ow->o, (uintptr_t)i, buf, CHUNK, 0);
+        rc = chunk_sink_put(sink, &t->ow->o, (uintptr_t)i, buf, CHUNK, 0, j == t->chunks - 1);
         memset(buf, 0, CHUNK); /* the sink copied it or stored it already */
     }
     t->put_rc[a->k] = rc;
@@ -415,6 +415,8 @@ static void test_idle_worker_is_handed_chunks(void **state)
     for (int i = 0; i < CHUNKS; i++)
         handed += !pthread_equal(t.ow->by[i], t.ran_on[0]);
     assert_true(handed > 0);
+    /* but not its last one: the task's worker has nothing left to cut */
+    assert_true(pthread_equal(t.ow->by[CHUNKS - 1], t.ran_on[0]));
     free(t.ow);
 }
 

@@ -16,7 +16,9 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -641,6 +643,93 @@ static void test_empty_pack(void **state)
     free(e);
 }
 
+/* Blobs are gathered in memory and written in large pieces: whatever their
+ * sizes (smaller than the writer's 1 MiB, filling it exactly, larger than
+ * it), every blob's bytes end up at its entry's offset. */
+static void test_gathered_writes(void **state)
+{
+    fixture *const f = *state;
+    static const size_t sizes[] = {600 << 10, 600 << 10, 3000, (3 << 20) / 2, 40, (1 << 20) - 8,
+                                   1 << 20,   64 << 10,  41,   5 << 20};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    uint8_t *data[N];
+    pack_entry added[N];
+    pack_writer *w = NULL;
+    uint8_t id[PACK_ID_LEN];
+    char path[PATH_MAX];
+    assert_int_equal(pack_writer_open(f->tmp, &w), CAIRN_OK);
+    for (size_t i = 0; i < N; i++) {
+        data[i] = random_data(sizes[i]);
+        memset(&added[i], 0, sizeof added[i]);
+        added[i].id[0] = (uint8_t)i;
+        added[i].raw_len = (uint32_t)sizes[i];
+        assert_int_equal(pack_writer_add(w, &added[i], data[i], sizes[i]), CAIRN_OK);
+    }
+    assert_int_equal(pack_writer_finish(w, f->seal_key, f->packs, id), CAIRN_OK);
+    pack_writer_free(w);
+    assert_int_equal(pack_path(f->packs, id, path, sizeof path), CAIRN_OK);
+    pack_entry *e = NULL;
+    size_t n = 0;
+    uint64_t size;
+    assert_int_equal(read_trailer_path(f, path, &e, &n, &size), CAIRN_OK);
+    assert_int_equal(n, N);
+    size_t file_len;
+    uint8_t *const file = slurp(path, &file_len);
+    assert_int_equal(file_len, size);
+    for (size_t i = 0; i < N; i++) {
+        assert_memory_equal(&e[i], &added[i], sizeof e[i]);
+        assert_memory_equal(file + e[i].offset, data[i], sizes[i]);
+        free(data[i]);
+    }
+    free(file);
+    free(e);
+}
+
+/* A write that fails (here past the file size limit, cut short first) is
+ * reported with the pack's name; the writer then refuses more blobs and the
+ * trailer, and leaves no file behind. */
+static void test_write_failure(void **state)
+{
+    fixture *const f = *state;
+    struct rlimit old, lim;
+    pack_writer *w = NULL;
+    pack_entry e;
+    uint8_t id[PACK_ID_LEN];
+    uint8_t *const big = random_data(600 << 10);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*const was)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(pack_writer_open(f->tmp, &w), CAIRN_OK);
+    lim = old;
+    lim.rlim_cur = (3 << 20) / 2; /* the second write crosses it */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    cairn_err rc = CAIRN_OK;
+    int writes = 0;
+    for (int i = 0; i < 4 && rc == CAIRN_OK; i++, writes++) {
+        memset(&e, 0, sizeof e);
+        rc = pack_writer_add(w, &e, big, 600 << 10);
+    }
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    assert_int_equal(rc, CAIRN_EIO);
+    assert_int_equal(writes, 4); /* the fourth blob wrote out the second and third */
+    assert_non_null(strstr(err_msg(), "/pack-"));
+    assert_int_equal(pack_writer_count(w), 3);
+    memset(&e, 0, sizeof e);
+    assert_int_equal(pack_writer_add(w, &e, big, 100), CAIRN_EIO);
+    assert_non_null(strstr(err_msg(), "an earlier write failed"));
+    assert_int_equal(pack_writer_finish(w, f->seal_key, f->packs, id), CAIRN_EIO);
+    pack_writer_free(w);
+    DIR *const d = opendir(f->tmp);
+    assert_non_null(d);
+    int files = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        files += de->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(files, 0);
+    free(big);
+}
+
 static void test_pack_path_and_tmp_cleanup(void **state)
 {
     fixture *const f = *state;
@@ -926,6 +1015,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flip_at_landmarks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_pack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gathered_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pack_path_and_tmp_cleanup, setup, teardown),
         cmocka_unit_test(test_decode_entries),
         cmocka_unit_test_setup_teardown(test_entries_must_tile, setup, teardown),

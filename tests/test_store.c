@@ -17,9 +17,11 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1257,6 +1259,78 @@ static void test_background_finish_failure(void **state)
     store_close(s);
 }
 
+/* A put whose blob cannot be written (past the file size limit here, as
+ * on a full disk) fails, and so does the flush, for the blobs its pack
+ * held before; nothing is indexed, and the same chunks go in once the
+ * problem is gone, in the same session.  (Regression: the chunks of a pack
+ * that failed stayed in the session's set of chunks put, so a retry in
+ * the same session, as the service makes, took them for stored.) */
+static void test_put_write_failure(void **state)
+{
+    fixture *const f = *state;
+    enum { BIG = 2 << 20 };
+    char path[160];
+    store_params params = f->params;
+    params.pack_target = 16 << 20; /* the blobs wait in memory until one does not fit */
+    snprintf(path, sizeof path, "%s/big", f->dir);
+    assert_int_equal(store_create(path, PW, strlen(PW), &f->kdf, &params), CAIRN_OK);
+    store *s = NULL;
+    assert_int_equal(store_open(path, PW, strlen(PW), STORE_WRITE, &s), CAIRN_OK);
+    store_worker *w = NULL;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    uint8_t *const big = malloc(BIG);
+    assert_non_null(big);
+    randombytes_buf(big, BIG);
+    uint8_t small_id[ID_LEN], big_id[ID_LEN];
+    int added = 0, has = 1;
+    uint64_t stored = 0;
+    store_chunk_id(s, f->data[1], f->len[1], small_id);
+    store_chunk_id(s, big, BIG, big_id);
+    assert_int_equal(store_put_chunk(s, w, small_id, f->data[1], f->len[1], STORE_CHUNK_NO_ZSTD,
+                                     &added, &stored),
+                     CAIRN_OK);
+    assert_int_equal(added, 1);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*const was)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 1 << 20;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    const cairn_err rc =
+        store_put_chunk(s, w, big_id, big, BIG, STORE_CHUNK_NO_ZSTD, &added, &stored);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    assert_int_equal(rc, CAIRN_EIO);
+    assert_int_equal(added, 0);
+    assert_int_not_equal(store_flush(s), CAIRN_OK); /* the small chunk's pack is lost too */
+    assert_int_equal(chunk_count(s), 0);
+    assert_int_equal(store_has_chunk(s, big_id, &has), CAIRN_OK);
+    assert_int_equal(has, 0);
+
+    /* the problem gone, both go in, in the same session: the small one was
+     * lost with its pack, and a put must not take it for stored */
+    assert_int_equal(store_put_chunk(s, w, big_id, big, BIG, STORE_CHUNK_NO_ZSTD, &added, &stored),
+                     CAIRN_OK);
+    assert_int_equal(added, 1);
+    assert_int_equal(store_put_chunk(s, w, small_id, f->data[1], f->len[1], STORE_CHUNK_NO_ZSTD,
+                                     &added, &stored),
+                     CAIRN_OK);
+    assert_int_equal(added, 1);
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    assert_int_equal(chunk_count(s), 2);
+    assert_int_equal(pack_count(s), pack_files(s));
+    cbuf out;
+    cbuf_init(&out);
+    assert_int_equal(store_get_chunk(s, w, big_id, &out), CAIRN_OK);
+    assert_int_equal(out.len, BIG);
+    assert_memory_equal(out.data, big, BIG);
+    cbuf_free(&out);
+    store_worker_free(w);
+    store_close(s);
+    free(big);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1285,6 +1359,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_repack_after_put_in_same_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misplaced_pack_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_finish_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_write_failure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

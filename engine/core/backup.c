@@ -62,6 +62,7 @@ typedef struct bk_prefetch {
     struct stat st[PREFETCH_FILES];
     int st_ok[PREFETCH_FILES];
     int uncache[PREFETCH_FILES]; /* none of its pages was cached: drop them once read */
+    int fd[PREFETCH_FILES];      /* the file as asked (-1: none), for backup_file */
 } bk_prefetch;
 
 typedef struct bk_dir bk_dir;
@@ -831,7 +832,8 @@ static cairn_err cut_file(void *ctx, chunk_sink *sink)
                 f->reused_chunks++;
                 f->reused_bytes += cut;
             } else {
-                rc = chunk_sink_put(sink, f->owner, (uintptr_t)sl->id, buf + pos, cut, flags);
+                rc = chunk_sink_put(sink, f->owner, (uintptr_t)sl->id, buf + pos, cut, flags,
+                                    eof && pos + cut == have);
             }
             pos += cut;
             off += cut;
@@ -986,10 +988,12 @@ static cairn_err queue_file(bk_ctx *c, bk_dir *d, size_t i, int fd, const tree_n
     return rc;
 }
 
-/* Backs up one regular file into d->t.nodes[i].  A file that cannot be
- * read is reported and left out (the node is dropped by the caller). */
-static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir *d, size_t i,
-                             const tree_node *old, int *skipped)
+/* Backs up one regular file into d->t.nodes[i], read from fd (the
+ * prefetch's, closed here) or, when fd is -1, opened here.  A file that
+ * cannot be read is reported and left out (the node is dropped by the
+ * caller). */
+static cairn_err backup_file(bk_ctx *c, int dirfd, int fd, const struct stat *st, bk_dir *d,
+                             size_t i, const tree_node *old, int *skipped)
 {
     int read_err = 0;
     cairn_err rc = CAIRN_OK;
@@ -998,16 +1002,21 @@ static cairn_err backup_file(bk_ctx *c, int dirfd, const struct stat *st, bk_dir
     const uint8_t *tagged = NULL;
     const int decrypt = wants_decrypt(c, st, &tagged);
     *skipped = 0;
-    if (!c->opts->force_read && same_stat(old, st) && same_cipher(old, decrypt, tagged))
+    if (!c->opts->force_read && same_stat(old, st) && same_cipher(old, decrypt, tagged)) {
+        if (fd >= 0)
+            close(fd);
         return reuse_chunks(n, old);
-    const int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    }
+    if (fd < 0)
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
     const int fd2 = fd >= 0 ? fd : openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd2 < 0) {
         warn(c, strerror(errno));
         *skipped = 1;
         return CAIRN_OK;
     }
-    posix_fadvise(fd2, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (st->st_size > TASK_READ) /* else read whole by its first read */
+        posix_fadvise(fd2, 0, 0, POSIX_FADV_SEQUENTIAL);
     c->res->files_read++;
     /* same size but touched: likely rewritten with the same bytes */
     if (!c->opts->force_read && !decrypt && old && old->type == NODE_FILE && !old->cipher &&
@@ -1152,8 +1161,11 @@ static uint64_t prefetch_len(const bk_ctx *c, const tree *old, const char *name,
 static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t count, size_t k,
                      const tree *old, bk_prefetch *pf)
 {
-    while (pf->done < k && pf->done < pf->next)
-        pf->bytes -= pf->len[pf->done++ % PREFETCH_FILES];
+    for (; pf->done < k && pf->done < pf->next; pf->done++) {
+        pf->bytes -= pf->len[pf->done % PREFETCH_FILES];
+        if (pf->fd[pf->done % PREFETCH_FILES] >= 0) /* not backed up after all */
+            close(pf->fd[pf->done % PREFETCH_FILES]);
+    }
     if (pf->next < k)
         pf->done = pf->next = k;
     while (pf->next < count && pf->next < k + PREFETCH_FILES && pf->bytes < PREFETCH_BYTES) {
@@ -1161,6 +1173,7 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
         struct stat *const st = &pf->st[j % PREFETCH_FILES];
         uint64_t len = 0;
         int uncache = 0;
+        pf->fd[j % PREFETCH_FILES] = -1;
         pf->st_ok[j % PREFETCH_FILES] = fstatat(dirfd, names[j], st, AT_SYMLINK_NOFOLLOW) == 0;
         if (pf->st_ok[j % PREFETCH_FILES])
             len = prefetch_len(c, old, names[j], st);
@@ -1175,7 +1188,7 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
                 uncache =
                     st->st_size >= UNCACHE_MIN && fs_page_cached(fd, (uint64_t)st->st_size) == 0;
                 posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_WILLNEED);
-                close(fd);
+                pf->fd[j % PREFETCH_FILES] = fd; /* read through it, not opened again */
             } else {
                 len = 0;
             }
@@ -1185,6 +1198,23 @@ static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t coun
         pf->bytes += len;
     }
     assert(pf->next > k); /* entry k's stat is in pf */
+}
+
+/* Entry k's file as the prefetch opened it (-1: it did not), now the
+ * caller's to close. */
+static int prefetch_take_fd(bk_prefetch *pf, size_t k)
+{
+    const int fd = pf->fd[k % PREFETCH_FILES];
+    pf->fd[k % PREFETCH_FILES] = -1;
+    return fd;
+}
+
+/* Closes the files the prefetch opened and nobody took. */
+static void prefetch_end(bk_prefetch *pf)
+{
+    for (; pf->done < pf->next; pf->done++)
+        if (pf->fd[pf->done % PREFETCH_FILES] >= 0)
+            close(pf->fd[pf->done % PREFETCH_FILES]);
 }
 
 static cairn_err walk_subdir(bk_ctx *c, int dirfd, const char *name, bk_dir *d, size_t i,
@@ -1284,7 +1314,7 @@ static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
             n->type = NODE_FILE;
             n->size = (uint64_t)st.st_size;
             c->uncache = pf.uncache[k % PREFETCH_FILES];
-            rc = backup_file(c, dirfd, &st, d, i, prev, &skipped);
+            rc = backup_file(c, dirfd, prefetch_take_fd(&pf, k), &st, d, i, prev, &skipped);
             if (!rc && skipped) {
                 wait_dir_idle(c, d); /* queued chunks of the file point into it */
                 tree_node_free(&d->t.nodes[i]);
@@ -1299,6 +1329,7 @@ static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
         }
         c->path[saved] = '\0';
     }
+    prefetch_end(&pf);
     free_names(names, count);
     if (rc) {
         /* jobs may still point into d's chunk arrays */

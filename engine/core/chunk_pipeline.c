@@ -7,6 +7,12 @@
 
 #include "engine/core/worker_pool.h"
 
+/* Tasks queued or running per chunk buffer.  A queued task holds an open
+ * file and a few hundred bytes, no buffer; a deep queue, refilled in
+ * batches, spares the producer and the workers a wake-up per file when
+ * files are small (docs/BENCHMARKS.md, session 18). */
+enum { TASKS_PER_JOB = 4 };
+
 typedef struct chunk_job {
     chunk_owner *owner;
     uintptr_t where;
@@ -37,9 +43,11 @@ struct chunk_pipeline {
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* a job was queued or the workers must stop */
     pthread_cond_t done_cv; /* a job finished */
+    pthread_cond_t room_cv; /* tasks fell to half of tasks_max */
     chunk_job *queue_head, *queue_tail, *free_jobs;
     int jobs_made, jobs_max, in_flight;
-    int tasks;  /* queued or running; at most jobs_max */
+    int tasks; /* queued or running; at most tasks_max */
+    int tasks_max;
     int queued; /* jobs in the queue */
     int idle;   /* workers waiting for a job */
     int stop;
@@ -116,7 +124,8 @@ static void worker_main(void *ctx, store_worker *w)
             }
             job->owner->pending--;
             p->in_flight--;
-            p->tasks--;
+            if (--p->tasks == p->tasks_max / 2)
+                pthread_cond_broadcast(&p->room_cv);
             pthread_cond_broadcast(&p->done_cv);
             pthread_mutex_unlock(&p->mu);
             free(job);
@@ -153,14 +162,17 @@ cairn_err chunk_pipeline_start(store *s, int threads, int jobs_max, chunk_pipeli
         return err_set(CAIRN_ENOMEM, "out of memory");
     p->s = s;
     p->jobs_max = jobs_max;
+    p->tasks_max = jobs_max * TASKS_PER_JOB;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
+    pthread_cond_init(&p->room_cv, NULL);
     const cairn_err rc = pool_start(s, threads, worker_main, p, &p->workers);
     if (rc) {
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->work_cv);
         pthread_cond_destroy(&p->done_cv);
+        pthread_cond_destroy(&p->room_cv);
         free(p);
         return rc;
     }
@@ -189,6 +201,7 @@ void chunk_pipeline_free(chunk_pipeline *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->work_cv);
     pthread_cond_destroy(&p->done_cv);
+    pthread_cond_destroy(&p->room_cv);
     free(p);
 }
 
@@ -301,8 +314,9 @@ cairn_err chunk_pipeline_put_task(chunk_pipeline *p, chunk_owner *o, chunk_task_
     job->task = task;
     job->fill_ctx = ctx;
     pthread_mutex_lock(&p->mu);
-    while (p->tasks >= p->jobs_max)
-        pthread_cond_wait(&p->done_cv, &p->mu);
+    if (p->tasks >= p->tasks_max) /* then refilled from half on, in one go */
+        while (p->tasks > p->tasks_max / 2)
+            pthread_cond_wait(&p->room_cv, &p->mu);
     p->tasks++;
     enqueue_locked(p, o, job);
     pthread_mutex_unlock(&p->mu);
@@ -329,7 +343,7 @@ uint8_t *chunk_sink_scratch(chunk_sink *k, size_t need)
 }
 
 cairn_err chunk_sink_put(chunk_sink *k, chunk_owner *o, uintptr_t where, const uint8_t *data,
-                         size_t len, unsigned flags)
+                         size_t len, unsigned flags, int last)
 {
     chunk_pipeline *const p = k->p;
     pthread_mutex_lock(&p->mu);
@@ -338,7 +352,7 @@ cairn_err chunk_sink_put(chunk_sink *k, chunk_owner *o, uintptr_t where, const u
         err_set(rc, "%s", p->failed_msg);
     /* only to a worker that waits for work: queued behind tasks, the chunk
      * would wait for them (and leave its file's bytes strewn over the pack) */
-    chunk_job *const job = rc || p->idle <= p->queued ? NULL : take_job_locked(p);
+    chunk_job *const job = rc || last || p->idle <= p->queued ? NULL : take_job_locked(p);
     pthread_mutex_unlock(&p->mu);
     if (rc)
         return rc;

@@ -26,10 +26,11 @@
  *   when cutting them on the producer would leave it the slowest part: a
  *   task reads and cuts on a worker and hands a new chunk to a worker that
  *   waits for work when a buffer is free, else stores it itself, so a lone
- *   worker stores a task's chunks in order.  At most jobs_max are
- *   queued or running.  A worker that runs tasks keeps, from task to task,
- *   the scratch buffer they read into (2 x the largest chunk they cut, at
- *   least 1 MiB) and one for the chunks it stores itself.
+ *   worker stores a task's chunks in order.  At most 4 x jobs_max tasks
+ *   are queued or running (they hold no buffer).  A worker that runs tasks
+ *   keeps, from task to task, the scratch buffer they read into (2 x the
+ *   largest chunk they cut, at least 1 MiB) and one for the chunks it
+ *   stores itself.
  *
  * Owners (the structures IDs are placed into) embed a chunk_owner; its
  * pending count and every place() call are guarded by the pipeline's lock,
@@ -109,20 +110,21 @@ cairn_err chunk_pipeline_put_fill(chunk_pipeline *p, chunk_owner *o, uintptr_t w
 typedef struct chunk_sink chunk_sink;
 typedef cairn_err (*chunk_task_fn)(void *ctx, chunk_sink *sink);
 
-/* Queues task(ctx) as one of o's jobs (o is busy until it returns), waiting
- * while jobs_max tasks are queued or running.  A task runs exactly once,
- * also after a worker error (chunk_sink_put then fails), so it may own
- * resources. */
+/* Queues task(ctx) as one of o's jobs (o is busy until it returns); when
+ * 4 x jobs_max tasks are queued or running, first waits until half of them
+ * are done.  A task runs exactly once, also after a worker error
+ * (chunk_sink_put then fails), so it may own resources. */
 cairn_err chunk_pipeline_put_task(chunk_pipeline *p, chunk_owner *o, chunk_task_fn task, void *ctx);
 
 /* From a task: stores data[0..len) (len <= the store's chunk_max) as o's
- * chunk at where.  Queued when a worker waits for work and a chunk buffer
- * is free at once, else stored by this worker before it returns (queued
- * behind other tasks it would wait for them); never waits for a buffer,
- * since the workers that would free one may all be running tasks.  The
- * pipeline's error once there is one. */
+ * chunk at where.  Queued when the task has more to cut (last is 0), a
+ * worker waits for work and a chunk buffer is free at once, else stored by
+ * this worker before it returns (queued behind other tasks it would wait
+ * for them; a task's last chunk would only cost a wake-up); never waits
+ * for a buffer, since the workers that would free one may all be running
+ * tasks.  The pipeline's error once there is one. */
 cairn_err chunk_sink_put(chunk_sink *sink, chunk_owner *o, uintptr_t where, const uint8_t *data,
-                         size_t len, unsigned flags);
+                         size_t len, unsigned flags, int last);
 
 /* A buffer of at least need bytes that the worker keeps from task to task
  * (its contents not kept); NULL when out of memory. */
