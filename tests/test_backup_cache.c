@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
@@ -206,17 +205,6 @@ static void test_cold_file_read_for_its_digest_is_dropped(void **state)
     assert_restored(f, "touched.bin", BIG, 0x02);
 }
 
-static int open_fds(void)
-{
-    DIR *const d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *de; (de = readdir(d)) != NULL;)
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 typedef struct stop_after {
     volatile sig_atomic_t stop;
     uint64_t files;
@@ -244,12 +232,12 @@ static void test_no_file_left_open(void **state)
     src_path(f, "sub", p, sizeof p);
     assert_int_equal(mkdir(p, 0755), 0);
     put_file(f, "sub/inner", BIG, 0x00, 0);
-    const int before = open_fds();
+    const int before = test_count_entries("/proc/self/fd");
     backup(f, 0);
-    assert_int_equal(open_fds(), before);
+    assert_int_equal(test_count_entries("/proc/self/fd"), before);
     put_file(f, "f40", SMALL, 0x41, 0); /* one changed, the rest unchanged */
     backup(f, 0);
-    assert_int_equal(open_fds(), before);
+    assert_int_equal(test_count_entries("/proc/self/fd"), before);
     assert_restored(f, "f40", SMALL, 0x41);
 
     stop_after a = {0, 10};
@@ -261,7 +249,7 @@ static void test_no_file_left_open(void **state)
     o.force_read = 1; /* every file read again: the prefetch opens them all */
     o.hooks = &hooks;
     assert_int_equal(backup_run(f->s, &o, &r), CAIRN_EINTERRUPTED);
-    assert_int_equal(open_fds(), before);
+    assert_int_equal(test_count_entries("/proc/self/fd"), before);
 }
 
 int main(void)

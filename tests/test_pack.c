@@ -9,16 +9,13 @@
 
 #include "testutil.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -623,21 +620,33 @@ static void test_truncation_detected(void **state)
     free(file);
 }
 
+/* Finishes w and frees it; its file's path into path, its entries as read
+ * back from the trailer into *e and *n; returns the file's size (the size
+ * the writer said). */
+static uint64_t finish_and_read_back(const fixture *f, pack_writer *w, char path[PATH_MAX],
+                                     pack_entry **e, size_t *n)
+{
+    uint8_t id[PACK_ID_LEN];
+    uint64_t size = 0;
+    assert_int_equal(pack_writer_finish(w, f->seal_key, f->packs, id), CAIRN_OK);
+    const uint64_t written = pack_writer_size(w);
+    pack_writer_free(w);
+    assert_int_equal(pack_path(f->packs, id, path, PATH_MAX), CAIRN_OK);
+    assert_int_equal(read_trailer_path(f, path, e, n, &size), CAIRN_OK);
+    assert_int_equal(size, written);
+    return size;
+}
+
 static void test_empty_pack(void **state)
 {
     fixture *const f = *state;
     pack_writer *w = NULL;
-    uint8_t id[PACK_ID_LEN];
     char path[PATH_MAX];
-    assert_int_equal(pack_writer_open(f->tmp, &w), CAIRN_OK);
-    assert_int_equal(pack_writer_finish(w, f->seal_key, f->packs, id), CAIRN_OK);
-    assert_int_equal(pack_writer_size(w), PACK_HEADER_LEN + 1 + SEAL_OVERHEAD + PACK_FOOTER_LEN);
-    pack_writer_free(w);
-    assert_int_equal(pack_path(f->packs, id, path, sizeof path), CAIRN_OK);
     pack_entry *e = NULL;
     size_t n = 99;
-    uint64_t size;
-    assert_int_equal(read_trailer_path(f, path, &e, &n, &size), CAIRN_OK);
+    assert_int_equal(pack_writer_open(f->tmp, &w), CAIRN_OK);
+    assert_int_equal(pack_writer_size(w), PACK_HEADER_LEN);
+    const uint64_t size = finish_and_read_back(f, w, path, &e, &n);
     assert_int_equal(n, 0);
     assert_int_equal(size, PACK_HEADER_LEN + 1 + SEAL_OVERHEAD + PACK_FOOTER_LEN);
     free(e);
@@ -655,8 +664,9 @@ static void test_gathered_writes(void **state)
     uint8_t *data[N];
     pack_entry added[N];
     pack_writer *w = NULL;
-    uint8_t id[PACK_ID_LEN];
     char path[PATH_MAX];
+    pack_entry *e = NULL;
+    size_t n = 0;
     assert_int_equal(pack_writer_open(f->tmp, &w), CAIRN_OK);
     for (size_t i = 0; i < N; i++) {
         data[i] = random_data(sizes[i]);
@@ -665,13 +675,7 @@ static void test_gathered_writes(void **state)
         added[i].raw_len = (uint32_t)sizes[i];
         assert_int_equal(pack_writer_add(w, &added[i], data[i], sizes[i]), CAIRN_OK);
     }
-    assert_int_equal(pack_writer_finish(w, f->seal_key, f->packs, id), CAIRN_OK);
-    pack_writer_free(w);
-    assert_int_equal(pack_path(f->packs, id, path, sizeof path), CAIRN_OK);
-    pack_entry *e = NULL;
-    size_t n = 0;
-    uint64_t size;
-    assert_int_equal(read_trailer_path(f, path, &e, &n, &size), CAIRN_OK);
+    const uint64_t size = finish_and_read_back(f, w, path, &e, &n);
     assert_int_equal(n, N);
     size_t file_len;
     uint8_t *const file = slurp(path, &file_len);
@@ -691,25 +695,22 @@ static void test_gathered_writes(void **state)
 static void test_write_failure(void **state)
 {
     fixture *const f = *state;
-    struct rlimit old, lim;
+    struct rlimit old;
+    struct sigaction old_sa;
     pack_writer *w = NULL;
     pack_entry e;
     uint8_t id[PACK_ID_LEN];
     uint8_t *const big = random_data(600 << 10);
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    void (*const was)(int) = signal(SIGXFSZ, SIG_IGN);
     assert_int_equal(pack_writer_open(f->tmp, &w), CAIRN_OK);
-    lim = old;
-    lim.rlim_cur = (3 << 20) / 2; /* the second write crosses it */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    /* the second write crosses the limit */
+    assert_int_equal(test_limit_file_size((3 << 20) / 2, &old, &old_sa), 0);
     cairn_err rc = CAIRN_OK;
     int writes = 0;
     for (int i = 0; i < 4 && rc == CAIRN_OK; i++, writes++) {
         memset(&e, 0, sizeof e);
         rc = pack_writer_add(w, &e, big, 600 << 10);
     }
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, was);
+    assert_int_equal(test_unlimit_file_size(&old, &old_sa), 0);
     assert_int_equal(rc, CAIRN_EIO);
     assert_int_equal(writes, 4); /* the fourth blob wrote out the second and third */
     assert_non_null(strstr(err_msg(), "/pack-"));
@@ -719,14 +720,7 @@ static void test_write_failure(void **state)
     assert_non_null(strstr(err_msg(), "an earlier write failed"));
     assert_int_equal(pack_writer_finish(w, f->seal_key, f->packs, id), CAIRN_EIO);
     pack_writer_free(w);
-    DIR *const d = opendir(f->tmp);
-    assert_non_null(d);
-    int files = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL)
-        files += de->d_name[0] != '.';
-    closedir(d);
-    assert_int_equal(files, 0);
+    assert_int_equal(test_count_entries(f->tmp), 0);
     free(big);
 }
 
@@ -752,20 +746,9 @@ static void test_pack_path_and_tmp_cleanup(void **state)
     assert_int_equal(
         pack_writer_add(w, &e, (const uint8_t *)"0123456789012345678901234567890123456789", 40),
         CAIRN_OK);
-    DIR *d = opendir(f->tmp);
-    int files = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL)
-        files += de->d_name[0] != '.';
-    closedir(d);
-    assert_int_equal(files, 1);
+    assert_int_equal(test_count_entries(f->tmp), 1);
     pack_writer_free(w);
-    d = opendir(f->tmp);
-    files = 0;
-    while ((de = readdir(d)) != NULL)
-        files += de->d_name[0] != '.';
-    closedir(d);
-    assert_int_equal(files, 0);
+    assert_int_equal(test_count_entries(f->tmp), 0);
     /* a missing tmp dir is an error, not a crash */
     char missing[PATH_MAX];
     snprintf(missing, sizeof missing, "%s/none", f->dir);

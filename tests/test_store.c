@@ -17,11 +17,9 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1291,16 +1289,12 @@ static void test_put_write_failure(void **state)
                      CAIRN_OK);
     assert_int_equal(added, 1);
 
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    void (*const was)(int) = signal(SIGXFSZ, SIG_IGN);
-    lim = old;
-    lim.rlim_cur = 1 << 20;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct rlimit old;
+    struct sigaction old_sa;
+    assert_int_equal(test_limit_file_size(1 << 20, &old, &old_sa), 0);
     const cairn_err rc =
         store_put_chunk(s, w, big_id, big, BIG, STORE_CHUNK_NO_ZSTD, &added, &stored);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, was);
+    assert_int_equal(test_unlimit_file_size(&old, &old_sa), 0);
     assert_int_equal(rc, CAIRN_EIO);
     assert_int_equal(added, 0);
     assert_int_not_equal(store_flush(s), CAIRN_OK); /* the small chunk's pack is lost too */
