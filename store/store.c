@@ -75,8 +75,12 @@ struct store {
 
     pthread_mutex_t pack_mu; /* guards idle, finishing and the finisher's fields */
     pthread_cond_t pack_cv;
-    struct open_pack *idle; /* open packs nobody is appending to, the last used first */
-    int finishing;          /* packs closed but not yet durable and indexed */
+    /* open packs nobody is appending to, the last used first: [0] file
+     * data, [1] trees (which every ls, diff and restore reads first, so they
+     * stay together and apart from the bulk of the bytes, as restic keeps
+     * them) */
+    struct open_pack *idle[2];
+    int finishing; /* packs closed but not yet durable and indexed */
 
     /* One pack at a time is made durable and indexed by a background thread,
      * so the worker that closed it goes back to hashing and sealing while the
@@ -889,12 +893,13 @@ void store_close(store *s)
         pthread_mutex_unlock(&s->pack_mu);
         pthread_join(s->finisher, NULL);
     }
-    while (s->idle) {
-        open_pack *const op = s->idle;
-        s->idle = op->next;
-        pack_writer_free(op->pw);
-        free(op);
-    }
+    for (int k = 0; k < 2; k++)
+        while (s->idle[k]) {
+            open_pack *const op = s->idle[k];
+            s->idle[k] = op->next;
+            pack_writer_free(op->pw);
+            free(op);
+        }
     index_close(s->ix);
     keyring_free(s->keys);
     idset_free(&s->seen);
@@ -1098,17 +1103,19 @@ static cairn_err take_finisher_error(store *s)
     return rc;
 }
 
-/* Appends one sealed blob to an open pack: the idle one used last, else a
- * new one.  The pack goes back to the idle list, or, once full or after a
- * failed write, to be finished (which reports the failure again to the
- * flush, for the blobs appended to it before). */
+/* Appends one sealed blob to an open pack of its kind (file data or
+ * trees): the idle one used last, else a new one.  The pack goes back to
+ * the idle list, or, once full or after a failed write, to be finished
+ * (which reports the failure again to the flush, for the blobs appended to
+ * it before). */
 static cairn_err append_blob(store *s, pack_entry *e, const uint8_t *blob)
 {
+    open_pack **const idle = &s->idle[(e->flags & PACK_TREE) != 0];
     pthread_mutex_lock(&s->pack_mu);
     cairn_err rc = take_finisher_error(s);
-    open_pack *op = rc ? NULL : s->idle;
+    open_pack *op = rc ? NULL : *idle;
     if (op)
-        s->idle = op->next;
+        *idle = op->next;
     pthread_mutex_unlock(&s->pack_mu);
     if (rc)
         return rc;
@@ -1132,8 +1139,8 @@ static cairn_err append_blob(store *s, pack_entry *e, const uint8_t *blob)
         return rc ? rc : frc;
     }
     pthread_mutex_lock(&s->pack_mu);
-    op->next = s->idle;
-    s->idle = op;
+    op->next = *idle;
+    *idle = op;
     pthread_mutex_unlock(&s->pack_mu);
     return CAIRN_OK;
 }
@@ -1243,18 +1250,19 @@ cairn_err store_flush(store *s)
 {
     cairn_err rc = CAIRN_OK;
     pthread_mutex_lock(&s->pack_mu);
-    open_pack *op = s->idle;
-    s->idle = NULL;
-    for (const open_pack *o = op; o; o = o->next)
-        s->finishing++;
+    open_pack *ops[2] = {s->idle[0], s->idle[1]};
+    s->idle[0] = s->idle[1] = NULL;
+    for (int k = 0; k < 2; k++)
+        for (const open_pack *o = ops[k]; o; o = o->next)
+            s->finishing++;
     pthread_mutex_unlock(&s->pack_mu);
-    while (op) {
-        open_pack *const next = op->next;
-        const cairn_err frc = finish_pack(s, op);
-        if (!rc)
-            rc = frc;
-        op = next;
-    }
+    for (int k = 0; k < 2; k++)
+        for (open_pack *op = ops[k], *next; op; op = next) {
+            next = op->next;
+            const cairn_err frc = finish_pack(s, op);
+            if (!rc)
+                rc = frc;
+        }
     pthread_mutex_lock(&s->pack_mu);
     /* finisher_pack is cleared only once its failure is recorded */
     while (s->finishing > 0 || s->finisher_pack)

@@ -1325,6 +1325,63 @@ static void test_put_write_failure(void **state)
     free(big);
 }
 
+typedef struct pack_kinds {
+    store *s;
+    int packs, tree_packs, mixed;
+    size_t trees;
+} pack_kinds;
+
+static cairn_err count_kinds(void *ctx, const uint8_t pack[PACK_ID_LEN], const char *path)
+{
+    pack_kinds *const k = ctx;
+    pack_entry *e = NULL;
+    size_t n = 0;
+    uint64_t size;
+    (void)path;
+    const cairn_err rc = store_pack_entries(k->s, pack, &e, &n, &size);
+    if (rc)
+        return rc;
+    size_t trees = 0;
+    for (size_t i = 0; i < n; i++)
+        trees += (e[i].flags & PACK_TREE) != 0;
+    free(e);
+    k->packs++;
+    k->tree_packs += trees > 0;
+    k->mixed += trees > 0 && trees < n;
+    k->trees += trees;
+    return CAIRN_OK;
+}
+
+/* Trees never share a pack with file data, whichever puts come first: every
+ * ls, diff and restore reads the trees, and a pack lost with file data
+ * loses no folder. */
+static void test_trees_apart_from_data(void **state)
+{
+    fixture *const f = *state;
+    store *s = open_or_fail(f, STORE_WRITE);
+    store_worker *w = NULL;
+    assert_int_equal(store_worker_new(s, &w), CAIRN_OK);
+    for (int i = 0; i < 40; i++) {
+        uint8_t id[ID_LEN];
+        int added = 0;
+        uint64_t stored = 0;
+        const unsigned flags = i % 3 == 0 ? STORE_CHUNK_TREE : 0;
+        store_chunk_id(s, f->data[i], f->len[i], id);
+        assert_int_equal(store_put_chunk(s, w, id, f->data[i], f->len[i], flags, &added, &stored),
+                         CAIRN_OK);
+        assert_int_equal(added, 1);
+    }
+    assert_int_equal(store_flush(s), CAIRN_OK);
+    pack_kinds k = {s, 0, 0, 0, 0};
+    assert_int_equal(store_each_pack_file(s, count_kinds, &k), CAIRN_OK);
+    assert_int_equal(k.trees, 14);
+    assert_int_equal(k.mixed, 0);
+    assert_true(k.tree_packs >= 1 && k.packs > k.tree_packs);
+    check_all(f, s, 0, 40);
+    store_worker_free(w);
+    store_close(s);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1354,6 +1411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_misplaced_pack_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_finish_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_write_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trees_apart_from_data, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
