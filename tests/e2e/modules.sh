@@ -30,7 +30,7 @@ for pair in s3:libcurl sftp:libssh mount:libfuse3 web:libmicrohttpd alarm:libcur
     device:libimobiledevice-1.0; do
     m=${pair%%:*} lib=${pair#*:}
     [ -f "$BUILD/cairn-$m.so" ] || fail "no cairn-$m.so next to cairn in $BUILD"
-    readelf -d "$BUILD/cairn-$m.so" | grep -q "(NEEDED).*\[$lib\." ||
+    readelf -d "$BUILD/cairn-$m.so" | grep "(NEEDED).*\[$lib\." >/dev/null ||
         fail "cairn-$m.so does not link $lib"
 done
 

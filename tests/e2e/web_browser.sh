@@ -88,14 +88,14 @@ grep -q 'class="snapshot-count">3 snapshots<' "$T/devices.html" ||
     fail "snapshot count: $(grep -o 'class="snapshot-count">[^<]*' "$T/devices.html")"
 [ "$(grep -o 'class="chain archived"' "$T/devices.html" | wc -l)" = 1 ] || fail "not one archived chain"
 [ "$(grep -o 'class="chain"' "$T/devices.html" | wc -l)" = 1 ] || fail "not one active chain"
-text_of devices | grep -q "backup encryption was turned on" || fail "no reason for the archive"
+text_of devices | grep "backup encryption was turned on" >/dev/null || fail "no reason for the archive"
 [ "$(grep -o 'class="mark"' "$T/devices.html" | wc -l)" = 3 ] || fail "not one mark per snapshot"
 
 info "diff page: a row the generator made"
 browse diff "#/diff/$S0/$S1"
 text_of diff >"$T/diff.txt"
 grep -qxF "$DOM/$REL" "$T/diff.txt" || fail "no diff row for $DOM/$REL"
-grep -A1 -xF "M" "$T/diff.txt" | grep -qxF "$DOM/$REL" || fail "$DOM/$REL not shown as modified"
+grep -A1 -xF "M" "$T/diff.txt" | grep -xF "$DOM/$REL" >/dev/null || fail "$DOM/$REL not shown as modified"
 MODIFIED=$(grep -o 'class="diff-row" data-status="M"' "$T/diff.html" | wc -l)
 [ "$MODIFIED" = "$(grep -c '^M' "$T/c1")" ] ||
     fail "$MODIFIED modified rows, the generator made $(grep -c '^M' "$T/c1")"
@@ -109,22 +109,22 @@ curl -s -f -H "X-Cairn-Token: $TOKEN" -o "$T/download" "$BASE$HREF" || fail "dow
 cmp "$T/download" "$T/day1-file" || fail "the download differs from the backup's file"
 # the snapshot kept as ciphertext says so instead of listing anything
 browse cipher "#/browse/latest/"
-text_of cipher | grep -q "its files are Apple ciphertext" || fail "no ciphertext note"
+text_of cipher | grep "its files are Apple ciphertext" >/dev/null || fail "no ciphertext note"
 grep -q 'class="entry-row"' "$T/cipher.html" && fail "ciphertext entries listed"
 
 info "targets page: the 3-2-1 verdict"
 browse targets "#/targets"
 grep -q 'id="verdict">3-2-1: not met — need 1 more current copy' "$T/targets.html" ||
     fail "verdict: $(grep -o 'id="verdict">[^<]*' "$T/targets.html")"
-text_of targets | grep -qx usb || fail "target usb not listed"
+text_of targets | grep -x usb >/dev/null || fail "target usb not listed"
 
 info "storage page: apps and domains"
 browse storage "#/storage/$S1"
-text_of storage | grep -qx "$DOM" || fail "domain $DOM not listed"
+text_of storage | grep -x "$DOM" >/dev/null || fail "domain $DOM not listed"
 [ "$(grep -c 'class="storage-row"' <(grep -o 'class="storage-row"' "$T/storage.html"))" -gt 5 ] ||
     fail "too few storage rows"
-text_of storage | grep -q '^group\.' && fail "an app group is listed apart from its app"
-text_of storage | grep -qx "com.example.chat" || fail "the app com.example.chat is not listed"
+text_of storage | grep '^group\.' >/dev/null && fail "an app group is listed apart from its app"
+text_of storage | grep -x "com.example.chat" >/dev/null || fail "the app com.example.chat is not listed"
 
 if [ -n "${CAIRN_WEB_SCREENSHOTS:-}" ]; then
     mkdir -p "$CAIRN_WEB_SCREENSHOTS" || fail "cannot make $CAIRN_WEB_SCREENSHOTS"
