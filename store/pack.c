@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -22,8 +21,8 @@ static const uint8_t pack_magic[PACK_HEADER_LEN] = {'C', 'A', 'I', 'R', 'N', 'P'
 static const uint8_t footer_magic[8] = {'C', 'A', 'I', 'R', 'N', 'E', 'N', 'D'};
 static const uint8_t trailer_ad[8] = {'C', 'A', 'I', 'R', 'N', 'T', 'R', 1};
 
-/* Blobs are gathered in memory and written a megabyte at a time: one
- * system call instead of one a blob, and the kernel fills its page cache in
+/* Blobs are gathered in memory and written a megabyte at a time: a
+ * system call a megabyte instead of one a blob, and the kernel fills its page cache in
  * large folios rather than a few pages at a time (measured in
  * docs/BENCHMARKS.md, session 18). */
 enum { PACK_WRITE_BUF = 1 << 20 };
@@ -70,37 +69,32 @@ cairn_err pack_writer_open(const char *tmp_dir, pack_writer **out)
     return CAIRN_OK;
 }
 
-/* Writes the gathered bytes and then blob[0..len) at the end of the file,
- * in one call when the kernel takes it whole. */
-static cairn_err write_out(pack_writer *w, const uint8_t *blob, size_t len)
+/* Writes the gathered bytes at the end of the file. */
+static cairn_err write_gathered(pack_writer *w)
 {
-    struct iovec iov[2] = {{w->buf, w->buffered}, {(void *)(uintptr_t)blob, len}};
-    int i = 0;
     if (w->broken)
         return err_set(CAIRN_EIO, "%s: an earlier write failed", w->tmp_path);
-    for (;;) {
-        while (i < 2 && iov[i].iov_len == 0)
-            i++;
-        if (i == 2)
-            break;
-        const ssize_t n = writev(w->fd, iov + i, 2 - i);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            w->broken = 1;
-            return err_errno(errno, w->tmp_path);
-        }
-        for (size_t done = (size_t)n; done > 0; i++) {
-            const size_t step = done < iov[i].iov_len ? done : iov[i].iov_len;
-            iov[i].iov_base = (uint8_t *)iov[i].iov_base + step;
-            iov[i].iov_len -= step;
-            done -= step;
-            if (iov[i].iov_len)
-                break;
-        }
-    }
+    const cairn_err rc = fs_write_all(w->fd, w->buf, w->buffered, w->tmp_path);
+    w->broken = rc != CAIRN_OK;
     w->buffered = 0;
-    return CAIRN_OK;
+    return rc;
+}
+
+/* Appends p[0..len) to the pack: gathered, the gathered bytes written first
+ * when it does not fit; larger than the buffer, written straight after them. */
+static cairn_err gather(pack_writer *w, const uint8_t *p, size_t len)
+{
+    cairn_err rc = len > PACK_WRITE_BUF - w->buffered ? write_gathered(w) : CAIRN_OK;
+    if (rc)
+        return rc;
+    if (len <= PACK_WRITE_BUF) {
+        memcpy(w->buf + w->buffered, p, len);
+        w->buffered += len;
+        return CAIRN_OK;
+    }
+    rc = fs_write_all(w->fd, p, len, w->tmp_path);
+    w->broken = rc != CAIRN_OK;
+    return rc;
 }
 
 cairn_err pack_writer_add(pack_writer *w, pack_entry *e, const uint8_t *blob, size_t len)
@@ -116,12 +110,8 @@ cairn_err pack_writer_add(pack_writer *w, pack_entry *e, const uint8_t *blob, si
     cairn_err rc = util_grow(&w->entries, &w->cap, w->count + 1, sizeof *w->entries);
     if (rc)
         return rc;
-    if (len <= PACK_WRITE_BUF - w->buffered) {
-        memcpy(w->buf + w->buffered, blob, len);
-        w->buffered += len;
-    } else if ((rc = write_out(w, blob, len)) != CAIRN_OK) {
+    if ((rc = gather(w, blob, len)) != CAIRN_OK)
         return rc;
-    }
     e->offset = (uint32_t)w->size;
     e->stored_len = (uint32_t)len;
     w->entries[w->count++] = *e;
@@ -195,7 +185,9 @@ cairn_err pack_writer_finish(pack_writer *w, const uint8_t key[SEAL_KEY_LEN], co
     put_u32le(out + trailer_len, (uint32_t)trailer_len);
     put_u32le(out + trailer_len + 4, 1);
     memcpy(out + trailer_len + 8, footer_magic, sizeof footer_magic);
-    rc = write_out(w, out, trailer_len + PACK_FOOTER_LEN);
+    rc = gather(w, out, trailer_len + PACK_FOOTER_LEN);
+    if (!rc)
+        rc = write_gathered(w);
     if (rc)
         goto done;
     if (fsync(w->fd) != 0) {

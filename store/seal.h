@@ -1,8 +1,8 @@
 /* seal.h - authenticated encryption and keyed IDs for everything cairn
  * writes: XChaCha20-Poly1305 with a random 192-bit nonce (random nonces are
  * safe at this size, so no counter state must survive crashes) and keyed
- * BLAKE2b-256 IDs.  Large buffers go through OpenSSL's vectorized
- * ChaCha20-Poly1305 after libsodium's HChaCha20 and its BLAKE2b, small ones
+ * BLAKE2b-256 IDs.  Large buffers go through OpenSSL (its vectorized
+ * ChaCha20-Poly1305 after libsodium's HChaCha20, and its BLAKE2b), small ones
  * through libsodium alone: the same bytes either way. */
 #ifndef CAIRN_SEAL_H
 #define CAIRN_SEAL_H

@@ -702,7 +702,7 @@ static void test_write_failure(void **state)
     uint8_t id[PACK_ID_LEN];
     uint8_t *const big = random_data(600 << 10);
     assert_int_equal(pack_writer_open(f->tmp, &w), CAIRN_OK);
-    /* the second write crosses the limit */
+    /* the third write (at the fourth add) crosses the limit */
     assert_int_equal(test_limit_file_size((3 << 20) / 2, &old, &old_sa), 0);
     cairn_err rc = CAIRN_OK;
     int writes = 0;
@@ -712,7 +712,7 @@ static void test_write_failure(void **state)
     }
     assert_int_equal(test_unlimit_file_size(&old, &old_sa), 0);
     assert_int_equal(rc, CAIRN_EIO);
-    assert_int_equal(writes, 4); /* the fourth blob wrote out the second and third */
+    assert_int_equal(writes, 4); /* the fourth add writes out the third */
     assert_non_null(strstr(err_msg(), "/pack-"));
     assert_int_equal(pack_writer_count(w), 3);
     memset(&e, 0, sizeof e);

@@ -1156,16 +1156,23 @@ static uint64_t prefetch_len(const bk_ctx *c, const tree *old, const char *name,
     return (uint64_t)st->st_size < WILLNEED_FIRST ? (uint64_t)st->st_size : WILLNEED_FIRST;
 }
 
+/* Lets go of the entries asked ahead before k (all: SIZE_MAX), closing the
+ * files nobody took (not backed up after all, or the walk stopped). */
+static void prefetch_release(bk_prefetch *pf, size_t k)
+{
+    for (; pf->done < k && pf->done < pf->next; pf->done++) {
+        pf->bytes -= pf->len[pf->done % PREFETCH_FILES];
+        if (pf->fd[pf->done % PREFETCH_FILES] >= 0)
+            close(pf->fd[pf->done % PREFETCH_FILES]);
+    }
+}
+
 /* Stats the folder's entries from k (the one about to be backed up) on and
  * asks the kernel for the next files that will be read. */
 static void prefetch(const bk_ctx *c, int dirfd, char *const *names, size_t count, size_t k,
                      const tree *old, bk_prefetch *pf)
 {
-    for (; pf->done < k && pf->done < pf->next; pf->done++) {
-        pf->bytes -= pf->len[pf->done % PREFETCH_FILES];
-        if (pf->fd[pf->done % PREFETCH_FILES] >= 0) /* not backed up after all */
-            close(pf->fd[pf->done % PREFETCH_FILES]);
-    }
+    prefetch_release(pf, k);
     if (pf->next < k)
         pf->done = pf->next = k;
     while (pf->next < count && pf->next < k + PREFETCH_FILES && pf->bytes < PREFETCH_BYTES) {
@@ -1207,14 +1214,6 @@ static int prefetch_take_fd(bk_prefetch *pf, size_t k)
     const int fd = pf->fd[k % PREFETCH_FILES];
     pf->fd[k % PREFETCH_FILES] = -1;
     return fd;
-}
-
-/* Closes the files the prefetch opened and nobody took. */
-static void prefetch_end(bk_prefetch *pf)
-{
-    for (; pf->done < pf->next; pf->done++)
-        if (pf->fd[pf->done % PREFETCH_FILES] >= 0)
-            close(pf->fd[pf->done % PREFETCH_FILES]);
 }
 
 static cairn_err walk_subdir(bk_ctx *c, int dirfd, const char *name, bk_dir *d, size_t i,
@@ -1329,7 +1328,7 @@ static cairn_err walk_dir(bk_ctx *c, int dirfd, bk_dir *d, const tree *old)
         }
         c->path[saved] = '\0';
     }
-    prefetch_end(&pf);
+    prefetch_release(&pf, SIZE_MAX);
     free_names(names, count);
     if (rc) {
         /* jobs may still point into d's chunk arrays */
